@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs Darter's build, test and benchmark dependencies from Debian 12 packages.
+# Idempotent: installs only what is missing, so a second run costs a few dpkg queries.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libhiredis-dev libboost-program-options-dev libboost-dev
+  liblz4-dev libzstd-dev doctest-dev
+  redis-server redis-tools
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# Debian starts a redis-server service on install where a service manager runs; tests start
+# their own servers on free ports, so a system one is never needed (and none runs here).
+echo "setup: dependencies present"
