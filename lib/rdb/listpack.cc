@@ -191,6 +191,11 @@ void ListpackBuilder::Append(std::string_view s) {
   ++count_;
 }
 
+void ListpackBuilder::AppendElementsOf(const ListpackBuilder& other) {
+  buf_.append(other.buf_, 6, std::string::npos);
+  count_ += other.count_;
+}
+
 const std::string& ListpackBuilder::Finish() {
   buf_.push_back(static_cast<char>(0xFF));
   uint32_t total = static_cast<uint32_t>(buf_.size());

@@ -52,6 +52,9 @@ class ListpackBuilder {
   void Clear();
   void Append(std::string_view s);
   void AppendInt(int64_t v);
+  // Appends the elements of another (unfinished) builder; element
+  // encodings are position independent.
+  void AppendElementsOf(const ListpackBuilder& other);
   uint32_t size() const { return count_; }
   size_t bytes() const { return buf_.size() + 1; }
   // Writes the header and end marker; returns the finished blob. The builder

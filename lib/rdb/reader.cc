@@ -1509,7 +1509,7 @@ R Reader::Impl::StepStreamConsumer(Cur& c) {
 
 R Reader::Impl::StepModuleOp(Cur& c) {
   const uint8_t* at = c.p;
-  uint64_t op;
+  uint64_t op = 0;
   NEED(Len(c, &op));
   switch (op) {
     case 0: {  // end of the module payload
