@@ -116,6 +116,10 @@ TEST_CASE("doubles are formatted exactly as Redis 7.0 (%.17g)") {
       {1e15, "1000000000000000"},
       {1e16, "10000000000000000"},
       {1e17, "1e+17"},
+      {99999999999999984.0, "99999999999999984"},  // largest double below 1e17
+      {-99999999999999984.0, "-99999999999999984"},
+      {9007199254740993.0, "9007199254740992"},    // 2^53 + 1 rounds to 2^53
+      {-42, "-42"},
       {1e-4, "0.0001"},
       {1e-5, "1.0000000000000001e-05"},
       {2.5e-5, "2.5000000000000001e-05"},
@@ -144,7 +148,12 @@ TEST_CASE("FormatDouble agrees with printf %.17g on random bit patterns") {
     const uint64_t bits = rng();
     double d;
     std::memcpy(&d, &bits, sizeof d);
-    if (i % 2 == 0) d = std::ldexp(static_cast<double>(bits >> 11), static_cast<int>(bits % 200) - 100);
+    if (i % 3 == 0) d = std::ldexp(static_cast<double>(bits >> 11), static_cast<int>(bits % 200) - 100);
+    // Integral values around the integer fast path's bounds (1e17) and small ones.
+    if (i % 3 == 1) {
+      d = std::trunc(std::ldexp(static_cast<double>(bits >> 11), static_cast<int>(bits % 70) - 60));
+      if (bits & 1) d = -d;
+    }
     const size_t n = ReplyBuilder::FormatDouble(d, mine);
     std::snprintf(ref, sizeof ref, "%.17g", d);
     REQUIRE(std::string_view(mine, n) == std::string_view(ref));
