@@ -1,0 +1,75 @@
+// darter-server: flags (Redis/Dragonfly names) → ServerOptions → Server.
+#include <iostream>
+#include <thread>
+
+#include <boost/program_options.hpp>
+
+#include "server/log.h"
+#include "server/server.h"
+
+namespace po = boost::program_options;
+using darter::server::ServerOptions;
+
+int main(int argc, char** argv) {
+  ServerOptions o;
+  std::string maxmemory = "0";
+  po::options_description desc("darter-server: a Redis-compatible, multi-threaded in-memory server\n\nOptions");
+  desc.add_options()
+      ("help,h", "show this help and exit")
+      ("port", po::value(&o.port)->default_value(o.port), "TCP port to listen on")
+      ("bind", po::value(&o.bind)->default_value(o.bind), "address to listen on")
+      ("threads", po::value(&o.threads)->default_value(0), "shard threads (0: one per core)")
+      ("requirepass", po::value(&o.requirepass), "password clients must AUTH with")
+      ("dbnum", po::value(&o.dbnum)->default_value(o.dbnum), "number of logical databases")
+      ("databases", po::value(&o.dbnum), "alias of --dbnum (Redis's name)")
+      ("maxmemory", po::value(&maxmemory)->default_value("0"), "memory limit (bytes, or 100mb, 2gb, ...); 0: none")
+      ("maxmemory-policy", po::value(&o.maxmemory_policy)->default_value(o.maxmemory_policy), "eviction policy")
+      ("maxclients", po::value(&o.maxclients)->default_value(o.maxclients), "maximum connected clients")
+      ("dir", po::value(&o.dir)->default_value(o.dir), "working directory for RDB files")
+      ("dbfilename", po::value(&o.dbfilename)->default_value(o.dbfilename), "RDB file name")
+      ("logfile", po::value(&o.logfile), "log file (default: stderr)")
+      ("loglevel", po::value(&o.loglevel)->default_value(o.loglevel), "debug, verbose, notice or warning");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "darter-server: " << e.what() << "\n" << desc << "\n";
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  darter::server::ConfigRegistry probe(o);
+  if (auto err = probe.Set("maxmemory", maxmemory)) {
+    std::cerr << "darter-server: --maxmemory: " << *err << "\n";
+    return 2;
+  }
+  o.maxmemory = probe.maxmemory();
+  if (o.dbnum < 1 || o.dbnum > 1024 * 1024) {
+    std::cerr << "darter-server: --dbnum must be between 1 and 1048576\n";
+    return 2;
+  }
+  if (!darter::server::SetLogFile(o.logfile)) {
+    std::cerr << "darter-server: cannot open log file " << o.logfile << "\n";
+    return 1;
+  }
+  darter::server::SetLogLevel(darter::server::ParseLogLevel(o.loglevel));
+
+  // Signals are handled by the server's main loop; block them in every other thread.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  darter::server::Server server(o);
+  if (auto err = server.Start()) {
+    LOG_WARNING("%s", err->c_str());
+    return 1;
+  }
+  LOG_NOTICE("Darter %s listening on %s:%u with %u threads; connect with: redis-cli -h %s -p %u", "0.1.0",
+             o.bind.c_str(), server.bound_port(), server.shards().size(), o.bind.c_str(), server.bound_port());
+  server.Run();
+  return 0;
+}

@@ -1,0 +1,146 @@
+#include "server/config.h"
+
+#include "store/string_util.h"
+
+namespace darter::server {
+
+namespace {
+
+std::optional<uint64_t> ParseMemory(std::string_view v) {
+  // Redis's memtoull: a number with an optional k/kb/m/mb/g/gb unit, case-insensitive.
+  std::string s = store::ToLower(v);
+  uint64_t mul = 1;
+  auto ends = [&](std::string_view suffix) {
+    return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  struct Unit {
+    const char* name;
+    uint64_t mul;
+  } units[] = {{"kb", 1024}, {"mb", 1024 * 1024}, {"gb", 1024ull * 1024 * 1024}, {"k", 1000}, {"m", 1000 * 1000},
+               {"g", 1000ull * 1000 * 1000}, {"b", 1}};
+  for (auto& u : units) {
+    if (ends(u.name)) {
+      mul = u.mul;
+      s.resize(s.size() - std::string_view(u.name).size());
+      break;
+    }
+  }
+  auto n = store::ParseInt64(s);
+  if (!n || *n < 0) return std::nullopt;
+  return static_cast<uint64_t>(*n) * mul;
+}
+
+std::optional<std::string> SetUnsigned(uint64_t* field, std::string_view v) {
+  auto n = store::ParseInt64(v);
+  if (!n || *n < 0) return "argument couldn't be parsed into an integer";
+  *field = static_cast<uint64_t>(*n);
+  return std::nullopt;
+}
+
+}  // namespace
+
+ConfigRegistry::ConfigRegistry(ServerOptions initial)
+    : opts_(initial), startup_(initial), maxmemory_(initial.maxmemory) {
+  auto ro = [](auto getter) { return Param{getter, nullptr}; };
+  params_["bind"] = ro([](const ServerOptions& o) { return o.bind; });
+  params_["port"] = ro([](const ServerOptions& o) { return std::to_string(o.port); });
+  params_["databases"] = ro([](const ServerOptions& o) { return std::to_string(o.dbnum); });
+  params_["io-threads"] = ro([](const ServerOptions& o) { return std::to_string(o.threads); });
+  params_["dir"] = ro([](const ServerOptions& o) { return o.dir; });
+  params_["logfile"] = ro([](const ServerOptions& o) { return o.logfile; });
+  params_["daemonize"] = ro([](const ServerOptions&) { return std::string("no"); });
+  params_["appendonly"] = ro([](const ServerOptions&) { return std::string("no"); });
+  params_["save"] = ro([](const ServerOptions&) { return std::string(""); });
+  params_["requirepass"] = Param{[](const ServerOptions& o) { return o.requirepass; },
+                                 [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                                   o.requirepass = v;
+                                   return std::nullopt;
+                                 }};
+  params_["maxmemory"] = Param{[](const ServerOptions& o) { return std::to_string(o.maxmemory); },
+                               [this](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                                 auto m = ParseMemory(v);
+                                 if (!m) return "argument must be a memory value";
+                                 o.maxmemory = *m;
+                                 maxmemory_.store(*m, std::memory_order_relaxed);
+                                 return std::nullopt;
+                               }};
+  params_["maxmemory-policy"] = Param{
+      [](const ServerOptions& o) { return o.maxmemory_policy; },
+      [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+        static const char* kPolicies[] = {"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+                                          "allkeys-lru",  "allkeys-lfu",  "allkeys-random",  "noeviction"};
+        for (const char* p : kPolicies) {
+          if (store::EqualsIgnoreCase(v, p)) {
+            o.maxmemory_policy = p;
+            return std::nullopt;
+          }
+        }
+        return "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, "
+               "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction";
+      }};
+  params_["dbfilename"] = Param{[](const ServerOptions& o) { return o.dbfilename; },
+                                [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                                  if (v.find('/') != std::string_view::npos) return "dbfilename can't be a path, just a filename";
+                                  o.dbfilename = v;
+                                  return std::nullopt;
+                                }};
+  params_["loglevel"] = Param{[](const ServerOptions& o) { return o.loglevel; },
+                              [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                                for (const char* l : {"debug", "verbose", "notice", "warning"}) {
+                                  if (store::EqualsIgnoreCase(v, l)) {
+                                    o.loglevel = l;
+                                    return std::nullopt;
+                                  }
+                                }
+                                return "argument(s) must be one of the following: debug, verbose, notice, warning";
+                              }};
+  params_["maxclients"] = Param{[](const ServerOptions& o) { return std::to_string(o.maxclients); },
+                                [](ServerOptions& o, std::string_view v) { return SetUnsigned(&o.maxclients, v); }};
+  params_["timeout"] = Param{[](const ServerOptions& o) { return std::to_string(o.timeout); },
+                             [](ServerOptions& o, std::string_view v) { return SetUnsigned(&o.timeout, v); }};
+  params_["proto-max-bulk-len"] =
+      Param{[](const ServerOptions& o) { return std::to_string(o.proto_max_bulk_len); },
+            [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+              auto m = ParseMemory(v);
+              if (!m || *m < 1024 * 1024) return "argument must be a memory value";
+              o.proto_max_bulk_len = *m;
+              return std::nullopt;
+            }};
+}
+
+std::vector<std::pair<std::string, std::string>> ConfigRegistry::Get(std::string_view pattern) const {
+  std::lock_guard lk(mu_);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& [name, p] : params_)
+    if (store::GlobMatch(pattern, name, /*nocase=*/true)) out.emplace_back(name, p.get(opts_));
+  return out;
+}
+
+bool ConfigRegistry::Known(std::string_view name) const {
+  return params_.count(store::ToLower(name)) > 0;
+}
+
+std::optional<std::string> ConfigRegistry::Set(std::string_view name, std::string_view value) {
+  std::lock_guard lk(mu_);
+  auto it = params_.find(store::ToLower(name));
+  if (it == params_.end()) return "Unknown option or number of arguments for CONFIG SET - '" + std::string(name) + "'";
+  if (!it->second.set) return "can't set immutable config";
+  return it->second.set(opts_, value);
+}
+
+std::string ConfigRegistry::requirepass() const {
+  std::lock_guard lk(mu_);
+  return opts_.requirepass;
+}
+
+std::string ConfigRegistry::maxmemory_policy() const {
+  std::lock_guard lk(mu_);
+  return opts_.maxmemory_policy;
+}
+
+ServerOptions ConfigRegistry::Snapshot() const {
+  std::lock_guard lk(mu_);
+  return opts_;
+}
+
+}  // namespace darter::server

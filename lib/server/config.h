@@ -1,0 +1,66 @@
+// ServerConfig: every tunable the server has, with Redis's names. Built from flags at
+// start-up (apps/server), then read and changed through CONFIG GET/SET.
+//
+// Thread-safety: values that commands read on the hot path (maxmemory, requirepass)
+// are atomics or behind the mutex; CONFIG SET may run on any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace darter::server {
+
+struct ServerOptions {
+  std::string bind = "127.0.0.1";
+  int port = 6379;
+  unsigned threads = 0;  // 0: hardware concurrency
+  std::string requirepass;
+  unsigned dbnum = 16;
+  uint64_t maxmemory = 0;
+  std::string maxmemory_policy = "noeviction";
+  std::string dir = ".";
+  std::string dbfilename = "dump.rdb";
+  std::string logfile;  // empty: stderr
+  std::string loglevel = "notice";
+  uint64_t maxclients = 10000;
+  uint64_t timeout = 0;
+  uint64_t proto_max_bulk_len = 512ull * 1024 * 1024;
+};
+
+// The CONFIG GET/SET view of the options. Each parameter has a getter and, when it
+// may change at run time, a setter that validates and applies.
+class ConfigRegistry {
+ public:
+  explicit ConfigRegistry(ServerOptions initial);
+
+  // Pairs of (name, value) for every parameter matching the glob `pattern`.
+  std::vector<std::pair<std::string, std::string>> Get(std::string_view pattern) const;
+  // Returns an error message (Redis's wording) or nullopt on success.
+  std::optional<std::string> Set(std::string_view name, std::string_view value);
+  bool Known(std::string_view name) const;
+
+  std::string requirepass() const;
+  uint64_t maxmemory() const { return maxmemory_.load(std::memory_order_relaxed); }
+  std::string maxmemory_policy() const;
+  const ServerOptions& startup() const { return startup_; }
+  ServerOptions Snapshot() const;
+
+ private:
+  struct Param {
+    std::function<std::string(const ServerOptions&)> get;
+    std::function<std::optional<std::string>(ServerOptions&, std::string_view)> set;  // null: immutable
+  };
+  mutable std::mutex mu_;
+  ServerOptions opts_;
+  const ServerOptions startup_;
+  std::atomic<uint64_t> maxmemory_;
+  std::map<std::string, Param> params_;
+};
+
+}  // namespace darter::server

@@ -1,0 +1,212 @@
+#include "server/connection.h"
+
+#include <cstring>
+
+#include "server/server.h"
+#include "server/transaction.h"
+#include "store/errors.h"
+#include "store/shard.h"
+
+namespace darter::server {
+
+namespace {
+constexpr size_t kInitialReadBuffer = 16 * 1024;
+constexpr size_t kMinReadChunk = 4 * 1024;
+// Replies beyond this are written before the rest of a pipeline runs, bounding memory.
+constexpr size_t kFlushThreshold = 256 * 1024;
+
+std::string Endpoint(const asio::ip::tcp::endpoint& ep) {
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+std::string UnknownCommandError(store::ArgList args) {
+  std::string list;
+  for (size_t i = 1; i < args.size() && list.size() < 128; ++i) {
+    size_t room = 128 - list.size();
+    list += "'" + std::string(args[i].substr(0, room)) + "' ";
+  }
+  return "ERR unknown command '" + std::string(args[0].substr(0, 128)) + "', with args beginning with: " + list;
+}
+}  // namespace
+
+Connection::Connection(Server& server, unsigned thread, asio::ip::tcp::socket socket, uint64_t id)
+    : server_(server),
+      thread_ref_(server.shards().at(thread)),
+      thread_(thread),
+      socket_(std::move(socket)),
+      id_(id),
+      parser_(resp::ParserLimits{}),
+      reply_(&out_) {
+  boost::system::error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  auto remote = socket_.remote_endpoint(ec);
+  if (!ec) peer_address = Endpoint(remote);
+  auto local = socket_.local_endpoint(ec);
+  if (!ec) local_address = Endpoint(local);
+  fd = socket_.native_handle();
+  created_ms = last_interaction_ms = store::UnixTimeMs();
+}
+
+void Connection::Close() {
+  closed_ = true;
+  boost::system::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+}
+
+std::string Connection::Describe(int64_t now_ms) const {
+  std::string s;
+  s += "id=" + std::to_string(id_);
+  s += " addr=" + peer_address;
+  s += " laddr=" + local_address;
+  s += " fd=" + std::to_string(fd);
+  s += " name=" + name;
+  s += " age=" + std::to_string((now_ms - created_ms) / 1000);
+  s += " idle=" + std::to_string((now_ms - last_interaction_ms) / 1000);
+  s += " flags=N db=" + std::to_string(db);
+  s += " sub=0 psub=0 ssub=0 multi=-1";
+  s += " qbuf=" + std::to_string(in_end_ - in_pos_) + " qbuf-free=" + std::to_string(in_.size() - in_end_);
+  s += " argv-mem=0 multi-mem=0 rbs=" + std::to_string(in_.size()) + " rbp=0";
+  s += " obl=0 oll=0 omem=" + std::to_string(out_.size()) + " tot-mem=" + std::to_string(in_.size() + out_.capacity());
+  s += " events=r cmd=" + last_command + " user=default redir=-1 resp=" + std::to_string(reply_.protocol());
+  return s;
+}
+
+awaitable<void> Connection::Flush() {
+  if (out_.empty() || closed_) {
+    out_.clear();
+    co_return;
+  }
+  boost::system::error_code ec;
+  co_await asio::async_write(socket_, asio::buffer(out_), asio::redirect_error(use_awaitable, ec));
+  server_.thread_stats(thread_).net_output_bytes += out_.size();
+  if (out_.capacity() > 4 * kFlushThreshold) {
+    std::string().swap(out_);
+  } else {
+    out_.clear();
+  }
+  if (ec) Close();
+}
+
+awaitable<void> Connection::Run() {
+  auto self = shared_from_this();
+  in_.resize(kInitialReadBuffer);
+  ThreadStats& stats = server_.thread_stats(thread_);
+  while (!closed_) {
+    if (in_.size() - in_end_ < kMinReadChunk) in_.resize(std::max(in_.size() * 2, in_end_ + kMinReadChunk));
+    boost::system::error_code ec;
+    size_t n = co_await socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+                                                asio::redirect_error(use_awaitable, ec));
+    if (ec) break;
+    in_end_ += n;
+    stats.net_input_bytes += n;
+    last_interaction_ms = store::UnixTimeMs();
+    bool stop = false;
+    while (in_pos_ < in_end_ && !stop) {
+      resp::ParseResult r = parser_.Parse(std::string_view(in_.data() + in_pos_, in_end_ - in_pos_), &args_);
+      if (r.status == resp::ParseStatus::kCommand) {
+        if (!args_.empty()) {
+          stats.commands_processed++;
+          co_await Execute(store::ArgList(args_));
+        }
+        in_pos_ += r.consumed;
+        if (close_after_reply || closed_) stop = true;
+        else if (out_.size() >= kFlushThreshold) co_await Flush();
+      } else if (r.status == resp::ParseStatus::kNeedMore) {
+        // Keep the partial command at the front; the parser resumes by offset.
+        if (in_pos_ > 0) {
+          std::memmove(in_.data(), in_.data() + in_pos_, in_end_ - in_pos_);
+          in_end_ -= in_pos_;
+          in_pos_ = 0;
+        }
+        if (r.need_at_least > in_.size()) in_.resize(r.need_at_least);
+        break;
+      } else {
+        reply_.Error(r.error);
+        stop = true;
+      }
+    }
+    if (in_pos_ == in_end_) {
+      in_pos_ = in_end_ = 0;
+      if (in_.size() > 4 * kInitialReadBuffer) {
+        in_.resize(kInitialReadBuffer);
+        in_.shrink_to_fit();
+      }
+    }
+    co_await Flush();
+    if (stop) break;
+  }
+  Close();
+  server_.connections(thread_).erase(id_);
+  server_.connected_clients().fetch_sub(1, std::memory_order_relaxed);
+}
+
+awaitable<void> Connection::Execute(store::ArgList args) {
+  const store::CommandSpec* spec = store::CommandTable::Global().Find(args[0]);
+  if (!spec) {
+    reply_.Error(UnknownCommandError(args));
+    co_return;
+  }
+  last_command = spec->name;
+  if ((spec->arity > 0 && static_cast<int>(args.size()) != spec->arity) ||
+      (spec->arity < 0 && static_cast<int>(args.size()) < -spec->arity)) {
+    reply_.Error(store::errors::WrongArity(spec->name));
+    co_return;
+  }
+  if (!authenticated && !(spec->flags & store::kCmdNoAuth) && !server_.config().requirepass().empty()) {
+    reply_.Error(store::errors::kNoAuth);
+    co_return;
+  }
+  if (spec->validate) {
+    std::string err = spec->validate(args);
+    if (!err.empty()) {
+      reply_.Error(err);
+      co_return;
+    }
+  }
+  if ((spec->flags & store::kCmdDenyOom) && server_.config().maxmemory() &&
+      server_.used_memory() > server_.config().maxmemory()) {
+    reply_.Error(store::errors::kOom);
+    co_return;
+  }
+
+  if (spec->conn_handler) {
+    store::ConnectionContext ctx{*this, server_, args, reply_, nullptr};
+    spec->conn_handler(ctx);
+    if (ctx.then) co_await ctx.then();
+    co_return;
+  }
+
+  ShardSet& shards = server_.shards();
+  if (spec->shard_handler) {
+    // The common case: one key, named by a fixed position; no allocation for it.
+    std::string_view single;
+    std::vector<std::string_view> many;
+    std::span<const std::string_view> keys;
+    if (!spec->key_extractor && spec->first_key > 0 && spec->last_key == spec->first_key) {
+      single = args[spec->first_key];
+      keys = {&single, 1};
+    } else {
+      for (size_t i : spec->KeyIndices(args)) many.push_back(args[i]);
+      keys = many;
+    }
+    unsigned target = keys.empty() ? thread_ : store::ShardOf(keys[0], shards.size());
+    if (target == thread_ && !thread_ref_.AnyLocked(db, keys)) {
+      store::CommandContext ctx{thread_ref_.shard(), db, args, reply_, store::UnixTimeMs()};
+      spec->shard_handler(ctx);
+      co_return;
+    }
+    std::vector<std::string_view> remote_keys(keys.begin(), keys.end());
+    std::string remote =
+        co_await RunOnKeyShard(shards, target, spec->shard_handler, args, remote_keys, db, reply_.protocol());
+    out_ += remote;
+    co_return;
+  }
+  if (spec->multi_shard) {
+    co_await RunMultiShardOp(shards, *spec, args, db, reply_);
+    co_return;
+  }
+  reply_.Error("ERR command not implemented");
+}
+
+}  // namespace darter::server

@@ -1,0 +1,89 @@
+// Connection: one client. Lives on one shard thread for its whole life: reads,
+// parses pipelined requests, runs each command (inline when its key is on this
+// thread, else on the owner shard), gathers the replies and writes them in one call.
+//
+// Thread-safety: every member is touched only on the owning thread. Other threads
+// reach a connection (CLIENT KILL, CLIENT LIST) by posting to that thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "resp/reply_builder.h"
+#include "resp/request_parser.h"
+#include "server/asio.h"
+#include "store/command_table.h"
+
+namespace darter::server {
+
+class Server;
+class ShardThread;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Server& server, unsigned thread, asio::ip::tcp::socket socket, uint64_t id);
+
+  awaitable<void> Run();
+  // Closes the socket; the read loop ends. Own thread only.
+  void Close();
+
+  uint64_t id() const { return id_; }
+  unsigned thread() const { return thread_; }
+  Server& server() { return server_; }
+
+  // Client state, read and written by connection-level commands.
+  unsigned db = 0;
+  bool authenticated = false;
+  std::string name;
+  bool close_after_reply = false;
+  std::string last_command = "NULL";
+  int64_t created_ms = 0;
+  int64_t last_interaction_ms = 0;
+  std::string peer_address;
+  std::string local_address;
+  int fd = -1;
+
+  int protocol() const { return reply_.protocol(); }
+  void set_protocol(int p) { reply_.SetProtocol(p); }
+  size_t query_buffer_size() const { return in_end_ - in_pos_; }
+  size_t output_buffer_size() const { return out_.size(); }
+
+  // CLIENT LIST / CLIENT INFO line.
+  std::string Describe(int64_t now_ms) const;
+
+ private:
+  // Runs one command. Returns true when it finished synchronously; otherwise the caller
+  // must co_await the returned task (held in pending_).
+  awaitable<void> Execute(store::ArgList args);
+  bool TryExecuteInline(const store::CommandSpec& spec, store::ArgList args);
+  awaitable<void> Flush();
+
+  Server& server_;
+  ShardThread& thread_ref_;
+  unsigned thread_;
+  asio::ip::tcp::socket socket_;
+  uint64_t id_;
+  resp::RequestParser parser_;
+  std::vector<std::string_view> args_;
+  std::vector<char> in_;
+  size_t in_pos_ = 0, in_end_ = 0;
+  std::string out_;
+  resp::ReplyBuilder reply_;
+  bool closed_ = false;
+};
+
+// What a connection-level command handler sees (store::ConnectionHandler).
+}  // namespace darter::server
+
+namespace darter::store {
+struct ConnectionContext {
+  server::Connection& conn;
+  server::Server& server;
+  ArgList args;
+  resp::ReplyBuilder& reply;
+  // Set by handlers that must wait for other threads (INFO, CLIENT LIST, DEBUG
+  // POPULATE, ...): the connection awaits it before the next command.
+  std::function<server::awaitable<void>()> then;
+};
+}  // namespace darter::store

@@ -1,0 +1,151 @@
+#include "server/server.h"
+
+#include <malloc.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <mutex>
+#include <thread>
+
+#include "server/connection.h"
+#include "server/log.h"
+#include "server/server_family.h"
+#include "store/shard.h"
+
+namespace darter::server {
+
+namespace {
+
+std::string RandomHex(size_t n) {
+  std::random_device rd;
+  std::mt19937_64 rng((uint64_t{rd()} << 32) ^ rd());
+  static const char* kHex = "0123456789abcdef";
+  std::string s(n, '0');
+  for (auto& c : s) c = kHex[rng() & 15];
+  return s;
+}
+
+unsigned ResolveThreads(unsigned requested) {
+  if (requested) return requested;
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw ? hw : 1;
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options)
+    : config_(options),
+      db_count_(options.dbnum),
+      run_id_(RandomHex(40)),
+      start_time_ms_(store::UnixTimeMs()) {
+  static std::once_flag registered;
+  std::call_once(registered, [] { RegisterServerFamily(store::CommandTable::Global()); });
+  unsigned threads = ResolveThreads(options.threads);
+  for (unsigned i = 0; i < threads; ++i) per_thread_.push_back(std::make_unique<PerThread>());
+  shards_ = std::make_unique<ShardSet>(threads, db_count_);
+}
+
+Server::~Server() {
+  // Threads first: their loops own coroutine frames that reference this Server.
+  shards_->Stop();
+  for (unsigned i = 0; i < shards_->size(); ++i) per_thread_[i]->connections.clear();
+  shards_.reset();
+}
+
+void Server::RefreshUsedMemory() {
+  struct mallinfo2 mi = mallinfo2();
+  uint64_t used = mi.uordblks + mi.hblkhd;
+  used_memory_.store(used, std::memory_order_relaxed);
+  if (used > peak_memory_.load(std::memory_order_relaxed)) peak_memory_.store(used, std::memory_order_relaxed);
+}
+
+void Server::ScheduleMemoryTimer() {
+  memory_timer_->expires_after(std::chrono::milliseconds(100));
+  memory_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    RefreshUsedMemory();
+    ScheduleMemoryTimer();
+  });
+}
+
+std::optional<std::string> Server::Start() {
+  const ServerOptions& o = config_.startup();
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(o.bind, ec);
+  if (ec) return "invalid bind address '" + o.bind + "': " + ec.message();
+  asio::ip::tcp::endpoint ep(address, static_cast<uint16_t>(o.port));
+  acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(main_ctx_);
+  acceptor_->open(ep.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(ep, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return "could not listen on " + o.bind + ":" + std::to_string(o.port) + ": " + ec.message();
+  bound_port_ = acceptor_->local_endpoint().port();
+  RefreshUsedMemory();
+  shards_->Start();
+  asio::co_spawn(main_ctx_, AcceptLoop(), asio::detached);
+  memory_timer_ = std::make_unique<asio::steady_timer>(main_ctx_);
+  ScheduleMemoryTimer();
+  return std::nullopt;
+}
+
+awaitable<void> Server::AcceptLoop() {
+  while (acceptor_ && acceptor_->is_open()) {
+    unsigned t = next_thread_;
+    next_thread_ = (next_thread_ + 1) % shards_->size();
+    ShardThread& st = shards_->at(t);
+    boost::system::error_code ec;
+    asio::ip::tcp::socket socket = co_await acceptor_->async_accept(st.ctx(), asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      LOG_WARNING("accept failed: %s", ec.message().c_str());
+      continue;
+    }
+    if (connected_clients_.load(std::memory_order_relaxed) >= config_.Snapshot().maxclients) {
+      rejected_connections_.fetch_add(1, std::memory_order_relaxed);
+      static const char kMsg[] = "-ERR max number of clients reached\r\n";
+      asio::write(socket, asio::buffer(kMsg, sizeof kMsg - 1), ec);
+      continue;
+    }
+    uint64_t id = next_client_id_.fetch_add(1) + 1;
+    connected_clients_.fetch_add(1, std::memory_order_relaxed);
+    total_connections_.fetch_add(1, std::memory_order_relaxed);
+    asio::post(st.ctx(), [this, t, id, s = std::make_shared<asio::ip::tcp::socket>(std::move(socket))]() mutable {
+      auto conn = std::make_shared<Connection>(*this, t, std::move(*s), id);
+      if (!config_.requirepass().empty()) conn->authenticated = false;
+      else conn->authenticated = true;
+      per_thread_[t]->connections[id] = conn;
+      asio::co_spawn(shards_->at(t).ctx(), conn->Run(), asio::detached);
+    });
+  }
+}
+
+void Server::RequestShutdown() {
+  asio::post(main_ctx_, [this] { main_ctx_.stop(); });
+}
+
+void Server::Run() {
+  asio::signal_set signals(main_ctx_, SIGINT, SIGTERM);
+  signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    LOG_NOTICE("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    main_ctx_.stop();
+  });
+  main_ctx_.run();
+  boost::system::error_code ec;
+  if (acceptor_) acceptor_->close(ec);
+  memory_timer_.reset();
+  // Close every connection on its own thread, then stop the loops.
+  for (unsigned t = 0; t < shards_->size(); ++t) {
+    asio::post(shards_->at(t).ctx(), [this, t] {
+      for (auto& [id, c] : per_thread_[t]->connections) c->Close();
+    });
+  }
+  shards_->Stop();
+  LOG_NOTICE("Darter is now ready to exit, bye bye...");
+}
+
+}  // namespace darter::server

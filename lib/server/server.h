@@ -1,0 +1,92 @@
+// Server: owns the shard threads, the listening socket, the configuration and the
+// registry of client connections; starts and stops them.
+//
+// Thread-safety: Start/Wait/RequestShutdown may be called from any thread. The
+// per-thread connection registries are touched only on their own threads.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "server/asio.h"
+#include "server/config.h"
+#include "server/shard_set.h"
+
+namespace darter::server {
+
+class Connection;
+
+// Counters a thread keeps for its own connections; summed by INFO.
+struct ThreadStats {
+  uint64_t commands_processed = 0;
+  uint64_t net_input_bytes = 0;
+  uint64_t net_output_bytes = 0;
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+
+  // Binds and starts the threads. Returns an error message on failure.
+  std::optional<std::string> Start();
+  // Blocks until SIGINT/SIGTERM or SHUTDOWN, then stops everything.
+  void Run();
+  void RequestShutdown();
+
+  ShardSet& shards() { return *shards_; }
+  ConfigRegistry& config() { return config_; }
+  unsigned db_count() const { return db_count_; }
+  uint16_t bound_port() const { return bound_port_; }
+  const std::string& run_id() const { return run_id_; }
+  int64_t start_time_ms() const { return start_time_ms_; }
+
+  // Per-thread connection registry and stats (thread i only).
+  std::unordered_map<uint64_t, std::shared_ptr<Connection>>& connections(unsigned thread) {
+    return per_thread_[thread]->connections;
+  }
+  ThreadStats& thread_stats(unsigned thread) { return per_thread_[thread]->stats; }
+
+  std::atomic<uint64_t>& connected_clients() { return connected_clients_; }
+  uint64_t total_connections() const { return total_connections_.load(std::memory_order_relaxed); }
+  uint64_t rejected_connections() const { return rejected_connections_.load(std::memory_order_relaxed); }
+
+  // Process-wide used memory (allocator view), refreshed by a timer; read on the hot path.
+  uint64_t used_memory() const { return used_memory_.load(std::memory_order_relaxed); }
+  uint64_t peak_memory() const { return peak_memory_.load(std::memory_order_relaxed); }
+  void RefreshUsedMemory();
+
+ private:
+  awaitable<void> AcceptLoop();
+  void ScheduleMemoryTimer();
+
+  struct PerThread {
+    std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections;
+    ThreadStats stats;
+  };
+
+  ConfigRegistry config_;
+  unsigned db_count_;
+  std::string run_id_;
+  int64_t start_time_ms_;
+  std::vector<std::unique_ptr<PerThread>> per_thread_;
+  std::unique_ptr<ShardSet> shards_;
+  asio::io_context main_ctx_{1};
+  std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+  std::unique_ptr<asio::steady_timer> memory_timer_;
+  uint16_t bound_port_ = 0;
+  std::atomic<uint64_t> next_client_id_{0};
+  std::atomic<uint64_t> connected_clients_{0};
+  std::atomic<uint64_t> total_connections_{0};
+  std::atomic<uint64_t> rejected_connections_{0};
+  std::atomic<uint64_t> used_memory_{0};
+  std::atomic<uint64_t> peak_memory_{0};
+  unsigned next_thread_ = 0;
+};
+
+}  // namespace darter::server

@@ -1,0 +1,812 @@
+#include "server/server_family.h"
+
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "server/connection.h"
+#include "server/cross_thread.h"
+#include "server/server.h"
+#include "server/shard_set.h"
+#include "store/errors.h"
+#include "store/shard.h"
+#include "store/string_util.h"
+
+namespace darter::server {
+
+namespace {
+
+using store::ConnectionContext;
+using store::EqualsIgnoreCase;
+using store::ToLower;
+
+constexpr const char* kRedisVersion = "7.0.15";
+constexpr const char* kDarterVersion = "0.1.0";
+
+void ReplyHelp(ConnectionContext& c, std::initializer_list<const char*> lines) {
+  c.reply.ArrayHeader(lines.size());
+  for (const char* l : lines) c.reply.SimpleString(l);
+}
+
+bool ValidClientName(std::string_view name) {
+  for (char ch : name)
+    if (ch < '!' || ch > '~') return false;
+  return true;
+}
+
+// ---- PING, ECHO, QUIT, TIME ----
+
+void PingCommand(ConnectionContext& c) {
+  if (c.args.size() > 2) {
+    c.reply.Error(store::errors::WrongArity("ping"));
+    return;
+  }
+  if (c.args.size() == 2) c.reply.Bulk(c.args[1]);
+  else c.reply.SimpleString("PONG");
+}
+
+void EchoCommand(ConnectionContext& c) { c.reply.Bulk(c.args[1]); }
+
+void QuitCommand(ConnectionContext& c) {
+  c.reply.Ok();
+  c.conn.close_after_reply = true;
+}
+
+void TimeCommand(ConnectionContext& c) {
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  c.reply.ArrayHeader(2);
+  c.reply.Bulk(std::to_string(tv.tv_sec));
+  c.reply.Bulk(std::to_string(tv.tv_usec));
+}
+
+// ---- AUTH, HELLO, SELECT ----
+
+// Returns true when (user, pass) authenticates; replies with Redis's error otherwise.
+bool CheckAuth(ConnectionContext& c, std::string_view user, std::string_view pass) {
+  std::string required = c.server.config().requirepass();
+  if (user == "default" && (required.empty() || pass == required)) {
+    c.conn.authenticated = true;
+    return true;
+  }
+  c.reply.Error("WRONGPASS invalid username-password pair or user is disabled.");
+  return false;
+}
+
+void AuthCommand(ConnectionContext& c) {
+  if (c.args.size() > 3) {
+    c.reply.Error(store::errors::kSyntax);
+    return;
+  }
+  if (c.args.size() == 2 && c.server.config().requirepass().empty()) {
+    c.reply.Error(
+        "ERR AUTH <password> called without any password configured for the default user. Are you sure your "
+        "configuration is correct?");
+    return;
+  }
+  std::string_view user = c.args.size() == 3 ? c.args[1] : "default";
+  if (CheckAuth(c, user, c.args.back())) c.reply.Ok();
+}
+
+void HelloCommand(ConnectionContext& c) {
+  int64_t ver = 0;
+  if (c.args.size() >= 2) {
+    auto v = store::ParseInt64(c.args[1]);
+    if (!v) {
+      c.reply.Error("ERR Protocol version is not an integer or out of range");
+      return;
+    }
+    ver = *v;
+  }
+  std::optional<std::string_view> user, pass, setname;
+  for (size_t j = 2; j < c.args.size(); ++j) {
+    size_t more = c.args.size() - j - 1;
+    if (EqualsIgnoreCase(c.args[j], "auth") && more >= 2) {
+      user = c.args[j + 1];
+      pass = c.args[j + 2];
+      j += 2;
+    } else if (EqualsIgnoreCase(c.args[j], "setname") && more >= 1) {
+      setname = c.args[j + 1];
+      j += 1;
+    } else {
+      c.reply.Error("ERR Syntax error in HELLO option '" + std::string(c.args[j]) + "'");
+      return;
+    }
+  }
+  if (c.args.size() >= 2 && (ver < 2 || ver > 3)) {
+    c.reply.Error("NOPROTO unsupported protocol version");
+    return;
+  }
+  if (user && !CheckAuth(c, *user, *pass)) return;
+  if (!c.conn.authenticated) {
+    c.reply.Error(
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> "
+        "<pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    return;
+  }
+  if (setname) {
+    if (!ValidClientName(*setname)) {
+      c.reply.Error("ERR Client names cannot contain spaces, newlines or special characters.");
+      return;
+    }
+    c.conn.name = *setname;
+  }
+  if (ver) c.conn.set_protocol(static_cast<int>(ver));
+  c.reply.MapHeader(7);
+  c.reply.Bulk("server");
+  c.reply.Bulk("redis");
+  c.reply.Bulk("version");
+  c.reply.Bulk(kRedisVersion);
+  c.reply.Bulk("proto");
+  c.reply.Integer(c.conn.protocol());
+  c.reply.Bulk("id");
+  c.reply.Integer(static_cast<int64_t>(c.conn.id()));
+  c.reply.Bulk("mode");
+  c.reply.Bulk("standalone");
+  c.reply.Bulk("role");
+  c.reply.Bulk("master");
+  c.reply.Bulk("modules");
+  c.reply.ArrayHeader(0);
+}
+
+void SelectCommand(ConnectionContext& c) {
+  auto v = store::ParseInt64(c.args[1]);
+  if (!v || *v < INT32_MIN || *v > INT32_MAX) {
+    c.reply.Error(store::errors::kNotInteger);
+    return;
+  }
+  if (*v < 0 || *v >= static_cast<int64_t>(c.server.db_count())) {
+    c.reply.Error(store::errors::kDbIndexOutOfRange);
+    return;
+  }
+  c.conn.db = static_cast<unsigned>(*v);
+  c.reply.Ok();
+}
+
+// ---- CLIENT ----
+
+struct ClientFilter {
+  std::optional<uint64_t> id;
+  std::optional<std::string> addr, laddr, user, type;
+  bool skipme = true;
+  std::optional<int64_t> maxage;
+};
+
+void ClientCommand(ConnectionContext& c) {
+  std::string sub = ToLower(c.args[1]);
+  auto arity_error = [&] { c.reply.Error(store::errors::WrongArity("client|" + sub)); };
+  if (sub == "id") {
+    if (c.args.size() != 2) return arity_error();
+    c.reply.Integer(static_cast<int64_t>(c.conn.id()));
+  } else if (sub == "getname") {
+    if (c.args.size() != 2) return arity_error();
+    if (c.conn.name.empty()) c.reply.Null();
+    else c.reply.Bulk(c.conn.name);
+  } else if (sub == "setname") {
+    if (c.args.size() != 3) return arity_error();
+    if (!ValidClientName(c.args[2])) {
+      c.reply.Error("ERR Client names cannot contain spaces, newlines or special characters.");
+      return;
+    }
+    c.conn.name = c.args[2];
+    c.reply.Ok();
+  } else if (sub == "info") {
+    if (c.args.size() != 2) return arity_error();
+    c.reply.Verbatim(c.conn.Describe(store::UnixTimeMs()) + "\n");
+  } else if (sub == "list") {
+    std::optional<std::vector<uint64_t>> ids;
+    for (size_t j = 2; j < c.args.size(); ++j) {
+      if (EqualsIgnoreCase(c.args[j], "type") && j + 1 < c.args.size()) {
+        std::string t = ToLower(c.args[j + 1]);
+        if (t != "normal" && t != "master" && t != "replica" && t != "slave" && t != "pubsub") {
+          c.reply.Error("ERR Unknown client type '" + std::string(c.args[j + 1]) + "'");
+          return;
+        }
+        if (t != "normal") ids = std::vector<uint64_t>{};  // no such clients yet
+        ++j;
+      } else if (EqualsIgnoreCase(c.args[j], "id") && j + 1 < c.args.size()) {
+        ids = std::vector<uint64_t>{};
+        for (++j; j < c.args.size(); ++j) {
+          auto v = store::ParseInt64(c.args[j]);
+          if (!v || *v <= 0) {
+            c.reply.Error("ERR Invalid client ID");
+            return;
+          }
+          ids->push_back(static_cast<uint64_t>(*v));
+        }
+      } else {
+        c.reply.Error(store::errors::kSyntax);
+        return;
+      }
+    }
+    Server& srv = c.server;
+    resp::ReplyBuilder& rb = c.reply;
+    c.then = [&srv, &rb, ids]() -> awaitable<void> {
+      unsigned n = srv.shards().size();
+      std::vector<std::vector<std::pair<uint64_t, std::string>>> lines(n);
+      std::vector<asio::io_context*> ctxs;
+      for (unsigned t = 0; t < n; ++t) ctxs.push_back(&srv.shards().at(t).ctx());
+      int64_t now = store::UnixTimeMs();
+      co_await AwaitAll(ctxs, [&](size_t t) {
+        for (auto& [id, conn] : srv.connections(static_cast<unsigned>(t))) {
+          if (ids && std::find(ids->begin(), ids->end(), id) == ids->end()) continue;
+          lines[t].emplace_back(id, conn->Describe(now));
+        }
+      });
+      std::vector<std::pair<uint64_t, std::string>> all;
+      for (auto& v : lines) all.insert(all.end(), v.begin(), v.end());
+      std::sort(all.begin(), all.end());
+      std::string text;
+      for (auto& [id, line] : all) text += line + "\n";
+      rb.Verbatim(text);
+    };
+  } else if (sub == "kill") {
+    if (c.args.size() < 3) return arity_error();
+    ClientFilter f;
+    bool old_style = c.args.size() == 3;
+    if (old_style) {
+      f.addr = std::string(c.args[2]);
+      f.skipme = false;
+    } else {
+      for (size_t j = 2; j < c.args.size(); j += 2) {
+        if (j + 1 >= c.args.size()) {
+          c.reply.Error(store::errors::kSyntax);
+          return;
+        }
+        std::string_view opt = c.args[j], val = c.args[j + 1];
+        if (EqualsIgnoreCase(opt, "id")) {
+          auto v = store::ParseInt64(val);
+          if (!v || *v <= 0) {
+            c.reply.Error("ERR client-id should be greater than 0");
+            return;
+          }
+          f.id = static_cast<uint64_t>(*v);
+        } else if (EqualsIgnoreCase(opt, "addr")) {
+          f.addr = std::string(val);
+        } else if (EqualsIgnoreCase(opt, "laddr")) {
+          f.laddr = std::string(val);
+        } else if (EqualsIgnoreCase(opt, "user")) {
+          f.user = std::string(val);
+        } else if (EqualsIgnoreCase(opt, "type")) {
+          f.type = ToLower(val);
+        } else if (EqualsIgnoreCase(opt, "skipme")) {
+          if (EqualsIgnoreCase(val, "yes")) f.skipme = true;
+          else if (EqualsIgnoreCase(val, "no")) f.skipme = false;
+          else {
+            c.reply.Error(store::errors::kSyntax);
+            return;
+          }
+        } else if (EqualsIgnoreCase(opt, "maxage")) {
+          auto v = store::ParseInt64(val);
+          if (!v) {
+            c.reply.Error(store::errors::kNotInteger);
+            return;
+          }
+          f.maxage = *v;
+        } else {
+          c.reply.Error(store::errors::kSyntax);
+          return;
+        }
+      }
+    }
+    Server& srv = c.server;
+    resp::ReplyBuilder& rb = c.reply;
+    uint64_t me = c.conn.id();
+    Connection* self = &c.conn;
+    c.then = [&srv, &rb, f, me, old_style, self]() -> awaitable<void> {
+      unsigned n = srv.shards().size();
+      std::vector<asio::io_context*> ctxs;
+      for (unsigned t = 0; t < n; ++t) ctxs.push_back(&srv.shards().at(t).ctx());
+      std::vector<int> killed(n, 0);
+      int64_t now = store::UnixTimeMs();
+      bool kill_self = false;
+      co_await AwaitAll(ctxs, [&](size_t t) {
+        for (auto& [id, conn] : srv.connections(static_cast<unsigned>(t))) {
+          if (f.id && *f.id != id) continue;
+          if (f.addr && *f.addr != conn->peer_address) continue;
+          if (f.laddr && *f.laddr != conn->local_address) continue;
+          if (f.user && *f.user != "default") continue;
+          if (f.type && *f.type != "normal") continue;
+          if (f.maxage && (now - conn->created_ms) / 1000 < *f.maxage) continue;
+          if (id == me) {
+            if (f.skipme) continue;
+            kill_self = true;  // closed after its reply is written
+            killed[t]++;
+            continue;
+          }
+          conn->Close();
+          killed[t]++;
+        }
+      });
+      int total = 0;
+      for (int k : killed) total += k;
+      if (old_style) {
+        if (total == 0) rb.Error("ERR No such client");
+        else rb.Ok();
+      } else {
+        rb.Integer(total);
+      }
+      if (kill_self) self->close_after_reply = true;
+    };
+  } else if (sub == "no-evict") {
+    if (c.args.size() != 3) return arity_error();
+    if (EqualsIgnoreCase(c.args[2], "on") || EqualsIgnoreCase(c.args[2], "off")) c.reply.Ok();
+    else c.reply.Error(store::errors::kSyntax);
+  } else if (sub == "help") {
+    ReplyHelp(c, {"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GETNAME",
+                  "    Return the name of the current connection.", "ID", "    Return the ID of the current connection.",
+                  "INFO", "    Return information about the current client connection.",
+                  "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+                  "KILL <option> <value> [<option> <value> [...]]",
+                  "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
+                  "LIST [options ...]", "    Return information about client connections. Options:",
+                  "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Return clients of specified type.",
+                  "    * ID <client-id> [<client-id> ...]", "      Return clients of specified IDs only.",
+                  "SETNAME <name>", "    Assign the name <name> to the current connection.", "HELP",
+                  "    Print this help."});
+  } else {
+    c.reply.Error("ERR unknown subcommand '" + std::string(c.args[1].substr(0, 128)) + "'. Try CLIENT HELP.");
+  }
+}
+
+// ---- CONFIG ----
+
+void ConfigCommand(ConnectionContext& c) {
+  std::string sub = ToLower(c.args[1]);
+  ConfigRegistry& cfg = c.server.config();
+  if (sub == "get") {
+    if (c.args.size() < 3) {
+      c.reply.Error(store::errors::WrongArity("config|get"));
+      return;
+    }
+    std::vector<std::pair<std::string, std::string>> all;
+    for (size_t j = 2; j < c.args.size(); ++j) {
+      for (auto& kv : cfg.Get(c.args[j])) {
+        if (std::none_of(all.begin(), all.end(), [&](auto& e) { return e.first == kv.first; })) all.push_back(kv);
+      }
+    }
+    c.reply.MapHeader(all.size());
+    for (auto& [k, v] : all) {
+      c.reply.Bulk(k);
+      c.reply.Bulk(v);
+    }
+  } else if (sub == "set") {
+    if (c.args.size() < 4 || c.args.size() % 2 != 0) {
+      c.reply.Error(store::errors::WrongArity("config|set"));
+      return;
+    }
+    for (size_t j = 2; j < c.args.size(); j += 2) {
+      if (!cfg.Known(c.args[j])) {
+        c.reply.Error("ERR Unknown option or number of arguments for CONFIG SET - '" + std::string(c.args[j]) + "'");
+        return;
+      }
+    }
+    for (size_t j = 2; j < c.args.size(); j += 2) {
+      if (auto err = cfg.Set(c.args[j], c.args[j + 1])) {
+        c.reply.Error("ERR CONFIG SET failed (possibly related to argument '" + std::string(c.args[j]) + "') - " +
+                      *err);
+        return;
+      }
+    }
+    c.reply.Ok();
+  } else if (sub == "resetstat") {
+    if (c.args.size() != 2) {
+      c.reply.Error(store::errors::WrongArity("config|resetstat"));
+      return;
+    }
+    Server& srv = c.server;
+    resp::ReplyBuilder& rb = c.reply;
+    c.then = [&srv, &rb]() -> awaitable<void> {
+      std::vector<asio::io_context*> ctxs;
+      for (unsigned t = 0; t < srv.shards().size(); ++t) ctxs.push_back(&srv.shards().at(t).ctx());
+      co_await AwaitAll(ctxs, [&](size_t t) {
+        srv.shards().at(static_cast<unsigned>(t)).shard().stats() = store::ShardStats{};
+        srv.thread_stats(static_cast<unsigned>(t)) = ThreadStats{};
+      });
+      rb.Ok();
+    };
+  } else if (sub == "rewrite") {
+    c.reply.Error("ERR The server is running without a config file");
+  } else if (sub == "help") {
+    ReplyHelp(c, {"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                  "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+                  "SET <directive> <value>", "    Set the configuration <directive> to <value>.", "RESETSTAT",
+                  "    Reset statistics reported by the INFO command.", "REWRITE",
+                  "    Rewrite the configuration file.", "HELP", "    Print this help."});
+  } else {
+    c.reply.Error("ERR unknown subcommand '" + std::string(c.args[1].substr(0, 128)) + "'. Try CONFIG HELP.");
+  }
+}
+
+// ---- COMMAND ----
+
+void ReplyCommandInfo(resp::ReplyBuilder& rb, const store::CommandSpec& s) {
+  rb.ArrayHeader(10);
+  rb.Bulk(s.name);
+  rb.Integer(s.arity);
+  std::vector<const char*> flags;
+  if (s.flags & store::kCmdWrite) flags.push_back("write");
+  if (s.flags & store::kCmdReadOnly) flags.push_back("readonly");
+  if (s.flags & store::kCmdDenyOom) flags.push_back("denyoom");
+  if (s.flags & store::kCmdAdmin) flags.push_back("admin");
+  if (s.flags & store::kCmdPubSub) flags.push_back("pubsub");
+  if (s.flags & store::kCmdNoScript) flags.push_back("noscript");
+  if (s.flags & store::kCmdBlocking) flags.push_back("blocking");
+  if (s.flags & store::kCmdLoading) flags.push_back("loading");
+  if (s.flags & store::kCmdStale) flags.push_back("stale");
+  if (s.flags & store::kCmdSkipMonitor) flags.push_back("skip_monitor");
+  if (s.flags & store::kCmdNoAuth) flags.push_back("no_auth");
+  if (s.flags & store::kCmdFast) flags.push_back("fast");
+  rb.SetHeader(flags.size());
+  for (const char* f : flags) rb.SimpleString(f);
+  rb.Integer(s.first_key);
+  rb.Integer(s.last_key);
+  rb.Integer(s.key_step);
+  rb.SetHeader(s.categories.size());
+  for (auto& cat : s.categories) rb.SimpleString(cat);
+  rb.SetHeader(0);   // tips
+  rb.ArrayHeader(0); // key specs
+  rb.ArrayHeader(0); // subcommands
+}
+
+void CommandCommand(ConnectionContext& c) {
+  auto& table = store::CommandTable::Global();
+  if (c.args.size() == 1) {
+    c.reply.ArrayHeader(table.all().size());
+    for (auto& s : table.all()) ReplyCommandInfo(c.reply, *s);
+    return;
+  }
+  std::string sub = ToLower(c.args[1]);
+  if (sub == "count") {
+    c.reply.Integer(static_cast<int64_t>(table.all().size()));
+  } else if (sub == "info") {
+    if (c.args.size() == 2) {
+      c.reply.ArrayHeader(table.all().size());
+      for (auto& s : table.all()) ReplyCommandInfo(c.reply, *s);
+      return;
+    }
+    c.reply.ArrayHeader(c.args.size() - 2);
+    for (size_t j = 2; j < c.args.size(); ++j) {
+      const store::CommandSpec* s = table.Find(c.args[j]);
+      if (s) ReplyCommandInfo(c.reply, *s);
+      else c.reply.NullArray();
+    }
+  } else if (sub == "list") {
+    c.reply.ArrayHeader(table.all().size());
+    for (auto& s : table.all()) c.reply.Bulk(s->name);
+  } else if (sub == "docs") {
+    c.reply.MapHeader(0);
+  } else if (sub == "getkeys") {
+    if (c.args.size() < 3) {
+      c.reply.Error(store::errors::WrongArity("command|getkeys"));
+      return;
+    }
+    const store::CommandSpec* s = table.Find(c.args[2]);
+    store::ArgList cmd = c.args.subspan(2);
+    if (!s) {
+      c.reply.Error("ERR Invalid command specified");
+      return;
+    }
+    if ((s->arity > 0 && static_cast<int>(cmd.size()) != s->arity) ||
+        static_cast<int>(cmd.size()) < -s->arity) {
+      c.reply.Error("ERR Invalid number of arguments specified for command");
+      return;
+    }
+    std::vector<size_t> keys = s->KeyIndices(cmd);
+    if (keys.empty()) {
+      c.reply.Error("ERR The command has no key arguments");
+      return;
+    }
+    c.reply.ArrayHeader(keys.size());
+    for (size_t i : keys) c.reply.Bulk(cmd[i]);
+  } else if (sub == "help") {
+    ReplyHelp(c, {"COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "(no subcommand)",
+                  "    Return details about all Redis commands.", "COUNT",
+                  "    Return the total number of commands in this Redis server.", "LIST",
+                  "    Return a list of all commands in this Redis server.", "INFO [<command-name> ...]",
+                  "    Return details about multiple Redis commands.", "GETKEYS <full-command>",
+                  "    Return the keys from a full Redis command.", "HELP", "    Print this help."});
+  } else {
+    c.reply.Error("ERR unknown subcommand '" + std::string(c.args[1].substr(0, 128)) + "'. Try COMMAND HELP.");
+  }
+}
+
+// ---- DEBUG ----
+
+void DebugCommand(ConnectionContext& c) {
+  std::string sub = ToLower(c.args[1]);
+  if (sub == "sleep" && c.args.size() >= 3) {
+    auto secs = store::ParseDouble(c.args[2]);
+    if (!secs) {
+      c.reply.Error(store::errors::kNotFloat);
+      return;
+    }
+    resp::ReplyBuilder& rb = c.reply;
+    unsigned thread = c.conn.thread();
+    Server& srv = c.server;
+    double s = *secs;
+    c.then = [&rb, &srv, thread, s]() -> awaitable<void> {
+      asio::steady_timer timer(srv.shards().at(thread).ctx());
+      timer.expires_after(std::chrono::microseconds(static_cast<int64_t>(s * 1e6)));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+      rb.Ok();
+    };
+  } else if (sub == "populate" && c.args.size() >= 3 && c.args.size() <= 5) {
+    auto count = store::ParseInt64(c.args[2]);
+    if (!count || *count < 0) {
+      c.reply.Error("ERR value is out of range, must be positive");
+      return;
+    }
+    std::string prefix = c.args.size() >= 4 ? std::string(c.args[3]) : "key";
+    std::optional<int64_t> size;
+    if (c.args.size() == 5) {
+      size = store::ParseInt64(c.args[4]);
+      if (!size || *size < 0) {
+        c.reply.Error("ERR value is out of range, must be positive");
+        return;
+      }
+    }
+    Server& srv = c.server;
+    resp::ReplyBuilder& rb = c.reply;
+    unsigned db = c.conn.db;
+    int64_t n = *count;
+    c.then = [&srv, &rb, db, n, prefix, size]() -> awaitable<void> {
+      unsigned shards = srv.shards().size();
+      std::vector<asio::io_context*> ctxs;
+      for (unsigned t = 0; t < shards; ++t) ctxs.push_back(&srv.shards().at(t).ctx());
+      co_await AwaitAll(ctxs, [&](size_t t) {
+        store::Shard& shard = srv.shards().at(static_cast<unsigned>(t)).shard();
+        store::DbTable& table = shard.db(db);
+        std::string key = prefix + ":", value;
+        size_t base = key.size();
+        for (int64_t i = 0; i < n; ++i) {
+          key.resize(base);
+          key += std::to_string(i);
+          if (store::ShardOf(key, shards) != t) continue;
+          uint64_t h = store::HashKey(key);
+          if (table.Find(key, h)) continue;  // as Redis: existing keys are left alone
+          value = "value:" + std::to_string(i);
+          if (size) value.resize(static_cast<size_t>(*size), '\0');
+          store::Slot* s = table.Insert(key, h);
+          s->value.SetString(value);
+          s->access = store::LruClock();
+        }
+      });
+      rb.Ok();
+    };
+  } else if (sub == "help") {
+    ReplyHelp(c, {"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                  "POPULATE <count> [<prefix>] [<size>]",
+                  "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                  "    it is used instead of the 'key' prefix. These are not propagated to",
+                  "    replicas. Cluster slots are not respected so keys not belonging to the",
+                  "    current node can be created in cluster mode.",
+                  "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.", "HELP",
+                  "    Print this help."});
+  } else {
+    c.reply.Error("ERR unknown subcommand or wrong number of arguments for '" + std::string(c.args[1]) + "'");
+  }
+}
+
+// ---- SHUTDOWN ----
+
+void ShutdownCommand(ConnectionContext& c) {
+  for (size_t j = 1; j < c.args.size(); ++j) {
+    std::string_view a = c.args[j];
+    if (!EqualsIgnoreCase(a, "nosave") && !EqualsIgnoreCase(a, "save") && !EqualsIgnoreCase(a, "now") &&
+        !EqualsIgnoreCase(a, "force") && !EqualsIgnoreCase(a, "abort")) {
+      c.reply.Error(store::errors::kSyntax);
+      return;
+    }
+    if (EqualsIgnoreCase(a, "abort")) {
+      c.reply.Error("ERR No shutdown in progress.");
+      return;
+    }
+  }
+  // Like Redis, no reply: the connection closes when the server exits.
+  c.conn.close_after_reply = true;
+  c.server.RequestShutdown();
+}
+
+// ---- INFO ----
+
+std::string Human(uint64_t bytes) {
+  char buf[64];
+  double d = static_cast<double>(bytes);
+  if (bytes < 1024) snprintf(buf, sizeof buf, "%" PRIu64 "B", bytes);
+  else if (bytes < 1024 * 1024) snprintf(buf, sizeof buf, "%.2fK", d / 1024);
+  else if (bytes < 1024ull * 1024 * 1024) snprintf(buf, sizeof buf, "%.2fM", d / (1024 * 1024));
+  else snprintf(buf, sizeof buf, "%.2fG", d / (1024.0 * 1024 * 1024));
+  return buf;
+}
+
+uint64_t ProcessRss() {
+  std::ifstream f("/proc/self/statm");
+  uint64_t pages = 0, rss = 0;
+  f >> pages >> rss;
+  return rss * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+struct ShardInfo {
+  store::ShardStats stats;
+  std::vector<std::pair<size_t, size_t>> keys_expires;  // per db
+  ThreadStats thread;
+};
+
+void InfoCommand(ConnectionContext& c) {
+  std::vector<std::string> sections;
+  for (size_t j = 1; j < c.args.size(); ++j) sections.push_back(ToLower(c.args[j]));
+  Server& srv = c.server;
+  resp::ReplyBuilder& rb = c.reply;
+  c.then = [&srv, &rb, sections]() -> awaitable<void> {
+    unsigned n = srv.shards().size();
+    std::vector<ShardInfo> infos(n);
+    std::vector<asio::io_context*> ctxs;
+    for (unsigned t = 0; t < n; ++t) ctxs.push_back(&srv.shards().at(t).ctx());
+    co_await AwaitAll(ctxs, [&](size_t t) {
+      store::Shard& shard = srv.shards().at(static_cast<unsigned>(t)).shard();
+      infos[t].stats = shard.stats();
+      infos[t].thread = srv.thread_stats(static_cast<unsigned>(t));
+      for (unsigned d = 0; d < shard.db_count(); ++d)
+        infos[t].keys_expires.emplace_back(shard.db(d).size(), shard.db(d).expire_count());
+    });
+    store::ShardStats total;
+    ThreadStats threads;
+    for (auto& i : infos) {
+      total.expired_keys += i.stats.expired_keys;
+      total.keyspace_hits += i.stats.keyspace_hits;
+      total.keyspace_misses += i.stats.keyspace_misses;
+      total.evicted_keys += i.stats.evicted_keys;
+      threads.commands_processed += i.thread.commands_processed;
+      threads.net_input_bytes += i.thread.net_input_bytes;
+      threads.net_output_bytes += i.thread.net_output_bytes;
+    }
+    bool all = sections.empty() || std::find(sections.begin(), sections.end(), "all") != sections.end() ||
+               std::find(sections.begin(), sections.end(), "everything") != sections.end() ||
+               std::find(sections.begin(), sections.end(), "default") != sections.end();
+    auto want = [&](const char* s) { return all || std::find(sections.begin(), sections.end(), s) != sections.end(); };
+    std::ostringstream o;
+    int64_t now = store::UnixTimeMs();
+    ServerOptions opts = srv.config().Snapshot();
+    auto section = [&](const char* title) {
+      if (o.tellp() > 0) o << "\r\n";
+      o << "# " << title << "\r\n";
+    };
+    if (want("server")) {
+      section("Server");
+      utsname u;
+      uname(&u);
+      o << "redis_version:" << kRedisVersion << "\r\n"
+        << "redis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\n"
+        << "os:" << u.sysname << " " << u.release << " " << u.machine << "\r\n"
+        << "arch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\n"
+        << "atomicvar_api:c11-builtin\r\ngcc_version:" << __GNUC__ << "." << __GNUC_MINOR__ << "."
+        << __GNUC_PATCHLEVEL__ << "\r\n"
+        << "process_id:" << getpid() << "\r\nprocess_supervised:no\r\n"
+        << "run_id:" << srv.run_id() << "\r\n"
+        << "tcp_port:" << srv.bound_port() << "\r\n"
+        << "server_time_usec:" << now * 1000 << "\r\n"
+        << "uptime_in_seconds:" << (now - srv.start_time_ms()) / 1000 << "\r\n"
+        << "uptime_in_days:" << (now - srv.start_time_ms()) / 86400000 << "\r\n"
+        << "hz:10\r\nconfigured_hz:10\r\nlru_clock:" << (store::LruClock() & 0xFFFFFF) << "\r\n"
+        << "executable:\r\nconfig_file:\r\nio_threads_active:0\r\n"
+        << "darter_version:" << kDarterVersion << "\r\n"
+        << "thread_count:" << n << "\r\n";
+    }
+    if (want("clients")) {
+      section("Clients");
+      o << "connected_clients:" << srv.connected_clients().load() << "\r\n"
+        << "cluster_connections:0\r\nmaxclients:" << opts.maxclients << "\r\n"
+        << "client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n"
+        << "blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n";
+    }
+    if (want("memory")) {
+      section("Memory");
+      srv.RefreshUsedMemory();
+      uint64_t used = srv.used_memory(), rss = ProcessRss(), peak = srv.peak_memory();
+      o << "used_memory:" << used << "\r\nused_memory_human:" << Human(used) << "\r\n"
+        << "used_memory_rss:" << rss << "\r\nused_memory_rss_human:" << Human(rss) << "\r\n"
+        << "used_memory_peak:" << peak << "\r\nused_memory_peak_human:" << Human(peak) << "\r\n"
+        << "maxmemory:" << opts.maxmemory << "\r\nmaxmemory_human:" << Human(opts.maxmemory) << "\r\n"
+        << "maxmemory_policy:" << opts.maxmemory_policy << "\r\n"
+        << "mem_fragmentation_ratio:" << (used ? static_cast<double>(rss) / used : 0.0) << "\r\n"
+        << "mem_allocator:libc\r\nlazyfree_pending_objects:0\r\n";
+    }
+    if (want("persistence")) {
+      section("Persistence");
+      o << "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n"
+        << "rdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:"
+        << srv.start_time_ms() / 1000 << "\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\n"
+        << "rdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n"
+        << "aof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n"
+        << "aof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n";
+    }
+    if (want("stats")) {
+      section("Stats");
+      o << "total_connections_received:" << srv.total_connections() << "\r\n"
+        << "total_commands_processed:" << threads.commands_processed << "\r\n"
+        << "instantaneous_ops_per_sec:0\r\n"
+        << "total_net_input_bytes:" << threads.net_input_bytes << "\r\n"
+        << "total_net_output_bytes:" << threads.net_output_bytes << "\r\n"
+        << "rejected_connections:" << srv.rejected_connections() << "\r\n"
+        << "sync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n"
+        << "expired_keys:" << total.expired_keys << "\r\nexpired_stale_perc:0.00\r\n"
+        << "expired_time_cap_reached_count:0\r\n"
+        << "evicted_keys:" << total.evicted_keys << "\r\n"
+        << "keyspace_hits:" << total.keyspace_hits << "\r\nkeyspace_misses:" << total.keyspace_misses << "\r\n"
+        << "pubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\n";
+    }
+    if (want("replication")) {
+      section("Replication");
+      o << "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n"
+        << "master_replid:" << srv.run_id() << "\r\n"
+        << "master_replid2:0000000000000000000000000000000000000000\r\n"
+        << "master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n"
+        << "repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n";
+    }
+    if (want("cpu")) {
+      section("CPU");
+      rusage self;
+      getrusage(RUSAGE_SELF, &self);
+      char buf[256];
+      snprintf(buf, sizeof buf, "used_cpu_sys:%.6f\r\nused_cpu_user:%.6f\r\n",
+               self.ru_stime.tv_sec + self.ru_stime.tv_usec / 1e6, self.ru_utime.tv_sec + self.ru_utime.tv_usec / 1e6);
+      o << buf;
+    }
+    if (want("keyspace")) {
+      section("Keyspace");
+      for (unsigned d = 0; d < srv.db_count(); ++d) {
+        size_t keys = 0, expires = 0;
+        for (auto& i : infos) {
+          keys += i.keys_expires[d].first;
+          expires += i.keys_expires[d].second;
+        }
+        if (keys) o << "db" << d << ":keys=" << keys << ",expires=" << expires << ",avg_ttl=0\r\n";
+      }
+    }
+    rb.Verbatim(o.str());
+  };
+}
+
+}  // namespace
+
+void RegisterServerFamily(store::CommandTable& t) {
+  auto add = [&](const char* name, int arity, uint32_t flags, store::ConnectionHandler h,
+                 std::vector<std::string> acl) {
+    store::CommandSpec s;
+    s.name = name;
+    s.arity = arity;
+    s.flags = flags;
+    s.conn_handler = h;
+    s.categories = std::move(acl);
+    t.Register(std::move(s));
+  };
+  using namespace store;
+  add("ping", -1, kCmdFast | kCmdStale | kCmdLoading, PingCommand, {"@fast", "@connection"});
+  add("echo", 2, kCmdFast | kCmdStale | kCmdLoading, EchoCommand, {"@fast", "@connection"});
+  add("quit", -1, kCmdNoAuth | kCmdFast | kCmdStale | kCmdLoading, QuitCommand, {"@fast", "@connection"});
+  add("time", 1, kCmdFast | kCmdStale | kCmdLoading | kCmdRandom, TimeCommand, {"@fast"});
+  add("auth", -2, kCmdNoAuth | kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast, AuthCommand,
+      {"@fast", "@connection"});
+  add("hello", -1, kCmdNoAuth | kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast, HelloCommand,
+      {"@fast", "@connection"});
+  add("select", 2, kCmdLoading | kCmdStale | kCmdFast, SelectCommand, {"@fast", "@connection"});
+  add("client", -2, kCmdNoScript | kCmdLoading | kCmdStale, ClientCommand, {"@slow", "@connection"});
+  add("config", -2, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, ConfigCommand,
+      {"@admin", "@slow", "@dangerous"});
+  add("command", -1, kCmdLoading | kCmdStale, CommandCommand, {"@slow", "@connection"});
+  add("info", -1, kCmdLoading | kCmdStale, InfoCommand, {"@slow", "@dangerous"});
+  add("debug", -2, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, DebugCommand,
+      {"@admin", "@slow", "@dangerous"});
+  add("shutdown", -1, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, ShutdownCommand,
+      {"@admin", "@slow", "@dangerous"});
+}
+
+}  // namespace darter::server

@@ -1,0 +1,177 @@
+#include "server/shard_set.h"
+
+#include <chrono>
+
+namespace darter::server {
+
+namespace {
+thread_local int tl_shard_index = -1;
+constexpr auto kExpiryPeriod = std::chrono::milliseconds(100);
+constexpr size_t kExpiryBudget = 2000;
+constexpr auto kExpiryMaxTime = std::chrono::microseconds(2500);
+}  // namespace
+
+ShardThread::ShardThread(unsigned index, unsigned db_count) : ctx_(1), shard_(index, db_count) {}
+
+bool ShardThread::IsLocked(unsigned db, std::string_view key) const {
+  if (whole_shard_locks_) return true;
+  if (locks_.empty()) return false;
+  return locks_.count(LockKey{db, key}) > 0;
+}
+
+bool ShardThread::AnyLocked(unsigned db, std::span<const std::string_view> keys) const {
+  if (whole_shard_locks_) return true;
+  if (locks_.empty()) return false;
+  for (auto k : keys)
+    if (locks_.count(LockKey{db, k})) return true;
+  return false;
+}
+
+void ShardThread::RunWhenUnlocked(unsigned db, std::vector<std::string_view> keys, std::function<void()> fn) {
+  // Behind earlier deferred work on the same keys, even if the locks are free now, so
+  // that commands on one key keep their arrival order.
+  bool behind = false;
+  if (!deferred_.empty()) {
+    for (auto& d : deferred_) {
+      if (d.db != db) continue;
+      for (auto k : keys)
+        for (auto dk : d.keys)
+          if (k == dk) behind = true;
+    }
+  }
+  if (!behind && !AnyLocked(db, keys)) {
+    fn();
+    return;
+  }
+  deferred_.push_back(Deferred{db, std::move(keys), std::move(fn)});
+}
+
+void ShardThread::RunDeferred() {
+  if (running_deferred_ || deferred_.empty()) return;
+  running_deferred_ = true;
+  // One pass in FIFO order; an entry still blocked also blocks later entries that share
+  // a key with it (checked through `blocked`).
+  std::vector<LockKey> blocked;
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    bool wait = AnyLocked(it->db, it->keys);
+    if (!wait) {
+      for (auto k : it->keys)
+        for (auto& b : blocked)
+          if (b.db == it->db && b.key == k) wait = true;
+    }
+    if (wait) {
+      for (auto k : it->keys) blocked.push_back(LockKey{it->db, k});
+      ++it;
+      continue;
+    }
+    auto fn = std::move(it->fn);
+    it = deferred_.erase(it);
+    fn();
+  }
+  running_deferred_ = false;
+}
+
+void ShardThread::AddLocks(const TxShardEntry& e) {
+  if (e.whole_shard) whole_shard_locks_++;
+  for (auto& k : e.locks) locks_[k]++;
+}
+
+void ShardThread::RemoveLocks(const TxShardEntry& e) {
+  if (e.whole_shard) whole_shard_locks_--;
+  for (auto& k : e.locks) {
+    auto it = locks_.find(k);
+    if (it != locks_.end() && --it->second == 0) locks_.erase(it);
+  }
+}
+
+bool ShardThread::Schedule(TxShardEntry* entry) {
+  if (entry->txid < max_started_txid_) return false;
+  queue_.emplace(entry->txid, entry);
+  AddLocks(*entry);
+  return true;
+}
+
+void ShardThread::Cancel(TxShardEntry* entry) {
+  queue_.erase(entry->txid);
+  RemoveLocks(*entry);
+  RunDeferred();
+  Pump();
+}
+
+void ShardThread::RequestHop(TxShardEntry* entry, std::function<void()> hop) {
+  entry->pending_hop = std::move(hop);
+  Pump();
+}
+
+void ShardThread::Conclude(TxShardEntry* entry) {
+  queue_.erase(entry->txid);
+  RemoveLocks(*entry);
+  RunDeferred();
+  Pump();
+}
+
+// Runs the head transaction's pending hop. Only the head may run: transactions execute
+// on every shard in txid order, which makes the schedule serializable.
+void ShardThread::Pump() {
+  if (queue_.empty()) return;
+  TxShardEntry* head = queue_.begin()->second;
+  if (!head->pending_hop) return;
+  if (!head->started) {
+    head->started = true;
+    if (head->txid > max_started_txid_) max_started_txid_ = head->txid;
+  }
+  auto hop = std::move(head->pending_hop);
+  head->pending_hop = nullptr;
+  hop();
+}
+
+void ShardThread::ScheduleExpiryTick() {
+  expiry_timer_->expires_after(kExpiryPeriod);
+  expiry_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    auto start = std::chrono::steady_clock::now();
+    // Like Redis's cycle: keep going while a large share of what we look at has
+    // expired, but never for long.
+    while (true) {
+      size_t deleted = shard_.ActiveExpireStep(store::UnixTimeMs(), kExpiryBudget);
+      if (deleted < kExpiryBudget / 4 || std::chrono::steady_clock::now() - start > kExpiryMaxTime) break;
+    }
+    ScheduleExpiryTick();
+  });
+}
+
+void ShardThread::Run() {
+  tl_shard_index = static_cast<int>(index());
+  expiry_timer_ = std::make_unique<asio::steady_timer>(ctx_);
+  ScheduleExpiryTick();
+  ctx_.run();
+  expiry_timer_.reset();
+}
+
+ShardSet::ShardSet(unsigned thread_count, unsigned db_count) {
+  for (unsigned i = 0; i < thread_count; ++i) threads_.push_back(std::make_unique<ShardThread>(i, db_count));
+}
+
+ShardSet::~ShardSet() { Stop(); }
+
+void ShardSet::Start() {
+  if (started_) return;
+  started_ = true;
+  for (auto& t : threads_) {
+    guards_.push_back(std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
+        t->ctx().get_executor()));
+    os_threads_.emplace_back([st = t.get()] { st->Run(); });
+  }
+}
+
+void ShardSet::Stop() {
+  for (auto& t : threads_) t->ctx().stop();
+  for (auto& th : os_threads_)
+    if (th.joinable()) th.join();
+  os_threads_.clear();
+  guards_.clear();
+}
+
+int ShardSet::CurrentIndex() { return tl_shard_index; }
+
+}  // namespace darter::server

@@ -1,0 +1,192 @@
+#include "server/transaction.h"
+
+#include "server/cross_thread.h"
+#include "store/multi_shard_op.h"
+
+namespace darter::server {
+
+namespace {
+
+using store::HopContext;
+using store::HopPlan;
+using store::HopTarget;
+using store::MultiShardOp;
+
+struct OpLayout {
+  std::vector<std::vector<size_t>> keys_by_shard;  // arg indices per shard
+};
+
+std::vector<unsigned> HopShards(const HopPlan& plan, const OpLayout& layout, store::ArgList args, unsigned n) {
+  std::vector<unsigned> out;
+  switch (plan.target) {
+    case HopTarget::kDone:
+      break;
+    case HopTarget::kKeyShards:
+      for (unsigned s = 0; s < n; ++s)
+        if (!layout.keys_by_shard[s].empty()) out.push_back(s);
+      break;
+    case HopTarget::kAllShards:
+      for (unsigned s = 0; s < n; ++s) out.push_back(s);
+      break;
+    case HopTarget::kShardOfKey:
+      out.push_back(store::ShardOf(args[plan.key_index], n));
+      break;
+    case HopTarget::kShard:
+      out.push_back(plan.shard);
+      break;
+  }
+  return out;
+}
+
+// Runs every hop of `op` on one shard, synchronously. REQUIRES: on that shard's thread,
+// and every hop targets this shard.
+void RunAllHopsHere(ShardThread& st, MultiShardOp& op, HopPlan plan, const OpLayout& layout, store::ArgList args,
+                    unsigned db, unsigned n) {
+  int64_t now = store::UnixTimeMs();
+  for (int hop = 0; plan.target != HopTarget::kDone; ++hop) {
+    HopContext ctx{st.shard(), db, args, layout.keys_by_shard[st.index()], now, n};
+    op.RunHop(hop, ctx);
+    plan = op.NextHop(hop);
+  }
+}
+
+std::vector<std::string_view> KeysOf(const std::vector<size_t>& idx, store::ArgList args) {
+  std::vector<std::string_view> keys;
+  keys.reserve(idx.size());
+  for (size_t i : idx) keys.push_back(args[i]);
+  return keys;
+}
+
+}  // namespace
+
+// An ordinary function, not a coroutine: it only builds the awaitable, so the lambda's
+// copies are made outside any coroutine frame (see cross_thread.h).
+awaitable<std::string> RunOnKeyShard(ShardSet& shards, unsigned shard, store::ShardHandler handler,
+                                     store::ArgList args, const std::vector<std::string_view>& keys, unsigned db,
+                                     int protocol) {
+  ShardThread& st = shards.at(shard);
+  return AwaitOn<std::string>(st.ctx(), [&st, handler, args, keys, db, protocol](Completion<std::string> done) {
+    st.RunWhenUnlocked(db, keys, [&st, handler, args, db, protocol, done] {
+      std::string out;
+      resp::ReplyBuilder rb(&out);
+      rb.SetProtocol(protocol);
+      store::CommandContext ctx{st.shard(), db, args, rb, store::UnixTimeMs()};
+      handler(ctx);
+      done(std::move(out));
+    });
+  });
+}
+
+awaitable<void> RunMultiShardOp(ShardSet& shards, const store::CommandSpec& spec, store::ArgList args, unsigned db,
+                                resp::ReplyBuilder& reply) {
+  const unsigned n = shards.size();
+  std::unique_ptr<MultiShardOp> op = spec.multi_shard(args);
+  OpLayout layout;
+  layout.keys_by_shard.resize(n);
+  for (size_t i : spec.KeyIndices(args)) layout.keys_by_shard[store::ShardOf(args[i], n)].push_back(i);
+
+  HopPlan plan = op->FirstHop(n);
+  if (plan.target == HopTarget::kDone) {
+    op->Reply(reply);
+    co_return;
+  }
+
+  // Lock-free fan-outs (DBSIZE, KEYS, SCAN, RANDOMKEY): hop by hop, no scheduling.
+  if (!op->needs_locks()) {
+    int64_t now = store::UnixTimeMs();
+    for (int hop = 0; plan.target != HopTarget::kDone; ++hop) {
+      std::vector<unsigned> targets = HopShards(plan, layout, args, n);
+      std::vector<asio::io_context*> ctxs;
+      for (unsigned s : targets) ctxs.push_back(&shards.at(s).ctx());
+      co_await AwaitAll(ctxs, [&, hop](size_t i) {
+        ShardThread& st = shards.at(targets[i]);
+        HopContext ctx{st.shard(), db, args, layout.keys_by_shard[targets[i]], now, n};
+        op->RunHop(hop, ctx);
+      });
+      plan = op->NextHop(hop);
+    }
+    op->Reply(reply);
+    co_return;
+  }
+
+  // Shards that take part: those holding keys, or all for whole-shard commands.
+  std::vector<unsigned> participants;
+  bool whole_shard = op->locks_whole_shards();
+  for (unsigned s = 0; s < n; ++s)
+    if (whole_shard || !layout.keys_by_shard[s].empty()) participants.push_back(s);
+
+  if (participants.size() == 1 && !whole_shard) {
+    unsigned s = participants[0];
+    ShardThread& st = shards.at(s);
+    std::vector<std::string_view> shard_keys = KeysOf(layout.keys_by_shard[s], args);
+    if (ShardSet::CurrentIndex() == static_cast<int>(s) && !st.AnyLocked(db, shard_keys)) {
+      RunAllHopsHere(st, *op, plan, layout, args, db, n);
+    } else {
+      co_await AwaitOn<bool>(st.ctx(), [&](Completion<bool> done) {
+        st.RunWhenUnlocked(db, shard_keys, [&, done] {
+          RunAllHopsHere(st, *op, plan, layout, args, db, n);
+          done(true);
+        });
+      });
+    }
+    op->Reply(reply);
+    co_return;
+  }
+
+  // The general case: schedule, hop, conclude.
+  std::vector<TxShardEntry> entries(participants.size());
+  std::vector<asio::io_context*> ctxs;
+  std::vector<int> entry_of_shard(n, -1);
+  for (size_t i = 0; i < participants.size(); ++i) {
+    unsigned s = participants[i];
+    ctxs.push_back(&shards.at(s).ctx());
+    entry_of_shard[s] = static_cast<int>(i);
+    entries[i].whole_shard = whole_shard;
+    for (size_t k : layout.keys_by_shard[s]) entries[i].locks.push_back(LockKey{db, args[k]});
+  }
+  while (true) {
+    uint64_t txid = shards.NextTxId();
+    std::vector<char> scheduled(participants.size(), 0);
+    for (auto& e : entries) {
+      e.txid = txid;
+      e.started = false;
+      e.pending_hop = nullptr;
+    }
+    co_await AwaitAll(ctxs, [&](size_t i) { scheduled[i] = shards.at(participants[i]).Schedule(&entries[i]); });
+    bool all = true;
+    for (char c : scheduled) all = all && c;
+    if (all) break;
+    std::vector<asio::io_context*> undo;
+    std::vector<size_t> undo_idx;
+    for (size_t i = 0; i < participants.size(); ++i) {
+      if (scheduled[i]) {
+        undo.push_back(ctxs[i]);
+        undo_idx.push_back(i);
+      }
+    }
+    co_await AwaitAll(undo, [&](size_t j) { shards.at(participants[undo_idx[j]]).Cancel(&entries[undo_idx[j]]); });
+  }
+
+  int64_t now = store::UnixTimeMs();
+  for (int hop = 0; plan.target != HopTarget::kDone; ++hop) {
+    std::vector<unsigned> targets = HopShards(plan, layout, args, n);
+    std::vector<asio::io_context*> hop_ctxs;
+    for (unsigned s : targets) hop_ctxs.push_back(&shards.at(s).ctx());
+    co_await AwaitAllAsync(hop_ctxs, [&, hop](size_t i, std::function<void()> done) {
+      unsigned s = targets[i];
+      ShardThread& st = shards.at(s);
+      TxShardEntry* e = &entries[entry_of_shard[s]];
+      st.RequestHop(e, [&, s, hop, done] {
+        ShardThread& here = shards.at(s);
+        HopContext ctx{here.shard(), db, args, layout.keys_by_shard[s], now, n};
+        op->RunHop(hop, ctx);
+        done();
+      });
+    });
+    plan = op->NextHop(hop);
+  }
+  co_await AwaitAll(ctxs, [&](size_t i) { shards.at(participants[i]).Conclude(&entries[i]); });
+  op->Reply(reply);
+}
+
+}  // namespace darter::server

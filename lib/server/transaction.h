@@ -1,0 +1,33 @@
+// Runs a MultiShardOp atomically across shards (the VLL-style scheme of
+// docs/transactions.md):
+//  1. the coordinator takes a global transaction id and schedules the transaction on
+//     each participating shard, which takes intent locks on its keys and queues it by id;
+//  2. a shard refuses when a later transaction already started there, and the
+//     coordinator retries with a new id, so every shard runs transactions in id order;
+//  3. hops run at the head of each shard's queue; single-shard commands on locked keys
+//     wait behind the locks;
+//  4. conclude releases the locks.
+// An op whose keys all live on one shard skips all of that: it runs as one closure on
+// that shard (inline when it is the caller's own shard and its keys are free).
+//
+// Thread-safety: called from a coroutine on a shard thread; `args` must stay valid until
+// the awaitable completes.
+#pragma once
+
+#include "resp/reply_builder.h"
+#include "server/asio.h"
+#include "server/shard_set.h"
+#include "store/command_table.h"
+
+namespace darter::server {
+
+awaitable<void> RunMultiShardOp(ShardSet& shards, const store::CommandSpec& spec, store::ArgList args, unsigned db,
+                                resp::ReplyBuilder& reply);
+
+// For a single-shard command: runs `handler` on the key's shard, behind any lock on the
+// key, and returns the encoded reply.
+awaitable<std::string> RunOnKeyShard(ShardSet& shards, unsigned shard, store::ShardHandler handler,
+                                     store::ArgList args, const std::vector<std::string_view>& keys, unsigned db,
+                                     int protocol);
+
+}  // namespace darter::server

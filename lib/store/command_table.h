@@ -1,0 +1,108 @@
+// The command table: one row per command, the single source of truth for dispatch,
+// COMMAND, replication and ACL-style checks.
+//
+// A row names how the command runs:
+//  * shard_handler — on the shard that owns its key (or on the connection's own shard
+//    for keyless commands that touch no connection state), as one atomic step;
+//  * multi_shard   — a MultiShardOp over the shards of its keys (MSET, RENAME, ...),
+//    or over every shard (FLUSHALL, DBSIZE, ...), atomic through the transaction layer;
+//  * conn_handler  — on the connection's thread, with access to connection and server
+//    state (HELLO, SELECT, CLIENT, CONFIG, INFO, ...). lib/server defines the context.
+//
+// Thread-safety: the table is built once at start-up and read-only afterwards.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace darter::resp {
+class ReplyBuilder;
+}
+
+namespace darter::store {
+
+class Shard;
+class MultiShardOp;
+
+enum CommandFlag : uint32_t {
+  kCmdWrite = 1u << 0,
+  kCmdReadOnly = 1u << 1,
+  kCmdDenyOom = 1u << 2,
+  kCmdAdmin = 1u << 3,
+  kCmdPubSub = 1u << 4,
+  kCmdNoScript = 1u << 5,
+  kCmdRandom = 1u << 6,
+  kCmdLoading = 1u << 7,   // allowed while loading
+  kCmdStale = 1u << 8,     // allowed on a replica with a broken link
+  kCmdFast = 1u << 9,
+  kCmdNoAuth = 1u << 10,   // allowed before AUTH
+  kCmdBlocking = 1u << 11,
+  kCmdSkipMonitor = 1u << 12,
+  kCmdSortForScript = 1u << 13,
+  kCmdGlobal = 1u << 14,   // runs on every shard (FLUSHALL, SWAPDB, ...)
+  kCmdNoMulti = 1u << 15,
+};
+
+using ArgList = std::span<const std::string_view>;
+
+// What a shard handler sees. Lives on the stack of the shard thread for one command.
+struct CommandContext {
+  Shard& shard;
+  unsigned db;
+  ArgList args;  // args[0] is the command name as the client sent it
+  resp::ReplyBuilder& reply;
+  int64_t now_ms;
+};
+
+using ShardHandler = void (*)(CommandContext&);
+using MultiShardFactory = std::unique_ptr<MultiShardOp> (*)(ArgList args);
+struct ConnectionContext;  // defined by lib/server
+using ConnectionHandler = void (*)(ConnectionContext&);
+// For commands whose key positions a (first, last, step) triple cannot describe.
+using KeyExtractor = std::vector<size_t> (*)(ArgList args);
+// Checks argument shape beyond arity before anything runs (MSET's even count);
+// returns the error reply, or an empty string when the arguments are acceptable.
+using ArgValidator = std::string (*)(ArgList args);
+
+struct CommandSpec {
+  std::string name;  // lower case
+  int arity = 0;     // > 0: exact argc; < 0: at least -arity
+  uint32_t flags = 0;
+  int first_key = 0, last_key = 0, key_step = 0;
+  ShardHandler shard_handler = nullptr;
+  MultiShardFactory multi_shard = nullptr;
+  ConnectionHandler conn_handler = nullptr;
+  KeyExtractor key_extractor = nullptr;
+  ArgValidator validate = nullptr;
+  std::vector<std::string> categories;  // ACL categories for COMMAND INFO, e.g. "@string"
+
+  bool is_write() const { return flags & kCmdWrite; }
+  // Indices into args of the command's keys.
+  std::vector<size_t> KeyIndices(ArgList args) const;
+};
+
+class CommandTable {
+ public:
+  static CommandTable& Global();
+
+  void Register(CommandSpec spec);
+  // Case-insensitive; nullptr when unknown.
+  const CommandSpec* Find(std::string_view name) const;
+  const std::vector<std::unique_ptr<CommandSpec>>& all() const { return specs_; }
+
+ private:
+  std::vector<std::unique_ptr<CommandSpec>> specs_;
+  std::unordered_map<std::string, const CommandSpec*> by_name_;
+};
+
+// Each family file defines one of these; lib/server calls them all once at start-up.
+void RegisterStringFamily(CommandTable& table);
+void RegisterGenericFamily(CommandTable& table);
+
+}  // namespace darter::store

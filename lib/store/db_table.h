@@ -1,0 +1,112 @@
+// DbTable: one logical database's keyspace within one shard.
+//
+// A segmented hash table with extendible hashing (after Dash, arXiv 2003.07302, and
+// Dragonfly's dashtable): a directory of 2^G pointers to fixed-size segments; the top
+// G bits of a key's hash pick the directory entry. Each segment has 64 home buckets
+// plus 4 stash buckets of 8 slots. An entry lives in its home bucket, the next one,
+// or a stash bucket. A full segment splits in two by one more hash bit; only that
+// segment's entries move, so the table never stops the world to grow.
+//
+// Invariants that SCAN and snapshots rely on:
+//  * Entries move only when their segment splits, and then only to the new sibling,
+//    which covers the upper half of the old hash range — a range a cursor has not
+//    reached yet. So a cursor of (hash prefix, bucket) visits every key that is present
+//    for the whole scan at least once, however much the table grows meanwhile.
+//  * Every bucket has a version; writers bump it (snapshot support, see docs/).
+//
+// Slot pointers are stable until the next insert into the same table (a split may move
+// entries) or the slot's deletion.
+//
+// Thread-safety: requires external synchronization; in the server a DbTable is owned
+// by its shard thread and touched only there.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "store/compact_string.h"
+#include "store/value.h"
+
+namespace darter::store {
+
+// Per-slot flags.
+enum SlotFlags : uint8_t {
+  kSlotRawString = 1,  // string was modified in place (APPEND/SETRANGE): OBJECT ENCODING says "raw"
+};
+
+struct Slot {
+  CompactString key;
+  Value value;
+  int64_t expire_ms = 0;  // absolute unix ms; 0 = persistent
+  uint32_t access = 0;    // LRU clock (seconds) or LFU (minutes << 8 | counter), per maxmemory-policy
+  uint8_t flags = 0;
+};
+
+uint64_t HashKey(std::string_view key);
+
+class DbTable {
+ public:
+  static constexpr unsigned kHomeBuckets = 64;
+  static constexpr unsigned kStashBuckets = 4;
+  static constexpr unsigned kBuckets = kHomeBuckets + kStashBuckets;
+  static constexpr unsigned kSlotsPerBucket = 8;
+  static constexpr unsigned kMaxGlobalDepth = 32;
+  // A cursor is (32-bit hash prefix of a segment start) << kCursorBucketBits | bucket.
+  static constexpr unsigned kCursorBucketBits = 7;
+
+  DbTable();
+  ~DbTable();
+  DbTable(const DbTable&) = delete;
+  DbTable& operator=(const DbTable&) = delete;
+
+  size_t size() const { return size_; }
+  size_t expire_count() const { return expire_count_; }
+
+  Slot* Find(std::string_view key) { return Find(key, HashKey(key)); }
+  Slot* Find(std::string_view key, uint64_t hash);
+
+  // Inserts a new key. REQUIRES: key absent. Returns the new slot (value empty string).
+  Slot* Insert(std::string_view key, uint64_t hash);
+  Slot* Insert(std::string_view key) { return Insert(key, HashKey(key)); }
+
+  // Removes the slot (it must come from this table).
+  void Erase(Slot* slot);
+  bool Erase(std::string_view key);
+
+  void SetExpire(Slot* slot, int64_t expire_ms);
+
+  void Clear();
+
+  // Visits the slots of whole buckets starting at `cursor` until at least `min_visits`
+  // slots were offered or the table ends. Returns the next cursor (0 at the end).
+  uint64_t Traverse(uint64_t cursor, size_t min_visits, const std::function<void(Slot&)>& fn);
+
+  // A uniformly-ish random slot, or nullptr when empty. `rnd` is any random number.
+  Slot* RandomSlot(uint64_t rnd);
+
+  // Bytes held by the table's structure (segments and directory), not by keys/values.
+  size_t table_bytes() const;
+  size_t segment_count() const { return segment_count_; }
+
+  void Swap(DbTable& other) noexcept;
+
+ private:
+  struct Bucket;
+  struct Segment;
+
+  Segment* SegmentFor(uint64_t hash) const;
+  size_t DirIndex(uint64_t hash) const;
+  void Split(size_t dir_index);
+  static bool TryPlace(Segment* seg, uint64_t hash, Slot** out);
+
+  std::vector<Segment*> dir_;
+  unsigned global_depth_ = 0;
+  size_t size_ = 0;
+  size_t expire_count_ = 0;
+  size_t segment_count_ = 0;
+};
+
+}  // namespace darter::store

@@ -1,0 +1,66 @@
+// MultiShardOp: a command that touches keys on several shards, written as a sequence
+// of hops. In a hop, each participating shard runs RunHop on its own thread. Between
+// hops the coordinator calls NextHop to choose who runs next. The transaction layer
+// (lib/server) holds intent locks on every key of the command from before the first hop
+// until after the last, so the whole sequence is atomic and serializable.
+//
+// Thread-safety: RunHop calls of one hop run concurrently on different shard threads;
+// each must touch only the state of "its" keys (e.g. results[i] for its key indices).
+// NextHop and Reply run on the coordinator thread after the hop completed everywhere
+// (the transaction layer provides the happens-before edge).
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "store/command_table.h"
+
+namespace darter::store {
+
+struct HopContext {
+  Shard& shard;
+  unsigned db;
+  ArgList args;
+  std::span<const size_t> key_indices;  // indices into args of the keys this shard owns
+  int64_t now_ms;
+  unsigned shard_count;
+};
+
+enum class HopTarget {
+  kDone,          // no more hops
+  kKeyShards,     // every shard that owns at least one key (the default first hop)
+  kAllShards,     // every shard (keyless global commands)
+  kShardOfKey,    // the shard of args[key_index] only
+  kShard,         // shard number `shard` only (SCAN walks shards one by one)
+};
+
+struct HopPlan {
+  HopTarget target = HopTarget::kDone;
+  size_t key_index = 0;  // for kShardOfKey
+  unsigned shard = 0;    // for kShard
+};
+
+class MultiShardOp {
+ public:
+  virtual ~MultiShardOp() = default;
+  // Where hop 0 runs.
+  virtual HopPlan FirstHop(unsigned shard_count) {
+    (void)shard_count;
+    return {HopTarget::kKeyShards};
+  }
+  virtual void RunHop(int hop, HopContext& ctx) = 0;
+  // Called after hop `hop` completed on every participant.
+  virtual HopPlan NextHop(int hop) {
+    (void)hop;
+    return {HopTarget::kDone};
+  }
+  virtual void Reply(resp::ReplyBuilder& reply) = 0;
+  // Global commands (FLUSHALL, SWAPDB) lock whole shards rather than keys.
+  virtual bool locks_whole_shards() const { return false; }
+  // Read-only fan-outs (DBSIZE, KEYS, SCAN) need no locks: they may observe a state
+  // between two other commands on each shard, as Redis readers never see torn keys.
+  virtual bool needs_locks() const { return true; }
+};
+
+}  // namespace darter::store

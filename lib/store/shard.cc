@@ -1,0 +1,132 @@
+#include "store/shard.h"
+
+#include <chrono>
+#include <ctime>
+
+namespace darter::store {
+
+std::string_view KeyHashTag(std::string_view key) {
+  size_t open = key.find('{');
+  if (open == std::string_view::npos) return key;
+  size_t close = key.find('}', open + 1);
+  if (close == std::string_view::npos || close == open + 1) return key;
+  return key.substr(open + 1, close - open - 1);
+}
+
+unsigned ShardOf(std::string_view key, unsigned shard_count) {
+  if (shard_count == 1) return 0;
+  // The table uses the hash's top bits and bits 8..23; take the shard from a multiply
+  // of the whole hash so shards and table positions stay independent.
+  uint64_t h = HashKey(KeyHashTag(key));
+  return static_cast<unsigned>((static_cast<__uint128_t>(h * 0x9E3779B97F4A7C15ull) * shard_count) >> 64);
+}
+
+int64_t UnixTimeMs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint32_t LruClock() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<uint32_t>(ts.tv_sec);
+}
+
+Shard::Shard(unsigned index, unsigned db_count) : index_(index) {
+  dbs_.reserve(db_count);
+  for (unsigned i = 0; i < db_count; ++i) dbs_.push_back(std::make_unique<DbTable>());
+}
+
+void Shard::ExpireSlot(unsigned db, Slot* slot) {
+  stats_.expired_keys++;
+  if (on_expired_) {
+    std::string key = slot->key.str();
+    dbs_[db]->Erase(slot);
+    on_expired_(db, key);
+  } else {
+    dbs_[db]->Erase(slot);
+  }
+}
+
+Slot* Shard::FindLive(unsigned db, std::string_view key, int64_t now_ms) {
+  DbTable& t = *dbs_[db];
+  if (t.size() == 0) return nullptr;
+  Slot* s = t.Find(key);
+  if (!s) return nullptr;
+  if (s->expire_ms && s->expire_ms <= now_ms) {
+    if (expire_on_access_) ExpireSlot(db, s);
+    return nullptr;
+  }
+  return s;
+}
+
+Slot* Shard::FindForRead(unsigned db, std::string_view key, int64_t now_ms) {
+  Slot* s = FindLive(db, key, now_ms);
+  if (s) {
+    stats_.keyspace_hits++;
+    s->access = LruClock();
+  } else {
+    stats_.keyspace_misses++;
+  }
+  return s;
+}
+
+Slot* Shard::Upsert(unsigned db, std::string_view key, Value value, int64_t now_ms) {
+  DbTable& t = *dbs_[db];
+  uint64_t h = HashKey(key);
+  Slot* s = t.Find(key, h);
+  if (!s) s = t.Insert(key, h);
+  (void)now_ms;
+  s->value = std::move(value);
+  s->flags = 0;
+  s->access = LruClock();
+  t.SetExpire(s, 0);
+  return s;
+}
+
+bool Shard::Delete(unsigned db, std::string_view key, int64_t now_ms) {
+  Slot* s = FindLive(db, key, now_ms);
+  if (!s) return false;
+  dbs_[db]->Erase(s);
+  return true;
+}
+
+size_t Shard::ActiveExpireStep(int64_t now_ms, size_t budget) {
+  size_t deleted = 0;
+  size_t visited = 0;
+  for (unsigned tried = 0; tried < dbs_.size() && visited < budget; ++tried) {
+    DbTable& t = *dbs_[expire_db_];
+    if (t.expire_count() == 0) {
+      expire_db_ = (expire_db_ + 1) % dbs_.size();
+      expire_cursor_ = 0;
+      continue;
+    }
+    // Collect first, erase after: erasing while the table is being walked is safe for
+    // this table (no entry moves on erase), but keeping the walk read-only is simpler to
+    // reason about.
+    std::vector<Slot*> expired;
+    expire_cursor_ = t.Traverse(expire_cursor_, budget - visited, [&](Slot& s) {
+      visited++;
+      if (s.expire_ms && s.expire_ms <= now_ms) expired.push_back(&s);
+    });
+    for (Slot* s : expired) ExpireSlot(expire_db_, s);
+    deleted += expired.size();
+    if (expire_cursor_ == 0) expire_db_ = (expire_db_ + 1) % dbs_.size();
+  }
+  return deleted;
+}
+
+size_t Shard::TotalKeys() const {
+  size_t n = 0;
+  for (auto& d : dbs_) n += d->size();
+  return n;
+}
+
+size_t Shard::MemoryUsage() const {
+  size_t n = 0;
+  for (auto& d : dbs_) n += d->table_bytes();
+  return n;
+}
+
+}  // namespace darter::store

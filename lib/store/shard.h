@@ -1,0 +1,89 @@
+// Shard: one thread's share of every logical database, plus the per-shard state that
+// commands need (expiry, statistics, intent locks of multi-shard transactions).
+//
+// The store is single-threaded: a Shard is owned by its shard thread and touched only
+// there (lib/server guarantees it). It needs no thread or socket, so it is unit-tested
+// directly.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "store/db_table.h"
+
+namespace darter::store {
+
+// Which shard a key belongs to: hash of the key, or of its {hashtag} when it has a
+// non-empty one (Redis Cluster's rule: the first '{' and the first '}' after it).
+std::string_view KeyHashTag(std::string_view key);
+unsigned ShardOf(std::string_view key, unsigned shard_count);
+
+int64_t UnixTimeMs();
+// Seconds clock used for LRU idle time.
+uint32_t LruClock();
+
+struct ShardStats {
+  uint64_t expired_keys = 0;
+  uint64_t expired_stale_perc = 0;
+  uint64_t keyspace_hits = 0;
+  uint64_t keyspace_misses = 0;
+  uint64_t evicted_keys = 0;
+};
+
+class Shard {
+ public:
+  Shard(unsigned index, unsigned db_count);
+
+  unsigned index() const { return index_; }
+  unsigned db_count() const { return static_cast<unsigned>(dbs_.size()); }
+  DbTable& db(unsigned i) { return *dbs_[i]; }
+
+  // On a replica, keys past their deadline read as absent but are deleted only when
+  // the primary's DEL arrives.
+  void set_expire_on_access(bool on) { expire_on_access_ = on; }
+
+  // The live slot for `key`, or nullptr. An expired key is deleted (counting in
+  // expired_keys) unless expiry is left to a primary, and reads as absent either way.
+  Slot* FindLive(unsigned db, std::string_view key, int64_t now_ms);
+  // FindLive + hit/miss accounting and access-clock update, for read commands.
+  Slot* FindForRead(unsigned db, std::string_view key, int64_t now_ms);
+
+  // Inserts or overwrites `key` with `value`, clearing any TTL. Returns the slot.
+  Slot* Upsert(unsigned db, std::string_view key, Value value, int64_t now_ms);
+
+  bool Delete(unsigned db, std::string_view key, int64_t now_ms);
+
+  // One step of active expiry: visits up to `budget` slots of databases that have keys
+  // with a TTL and deletes the expired ones. Returns how many it deleted.
+  size_t ActiveExpireStep(int64_t now_ms, size_t budget);
+
+  void SwapDb(unsigned a, unsigned b) { dbs_[a].swap(dbs_[b]); }
+  void FlushDb(unsigned db) { dbs_[db]->Clear(); }
+
+  size_t TotalKeys() const;
+  // Bytes used by tables, keys and values (approximate, for INFO memory).
+  size_t MemoryUsage() const;
+
+  ShardStats& stats() { return stats_; }
+
+  // Fired for each key removed by expiry (the journal will hook in here).
+  void set_on_expired(std::function<void(unsigned db, std::string_view key)> fn) { on_expired_ = std::move(fn); }
+
+ private:
+  void ExpireSlot(unsigned db, Slot* slot);
+
+  unsigned index_;
+  std::vector<std::unique_ptr<DbTable>> dbs_;
+  bool expire_on_access_ = true;
+  ShardStats stats_;
+  // Active expiry resumes where it stopped: database, then table cursor.
+  unsigned expire_db_ = 0;
+  uint64_t expire_cursor_ = 0;
+  std::function<void(unsigned, std::string_view)> on_expired_;
+};
+
+}  // namespace darter::store

@@ -1,0 +1,32 @@
+// Number parsing and formatting with Redis's exact rules, and glob matching.
+// Pure functions; safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace darter::store {
+
+// Redis's string2ll: optional '-', digits, no leading zeros (except "0"), no spaces,
+// no '+', fits in int64.
+std::optional<int64_t> ParseInt64(std::string_view s);
+// Redis's string2ld/strtold rules for INCRBYFLOAT: whole string consumed, no leading
+// space, not NaN.
+std::optional<long double> ParseLongDouble(std::string_view s);
+// Redis's getDoubleFromObject rules (scores, EXPIRE never): whole string, no NaN.
+std::optional<double> ParseDouble(std::string_view s);
+
+std::string FormatInt64(int64_t v);
+// Redis's ld2string(LD_STR_HUMAN): "%.17Lf" without trailing zeros or dot.
+std::string FormatLongDoubleHuman(long double v);
+
+// Redis's glob (KEYS, SCAN MATCH): * ? [abc] [^a] [a-z] and \ escapes.
+bool GlobMatch(std::string_view pattern, std::string_view str, bool nocase = false);
+
+// Case-insensitive ASCII equality, for option names.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+std::string ToLower(std::string_view s);
+
+}  // namespace darter::store
