@@ -396,7 +396,8 @@ Status Writer::BeginStreamGroup(const StreamGroup& g, uint64_t consumer_count) {
   DARTER_RDB_RETURN_IF_ERROR(PutString(g.name));
   PutLen(g.last_delivered_id.ms);
   PutLen(g.last_delivered_id.seq);
-  if (stream_type_ != kTypeStreamListpacks) PutLen(g.entries_read < 0 ? 0 : static_cast<uint64_t>(g.entries_read));
+  // -1 ("unknown", as Redis writes for an invalid counter) round-trips as 2^64-1.
+  if (stream_type_ != kTypeStreamListpacks) PutLen(static_cast<uint64_t>(g.entries_read));
   PutLen(g.pending_count);
   pel_left_ = g.pending_count;
   group_consumers_ = consumer_count;
