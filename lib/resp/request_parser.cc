@@ -14,6 +14,8 @@ constexpr std::string_view kErrTooBigInline = "ERR Protocol error: too big inlin
 constexpr std::string_view kErrTooBigMbulk = "ERR Protocol error: too big mbulk count string";
 constexpr std::string_view kErrTooBigBulk = "ERR Protocol error: too big bulk count string";
 constexpr std::string_view kErrUnbalancedQuotes = "ERR Protocol error: unbalanced quotes in request";
+constexpr std::string_view kErrUnauthMultibulkLen = "ERR Protocol error: unauthenticated multibulk length";
+constexpr std::string_view kErrUnauthBulkLen = "ERR Protocol error: unauthenticated bulk length";
 
 // Redis preallocates at most this many argv slots from a "*N" header, so a hostile N
 // costs nothing until the arguments actually arrive.
@@ -230,6 +232,10 @@ ParseResult RequestParser::ParseMultibulk(std::string_view input,
         (count > 0 && static_cast<uint64_t>(count) > limits_.max_multibulk_len)) {
       return Fail(kErrInvalidMultibulkLen);
     }
+    if (!authenticated_ && count > 0 &&
+        static_cast<uint64_t>(count) > limits_.unauthenticated_max_multibulk_len) {
+      return Fail(kErrUnauthMultibulkLen);
+    }
     if (count <= 0) return Complete(cr + 2, input, args);  // "*0" / "*-1": empty command
     args_left_ = count;
     spans_.reserve(std::min<size_t>(static_cast<size_t>(count), kMaxArgsReserve));
@@ -267,6 +273,9 @@ ParseResult RequestParser::ParseMultibulk(std::string_view input,
       if (!ParseStrictInt64(input.substr(pos_ + 1, cr - pos_ - 1), &len) || len < 0 ||
           static_cast<uint64_t>(len) > limits_.max_bulk_len) {
         return Fail(kErrInvalidBulkLen);
+      }
+      if (!authenticated_ && static_cast<uint64_t>(len) > limits_.unauthenticated_max_bulk_len) {
+        return Fail(kErrUnauthBulkLen);
       }
       bulk_len_ = static_cast<size_t>(len);
       pos_ = cr + 2;

@@ -29,13 +29,18 @@
 namespace darter::resp {
 
 struct ParserLimits {
-  // Largest accepted bulk argument (Redis proto-max-bulk-len, default 512 MiB).
+  // Largest accepted bulk argument (Redis proto-max-bulk-len, default 512 MiB). Redis
+  // exempts its master link from this limit; a replica sets it to SIZE_MAX there.
   size_t max_bulk_len = 512ull * 1024 * 1024;
-  // Longest inline request line, and longest "*N"/"$N" line (PROTO_INLINE_MAX_SIZE).
+  // Longest inline request line, and longest "*N"/"$N" line (PROTO_INLINE_MAX_SIZE),
+  // counted from the line's first byte up to its '\n' (inline) or '\r' (length lines).
   size_t max_inline_len = 64 * 1024;
-  // Largest accepted "*N" element count. Redis 7.0 rejects N > INT_MAX; a server that
-  // wants a tighter limit for unauthenticated clients lowers this with set_limits().
+  // Largest accepted "*N" element count; Redis 7.0 rejects N > INT_MAX.
   size_t max_multibulk_len = INT_MAX;
+  // Tighter limits while the connection is unauthenticated (see set_authenticated);
+  // Redis 7.0.15's values.
+  size_t unauthenticated_max_multibulk_len = 10;
+  size_t unauthenticated_max_bulk_len = 16 * 1024;
 };
 
 class RequestParser {
@@ -60,9 +65,17 @@ class RequestParser {
   // Forgets any partial command and error.
   void Reset();
 
-  // Limits apply from the next command (e.g. relax max_multibulk_len after AUTH).
+  // Limits apply from the next command.
   void set_limits(const ParserLimits& limits) { limits_ = limits; }
   const ParserLimits& limits() const { return limits_; }
+
+  // While false, "*N" with N > unauthenticated_max_multibulk_len and "$N" with
+  // N > unauthenticated_max_bulk_len are rejected with Redis's "unauthenticated ..."
+  // errors. Default true; a server with a password clears it for new connections and sets
+  // it after a successful AUTH/HELLO (Redis's authRequired()). Applies from the next
+  // "*N"/"$N" line parsed.
+  void set_authenticated(bool authenticated) { authenticated_ = authenticated; }
+  bool authenticated() const { return authenticated_; }
 
   // True if a command has been partially parsed (some bytes examined, none consumed).
   bool in_progress() const { return state_ != State::kIdle; }
@@ -84,6 +97,7 @@ class RequestParser {
                        std::vector<std::string_view>* args);
 
   ParserLimits limits_;
+  bool authenticated_ = true;
   State state_ = State::kIdle;
   // Offset (from the start of the command) of the next unparsed byte: start of the
   // current "*N"/"$N" line or of the pending bulk payload.

@@ -1,6 +1,7 @@
 // libFuzzer target for resp::RequestParser.
 //
-// Input: byte 0 picks the limits (low 2 bits) and seeds the split pattern (the rest);
+// Input: byte 0 picks the limits (low 2 bits), whether the connection is authenticated
+// (bit 2) and seeds the split pattern (the rest);
 // the remaining bytes are the client's byte stream. The stream is parsed twice, whole
 // and in random pieces (each call on a fresh heap copy, so a parser that kept pointers
 // into an old buffer trips ASan), and both must produce the same commands and error.
@@ -40,8 +41,14 @@ void Check(bool ok, const char* what) {
 
 // Checks the invariants of one Parse result and records its outcome. Returns false
 // when parsing must stop (kNeedMore or kError).
+struct Config {
+  ParserLimits limits;
+  bool authenticated = true;
+};
+
 bool Record(const ParseResult& r, std::string_view input, const std::vector<std::string_view>& args,
-            const ParserLimits& limits, Transcript* t, size_t* consumed) {
+            const Config& config, Transcript* t, size_t* consumed) {
+  const ParserLimits& limits = config.limits;
   switch (r.status) {
     case ParseStatus::kNeedMore:
       Check(r.consumed == 0, "kNeedMore consumes nothing");
@@ -59,7 +66,15 @@ bool Record(const ParseResult& r, std::string_view input, const std::vector<std:
   // The bulk and count limits bind multibulk requests; an inline request is bounded by
   // its line length alone (as in Redis).
   const bool multibulk = input[0] == '*';
-  if (multibulk) Check(args.size() <= limits.max_multibulk_len, "arg count within limit");
+  if (multibulk) {
+    Check(args.size() <= limits.max_multibulk_len, "arg count within limit");
+    if (!config.authenticated) {
+      Check(args.size() <= limits.unauthenticated_max_multibulk_len, "arg count within unauth limit");
+      for (std::string_view a : args) {
+        Check(a.size() <= limits.unauthenticated_max_bulk_len, "arg within unauth bulk limit");
+      }
+    }
+  }
   for (std::string_view a : args) {
     if (multibulk) {
       Check(a.size() <= limits.max_bulk_len, "arg within bulk limit");
@@ -74,21 +89,23 @@ bool Record(const ParseResult& r, std::string_view input, const std::vector<std:
   return true;
 }
 
-Transcript ParseWhole(std::string_view stream, const ParserLimits& limits) {
-  RequestParser parser(limits);
+Transcript ParseWhole(std::string_view stream, const Config& config) {
+  RequestParser parser(config.limits);
+  parser.set_authenticated(config.authenticated);
   Transcript t;
   std::vector<std::string_view> args;
   while (!stream.empty()) {
     size_t consumed = 0;
     const ParseResult r = parser.Parse(stream, &args);
-    if (!Record(r, stream, args, limits, &t, &consumed)) break;
+    if (!Record(r, stream, args, config, &t, &consumed)) break;
     stream.remove_prefix(consumed);
   }
   return t;
 }
 
-Transcript ParseSplit(std::string_view stream, const ParserLimits& limits, uint32_t seed) {
-  RequestParser parser(limits);
+Transcript ParseSplit(std::string_view stream, const Config& config, uint32_t seed) {
+  RequestParser parser(config.limits);
+  parser.set_authenticated(config.authenticated);
   Transcript t;
   std::string buffer;
   std::vector<std::string_view> args;
@@ -106,7 +123,7 @@ Transcript ParseSplit(std::string_view stream, const ParserLimits& limits, uint3
       const std::string_view input(copy.get(), buffer.size());
       const ParseResult r = parser.Parse(input, &args);
       size_t consumed = 0;
-      const bool more = Record(r, input, args, limits, &t, &consumed);
+      const bool more = Record(r, input, args, config, &t, &consumed);
       // Record copied the args out; drop them before `copy` goes away.
       args.clear();
       if (!t.error.empty()) return t;
@@ -127,18 +144,19 @@ std::string Encode(const std::vector<std::string>& args) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
-  ParserLimits limits;
+  Config config;
   switch (data[0] & 3) {
     case 0: break;  // Redis defaults
-    case 1: limits.max_inline_len = 16; break;
-    case 2: limits.max_bulk_len = 8; break;
-    case 3: limits.max_multibulk_len = 3; break;
+    case 1: config.limits.max_inline_len = 16; break;
+    case 2: config.limits.max_bulk_len = 8; break;
+    case 3: config.limits.max_multibulk_len = 3; break;
   }
-  const uint32_t seed = data[0] >> 2;
+  config.authenticated = (data[0] & 4) == 0;
+  const uint32_t seed = data[0] >> 3;
   const std::string_view stream(reinterpret_cast<const char*>(data + 1), size - 1);
 
-  const Transcript whole = ParseWhole(stream, limits);
-  const Transcript split = ParseSplit(stream, limits, seed);
+  const Transcript whole = ParseWhole(stream, config);
+  const Transcript split = ParseSplit(stream, config, seed);
   Check(whole == split, "whole and split parses agree");
 
   // Round trip: each command re-encoded as multibulk parses back to the same args

@@ -288,6 +288,35 @@ TEST_CASE("multibulk count limit") {
   CHECK(args.size() == 3);
 }
 
+TEST_CASE("unauthenticated connections get Redis 7.0.15's tighter limits") {
+  RequestParser p;
+  std::vector<std::string_view> args;
+  CHECK(p.authenticated());
+  p.set_authenticated(false);
+  CHECK(p.Parse(Mb(Command(10, "a")), &args).status == ParseStatus::kCommand);
+  CHECK(p.Parse(Mb({std::string(16384, 'x')}), &args).status == ParseStatus::kCommand);
+  CHECK(p.Parse("*-1\r\n", &args).status == ParseStatus::kCommand);
+  ParseResult r = p.Parse("*11\r\n", &args);
+  CHECK(r.status == ParseStatus::kError);
+  CHECK(r.error == "ERR Protocol error: unauthenticated multibulk length");
+  p.Reset();
+  r = p.Parse("*1\r\n$16385\r\n", &args);
+  CHECK(r.status == ParseStatus::kError);
+  CHECK(r.error == "ERR Protocol error: unauthenticated bulk length");
+  // Invalid lengths are still reported as invalid first, as in Redis.
+  p.Reset();
+  CHECK(p.Parse("*1\r\n$600000000\r\n", &args).error == "ERR Protocol error: invalid bulk length");
+  p.Reset();
+  CHECK(p.Parse("*2147483648\r\n", &args).error == "ERR Protocol error: invalid multibulk length");
+  // Inline requests are not limited (Redis checks only multibulk lengths).
+  p.Reset();
+  CHECK(p.Parse("RPUSH l a b c d e f g h i j k l\r\n", &args).status == ParseStatus::kCommand);
+  // After AUTH.
+  p.set_authenticated(true);
+  CHECK(p.Parse(Mb(Command(11, "a")), &args).status == ParseStatus::kCommand);
+  CHECK(args.size() == 11);
+}
+
 TEST_CASE("inline and length-line size limits do not depend on how input was split") {
   const size_t max = ParserLimits{}.max_inline_len;
   // Exactly max bytes before the newline: accepted, whole or byte by byte.
