@@ -250,8 +250,11 @@ class Reader::Impl {
   R ErrS(const uint8_t* at, const Status& inner) {
     return Err(at, inner.message());
   }
+  // A sink refusal inside a value is reported at the key's offset: when a
+  // chunk is handed over depends on how the input was split, and the
+  // error must not.
   R SinkErr(const Status& s, const uint8_t* at) {
-    status_ = Status::Corrupt(Off(at), "sink refused: " + s.message() + Context());
+    status_ = Status::Corrupt(in_value_ ? meta_.offset : Off(at), "sink refused: " + s.message() + Context());
     return R::kErr;
   }
 
@@ -1582,7 +1585,7 @@ void Reader::Impl::Run(const uint8_t* data, size_t n, size_t* used) {
   if (state_ != St::kFailed) {
     Status s = FlushChunk();
     if (!s.ok()) {
-      status_ = Status::Corrupt(Off(p), "sink refused: " + s.message() + Context());
+      SinkErr(s, p);
       state_ = St::kFailed;
     }
   }

@@ -2,8 +2,12 @@
 //
 // Feed it the bytes of an RDB file (or of a replication transfer) in pieces
 // of any size, down to one byte at a time; it decodes records as soon as
-// they are complete and hands them to a Sink (sink.h). The result does not
-// depend on how the input was split.
+// they are complete and hands them to a Sink (sink.h). The decoded content
+// and the final status do not depend on how the input was split. (One
+// exception: when the sink refuses a call, the refusal is reported at the
+// key's offset, but if the same input also has a decoding error later in
+// that key, which of the two is reported can depend on when the pending
+// chunk was handed over.)
 //
 //   Reader reader(&my_sink);
 //   while (n = read(fd, buf, sizeof buf)) if (!(s = reader.Feed({buf, n}))) ...
