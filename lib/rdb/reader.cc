@@ -57,7 +57,7 @@ class Arena {
       return big_.back().get();
     }
     if (blocks_.empty() || kBlock - pos_ < n) {
-      if (cur_ + 1 < blocks_.size() && !blocks_.empty()) {
+      if (cur_ + 1 < blocks_.size()) {  // reuse a block kept from an earlier chunk
         ++cur_;
       } else {
         blocks_.emplace_back(new char[kBlock]);
@@ -72,7 +72,7 @@ class Arena {
   }
   void Reset() {
     cur_ = 0;
-    pos_ = blocks_.empty() ? 0 : 0;
+    pos_ = 0;
     big_.clear();
     used_bytes_ = 0;
     if (blocks_.size() > 4) blocks_.resize(4);  // keep a little for reuse
