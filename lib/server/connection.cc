@@ -22,10 +22,15 @@ std::string Endpoint(const asio::ip::tcp::endpoint& ep) {
 std::string UnknownCommandError(store::ArgList args) {
   std::string list;
   for (size_t i = 1; i < args.size() && list.size() < 128; ++i) {
-    size_t room = 128 - list.size();
-    list += "'" + std::string(args[i].substr(0, room)) + "' ";
+    list.push_back('\'');
+    list.append(args[i].substr(0, 128 - list.size()));
+    list.append("' ");
   }
-  return "ERR unknown command '" + std::string(args[0].substr(0, 128)) + "', with args beginning with: " + list;
+  std::string msg = "ERR unknown command '";
+  msg.append(args[0].substr(0, 128));
+  msg.append("', with args beginning with: ");
+  msg.append(list);
+  return msg;
 }
 }  // namespace
 

@@ -27,6 +27,15 @@ CommandTable& CommandTable::Global() {
     auto* t = new CommandTable();
     RegisterStringFamily(*t);
     RegisterGenericFamily(*t);
+    RegisterListFamily(*t);
+    RegisterHashFamily(*t);
+    RegisterSetFamily(*t);
+    RegisterZsetFamily(*t);
+    RegisterSortFamily(*t);
+    RegisterGeoFamily(*t);
+    RegisterStreamFamily(*t);
+    RegisterHllFamily(*t);
+    RegisterBitopsFamily(*t);
     return t;
   }();
   return *table;

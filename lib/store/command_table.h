@@ -21,6 +21,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "store/effects.h"
+
 namespace darter::resp {
 class ReplyBuilder;
 }
@@ -58,6 +60,7 @@ struct CommandContext {
   ArgList args;  // args[0] is the command name as the client sent it
   resp::ReplyBuilder& reply;
   int64_t now_ms;
+  Effects effects = {};  // see effects.h: every write handler fills it
 };
 
 using ShardHandler = void (*)(CommandContext&);
@@ -104,5 +107,14 @@ class CommandTable {
 // Each family file defines one of these; lib/server calls them all once at start-up.
 void RegisterStringFamily(CommandTable& table);
 void RegisterGenericFamily(CommandTable& table);
+void RegisterListFamily(CommandTable& table);
+void RegisterHashFamily(CommandTable& table);
+void RegisterSetFamily(CommandTable& table);
+void RegisterZsetFamily(CommandTable& table);
+void RegisterSortFamily(CommandTable& table);
+void RegisterGeoFamily(CommandTable& table);
+void RegisterStreamFamily(CommandTable& table);
+void RegisterHllFamily(CommandTable& table);
+void RegisterBitopsFamily(CommandTable& table);
 
 }  // namespace darter::store

@@ -176,6 +176,7 @@ bool DbTable::TryPlace(Segment* seg, uint64_t hash, Slot** out) {
   }
   if (!target) return false;
   unsigned idx = target->FreeIndex();
+  if (idx >= kSlotsPerBucket) return false;  // unreachable: target is not full
   target->busy |= (1u << idx);
   target->fp[idx] = Fingerprint(hash);
   target->version++;

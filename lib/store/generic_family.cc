@@ -163,12 +163,6 @@ void PersistCommand(CommandContext& c) {
   c.reply.Integer(1);
 }
 
-std::optional<unsigned> ParseDbIndex(std::string_view arg, unsigned db_count) {
-  auto v = ParseInt64(arg);
-  if (!v || *v < 0 || *v >= static_cast<int64_t>(db_count)) return std::nullopt;
-  return static_cast<unsigned>(*v);
-}
-
 void MoveCommand(CommandContext& c) {
   auto v = ParseInt64(c.args[2]);
   if (!v || *v < INT_MIN || *v > INT_MAX) {

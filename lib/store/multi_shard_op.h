@@ -25,6 +25,7 @@ struct HopContext {
   std::span<const size_t> key_indices;  // indices into args of the keys this shard owns
   int64_t now_ms;
   unsigned shard_count;
+  Effects effects = {};  // what this hop changed on this shard (see effects.h)
 };
 
 enum class HopTarget {

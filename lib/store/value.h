@@ -38,6 +38,8 @@ class Object {
   virtual std::string_view EncodingName() const = 0;
   // Deep copy (COPY). Never null.
   virtual std::unique_ptr<Object> Clone() const = 0;
+  // Called once after RDB loading appended every element: pick the final encoding.
+  virtual void OnLoaded() {}
 };
 
 class Value {

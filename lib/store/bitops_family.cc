@@ -1,0 +1,8 @@
+// Bitops commands: being written (see the issue tracker); registers nothing yet.
+#include "store/command_table.h"
+
+namespace darter::store {
+
+void RegisterBitopsFamily(CommandTable&) {}
+
+}  // namespace darter::store

@@ -1,0 +1,47 @@
+// Small helpers every data family uses: typed lookups that reply WRONGTYPE, and
+// creating or removing a key that holds a collection. Shard thread only.
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "resp/reply_builder.h"
+#include "store/command_table.h"
+#include "store/errors.h"
+#include "store/shard.h"
+
+namespace darter::store {
+
+// Finds `key` for reading. Returns false after replying WRONGTYPE when the key holds
+// another type; *slot is nullptr when the key is absent (or logically expired).
+inline bool FindTyped(CommandContext& c, std::string_view key, ValueType type, Slot** slot) {
+  *slot = c.shard.FindForRead(c.db, key, c.now_ms);
+  if (*slot && (*slot)->value.type() != type) {
+    c.reply.Error(errors::kWrongType);
+    return false;
+  }
+  return true;
+}
+
+// As FindTyped, for writers (no hit/miss accounting).
+inline bool FindTypedForWrite(CommandContext& c, std::string_view key, ValueType type, Slot** slot) {
+  *slot = c.shard.FindLive(c.db, key, c.now_ms);
+  if (*slot && (*slot)->value.type() != type) {
+    c.reply.Error(errors::kWrongType);
+    return false;
+  }
+  return true;
+}
+
+// Adds a new key holding `obj`. REQUIRES: key absent (FindLive returned nullptr).
+inline Slot* AddObjectKey(Shard& shard, unsigned db, std::string_view key, std::unique_ptr<Object> obj) {
+  Slot* s = shard.db(db).Insert(key);
+  s->value.SetObject(std::move(obj));
+  s->access = LruClock();
+  return s;
+}
+
+// Removes a key whose collection became empty (Redis never keeps empty collections).
+inline void DeleteSlot(Shard& shard, unsigned db, Slot* slot) { shard.db(db).Erase(slot); }
+
+}  // namespace darter::store

@@ -1,0 +1,8 @@
+// List commands: being written (see the issue tracker); registers nothing yet.
+#include "store/command_table.h"
+
+namespace darter::store {
+
+void RegisterListFamily(CommandTable&) {}
+
+}  // namespace darter::store

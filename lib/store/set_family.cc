@@ -1,0 +1,8 @@
+// Set commands: being written (see the issue tracker); registers nothing yet.
+#include "store/command_table.h"
+
+namespace darter::store {
+
+void RegisterSetFamily(CommandTable&) {}
+
+}  // namespace darter::store

@@ -1,0 +1,8 @@
+// Sort commands: being written (see the issue tracker); registers nothing yet.
+#include "store/command_table.h"
+
+namespace darter::store {
+
+void RegisterSortFamily(CommandTable&) {}
+
+}  // namespace darter::store

@@ -1,0 +1,31 @@
+// StoreConfig: the tunables the data families read (encoding thresholds, eviction
+// policy flags). CONFIG SET writes them from any thread; families read them on shard
+// threads, hence relaxed atomics: a command sees either the old or the new value.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace darter::store {
+
+struct StoreConfig {
+  // Redis 7.0 defaults; the 6.2 "ziplist" names are aliases of the "listpack" ones.
+  std::atomic<int64_t> hash_max_listpack_entries{128};
+  std::atomic<int64_t> hash_max_listpack_value{64};
+  std::atomic<int64_t> zset_max_listpack_entries{128};
+  std::atomic<int64_t> zset_max_listpack_value{64};
+  std::atomic<int64_t> set_max_intset_entries{512};
+  std::atomic<int64_t> set_max_listpack_entries{128};  // 7.2's; 7.0 has no set listpack
+  std::atomic<int64_t> set_max_listpack_value{64};
+  std::atomic<int64_t> list_max_listpack_size{-2};  // > 0: entries per node; -1..-5: 4/8/16/32/64 KiB
+  std::atomic<int64_t> list_compress_depth{0};
+  std::atomic<int64_t> stream_node_max_bytes{4096};
+  std::atomic<int64_t> stream_node_max_entries{100};
+  // maxmemory-policy is LFU: OBJECT FREQ answers, OBJECT IDLETIME refuses.
+  std::atomic<bool> lfu_policy{false};
+};
+
+// The process-wide instance.
+StoreConfig& GetStoreConfig();
+
+}  // namespace darter::store

@@ -1,0 +1,8 @@
+// Stream commands: being written (see the issue tracker); registers nothing yet.
+#include "store/command_table.h"
+
+namespace darter::store {
+
+void RegisterStreamFamily(CommandTable&) {}
+
+}  // namespace darter::store

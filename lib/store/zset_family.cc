@@ -1,0 +1,8 @@
+// Zset commands: being written (see the issue tracker); registers nothing yet.
+#include "store/command_table.h"
+
+namespace darter::store {
+
+void RegisterZsetFamily(CommandTable&) {}
+
+}  // namespace darter::store

@@ -1,0 +1,60 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "store/shard.h"
+
+using namespace darter::store;
+
+TEST_CASE("Hash tags put related keys on one shard") {
+  for (unsigned n : {2u, 3u, 8u}) {
+    unsigned s = ShardOf("{user1000}.following", n);
+    CHECK(ShardOf("{user1000}.followers", n) == s);
+    CHECK(s < n);
+  }
+  CHECK(KeyHashTag("foo{}bar") == "foo{}bar");
+  CHECK(KeyHashTag("foo{bar}{zap}") == "bar");
+  CHECK(KeyHashTag("{}{x}") == "{}{x}");
+  CHECK(KeyHashTag("nobraces") == "nobraces");
+}
+
+TEST_CASE("Keys spread over shards") {
+  int counts[4] = {};
+  for (int i = 0; i < 40000; ++i) counts[ShardOf("key:" + std::to_string(i), 4)]++;
+  for (int c : counts) CHECK(c > 9000);
+}
+
+TEST_CASE("Lazy expiry: an expired key reads as absent and is deleted on access") {
+  Shard shard(0, 2);
+  Slot* s = shard.Upsert(0, "k", Value("v"), 1000);
+  shard.db(0).SetExpire(s, 5000);
+  CHECK(shard.FindLive(0, "k", 4999) != nullptr);
+  CHECK(shard.FindLive(0, "k", 5000) == nullptr);
+  CHECK(shard.db(0).size() == 0);
+  CHECK(shard.stats().expired_keys == 1);
+}
+
+TEST_CASE("On a replica, expired keys read as absent but stay until the primary deletes them") {
+  Shard shard(0, 1);
+  shard.set_expire_on_access(false);
+  Slot* s = shard.Upsert(0, "k", Value("v"), 0);
+  shard.db(0).SetExpire(s, 10);
+  CHECK(shard.FindLive(0, "k", 20) == nullptr);
+  CHECK(shard.db(0).size() == 1);
+}
+
+TEST_CASE("Active expiry removes expired keys incrementally and leaves the rest") {
+  Shard shard(0, 3);
+  for (int i = 0; i < 10000; ++i) {
+    Slot* s = shard.Upsert(1, "k" + std::to_string(i), Value("v"), 0);
+    if (i % 2) shard.db(1).SetExpire(s, 100);
+  }
+  shard.Upsert(2, "persistent", Value("v"), 0);
+  size_t deleted = 0;
+  for (int round = 0; round < 100 && shard.db(1).expire_count() > 0; ++round)
+    deleted += shard.ActiveExpireStep(200, 500);
+  CHECK(deleted == 5000);
+  CHECK(shard.db(1).size() == 5000);
+  CHECK(shard.db(2).size() == 1);
+  CHECK(shard.stats().expired_keys == 5000);
+}
