@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include "store/store_config.h"
 #include "store/string_util.h"
 
 namespace darter::server {
@@ -72,6 +73,7 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
         for (const char* p : kPolicies) {
           if (store::EqualsIgnoreCase(v, p)) {
             o.maxmemory_policy = p;
+            store::GetStoreConfig().lfu_policy.store(o.maxmemory_policy.find("lfu") != std::string::npos);
             return std::nullopt;
           }
         }
@@ -106,6 +108,46 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
               o.proto_max_bulk_len = *m;
               return std::nullopt;
             }};
+  AddStoreParams();
+  store::GetStoreConfig().lfu_policy.store(opts_.maxmemory_policy.find("lfu") != std::string::npos);
+}
+
+void ConfigRegistry::AddStoreParams() {
+  // Encoding thresholds live in StoreConfig (read by the families on shard threads).
+  // Redis 7.0 accepts the 6.2 "ziplist" names as aliases of the "listpack" ones; CONFIG
+  // GET lists both.
+  store::StoreConfig& sc = store::GetStoreConfig();
+  struct IntParam {
+    const char* name;
+    std::atomic<int64_t>* field;
+    int64_t min, max;
+  } ints[] = {
+      {"hash-max-listpack-entries", &sc.hash_max_listpack_entries, 0, INT64_MAX},
+      {"hash-max-ziplist-entries", &sc.hash_max_listpack_entries, 0, INT64_MAX},
+      {"hash-max-listpack-value", &sc.hash_max_listpack_value, 0, INT64_MAX},
+      {"hash-max-ziplist-value", &sc.hash_max_listpack_value, 0, INT64_MAX},
+      {"zset-max-listpack-entries", &sc.zset_max_listpack_entries, 0, INT64_MAX},
+      {"zset-max-ziplist-entries", &sc.zset_max_listpack_entries, 0, INT64_MAX},
+      {"zset-max-listpack-value", &sc.zset_max_listpack_value, 0, INT64_MAX},
+      {"zset-max-ziplist-value", &sc.zset_max_listpack_value, 0, INT64_MAX},
+      {"set-max-intset-entries", &sc.set_max_intset_entries, 0, INT64_MAX},
+      {"list-max-listpack-size", &sc.list_max_listpack_size, INT32_MIN, INT32_MAX},
+      {"list-max-ziplist-size", &sc.list_max_listpack_size, INT32_MIN, INT32_MAX},
+      {"list-compress-depth", &sc.list_compress_depth, 0, INT32_MAX},
+      {"stream-node-max-bytes", &sc.stream_node_max_bytes, 0, INT64_MAX},
+      {"stream-node-max-entries", &sc.stream_node_max_entries, 0, INT64_MAX},
+  };
+  for (const IntParam& p : ints) {
+    params_[p.name] = Param{
+        [f = p.field](const ServerOptions&) { return std::to_string(f->load()); },
+        [f = p.field, lo = p.min, hi = p.max](ServerOptions&, std::string_view v) -> std::optional<std::string> {
+          auto n = store::ParseInt64(v);
+          if (!n) return "argument couldn't be parsed into an integer";
+          if (*n < lo || *n > hi) return "argument must be between " + std::to_string(lo) + " and " + std::to_string(hi) + " inclusive";
+          f->store(*n);
+          return std::nullopt;
+        }};
+  }
 }
 
 std::vector<std::pair<std::string, std::string>> ConfigRegistry::Get(std::string_view pattern) const {

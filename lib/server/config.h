@@ -56,6 +56,8 @@ class ConfigRegistry {
     std::function<std::string(const ServerOptions&)> get;
     std::function<std::optional<std::string>(ServerOptions&, std::string_view)> set;  // null: immutable
   };
+  void AddStoreParams();
+
   mutable std::mutex mu_;
   ServerOptions opts_;
   const ServerOptions startup_;

@@ -96,6 +96,8 @@ awaitable<void> Connection::Flush() {
 awaitable<void> Connection::Run() {
   auto self = shared_from_this();
   in_.resize(kInitialReadBuffer);
+  // Redis caps request sizes harder until a client has authenticated.
+  parser_.set_authenticated(authenticated);
   ThreadStats& stats = server_.thread_stats(thread_);
   while (!closed_) {
     if (in_.size() - in_end_ < kMinReadChunk) in_.resize(std::max(in_.size() * 2, in_end_ + kMinReadChunk));
@@ -179,6 +181,7 @@ awaitable<void> Connection::Execute(store::ArgList args) {
     store::ConnectionContext ctx{*this, server_, args, reply_, nullptr};
     spec->conn_handler(ctx);
     if (ctx.then) co_await ctx.then();
+    parser_.set_authenticated(authenticated);
     co_return;
   }
 

@@ -29,6 +29,17 @@ using store::ToLower;
 constexpr const char* kRedisVersion = "7.0.15";
 constexpr const char* kDarterVersion = "0.1.0";
 
+// Redis 7.0 checks each subcommand's arity like a command's, naming it "container|sub".
+// `arity` follows the command-table convention (negative: at least).
+bool SubcommandArityOk(ConnectionContext& c, std::string_view container, int arity) {
+  int argc = static_cast<int>(c.args.size());
+  if ((arity > 0 && argc != arity) || (arity < 0 && argc < -arity)) {
+    c.reply.Error(store::errors::WrongArity(std::string(container) + "|" + ToLower(c.args[1])));
+    return false;
+  }
+  return true;
+}
+
 void ReplyHelp(ConnectionContext& c, std::initializer_list<const char*> lines) {
   c.reply.ArrayHeader(lines.size());
   for (const char* l : lines) c.reply.SimpleString(l);
@@ -126,8 +137,8 @@ void HelloCommand(ConnectionContext& c) {
   if (user && !CheckAuth(c, *user, *pass)) return;
   if (!c.conn.authenticated) {
     c.reply.Error(
-        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> "
-        "<pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> "
+        "option can be used to authenticate the client and select the RESP protocol version at the same time");
     return;
   }
   if (setname) {
@@ -180,16 +191,16 @@ struct ClientFilter {
 
 void ClientCommand(ConnectionContext& c) {
   std::string sub = ToLower(c.args[1]);
-  auto arity_error = [&] { c.reply.Error(store::errors::WrongArity("client|" + sub)); };
+  static const std::pair<const char*, int> kArity[] = {{"id", 2},     {"getname", 2}, {"setname", 3},  {"info", 2},
+                                                       {"list", -2},  {"kill", -3},   {"no-evict", 3}, {"help", 2}};
+  for (auto& [name, arity] : kArity)
+    if (sub == name && !SubcommandArityOk(c, "client", arity)) return;
   if (sub == "id") {
-    if (c.args.size() != 2) return arity_error();
     c.reply.Integer(static_cast<int64_t>(c.conn.id()));
   } else if (sub == "getname") {
-    if (c.args.size() != 2) return arity_error();
     if (c.conn.name.empty()) c.reply.Null();
     else c.reply.Bulk(c.conn.name);
   } else if (sub == "setname") {
-    if (c.args.size() != 3) return arity_error();
     if (!ValidClientName(c.args[2])) {
       c.reply.Error("ERR Client names cannot contain spaces, newlines or special characters.");
       return;
@@ -197,7 +208,6 @@ void ClientCommand(ConnectionContext& c) {
     c.conn.name = c.args[2];
     c.reply.Ok();
   } else if (sub == "info") {
-    if (c.args.size() != 2) return arity_error();
     c.reply.Verbatim(c.conn.Describe(store::UnixTimeMs()) + "\n");
   } else if (sub == "list") {
     std::optional<std::vector<uint64_t>> ids;
@@ -247,7 +257,6 @@ void ClientCommand(ConnectionContext& c) {
       rb.Verbatim(text);
     };
   } else if (sub == "kill") {
-    if (c.args.size() < 3) return arity_error();
     ClientFilter f;
     bool old_style = c.args.size() == 3;
     if (old_style) {
@@ -335,7 +344,6 @@ void ClientCommand(ConnectionContext& c) {
       if (kill_self) self->close_after_reply = true;
     };
   } else if (sub == "no-evict") {
-    if (c.args.size() != 3) return arity_error();
     if (EqualsIgnoreCase(c.args[2], "on") || EqualsIgnoreCase(c.args[2], "off")) c.reply.Ok();
     else c.reply.Error(store::errors::kSyntax);
   } else if (sub == "help") {
@@ -360,11 +368,11 @@ void ClientCommand(ConnectionContext& c) {
 void ConfigCommand(ConnectionContext& c) {
   std::string sub = ToLower(c.args[1]);
   ConfigRegistry& cfg = c.server.config();
+  static const std::pair<const char*, int> kArity[] = {
+      {"get", -3}, {"set", -4}, {"resetstat", 2}, {"rewrite", 2}, {"help", 2}};
+  for (auto& [name, arity] : kArity)
+    if (sub == name && !SubcommandArityOk(c, "config", arity)) return;
   if (sub == "get") {
-    if (c.args.size() < 3) {
-      c.reply.Error(store::errors::WrongArity("config|get"));
-      return;
-    }
     std::vector<std::pair<std::string, std::string>> all;
     for (size_t j = 2; j < c.args.size(); ++j) {
       for (auto& kv : cfg.Get(c.args[j])) {
@@ -377,7 +385,7 @@ void ConfigCommand(ConnectionContext& c) {
       c.reply.Bulk(v);
     }
   } else if (sub == "set") {
-    if (c.args.size() < 4 || c.args.size() % 2 != 0) {
+    if (c.args.size() % 2 != 0) {
       c.reply.Error(store::errors::WrongArity("config|set"));
       return;
     }
@@ -396,10 +404,6 @@ void ConfigCommand(ConnectionContext& c) {
     }
     c.reply.Ok();
   } else if (sub == "resetstat") {
-    if (c.args.size() != 2) {
-      c.reply.Error(store::errors::WrongArity("config|resetstat"));
-      return;
-    }
     Server& srv = c.server;
     resp::ReplyBuilder& rb = c.reply;
     c.then = [&srv, &rb]() -> awaitable<void> {
@@ -463,6 +467,10 @@ void CommandCommand(ConnectionContext& c) {
     return;
   }
   std::string sub = ToLower(c.args[1]);
+  static const std::pair<const char*, int> kArity[] = {{"count", 2}, {"docs", -2}, {"getkeys", -3},
+                                                       {"info", -2}, {"list", -2}, {"help", 2}};
+  for (auto& [name, arity] : kArity)
+    if (sub == name && !SubcommandArityOk(c, "command", arity)) return;
   if (sub == "count") {
     c.reply.Integer(static_cast<int64_t>(table.all().size()));
   } else if (sub == "info") {
@@ -483,10 +491,6 @@ void CommandCommand(ConnectionContext& c) {
   } else if (sub == "docs") {
     c.reply.MapHeader(0);
   } else if (sub == "getkeys") {
-    if (c.args.size() < 3) {
-      c.reply.Error(store::errors::WrongArity("command|getkeys"));
-      return;
-    }
     const store::CommandSpec* s = table.Find(c.args[2]);
     store::ArgList cmd = c.args.subspan(2);
     if (!s) {
@@ -576,7 +580,7 @@ void DebugCommand(ConnectionContext& c) {
           if (size) value.resize(static_cast<size_t>(*size), '\0');
           store::Slot* s = table.Insert(key, h);
           s->value.SetString(value);
-          s->access = store::LruClock();
+          s->access = store::NewAccessStamp();
         }
       });
       rb.Ok();

@@ -37,7 +37,7 @@ inline bool FindTypedForWrite(CommandContext& c, std::string_view key, ValueType
 inline Slot* AddObjectKey(Shard& shard, unsigned db, std::string_view key, std::unique_ptr<Object> obj) {
   Slot* s = shard.db(db).Insert(key);
   s->value.SetObject(std::move(obj));
-  s->access = LruClock();
+  s->access = NewAccessStamp();
   return s;
 }
 

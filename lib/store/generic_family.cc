@@ -11,6 +11,7 @@
 #include "store/multi_shard_op.h"
 #include "store/shard.h"
 #include "store/string_ops.h"
+#include "store/store_config.h"
 #include "store/string_util.h"
 
 namespace darter::store {
@@ -28,6 +29,7 @@ class CountKeysOp : public MultiShardOp {
       switch (kind_) {
         case Kind::kDelete:
           counts_[i] = h.shard.Delete(h.db, h.args[i], h.now_ms);
+          if (counts_[i]) h.effects.MarkDirty();
           break;
         case Kind::kExists:
           counts_[i] = h.shard.FindLive(h.db, h.args[i], h.now_ms) != nullptr;
@@ -115,12 +117,16 @@ void ExpireGeneric(CommandContext& c, int64_t basetime, ExpireUnit unit) {
     return;
   }
   DbTable& t = c.shard.db(c.db);
+  c.effects.MarkDirty();
   if (when <= c.now_ms) {
     // A deadline already past deletes the key at once, as Redis does (a replica's
     // expiry comes from its primary instead: see Shard::set_expire_on_access).
     t.Erase(s);
+    c.effects.Propagate({"DEL", c.args[1]});
   } else {
     t.SetExpire(s, when);
+    std::string at = FormatInt64(when);
+    c.effects.Propagate({"PEXPIREAT", c.args[1], at});
   }
   c.reply.Integer(1);
 }
@@ -160,6 +166,7 @@ void PersistCommand(CommandContext& c) {
     return;
   }
   c.shard.db(c.db).SetExpire(s, 0);
+  c.effects.MarkDirty();
   c.reply.Integer(1);
 }
 
@@ -189,6 +196,7 @@ void MoveCommand(CommandContext& c) {
   d->access = s->access;
   c.shard.db(dst).SetExpire(d, s->expire_ms);
   c.shard.db(c.db).Erase(s);
+  c.effects.MarkDirty();
   c.reply.Integer(1);
 }
 
@@ -235,6 +243,7 @@ class RenameOp : public MultiShardOp {
       }
       case 3:
         PlaceValue(h.shard, h.db, h.args[2], std::move(moved_), h.now_ms);
+        h.effects.MarkDirty();
         break;
     }
   }
@@ -296,10 +305,11 @@ class CopyOp : public MultiShardOp {
       moved_.value = s->value.Clone();
       moved_.expire_ms = s->expire_ms;
       moved_.flags = s->flags;
-      moved_.access = LruClock();
+      moved_.access = NewAccessStamp();
     } else {
       if (h.shard.FindLive(dst_db_, h.args[2], h.now_ms) && !replace_) return;
       PlaceValue(h.shard, dst_db_, h.args[2], std::move(moved_), h.now_ms);
+      h.effects.MarkDirty();
       copied_ = true;
     }
   }
@@ -412,7 +422,7 @@ class ScanOp : public MultiShardOp {
     uint64_t table_cursor = cursor_ >> kScanShardBits;
     unsigned shard = h.shard.index();
     DbTable& t = h.shard.db(h.db);
-    uint64_t next = t.Traverse(table_cursor, count_, [&](Slot& s) {
+    uint64_t next = t.Traverse(table_cursor, count_ > keys_.size() ? count_ - keys_.size() : 1, [&](Slot& s) {
       if (s.expire_ms && s.expire_ms <= h.now_ms) return;
       if (pattern_ && !GlobMatch(*pattern_, s.key.view())) return;
       if (type_ && TypeName(s.value.type()) != ToLower(*type_)) return;
@@ -425,6 +435,15 @@ class ScanOp : public MultiShardOp {
     } else {
       next_cursor_ = 0;
     }
+  }
+  // A shard that ran out before COUNT hands over to the next one in the same call, so
+  // an empty keyspace answers cursor 0 at once, as Redis does.
+  HopPlan NextHop(int) override {
+    if (next_cursor_ != 0 && keys_.size() < count_ && (next_cursor_ >> kScanShardBits) == 0) {
+      cursor_ = next_cursor_;
+      return {HopTarget::kShard, 0, static_cast<unsigned>(next_cursor_)};
+    }
+    return {HopTarget::kDone};
   }
   void Reply(ReplyBuilder& rb) override {
     if (!error_.empty()) {
@@ -592,6 +611,7 @@ class FlushOp : public MultiShardOp {
     } else {
       h.shard.FlushDb(h.db);
     }
+    h.effects.MarkDirty();
   }
   void Reply(ReplyBuilder& rb) override {
     if (error_) rb.Error(errors::kSyntax);
@@ -632,6 +652,7 @@ class SwapDbOp : public MultiShardOp {
       return;
     }
     if (a_ != b_) h.shard.SwapDb(static_cast<unsigned>(a_), static_cast<unsigned>(b_));
+    h.effects.MarkDirty();
   }
   void Reply(ReplyBuilder& rb) override {
     if (!error_.empty()) rb.Error(error_);
@@ -651,6 +672,10 @@ constexpr int kSharedIntegers = 10000;
 void ObjectCommand(CommandContext& c) {
   std::string_view sub = c.args[1];
   if (EqualsIgnoreCase(sub, "help")) {
+    if (c.args.size() != 2) {
+      c.reply.Error(errors::WrongArity("object|help"));
+      return;
+    }
     static const char* kHelp[] = {
         "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "ENCODING <key>",
@@ -698,12 +723,22 @@ void ObjectCommand(CommandContext& c) {
     }
     c.reply.Integer(refs);
   } else if (EqualsIgnoreCase(sub, "idletime")) {
+    if (GetStoreConfig().lfu_policy.load(std::memory_order_relaxed)) {
+      c.reply.Error(
+          "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between "
+          "policies at runtime LRU and LFU data will take some time to adjust.");
+      return;
+    }
     uint32_t now = LruClock();
     c.reply.Integer(now >= s->access ? now - s->access : 0);
   } else {
-    c.reply.Error(
-        "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching "
-        "between policies at runtime LRU and LFU data will take some time to adjust.");
+    if (!GetStoreConfig().lfu_policy.load(std::memory_order_relaxed)) {
+      c.reply.Error(
+          "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when "
+          "switching between policies at runtime LRU and LFU data will take some time to adjust.");
+      return;
+    }
+    c.reply.Integer(LfuCounterNow(s->access));
   }
 }
 

@@ -2,6 +2,9 @@
 
 #include <chrono>
 #include <ctime>
+#include <random>
+
+#include "store/store_config.h"
 
 namespace darter::store {
 
@@ -32,6 +35,44 @@ uint32_t LruClock() {
   clock_gettime(CLOCK_REALTIME_COARSE, &ts);
   return static_cast<uint32_t>(ts.tv_sec);
 }
+
+namespace {
+constexpr uint8_t kLfuInitValue = 5;
+constexpr int kLfuLogFactor = 10;
+constexpr unsigned kLfuDecayMinutes = 1;
+
+uint32_t LfuMinutes() { return (LruClock() / 60) & 0xFFFF; }
+
+uint8_t LfuDecayed(uint32_t access) {
+  uint32_t last = access >> 8, now = LfuMinutes();
+  uint32_t elapsed = now >= last ? now - last : 0xFFFF - last + now;
+  uint32_t periods = elapsed / kLfuDecayMinutes;
+  uint32_t counter = access & 0xFF;
+  return static_cast<uint8_t>(periods > counter ? 0 : counter - periods);
+}
+}  // namespace
+
+uint32_t NewAccessStamp() {
+  if (GetStoreConfig().lfu_policy.load(std::memory_order_relaxed)) return (LfuMinutes() << 8) | kLfuInitValue;
+  return LruClock();
+}
+
+void TouchAccess(uint32_t* access) {
+  if (!GetStoreConfig().lfu_policy.load(std::memory_order_relaxed)) {
+    *access = LruClock();
+    return;
+  }
+  uint32_t counter = LfuDecayed(*access);
+  if (counter < 255) {
+    thread_local std::mt19937 rng{std::random_device{}()};
+    double r = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    double base = counter > kLfuInitValue ? counter - kLfuInitValue : 0;
+    if (r < 1.0 / (base * kLfuLogFactor + 1)) counter++;
+  }
+  *access = (LfuMinutes() << 8) | counter;
+}
+
+uint8_t LfuCounterNow(uint32_t access) { return LfuDecayed(access); }
 
 Shard::Shard(unsigned index, unsigned db_count) : index_(index) {
   dbs_.reserve(db_count);
@@ -65,7 +106,7 @@ Slot* Shard::FindForRead(unsigned db, std::string_view key, int64_t now_ms) {
   Slot* s = FindLive(db, key, now_ms);
   if (s) {
     stats_.keyspace_hits++;
-    s->access = LruClock();
+    TouchAccess(&s->access);
   } else {
     stats_.keyspace_misses++;
   }
@@ -80,7 +121,7 @@ Slot* Shard::Upsert(unsigned db, std::string_view key, Value value, int64_t now_
   (void)now_ms;
   s->value = std::move(value);
   s->flags = 0;
-  s->access = LruClock();
+  s->access = NewAccessStamp();
   t.SetExpire(s, 0);
   return s;
 }

@@ -26,6 +26,15 @@ int64_t UnixTimeMs();
 // Seconds clock used for LRU idle time.
 uint32_t LruClock();
 
+// A key's access stamp (Slot::access), as Redis keeps it in robj->lru: the LRU clock in
+// seconds, or under an LFU maxmemory-policy (minutes mod 2^16) << 8 | a logarithmic
+// access counter that starts at 5 and decays by one per idle minute.
+uint32_t NewAccessStamp();
+// Records an access (reads and writes that "touch" the key).
+void TouchAccess(uint32_t* access);
+// The LFU counter after decay (OBJECT FREQ).
+uint8_t LfuCounterNow(uint32_t access);
+
 struct ShardStats {
   uint64_t expired_keys = 0;
   uint64_t expired_stale_perc = 0;

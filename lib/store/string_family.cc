@@ -44,7 +44,7 @@ Slot* StoreString(CommandContext& c, std::string_view key, std::string_view valu
   else if (!keep_ttl) t.SetExpire(s, 0);
   s->value.SetString(value);
   s->flags = flags;
-  s->access = LruClock();
+  s->access = NewAccessStamp();
   return s;
 }
 
@@ -141,7 +141,18 @@ void SetGeneric(CommandContext& c, unsigned flags, std::string_view key, std::st
     return;
   }
   Slot* s = StoreString(c, key, value, flags & kKeepTtl);
-  if (expire) c.shard.db(c.db).SetExpire(s, when);
+  c.effects.MarkDirty();
+  if (expire) {
+    c.shard.db(c.db).SetExpire(s, when);
+    // Relative expiries are replayed as absolute ones so a replica that applies the
+    // command later does not extend the key's life (Redis 7.0 does the same).
+    std::string at = FormatInt64(when);
+    c.effects.Propagate({"SET", key, value, "PXAT", at});
+  } else if (flags & kGet) {
+    // The old value was the reply's business only; the replica needs the plain write.
+    if (flags & kKeepTtl) c.effects.Propagate({"SET", key, value, "KEEPTTL"});
+    else c.effects.Propagate({"SET", key, value});
+  }
   if (reply_ok_as_int) c.reply.Integer(1);
   else if (!(flags & kGet)) c.reply.Ok();
 }
@@ -172,6 +183,8 @@ void GetSetCommand(CommandContext& c) {
   if (s) c.reply.Bulk(s->value.string_view());
   else c.reply.Null();
   StoreString(c, c.args[1], c.args[2], false);
+  c.effects.MarkDirty();
+  c.effects.Propagate({"SET", c.args[1], c.args[2]});
 }
 
 void GetDelCommand(CommandContext& c) {
@@ -183,6 +196,8 @@ void GetDelCommand(CommandContext& c) {
   }
   c.reply.Bulk(s->value.string_view());
   c.shard.db(c.db).Erase(s);
+  c.effects.MarkDirty();
+  c.effects.Propagate({"DEL", c.args[1]});
 }
 
 void GetExCommand(CommandContext& c) {
@@ -201,10 +216,19 @@ void GetExCommand(CommandContext& c) {
   DbTable& t = c.shard.db(c.db);
   if ((flags & (kExAt | kPxAt)) && when <= c.now_ms) {
     t.Erase(s);
+    c.effects.MarkDirty();
+    c.effects.Propagate({"DEL", c.args[1]});
   } else if (expire) {
     t.SetExpire(s, when);
+    c.effects.MarkDirty();
+    std::string at = FormatInt64(when);
+    c.effects.Propagate({"PEXPIREAT", c.args[1], at});
   } else if (flags & kPersist) {
-    t.SetExpire(s, 0);
+    if (s->expire_ms) {
+      t.SetExpire(s, 0);
+      c.effects.MarkDirty();
+      c.effects.Propagate({"PERSIST", c.args[1]});
+    }
   }
 }
 
@@ -214,6 +238,7 @@ void AppendCommand(CommandContext& c) {
   std::string_view tail = c.args[2];
   if (!s) {
     StoreString(c, c.args[1], tail, false);
+    c.effects.MarkDirty();
     c.reply.Integer(static_cast<int64_t>(tail.size()));
     return;
   }
@@ -226,6 +251,7 @@ void AppendCommand(CommandContext& c) {
   str.Resize(old + tail.size());
   std::memcpy(str.mutable_data() + old, tail.data(), tail.size());
   s->flags = kSlotRawString;
+  c.effects.MarkDirty();
   c.reply.Integer(static_cast<int64_t>(str.size()));
 }
 
@@ -254,6 +280,7 @@ void IncrDecrBy(CommandContext& c, int64_t incr) {
   value += incr;
   std::string text = FormatInt64(value);
   StoreString(c, c.args[1], text, /*keep_ttl=*/true);
+  c.effects.MarkDirty();
   c.reply.Integer(value);
 }
 
@@ -306,6 +333,9 @@ void IncrByFloatCommand(CommandContext& c) {
   }
   std::string text = FormatLongDoubleHuman(value);
   StoreString(c, c.args[1], text, /*keep_ttl=*/true, kSlotNoIntEncoding);
+  c.effects.MarkDirty();
+  // Replaying the increment could round differently elsewhere: send the result.
+  c.effects.Propagate({"SET", c.args[1], text, "KEEPTTL"});
   c.reply.Bulk(text);
 }
 
@@ -370,6 +400,7 @@ void SetRangeCommand(CommandContext& c) {
   if (need > str.size()) str.Resize(need);
   std::memcpy(str.mutable_data() + offset, value.data(), value.size());
   s->flags = kSlotRawString;
+  c.effects.MarkDirty();
   c.reply.Integer(static_cast<int64_t>(str.size()));
 }
 
@@ -401,6 +432,7 @@ class MGetOp : public MultiShardOp {
 
 void WritePairs(HopContext& h) {
   for (size_t i : h.key_indices) {
+    h.effects.MarkDirty();
     DbTable& t = h.shard.db(h.db);
     uint64_t hash = HashKey(h.args[i]);
     Slot* s = h.shard.FindLive(h.db, h.args[i], h.now_ms) ? t.Find(h.args[i], hash) : nullptr;
@@ -408,7 +440,7 @@ void WritePairs(HopContext& h) {
     else t.SetExpire(s, 0);
     s->value.SetString(h.args[i + 1]);
     s->flags = 0;
-    s->access = LruClock();
+    s->access = NewAccessStamp();
   }
 }
 
