@@ -28,7 +28,11 @@ int main(int argc, char** argv) {
       ("dir", po::value(&o.dir)->default_value(o.dir), "working directory for RDB files")
       ("dbfilename", po::value(&o.dbfilename)->default_value(o.dbfilename), "RDB file name")
       ("logfile", po::value(&o.logfile), "log file (default: stderr)")
-      ("loglevel", po::value(&o.loglevel)->default_value(o.loglevel), "debug, verbose, notice or warning");
+      ("loglevel", po::value(&o.loglevel)->default_value(o.loglevel), "debug, verbose, notice or warning")
+      ("replicaof", po::value(&o.replicaof), "start as a replica of host:port")
+      ("masterauth", po::value(&o.masterauth), "password for the primary")
+      ("masteruser", po::value(&o.masteruser), "ACL user for the primary (Redis 6+)")
+      ("repl-timeout", po::value(&o.repl_timeout)->default_value(o.repl_timeout), "seconds of silence before the link to the primary is dropped");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);

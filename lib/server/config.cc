@@ -108,6 +108,28 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
               o.proto_max_bulk_len = *m;
               return std::nullopt;
             }};
+  params_["masterauth"] = Param{[](const ServerOptions& o) { return o.masterauth; },
+                                [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                                  o.masterauth = v;
+                                  return std::nullopt;
+                                }};
+  params_["masteruser"] = Param{[](const ServerOptions& o) { return o.masteruser; },
+                                [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                                  o.masteruser = v;
+                                  return std::nullopt;
+                                }};
+  params_["repl-timeout"] = Param{[](const ServerOptions& o) { return std::to_string(o.repl_timeout); },
+                                  [](ServerOptions& o, std::string_view v) { return SetUnsigned(&o.repl_timeout, v); }};
+  auto yes_no = [](bool* field, std::string_view v) -> std::optional<std::string> {
+    if (store::EqualsIgnoreCase(v, "yes")) *field = true;
+    else if (store::EqualsIgnoreCase(v, "no")) *field = false;
+    else return "argument must be 'yes' or 'no'";
+    return std::nullopt;
+  };
+  for (const char* name : {"replica-read-only", "slave-read-only"}) {
+    params_[name] = Param{[](const ServerOptions& o) { return std::string(o.replica_read_only ? "yes" : "no"); },
+                          [yes_no](ServerOptions& o, std::string_view v) { return yes_no(&o.replica_read_only, v); }};
+  }
   AddStoreParams();
   store::GetStoreConfig().lfu_policy.store(opts_.maxmemory_policy.find("lfu") != std::string::npos);
 }

@@ -31,6 +31,12 @@ struct ServerOptions {
   uint64_t maxclients = 10000;
   uint64_t timeout = 0;
   uint64_t proto_max_bulk_len = 512ull * 1024 * 1024;
+  // Replication (replica side).
+  std::string replicaof;  // "host:port" or "host port" at start-up
+  std::string masterauth;
+  std::string masteruser;
+  uint64_t repl_timeout = 60;
+  bool replica_read_only = true;
 };
 
 // The CONFIG GET/SET view of the options. Each parameter has a getter and, when it

@@ -160,9 +160,19 @@ awaitable<void> Connection::Execute(store::ArgList args) {
     reply_.Error(store::errors::WrongArity(spec->name));
     co_return;
   }
-  if (!authenticated && !(spec->flags & store::kCmdNoAuth) && !server_.config().requirepass().empty()) {
-    reply_.Error(store::errors::kNoAuth);
-    co_return;
+  if (!is_master) {
+    if (!authenticated && !(spec->flags & store::kCmdNoAuth) && !server_.config().requirepass().empty()) {
+      reply_.Error(store::errors::kNoAuth);
+      co_return;
+    }
+    if (server_.loading() && !(spec->flags & store::kCmdLoading)) {
+      reply_.Error("LOADING Redis is loading the dataset in memory");
+      co_return;
+    }
+    if (spec->is_write() && server_.is_replica() && server_.config().Snapshot().replica_read_only) {
+      reply_.Error("READONLY You can't write against a read only replica.");
+      co_return;
+    }
   }
   if (spec->validate) {
     std::string err = spec->validate(args);
@@ -171,7 +181,7 @@ awaitable<void> Connection::Execute(store::ArgList args) {
       co_return;
     }
   }
-  if ((spec->flags & store::kCmdDenyOom) && server_.config().maxmemory() &&
+  if (!is_master && (spec->flags & store::kCmdDenyOom) && server_.config().maxmemory() &&
       server_.used_memory() > server_.config().maxmemory()) {
     reply_.Error(store::errors::kOom);
     co_return;

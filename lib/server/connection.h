@@ -49,6 +49,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t query_buffer_size() const { return in_end_ - in_pos_; }
   size_t output_buffer_size() const { return out_.size(); }
 
+  // The replication link's client: runs the primary's stream, may write on a replica,
+  // skips AUTH/READONLY/LOADING/OOM checks, and its replies are dropped.
+  bool is_master = false;
+  awaitable<void> ExecuteAsMaster(store::ArgList args) {
+    co_await Execute(args);
+    out_.clear();
+  }
+
   // CLIENT LIST / CLIENT INFO line.
   std::string Describe(int64_t now_ms) const;
 

@@ -6,14 +6,17 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <algorithm>
 #include <random>
 #include <mutex>
 #include <thread>
 
 #include "server/connection.h"
 #include "server/log.h"
+#include "server/replica.h"
 #include "server/server_family.h"
 #include "store/shard.h"
+#include "store/string_util.h"
 
 namespace darter::server {
 
@@ -46,9 +49,70 @@ Server::Server(ServerOptions options)
   unsigned threads = ResolveThreads(options.threads);
   for (unsigned i = 0; i < threads; ++i) per_thread_.push_back(std::make_unique<PerThread>());
   shards_ = std::make_unique<ShardSet>(threads, db_count_);
+  repl_state_.Update([&](ReplicationSnapshot& s) { s.replid = run_id_; });
+}
+
+void Server::SetShardsExpireLocally(bool on) {
+  for (unsigned i = 0; i < shards_->size(); ++i) {
+    ShardThread* st = &shards_->at(i);
+    asio::post(st->ctx(), [st, on] { st->shard().set_expire_on_access(on); });
+  }
+}
+
+void Server::ReplicaOf(const std::string& host, int port) {
+  std::lock_guard lk(replica_mu_);
+  if (link_) link_->Stop();
+  is_replica_.store(true, std::memory_order_release);
+  SetShardsExpireLocally(false);
+  repl_state_.Update([&](ReplicationSnapshot& s) {
+    s.is_replica = true;
+    s.master_host = host;
+    s.master_port = port;
+    s.link_state = "connect";
+    s.link_up = false;
+    s.link_down_since_ms = store::UnixTimeMs();
+  });
+  LOG_NOTICE("REPLICAOF %s:%d: connecting to the primary", host.c_str(), port);
+  link_ = std::make_shared<ReplicaLink>(*this, host, port);
+  link_->Start();
+}
+
+void Server::ReplicaOfNoOne() {
+  std::lock_guard lk(replica_mu_);
+  if (!link_) return;
+  link_->Stop();
+  link_.reset();
+  is_replica_.store(false, std::memory_order_release);
+  loading_.store(false);
+  SetShardsExpireLocally(true);
+  // A new history starts here; the primary's id and offset stay valid as replid2, so
+  // replicas that followed the same primary can continue with a partial resync.
+  std::string new_id;
+  {
+    std::random_device rd;
+    std::mt19937_64 rng((uint64_t{rd()} << 32) ^ rd());
+    static const char* kHex = "0123456789abcdef";
+    new_id.resize(40);
+    for (auto& c : new_id) c = kHex[rng() & 15];
+  }
+  repl_state_.Update([&](ReplicationSnapshot& s) {
+    s.replid2 = s.replid;
+    s.second_repl_offset = s.repl_offset + 1;
+    s.replid = new_id;
+    s.is_replica = false;
+    s.master_host.clear();
+    s.master_port = 0;
+    s.link_up = false;
+    s.sync_in_progress = false;
+  });
+  LOG_NOTICE("REPLICAOF NO ONE: this server is now a primary (replid %s)", new_id.c_str());
 }
 
 Server::~Server() {
+  {
+    std::lock_guard lk(replica_mu_);
+    if (link_) link_->Stop();
+  }
   // Threads first: their loops own coroutine frames that reference this Server.
   shards_->Stop();
   for (unsigned i = 0; i < shards_->size(); ++i) per_thread_[i]->connections.clear();
@@ -89,6 +153,14 @@ std::optional<std::string> Server::Start() {
   asio::co_spawn(main_ctx_, AcceptLoop(), asio::detached);
   memory_timer_ = std::make_unique<asio::steady_timer>(main_ctx_);
   ScheduleMemoryTimer();
+  if (!o.replicaof.empty()) {
+    std::string spec = o.replicaof;
+    std::replace(spec.begin(), spec.end(), ':', ' ');
+    size_t sp = spec.rfind(' ');
+    auto port = sp == std::string::npos ? std::nullopt : store::ParseInt64(spec.substr(sp + 1));
+    if (!port || *port <= 0 || *port > 65535) return "invalid --replicaof '" + o.replicaof + "' (want host:port)";
+    ReplicaOf(spec.substr(0, sp), static_cast<int>(*port));
+  }
   return std::nullopt;
 }
 

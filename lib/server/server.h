@@ -15,11 +15,13 @@
 
 #include "server/asio.h"
 #include "server/config.h"
+#include "server/replication_state.h"
 #include "server/shard_set.h"
 
 namespace darter::server {
 
 class Connection;
+class ReplicaLink;
 
 // Counters a thread keeps for its own connections; summed by INFO.
 struct ThreadStats {
@@ -61,7 +63,19 @@ class Server {
   uint64_t peak_memory() const { return peak_memory_.load(std::memory_order_relaxed); }
   void RefreshUsedMemory();
 
+  // Replication. ReplicaOf starts (or restarts, towards another primary) replicating;
+  // ReplicaOfNoOne stops and keeps the data, as a primary with a new replication id.
+  ReplicationState& repl_state() { return repl_state_; }
+  bool is_replica() const { return is_replica_.load(std::memory_order_acquire); }
+  void ReplicaOf(const std::string& host, int port);
+  void ReplicaOfNoOne();
+  // While an RDB from a primary loads, commands not flagged "loading" get -LOADING.
+  bool loading() const { return loading_.load(std::memory_order_relaxed); }
+  void set_loading(bool on) { loading_.store(on, std::memory_order_relaxed); }
+
  private:
+  // Tells every shard whether it may expire keys itself (not while a replica).
+  void SetShardsExpireLocally(bool on);
   awaitable<void> AcceptLoop();
   void ScheduleMemoryTimer();
 
@@ -87,6 +101,11 @@ class Server {
   std::atomic<uint64_t> used_memory_{0};
   std::atomic<uint64_t> peak_memory_{0};
   unsigned next_thread_ = 0;
+  ReplicationState repl_state_;
+  std::atomic<bool> is_replica_{false};
+  std::atomic<bool> loading_{false};
+  std::mutex replica_mu_;  // guards link_
+  std::shared_ptr<ReplicaLink> link_;
 };
 
 }  // namespace darter::server

@@ -619,6 +619,49 @@ void ShutdownCommand(ConnectionContext& c) {
   c.server.RequestShutdown();
 }
 
+// ---- REPLICAOF, ROLE ----
+
+void ReplicaOfCommand(ConnectionContext& c) {
+  if (EqualsIgnoreCase(c.args[1], "no") && EqualsIgnoreCase(c.args[2], "one")) {
+    c.server.ReplicaOfNoOne();
+    c.reply.Ok();
+    return;
+  }
+  if (c.conn.is_master) {
+    c.reply.Error("ERR Command is not valid when client is a replica.");
+    return;
+  }
+  auto port = store::ParseInt64(c.args[2]);
+  if (!port || *port < 0 || *port > 65535) {
+    c.reply.Error("ERR Invalid master port");
+    return;
+  }
+  ReplicationSnapshot r = c.server.repl_state().Get();
+  if (r.is_replica && EqualsIgnoreCase(r.master_host, c.args[1]) && r.master_port == *port) {
+    c.reply.SimpleString("OK Already connected to specified master");
+    return;
+  }
+  c.server.ReplicaOf(std::string(c.args[1]), static_cast<int>(*port));
+  c.reply.Ok();
+}
+
+void RoleCommand(ConnectionContext& c) {
+  ReplicationSnapshot r = c.server.repl_state().Get();
+  if (r.is_replica) {
+    c.reply.ArrayHeader(5);
+    c.reply.Bulk("slave");
+    c.reply.Bulk(r.master_host);
+    c.reply.Integer(r.master_port);
+    c.reply.Bulk(r.link_state);
+    c.reply.Integer(r.link_up ? r.repl_offset : -1);
+  } else {
+    c.reply.ArrayHeader(3);
+    c.reply.Bulk("master");
+    c.reply.Integer(r.repl_offset);
+    c.reply.ArrayHeader(0);
+  }
+}
+
 // ---- INFO ----
 
 std::string Human(uint64_t bytes) {
@@ -741,6 +784,8 @@ void InfoCommand(ConnectionContext& c) {
         << "total_net_output_bytes:" << threads.net_output_bytes << "\r\n"
         << "rejected_connections:" << srv.rejected_connections() << "\r\n"
         << "sync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n"
+        << "replica_full_syncs:" << srv.repl_state().Get().full_syncs << "\r\n"
+        << "replica_partial_syncs:" << srv.repl_state().Get().partial_syncs << "\r\n"
         << "expired_keys:" << total.expired_keys << "\r\nexpired_stale_perc:0.00\r\n"
         << "expired_time_cap_reached_count:0\r\n"
         << "evicted_keys:" << total.evicted_keys << "\r\n"
@@ -749,11 +794,43 @@ void InfoCommand(ConnectionContext& c) {
     }
     if (want("replication")) {
       section("Replication");
-      o << "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n"
-        << "master_replid:" << srv.run_id() << "\r\n"
-        << "master_replid2:0000000000000000000000000000000000000000\r\n"
-        << "master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n"
-        << "repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n";
+      ReplicationSnapshot r = srv.repl_state().Get();
+      if (r.is_replica) {
+        o << "role:slave\r\nmaster_host:" << r.master_host << "\r\nmaster_port:" << r.master_port << "\r\n"
+          << "master_link_status:" << (r.link_up ? "up" : "down") << "\r\n"
+          << "master_last_io_seconds_ago:" << (r.last_io_ms ? (now - r.last_io_ms) / 1000 : -1) << "\r\n"
+          << "master_sync_in_progress:" << (r.sync_in_progress ? 1 : 0) << "\r\n"
+          << "slave_read_repl_offset:" << r.read_offset << "\r\n"
+          << "slave_repl_offset:" << r.repl_offset << "\r\n";
+        if (r.sync_in_progress) {
+          int64_t left = r.sync_total_bytes >= 0 ? r.sync_total_bytes - r.sync_read_bytes : -1;
+          double perc = r.sync_total_bytes > 0 ? 100.0 * r.sync_read_bytes / r.sync_total_bytes : 0.0;
+          char pbuf[32];
+          snprintf(pbuf, sizeof pbuf, "%.2f", perc);
+          o << "master_sync_total_bytes:" << r.sync_total_bytes << "\r\n"
+            << "master_sync_read_bytes:" << r.sync_read_bytes << "\r\n"
+            << "master_sync_left_bytes:" << left << "\r\n"
+            << "master_sync_perc:" << pbuf << "\r\n"
+            << "master_sync_last_io_seconds_ago:" << (r.sync_last_io_ms ? (now - r.sync_last_io_ms) / 1000 : 0)
+            << "\r\n"
+            << "master_sync_keys:" << r.sync_keys << "\r\n";
+        }
+        if (!r.link_up)
+          o << "master_link_down_since_seconds:"
+            << (r.link_down_since_ms ? (now - r.link_down_since_ms) / 1000 : -1) << "\r\n";
+        o << "slave_priority:100\r\nslave_read_only:" << (opts.replica_read_only ? 1 : 0)
+          << "\r\nreplica_announced:1\r\n";
+        if (!r.last_error.empty()) o << "master_last_error:" << r.last_error << "\r\n";
+      } else {
+        o << "role:master\r\n";
+      }
+      o << "connected_slaves:0\r\nmaster_failover_state:no-failover\r\n"
+        << "master_replid:" << r.replid << "\r\n"
+        << "master_replid2:" << r.replid2 << "\r\n"
+        << "master_repl_offset:" << r.repl_offset << "\r\n"
+        << "second_repl_offset:" << r.second_repl_offset << "\r\n"
+        << "repl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\n"
+        << "repl_backlog_histlen:0\r\n";
     }
     if (want("cpu")) {
       section("CPU");
@@ -809,6 +886,9 @@ void RegisterServerFamily(store::CommandTable& t) {
   add("info", -1, kCmdLoading | kCmdStale, InfoCommand, {"@slow", "@dangerous"});
   add("debug", -2, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, DebugCommand,
       {"@admin", "@slow", "@dangerous"});
+  add("replicaof", 3, kCmdAdmin | kCmdNoScript | kCmdStale, ReplicaOfCommand, {"@admin", "@slow", "@dangerous"});
+  add("slaveof", 3, kCmdAdmin | kCmdNoScript | kCmdStale, ReplicaOfCommand, {"@admin", "@slow", "@dangerous"});
+  add("role", 1, kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast, RoleCommand, {"@admin", "@fast", "@dangerous"});
   add("shutdown", -1, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, ShutdownCommand,
       {"@admin", "@slow", "@dangerous"});
 }

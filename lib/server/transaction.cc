@@ -34,6 +34,9 @@ std::vector<unsigned> HopShards(const HopPlan& plan, const OpLayout& layout, sto
     case HopTarget::kShard:
       out.push_back(plan.shard);
       break;
+    case HopTarget::kShardList:
+      out = plan.shards;
+      break;
   }
   return out;
 }
@@ -79,11 +82,18 @@ awaitable<std::string> RunOnKeyShard(ShardSet& shards, unsigned shard, store::Sh
 
 awaitable<void> RunMultiShardOp(ShardSet& shards, const store::CommandSpec& spec, store::ArgList args, unsigned db,
                                 resp::ReplyBuilder& reply) {
+  std::unique_ptr<MultiShardOp> owned = spec.multi_shard(args);
+  std::vector<size_t> key_indices = spec.KeyIndices(args);
+  co_await RunOp(shards, *owned, args, key_indices, db, reply);
+}
+
+awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgList args,
+                      const std::vector<size_t>& key_indices, unsigned db, resp::ReplyBuilder& reply) {
   const unsigned n = shards.size();
-  std::unique_ptr<MultiShardOp> op = spec.multi_shard(args);
+  MultiShardOp* op = &op_ref;
   OpLayout layout;
   layout.keys_by_shard.resize(n);
-  for (size_t i : spec.KeyIndices(args)) layout.keys_by_shard[store::ShardOf(args[i], n)].push_back(i);
+  for (size_t i : key_indices) layout.keys_by_shard[store::ShardOf(args[i], n)].push_back(i);
 
   HopPlan plan = op->FirstHop(n);
   if (plan.target == HopTarget::kDone) {

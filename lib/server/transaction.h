@@ -18,11 +18,17 @@
 #include "server/asio.h"
 #include "server/shard_set.h"
 #include "store/command_table.h"
+#include "store/multi_shard_op.h"
 
 namespace darter::server {
 
 awaitable<void> RunMultiShardOp(ShardSet& shards, const store::CommandSpec& spec, store::ArgList args, unsigned db,
                                 resp::ReplyBuilder& reply);
+
+// The same for an op built by the caller (a MULTI/EXEC block): `args` and
+// `key_indices` name the keys to lock. `op` and `args` must outlive the awaitable.
+awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op, store::ArgList args,
+                      const std::vector<size_t>& key_indices, unsigned db, resp::ReplyBuilder& reply);
 
 // For a single-shard command: runs `handler` on the key's shard, behind any lock on the
 // key, and returns the encoded reply.

@@ -34,12 +34,16 @@ enum class HopTarget {
   kAllShards,     // every shard (keyless global commands)
   kShardOfKey,    // the shard of args[key_index] only
   kShard,         // shard number `shard` only (SCAN walks shards one by one)
+  kShardList,     // exactly the shards in `shards` (composed ops: MULTI/EXEC blocks)
 };
 
 struct HopPlan {
-  HopTarget target = HopTarget::kDone;
-  size_t key_index = 0;  // for kShardOfKey
-  unsigned shard = 0;    // for kShard
+  HopPlan(HopTarget t = HopTarget::kDone, size_t key = 0, unsigned shard_index = 0)
+      : target(t), key_index(key), shard(shard_index) {}
+  HopTarget target;
+  size_t key_index;               // for kShardOfKey
+  unsigned shard;                 // for kShard
+  std::vector<unsigned> shards;   // for kShardList
 };
 
 class MultiShardOp {

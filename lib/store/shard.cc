@@ -134,6 +134,7 @@ bool Shard::Delete(unsigned db, std::string_view key, int64_t now_ms) {
 }
 
 size_t Shard::ActiveExpireStep(int64_t now_ms, size_t budget) {
+  if (!expire_on_access_) return 0;  // a replica's primary does the expiring
   size_t deleted = 0;
   size_t visited = 0;
   for (unsigned tried = 0; tried < dbs_.size() && visited < budget; ++tried) {

@@ -1,0 +1,82 @@
+// ReplicaLink: this server as a replica of a Redis (or Darter) primary, speaking the
+// PSYNC protocol (docs/replication.md; ../shared/docs/redis-replication-rdb.md).
+//
+// One link runs as a coroutine on shard thread 0: connect, handshake (AUTH, REPLCONF
+// listening-port / capa eof / capa psync2), PSYNC; on +FULLRESYNC the RDB — `$<len>` or
+// diskless `$EOF:<mark>` — streams through ShardedRdbLoader into the shards as it
+// arrives; then the command stream runs through the ordinary dispatcher as the
+// privileged master client (MULTI/EXEC blocks atomically). REPLCONF ACK goes out every
+// second and on GETACK. When the link breaks it reconnects with backoff, forever, and
+// asks for a partial resync from the last applied offset.
+//
+// Thread-safety: Start/Stop from any thread; everything else on shard thread 0.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "resp/request_parser.h"
+#include "server/asio.h"
+
+namespace darter::server {
+
+class Server;
+class Connection;
+
+class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
+ public:
+  ReplicaLink(Server& server, std::string host, int port);
+  ~ReplicaLink();
+
+  void Start();
+  // Stops replicating; the data stays. Safe from any thread; idempotent.
+  void Stop();
+
+  const std::string& host() const { return host_; }
+  int port() const { return port_; }
+
+ private:
+  enum class SessionEnd { kRetry, kStopped };
+
+  awaitable<void> Run();
+  awaitable<SessionEnd> Session();
+  awaitable<void> AckLoop();
+
+  // Socket helpers (thread 0). Read* return false when the link failed.
+  awaitable<bool> ReadMore();
+  awaitable<bool> ReadLine(std::string* line, bool skip_keepalives);
+  bool SendCommand(std::initializer_list<std::string_view> argv);
+  bool SendAck();
+  void Fail(const std::string& why);
+
+  awaitable<bool> FullSync(const std::string& replid, int64_t offset);
+  awaitable<bool> StreamCommands();
+  awaitable<void> FlushAllDatabases();
+  awaitable<void> ApplyBlock();
+
+  Server& server_;
+  std::string host_;
+  int port_;
+  std::atomic<bool> stop_{false};
+  std::unique_ptr<asio::ip::tcp::socket> socket_;
+  std::shared_ptr<Connection> master_client_;
+  std::string in_;
+  size_t in_pos_ = 0;
+  resp::RequestParser parser_;
+  std::vector<std::string_view> args_;
+  // Replication position: the primary's id and the offset of the last byte applied.
+  std::string master_replid_;
+  int64_t applied_offset_ = -1;
+  unsigned current_db_ = 0;
+  bool diskless_ = false;
+  bool connected_ = false;
+  int64_t last_io_ms_ = 0;
+  // A MULTI block from the stream, applied at EXEC.
+  bool in_multi_ = false;
+  std::vector<std::vector<std::string>> block_;
+  int64_t block_bytes_ = 0;
+};
+
+}  // namespace darter::server

@@ -1,0 +1,173 @@
+#include "store/exec_block.h"
+
+#include "store/errors.h"
+#include "store/shard.h"
+#include "store/string_util.h"
+
+namespace darter::store {
+
+ExecBlockOp::ExecBlockOp(std::vector<Command> commands, unsigned start_db, unsigned db_count, int protocol)
+    : commands_(std::move(commands)), db_(start_db), db_count_(db_count), protocol_(protocol) {
+  replies_.resize(commands_.size());
+  effects_.resize(commands_.size());
+  lock_storage_.push_back("EXEC");
+  for (auto& c : commands_) {
+    if (!c.spec) continue;
+    std::vector<std::string_view> args(c.argv.begin(), c.argv.end());
+    int argc = static_cast<int>(args.size());
+    if ((c.spec->arity > 0 && argc != c.spec->arity) || (c.spec->arity < 0 && argc < -c.spec->arity)) continue;
+    for (size_t i : c.spec->KeyIndices(args)) lock_storage_.push_back(c.argv[i]);
+  }
+  for (auto& s : lock_storage_) lock_args_.push_back(s);
+}
+
+std::vector<size_t> ExecBlockOp::lock_key_indices() const {
+  std::vector<size_t> out;
+  for (size_t i = 1; i < lock_args_.size(); ++i) out.push_back(i);
+  return out;
+}
+
+// The inner op's targets as explicit shards.
+HopPlan ExecBlockOp::TranslateInner(const HopPlan& plan) const {
+  HopPlan out{HopTarget::kShardList};
+  switch (plan.target) {
+    case HopTarget::kDone:
+      break;
+    case HopTarget::kKeyShards:
+      for (unsigned s = 0; s < shard_count_; ++s)
+        if (!inner_keys_by_shard_[s].empty()) out.shards.push_back(s);
+      break;
+    case HopTarget::kAllShards:
+      for (unsigned s = 0; s < shard_count_; ++s) out.shards.push_back(s);
+      break;
+    case HopTarget::kShardOfKey:
+      out.shards.push_back(ShardOf(current_args_[plan.key_index], shard_count_));
+      break;
+    case HopTarget::kShard:
+      out.shards.push_back(plan.shard);
+      break;
+    case HopTarget::kShardList:
+      out.shards = plan.shards;
+      break;
+  }
+  return out;
+}
+
+HopPlan ExecBlockOp::FirstHop(unsigned shard_count) {
+  shard_count_ = shard_count;
+  return AdvanceTo(0);
+}
+
+// Runs what needs no shard (SELECT, PING, argument errors) and returns the hop plan of
+// the first command at or after `index` that touches a shard.
+HopPlan ExecBlockOp::AdvanceTo(size_t index) {
+  for (current_ = index; current_ < commands_.size(); ++current_) {
+    Command& cmd = commands_[current_];
+    std::string& out = replies_[current_];
+    resp::ReplyBuilder rb(&out);
+    rb.SetProtocol(protocol_);
+    current_args_.assign(cmd.argv.begin(), cmd.argv.end());
+    if (!cmd.spec) {
+      rb.Error("ERR unknown command '" + cmd.argv[0] + "'");
+      continue;
+    }
+    int argc = static_cast<int>(current_args_.size());
+    if ((cmd.spec->arity > 0 && argc != cmd.spec->arity) || (cmd.spec->arity < 0 && argc < -cmd.spec->arity)) {
+      rb.Error(errors::WrongArity(cmd.spec->name));
+      continue;
+    }
+    if (cmd.spec->validate) {
+      std::string err = cmd.spec->validate(current_args_);
+      if (!err.empty()) {
+        rb.Error(err);
+        continue;
+      }
+    }
+    if (cmd.spec->name == "select") {
+      auto v = ParseInt64(current_args_[1]);
+      if (!v || *v < 0 || *v >= static_cast<int64_t>(db_count_)) {
+        rb.Error(v ? errors::kDbIndexOutOfRange : errors::kNotInteger);
+      } else {
+        db_ = static_cast<unsigned>(*v);
+        rb.Ok();
+      }
+      continue;
+    }
+    if (cmd.spec->name == "ping") {
+      if (current_args_.size() > 1) rb.Bulk(current_args_[1]);
+      else rb.SimpleString("PONG");
+      continue;
+    }
+    if (cmd.spec->shard_handler) {
+      std::vector<size_t> keys = cmd.spec->KeyIndices(current_args_);
+      unsigned shard = keys.empty() ? 0 : ShardOf(current_args_[keys[0]], shard_count_);
+      return {HopTarget::kShard, 0, shard};
+    }
+    if (cmd.spec->multi_shard) {
+      inner_ = cmd.spec->multi_shard(current_args_);
+      inner_hop_ = 0;
+      inner_keys_by_shard_.assign(shard_count_, {});
+      for (size_t i : cmd.spec->KeyIndices(current_args_))
+        inner_keys_by_shard_[ShardOf(current_args_[i], shard_count_)].push_back(i);
+      HopPlan plan = inner_->FirstHop(shard_count_);
+      if (plan.target != HopTarget::kDone) {
+        HopPlan out = TranslateInner(plan);
+        if (!out.shards.empty()) return out;
+      }
+      inner_->Reply(rb);
+      inner_.reset();
+      continue;
+    }
+    rb.Error("ERR '" + cmd.spec->name + "' is not allowed inside a transaction");
+  }
+  return {HopTarget::kDone};
+}
+
+void ExecBlockOp::RunHop(int, HopContext& ctx) {
+  if (inner_) {
+    HopContext inner_ctx{ctx.shard, db_, current_args_, inner_keys_by_shard_[ctx.shard.index()], ctx.now_ms,
+                         shard_count_};
+    inner_->RunHop(inner_hop_, inner_ctx);
+    ctx.effects.MarkDirty(inner_ctx.effects.dirty());
+    for (auto& c : inner_ctx.effects.commands()) {
+      std::vector<std::string_view> v(c.begin(), c.end());
+      ctx.effects.Propagate(v);
+    }
+    if (inner_ctx.effects.dirty() && !inner_ctx.effects.rewritten()) ctx.effects.Propagate(current_args_);
+    return;
+  }
+  const Command& cmd = commands_[current_];
+  resp::ReplyBuilder rb(&replies_[current_]);
+  rb.SetProtocol(protocol_);
+  CommandContext cc{ctx.shard, db_, current_args_, rb, ctx.now_ms};
+  cmd.spec->shard_handler(cc);
+  effects_[current_] = cc.effects;
+  ctx.effects.MarkDirty(cc.effects.dirty());
+  for (auto& c : cc.effects.commands()) {
+    std::vector<std::string_view> v(c.begin(), c.end());
+    ctx.effects.Propagate(v);
+  }
+  if (cc.effects.dirty() && !cc.effects.rewritten()) ctx.effects.Propagate(current_args_);
+}
+
+HopPlan ExecBlockOp::NextHop(int) {
+  if (inner_) {
+    HopPlan plan = inner_->NextHop(inner_hop_++);
+    if (plan.target != HopTarget::kDone) {
+      HopPlan out = TranslateInner(plan);
+      return out;
+    }
+    resp::ReplyBuilder rb(&replies_[current_]);
+    rb.SetProtocol(protocol_);
+    inner_->Reply(rb);
+    inner_.reset();
+  }
+  return AdvanceTo(current_ + 1);
+}
+
+void ExecBlockOp::Reply(resp::ReplyBuilder& reply) {
+  reply.ArrayHeader(replies_.size());
+  for (auto& r : replies_) reply.Raw(r);
+}
+
+}  // namespace darter::store
