@@ -80,28 +80,37 @@ void DenseHistogram(const uint8_t* regs, int* histo) {
   for (int i = 0; i < kRegisters; ++i) histo[DenseGet(regs, i)]++;
 }
 
-// Returns false when the opcodes do not cover exactly kRegisters registers.
-bool SparseHistogram(std::string_view s, int* histo) {
+// Walks a sparse body, calling run(first, len, value) for every opcode (value 0 for
+// ZERO/XZERO). Returns false when the opcodes do not cover exactly kRegisters
+// registers; an opcode that would run past the last register stops the walk (the
+// behaviour of Redis with the CVE-2025-32023 fix, which Debian's 7.0.15 carries).
+template <typename Run>
+bool WalkSparse(std::string_view s, Run&& run) {
   long idx = 0;
   size_t p = kHeaderSize, end = s.size();
   while (p < end) {
     uint8_t b = ByteAt(s, p);
+    int len, value = 0;
     if (IsZero(b)) {
-      idx += ZeroLen(b);
-      histo[0] += ZeroLen(b);
+      len = ZeroLen(b);
       p++;
     } else if (IsXZero(b)) {
-      int len = XZeroLen(b, ByteAt(s, p + 1));
-      idx += len;
-      histo[0] += len;
+      len = XZeroLen(b, ByteAt(s, p + 1));
       p += 2;
     } else {
-      idx += ValLen(b);
-      histo[ValValue(b)] += ValLen(b);
+      len = ValLen(b);
+      value = ValValue(b);
       p++;
     }
+    if (idx + len > kRegisters) return false;
+    run(static_cast<int>(idx), len, value);
+    idx += len;
   }
   return idx == kRegisters;
+}
+
+bool SparseHistogram(std::string_view s, int* histo) {
+  return WalkSparse(s, [histo](int, int len, int value) { histo[value] += len; });
 }
 
 }  // namespace
@@ -203,24 +212,11 @@ bool SparseToDense(std::string* hll) {
   std::memcpy(dense.data(), s.data(), kHeaderSize);  // magic and cached cardinality
   dense[4] = static_cast<char>(kDense);
   uint8_t* regs = reinterpret_cast<uint8_t*>(dense.data() + kHeaderSize);
-  long idx = 0;
-  size_t p = kHeaderSize, end = s.size();
-  while (p < end) {
-    uint8_t b = ByteAt(s, p);
-    if (IsZero(b)) {
-      idx += ZeroLen(b);
-      p++;
-    } else if (IsXZero(b)) {
-      idx += XZeroLen(b, ByteAt(s, p + 1));
-      p += 2;
-    } else {
-      int len = ValLen(b), val = ValValue(b);
-      if (idx + len > kRegisters) break;
-      for (int i = 0; i < len; ++i) DenseSetRegister(regs, static_cast<int>(idx++), static_cast<uint8_t>(val));
-      p++;
-    }
-  }
-  if (idx != kRegisters) return false;
+  bool ok = WalkSparse(s, [regs](int first, int len, int value) {
+    if (value)
+      for (int i = 0; i < len; ++i) DenseSetRegister(regs, first + i, static_cast<uint8_t>(value));
+  });
+  if (!ok) return false;
   *hll = std::move(dense);
   return true;
 }
@@ -290,7 +286,11 @@ int SparseSet(std::string* hll, int index, uint8_t count, size_t sparse_max_byte
       }
       size_t oldlen = is_xzero ? 2 : 1;
       if (static_cast<size_t>(n) > oldlen && hll->size() + (n - oldlen) > sparse_max_bytes) goto promote;
+      // The new size is computed from the opcode's nominal length even when the
+      // string ends inside it (a cut XZERO): Redis does the same.
+      size_t new_size = hll->size() + n - oldlen;
       hll->replace(p, oldlen, reinterpret_cast<const char*>(seq), n);
+      hll->resize(new_size);
     }
 
     // Merge equal adjacent VAL opcodes, scanning up to 5 opcodes from `prev`. After a
@@ -352,25 +352,10 @@ bool MergeInto(uint8_t* max, std::string_view s) {
     }
     return true;
   }
-  long idx = 0;
-  size_t p = kHeaderSize, end = s.size();
-  while (p < end) {
-    uint8_t b = ByteAt(s, p);
-    if (IsZero(b)) {
-      idx += ZeroLen(b);
-      p++;
-    } else if (IsXZero(b)) {
-      idx += XZeroLen(b, ByteAt(s, p + 1));
-      p += 2;
-    } else {
-      int len = ValLen(b), val = ValValue(b);
-      if (idx + len > kRegisters) break;
-      for (int i = 0; i < len; ++i, ++idx)
-        if (val > max[idx]) max[idx] = static_cast<uint8_t>(val);
-      p++;
-    }
-  }
-  return idx == kRegisters;
+  return WalkSparse(s, [max](int first, int len, int value) {
+    for (int i = first; i < first + len; ++i)
+      if (value > max[i]) max[i] = static_cast<uint8_t>(value);
+  });
 }
 
 uint64_t Count(std::string_view s, bool* invalid) {
