@@ -74,6 +74,7 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
           if (store::EqualsIgnoreCase(v, p)) {
             o.maxmemory_policy = p;
             store::GetStoreConfig().lfu_policy.store(o.maxmemory_policy.find("lfu") != std::string::npos);
+            store::GetStoreConfig().lru_policy.store(o.maxmemory_policy.find("lru") != std::string::npos);
             return std::nullopt;
           }
         }
@@ -132,6 +133,7 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
   }
   AddStoreParams();
   store::GetStoreConfig().lfu_policy.store(opts_.maxmemory_policy.find("lfu") != std::string::npos);
+  store::GetStoreConfig().lru_policy.store(opts_.maxmemory_policy.find("lru") != std::string::npos);
 }
 
 void ConfigRegistry::AddStoreParams() {

@@ -13,6 +13,7 @@
 
 #include "server/connection.h"
 #include "server/log.h"
+#include "server/persistence.h"
 #include "server/replica.h"
 #include "server/server_family.h"
 #include "store/shard.h"
@@ -150,6 +151,17 @@ std::optional<std::string> Server::Start() {
   bound_port_ = acceptor_->local_endpoint().port();
   RefreshUsedMemory();
   shards_->Start();
+  // Start from the last snapshot, as Redis does, before any client can connect.
+  std::string rdb_path = RdbPath(*this);
+  if (::access(rdb_path.c_str(), R_OK) == 0) {
+    int64_t t0 = store::UnixTimeMs();
+    uint64_t keys = 0;
+    rdb::Status st = LoadRdbFileAtStartup(*this, rdb_path, &keys);
+    if (!st.ok()) return "cannot load " + rdb_path + ": " + st.message();
+    LOG_NOTICE("DB loaded from disk: %.3f seconds, %llu keys (%s)", (store::UnixTimeMs() - t0) / 1000.0,
+               static_cast<unsigned long long>(keys), rdb_path.c_str());
+  }
+  last_save_time_.store(store::UnixTimeMs() / 1000);
   asio::co_spawn(main_ctx_, AcceptLoop(), asio::detached);
   memory_timer_ = std::make_unique<asio::steady_timer>(main_ctx_);
   ScheduleMemoryTimer();

@@ -73,6 +73,10 @@ class Server {
   bool loading() const { return loading_.load(std::memory_order_relaxed); }
   void set_loading(bool on) { loading_.store(on, std::memory_order_relaxed); }
 
+  // Unix seconds of the last successful SAVE (or start-up), for LASTSAVE and INFO.
+  int64_t last_save_time() const { return last_save_time_.load(std::memory_order_relaxed); }
+  void set_last_save_time(int64_t t) { last_save_time_.store(t, std::memory_order_relaxed); }
+
  private:
   // Tells every shard whether it may expire keys itself (not while a replica).
   void SetShardsExpireLocally(bool on);
@@ -104,6 +108,7 @@ class Server {
   ReplicationState repl_state_;
   std::atomic<bool> is_replica_{false};
   std::atomic<bool> loading_{false};
+  std::atomic<int64_t> last_save_time_{0};
   std::mutex replica_mu_;  // guards link_
   std::shared_ptr<ReplicaLink> link_;
 };

@@ -12,6 +12,7 @@
 
 #include "server/connection.h"
 #include "server/cross_thread.h"
+#include "server/persistence.h"
 #include "server/server.h"
 #include "server/shard_set.h"
 #include "store/errors.h"
@@ -599,10 +600,31 @@ void DebugCommand(ConnectionContext& c) {
   }
 }
 
+// ---- SAVE, LASTSAVE ----
+
+void SaveCommand(ConnectionContext& c) {
+  Server& srv = c.server;
+  resp::ReplyBuilder& rb = c.reply;
+  c.then = [&srv, &rb]() -> awaitable<void> {
+    std::string path = RdbPath(srv);
+    rdb::Status st = co_await SaveRdbFile(srv, path);
+    if (st.ok()) {
+      srv.set_last_save_time(store::UnixTimeMs() / 1000);
+      rb.Ok();
+    } else {
+      rb.Error("ERR " + st.message());
+    }
+  };
+}
+
+void LastSaveCommand(ConnectionContext& c) { c.reply.Integer(c.server.last_save_time()); }
+
 // ---- SHUTDOWN ----
 
 void ShutdownCommand(ConnectionContext& c) {
+  bool save = false;
   for (size_t j = 1; j < c.args.size(); ++j) {
+    if (EqualsIgnoreCase(c.args[j], "save")) save = true;
     std::string_view a = c.args[j];
     if (!EqualsIgnoreCase(a, "nosave") && !EqualsIgnoreCase(a, "save") && !EqualsIgnoreCase(a, "now") &&
         !EqualsIgnoreCase(a, "force") && !EqualsIgnoreCase(a, "abort")) {
@@ -615,8 +637,23 @@ void ShutdownCommand(ConnectionContext& c) {
     }
   }
   // Like Redis, no reply: the connection closes when the server exits.
-  c.conn.close_after_reply = true;
-  c.server.RequestShutdown();
+  Server& srv = c.server;
+  Connection& conn = c.conn;
+  resp::ReplyBuilder& rb = c.reply;
+  if (!save) {
+    conn.close_after_reply = true;
+    srv.RequestShutdown();
+    return;
+  }
+  c.then = [&srv, &conn, &rb]() -> awaitable<void> {
+    rdb::Status st = co_await SaveRdbFile(srv, RdbPath(srv));
+    if (!st.ok()) {
+      rb.Error("ERR Errors trying to SHUTDOWN. Check logs.");
+      co_return;
+    }
+    conn.close_after_reply = true;
+    srv.RequestShutdown();
+  };
 }
 
 // ---- REPLICAOF, ROLE ----
@@ -770,7 +807,7 @@ void InfoCommand(ConnectionContext& c) {
       section("Persistence");
       o << "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n"
         << "rdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:"
-        << srv.start_time_ms() / 1000 << "\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\n"
+        << srv.last_save_time() << "\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\n"
         << "rdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n"
         << "aof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n"
         << "aof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n";
@@ -886,6 +923,9 @@ void RegisterServerFamily(store::CommandTable& t) {
   add("info", -1, kCmdLoading | kCmdStale, InfoCommand, {"@slow", "@dangerous"});
   add("debug", -2, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, DebugCommand,
       {"@admin", "@slow", "@dangerous"});
+  add("save", 1, kCmdAdmin | kCmdNoScript, SaveCommand, {"@admin", "@slow", "@dangerous"});
+  add("lastsave", 1, kCmdLoading | kCmdStale | kCmdFast | kCmdRandom, LastSaveCommand,
+      {"@admin", "@fast", "@dangerous"});
   add("replicaof", 3, kCmdAdmin | kCmdNoScript | kCmdStale, ReplicaOfCommand, {"@admin", "@slow", "@dangerous"});
   add("slaveof", 3, kCmdAdmin | kCmdNoScript | kCmdStale, ReplicaOfCommand, {"@admin", "@slow", "@dangerous"});
   add("role", 1, kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast, RoleCommand, {"@admin", "@fast", "@dangerous"});

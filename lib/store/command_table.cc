@@ -36,6 +36,7 @@ CommandTable& CommandTable::Global() {
     RegisterStreamFamily(*t);
     RegisterHllFamily(*t);
     RegisterBitopsFamily(*t);
+    RegisterDumpFamily(*t);
     return t;
   }();
   return *table;

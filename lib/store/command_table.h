@@ -116,5 +116,6 @@ void RegisterGeoFamily(CommandTable& table);
 void RegisterStreamFamily(CommandTable& table);
 void RegisterHllFamily(CommandTable& table);
 void RegisterBitopsFamily(CommandTable& table);
+void RegisterDumpFamily(CommandTable& table);
 
 }  // namespace darter::store

@@ -23,6 +23,8 @@ struct StoreConfig {
   std::atomic<int64_t> stream_node_max_entries{100};
   // maxmemory-policy is LFU: OBJECT FREQ answers, OBJECT IDLETIME refuses.
   std::atomic<bool> lfu_policy{false};
+  // maxmemory-policy is LRU: RDB files record each key's idle time.
+  std::atomic<bool> lru_policy{false};
 };
 
 // The process-wide instance.
