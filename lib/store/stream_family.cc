@@ -503,10 +503,6 @@ void XSetIdCommand(CommandContext& c) {
     return;
   }
   StreamObject* s = StreamOf(slot);
-  if (id < s->max_deleted_id()) {
-    c.reply.Error("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
-    return;
-  }
   if (s->length() > 0) {
     StreamId maxid;
     s->LastEntryId(&maxid);
@@ -518,6 +514,10 @@ void XSetIdCommand(CommandContext& c) {
       c.reply.Error("ERR The entries_added specified in XSETID is smaller than the target stream length");
       return;
     }
+  }
+  if (id < s->max_deleted_id()) {
+    c.reply.Error("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
+    return;
   }
   s->set_last_id(id);
   if (entries_added != -1) s->set_entries_added(static_cast<uint64_t>(entries_added));
@@ -1219,9 +1219,8 @@ std::string ParseReadSpec(ArgList args, ReadSpec* r) {
       r->streams_arg = i + 1;
       size_t n = args.size() - r->streams_arg;
       if (n % 2 != 0) {
-        return std::string("ERR Unbalanced '") + (r->group_mode ? "xreadgroup" : "xread") +
-               "' list of streams: for each stream key an ID or '" + (r->group_mode ? ">" : "$") +
-               "' must be specified.";
+        // Redis 7.0 words it so for XREADGROUP too.
+        return "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
       }
       r->streams = n / 2;
       break;
