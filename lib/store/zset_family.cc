@@ -541,14 +541,10 @@ void ZPopGeneric(CommandContext& c, bool max) {
       return;
     }
     count = *v;
-    if (count == 0) {
-      c.reply.ArrayHeader(0);
-      return;
-    }
   }
   Slot* slot;
   if (!FindTypedForWrite(c, c.args[1], ValueType::kZset, &slot)) return;
-  if (!slot) {
+  if (!slot || count == 0) {
     c.reply.ArrayHeader(0);
     return;
   }
@@ -830,10 +826,10 @@ void AggregateInto(double* target, double v, Aggregate agg) {
       if (std::isnan(*target)) *target = 0.0;
       break;
     case Aggregate::kMin:
-      *target = std::min(*target, v);
+      *target = v < *target ? v : *target;
       break;
     case Aggregate::kMax:
-      *target = std::max(*target, v);
+      *target = v > *target ? v : *target;
       break;
   }
 }
@@ -973,7 +969,9 @@ class ZSetOpOp : public MultiShardOp {
         for (size_t k = 1; k < n && all; ++k) {
           auto it = maps[k].find(m);
           if (it == maps[k].end()) all = false;
-          else AggregateInto(&score, weighted(order[k], it->second), agg_);
+          // Redis zeroes a NaN product only for the first set's score; a later NaN
+          // reaches the aggregate (where SUM turns it to 0).
+          else AggregateInto(&score, weights_[order[k]] * it->second, agg_);
         }
         if (!all) continue;
         if (card_) {
