@@ -1397,6 +1397,12 @@ class XReadOp : public MultiShardOp {
     StreamObject* s = StreamOf(slot);
     Group* g = s->FindGroup(spec_.group);
     std::string_view key = KeyArg(h, i), group_name = spec_.group;
+    std::string_view arg = IdArg(h, i);
+    size_t limit = static_cast<size_t>(spec_.count);
+    StreamId maxid;
+    bool history = arg != ">";
+    // Redis 7.0 looks the consumer up (creating it) only when it serves this stream.
+    if (!history && (!s->length() || !s->LastEntryId(&maxid) || !(maxid > g->last_id))) return;
     Consumer* consumer = g->FindConsumer(spec_.consumer);
     if (!consumer) {
       consumer = g->CreateConsumer(spec_.consumer, h.now_ms);
@@ -1404,9 +1410,7 @@ class XReadOp : public MultiShardOp {
       h.effects.Propagate({"XGROUP", "CREATECONSUMER", key, group_name, spec_.consumer});
     }
     consumer->seen_time = h.now_ms;
-    std::string_view arg = IdArg(h, i);
-    size_t limit = static_cast<size_t>(spec_.count);
-    if (arg != ">") {
+    if (history) {
       // History: this consumer's pending entries after the id.
       StreamId start;
       ParseStreamId(arg, &start, 0, true);
@@ -1429,8 +1433,6 @@ class XReadOp : public MultiShardOp {
       }
       return;
     }
-    StreamId maxid;
-    if (!s->length() || !s->LastEntryId(&maxid) || !(maxid > g->last_id)) return;
     StreamId start = g->last_id;
     r.served = true;
     if (!IncrStreamId(&start)) return;
