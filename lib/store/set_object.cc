@@ -53,6 +53,8 @@ uint64_t Rev(uint64_t v) {
 
 }  // namespace
 
+static_assert(sizeof(SetObject) == 24, "SetObject should fit a 32-byte malloc chunk");
+
 bool SetMemberIsInteger(std::string_view s, int64_t* out) {
   auto v = ParseInt64(s);
   if (!v) return false;
@@ -72,7 +74,7 @@ SetObject::~SetObject() {
   if (enc_ == Encoding::kHashtable && buf_) {
     CompactString* sl = slots();
     uint8_t* c = ctrl();
-    for (uint32_t i = 0; i < cap_; ++i)
+    for (uint32_t i = 0; i < hdr().cap; ++i)
       if (c[i] < kEmpty) sl[i].~CompactString();
   }
   std::free(buf_);
@@ -81,10 +83,10 @@ SetObject::~SetObject() {
 size_t SetObject::MallocUsed() const {
   size_t n = sizeof(*this);
   if (enc_ == Encoding::kIntset) return n + static_cast<size_t>(size_) * width_;
-  n += static_cast<size_t>(cap_) * (sizeof(CompactString) + 1);
+  n += sizeof(HtHeader) + static_cast<size_t>(hdr().cap) * (sizeof(CompactString) + 1);
   CompactString* sl = slots();
   uint8_t* c = ctrl();
-  for (uint32_t i = 0; i < cap_; ++i)
+  for (uint32_t i = 0; i < hdr().cap; ++i)
     if (c[i] < kEmpty) n += sl[i].heap_bytes();
   return n;
 }
@@ -104,11 +106,11 @@ std::unique_ptr<Object> SetObject::Clone() const {
     }
     return o;
   }
-  o->cap_ = cap_;
-  o->used_ = used_;
-  o->buf_ = CheckedMalloc(static_cast<size_t>(cap_) * (sizeof(CompactString) + 1));
-  std::memcpy(o->ctrl(), ctrl(), cap_);
-  for (uint32_t i = 0; i < cap_; ++i)
+  uint32_t cap = hdr().cap;
+  o->buf_ = AllocTable(cap);
+  o->hdr().used = hdr().used;
+  std::memcpy(o->ctrl(), ctrl(), cap);
+  for (uint32_t i = 0; i < cap; ++i)
     if (ctrl()[i] < kEmpty) new (&o->slots()[i]) CompactString(slots()[i]);
   return o;
 }
@@ -218,9 +220,18 @@ void SetObject::IntRemoveAt(uint32_t pos) {
 
 // ---- hashtable ----
 
+void* SetObject::AllocTable(uint32_t cap) {
+  void* p = CheckedMalloc(sizeof(HtHeader) + static_cast<size_t>(cap) * (sizeof(CompactString) + 1));
+  auto* h = static_cast<HtHeader*>(p);
+  h->cap = cap;
+  h->used = 0;
+  std::memset(static_cast<char*>(p) + sizeof(HtHeader) + static_cast<size_t>(cap) * sizeof(CompactString), kEmpty,
+              cap);
+  return p;
+}
+
 size_t SetObject::HtFind(std::string_view m, uint64_t h) const {
-  if (cap_ == 0) return SIZE_MAX;
-  uint32_t mask = cap_ - 1;
+  uint32_t mask = hdr().cap - 1;
   uint8_t tag = H2(h);
   const uint8_t* c = ctrl();
   const CompactString* sl = slots();
@@ -231,11 +242,11 @@ size_t SetObject::HtFind(std::string_view m, uint64_t h) const {
 }
 
 void SetObject::HtInsertNew(std::string_view m, uint64_t h) {
-  uint32_t mask = cap_ - 1;
+  uint32_t mask = hdr().cap - 1;
   uint8_t* c = ctrl();
   uint32_t i = static_cast<uint32_t>(h) & mask;
   while (c[i] < kEmpty) i = (i + 1) & mask;
-  if (c[i] == kEmpty) ++used_;
+  if (c[i] == kEmpty) ++hdr().used;
   c[i] = H2(h);
   new (&slots()[i]) CompactString(m);
   ++size_;
@@ -243,13 +254,11 @@ void SetObject::HtInsertNew(std::string_view m, uint64_t h) {
 
 void SetObject::HtRehash(uint32_t new_cap) {
   void* old = buf_;
-  uint32_t old_cap = cap_;
-  CompactString* old_slots = reinterpret_cast<CompactString*>(old);
-  uint8_t* old_ctrl = static_cast<uint8_t*>(old) + static_cast<size_t>(old_cap) * sizeof(CompactString);
-  buf_ = CheckedMalloc(static_cast<size_t>(new_cap) * (sizeof(CompactString) + 1));
-  cap_ = new_cap;
-  used_ = size_;
-  std::memset(ctrl(), kEmpty, new_cap);
+  uint32_t old_cap = hdr().cap;
+  CompactString* old_slots = slots();
+  uint8_t* old_ctrl = ctrl();
+  buf_ = AllocTable(new_cap);
+  hdr().used = size_;
   uint32_t mask = new_cap - 1;
   for (uint32_t j = 0; j < old_cap; ++j) {
     if (old_ctrl[j] >= kEmpty) continue;
@@ -264,25 +273,25 @@ void SetObject::HtRehash(uint32_t new_cap) {
 }
 
 void SetObject::HtMaybeGrow() {
-  if (static_cast<uint64_t>(used_ + 1) * 8 <= static_cast<uint64_t>(cap_) * 7) return;
+  if (static_cast<uint64_t>(hdr().used + 1) * 8 <= static_cast<uint64_t>(hdr().cap) * 7) return;
   // Mostly tombstones: rehash at the same size; else double.
-  uint32_t nc = static_cast<uint64_t>(size_ + 1) * 16 > static_cast<uint64_t>(cap_) * 7 ? cap_ * 2 : cap_;
+  uint32_t nc = static_cast<uint64_t>(size_ + 1) * 16 > static_cast<uint64_t>(hdr().cap) * 7 ? hdr().cap * 2 : hdr().cap;
   HtRehash(std::max(nc, CapFor(size_ + 1)));
 }
 
 void SetObject::HtMaybeShrink() {
-  if (cap_ <= kMinCap || static_cast<uint64_t>(size_) * 8 >= cap_) return;
+  if (hdr().cap <= kMinCap || static_cast<uint64_t>(size_) * 8 >= hdr().cap) return;
   uint32_t nc = std::max(kMinCap, CapFor(size_) * 2);
-  if (nc < cap_) HtRehash(nc);
+  if (nc < hdr().cap) HtRehash(nc);
 }
 
 void SetObject::HtEraseAt(size_t i) {
   slots()[i].~CompactString();
-  uint32_t mask = cap_ - 1;
+  uint32_t mask = hdr().cap - 1;
   // When the next slot is empty no probe chain passes through here: mark it empty.
   if (ctrl()[(i + 1) & mask] == kEmpty) {
     ctrl()[i] = kEmpty;
-    --used_;
+    --hdr().used;
   } else {
     ctrl()[i] = kDeleted;
   }
@@ -295,11 +304,8 @@ void SetObject::ConvertToHashtable() {
   for (uint32_t i = 0; i < size_; ++i) vals[i] = IntAt(i);
   std::free(buf_);
   enc_ = Encoding::kHashtable;
-  cap_ = CapFor(vals.size());
-  buf_ = CheckedMalloc(static_cast<size_t>(cap_) * (sizeof(CompactString) + 1));
-  std::memset(ctrl(), kEmpty, cap_);
+  buf_ = AllocTable(CapFor(vals.size()));
   size_ = 0;
-  used_ = 0;
   for (int64_t v : vals) {
     std::string s = FormatInt64(v);
     HtInsertNew(s, HashKey(s));
@@ -367,14 +373,14 @@ void SetObject::ForEach(const std::function<void(std::string_view)>& fn) const {
   }
   const uint8_t* c = ctrl();
   const CompactString* sl = slots();
-  for (uint32_t i = 0; i < cap_; ++i)
+  for (uint32_t i = 0; i < hdr().cap; ++i)
     if (c[i] < kEmpty) fn(sl[i].view());
 }
 
 std::string SetObject::RandomMember(std::mt19937_64& rng) const {
   if (enc_ == Encoding::kIntset) return FormatInt64(IntAt(static_cast<uint32_t>(rng() % size_)));
   const uint8_t* c = ctrl();
-  uint32_t mask = cap_ - 1;
+  uint32_t mask = hdr().cap - 1;
   while (true) {
     uint32_t i = static_cast<uint32_t>(rng()) & mask;
     if (c[i] < kEmpty) return slots()[i].str();
@@ -389,7 +395,7 @@ std::string SetObject::PopRandom(std::mt19937_64& rng) {
     return s;
   }
   const uint8_t* c = ctrl();
-  uint32_t mask = cap_ - 1;
+  uint32_t mask = hdr().cap - 1;
   while (true) {
     uint32_t i = static_cast<uint32_t>(rng()) & mask;
     if (c[i] < kEmpty) {
@@ -406,7 +412,7 @@ uint64_t SetObject::Scan(uint64_t cursor, size_t count, const std::function<void
     ForEach(fn);
     return 0;
   }
-  const uint64_t mask = cap_ - 1;
+  const uint64_t mask = hdr().cap - 1;
   const uint8_t* c = ctrl();
   const CompactString* sl = slots();
   size_t emitted = 0;

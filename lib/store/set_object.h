@@ -89,13 +89,25 @@ class SetObject final : public Object {
   void HtMaybeGrow();
   void HtMaybeShrink();
   void HtEraseAt(size_t slot);
-  CompactString* slots() const { return reinterpret_cast<CompactString*>(buf_); }
-  uint8_t* ctrl() const { return static_cast<uint8_t*>(buf_) + static_cast<size_t>(cap_) * sizeof(CompactString); }
+  // The hashtable block: this header, `cap` slots, then `cap` control bytes. Keeping
+  // the table's bookkeeping in its block keeps SetObject at 24 bytes (a 32-byte malloc
+  // chunk), which matters for the many small intsets.
+  struct HtHeader {
+    uint32_t cap;   // slots, a power of two
+    uint32_t used;  // occupied + deleted
+  };
+  static void* AllocTable(uint32_t cap);
+  HtHeader& hdr() const { return *static_cast<HtHeader*>(buf_); }
+  CompactString* slots() const {
+    return reinterpret_cast<CompactString*>(static_cast<char*>(buf_) + sizeof(HtHeader));
+  }
+  uint8_t* ctrl() const {
+    return reinterpret_cast<uint8_t*>(static_cast<char*>(buf_) + sizeof(HtHeader)) +
+           static_cast<size_t>(hdr().cap) * sizeof(CompactString);
+  }
 
-  void* buf_ = nullptr;  // intset: count * width bytes; hashtable: slots then control bytes
+  void* buf_ = nullptr;  // intset: count * width bytes; hashtable: see HtHeader
   uint32_t size_ = 0;
-  uint32_t cap_ = 0;     // hashtable slots
-  uint32_t used_ = 0;    // hashtable: occupied + deleted
   uint8_t width_ = 2;    // intset element bytes
   Encoding enc_ = Encoding::kIntset;
 };
