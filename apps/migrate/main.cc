@@ -1,0 +1,172 @@
+// darter-migrate: flags → MigrationOptions → RunMigration → report. See docs/migrate.md.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include <boost/program_options.hpp>
+
+#include "migrate/migration.h"
+#include "server/log.h"
+
+namespace po = boost::program_options;
+using namespace darter::migrate;
+
+namespace {
+
+const char kExitCodes[] =
+    "Exit codes:\n"
+    "  0    done (and, with --verify, no difference)\n"
+    "  1    --verify found differences (listed in the report)\n"
+    "  2    bad flags or arguments\n"
+    "  3    source unreachable, AUTH refused, or the RDB file unreadable\n"
+    "  4    the full sync failed (corrupt RDB, unsupported type, no progress, no catch-up)\n"
+    "  5    target unreachable, embedded server failed to start, or SAVE failed\n"
+    "  6    cutover could not reach equal offsets (the source was unpaused)\n"
+    "  130  interrupted before the first full sync completed\n";
+
+const char kUsage[] =
+    "darter-migrate: copy a live Redis (or an RDB file) into Darter, keep it in sync, cut over.\n\n"
+    "  darter-migrate --source redis://[user:password@]host:port [--verify] [--port 6379]\n"
+    "  darter-migrate --source redis://host:6379 --follow            # stay in sync until Ctrl-C / cutover\n"
+    "  darter-migrate --source redis://host:6379 --target darter-host:6379 --cutover\n"
+    "  darter-migrate --rdb dump.rdb --dir /var/lib/darter\n\n"
+    "Without --target the bundled Darter server runs inside this process, serving clients on\n"
+    "--port while it replicates; at the end it saves --dir/--dbfilename, which darter-server\n"
+    "starts from. Progress: a live bar on a terminal, timestamped lines otherwise.\n\n"
+    "Options";
+
+MigrationControl* g_control = nullptr;
+
+// Signals are blocked in every thread and taken here, so neither the embedded server's
+// own handler nor a random thread sees them.
+void SignalThread(sigset_t set) {
+  while (true) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGUSR1) g_control->cutover_requested.store(true);
+    else if (sig == SIGINT || sig == SIGTERM) {
+      if (g_control->interrupt.exchange(true)) _exit(kExitInterrupted);  // second Ctrl-C: now
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MigrationOptions o;
+  std::string source, target, logfile;
+  int port = 6379;
+  unsigned threads = 0;
+  std::string dir = ".", dbfilename = "dump.rdb", bind = "127.0.0.1", requirepass;
+  po::options_description desc(kUsage);
+  desc.add_options()
+      ("help,h", "show this help and exit")
+      ("source", po::value(&source), "live source: redis://[user:password@]host:port")
+      ("rdb", po::value(&o.rdb_file), "load this RDB file instead of a live source")
+      ("target", po::value(&target), "drive a running darter-server ([redis://][user:password@]host:port) instead of the embedded one")
+      ("port", po::value(&port)->default_value(6379), "embedded server: port to serve clients on (0: a free port)")
+      ("bind", po::value(&bind)->default_value(bind), "embedded server: address to listen on")
+      ("threads", po::value(&threads)->default_value(0), "embedded server: shard threads (0: one per core)")
+      ("requirepass", po::value(&requirepass), "embedded server: password its clients must AUTH with")
+      ("dir", po::value(&dir)->default_value(dir), "embedded server: directory of the snapshot")
+      ("dbfilename", po::value(&dbfilename)->default_value(dbfilename), "embedded server: snapshot file name")
+      ("logfile", po::value(&logfile), "embedded server's log (default: <dir>/darter-migrate.log)")
+      ("follow", po::bool_switch(&o.follow), "stay in sync after the full sync, until Ctrl-C, SIGUSR1 or 'cutover' on stdin")
+      ("cutover", po::bool_switch(&o.cutover), "after catching up: pause source writes, wait for equal offsets, REPLICAOF NO ONE")
+      ("pause-ms", po::value(&o.pause_ms)->default_value(o.pause_ms), "cutover: longest write pause on the source")
+      ("verify", po::bool_switch(&o.verify), "compare every key (type, TTL, value) between source and target")
+      ("verify-sample", po::value(&o.verify_sample)->default_value(0), "verify about N random keys instead of all (implies --verify)")
+      ("ttl-tolerance-ms", po::value(&o.ttl_tolerance_ms)->default_value(o.ttl_tolerance_ms), "verify: allowed TTL difference")
+      ("verify-show", po::value(&o.verify_show)->default_value(o.verify_show), "verify: differences listed in the report")
+      ("no-save", "do not SAVE a snapshot on the target at the end")
+      ("json", po::bool_switch(&o.json), "print the final report as JSON on stdout (progress goes to stderr)")
+      ("progress-interval", po::value(&o.progress_interval_s)->default_value(o.progress_interval_s), "seconds between plain progress lines")
+      ("stall-timeout", po::value(&o.stall_timeout_s)->default_value(o.stall_timeout_s), "fail when the full sync makes no progress this long (s)")
+      ("catchup-timeout", po::value(&o.catchup_timeout_s)->default_value(o.catchup_timeout_s), "fail when catching up takes longer (s)")
+      ("rdb-listen", po::value(&o.rdb_listen)->default_value(o.rdb_listen), "--rdb: address the target connects to for the file");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "darter-migrate: " << e.what() << "\n(see --help)\n";
+    return kExitUsage;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n" << kExitCodes;
+    return kExitOk;
+  }
+  if (source.empty() == o.rdb_file.empty()) {
+    std::cerr << "darter-migrate: give exactly one of --source redis://host:port or --rdb FILE (see --help)\n";
+    return kExitUsage;
+  }
+  std::string err;
+  if (!source.empty()) {
+    o.source = ParseSourceUri(source, &err);
+    if (!o.source) {
+      std::cerr << "darter-migrate: --source: " << err << "\n";
+      return kExitUsage;
+    }
+  }
+  if (!target.empty()) {
+    o.target = ParseSourceUri(target, &err);
+    if (!o.target) {
+      std::cerr << "darter-migrate: --target: " << err << "\n";
+      return kExitUsage;
+    }
+  }
+  if (!o.rdb_file.empty() && (o.follow || o.cutover)) {
+    std::cerr << "darter-migrate: --follow and --cutover need a live --source\n";
+    return kExitUsage;
+  }
+  if (o.verify_sample > 0) o.verify = true;
+  if (port < 0 || port > 65535) {
+    std::cerr << "darter-migrate: --port must be 0..65535\n";
+    return kExitUsage;
+  }
+  o.save = !vm.count("no-save");
+  o.tty = isatty(o.json ? 2 : 1);
+  o.stdin_commands = isatty(0);
+  o.embedded.port = port;
+  o.embedded.bind = bind;
+  o.embedded.threads = threads;
+  o.embedded.dir = dir;
+  o.embedded.dbfilename = dbfilename;
+  o.embedded.requirepass = requirepass;
+  if (!o.target) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    o.embedded.logfile = logfile.empty() ? (std::filesystem::path(dir) / "darter-migrate.log").string() : logfile;
+    if (!darter::server::SetLogFile(o.embedded.logfile)) {
+      std::cerr << "darter-migrate: cannot open log file " << o.embedded.logfile << "\n";
+      return kExitUsage;
+    }
+  }
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  MigrationControl control;
+  g_control = &control;
+  sigset_t wait_set = set;
+  sigdelset(&wait_set, SIGPIPE);
+  std::thread(SignalThread, wait_set).detach();
+
+  MigrationReport report = RunMigration(o, control);
+  if (o.json) {
+    fputs(report.ToJson().c_str(), stdout);
+  } else {
+    fputs(report.ToText().c_str(), stdout);
+    if (!o.target && !o.embedded.logfile.empty()) printf("  server log:    %s\n", o.embedded.logfile.c_str());
+  }
+  fflush(stdout);
+  return report.exit_code;
+}

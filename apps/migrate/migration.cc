@@ -1,0 +1,402 @@
+#include "migrate/migration.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include "migrate/cutover.h"
+#include "migrate/progress.h"
+#include "migrate/rdb_file_primary.h"
+#include "migrate/redis_conn.h"
+#include "migrate/target.h"
+#include "migrate/verify.h"
+
+namespace darter::migrate {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+void Sleep(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+// Errors after which retrying cannot help: the user has to change something.
+bool IsFatalReplicaError(const std::string& e) {
+  return e.find("AUTH refused") != std::string::npos || e.find("WRONGPASS") != std::string::npos ||
+         e.find("NOPERM") != std::string::npos || e.find("not supported") != std::string::npos ||
+         e.find("-NOAUTH") != std::string::npos;
+}
+
+// Reads "cutover" (or "c") typed on a terminal; never blocks.
+bool StdinAsksCutover(std::string& pending) {
+  pollfd pfd{0, POLLIN, 0};
+  while (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN)) {
+    char buf[256];
+    ssize_t n = read(0, buf, sizeof buf);
+    if (n <= 0) return false;
+    pending.append(buf, static_cast<size_t>(n));
+  }
+  size_t eol;
+  while ((eol = pending.find('\n')) != std::string::npos) {
+    std::string line = pending.substr(0, eol);
+    pending.erase(0, eol + 1);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line == "cutover" || line == "c") return true;
+  }
+  return false;
+}
+
+class Run {
+ public:
+  Run(const MigrationOptions& o, MigrationControl& c)
+      : o_(o), c_(c), printer_(o.json ? stderr : stdout, o.tty, o.progress_interval_s) {}
+
+  MigrationReport Go() {
+    t0_ = Clock::now();
+    report_.mode = !o_.rdb_file.empty() ? "rdb-file" : o_.follow ? "follow" : "one-shot";
+    if (Prepare() && StartSync() && WaitFullSync() && AfterSync()) {
+    }
+    Finish();
+    return report_;
+  }
+
+ private:
+  bool Fail(int code, const std::string& msg) {
+    report_.exit_code = code;
+    report_.error = msg;
+    return false;
+  }
+
+  bool Prepare() {
+    if (o_.source) {
+      report_.source = o_.source->Display();
+      if (auto err = src_.Connect("source " + o_.source->Display(), o_.source->host, o_.source->port, o_.source->user,
+                                  o_.source->password))
+        return Fail(kExitSource, *err);
+      auto server = src_.Info("server");
+      report_.source_version = InfoStr(server, "redis_version");
+      auto repl = src_.Info("replication");
+      if (InfoStr(repl, "role") == "slave")
+        report_.warnings.push_back("the source is itself a replica of " + InfoStr(repl, "master_host") + ":" +
+                                   InfoStr(repl, "master_port") + "; a cutover needs its primary paused instead");
+      int64_t keys = 0;
+      for (const auto& [k, v] : src_.Info("keyspace"))
+        if (k.rfind("db", 0) == 0 && v.rfind("keys=", 0) == 0) keys += std::atoll(v.c_str() + 5);
+      report_.source_keys = keys;
+      // Pre-flight facts worth saying before a long transfer.
+      ReplyPtr delay = src_.Cmd({"CONFIG", "GET", "repl-diskless-sync-delay"});
+      ReplyPtr diskless = src_.Cmd({"CONFIG", "GET", "repl-diskless-sync"});
+      if (delay && delay->type == REDIS_REPLY_ARRAY && delay->elements == 2 && diskless &&
+          diskless->type == REDIS_REPLY_ARRAY && diskless->elements == 2 && ReplyText(diskless->element[1]) == "yes") {
+        int d = std::atoi(ReplyText(delay->element[1]).c_str());
+        if (d > 0)
+          printer_.Message("note: the source waits repl-diskless-sync-delay " + std::to_string(d) +
+                           " s before it starts a diskless transfer");
+      }
+      ReplyPtr dbs = src_.Cmd({"CONFIG", "GET", "databases"});
+      if (dbs && dbs->type == REDIS_REPLY_ARRAY && dbs->elements == 2)
+        source_dbs_ = static_cast<unsigned>(std::atoi(ReplyText(dbs->element[1]).c_str()));
+    } else {
+      report_.source = o_.rdb_file;
+      rdb_primary_ = std::make_unique<RdbFilePrimary>(o_.rdb_file, o_.rdb_listen);
+      if (auto err = rdb_primary_->Start()) return Fail(kExitSource, *err);
+    }
+    std::string err;
+    if (o_.target) {
+      target_ = Target::ConnectRemote(*o_.target, &err);
+      if (!target_) return Fail(kExitTarget, err);
+    } else {
+      server::ServerOptions so = o_.embedded;
+      if (source_dbs_ > so.dbnum) so.dbnum = source_dbs_;
+      if (o_.source) {
+        so.masterauth = o_.source->password;
+        so.masteruser = o_.source->user;
+      }
+      target_ = Target::StartEmbedded(so, &err);
+      if (!target_) return Fail(kExitTarget, err);
+    }
+    report_.target = target_->Describe();
+    printer_.Message("source " + report_.source + (report_.source_version.empty() ? "" : " (redis " + report_.source_version + ")") +
+                     (report_.source_keys >= 0 ? ", " + std::to_string(report_.source_keys) + " keys" : "") +
+                     " -> " + report_.target);
+    return true;
+  }
+
+  bool StartSync() {
+    ReplStatus before = target_->Status();
+    if (!before.ok) return Fail(kExitTarget, before.error);
+    baseline_full_ = before.full_syncs;
+    baseline_partial_ = before.partial_syncs;
+    bool already = false;
+    std::optional<std::string> err;
+    if (o_.source) {
+      err = target_->ReplicaOf(o_.source->host, o_.source->port, o_.source->user, o_.source->password, &already);
+    } else {
+      std::string host = o_.rdb_listen == "0.0.0.0" ? "127.0.0.1" : o_.rdb_listen;
+      err = target_->ReplicaOf(host, rdb_primary_->port(), "", "", &already);
+    }
+    if (err) return Fail(kExitTarget, *err);
+    already_ = already;
+    sync_started_ = Clock::now();
+    return true;
+  }
+
+  // Samples both sides and updates the display; returns the target's status.
+  ReplStatus Poll(Phase forced = Phase::kDone) {
+    ReplStatus st = target_->Status();
+    double now = Seconds(t0_);
+    ProgressSample s;
+    s.keys_expected = report_.source_keys;
+    if (st.sync_in_progress) {
+      if (!saw_transfer_) {
+        saw_transfer_ = true;
+        transfer_started_ = Clock::now();
+      }
+      double dt = Seconds(transfer_started_);
+      s.phase = Phase::kTransfer;
+      s.keys = st.sync_keys;
+      s.bytes = st.sync_read_bytes;
+      s.bytes_total = st.sync_total_bytes;
+      s.bytes_per_s = dt > 0.2 ? s.bytes / dt : 0;
+      s.keys_per_s = dt > 0.2 ? s.keys / dt : 0;
+      if (s.bytes_total > 0 && s.bytes_per_s > 0) s.eta_s = (s.bytes_total - s.bytes) / s.bytes_per_s;
+      else if (s.keys_expected > 0 && s.keys_per_s > 0) s.eta_s = std::max<double>(0, s.keys_expected - s.keys) / s.keys_per_s;
+      last_bytes_ = std::max(last_bytes_, s.bytes);
+      last_keys_ = std::max(last_keys_, s.keys);
+    } else if (!st.link_up) {
+      s.phase = Phase::kConnecting;
+    } else {
+      s.keys = std::max(last_keys_, st.sync_keys);
+      if (o_.source) {
+        int64_t so = SourceOffset(src_);
+        if (so >= 0) {
+          lag_.AddSourceOffset(now, so);
+          s.lag_bytes = std::max<int64_t>(0, so - st.offset);
+          s.lag_s = lag_.LagSeconds(now, st.offset);
+          report_.source_offset = so;
+          report_.target_offset = st.offset;
+        }
+        s.phase = s.lag_bytes == 0 ? Phase::kInSync : Phase::kCatchUp;
+      } else {
+        s.phase = Phase::kInSync;
+      }
+    }
+    if (forced != Phase::kDone) s.phase = forced;
+    if (!st.link_up && !st.last_error.empty()) s.note = st.last_error;
+    if (!st.ok) s.note = st.error;
+    printer_.Update(s, now);
+    return st;
+  }
+
+  bool WaitFullSync() {
+    auto last_progress = Clock::now();
+    int64_t progress_mark = -1;
+    std::string last_error_seen;
+    while (true) {
+      if (c_.interrupt.load()) return Fail(kExitInterrupted, "interrupted before the full sync completed");
+      ReplStatus st = Poll();
+      if (!st.ok) return Fail(kExitTarget, "lost the target: " + st.error);
+      bool done = st.link_up && !st.sync_in_progress && (st.full_syncs > baseline_full_ || already_ ||
+                                                         st.partial_syncs > baseline_partial_);
+      if (done) break;
+      if (!st.last_error.empty() && st.last_error != last_error_seen) {
+        last_error_seen = st.last_error;
+        printer_.Message("replica: " + st.last_error);
+        if (IsFatalReplicaError(st.last_error)) {
+          bool auth = st.last_error.find("AUTH") != std::string::npos || st.last_error.find("NOPERM") != std::string::npos;
+          return Fail(auth ? kExitSource : kExitSync,
+                      std::string(auth ? "the source refused the replica's credentials: "
+                                       : "the full sync cannot succeed: ") + st.last_error);
+        }
+      }
+      int64_t mark = st.sync_read_bytes + st.sync_keys + (st.sync_in_progress ? 1 : 0);
+      if (mark != progress_mark) {
+        progress_mark = mark;
+        last_progress = Clock::now();
+      }
+      if (Seconds(last_progress) > o_.stall_timeout_s)
+        return Fail(kExitSync, "no sync progress for " + std::to_string(static_cast<int>(o_.stall_timeout_s)) +
+                                   " s" + (st.last_error.empty() ? "" : "; last error: " + st.last_error));
+      Sleep(o_.tty ? 100 : 200);
+    }
+    ReplStatus st = target_->Status();
+    report_.keys_loaded = std::max(last_keys_, st.sync_keys);
+    report_.rdb_bytes = rdb_primary_ ? rdb_primary_->file_size() : last_bytes_;
+    report_.transfer_seconds = Seconds(saw_transfer_ ? transfer_started_ : sync_started_);
+    if (!saw_transfer_ && report_.rdb_bytes == 0) report_.transfer_seconds = Seconds(sync_started_);
+    printer_.Finish();
+    printer_.Message("full sync done: " + std::to_string(report_.keys_loaded) + " keys in " +
+                     std::to_string(report_.transfer_seconds).substr(0, 6) + " s");
+    return true;
+  }
+
+  // Waits until the target has applied what the source had when the wait started.
+  bool CatchUp(double timeout_s) {
+    auto start = Clock::now();
+    int64_t want = SourceOffset(src_);
+    if (want < 0) return false;
+    while (Seconds(start) < timeout_s && !c_.interrupt.load()) {
+      ReplStatus st = Poll();
+      if (st.ok && st.link_up && st.offset >= want) return true;
+      Sleep(20);
+    }
+    return false;
+  }
+
+  bool AfterSync() {
+    if (!o_.source) {
+      // An RDB file: detach the target from the file server; it keeps the data.
+      if (auto err = target_->ReplicaOfNoOne()) return Fail(kExitTarget, *err);
+      rdb_primary_->Stop();
+      report_.in_sync = true;
+    } else {
+      auto start = Clock::now();
+      if (!CatchUp(o_.catchup_timeout_s)) {
+        if (c_.interrupt.load()) return Fail(kExitInterrupted, "interrupted while catching up");
+        return Fail(kExitSync, "the target did not catch up with the source within " +
+                                   std::to_string(static_cast<int>(o_.catchup_timeout_s)) + " s");
+      }
+      report_.catchup_seconds = Seconds(start);
+      report_.in_sync = true;
+      printer_.Finish();
+      printer_.Message("caught up with the source at offset " + std::to_string(report_.target_offset));
+      if (o_.follow) Follow();
+      bool cut = o_.cutover || c_.cutover_requested.load();
+      if (cut) {
+        printer_.Message("cutover: pausing writes on the source");
+        report_.cutover = Cutover(src_, *target_, o_.pause_ms);
+        if (report_.cutover.ok) {
+          printer_.Message("cutover done: the target is a primary at offset " +
+                           std::to_string(report_.cutover.target_offset) + ", equal to the source's");
+          report_.source_offset = report_.cutover.source_offset;
+          report_.target_offset = report_.cutover.target_offset;
+        } else {
+          printer_.Message("cutover failed: " + report_.cutover.error);
+          report_.exit_code = kExitCutover;
+          report_.error = report_.cutover.error;
+        }
+      }
+    }
+    if (o_.verify) DoVerify();
+    if (o_.save) DoSave();
+    return true;
+  }
+
+  void Follow() {
+    std::string pending;
+    printer_.Message(std::string("following the source; stop with Ctrl-C") +
+                     (o_.stdin_commands ? ", type 'cutover' to switch over" : "") + ", or send SIGUSR1 to cut over");
+    while (!c_.interrupt.load() && !c_.cutover_requested.load()) {
+      if (o_.stdin_commands && StdinAsksCutover(pending)) c_.cutover_requested.store(true);
+      Poll();
+      Sleep(o_.tty ? 200 : 250);
+    }
+    printer_.Finish();
+    ReplStatus st = target_->Status();
+    int64_t so = SourceOffset(src_);
+    report_.in_sync = st.link_up && so >= 0 && st.offset >= so;
+  }
+
+  void DoVerify() {
+    std::string err;
+    auto tconn = target_->NewConn(&err);
+    RedisConn sconn;
+    if (!tconn) {
+      report_.verify.ran = true;
+      report_.verify.error = err;
+    } else if (o_.source && sconn.Connect("source " + o_.source->Display(), o_.source->host, o_.source->port,
+                                          o_.source->user, o_.source->password)) {
+      report_.verify.ran = true;
+      report_.verify.error = sconn.error();
+    } else if (!o_.source) {
+      report_.warnings.push_back("--verify needs a live source; with --rdb, check the file with darter-rdb instead");
+    } else {
+      printer_.Message(std::string("verifying ") + (o_.verify_sample ? "a sample of " + std::to_string(o_.verify_sample) + " keys" : "every key"));
+      VerifyOptions vo;
+      vo.sample = o_.verify_sample;
+      vo.ttl_tolerance_ms = o_.ttl_tolerance_ms;
+      vo.show = o_.verify_show;
+      bool detached = report_.cutover.ok;
+      if (!detached) vo.wait_caught_up = [this] { return CatchUp(30); };
+      vo.on_progress = [this](uint64_t n) {
+        ProgressSample s;
+        s.phase = Phase::kVerify;
+        s.note = std::to_string(n) + " keys checked";
+        printer_.Update(s, Seconds(t0_));
+      };
+      Verifier v(sconn, *tconn, vo);
+      report_.verify = v.Run();
+      printer_.Finish();
+    }
+    if (report_.verify.ran && (report_.verify.mismatches > 0 || !report_.verify.error.empty()) &&
+        report_.exit_code == kExitOk) {
+      report_.exit_code = kExitVerifyMismatch;
+      report_.error = report_.verify.error.empty()
+                          ? std::to_string(report_.verify.mismatches) + " key(s) differ between the source and the target"
+                          : "verification failed: " + report_.verify.error;
+    }
+  }
+
+  void DoSave() {
+    std::string path;
+    if (auto err = target_->Save(&path)) {
+      report_.snapshot_error = *err;
+      if (report_.exit_code == kExitOk) {
+        report_.exit_code = kExitTarget;
+        report_.error = "snapshot: " + *err;
+      }
+      return;
+    }
+    report_.snapshot_path = path;
+  }
+
+  void Finish() {
+    printer_.Finish();
+    if (target_) {
+      ReplStatus st = target_->Status();
+      if (st.ok) {
+        report_.full_syncs = st.full_syncs - baseline_full_;
+        report_.partial_syncs = st.partial_syncs - baseline_partial_;
+        if (!report_.cutover.ok) report_.target_offset = st.offset;
+      }
+      if (o_.source && !report_.cutover.ok && src_.connected()) {
+        int64_t so = SourceOffset(src_);
+        if (so >= 0) report_.source_offset = so;
+      }
+      if (target_->embedded()) target_->Shutdown();
+    }
+    if (rdb_primary_) rdb_primary_->Stop();
+    report_.total_seconds = Seconds(t0_);
+  }
+
+  const MigrationOptions& o_;
+  MigrationControl& c_;
+  ProgressPrinter printer_;
+  MigrationReport report_;
+  RedisConn src_;
+  std::unique_ptr<RdbFilePrimary> rdb_primary_;
+  std::unique_ptr<Target> target_;
+  unsigned source_dbs_ = 0;
+  int64_t baseline_full_ = 0;
+  int64_t baseline_partial_ = 0;
+  bool already_ = false;
+  Clock::time_point t0_, sync_started_, transfer_started_;
+  bool saw_transfer_ = false;
+  int64_t last_bytes_ = 0;
+  int64_t last_keys_ = 0;
+  LagTracker lag_;
+};
+
+}  // namespace
+
+MigrationReport RunMigration(const MigrationOptions& options, MigrationControl& control) {
+  Run run(options, control);
+  return run.Go();
+}
+
+}  // namespace darter::migrate

@@ -1,0 +1,157 @@
+#include "migrate/report.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "migrate/progress.h"
+
+namespace darter::migrate {
+
+std::string JsonEscape(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c >= 0x7f) {
+          // Keys are bytes, not UTF-8: escape everything outside ASCII as \u00XX.
+          char buf[8];
+          snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+namespace {
+
+std::string Num(double v) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.3f", v);
+  return buf;
+}
+
+std::string Printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') out += static_cast<char>(c);
+    else {
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+std::string CountsJson(const std::map<int, std::map<std::string, uint64_t>>& counts) {
+  std::string out = "{";
+  bool first_db = true;
+  for (const auto& [db, types] : counts) {
+    out += (first_db ? "" : ",") + JsonEscape(std::to_string(db)) + ":{";
+    first_db = false;
+    bool first = true;
+    for (const auto& [type, n] : types) {
+      out += (first ? "" : ",") + JsonEscape(type) + ":" + std::to_string(n);
+      first = false;
+    }
+    out += "}";
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+std::string MigrationReport::ToText() const {
+  std::ostringstream o;
+  o << "darter-migrate report (" << mode << ")\n";
+  o << "  source:        " << source << (source_version.empty() ? "" : " (redis " + source_version + ")") << "\n";
+  o << "  target:        " << target << "\n";
+  if (source_keys >= 0) o << "  source keys:   " << source_keys << "\n";
+  o << "  keys loaded:   " << keys_loaded << " by the full sync";
+  if (transfer_seconds > 0)
+    o << " in " << Num(transfer_seconds) << " s (" << static_cast<long long>(keys_loaded / transfer_seconds)
+      << " keys/s, " << HumanBytes(rdb_bytes / transfer_seconds) << "/s)";
+  o << "\n";
+  if (rdb_bytes > 0) o << "  RDB bytes:     " << rdb_bytes << " (" << HumanBytes(rdb_bytes) << ")\n";
+  if (catchup_seconds > 0) o << "  catch-up:      " << Num(catchup_seconds) << " s\n";
+  o << "  syncs:         " << full_syncs << " full, " << partial_syncs << " partial\n";
+  if (source_offset >= 0)
+    o << "  offsets:       source " << source_offset << ", target " << target_offset
+      << (in_sync ? " (in sync)" : " (behind)") << "\n";
+  if (cutover.ran) {
+    o << "  cutover:       " << (cutover.ok ? "done" : "FAILED");
+    if (cutover.ok)
+      o << ": source paused for " << Num(cutover.pause_ms) << " ms at offset " << cutover.source_offset
+        << ", target detached at offset " << cutover.target_offset << " — no write left behind";
+    if (!cutover.error.empty()) o << ": " << cutover.error;
+    o << "\n";
+  }
+  if (verify.ran) {
+    o << "  verify:        " << verify.keys_checked << " keys checked" << (verify.sampled ? " (sample)" : "") << " in "
+      << Num(verify.seconds) << " s, " << verify.mismatches << " difference(s)";
+    if (verify.keys_rechecked) o << " (" << verify.keys_rechecked << " re-checked after catching up)";
+    o << "\n";
+    for (const auto& [db, types] : verify.source_counts) {
+      o << "    db" << db << ":";
+      for (const auto& [type, n] : types) {
+        uint64_t t = 0;
+        auto it = verify.target_counts.find(db);
+        if (it != verify.target_counts.end() && it->second.count(type)) t = it->second.at(type);
+        o << " " << type << " " << n << (t == n ? "" : " (target " + std::to_string(t) + ")");
+      }
+      o << "\n";
+    }
+    for (const auto& [db, types] : verify.target_counts)
+      if (!verify.source_counts.count(db)) o << "    db" << db << ": only on the target\n";
+    for (const auto& m : verify.first) o << "    db" << m.db << " '" << Printable(m.key) << "': " << m.what << "\n";
+    if (verify.mismatches > verify.first.size())
+      o << "    ... and " << verify.mismatches - verify.first.size() << " more\n";
+    if (!verify.error.empty()) o << "    verification stopped: " << verify.error << "\n";
+  }
+  if (!snapshot_path.empty()) o << "  snapshot:      " << snapshot_path << " (start with: darter-server --dir ... --dbfilename ...)\n";
+  if (!snapshot_error.empty()) o << "  snapshot:      FAILED: " << snapshot_error << "\n";
+  for (const auto& w : warnings) o << "  warning:       " << w << "\n";
+  o << "  total time:    " << Num(total_seconds) << " s\n";
+  if (!error.empty()) o << "  error:         " << error << "\n";
+  o << "  result:        " << (exit_code == 0 ? "OK" : "FAILED") << " (exit code " << exit_code << ")\n";
+  return o.str();
+}
+
+std::string MigrationReport::ToJson() const {
+  std::ostringstream o;
+  o << "{\"mode\":" << JsonEscape(mode) << ",\"source\":" << JsonEscape(source)
+    << ",\"source_version\":" << JsonEscape(source_version) << ",\"target\":" << JsonEscape(target)
+    << ",\"source_keys\":" << source_keys << ",\"keys_loaded\":" << keys_loaded << ",\"rdb_bytes\":" << rdb_bytes
+    << ",\"transfer_seconds\":" << Num(transfer_seconds) << ",\"catchup_seconds\":" << Num(catchup_seconds)
+    << ",\"total_seconds\":" << Num(total_seconds) << ",\"full_syncs\":" << full_syncs
+    << ",\"partial_syncs\":" << partial_syncs << ",\"source_offset\":" << source_offset
+    << ",\"target_offset\":" << target_offset << ",\"in_sync\":" << (in_sync ? "true" : "false")
+    << ",\"snapshot_path\":" << JsonEscape(snapshot_path) << ",\"snapshot_error\":" << JsonEscape(snapshot_error);
+  o << ",\"cutover\":{\"ran\":" << (cutover.ran ? "true" : "false") << ",\"ok\":" << (cutover.ok ? "true" : "false")
+    << ",\"source_offset\":" << cutover.source_offset << ",\"target_offset\":" << cutover.target_offset
+    << ",\"source_offset_after\":" << cutover.source_offset_after << ",\"pause_ms\":" << Num(cutover.pause_ms)
+    << ",\"error\":" << JsonEscape(cutover.error) << "}";
+  o << ",\"verify\":{\"ran\":" << (verify.ran ? "true" : "false") << ",\"sampled\":" << (verify.sampled ? "true" : "false")
+    << ",\"keys_checked\":" << verify.keys_checked << ",\"keys_rechecked\":" << verify.keys_rechecked
+    << ",\"mismatches\":" << verify.mismatches << ",\"seconds\":" << Num(verify.seconds)
+    << ",\"error\":" << JsonEscape(verify.error) << ",\"source_counts\":" << CountsJson(verify.source_counts)
+    << ",\"target_counts\":" << CountsJson(verify.target_counts) << ",\"first_mismatches\":[";
+  for (size_t i = 0; i < verify.first.size(); ++i)
+    o << (i ? "," : "") << "{\"db\":" << verify.first[i].db << ",\"key\":" << JsonEscape(verify.first[i].key)
+      << ",\"what\":" << JsonEscape(verify.first[i].what) << "}";
+  o << "]}";
+  o << ",\"warnings\":[";
+  for (size_t i = 0; i < warnings.size(); ++i) o << (i ? "," : "") << JsonEscape(warnings[i]);
+  o << "],\"error\":" << JsonEscape(error) << ",\"exit_code\":" << exit_code << "}\n";
+  return o.str();
+}
+
+}  // namespace darter::migrate

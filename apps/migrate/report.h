@@ -1,0 +1,87 @@
+// MigrationReport: everything darter-migrate tells the user at the end, as text or as
+// JSON (--json). Each step fills its part; exit codes live here too so --help,
+// docs/migrate.md and the code agree.
+//
+// Thread-safety: a value type.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace darter::migrate {
+
+// Documented in --help and docs/migrate.md.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitVerifyMismatch = 1,   // --verify found differences
+  kExitUsage = 2,            // bad flags or arguments
+  kExitSource = 3,           // source unreachable, AUTH refused, RDB file unreadable
+  kExitSync = 4,             // the replica could not sync (corrupt RDB, unsupported type, timeout)
+  kExitTarget = 5,           // target unreachable / embedded server failed / SAVE failed
+  kExitCutover = 6,          // cutover could not reach equal offsets; the source was unpaused
+  kExitInterrupted = 130,    // SIGINT/SIGTERM before the first full sync completed
+};
+
+struct Mismatch {
+  int db = 0;
+  std::string key;
+  std::string what;  // "missing on target", "type string vs list", "value: ...", "ttl 1000 vs -1"
+};
+
+struct VerifyResult {
+  bool ran = false;
+  bool sampled = false;
+  uint64_t keys_checked = 0;
+  uint64_t keys_rechecked = 0;  // differences seen once, checked again after catching up
+  uint64_t mismatches = 0;      // persistent differences
+  std::vector<Mismatch> first;  // the first --verify-show of them
+  // db → type → count, on each side.
+  std::map<int, std::map<std::string, uint64_t>> source_counts;
+  std::map<int, std::map<std::string, uint64_t>> target_counts;
+  double seconds = 0;
+  std::string error;  // verification could not run to the end
+};
+
+struct CutoverResult {
+  bool ran = false;
+  bool ok = false;
+  int64_t source_offset = -1;  // source master_repl_offset while writes were paused
+  int64_t target_offset = -1;  // target's applied offset when it was detached
+  int64_t source_offset_after = -1;  // re-read before unpausing: equal means nothing slipped through
+  double pause_ms = 0;         // how long writes were paused on the source
+  std::string error;
+};
+
+struct MigrationReport {
+  std::string mode;  // "one-shot", "follow", "rdb-file"
+  std::string source;  // host:port or file path
+  std::string source_version;
+  std::string target;  // "embedded 127.0.0.1:6379" or "darter 10.0.0.2:6379"
+  int64_t source_keys = -1;
+  int64_t keys_loaded = 0;
+  int64_t rdb_bytes = 0;
+  double transfer_seconds = 0;
+  double catchup_seconds = 0;
+  double total_seconds = 0;
+  int64_t full_syncs = 0;
+  int64_t partial_syncs = 0;
+  int64_t source_offset = -1;
+  int64_t target_offset = -1;
+  bool in_sync = false;
+  std::string snapshot_path;  // where SAVE wrote, or empty
+  std::string snapshot_error;
+  VerifyResult verify;
+  CutoverResult cutover;
+  std::vector<std::string> warnings;
+  std::string error;
+  int exit_code = kExitOk;
+
+  std::string ToText() const;
+  std::string ToJson() const;
+};
+
+std::string JsonEscape(const std::string& s);
+
+}  // namespace darter::migrate
