@@ -515,10 +515,7 @@ void XSetIdCommand(CommandContext& c) {
       return;
     }
   }
-  if (id < s->max_deleted_id()) {
-    c.reply.Error("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
-    return;
-  }
+  // (Redis 7.0 has no check against the current max_deleted_entry_id; 7.2 added one.)
   s->set_last_id(id);
   if (entries_added != -1) s->set_entries_added(static_cast<uint64_t>(entries_added));
   if (max_xdel != kMinStreamId) s->set_max_deleted_id(max_xdel);
@@ -895,7 +892,7 @@ void XClaimCommand(CommandContext& c) {
       }
       continue;
     }
-    if (force && it == g->pel.end()) it = g->pel.emplace(id, PendingEntry{now, 0, nullptr}).first;
+    if (force && it == g->pel.end()) it = g->pel.emplace(id, PendingEntry{now, 1, nullptr}).first;  // a new NACK counts 1 delivery
     if (it == g->pel.end()) continue;
     PendingEntry& pe = it->second;
     if (pe.consumer && minidle && now - pe.delivery_time < minidle) continue;
@@ -1061,11 +1058,9 @@ void XInfoStream(CommandContext& c, StreamObject& s) {
     rb.Integer(static_cast<int64_t>(s.group_count()));
     rb.Bulk("first-entry");
     StreamId id;
-    if (s.FirstEntryId(&id)) ReplyOneEntry(rb, s, id);
-    else rb.Null();
+    if (!s.FirstEntryId(&id) || !ReplyOneEntry(rb, s, id)) rb.Null();
     rb.Bulk("last-entry");
-    if (s.LastEntryId(&id)) ReplyOneEntry(rb, s, id);
-    else rb.Null();
+    if (!s.LastEntryId(&id) || !ReplyOneEntry(rb, s, id)) rb.Null();
     return;
   }
   rb.Bulk("entries");

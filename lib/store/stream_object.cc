@@ -324,7 +324,13 @@ void StreamObject::Append(StreamId id, std::span<const std::string_view> fv, int
     Store32(enc.data() + 12, static_cast<uint32_t>(lp_bytes + entry_lp));
     char* blob = static_cast<char*>(std::malloc(enc.size()));
     std::memcpy(blob, enc.data(), enc.size());
-    nodes_.push_back({id, blob});
+    // Normally the new last node; after XSETID moved last_id back over an emptied
+    // stream whose tombstone-only node survived, Redis's rax sorts the new node
+    // before that one, and so do we (later appends then go to the last node, as in
+    // Redis, even if its master id is higher than theirs).
+    auto pos = std::upper_bound(nodes_.begin(), nodes_.end(), id,
+                                [](StreamId v, const Node& n) { return v < n.master; });
+    nodes_.insert(pos, {id, blob});
   } else {
     uint32_t old = BlobBytes(tail->blob);
     char* blob = static_cast<char*>(std::realloc(tail->blob, old + enc.size()));
@@ -351,8 +357,9 @@ void StreamObject::Range(StreamId start, StreamId end, bool reverse,
   if (start > end || nodes_.empty()) return;
   if (!reverse) {
     ptrdiff_t i = std::max<ptrdiff_t>(NodeFor(start), 0);
+    // As Redis's iterator: start at the last node whose master <= start, skip
+    // entries below start, stop at the first live entry above end.
     for (; i < static_cast<ptrdiff_t>(nodes_.size()); ++i) {
-      if (nodes_[i].master > end) return;
       bool stop = false;
       ForEachInNode(nodes_[i], false, [&](StreamId id, uint8_t, size_t, StreamFields fv) {
         if (id < start) return true;
@@ -366,7 +373,9 @@ void StreamObject::Range(StreamId start, StreamId end, bool reverse,
     }
   } else {
     std::vector<std::string_view> fv;
-    for (ptrdiff_t i = NodeFor(end); i >= 0; --i) {
+    ptrdiff_t first = NodeFor(end);
+    if (first < 0) first = static_cast<ptrdiff_t>(nodes_.size()) - 1;  // Redis seeks "$" then
+    for (ptrdiff_t i = first; i >= 0; --i) {
       NodeReader r(nodes_[i]);
       std::vector<size_t> offsets;
       for (size_t pos = r.begin(); pos < r.end();) {
@@ -419,20 +428,24 @@ bool StreamObject::LastEntryId(StreamId* id) const {
 }
 
 bool StreamObject::Delete(StreamId id) {
-  ptrdiff_t i = NodeFor(id);
-  if (i < 0) return false;
-  Node& n = nodes_[i];
-  size_t flag_at = 0;
-  bool found = false;
-  ForEachInNode(n, false, [&](StreamId e, uint8_t, size_t at, StreamFields) {
-    if (e < id) return true;
-    if (e == id) {
-      found = true;
-      flag_at = at;
-    }
-    return false;
-  });
+  // The same walk as Range(id, id): the entry may sit in a later node than
+  // NodeFor(id) (see Append).
+  size_t flag_at = 0, i = static_cast<size_t>(std::max<ptrdiff_t>(NodeFor(id), 0));
+  bool found = false, stop = false;
+  for (; i < nodes_.size() && !found && !stop; ++i) {
+    ForEachInNode(nodes_[i], false, [&](StreamId e, uint8_t, size_t at, StreamFields) {
+      if (e < id) return true;
+      if (e == id) {
+        found = true;
+        flag_at = at;
+      }
+      stop = true;
+      return false;
+    });
+  }
   if (!found) return false;
+  --i;
+  Node& n = nodes_[i];
   n.blob[flag_at] = static_cast<char>(n.blob[flag_at] | kFlagDeleted);
   uint32_t live = Load32(n.blob + 4) - 1;
   Store32(n.blob + 4, live);
