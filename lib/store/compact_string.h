@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 #include <string>
 #include <string_view>
 
@@ -67,10 +68,12 @@ class CompactString {
   std::string str() const { return std::string(view()); }
 
   // Bytes allocated outside the 16-byte body (for INFO memory and MEMORY USAGE).
-  size_t heap_bytes() const { return is_heap() ? size() : 0; }
+  size_t heap_bytes() const { return is_heap() ? malloc_usable_size(heap_ptr()) : 0; }
 
   // Resizes to `n` bytes keeping the common prefix; new bytes are zero. Used by
-  // SETRANGE/APPEND, which grow strings in place.
+  // APPEND/SETRANGE/SETBIT, which grow strings in place: growth of a heap string reserves
+  // half again (like Redis's sdsMakeRoomFor), so appending byte by byte is amortised
+  // O(1). The spare room is the allocator's usable size, so nothing extra is stored.
   void Resize(size_t n) {
     size_t old = size();
     if (n == old) return;
@@ -81,6 +84,16 @@ class CompactString {
       Release();
       std::memcpy(bytes_, tmp, n);
       bytes_[kTagByte] = static_cast<char>(n);
+      return;
+    }
+    if (is_heap()) {
+      char* p = heap_ptr();
+      if (n > malloc_usable_size(p)) {
+        p = static_cast<char*>(std::realloc(p, n > old ? n + n / 2 : n));
+        if (!p) std::abort();
+      }
+      if (n > old) std::memset(p + old, 0, n - old);
+      SetHeap(p, n);
       return;
     }
     char* p = static_cast<char*>(std::malloc(n));
