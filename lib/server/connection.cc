@@ -3,9 +3,11 @@
 #include <cstring>
 
 #include "server/server.h"
+#include "server/cross_thread.h"
 #include "server/transaction.h"
 #include "store/errors.h"
 #include "store/shard.h"
+#include "store/string_util.h"
 
 namespace darter::server {
 
@@ -14,6 +16,8 @@ constexpr size_t kInitialReadBuffer = 16 * 1024;
 constexpr size_t kMinReadChunk = 4 * 1024;
 // Replies beyond this are written before the rest of a pipeline runs, bounding memory.
 constexpr size_t kFlushThreshold = 256 * 1024;
+// Commands parsed and run as one batch (bounded so replies flush regularly).
+constexpr size_t kMaxBatch = 256;
 
 std::string Endpoint(const asio::ip::tcp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -110,27 +114,55 @@ awaitable<void> Connection::Run() {
     last_interaction_ms = store::UnixTimeMs();
     bool stop = false;
     while (in_pos_ < in_end_ && !stop) {
-      resp::ParseResult r = parser_.Parse(std::string_view(in_.data() + in_pos_, in_end_ - in_pos_), &args_);
-      if (r.status == resp::ParseStatus::kCommand) {
-        if (!args_.empty()) {
-          stats.commands_processed++;
-          co_await Execute(store::ArgList(args_));
+      // Parse what is complete (up to a batch), then run it.
+      size_t scan = in_pos_;
+      bool need_more = false;
+      size_t need_at_least = 0;
+      batch_.clear();
+      batch_owned_.clear();
+      while (scan < in_end_ && batch_.size() < kMaxBatch) {
+        resp::ParseResult r = parser_.Parse(std::string_view(in_.data() + scan, in_end_ - scan), &args_);
+        if (r.status == resp::ParseStatus::kCommand) {
+          scan += r.consumed;
+          if (args_.empty()) continue;
+          BatchEntry e;
+          e.args = args_;
+          // Inline commands' arguments live in the parser: keep our own copy.
+          for (auto& a : e.args) {
+            if (a.data() < in_.data() || a.data() >= in_.data() + in_end_) {
+              batch_owned_.emplace_back(a);
+              a = batch_owned_.back();
+            }
+          }
+          batch_.push_back(std::move(e));
+          if (store::EqualsIgnoreCase(args_[0], "quit")) break;
+        } else if (r.status == resp::ParseStatus::kNeedMore) {
+          need_more = true;
+          need_at_least = r.need_at_least;  // the buffer grows after the batch ran: args view into it
+          break;
+        } else {
+          parse_error_ = std::string(r.error);
+          break;
         }
-        in_pos_ += r.consumed;
-        if (close_after_reply || closed_) stop = true;
-        else if (out_.size() >= kFlushThreshold) co_await Flush();
-      } else if (r.status == resp::ParseStatus::kNeedMore) {
+      }
+      if (!batch_.empty()) co_await ExecuteBatch();
+      in_pos_ = scan;
+      if (close_after_reply || closed_) stop = true;
+      if (!parse_error_.empty() && !stop) {
+        reply_.Error(parse_error_);
+        stop = true;
+      }
+      if (stop) break;
+      if (out_.size() >= kFlushThreshold) co_await Flush();
+      if (need_more) {
         // Keep the partial command at the front; the parser resumes by offset.
         if (in_pos_ > 0) {
           std::memmove(in_.data(), in_.data() + in_pos_, in_end_ - in_pos_);
           in_end_ -= in_pos_;
           in_pos_ = 0;
         }
-        if (r.need_at_least > in_.size()) in_.resize(r.need_at_least);
+        if (need_at_least > in_.size()) in_.resize(need_at_least);
         break;
-      } else {
-        reply_.Error(r.error);
-        stop = true;
       }
     }
     if (in_pos_ == in_end_) {
@@ -146,6 +178,87 @@ awaitable<void> Connection::Run() {
   Close();
   server_.connections(thread_).erase(id_);
   server_.connected_clients().fetch_sub(1, std::memory_order_relaxed);
+}
+
+bool Connection::Squashable(BatchEntry& e) {
+  const store::CommandSpec* spec = store::CommandTable::Global().Find(e.args[0]);
+  e.spec = spec;
+  if (!spec || !spec->shard_handler || spec->key_extractor || spec->validate || spec->first_key <= 0 ||
+      spec->last_key != spec->first_key || is_master)
+    return false;
+  int argc = static_cast<int>(e.args.size());
+  if (spec->first_key >= argc) return false;
+  if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) return false;
+  if (!authenticated || server_.loading()) return false;
+  if (spec->is_write() && server_.is_replica()) return false;
+  if ((spec->flags & store::kCmdDenyOom) && server_.config().maxmemory() &&
+      server_.used_memory() > server_.config().maxmemory())
+    return false;
+  return true;
+}
+
+awaitable<void> Connection::ExecuteBatch() {
+  ThreadStats& stats = server_.thread_stats(thread_);
+  size_t i = 0;
+  while (i < batch_.size()) {
+    size_t j = i;
+    while (j < batch_.size() && Squashable(batch_[j])) ++j;
+    if (j - i >= 2 && server_.shards().size() > 1) {
+      stats.commands_processed += j - i;
+      last_command = batch_[j - 1].spec->name;
+      co_await RunSquashed(i, j);
+      i = j;
+      continue;
+    }
+    if (j == i) j = i + 1;  // not squashable: run it alone
+    for (; i < j; ++i) {
+      stats.commands_processed++;
+      co_await Execute(store::ArgList(batch_[i].args));
+      if (close_after_reply || closed_) co_return;
+    }
+  }
+}
+
+awaitable<void> Connection::RunSquashed(size_t begin, size_t end) {
+  ShardSet& shards = server_.shards();
+  const unsigned n = shards.size();
+  size_t count = end - begin;
+  std::vector<std::string> replies(count);
+  std::vector<std::vector<size_t>> by_shard(n);
+  for (size_t k = 0; k < count; ++k) {
+    BatchEntry& e = batch_[begin + k];
+    by_shard[store::ShardOf(e.args[e.spec->first_key], n)].push_back(k);
+  }
+  std::vector<asio::io_context*> ctxs;
+  std::vector<unsigned> targets;
+  for (unsigned s = 0; s < n; ++s) {
+    if (by_shard[s].empty()) continue;
+    ctxs.push_back(&shards.at(s).ctx());
+    targets.push_back(s);
+  }
+  const unsigned db_now = db;
+  const int protocol = reply_.protocol();
+  co_await AwaitAllAsync(ctxs, [&](size_t t, std::function<void()> done) {
+    ShardThread& st = shards.at(targets[t]);
+    std::vector<std::string_view> keys;
+    for (size_t k : by_shard[targets[t]]) {
+      BatchEntry& e = batch_[begin + k];
+      keys.push_back(e.args[e.spec->first_key]);
+    }
+    st.RunWhenUnlocked(db_now, keys, [&, t, done] {
+      ShardThread& here = shards.at(targets[t]);
+      int64_t now = store::UnixTimeMs();
+      for (size_t k : by_shard[targets[t]]) {
+        BatchEntry& e = batch_[begin + k];
+        resp::ReplyBuilder rb(&replies[k]);
+        rb.SetProtocol(protocol);
+        store::CommandContext ctx{here.shard(), db_now, store::ArgList(e.args), rb, now};
+        e.spec->shard_handler(ctx);
+      }
+      done();
+    });
+  });
+  for (auto& r : replies) out_ += r;
 }
 
 awaitable<void> Connection::Execute(store::ArgList args) {
@@ -201,7 +314,8 @@ awaitable<void> Connection::Execute(store::ArgList args) {
     std::string_view single;
     std::vector<std::string_view> many;
     std::span<const std::string_view> keys;
-    if (!spec->key_extractor && spec->first_key > 0 && spec->last_key == spec->first_key) {
+    if (!spec->key_extractor && spec->first_key > 0 && spec->last_key == spec->first_key &&
+        spec->first_key < static_cast<int>(args.size())) {
       single = args[spec->first_key];
       keys = {&single, 1};
     } else {

@@ -6,6 +6,7 @@
 // reach a connection (CLIENT KILL, CLIENT LIST) by posting to that thread.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,8 +65,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Runs one command. Returns true when it finished synchronously; otherwise the caller
   // must co_await the returned task (held in pending_).
   awaitable<void> Execute(store::ArgList args);
-  bool TryExecuteInline(const store::CommandSpec& spec, store::ArgList args);
   awaitable<void> Flush();
+
+  // Pipelining: commands parsed from one read run as a batch. A run of consecutive
+  // single-key commands is "squashed": one hop per owning shard runs that shard's
+  // commands in order, all shards in parallel, and the replies are put back in request
+  // order. Commands on one key stay in order (they share a shard); commands on different
+  // keys may run in any order, which no client can tell apart from some serial order.
+  struct BatchEntry {
+    std::vector<std::string_view> args;
+    const store::CommandSpec* spec = nullptr;
+  };
+  awaitable<void> ExecuteBatch();
+  // True when `e` can join a squashed run: a known single-key shard command that passes
+  // every admission check (arity, auth, loading, read-only, OOM) right now.
+  bool Squashable(BatchEntry& e);
+  awaitable<void> RunSquashed(size_t begin, size_t end);
 
   Server& server_;
   ShardThread& thread_ref_;
@@ -74,11 +89,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t id_;
   resp::RequestParser parser_;
   std::vector<std::string_view> args_;
+  std::vector<BatchEntry> batch_;
+  std::deque<std::string> batch_owned_;  // inline commands' arguments (not views into in_)
   std::vector<char> in_;
   size_t in_pos_ = 0, in_end_ = 0;
   std::string out_;
   resp::ReplyBuilder reply_;
   bool closed_ = false;
+  std::string parse_error_;
 };
 
 // What a connection-level command handler sees (store::ConnectionHandler).

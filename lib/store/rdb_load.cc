@@ -2,6 +2,7 @@
 
 #include "store/collection_codec.h"
 #include "store/shard.h"
+#include "store/stream_codec.h"
 #include "store/string_util.h"
 
 // The collection families implement collection_codec.h. Declaring the functions weak
@@ -140,8 +141,29 @@ rdb::Status RdbValueBuilder::EndCollection() {
   return Emit();
 }
 
-rdb::Status RdbValueBuilder::BeginStream(const rdb::KeyMeta&, std::string_view key) {
-  return rdb::Status::Error("key '" + std::string(key) + "': stream values are not supported by this build yet");
+rdb::Status RdbValueBuilder::BeginStream(const rdb::KeyMeta& meta, std::string_view key) {
+  if (auto st = StartEntry(meta, key); !st.ok()) return st;
+  if (!stream_) stream_ = std::make_unique<StreamLoader>();
+  return stream_->BeginStream();
+}
+rdb::Status RdbValueBuilder::OnStreamEntries(std::span<const rdb::StreamEntry> entries) {
+  return stream_->OnStreamEntries(entries);
+}
+rdb::Status RdbValueBuilder::OnStreamMeta(const rdb::StreamMeta& meta) { return stream_->OnStreamMeta(meta); }
+rdb::Status RdbValueBuilder::OnStreamGroup(const rdb::StreamGroup& group) { return stream_->OnStreamGroup(group); }
+rdb::Status RdbValueBuilder::OnStreamPending(std::span<const rdb::StreamPendingEntry> pel) {
+  return stream_->OnStreamPending(pel);
+}
+rdb::Status RdbValueBuilder::OnStreamConsumer(const rdb::StreamConsumer& consumer) {
+  return stream_->OnStreamConsumer(consumer);
+}
+rdb::Status RdbValueBuilder::OnStreamConsumerPending(std::span<const rdb::StreamId> ids) {
+  return stream_->OnStreamConsumerPending(ids);
+}
+rdb::Status RdbValueBuilder::EndStream() {
+  if (auto st = stream_->EndStream(); !st.ok()) return st;
+  pending_->value.SetObject(stream_->Take());
+  return Emit();
 }
 
 rdb::Status RdbValueBuilder::OnEmptyKeySkipped(const rdb::KeyMeta&, std::string_view) {

@@ -57,6 +57,13 @@ class RdbValueBuilder : public rdb::Sink {
   rdb::Status OnZSetMembers(std::span<const rdb::ZSetMember> members) override;
   rdb::Status EndCollection() override;
   rdb::Status BeginStream(const rdb::KeyMeta& meta, std::string_view key) override;
+  rdb::Status OnStreamEntries(std::span<const rdb::StreamEntry> entries) override;
+  rdb::Status OnStreamMeta(const rdb::StreamMeta& meta) override;
+  rdb::Status OnStreamGroup(const rdb::StreamGroup& group) override;
+  rdb::Status OnStreamPending(std::span<const rdb::StreamPendingEntry> pel) override;
+  rdb::Status OnStreamConsumer(const rdb::StreamConsumer& consumer) override;
+  rdb::Status OnStreamConsumerPending(std::span<const rdb::StreamId> ids) override;
+  rdb::Status EndStream() override;
   rdb::Status OnEmptyKeySkipped(const rdb::KeyMeta& meta, std::string_view key) override;
 
  private:
@@ -68,6 +75,7 @@ class RdbValueBuilder : public rdb::Sink {
   RdbReplInfo repl_;
   std::optional<LoadedEntry> pending_;
   std::unique_ptr<Object> building_;
+  std::unique_ptr<class StreamLoader> stream_;
   uint64_t keys_ = 0;
   uint64_t empty_skipped_ = 0;
 };

@@ -3,6 +3,7 @@
 #include "store/collection_codec.h"
 #include "store/shard.h"
 #include "store/store_config.h"
+#include "store/stream_codec.h"
 
 // See rdb_load.cc: families not linked yet make their type unsupported, not a link error.
 #define DARTER_WEAK __attribute__((weak))
@@ -15,7 +16,6 @@ DARTER_WEAK size_t HashSize(const Object&);
 DARTER_WEAK void HashForEach(const Object&, const std::function<void(std::string_view, std::string_view)>&);
 DARTER_WEAK size_t ZsetSize(const Object&);
 DARTER_WEAK void ZsetForEach(const Object&, const std::function<void(std::string_view, double)>&);
-DARTER_WEAK rdb::Status WriteStreamValue(rdb::Writer&, const rdb::KeyModifiers&, std::string_view, const Object&);
 }  // namespace darter::store
 
 namespace darter::store {
@@ -79,8 +79,7 @@ rdb::Status WriteValue(rdb::Writer& w, const rdb::KeyModifiers& mods, std::strin
       return w.EndValue();
     }
     case ValueType::kStream:
-      if (!WriteStreamValue) return Unsupported(key, "stream");
-      return WriteStreamValue(w, mods, key, obj);
+      return SaveStream(static_cast<const StreamObject&>(obj), w, mods, key);
     case ValueType::kString:
       break;
   }
