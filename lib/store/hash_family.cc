@@ -1,8 +1,399 @@
-// Hash commands: being written (see the issue tracker); registers nothing yet.
+// Hash commands (Redis's t_hash.c), with Redis 7.0 replies and error strings. Every
+// hash command names one key and runs on that key's shard.
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "resp/reply_builder.h"
 #include "store/command_table.h"
+#include "store/errors.h"
+#include "store/family_util.h"
+#include "store/hash_object.h"
+#include "store/shard.h"
+#include "store/string_util.h"
 
 namespace darter::store {
+namespace {
 
-void RegisterHashFamily(CommandTable&) {}
+using resp::ReplyBuilder;
+
+constexpr std::string_view kHashNotInteger = "ERR hash value is not an integer";
+constexpr std::string_view kHashNotFloat = "ERR hash value is not a float";
+constexpr std::string_view kNanOrInf = "ERR value is NaN or Infinity";
+constexpr std::string_view kWouldProduceNan = "ERR increment would produce NaN or Infinity";
+constexpr std::string_view kOutOfRange = "ERR value is out of range";
+constexpr std::string_view kLongRange =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+constexpr std::string_view kInvalidCursor = "ERR invalid cursor";
+
+HashObject* AsHash(Slot* s) { return s->value.As<HashObject>(); }
+
+std::mt19937_64& Rng() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return rng;
+}
+
+// The hash at args[1] for writing, created when absent; nullptr after a WRONGTYPE reply.
+Slot* HashForWrite(CommandContext& c) {
+  Slot* s;
+  if (!FindTypedForWrite(c, c.args[1], ValueType::kHash, &s)) return nullptr;
+  if (!s) s = AddObjectKey(c.shard, c.db, c.args[1], std::make_unique<HashObject>());
+  return s;
+}
+
+// HSET/HMSET need field/value pairs.
+std::string ValidatePairs(ArgList args) {
+  if (args.size() % 2 == 1) return errors::WrongArity(ToLower(args[0]));
+  return {};
+}
+
+void HSetCommand(CommandContext& c) {
+  Slot* s = HashForWrite(c);
+  if (!s) return;
+  HashObject* h = AsHash(s);
+  int64_t created = 0;
+  for (size_t i = 2; i + 1 < c.args.size(); i += 2) created += h->Set(c.args[i], c.args[i + 1]);
+  c.effects.MarkDirty((c.args.size() - 2) / 2);
+  c.reply.Integer(created);
+}
+
+void HMSetCommand(CommandContext& c) {
+  Slot* s = HashForWrite(c);
+  if (!s) return;
+  HashObject* h = AsHash(s);
+  for (size_t i = 2; i + 1 < c.args.size(); i += 2) h->Set(c.args[i], c.args[i + 1]);
+  c.effects.MarkDirty((c.args.size() - 2) / 2);
+  c.reply.Ok();
+}
+
+void HSetNxCommand(CommandContext& c) {
+  Slot* s;
+  if (!FindTypedForWrite(c, c.args[1], ValueType::kHash, &s)) return;
+  if (s && AsHash(s)->Get(c.args[2])) {
+    c.reply.Integer(0);
+    return;
+  }
+  if (!s) s = AddObjectKey(c.shard, c.db, c.args[1], std::make_unique<HashObject>());
+  AsHash(s)->Set(c.args[2], c.args[3]);
+  c.effects.MarkDirty();
+  c.reply.Integer(1);
+}
+
+void HGetCommand(CommandContext& c) {
+  Slot* s;
+  if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
+  auto v = s ? AsHash(s)->Get(c.args[2]) : std::nullopt;
+  if (v) c.reply.Bulk(*v);
+  else c.reply.Null();
+}
+
+void HMGetCommand(CommandContext& c) {
+  Slot* s;
+  if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
+  c.reply.ArrayHeader(c.args.size() - 2);
+  for (size_t i = 2; i < c.args.size(); ++i) {
+    auto v = s ? AsHash(s)->Get(c.args[i]) : std::nullopt;
+    if (v) c.reply.Bulk(*v);
+    else c.reply.Null();
+  }
+}
+
+void HDelCommand(CommandContext& c) {
+  Slot* s;
+  if (!FindTypedForWrite(c, c.args[1], ValueType::kHash, &s)) return;
+  if (!s) {
+    c.reply.Integer(0);
+    return;
+  }
+  HashObject* h = AsHash(s);
+  int64_t deleted = 0;
+  for (size_t i = 2; i < c.args.size() && h->size() > 0; ++i) deleted += h->Delete(c.args[i]);
+  if (deleted) c.effects.MarkDirty(static_cast<uint64_t>(deleted));
+  if (h->size() == 0) DeleteSlot(c.shard, c.db, s);
+  c.reply.Integer(deleted);
+}
+
+void HLenCommand(CommandContext& c) {
+  Slot* s;
+  if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
+  c.reply.Integer(s ? static_cast<int64_t>(AsHash(s)->size()) : 0);
+}
+
+void HExistsCommand(CommandContext& c) {
+  Slot* s;
+  if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
+  c.reply.Integer(s && AsHash(s)->Get(c.args[2]) ? 1 : 0);
+}
+
+void HStrlenCommand(CommandContext& c) {
+  Slot* s;
+  if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
+  auto v = s ? AsHash(s)->Get(c.args[2]) : std::nullopt;
+  c.reply.Integer(v ? static_cast<int64_t>(v->size()) : 0);
+}
+
+enum GetAllWhat { kFields = 1, kValues = 2, kBoth = 3 };
+
+void GetAll(CommandContext& c, GetAllWhat what) {
+  Slot* s;
+  if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
+  if (!s) {
+    if (what == kBoth) c.reply.MapHeader(0);
+    else c.reply.ArrayHeader(0);
+    return;
+  }
+  HashObject* h = AsHash(s);
+  if (what == kBoth) c.reply.MapHeader(h->size());
+  else c.reply.ArrayHeader(h->size());
+  h->ForEach([&](std::string_view f, std::string_view v) {
+    if (what & kFields) c.reply.Bulk(f);
+    if (what & kValues) c.reply.Bulk(v);
+  });
+}
+
+void HGetAllCommand(CommandContext& c) { GetAll(c, kBoth); }
+void HKeysCommand(CommandContext& c) { GetAll(c, kFields); }
+void HValsCommand(CommandContext& c) { GetAll(c, kValues); }
+
+void HIncrByCommand(CommandContext& c) {
+  auto incr = ParseInt64(c.args[3]);
+  if (!incr) {
+    c.reply.Error(errors::kNotInteger);
+    return;
+  }
+  Slot* s = HashForWrite(c);
+  if (!s) return;
+  HashObject* h = AsHash(s);
+  int64_t value = 0;
+  if (auto old = h->Get(c.args[2])) {
+    auto v = ParseInt64(*old);
+    if (!v) {
+      c.reply.Error(kHashNotInteger);
+      return;
+    }
+    value = *v;
+  }
+  if ((*incr < 0 && value < 0 && *incr < INT64_MIN - value) || (*incr > 0 && value > 0 && *incr > INT64_MAX - value)) {
+    c.reply.Error(errors::kOverflow);
+    return;
+  }
+  value += *incr;
+  h->Set(c.args[2], FormatInt64(value));
+  c.effects.MarkDirty();
+  c.reply.Integer(value);
+}
+
+void HIncrByFloatCommand(CommandContext& c) {
+  auto incr = ParseLongDouble(c.args[3]);
+  if (!incr) {
+    c.reply.Error(errors::kNotFloat);
+    return;
+  }
+  if (std::isnan(*incr) || std::isinf(*incr)) {
+    c.reply.Error(kNanOrInf);
+    return;
+  }
+  Slot* s = HashForWrite(c);
+  if (!s) return;
+  HashObject* h = AsHash(s);
+  long double value = 0;
+  if (auto old = h->Get(c.args[2])) {
+    auto v = ParseLongDouble(*old);
+    if (!v) {
+      c.reply.Error(kHashNotFloat);
+      return;
+    }
+    value = *v;
+  }
+  value += *incr;
+  if (std::isnan(value) || std::isinf(value)) {
+    c.reply.Error(kWouldProduceNan);
+    return;
+  }
+  std::string text = FormatLongDoubleHuman(value);
+  h->Set(c.args[2], text);
+  c.effects.MarkDirty();
+  // Replaying the increment could round differently elsewhere: send the result.
+  c.effects.Propagate({"HSET", c.args[1], c.args[2], text});
+  c.reply.Bulk(text);
+}
+
+// HRANDFIELD key [count [WITHVALUES]].
+void HRandFieldCommand(CommandContext& c) {
+  if (c.args.size() == 2) {
+    Slot* s;
+    if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
+    if (!s) {
+      c.reply.Null();
+      return;
+    }
+    auto entries = AsHash(s)->Entries();
+    c.reply.Bulk(entries[Rng()() % entries.size()].first);
+    return;
+  }
+  auto l = ParseInt64(c.args[2]);
+  if (!l) {
+    c.reply.Error(errors::kNotInteger);
+    return;
+  }
+  if (*l == INT64_MIN) {
+    c.reply.Error(kLongRange);
+    return;
+  }
+  bool withvalues = false;
+  if (c.args.size() > 4 || (c.args.size() == 4 && !EqualsIgnoreCase(c.args[3], "withvalues"))) {
+    c.reply.Error(errors::kSyntax);
+    return;
+  }
+  if (c.args.size() == 4) {
+    withvalues = true;
+    if (*l < -INT64_MAX / 2 || *l > INT64_MAX / 2) {
+      c.reply.Error(kOutOfRange);
+      return;
+    }
+  }
+  Slot* s;
+  if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
+  if (!s || *l == 0) {
+    c.reply.ArrayHeader(0);
+    return;
+  }
+  auto entries = AsHash(s)->Entries();
+  bool resp3 = c.reply.protocol() == 3;
+  auto emit = [&](const std::pair<std::string_view, std::string_view>& e) {
+    if (withvalues && resp3) c.reply.ArrayHeader(2);
+    c.reply.Bulk(e.first);
+    if (withvalues) c.reply.Bulk(e.second);
+  };
+  size_t header_mult = withvalues && !resp3 ? 2 : 1;
+  if (*l < 0) {
+    // Repetitions allowed: -count independent draws.
+    uint64_t count = static_cast<uint64_t>(-*l);
+    c.reply.ArrayHeader(count * header_mult);
+    for (uint64_t i = 0; i < count; ++i) emit(entries[Rng()() % entries.size()]);
+    return;
+  }
+  size_t count = static_cast<size_t>(*l);
+  if (count >= entries.size()) {
+    c.reply.ArrayHeader(entries.size() * header_mult);
+    for (const auto& e : entries) emit(e);
+    return;
+  }
+  // Distinct fields: a partial Fisher-Yates shuffle.
+  std::vector<size_t> idx(entries.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  for (size_t i = 0; i < count; ++i) std::swap(idx[i], idx[i + Rng()() % (idx.size() - i)]);
+  c.reply.ArrayHeader(count * header_mult);
+  for (size_t i = 0; i < count; ++i) emit(entries[idx[i]]);
+}
+
+// Redis's parseScanCursorOrReply: strtoul rules (a leading '-' wraps), no leading space.
+bool ParseCursor(std::string_view arg, uint64_t* cursor) {
+  std::string s(arg);
+  if (!s.empty() && std::isspace(static_cast<unsigned char>(s[0]))) return false;
+  if (s.find('\0') != std::string::npos) return false;
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+  if (*end != '\0' || errno == ERANGE) return false;
+  *cursor = v;
+  return true;
+}
+
+void HScanCommand(CommandContext& c) {
+  uint64_t cursor;
+  if (!ParseCursor(c.args[2], &cursor)) {
+    c.reply.Error(kInvalidCursor);
+    return;
+  }
+  Slot* s;
+  if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
+  if (!s) {
+    c.reply.ArrayHeader(2);
+    c.reply.Bulk("0");
+    c.reply.ArrayHeader(0);
+    return;
+  }
+  size_t count = 10;
+  std::optional<std::string_view> pattern;
+  for (size_t j = 3; j < c.args.size(); j += 2) {
+    if (j + 1 >= c.args.size()) {
+      c.reply.Error(errors::kSyntax);
+      return;
+    }
+    std::string_view opt = c.args[j];
+    if (EqualsIgnoreCase(opt, "count")) {
+      auto n = ParseInt64(c.args[j + 1]);
+      if (!n) {
+        c.reply.Error(errors::kNotInteger);
+        return;
+      }
+      if (*n < 1) {
+        c.reply.Error(errors::kSyntax);
+        return;
+      }
+      count = static_cast<size_t>(*n);
+    } else if (EqualsIgnoreCase(opt, "match")) {
+      pattern = c.args[j + 1];
+      if (*pattern == "*") pattern.reset();
+    } else {
+      c.reply.Error(errors::kSyntax);
+      return;
+    }
+  }
+  std::vector<std::string_view> out;
+  uint64_t next = AsHash(s)->Scan(cursor, count, [&](std::string_view f, std::string_view v) {
+    if (pattern && !GlobMatch(*pattern, f)) return;
+    out.push_back(f);
+    out.push_back(v);
+  });
+  c.reply.ArrayHeader(2);
+  c.reply.Bulk(std::to_string(next));
+  c.reply.ArrayHeader(out.size());
+  for (auto e : out) c.reply.Bulk(e);
+}
+
+}  // namespace
+
+void RegisterHashFamily(CommandTable& t) {
+  auto shard = [&](const char* name, int arity, uint32_t flags, ShardHandler h, std::vector<std::string> acl,
+                   ArgValidator validate = nullptr) {
+    CommandSpec s;
+    s.name = name;
+    s.arity = arity;
+    s.flags = flags;
+    s.first_key = 1;
+    s.last_key = 1;
+    s.key_step = 1;
+    s.shard_handler = h;
+    s.validate = validate;
+    s.categories = std::move(acl);
+    t.Register(std::move(s));
+  };
+  constexpr uint32_t W = kCmdWrite | kCmdDenyOom | kCmdFast;
+  constexpr uint32_t RF = kCmdReadOnly | kCmdFast;
+  constexpr uint32_t R = kCmdReadOnly;
+  shard("hset", -4, W, HSetCommand, {"@write", "@hash", "@fast"}, ValidatePairs);
+  shard("hmset", -4, W, HMSetCommand, {"@write", "@hash", "@fast"}, ValidatePairs);
+  shard("hsetnx", 4, W, HSetNxCommand, {"@write", "@hash", "@fast"});
+  shard("hget", 3, RF, HGetCommand, {"@read", "@hash", "@fast"});
+  shard("hmget", -3, RF, HMGetCommand, {"@read", "@hash", "@fast"});
+  shard("hgetall", 2, R, HGetAllCommand, {"@read", "@hash", "@slow"});
+  shard("hkeys", 2, R, HKeysCommand, {"@read", "@hash", "@slow"});
+  shard("hvals", 2, R, HValsCommand, {"@read", "@hash", "@slow"});
+  shard("hdel", -3, kCmdWrite | kCmdFast, HDelCommand, {"@write", "@hash", "@fast"});
+  shard("hlen", 2, RF, HLenCommand, {"@read", "@hash", "@fast"});
+  shard("hexists", 3, RF, HExistsCommand, {"@read", "@hash", "@fast"});
+  shard("hstrlen", 3, RF, HStrlenCommand, {"@read", "@hash", "@fast"});
+  shard("hincrby", 4, W, HIncrByCommand, {"@write", "@hash", "@fast"});
+  shard("hincrbyfloat", 4, W, HIncrByFloatCommand, {"@write", "@hash", "@fast"});
+  shard("hrandfield", -2, R, HRandFieldCommand, {"@read", "@hash", "@slow"});
+  shard("hscan", -3, R, HScanCommand, {"@read", "@hash", "@slow"});
+}
 
 }  // namespace darter::store

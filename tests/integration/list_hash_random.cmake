@@ -1,0 +1,4 @@
+# Randomized differential test of the list and hash families (owner: lists/hashes).
+if(TARGET darter-server)
+  darter_integration_test(list_hash_random_test list_hash_random_test.cc TIMEOUT 120)
+endif()
