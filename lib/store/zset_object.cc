@@ -399,7 +399,7 @@ struct ZsetObject::Skiplist {
   size_t node_bytes = 0;  // malloc'd by nodes, member heap included
   MemberIndex index;
 
-  Skiplist() : header(SkipNode::New(kMaxLevel, 0, {})) {}
+  Skiplist() : header(SkipNode::New(kMaxLevel, 0, std::string_view(""))) {}
   ~Skiplist() {
     SkipNode* n = header->next(0);
     while (n) {
