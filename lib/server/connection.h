@@ -53,9 +53,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The replication link's client: runs the primary's stream, may write on a replica,
   // skips AUTH/READONLY/LOADING/OOM checks, and its replies are dropped.
   bool is_master = false;
-  awaitable<void> ExecuteAsMaster(store::ArgList args) {
+  // Runs one command of the stream; returns the error reply ("" when it succeeded), so
+  // the link can report commands the primary accepted but this server refused.
+  awaitable<std::string> ExecuteAsMaster(store::ArgList args) {
     co_await Execute(args);
+    std::string error;
+    if (!out_.empty() && out_[0] == '-') error = out_.substr(1, out_.find('\r') - 1);
     out_.clear();
+    co_return error;
   }
 
   // CLIENT LIST / CLIENT INFO line.

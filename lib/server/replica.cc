@@ -402,6 +402,19 @@ awaitable<bool> ReplicaLink::FullSync(const std::string& replid, int64_t offset)
   co_return true;
 }
 
+// A command the primary accepted but this server refused means the copy may differ
+// (an unsupported command, PUBLISH before pub/sub exists, a script propagated
+// verbatim). Say so — once per command name, so a busy stream cannot flood the log.
+void ReplicaLink::ReportRefused(const std::string& name, const std::string& error) {
+  refused_count_++;
+  if (!refused_names_.insert(name).second) return;
+  LOG_WARNING("replication: the primary sent '%s', which this server refused (%s); the copy may differ",
+              name.c_str(), error.c_str());
+  server_.repl_state().Update([&](ReplicationSnapshot& s) {
+    s.last_error = "refused '" + name + "' from the primary: " + error;
+  });
+}
+
 awaitable<void> ReplicaLink::ApplyBlock() {
   std::vector<store::ExecBlockOp::Command> commands;
   for (auto& argv : block_) {
@@ -452,7 +465,8 @@ awaitable<bool> ReplicaLink::StreamCommands() {
         block_.emplace_back(args_.begin(), args_.end());
         block_bytes_ += bytes;
       } else {
-        co_await master_client_->ExecuteAsMaster(store::ArgList(args_));
+        std::string error = co_await master_client_->ExecuteAsMaster(store::ArgList(args_));
+        if (!error.empty()) ReportRefused(name, error);
         applied_offset_ += bytes;
       }
       in_pos_ += r.consumed;

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "resp/request_parser.h"
@@ -55,6 +56,7 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   awaitable<bool> StreamCommands();
   awaitable<void> FlushAllDatabases();
   awaitable<void> ApplyBlock();
+  void ReportRefused(const std::string& name, const std::string& error);
 
   Server& server_;
   std::string host_;
@@ -77,6 +79,8 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   bool in_multi_ = false;
   std::vector<std::vector<std::string>> block_;
   int64_t block_bytes_ = 0;
+  uint64_t refused_count_ = 0;
+  std::unordered_set<std::string> refused_names_;
 };
 
 }  // namespace darter::server
