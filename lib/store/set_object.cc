@@ -53,7 +53,7 @@ uint64_t Rev(uint64_t v) {
 
 }  // namespace
 
-static_assert(sizeof(SetObject) == 24, "SetObject should fit a 32-byte malloc chunk");
+static_assert(sizeof(SetObject) == 56, "SetObject should fill a 64-byte glibc malloc chunk exactly");
 
 bool SetMemberIsInteger(std::string_view s, int64_t* out) {
   auto v = ParseInt64(s);
@@ -62,7 +62,7 @@ bool SetMemberIsInteger(std::string_view s, int64_t* out) {
   return true;
 }
 
-SetObject::SetObject() = default;
+SetObject::SetObject() { buf_ = nullptr; }
 
 std::unique_ptr<SetObject> SetObject::CreateFor(std::string_view first) {
   auto s = std::make_unique<SetObject>();
@@ -71,18 +71,20 @@ std::unique_ptr<SetObject> SetObject::CreateFor(std::string_view first) {
 }
 
 SetObject::~SetObject() {
-  if (enc_ == Encoding::kHashtable && buf_) {
-    CompactString* sl = slots();
-    uint8_t* c = ctrl();
-    for (uint32_t i = 0; i < hdr().cap; ++i)
-      if (c[i] < kEmpty) sl[i].~CompactString();
+  if (enc_ == Encoding::kIntset) {
+    if (!IntInline()) std::free(buf_);
+    return;
   }
+  CompactString* sl = slots();
+  uint8_t* c = ctrl();
+  for (uint32_t i = 0; i < hdr().cap; ++i)
+    if (c[i] < kEmpty) sl[i].~CompactString();
   std::free(buf_);
 }
 
 size_t SetObject::MallocUsed() const {
   size_t n = sizeof(*this);
-  if (enc_ == Encoding::kIntset) return n + static_cast<size_t>(size_) * width_;
+  if (enc_ == Encoding::kIntset) return n + (IntInline() ? 0 : static_cast<size_t>(size_) * width_);
   n += sizeof(HtHeader) + static_cast<size_t>(hdr().cap) * (sizeof(CompactString) + 1);
   CompactString* sl = slots();
   uint8_t* c = ctrl();
@@ -100,10 +102,8 @@ std::unique_ptr<Object> SetObject::Clone() const {
   o->width_ = width_;
   if (enc_ == Encoding::kIntset) {
     size_t bytes = static_cast<size_t>(size_) * width_;
-    if (bytes) {
-      o->buf_ = CheckedMalloc(bytes);
-      std::memcpy(o->buf_, buf_, bytes);
-    }
+    if (!IntInline()) o->buf_ = CheckedMalloc(bytes);
+    std::memcpy(o->IntData(), IntData(), bytes);
     return o;
   }
   uint32_t cap = hdr().cap;
@@ -122,7 +122,7 @@ void SetObject::OnLoaded() {
 // ---- intset ----
 
 int64_t SetObject::IntAt(uint32_t i) const {
-  const char* p = static_cast<const char*>(buf_) + static_cast<size_t>(i) * width_;
+  const char* p = IntData() + static_cast<size_t>(i) * width_;
   switch (width_) {
     case 2: {
       int16_t v;
@@ -143,7 +143,7 @@ int64_t SetObject::IntAt(uint32_t i) const {
 }
 
 void SetObject::IntSetAt(uint32_t i, int64_t v) {
-  char* p = static_cast<char*>(buf_) + static_cast<size_t>(i) * width_;
+  char* p = IntData() + static_cast<size_t>(i) * width_;
   switch (width_) {
     case 2: {
       int16_t x = static_cast<int16_t>(v);
@@ -176,46 +176,57 @@ bool SetObject::IntFind(int64_t v, uint32_t* pos) const {
   return false;
 }
 
+void SetObject::IntResize(uint32_t n) {
+  size_t old_bytes = static_cast<size_t>(size_) * width_;
+  size_t new_bytes = static_cast<size_t>(n) * width_;
+  bool old_in = old_bytes <= kInlineBytes, new_in = new_bytes <= kInlineBytes;
+  if (old_in && !new_in) {
+    void* p = CheckedMalloc(new_bytes);
+    std::memcpy(p, inline_, old_bytes);
+    buf_ = p;
+  } else if (!old_in && new_in) {
+    char tmp[kInlineBytes];
+    void* heap = buf_;
+    std::memcpy(tmp, heap, new_bytes);
+    std::free(heap);
+    std::memcpy(inline_, tmp, new_bytes);
+  } else if (!old_in && !new_in) {
+    void* p = std::realloc(buf_, new_bytes);
+    if (!p) std::abort();
+    buf_ = p;
+  }
+  size_ = n;
+}
+
 void SetObject::IntInsert(int64_t v, uint32_t pos) {
   uint8_t need = WidthFor(v);
   if (need > width_) {
     // Upgrade: re-encode every element at the wider width. The new value is either
     // below or above every existing one (it does not fit the old width).
-    void* nb = CheckedMalloc(static_cast<size_t>(size_ + 1) * need);
-    void* old = buf_;
     std::vector<int64_t> vals(size_);
     for (uint32_t i = 0; i < size_; ++i) vals[i] = IntAt(i);
-    buf_ = nb;
+    IntResize(0);
     width_ = need;
+    IntResize(static_cast<uint32_t>(vals.size() + 1));
     bool front = v < 0;
     uint32_t off = front ? 1 : 0;
-    for (uint32_t i = 0; i < size_; ++i) IntSetAt(i + off, vals[i]);
-    IntSetAt(front ? 0 : size_, v);
-    ++size_;
-    std::free(old);
+    for (uint32_t i = 0; i < vals.size(); ++i) IntSetAt(i + off, vals[i]);
+    IntSetAt(front ? 0 : static_cast<uint32_t>(vals.size()), v);
     return;
   }
-  buf_ = std::realloc(buf_, static_cast<size_t>(size_ + 1) * width_);
-  if (!buf_) std::abort();
-  char* b = static_cast<char*>(buf_);
+  uint32_t old = size_;
+  IntResize(size_ + 1);
+  char* b = IntData();
   std::memmove(b + static_cast<size_t>(pos + 1) * width_, b + static_cast<size_t>(pos) * width_,
-               static_cast<size_t>(size_ - pos) * width_);
-  ++size_;
+               static_cast<size_t>(old - pos) * width_);
   IntSetAt(pos, v);
 }
 
 void SetObject::IntRemoveAt(uint32_t pos) {
-  char* b = static_cast<char*>(buf_);
+  char* b = IntData();
   std::memmove(b + static_cast<size_t>(pos) * width_, b + static_cast<size_t>(pos + 1) * width_,
                static_cast<size_t>(size_ - pos - 1) * width_);
-  --size_;
-  if (size_ == 0) {
-    std::free(buf_);
-    buf_ = nullptr;
-  } else {
-    void* nb = std::realloc(buf_, static_cast<size_t>(size_) * width_);
-    if (nb) buf_ = nb;
-  }
+  IntResize(size_ - 1);
 }
 
 // ---- hashtable ----
@@ -302,7 +313,7 @@ void SetObject::ConvertToHashtable() {
   if (enc_ == Encoding::kHashtable) return;
   std::vector<int64_t> vals(size_);
   for (uint32_t i = 0; i < size_; ++i) vals[i] = IntAt(i);
-  std::free(buf_);
+  IntResize(0);
   enc_ = Encoding::kHashtable;
   buf_ = AllocTable(CapFor(vals.size()));
   size_ = 0;

@@ -89,9 +89,7 @@ class SetObject final : public Object {
   void HtMaybeGrow();
   void HtMaybeShrink();
   void HtEraseAt(size_t slot);
-  // The hashtable block: this header, `cap` slots, then `cap` control bytes. Keeping
-  // the table's bookkeeping in its block keeps SetObject at 24 bytes (a 32-byte malloc
-  // chunk), which matters for the many small intsets.
+  // The hashtable block: this header, `cap` slots, then `cap` control bytes.
   struct HtHeader {
     uint32_t cap;   // slots, a power of two
     uint32_t used;  // occupied + deleted
@@ -106,7 +104,21 @@ class SetObject final : public Object {
            static_cast<size_t>(hdr().cap) * sizeof(CompactString);
   }
 
-  void* buf_ = nullptr;  // intset: count * width bytes; hashtable: see HtHeader
+  // Intset bytes live inline while they fit (10 int32 members, 20 int16), else in
+  // the heap block buf_; the object is then 56 bytes, one 64-byte malloc chunk, instead
+  // of an object chunk plus an array chunk.
+  static constexpr size_t kInlineBytes = 40;
+  bool IntInline() const { return static_cast<size_t>(size_) * width_ <= kInlineBytes; }
+  char* IntData() { return IntInline() ? inline_ : static_cast<char*>(buf_); }
+  const char* IntData() const { return IntInline() ? inline_ : static_cast<const char*>(buf_); }
+  // Resizes the intset storage to `n` elements of the current width, keeping the first
+  // min(size_, n) elements, moving between inline and heap storage as needed.
+  void IntResize(uint32_t n);
+
+  union {
+    void* buf_;                   // intset past kInlineBytes, or the hashtable block
+    char inline_[kInlineBytes];   // small intsets
+  };
   uint32_t size_ = 0;
   uint8_t width_ = 2;    // intset element bytes
   Encoding enc_ = Encoding::kIntset;

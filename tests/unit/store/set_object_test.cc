@@ -185,3 +185,27 @@ TEST_CASE("Set RDB codec: load then iterate round-trips, OnLoaded picks the enco
   CHECK(SetSize(*strs) == 2);
   cfg.store(old);
 }
+
+TEST_CASE("Set intset agrees with std::set across inline/heap storage and widths") {
+  std::mt19937_64 rng(99);
+  SetObject s;
+  std::set<int64_t> model;
+  const int64_t ranges[] = {100, 70000, 6000000000LL};
+  for (int i = 0; i < 20000; ++i) {
+    int64_t r = ranges[(i / 2000) % 3];
+    int64_t v = static_cast<int64_t>(rng() % (2 * r)) - r;
+    std::string m = std::to_string(v);
+    // Stay around the inline limit (40 bytes) most of the time.
+    if (model.size() < 25 && rng() % 2) CHECK(s.Add(m) == model.insert(v).second);
+    else CHECK(s.Remove(m) == (model.erase(v) == 1));
+    REQUIRE(s.size() == model.size());
+    if (i % 97 == 0) {
+      std::vector<std::string> want;
+      for (int64_t x : model) want.push_back(std::to_string(x));
+      CHECK(All(s) == want);
+      auto c = s.Clone();
+      CHECK(All(static_cast<SetObject&>(*c)) == want);
+    }
+  }
+  CHECK(s.EncodingName() == "intset");
+}
