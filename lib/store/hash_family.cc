@@ -56,8 +56,7 @@ void HSetCommand(CommandContext& c) {
   Slot* s = HashForWrite(c);
   if (!s) return;
   HashObject* h = AsHash(s);
-  int64_t created = 0;
-  for (size_t i = 2; i + 1 < c.args.size(); i += 2) created += h->Set(c.args[i], c.args[i + 1]);
+  int64_t created = static_cast<int64_t>(h->SetPairs(c.args.subspan(2)));
   c.effects.MarkDirty((c.args.size() - 2) / 2);
   c.reply.Integer(created);
 }
@@ -65,8 +64,7 @@ void HSetCommand(CommandContext& c) {
 void HMSetCommand(CommandContext& c) {
   Slot* s = HashForWrite(c);
   if (!s) return;
-  HashObject* h = AsHash(s);
-  for (size_t i = 2; i + 1 < c.args.size(); i += 2) h->Set(c.args[i], c.args[i + 1]);
+  AsHash(s)->SetPairs(c.args.subspan(2));
   c.effects.MarkDirty((c.args.size() - 2) / 2);
   c.reply.Ok();
 }

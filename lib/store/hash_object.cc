@@ -207,6 +207,48 @@ bool HashObject::Set(std::string_view field, std::string_view value) {
   return true;
 }
 
+size_t HashObject::SetPairs(std::span<const std::string_view> pairs) {
+  if (!table_) {
+    for (size_t i = 0; i + 1 < pairs.size(); i += 2)
+      if (!FitsListpack(pairs[i], pairs[i + 1])) ConvertToTable();
+  }
+  size_t created = 0;
+  if (table_) {
+    for (size_t i = 0; i + 1 < pairs.size(); i += 2) created += table_->Set(pairs[i], pairs[i + 1]);
+    return created;
+  }
+  // New fields in first-seen order, each with its last value.
+  std::vector<std::string_view> fresh;
+  for (size_t i = 0; i + 1 < pairs.size(); i += 2) {
+    std::string_view field = pairs[i], value = pairs[i + 1];
+    bool done = false;
+    for (size_t off = pack_.begin(), end = pack_.end(); off < end && !done;) {
+      size_t voff;
+      std::string_view f = pack_.At(off, &voff);
+      if (f == field) {
+        pack_.Replace(voff, value);
+        done = true;
+      } else {
+        pack_.At(voff, &off);
+      }
+    }
+    for (size_t j = 0; j < fresh.size() && !done; j += 2) {
+      if (fresh[j] == field) {
+        fresh[j + 1] = value;
+        done = true;
+      }
+    }
+    if (!done) {
+      fresh.push_back(field);
+      fresh.push_back(value);
+    }
+  }
+  pack_.InsertAll(pack_.end(), fresh);
+  created = fresh.size() / 2;
+  if (static_cast<int64_t>(size()) > MaxListpackEntries()) ConvertToTable();
+  return created;
+}
+
 bool HashObject::Delete(std::string_view field) {
   if (table_) return table_->Erase(field);
   for (size_t off = pack_.begin(), end = pack_.end(); off < end;) {

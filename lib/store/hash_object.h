@@ -24,6 +24,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
+#include <vector>
 #include <string_view>
 #include <utility>
 
@@ -93,6 +95,9 @@ class HashObject : public Object {
   // Inserts or overwrites, converting to a hash table when the thresholds say so.
   // Returns true when the field is new.
   bool Set(std::string_view field, std::string_view value);
+  // HSET's field, value, field, value, ...: as Set on each pair in turn, but a
+  // listpack grows once for all the new fields. Returns how many fields were new.
+  size_t SetPairs(std::span<const std::string_view> pairs);
   bool Delete(std::string_view field);
   // Insertion order for a listpack; table order otherwise.
   void ForEach(const std::function<void(std::string_view, std::string_view)>& fn) const;

@@ -53,7 +53,7 @@ void PushGeneric(CommandContext& c, End end, bool only_existing) {
     s = AddObjectKey(c.shard, c.db, c.args[1], std::make_unique<ListObject>());
   }
   ListObject* l = AsList(s);
-  for (size_t i = 2; i < c.args.size(); ++i) l->Push(end, c.args[i]);
+  l->PushAll(end, c.args.subspan(2));
   c.effects.MarkDirty(c.args.size() - 2);
   c.reply.Integer(static_cast<int64_t>(l->size()));
 }

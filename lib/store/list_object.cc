@@ -98,6 +98,24 @@ size_t EntryPack::Insert(size_t off, std::string_view s) {
   return off;
 }
 
+void EntryPack::InsertAll(size_t off, std::span<const std::string_view> items, bool reversed) {
+  if (items.empty()) return;
+  size_t add = 0;
+  for (std::string_view s : items) add += EntrySize(s.size());
+  size_t old = bytes();
+  size_t cnt = count();
+  Resize(old + add);
+  std::memmove(p_ + off + add, p_ + off, old - off);
+  char* w = p_ + off;
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::string_view s = items[reversed ? items.size() - 1 - i : i];
+    w += PutVarint(w, s.size());
+    if (!s.empty()) std::memcpy(w, s.data(), s.size());
+    w += s.size();
+  }
+  SetCount(cnt + items.size());
+}
+
 void EntryPack::Erase(size_t off, size_t n) {
   if (n == 0) return;
   size_t cnt = count();
@@ -235,6 +253,19 @@ void ListObject::Push(End end, std::string_view s) {
     else v.push_back(std::move(fresh));
   }
   quick_->len++;
+}
+
+void ListObject::PushAll(End end, std::span<const std::string_view> items) {
+  size_t add = 0;
+  for (std::string_view s : items) add += EntryPack::EntrySize(s.size());
+  EntryPack& node = quick_ ? (end == End::kHead ? quick_->nodes.front() : quick_->nodes.back()) : head_;
+  if (ListNodeFits(node.bytes() + add, node.count() + items.size())) {
+    if (end == End::kHead) node.InsertAll(node.begin(), items, /*reversed=*/true);
+    else node.InsertAll(node.end(), items);
+    AddLen(static_cast<ptrdiff_t>(items.size()));
+    return;
+  }
+  for (std::string_view s : items) Push(end, s);
 }
 
 std::string ListObject::Pop(End end) {

@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,6 +76,9 @@ class EntryPack {
   size_t Insert(size_t off, std::string_view s);
   void PushBack(std::string_view s) { Insert(end(), s); }
   void PushFront(std::string_view s) { Insert(begin(), s); }
+  // Inserts all of `items` before the entry at `off` with one reallocation, in order
+  // (or in reverse order when `reversed`, as LPUSH a b c leaves c b a).
+  void InsertAll(size_t off, std::span<const std::string_view> items, bool reversed = false);
   // Erases `n` entries starting at `off`.
   void Erase(size_t off, size_t n);
   // Replaces the entry at `off` with `s`.
@@ -123,6 +127,9 @@ class ListObject : public Object {
   size_t node_count() const { return quick_ ? quick_->nodes.size() : 1; }
 
   void Push(End end, std::string_view s);
+  // Pushes each item in turn (LPUSH/RPUSH order), reallocating once when they fit the
+  // end node.
+  void PushAll(End end, std::span<const std::string_view> items);
   // REQUIRES: size() > 0.
   std::string Pop(End end);
   // Element at a non-negative index < size().

@@ -119,3 +119,24 @@ TEST_CASE("Hash codec: load settles the encoding and iterates every pair") {
   auto clone = small->Clone();
   CHECK(HashSize(*clone) == 1);
 }
+
+TEST_CASE("SetPairs: repeated fields in one command keep the last value and count once") {
+  HashObject h;
+  h.Set("old", "1");
+  std::vector<std::string_view> pairs = {"a", "1", "old", "2", "a", "3", "b", "4"};
+  CHECK(h.SetPairs(pairs) == 2);
+  auto e = h.Entries();
+  REQUIRE(e.size() == 3);
+  CHECK(e[0] == std::pair<std::string_view, std::string_view>{"old", "2"});
+  CHECK(e[1] == std::pair<std::string_view, std::string_view>{"a", "3"});
+  CHECK(e[2] == std::pair<std::string_view, std::string_view>{"b", "4"});
+  std::vector<std::string> many;
+  for (int i = 0; i < 150; ++i) {
+    many.push_back("f" + std::to_string(i % 75));
+    many.push_back(std::to_string(i));
+  }
+  std::vector<std::string_view> views(many.begin(), many.end());
+  CHECK(h.SetPairs(views) == 75);
+  CHECK(h.size() == 78);
+  CHECK(h.Get("f0") == "75");
+}

@@ -162,3 +162,16 @@ TEST_CASE("List codec: load, iterate and length round-trip") {
   auto clone = obj->Clone();
   CHECK(ListLength(*clone) == want.size());
 }
+
+TEST_CASE("PushAll keeps LPUSH/RPUSH order, in one pack or across nodes") {
+  for (int64_t fill : {-2, 2}) {
+    FillGuard guard(fill);
+    ListObject l;
+    std::vector<std::string_view> items = {"a", "b", "c"};
+    l.PushAll(ListObject::End::kTail, items);
+    l.PushAll(ListObject::End::kHead, items);
+    l.PushAll(ListObject::End::kTail, std::vector<std::string_view>{"x", "y"});
+    CHECK(Items(l) == std::vector<std::string>{"c", "b", "a", "a", "b", "c", "x", "y"});
+    CHECK(l.size() == 8);
+  }
+}
