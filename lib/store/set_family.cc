@@ -329,7 +329,10 @@ enum class SetOpKind { kInter, kUnion, kDiff, kInterCard };
 // What hop 0 found for one source key.
 struct SourceSet {
   enum State : uint8_t { kMissing, kWrongType, kFound } state = kMissing;
-  bool intset = false;
+  // Intersections are pre-filtered on each shard: the shard's smallest set keeps only
+  // the members every other local set has, and those other sets are "absorbed".
+  bool absorbed = false;
+  size_t size = 0;                   // the set's size before any filtering
   std::vector<std::string> members;  // intsets ascending
 };
 
@@ -375,21 +378,7 @@ class SetAlgebraOp : public MultiShardOp {
 
   void RunHop(int hop, HopContext& h) override {
     if (hop == 0) {
-      for (size_t i : h.key_indices) {
-        if (i < first_ || i >= last_) continue;  // the destination
-        // Writers look keys up without touching hit/miss statistics, as Redis does.
-        Slot* s = store_ ? h.shard.FindLive(h.db, h.args[i], h.now_ms) : h.shard.FindForRead(h.db, h.args[i], h.now_ms);
-        SourceSet& src = sources_[i - first_];
-        if (!s) continue;
-        if (s->value.type() != ValueType::kSet) {
-          src.state = SourceSet::kWrongType;
-          continue;
-        }
-        src.state = SourceSet::kFound;
-        const SetObject* set = s->value.As<SetObject>();
-        src.intset = set->encoding() == SetObject::Encoding::kIntset;
-        src.members = Members(*set);
-      }
+      Gather(h);
       return;
     }
     // hop 1: the destination.
@@ -429,6 +418,45 @@ class SetAlgebraOp : public MultiShardOp {
   }
 
  private:
+  void Gather(HopContext& h) {
+    bool inter = kind_ == SetOpKind::kInter || kind_ == SetOpKind::kInterCard;
+    std::vector<std::pair<size_t, const SetObject*>> local;  // source index, set
+    bool missing = false;
+    for (size_t i : h.key_indices) {
+      if (i < first_ || i >= last_) continue;  // the destination
+      // Writers look keys up without touching hit/miss statistics, as Redis does.
+      Slot* s = store_ ? h.shard.FindLive(h.db, h.args[i], h.now_ms) : h.shard.FindForRead(h.db, h.args[i], h.now_ms);
+      SourceSet& src = sources_[i - first_];
+      if (!s) {
+        missing = true;
+        continue;
+      }
+      if (s->value.type() != ValueType::kSet) {
+        src.state = SourceSet::kWrongType;
+        continue;
+      }
+      src.state = SourceSet::kFound;
+      src.size = s->value.As<SetObject>()->size();
+      local.emplace_back(i - first_, s->value.As<SetObject>());
+    }
+    if (!inter) {
+      for (auto& [idx, set] : local) sources_[idx].members = Members(*set);
+      return;
+    }
+    // An intersection with a missing set is empty: nothing to copy.
+    if (missing || local.empty()) return;
+    auto smallest = std::min_element(local.begin(), local.end(),
+                                     [](const auto& a, const auto& b) { return a.second->size() < b.second->size(); });
+    std::vector<std::string>& out = sources_[smallest->first].members;
+    smallest->second->ForEach([&](std::string_view m) {
+      for (auto& [idx, set] : local)
+        if (set != smallest->second && !set->Contains(m)) return;
+      out.emplace_back(m);
+    });
+    for (auto& [idx, set] : local)
+      if (idx != smallest->first) sources_[idx].absorbed = true;
+  }
+
   void Compute() {
     switch (kind_) {
       case SetOpKind::kInter:
@@ -460,11 +488,12 @@ class SetAlgebraOp : public MultiShardOp {
     for (auto& s : sources_)
       if (s.state != SourceSet::kFound) return;
     // Walk the smallest set (Redis does too, so an intset smallest set gives an
-    // ascending reply), probing the others.
-    std::vector<size_t> order(sources_.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    // ascending reply), probing the others; absorbed sets were applied on their shard.
+    std::vector<size_t> order;
+    for (size_t i = 0; i < sources_.size(); ++i)
+      if (!sources_[i].absorbed) order.push_back(i);
     std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return sources_[a].members.size() < sources_[b].members.size(); });
+                     [&](size_t a, size_t b) { return sources_[a].size < sources_[b].size; });
     std::vector<std::unordered_set<std::string_view>> others;
     for (size_t k = 1; k < order.size(); ++k) {
       auto& src = sources_[order[k]];
