@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "resp/reply_builder.h"
@@ -230,8 +231,8 @@ void HRandFieldCommand(CommandContext& c) {
       c.reply.Null();
       return;
     }
-    auto entries = AsHash(s)->Entries();
-    c.reply.Bulk(entries[Rng()() % entries.size()].first);
+    HashObject* h = AsHash(s);
+    c.reply.Bulk(h->EntryAt(Rng()() % h->size()).first);
     return;
   }
   auto l = ParseInt64(c.args[2]);
@@ -261,9 +262,14 @@ void HRandFieldCommand(CommandContext& c) {
     c.reply.ArrayHeader(0);
     return;
   }
-  auto entries = AsHash(s)->Entries();
+  HashObject* h = AsHash(s);
+  // A listpack is walked once into a vector; a hash table is indexed directly.
+  std::vector<std::pair<std::string_view, std::string_view>> pack_entries;
+  if (!h->is_table()) pack_entries = h->Entries();
+  const size_t size = h->size();
+  auto entry = [&](size_t i) { return h->is_table() ? h->EntryAt(i) : pack_entries[i]; };
   bool resp3 = c.reply.protocol() == 3;
-  auto emit = [&](const std::pair<std::string_view, std::string_view>& e) {
+  auto emit = [&](std::pair<std::string_view, std::string_view> e) {
     if (withvalues && resp3) c.reply.ArrayHeader(2);
     c.reply.Bulk(e.first);
     if (withvalues) c.reply.Bulk(e.second);
@@ -273,21 +279,30 @@ void HRandFieldCommand(CommandContext& c) {
     // Repetitions allowed: -count independent draws.
     uint64_t count = static_cast<uint64_t>(-*l);
     c.reply.ArrayHeader(count * header_mult);
-    for (uint64_t i = 0; i < count; ++i) emit(entries[Rng()() % entries.size()]);
+    for (uint64_t i = 0; i < count; ++i) emit(entry(Rng()() % size));
     return;
   }
   size_t count = static_cast<size_t>(*l);
-  if (count >= entries.size()) {
-    c.reply.ArrayHeader(entries.size() * header_mult);
-    for (const auto& e : entries) emit(e);
+  if (count >= size) {
+    c.reply.ArrayHeader(size * header_mult);
+    for (size_t i = 0; i < size; ++i) emit(entry(i));
+    return;
+  }
+  c.reply.ArrayHeader(count * header_mult);
+  if (count * 3 < size) {
+    // Few of many: draw until `count` distinct indices.
+    std::unordered_set<size_t> picked;
+    while (picked.size() < count) {
+      size_t i = Rng()() % size;
+      if (picked.insert(i).second) emit(entry(i));
+    }
     return;
   }
   // Distinct fields: a partial Fisher-Yates shuffle.
-  std::vector<size_t> idx(entries.size());
-  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-  for (size_t i = 0; i < count; ++i) std::swap(idx[i], idx[i + Rng()() % (idx.size() - i)]);
-  c.reply.ArrayHeader(count * header_mult);
-  for (size_t i = 0; i < count; ++i) emit(entries[idx[i]]);
+  std::vector<size_t> idx(size);
+  for (size_t i = 0; i < size; ++i) idx[i] = i;
+  for (size_t i = 0; i < count; ++i) std::swap(idx[i], idx[i + Rng()() % (size - i)]);
+  for (size_t i = 0; i < count; ++i) emit(entry(idx[i]));
 }
 
 // Redis's parseScanCursorOrReply: strtoul rules (a leading '-' wraps), no leading space.

@@ -284,6 +284,13 @@ std::vector<std::pair<std::string_view, std::string_view>> HashObject::Entries()
   return out;
 }
 
+std::pair<std::string_view, std::string_view> HashObject::EntryAt(size_t i) const {
+  if (table_) return {table_->at(i).field.view(), table_->at(i).value.view()};
+  size_t off = pack_.OffsetOf(2 * i), voff, next;
+  std::string_view f = pack_.At(off, &voff);
+  return {f, pack_.At(voff, &next)};
+}
+
 uint64_t HashObject::Scan(uint64_t cursor, size_t count,
                           const std::function<void(std::string_view, std::string_view)>& fn) const {
   if (!table_) {

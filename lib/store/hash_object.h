@@ -103,6 +103,9 @@ class HashObject : public Object {
   void ForEach(const std::function<void(std::string_view, std::string_view)>& fn) const;
   // Every field and value, in ForEach order.
   std::vector<std::pair<std::string_view, std::string_view>> Entries() const;
+  // The i-th field and value in ForEach order (O(1) for a hash table, a walk for a
+  // listpack). REQUIRES: i < size().
+  std::pair<std::string_view, std::string_view> EntryAt(size_t i) const;
   // HSCAN step: a listpack answers everything at once (cursor 0).
   uint64_t Scan(uint64_t cursor, size_t count,
                 const std::function<void(std::string_view, std::string_view)>& fn) const;

@@ -2,6 +2,7 @@
 // rules (HINCRBYFLOAT propagates HSET with the result; no-op HDEL is not dirty).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -94,4 +95,24 @@ TEST_CASE("HSCAN of a hash table visits every field with its cursor") {
   CHECK(cursor == "0");
   CHECK(replies > 2);
   for (int i = 0; i < 300; ++i) CHECK(all.find("field:" + std::to_string(i) + "\r\n") != std::string::npos);
+}
+
+TEST_CASE("HRANDFIELD with a positive count returns distinct fields, in both encodings") {
+  HashRunner r;
+  for (int i = 0; i < 300; ++i) r.Run({"HSET", "big", "f" + std::to_string(i), "v"});
+  for (int i = 0; i < 20; ++i) r.Run({"HSET", "small", "f" + std::to_string(i), "v"});
+  for (const char* key : {"big", "small"}) {
+    for (const char* count : {"5", "15", "250"}) {
+      std::string out = r.Run({"HRANDFIELD", key, count}).reply;
+      std::vector<std::string> fields;
+      for (size_t p = out.find("$"); p != std::string::npos; p = out.find("$", p + 1)) {
+        size_t a = out.find("\r\n", p) + 2;
+        fields.push_back(out.substr(a, out.find("\r\n", a) - a));
+      }
+      size_t want = std::min<size_t>(std::stoul(count), std::string(key) == "big" ? 300 : 20);
+      CHECK(fields.size() == want);
+      std::sort(fields.begin(), fields.end());
+      CHECK(std::adjacent_find(fields.begin(), fields.end()) == fields.end());
+    }
+  }
 }
