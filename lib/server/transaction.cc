@@ -185,6 +185,8 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
     co_await AwaitAllAsync(hop_ctxs, [&, hop](size_t i, std::function<void()> done) {
       unsigned s = targets[i];
       ShardThread& st = shards.at(s);
+      // An op may only hop to shards it scheduled on (see MultiShardOp::locks_whole_shards).
+      if (entry_of_shard[s] < 0) std::abort();
       TxShardEntry* e = &entries[entry_of_shard[s]];
       st.RequestHop(e, [&, s, hop, done] {
         ShardThread& here = shards.at(s);

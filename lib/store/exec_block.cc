@@ -55,6 +55,20 @@ HopPlan ExecBlockOp::TranslateInner(const HopPlan& plan) const {
 
 HopPlan ExecBlockOp::FirstHop(unsigned shard_count) {
   shard_count_ = shard_count;
+  // The locks are taken once, before the block runs, so decide now whether some command
+  // will reach shards its keys do not name (FLUSHALL, SWAPDB, a SORT whose BY/GET keys
+  // live elsewhere, DBSIZE/KEYS/SCAN fan-outs): then the block locks every shard whole.
+  for (auto& cmd : commands_) {
+    if (!cmd.spec || !cmd.spec->multi_shard) continue;
+    std::vector<std::string_view> args(cmd.argv.begin(), cmd.argv.end());
+    int argc = static_cast<int>(args.size());
+    if ((cmd.spec->arity > 0 && argc != cmd.spec->arity) || (cmd.spec->arity < 0 && argc < -cmd.spec->arity)) continue;
+    auto probe = cmd.spec->multi_shard(args);
+    HopPlan first = probe->FirstHop(shard_count);
+    if (probe->locks_whole_shards() || !probe->needs_locks() || first.target == HopTarget::kAllShards ||
+        first.target == HopTarget::kShard)
+      whole_shards_ = true;
+  }
   return AdvanceTo(0);
 }
 
@@ -67,6 +81,24 @@ HopPlan ExecBlockOp::AdvanceTo(size_t index) {
     resp::ReplyBuilder rb(&out);
     rb.SetProtocol(protocol_);
     current_args_.assign(cmd.argv.begin(), cmd.argv.end());
+    // SELECT and PING need no shard (and SELECT belongs to the connection layer's
+    // table, so the block handles both by name).
+    std::string name = ToLower(cmd.argv[0]);
+    if (name == "select" && current_args_.size() == 2) {
+      auto v = ParseInt64(current_args_[1]);
+      if (!v || *v < 0 || *v >= static_cast<int64_t>(db_count_)) {
+        rb.Error(v ? errors::kDbIndexOutOfRange : errors::kNotInteger);
+      } else {
+        db_ = static_cast<unsigned>(*v);
+        rb.Ok();
+      }
+      continue;
+    }
+    if (name == "ping" && current_args_.size() <= 2) {
+      if (current_args_.size() > 1) rb.Bulk(current_args_[1]);
+      else rb.SimpleString("PONG");
+      continue;
+    }
     if (!cmd.spec) {
       rb.Error("ERR unknown command '" + cmd.argv[0] + "'");
       continue;
@@ -82,21 +114,6 @@ HopPlan ExecBlockOp::AdvanceTo(size_t index) {
         rb.Error(err);
         continue;
       }
-    }
-    if (cmd.spec->name == "select") {
-      auto v = ParseInt64(current_args_[1]);
-      if (!v || *v < 0 || *v >= static_cast<int64_t>(db_count_)) {
-        rb.Error(v ? errors::kDbIndexOutOfRange : errors::kNotInteger);
-      } else {
-        db_ = static_cast<unsigned>(*v);
-        rb.Ok();
-      }
-      continue;
-    }
-    if (cmd.spec->name == "ping") {
-      if (current_args_.size() > 1) rb.Bulk(current_args_[1]);
-      else rb.SimpleString("PONG");
-      continue;
     }
     if (cmd.spec->shard_handler) {
       std::vector<size_t> keys = cmd.spec->KeyIndices(current_args_);

@@ -38,6 +38,7 @@ class ExecBlockOp : public MultiShardOp {
   std::vector<size_t> lock_key_indices() const;
 
   HopPlan FirstHop(unsigned shard_count) override;
+  bool locks_whole_shards() const override { return whole_shards_; }
   void RunHop(int hop, HopContext& ctx) override;
   HopPlan NextHop(int hop) override;
   // An array with each command's reply, as EXEC returns.
@@ -64,6 +65,7 @@ class ExecBlockOp : public MultiShardOp {
   std::vector<std::string_view> current_args_;
   std::vector<std::string> replies_;      // encoded reply of each command
   std::vector<Effects> effects_;
+  bool whole_shards_ = false;
 };
 
 }  // namespace darter::store
