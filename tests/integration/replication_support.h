@@ -100,13 +100,27 @@ inline bool HasCommand(Client& c, const std::string& name) {
   return r.type == Reply::Type::kArray && r.elements.size() == 1 && r.elements[0].type == Reply::Type::kArray;
 }
 
+// A family is usable for replication when its commands are registered and a value
+// of it survives DUMP + RESTORE (the RDB codec a full sync needs has landed).
+inline bool Loadable(Client& c, const std::vector<std::string>& create) {
+  const std::string key = create[1];
+  c.Cmd({"DEL", key, key + ":copy"});
+  if (c.Cmd(create).IsError()) return false;
+  Reply dump = c.Cmd({"DUMP", key});
+  bool ok = dump.type == Reply::Type::kString &&
+            Format(c.Cmd({"RESTORE", key + ":copy", "0", dump.str})) == "+OK";
+  c.Cmd({"DEL", key, key + ":copy"});
+  return ok;
+}
+
 inline Families DetectFamilies(Client& darter) {
   Families f;
-  f.list = HasCommand(darter, "rpush") && HasCommand(darter, "lrange");
-  f.set = HasCommand(darter, "sadd") && HasCommand(darter, "smembers");
-  f.hash = HasCommand(darter, "hset") && HasCommand(darter, "hgetall");
-  f.zset = HasCommand(darter, "zadd") && HasCommand(darter, "zrange");
-  f.stream = HasCommand(darter, "xadd") && HasCommand(darter, "xrange") && HasCommand(darter, "xinfo");
+  f.list = HasCommand(darter, "rpush") && HasCommand(darter, "lrange") && Loadable(darter, {"RPUSH", "probe:l", "a"});
+  f.set = HasCommand(darter, "sadd") && HasCommand(darter, "smembers") && Loadable(darter, {"SADD", "probe:s", "a"});
+  f.hash = HasCommand(darter, "hset") && HasCommand(darter, "hgetall") && Loadable(darter, {"HSET", "probe:h", "a", "1"});
+  f.zset = HasCommand(darter, "zadd") && HasCommand(darter, "zrange") && Loadable(darter, {"ZADD", "probe:z", "1", "a"});
+  f.stream = HasCommand(darter, "xadd") && HasCommand(darter, "xrange") && HasCommand(darter, "xinfo") &&
+             Loadable(darter, {"XADD", "probe:x", "1-1", "f", "v"});
   f.hll = HasCommand(darter, "pfadd") && HasCommand(darter, "pfcount");
   f.bitmap = HasCommand(darter, "setbit");
   return f;
