@@ -62,16 +62,17 @@ uint64_t HashKey(std::string_view key) {
 }
 
 struct DbTable::Bucket {
+  static constexpr uint32_t kFull = (1u << kSlotsPerBucket) - 1;
   uint64_t version = 0;
-  uint8_t busy = 0;      // bit i: slot i holds an entry
-  uint8_t overflow = 0;  // home buckets only: entries of this home that live in a stash bucket
+  uint16_t busy = 0;      // bit i: slot i holds an entry
+  uint16_t overflow = 0;  // home buckets only: entries of this home that live in a stash bucket
   uint8_t fp[kSlotsPerBucket] = {};
   alignas(Slot) unsigned char storage[kSlotsPerBucket * sizeof(Slot)];
 
   Slot* slot(unsigned i) { return std::launder(reinterpret_cast<Slot*>(storage) + i); }
-  bool full() const { return busy == 0xFF; }
+  bool full() const { return busy == kFull; }
   unsigned count() const { return std::popcount(busy); }
-  int FreeIndex() const { return std::countr_one(busy); }  // 8 when full
+  unsigned FreeIndex() const { return std::countr_one(busy); }  // kSlotsPerBucket when full
   bool Contains(const Slot* s) const {
     auto* base = reinterpret_cast<const Slot*>(storage);
     return s >= base && s < base + kSlotsPerBucket;

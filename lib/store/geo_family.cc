@@ -147,7 +147,7 @@ void GeoAddCommand(CommandContext& c) {
   }
   if (!slot) slot = AddObjectKey(c.shard, c.db, c.args[1], ZsetObject::NewForAdd(c.args[idx + 2].size()));
   ZsetObject* z = ZsetOf(slot);
-  unsigned flags = (nx ? kZAddNx : 0) | (xx ? kZAddXx : 0);
+  unsigned flags = (nx ? unsigned{kZAddNx} : 0u) | (xx ? unsigned{kZAddXx} : 0u);
   int64_t added = 0, updated = 0;
   for (size_t i = 0; i < n; ++i) {
     unsigned out = 0;

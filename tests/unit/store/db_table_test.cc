@@ -43,13 +43,23 @@ TEST_CASE("DbTable inserts, finds and erases across many segment splits") {
   for (int i = 0; i < n; ++i) CHECK((t.Find(Key(i)) != nullptr) == (i % 2 == 1));
 }
 
-TEST_CASE("DbTable fills segments densely before splitting") {
+TEST_CASE("DbTable keeps segments dense on average across split cycles") {
+  // The load just after a split is half that just before; what counts for memory is
+  // the average over many sizes.
   DbTable t;
-  for (int i = 0; i < 100000; ++i) t.Insert(Key(i));
-  size_t capacity = t.segment_count() * DbTable::kBuckets * DbTable::kSlotsPerBucket;
-  double load = static_cast<double>(t.size()) / capacity;
-  MESSAGE("load factor " << load);
-  CHECK(load > 0.6);
+  double sum = 0;
+  int samples = 0;
+  for (int i = 0; i < 150000; ++i) {
+    t.Insert(Key(i));
+    if (i >= 50000 && i % 1000 == 0) {
+      size_t capacity = t.segment_count() * DbTable::kBuckets * DbTable::kSlotsPerBucket;
+      sum += static_cast<double>(t.size()) / capacity;
+      samples++;
+    }
+  }
+  double mean = sum / samples;
+  MESSAGE("mean load factor " << mean);
+  CHECK(mean > 0.6);
 }
 
 TEST_CASE("Traverse visits every key exactly once on a stable table") {
