@@ -46,6 +46,14 @@ void ReplicaLink::Start() {
                  asio::detached);
 }
 
+template <typename Fn>
+void ReplicaLink::UpdateState(Fn fn) {
+  // A stopped link may still be unwinding while its successor runs: only the current
+  // link speaks for the server's replication state.
+  if (stop_.load()) return;
+  server_.repl_state().Update(fn);
+}
+
 void ReplicaLink::Stop() {
   stop_.store(true);
   auto self = shared_from_this();
@@ -59,7 +67,7 @@ void ReplicaLink::Stop() {
 
 void ReplicaLink::Fail(const std::string& why) {
   LOG_WARNING("replication with %s:%d: %s", host_.c_str(), port_, why.c_str());
-  server_.repl_state().Update([&](ReplicationSnapshot& s) { s.last_error = why; });
+  UpdateState([&](ReplicationSnapshot& s) { s.last_error = why; });
   if (socket_) {
     boost::system::error_code ec;
     socket_->close(ec);
@@ -79,7 +87,7 @@ awaitable<void> ReplicaLink::Run() {
   while (!stop_.load()) {
     SessionEnd end = co_await Session();
     connected_ = false;
-    server_.repl_state().Update([&](ReplicationSnapshot& s) {
+    UpdateState([&](ReplicationSnapshot& s) {
       if (s.link_up) s.link_down_since_ms = store::UnixTimeMs();
       s.link_up = false;
       s.link_state = "connect";
@@ -117,7 +125,7 @@ awaitable<bool> ReplicaLink::ReadMore() {
     co_return false;
   }
   last_io_ms_ = store::UnixTimeMs();
-  server_.repl_state().Update([&](ReplicationSnapshot& s) { s.last_io_ms = last_io_ms_; });
+  UpdateState([&](ReplicationSnapshot& s) { s.last_io_ms = last_io_ms_; });
   co_return true;
 }
 
@@ -191,7 +199,7 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::Session() {
   parser_.Reset();
   in_multi_ = false;
   block_.clear();
-  server_.repl_state().Update([&](ReplicationSnapshot& s) { s.link_state = "connecting"; });
+  UpdateState([&](ReplicationSnapshot& s) { s.link_state = "connecting"; });
 
   // Connect, bounded in time.
   boost::system::error_code ec;
@@ -266,7 +274,7 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::Session() {
       // The primary's history changed (failover): adopt its id, keep the old as replid2.
       std::string old = master_replid_;
       master_replid_ = new_id;
-      server_.repl_state().Update([&](ReplicationSnapshot& s) {
+      UpdateState([&](ReplicationSnapshot& s) {
         s.replid2 = old;
         s.second_repl_offset = applied_offset_ + 1;
         s.replid = new_id;
@@ -274,7 +282,7 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::Session() {
     }
     LOG_NOTICE("replication: partial resync from %s:%d accepted at offset %lld", host_.c_str(), port_,
                static_cast<long long>(applied_offset_ + 1));
-    server_.repl_state().Update([&](ReplicationSnapshot& s) { s.partial_syncs++; });
+    UpdateState([&](ReplicationSnapshot& s) { s.partial_syncs++; });
   } else if (line.rfind("-NOMASTERLINK", 0) == 0 || line.rfind("-LOADING", 0) == 0) {
     Fail("primary cannot serve a sync right now: " + line);
     co_return SessionEnd::kRetry;
@@ -284,7 +292,7 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::Session() {
   }
 
   connected_ = true;
-  server_.repl_state().Update([&](ReplicationSnapshot& s) {
+  UpdateState([&](ReplicationSnapshot& s) {
     s.link_up = true;
     s.link_state = "connected";
     s.sync_in_progress = false;
@@ -321,7 +329,7 @@ awaitable<bool> ReplicaLink::FullSync(const std::string& replid, int64_t offset)
     remaining = *len;
   }
   diskless_ = !eof_mark.empty();
-  server_.repl_state().Update([&](ReplicationSnapshot& s) {
+  UpdateState([&](ReplicationSnapshot& s) {
     s.link_state = "sync";
     s.sync_in_progress = true;
     s.sync_total_bytes = remaining;
@@ -329,6 +337,7 @@ awaitable<bool> ReplicaLink::FullSync(const std::string& replid, int64_t offset)
     s.sync_keys = 0;
   });
   server_.set_loading(true);
+  const int64_t sync_started_ms = store::UnixTimeMs();
   // A full resync replaces the dataset: whatever we had belongs to another history.
   co_await FlushAllDatabases();
   ShardedRdbLoader loader(server_.shards(), server_.db_count(), /*keep_expired=*/true);
@@ -358,7 +367,7 @@ awaitable<bool> ReplicaLink::FullSync(const std::string& replid, int64_t offset)
         co_return false;
       }
     }
-    server_.repl_state().Update([&](ReplicationSnapshot& s) {
+    UpdateState([&](ReplicationSnapshot& s) {
       s.sync_read_bytes = read_total;
       s.sync_last_io_ms = last_io_ms_;
       s.sync_keys = loader.keys_loaded();
@@ -386,13 +395,16 @@ awaitable<bool> ReplicaLink::FullSync(const std::string& replid, int64_t offset)
   current_db_ = info.repl_stream_db >= 0 ? static_cast<unsigned>(info.repl_stream_db) : 0;
   master_client_->db = current_db_;
   server_.set_loading(false);
-  server_.repl_state().Update([&](ReplicationSnapshot& s) {
+  UpdateState([&](ReplicationSnapshot& s) {
     s.replid = replid;
     s.repl_offset = offset;
     s.read_offset = offset;
     s.sync_in_progress = false;
     s.full_syncs++;
     s.sync_keys = loader.keys_loaded();
+    s.last_sync_keys = loader.keys_loaded();
+    s.last_sync_bytes = read_total;
+    s.last_sync_ms = store::UnixTimeMs() - sync_started_ms;
   });
   LOG_NOTICE("replication: loaded %llu keys (%lld bytes) from the primary%s",
              static_cast<unsigned long long>(loader.keys_loaded()), static_cast<long long>(read_total),
@@ -410,7 +422,7 @@ void ReplicaLink::ReportRefused(const std::string& name, const std::string& erro
   if (!refused_names_.insert(name).second) return;
   LOG_WARNING("replication: the primary sent '%s', which this server refused (%s); the copy may differ",
               name.c_str(), error.c_str());
-  server_.repl_state().Update([&](ReplicationSnapshot& s) {
+  UpdateState([&](ReplicationSnapshot& s) {
     s.last_error = "refused '" + name + "' from the primary: " + error;
   });
 }
@@ -433,7 +445,8 @@ awaitable<void> ReplicaLink::ApplyBlock() {
 
 awaitable<bool> ReplicaLink::StreamCommands() {
   while (!stop_.load()) {
-    while (in_pos_ < in_.size()) {
+    // Checked per command: after REPLICAOF NO ONE returns, nothing more is applied.
+    while (in_pos_ < in_.size() && !stop_.load()) {
       resp::ParseResult r = parser_.Parse(std::string_view(in_.data() + in_pos_, in_.size() - in_pos_), &args_);
       if (r.status == resp::ParseStatus::kNeedMore) break;
       if (r.status == resp::ParseStatus::kError) {
@@ -471,7 +484,7 @@ awaitable<bool> ReplicaLink::StreamCommands() {
       }
       in_pos_ += r.consumed;
       // The parser keeps offsets into the buffer: after a complete command it restarts.
-      server_.repl_state().Update([&](ReplicationSnapshot& s) {
+      UpdateState([&](ReplicationSnapshot& s) {
         s.repl_offset = applied_offset_;
         s.read_offset = applied_offset_ + static_cast<int64_t>(in_.size() - in_pos_);
       });

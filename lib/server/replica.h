@@ -51,6 +51,8 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   bool SendCommand(std::initializer_list<std::string_view> argv);
   bool SendAck();
   void Fail(const std::string& why);
+  template <typename Fn>
+  void UpdateState(Fn fn);
 
   awaitable<bool> FullSync(const std::string& replid, int64_t offset);
   awaitable<bool> StreamCommands();

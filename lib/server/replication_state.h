@@ -23,6 +23,10 @@ struct ReplicationSnapshot {
   int64_t sync_read_bytes = 0;
   int64_t sync_last_io_ms = 0;
   uint64_t sync_keys = 0;
+  // The last completed full sync (kept after it ends, for tools polling INFO).
+  uint64_t last_sync_keys = 0;
+  int64_t last_sync_bytes = 0;
+  int64_t last_sync_ms = 0;
   std::string replid;   // our replication id (the primary's while we replicate)
   std::string replid2 = std::string(40, '0');
   int64_t repl_offset = 0;         // applied offset (slave_repl_offset / master_repl_offset)

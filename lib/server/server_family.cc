@@ -852,6 +852,9 @@ void InfoCommand(ConnectionContext& c) {
             << "\r\n"
             << "master_sync_keys:" << r.sync_keys << "\r\n";
         }
+        if (r.full_syncs)
+          o << "master_sync_last_keys:" << r.last_sync_keys << "\r\nmaster_sync_last_bytes:" << r.last_sync_bytes
+            << "\r\nmaster_sync_last_ms:" << r.last_sync_ms << "\r\n";
         if (!r.link_up)
           o << "master_link_down_since_seconds:"
             << (r.link_down_since_ms ? (now - r.link_down_since_ms) / 1000 : -1) << "\r\n";
