@@ -110,12 +110,17 @@ void Server::ReplicaOfNoOne() {
 }
 
 Server::~Server() {
+  std::shared_ptr<ReplicaLink> link;
   {
     std::lock_guard lk(replica_mu_);
     if (link_) link_->Stop();
+    link = std::move(link_);
   }
   // Threads first: their loops own coroutine frames that reference this Server.
   shards_->Stop();
+  // The link's sockets belong to shard 0's loop: drop our reference while the loop still
+  // exists (its own coroutine frames, destroyed with the loop, may hold the last one).
+  link.reset();
   for (unsigned i = 0; i < shards_->size(); ++i) per_thread_[i]->connections.clear();
   shards_.reset();
 }

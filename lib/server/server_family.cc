@@ -586,6 +586,18 @@ void DebugCommand(ConnectionContext& c) {
       });
       rb.Ok();
     };
+  } else if (sub == "txstate" && c.args.size() == 2) {
+    Server& srv = c.server;
+    resp::ReplyBuilder& rb = c.reply;
+    c.then = [&srv, &rb]() -> awaitable<void> {
+      unsigned n = srv.shards().size();
+      std::vector<std::string> lines(n);
+      std::vector<asio::io_context*> ctxs;
+      for (unsigned t = 0; t < n; ++t) ctxs.push_back(&srv.shards().at(t).ctx());
+      co_await AwaitAll(ctxs, [&](size_t t) { lines[t] = srv.shards().at(static_cast<unsigned>(t)).DescribeTxState(); });
+      rb.ArrayHeader(n);
+      for (auto& l : lines) rb.Bulk(l);
+    };
   } else if (sub == "help") {
     ReplyHelp(c, {"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                   "POPULATE <count> [<prefix>] [<size>]",

@@ -73,7 +73,11 @@ void ShardThread::RunDeferred() {
 
 void ShardThread::AddLocks(const TxShardEntry& e) {
   if (e.whole_shard) whole_shard_locks_++;
-  for (auto& k : e.locks) locks_[k]++;
+  for (auto& k : e.locks) {
+    auto it = locks_.find(k);
+    if (it == locks_.end()) it = locks_.emplace(OwnedLockKey{k.db, std::string(k.key)}, 0).first;
+    it->second++;
+  }
 }
 
 void ShardThread::RemoveLocks(const TxShardEntry& e) {
@@ -123,6 +127,18 @@ void ShardThread::Pump() {
   auto hop = std::move(head->pending_hop);
   head->pending_hop = nullptr;
   hop();
+}
+
+std::string ShardThread::DescribeTxState() const {
+  std::string s = "shard=" + std::to_string(index()) + " queue=" + std::to_string(queue_.size());
+  if (!queue_.empty()) {
+    const TxShardEntry* head = queue_.begin()->second;
+    s += " head=" + std::to_string(head->txid) + (head->started ? "(started)" : "") +
+         (head->pending_hop ? "(hop pending)" : "");
+  }
+  s += " max_started=" + std::to_string(max_started_txid_) + " locks=" + std::to_string(locks_.size()) +
+       " whole_shard_locks=" + std::to_string(whole_shard_locks_) + " deferred=" + std::to_string(deferred_.size());
+  return s;
 }
 
 void ShardThread::ScheduleExpiryTick() {

@@ -15,6 +15,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <string>
 #include <span>
 #include <memory>
 #include <string_view>
@@ -27,15 +28,32 @@
 
 namespace darter::server {
 
-// A key as a lock target: (db, key bytes). The bytes are owned by the command's
-// arguments, which outlive the lock (the issuing connection waits for the command).
+// A key as a lock target: (db, key bytes). The bytes belong to the command's arguments,
+// which outlive that command's own use of the lock (the issuing connection waits).
 struct LockKey {
   unsigned db;
   std::string_view key;
   bool operator==(const LockKey& o) const { return db == o.db && key == o.key; }
 };
+
+// The lock table's own copy of a key. The table must own its keys: when two
+// transactions lock the same key, the entry outlives the first one's arguments (whose
+// buffer the connection then reuses), so a borrowed view would change under the table.
+struct OwnedLockKey {
+  unsigned db;
+  std::string key;
+};
 struct LockKeyHash {
+  using is_transparent = void;
   size_t operator()(const LockKey& k) const { return std::hash<std::string_view>()(k.key) * 31 + k.db; }
+  size_t operator()(const OwnedLockKey& k) const { return (*this)(LockKey{k.db, k.key}); }
+};
+struct LockKeyEq {
+  using is_transparent = void;
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return a.db == b.db && std::string_view(a.key) == std::string_view(b.key);
+  }
 };
 
 // One multi-shard transaction's presence on one shard.
@@ -73,6 +91,9 @@ class ShardThread {
   // Called by the thread's loop.
   void Run();
 
+  // For DEBUG TXSTATE: queue, locks and deferred work, one line.
+  std::string DescribeTxState() const;
+
  private:
   void AddLocks(const TxShardEntry& e);
   void RemoveLocks(const TxShardEntry& e);
@@ -82,7 +103,7 @@ class ShardThread {
 
   asio::io_context ctx_;
   store::Shard shard_;
-  std::unordered_map<LockKey, uint32_t, LockKeyHash> locks_;
+  std::unordered_map<OwnedLockKey, uint32_t, LockKeyHash, LockKeyEq> locks_;
   uint32_t whole_shard_locks_ = 0;
   std::map<uint64_t, TxShardEntry*> queue_;
   uint64_t max_started_txid_ = 0;
