@@ -16,7 +16,14 @@ fi
 command -v redis-server >/dev/null || { echo "demo: redis-server not installed (apt-get install redis-server)" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/darter-demo.XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# A port nothing listens on (bash's /dev/tcp: no extra tools needed).
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 30000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
 port=$(free_port)
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
   --repl-diskless-sync-delay 0 --daemonize no >"$work/redis.log" 2>&1 &

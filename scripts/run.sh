@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds darter-server (Release) and runs it in the foreground
-# on port 6379 (override with PORT=...). Extra arguments go to darter-server.
+# The main job on an embedded default: installs what is missing, builds, then starts
+# Debian's redis-server on a free loopback port, fills it with a sample of every data
+# type, migrates it into an embedded Darter with `darter-migrate --verify`, and prints
+# the report (scripts/demo.sh). Extra arguments go to darter-migrate (e.g. --json).
+#
+# To run just the server instead:  bash scripts/run.sh --server [darter-server flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DDARTER_BUILD_TESTS=OFF
-cmake --build build -j"$(nproc)" --target darter-server
-port=${PORT:-6379}
-echo "darter-server on 127.0.0.1:$port — connect with: redis-cli -p $port   (Ctrl-C stops it)"
-exec ./build/apps/server/darter-server --port "$port" "$@"
+if [[ "${1:-}" == "--server" ]]; then
+  shift
+  cmake --build build -j"$(nproc)" --target darter-server
+  port=${PORT:-6379}
+  echo "darter-server on 127.0.0.1:$port — connect with: redis-cli -p $port   (Ctrl-C stops it)"
+  exec ./build/apps/server/darter-server --port "$port" "$@"
+fi
+cmake --build build -j"$(nproc)" --target darter-migrate darter-server
+exec bash scripts/demo.sh "$@"

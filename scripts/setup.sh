@@ -8,6 +8,7 @@ packages=(
   libhiredis-dev libboost-program-options-dev libboost-dev
   liblz4-dev libzstd-dev doctest-dev
   redis-server redis-tools
+  python3            # bench/ scripts generate datasets and pick ports with it
 )
 
 missing=()
