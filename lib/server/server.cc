@@ -116,6 +116,15 @@ Server::~Server() {
     if (link_) link_->Stop();
     link = std::move(link_);
   }
+  // The accept loop (on main_ctx_) may hold a half-accepted socket that belongs to a
+  // shard's loop: finish it while the shards' loops still exist.
+  boost::system::error_code ec;
+  if (acceptor_) acceptor_->close(ec);
+  if (memory_timer_) memory_timer_->cancel();
+  main_ctx_.restart();
+  main_ctx_.poll();
+  acceptor_.reset();
+  memory_timer_.reset();
   // Threads first: their loops own coroutine frames that reference this Server.
   shards_->Stop();
   // The link's sockets belong to shard 0's loop: drop our reference while the loop still
