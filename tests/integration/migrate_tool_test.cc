@@ -187,6 +187,7 @@ TEST_CASE("darter-migrate one-shot with --verify --json: every available type, z
     REQUIRE_MESSAGE(probe.status.ok, probe.status.message);
     Client pc(probe.port());
     f = DetectFamilies(pc);
+    CHECK_MESSAGE(AllFamilies(f), f.Describe());
   }
   std::cout << "[migrate] data families on darter: " << f.Describe() << " (- : not registered yet, skipped)" << std::endl;
   Client src(redis.port());
@@ -237,6 +238,7 @@ TEST_CASE("darter-migrate --target --cutover under write load: offsets equal, ta
   REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
   Client src(redis.port()), dst(darter.port());
   Families f = DetectFamilies(dst);
+  CHECK_MESSAGE(AllFamilies(f), f.Describe());
   FillDb(src, f, 0, 300);
   BackgroundWriter writer(redis.port(), "m", f, 1000000, 60s);
   REQUIRE(WaitFor([&] { return writer.acked() > 100; }, 10s));

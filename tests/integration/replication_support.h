@@ -113,6 +113,12 @@ inline bool Loadable(Client& c, const std::vector<std::string>& create) {
   return ok;
 }
 
+// Every family has landed: a family that stops being usable (its commands gone, or its
+// RDB codec broken) must fail the replication tests, not quietly drop out of them.
+inline bool AllFamilies(const Families& f) {
+  return f.list && f.set && f.hash && f.zset && f.stream && f.hll && f.bitmap;
+}
+
 inline Families DetectFamilies(Client& darter) {
   Families f;
   f.list = HasCommand(darter, "rpush") && HasCommand(darter, "lrange") && Loadable(darter, {"RPUSH", "probe:l", "a"});
