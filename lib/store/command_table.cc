@@ -22,6 +22,19 @@ std::vector<size_t> CommandSpec::KeyIndices(ArgList args) const {
   return out;
 }
 
+CommandSpec MakeSpec(std::string_view name, int arity, uint32_t flags, int first_key, int last_key, int key_step,
+                     std::vector<std::string> categories) {
+  CommandSpec s;
+  s.name = name;
+  s.arity = arity;
+  s.flags = flags;
+  s.first_key = first_key;
+  s.last_key = last_key;
+  s.key_step = key_step;
+  s.categories = std::move(categories);
+  return s;
+}
+
 CommandTable& CommandTable::Global() {
   static CommandTable* table = [] {
     auto* t = new CommandTable();

@@ -90,6 +90,11 @@ struct CommandSpec {
   std::vector<size_t> KeyIndices(ArgList args) const;
 };
 
+// A row with the fields every command has (key positions as COMMAND INFO reports them);
+// the family then sets how it runs (shard_handler / multi_shard / ...) and any extras.
+CommandSpec MakeSpec(std::string_view name, int arity, uint32_t flags, int first_key, int last_key, int key_step,
+                     std::vector<std::string> categories);
+
 class CommandTable {
  public:
   static CommandTable& Global();

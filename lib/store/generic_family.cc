@@ -762,26 +762,14 @@ std::string_view TypeName(ValueType t) {
 }
 
 void RegisterGenericFamily(CommandTable& t) {
-  auto add = [&](const char* name, int arity, uint32_t flags, int first, int last, int step,
-                 std::vector<std::string> acl) -> CommandSpec {
-    CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.first_key = first;
-    s.last_key = last;
-    s.key_step = step;
-    s.categories = std::move(acl);
-    return s;
-  };
   auto shard = [&](const char* name, int arity, uint32_t flags, ShardHandler h, std::vector<std::string> acl) {
-    CommandSpec s = add(name, arity, flags, 1, 1, 1, std::move(acl));
+    CommandSpec s = MakeSpec(name, arity, flags, 1, 1, 1, std::move(acl));
     s.shard_handler = h;
     t.Register(std::move(s));
   };
   auto multi = [&](const char* name, int arity, uint32_t flags, int first, int last, MultiShardFactory f,
                    std::vector<std::string> acl) -> CommandSpec& {
-    CommandSpec s = add(name, arity, flags, first, last, first ? 1 : 0, std::move(acl));
+    CommandSpec s = MakeSpec(name, arity, flags, first, last, first ? 1 : 0, std::move(acl));
     s.multi_shard = f;
     t.Register(std::move(s));
     return const_cast<CommandSpec&>(*t.Find(name));
@@ -821,7 +809,7 @@ void RegisterGenericFamily(CommandTable& t) {
   multi("flushall", -1, W | kCmdGlobal, 0, 0, MakeFlushAll, {"@keyspace", "@write", "@slow", "@dangerous"});
   multi("swapdb", 3, W | F | kCmdGlobal, 0, 0, MakeSwapDb, {"@keyspace", "@write", "@fast", "@dangerous"});
   {
-    CommandSpec s = add("object", -2, R, 2, 2, 1, {"@keyspace", "@read", "@slow"});
+    CommandSpec s = MakeSpec("object", -2, R, 2, 2, 1, {"@keyspace", "@read", "@slow"});
     s.shard_handler = ObjectCommand;
     s.key_extractor = ObjectKeys;
     t.Register(std::move(s));

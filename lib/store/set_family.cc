@@ -625,26 +625,14 @@ std::vector<size_t> SMoveKeys(ArgList) { return {1, 2}; }
 }  // namespace
 
 void RegisterSetFamily(CommandTable& t) {
-  auto row = [&](const char* name, int arity, uint32_t flags, int first, int last, int step,
-                 std::vector<std::string> acl) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.first_key = first;
-    s.last_key = last;
-    s.key_step = step;
-    s.categories = std::move(acl);
-    return s;
-  };
   auto shard = [&](const char* name, int arity, uint32_t flags, ShardHandler h, std::vector<std::string> acl) {
-    CommandSpec s = row(name, arity, flags, 1, 1, 1, std::move(acl));
+    CommandSpec s = MakeSpec(name, arity, flags, 1, 1, 1, std::move(acl));
     s.shard_handler = h;
     t.Register(std::move(s));
   };
   auto multi = [&](const char* name, int arity, uint32_t flags, int first, int last, int step, MultiShardFactory f,
                    std::vector<std::string> acl, KeyExtractor keys = nullptr, ArgValidator validate = nullptr) {
-    CommandSpec s = row(name, arity, flags, first, last, step, std::move(acl));
+    CommandSpec s = MakeSpec(name, arity, flags, first, last, step, std::move(acl));
     s.multi_shard = f;
     s.key_extractor = keys;
     s.validate = validate;

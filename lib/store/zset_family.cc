@@ -1046,26 +1046,14 @@ std::unique_ptr<MultiShardOp> MakeZInterCard(ArgList a) {
 }  // namespace
 
 void RegisterZsetFamily(CommandTable& t) {
-  auto spec = [&](const char* name, int arity, uint32_t flags, int first, int last, int step,
-                  std::vector<std::string> acl) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.first_key = first;
-    s.last_key = last;
-    s.key_step = step;
-    s.categories = std::move(acl);
-    return s;
-  };
   auto shard = [&](const char* name, int arity, uint32_t flags, ShardHandler h, std::vector<std::string> acl) {
-    CommandSpec s = spec(name, arity, flags, 1, 1, 1, std::move(acl));
+    CommandSpec s = MakeSpec(name, arity, flags, 1, 1, 1, std::move(acl));
     s.shard_handler = h;
     t.Register(std::move(s));
   };
   auto multi = [&](const char* name, int arity, uint32_t flags, int first, int last, int step, MultiShardFactory f,
                    KeyExtractor keys, std::vector<std::string> acl) {
-    CommandSpec s = spec(name, arity, flags, first, last, step, std::move(acl));
+    CommandSpec s = MakeSpec(name, arity, flags, first, last, step, std::move(acl));
     s.multi_shard = f;
     s.key_extractor = keys;
     t.Register(std::move(s));
