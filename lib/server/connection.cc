@@ -254,6 +254,10 @@ awaitable<void> Connection::RunSquashed(size_t begin, size_t end) {
         rb.SetProtocol(protocol);
         store::CommandContext ctx{here.shard(), db_now, store::ArgList(e.args), rb, now};
         e.spec->shard_handler(ctx);
+        if (ctx.effects.dirty()) {
+          std::string_view key = e.args[e.spec->first_key];
+          here.shard().NotifyWrite({db_now, ctx.args, ctx.effects, {&key, 1}});
+        }
       }
       done();
     });
@@ -326,6 +330,7 @@ awaitable<void> Connection::Execute(store::ArgList args) {
     if (target == thread_ && !thread_ref_.AnyLocked(db, keys)) {
       store::CommandContext ctx{thread_ref_.shard(), db, args, reply_, store::UnixTimeMs()};
       spec->shard_handler(ctx);
+      if (ctx.effects.dirty()) thread_ref_.shard().NotifyWrite({db, args, ctx.effects, keys});
       co_return;
     }
     std::vector<std::string_view> remote_keys(keys.begin(), keys.end());

@@ -43,12 +43,24 @@ std::vector<unsigned> HopShards(const HopPlan& plan, const OpLayout& layout, sto
 
 // Runs every hop of `op` on one shard, synchronously. REQUIRES: on that shard's thread,
 // and every hop targets this shard.
+// Reports a hop's changes to the shard's write observers (write_observer.h), with the
+// keys this shard owns.
+void NotifyHopWrite(HopContext& ctx, uint64_t txid, unsigned tx_shards) {
+  if (!ctx.effects.dirty()) return;
+  std::vector<std::string_view> keys;
+  keys.reserve(ctx.key_indices.size());
+  for (size_t i : ctx.key_indices) keys.push_back(ctx.args[i]);
+  store::AppliedWrite write{ctx.db, ctx.args, ctx.effects, keys, txid, tx_shards};
+  ctx.shard.NotifyWrite(write);
+}
+
 void RunAllHopsHere(ShardThread& st, MultiShardOp& op, HopPlan plan, const OpLayout& layout, store::ArgList args,
                     unsigned db, unsigned n) {
   int64_t now = store::UnixTimeMs();
   for (int hop = 0; plan.target != HopTarget::kDone; ++hop) {
     HopContext ctx{st.shard(), db, args, layout.keys_by_shard[st.index()], now, n};
     op.RunHop(hop, ctx);
+    NotifyHopWrite(ctx, 0, 1);
     plan = op.NextHop(hop);
   }
 }
@@ -69,12 +81,13 @@ awaitable<std::string> RunOnKeyShard(ShardSet& shards, unsigned shard, store::Sh
                                      int protocol) {
   ShardThread& st = shards.at(shard);
   return AwaitOn<std::string>(st.ctx(), [&st, handler, args, keys, db, protocol](Completion<std::string> done) {
-    st.RunWhenUnlocked(db, keys, [&st, handler, args, db, protocol, done] {
+    st.RunWhenUnlocked(db, keys, [&st, handler, args, keys, db, protocol, done] {
       std::string out;
       resp::ReplyBuilder rb(&out);
       rb.SetProtocol(protocol);
       store::CommandContext ctx{st.shard(), db, args, rb, store::UnixTimeMs()};
       handler(ctx);
+      if (ctx.effects.dirty()) st.shard().NotifyWrite({db, args, ctx.effects, keys});
       done(std::move(out));
     });
   });
@@ -112,6 +125,7 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
         ShardThread& st = shards.at(targets[i]);
         HopContext ctx{st.shard(), db, args, layout.keys_by_shard[targets[i]], now, n};
         op->RunHop(hop, ctx);
+        NotifyHopWrite(ctx, 0, 1);
       });
       plan = op->NextHop(hop);
     }
@@ -192,6 +206,7 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
         ShardThread& here = shards.at(s);
         HopContext ctx{here.shard(), db, args, layout.keys_by_shard[s], now, n};
         op->RunHop(hop, ctx);
+        NotifyHopWrite(ctx, entries[entry_of_shard[s]].txid, static_cast<unsigned>(participants.size()));
         done();
       });
     });

@@ -81,13 +81,18 @@ Shard::Shard(unsigned index, unsigned db_count) : index_(index) {
 
 void Shard::ExpireSlot(unsigned db, Slot* slot) {
   stats_.expired_keys++;
-  if (on_expired_) {
-    std::string key = slot->key.str();
+  if (observers_.empty()) {
     dbs_[db]->Erase(slot);
-    on_expired_(db, key);
-  } else {
-    dbs_[db]->Erase(slot);
+    return;
   }
+  std::string key = slot->key.str();
+  dbs_[db]->Erase(slot);
+  std::string_view argv[2] = {"DEL", key};
+  Effects effects;
+  effects.MarkDirty();
+  AppliedWrite write{db, ArgList(argv), effects, std::span<const std::string_view>(&argv[1], 1)};
+  write.expired = true;
+  NotifyWrite(write);
 }
 
 Slot* Shard::FindLive(unsigned db, std::string_view key, int64_t now_ms) {

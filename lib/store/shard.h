@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "store/db_table.h"
+#include "store/write_observer.h"
 
 namespace darter::store {
 
@@ -79,8 +80,14 @@ class Shard {
 
   ShardStats& stats() { return stats_; }
 
-  // Fired for each key removed by expiry (the journal will hook in here).
-  void set_on_expired(std::function<void(unsigned db, std::string_view key)> fn) { on_expired_ = std::move(fn); }
+  // Write observers (write_observer.h). Not owned; an observer removes itself before
+  // it goes away. Expiry reports each removed key as DEL key with expired = true.
+  void AddWriteObserver(WriteObserver* o) { observers_.push_back(o); }
+  void RemoveWriteObserver(WriteObserver* o) { std::erase(observers_, o); }
+  void NotifyWrite(const AppliedWrite& write) {
+    if (write.effects.dirty() == 0) return;
+    for (WriteObserver* o : observers_) o->OnWrite(*this, write);
+  }
 
  private:
   void ExpireSlot(unsigned db, Slot* slot);
@@ -92,7 +99,7 @@ class Shard {
   // Active expiry resumes where it stopped: database, then table cursor.
   unsigned expire_db_ = 0;
   uint64_t expire_cursor_ = 0;
-  std::function<void(unsigned, std::string_view)> on_expired_;
+  std::vector<WriteObserver*> observers_;
 };
 
 }  // namespace darter::store
