@@ -4,6 +4,7 @@
 
 #include "server/server.h"
 #include "server/cross_thread.h"
+#include "server/multi_family.h"
 #include "server/transaction.h"
 #include "store/errors.h"
 #include "store/shard.h"
@@ -22,6 +23,7 @@ constexpr size_t kMaxBatch = 256;
 std::string Endpoint(const asio::ip::tcp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
+}  // namespace
 
 std::string UnknownCommandError(store::ArgList args) {
   std::string list;
@@ -36,7 +38,6 @@ std::string UnknownCommandError(store::ArgList args) {
   msg.append(list);
   return msg;
 }
-}  // namespace
 
 Connection::Connection(Server& server, unsigned thread, asio::ip::tcp::socket socket, uint64_t id)
     : server_(server),
@@ -176,6 +177,7 @@ awaitable<void> Connection::Run() {
     if (stop) break;
   }
   Close();
+  ReleaseTransaction(*this);
   server_.connections(thread_).erase(id_);
   server_.connected_clients().fetch_sub(1, std::memory_order_relaxed);
 }
@@ -184,7 +186,7 @@ bool Connection::Squashable(BatchEntry& e) {
   const store::CommandSpec* spec = store::CommandTable::Global().Find(e.args[0]);
   e.spec = spec;
   if (!spec || !spec->shard_handler || spec->key_extractor || spec->validate || spec->first_key <= 0 ||
-      spec->last_key != spec->first_key || is_master)
+      spec->last_key != spec->first_key || is_master || InMulti(*this))
     return false;
   int argc = static_cast<int>(e.args.size());
   if (spec->first_key >= argc) return false;
@@ -267,6 +269,7 @@ awaitable<void> Connection::RunSquashed(size_t begin, size_t end) {
 
 awaitable<void> Connection::Execute(store::ArgList args) {
   const store::CommandSpec* spec = store::CommandTable::Global().Find(args[0]);
+  if (tx && QueueInMulti(*this, spec, args, reply_)) co_return;  // between MULTI and EXEC
   if (!spec) {
     reply_.Error(UnknownCommandError(args));
     co_return;

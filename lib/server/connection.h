@@ -20,6 +20,10 @@ namespace darter::server {
 
 class Server;
 class ShardThread;
+struct ClientTransaction;
+
+// Redis 7.0's reply to an unknown command (also given when MULTI queues one).
+std::string UnknownCommandError(store::ArgList args);
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -44,6 +48,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peer_address;
   std::string local_address;
   int fd = -1;
+  // MULTI/WATCH state (multi_family.h); null until the client first uses them.
+  std::shared_ptr<ClientTransaction> tx;
 
   int protocol() const { return reply_.protocol(); }
   void set_protocol(int p) { reply_.SetProtocol(p); }

@@ -441,6 +441,7 @@ awaitable<void> ReplicaLink::ApplyBlock() {
   resp::ReplyBuilder rb(&discard);
   std::vector<size_t> keys = op.lock_key_indices();
   co_await RunOp(server_.shards(), op, op.lock_args(), keys, master_client_->db, rb);
+  master_client_->db = op.db();  // a SELECT inside the block stays in effect, as on the primary
 }
 
 awaitable<bool> ReplicaLink::StreamCommands() {

@@ -13,9 +13,11 @@
 
 #include "server/connection.h"
 #include "server/log.h"
+#include "server/multi_family.h"
 #include "server/persistence.h"
 #include "server/replica.h"
 #include "server/server_family.h"
+#include "server/watch_registry.h"
 #include "store/shard.h"
 #include "store/string_util.h"
 
@@ -46,10 +48,14 @@ Server::Server(ServerOptions options)
       run_id_(RandomHex(40)),
       start_time_ms_(store::UnixTimeMs()) {
   static std::once_flag registered;
-  std::call_once(registered, [] { RegisterServerFamily(store::CommandTable::Global()); });
+  std::call_once(registered, [] {
+    RegisterServerFamily(store::CommandTable::Global());
+    RegisterMultiFamily(store::CommandTable::Global());
+  });
   unsigned threads = ResolveThreads(options.threads);
   for (unsigned i = 0; i < threads; ++i) per_thread_.push_back(std::make_unique<PerThread>());
   shards_ = std::make_unique<ShardSet>(threads, db_count_);
+  for (unsigned i = 0; i < threads; ++i) watches_.push_back(std::make_unique<WatchRegistry>(shards_->at(i).shard()));
   repl_state_.Update([&](ReplicationSnapshot& s) { s.replid = run_id_; });
 }
 

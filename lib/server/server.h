@@ -22,6 +22,7 @@ namespace darter::server {
 
 class Connection;
 class ReplicaLink;
+class WatchRegistry;
 
 // Counters a thread keeps for its own connections; summed by INFO.
 struct ThreadStats {
@@ -53,6 +54,8 @@ class Server {
     return per_thread_[thread]->connections;
   }
   ThreadStats& thread_stats(unsigned thread) { return per_thread_[thread]->stats; }
+  // WATCH bookkeeping of shard i (watch_registry.h); shard thread i only.
+  WatchRegistry& watches(unsigned shard) { return *watches_[shard]; }
 
   std::atomic<uint64_t>& connected_clients() { return connected_clients_; }
   uint64_t total_connections() const { return total_connections_.load(std::memory_order_relaxed); }
@@ -94,6 +97,7 @@ class Server {
   int64_t start_time_ms_;
   std::vector<std::unique_ptr<PerThread>> per_thread_;
   std::unique_ptr<ShardSet> shards_;
+  std::vector<std::unique_ptr<WatchRegistry>> watches_;  // one per shard; outlive the shards' threads
   asio::io_context main_ctx_{1};
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::unique_ptr<asio::steady_timer> memory_timer_;

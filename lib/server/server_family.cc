@@ -169,8 +169,12 @@ void HelloCommand(ConnectionContext& c) {
 
 void SelectCommand(ConnectionContext& c) {
   auto v = store::ParseInt64(c.args[1]);
-  if (!v || *v < INT32_MIN || *v > INT32_MAX) {
+  if (!v) {
     c.reply.Error(store::errors::kNotInteger);
+    return;
+  }
+  if (*v < INT32_MIN || *v > INT32_MAX) {
+    c.reply.Error(store::errors::kNotInt32);
     return;
   }
   if (*v < 0 || *v >= static_cast<int64_t>(c.server.db_count())) {
@@ -938,13 +942,13 @@ void RegisterServerFamily(store::CommandTable& t) {
   add("info", -1, kCmdLoading | kCmdStale, InfoCommand, {"@slow", "@dangerous"});
   add("debug", -2, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, DebugCommand,
       {"@admin", "@slow", "@dangerous"});
-  add("save", 1, kCmdAdmin | kCmdNoScript, SaveCommand, {"@admin", "@slow", "@dangerous"});
+  add("save", 1, kCmdAdmin | kCmdNoScript | kCmdNoMulti, SaveCommand, {"@admin", "@slow", "@dangerous"});
   add("lastsave", 1, kCmdLoading | kCmdStale | kCmdFast | kCmdRandom, LastSaveCommand,
       {"@admin", "@fast", "@dangerous"});
   add("replicaof", 3, kCmdAdmin | kCmdNoScript | kCmdStale, ReplicaOfCommand, {"@admin", "@slow", "@dangerous"});
   add("slaveof", 3, kCmdAdmin | kCmdNoScript | kCmdStale, ReplicaOfCommand, {"@admin", "@slow", "@dangerous"});
   add("role", 1, kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast, RoleCommand, {"@admin", "@fast", "@dangerous"});
-  add("shutdown", -1, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, ShutdownCommand,
+  add("shutdown", -1, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale | kCmdNoMulti, ShutdownCommand,
       {"@admin", "@slow", "@dangerous"});
 }
 

@@ -72,7 +72,10 @@ class Shard {
   size_t ActiveExpireStep(int64_t now_ms, size_t budget);
 
   void SwapDb(unsigned a, unsigned b) { dbs_[a].swap(dbs_[b]); }
-  void FlushDb(unsigned db) { dbs_[db]->Clear(); }
+  void FlushDb(unsigned db) {
+    for (WriteObserver* o : observers_) o->BeforeClear(*this, db);
+    dbs_[db]->Clear();
+  }
 
   size_t TotalKeys() const;
   // Bytes used by tables, keys and values (approximate, for INFO memory).
