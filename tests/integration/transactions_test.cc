@@ -1,0 +1,333 @@
+// MULTI/EXEC and WATCH across clients and shards (issue 8):
+//  * a WATCH is invalidated by another client's write to the key — a plain write, a
+//    write inside that client's own MULTI/EXEC or multi-key command, expiry (lazy
+//    deletion, and a key that has only logically expired), FLUSHDB, FLUSHALL, SWAPDB —
+//    whichever shard the key lives on; and not invalidated by writes to other keys;
+//  * the bank-transfer invariant: concurrent clients move money between accounts on
+//    different shards with WATCH / MULTI / DECRBY / INCRBY / EXEC while readers MGET
+//    every account: the total never changes, no reader sees a transfer half done, and
+//    no account goes negative (WATCH makes the balance check and the transfer atomic);
+//  * clients that WATCH and disconnect leave the server working.
+//
+// Keys are chosen with store::ShardOf so that they cover every shard of --threads 4.
+// Load is bounded by an operation count and a deadline; no assertion depends on timing.
+// DARTER_IT_USE_REDIS=1 runs the same checks against redis-server (a self-check).
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/shard.h"
+#include "support/client.h"
+#include "support/server_process.h"
+
+namespace darter::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kLoadDuration = 2s;
+constexpr int kMaxOpsPerThread = 20000;
+
+bool UseRedis() {
+  const char* v = std::getenv("DARTER_IT_USE_REDIS");
+  return v != nullptr && std::string(v) == "1";
+}
+
+StartedServer StartServerUnderTest(int threads) {
+  if (UseRedis()) return StartRedis();
+  return StartDarter(0, {"--threads", std::to_string(threads)});
+}
+
+// `per_shard` key names with prefix `prefix` on each of the 4 shards of --threads 4
+// (with --threads 2 they still spread over both shards).
+std::vector<std::string> KeysOnEveryShard(const std::string& prefix, int per_shard) {
+  std::vector<std::vector<std::string>> by_shard(4);
+  for (int i = 0; by_shard[0].size() + by_shard[1].size() + by_shard[2].size() + by_shard[3].size() <
+                  static_cast<size_t>(4 * per_shard);
+       ++i) {
+    std::string key = prefix + std::to_string(i);
+    auto& slot = by_shard[store::ShardOf(key, 4)];
+    if (slot.size() < static_cast<size_t>(per_shard)) slot.push_back(key);
+  }
+  std::vector<std::string> out;
+  for (int j = 0; j < per_shard; ++j)
+    for (auto& s : by_shard) out.push_back(s[j]);
+  return out;
+}
+
+class Failures {
+ public:
+  void Add(const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (count_++ < 5) first_ += what + "\n";
+  }
+  int count() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return count_;
+  }
+  std::string first() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return first_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  int count_ = 0;
+  std::string first_;
+};
+
+// WATCH `key` on `watcher`, let `other` run `write`, then EXEC a block that sets the key.
+// Returns EXEC's reply.
+std::string ExecAfter(Client& watcher, Client& other, const std::string& key,
+                      const std::vector<std::vector<std::string>>& writes) {
+  if (Format(watcher.Cmd({"WATCH", key})) != "+OK") return "WATCH failed";
+  for (auto& w : writes) other.Cmd(w);
+  watcher.Cmd({"MULTI"});
+  watcher.Cmd({"SET", key, "from-exec"});
+  return Format(watcher.Cmd({"EXEC"}));
+}
+
+// Server time in ms, read without touching any key.
+long long ServerTimeMs(Client& c) {
+  Reply r = c.Cmd({"TIME"});
+  if (r.elements.size() != 2) return -1;
+  return std::stoll(r.elements[0].str) * 1000 + std::stoll(r.elements[1].str) / 1000;
+}
+
+void CheckWatchInvalidation(int threads) {
+  StartedServer server = StartServerUnderTest(threads);
+  REQUIRE_MESSAGE(server.status.ok, server.status.message);
+  Client a(server.port());
+  Client b(server.port());
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  const std::vector<std::string> keys = KeysOnEveryShard("watched:", 1);
+  const std::vector<std::string> others = KeysOnEveryShard("other:", 1);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string& k = keys[i];
+    const std::string& o = others[(i + 1) % others.size()];
+    CAPTURE(k);
+    REQUIRE(Format(a.Cmd({"SET", k, "v"})) == "+OK");
+
+    // Writes to other keys leave the watch alone.
+    CHECK(ExecAfter(a, b, k, {{"SET", o, "x"}, {"MSET", o, "1", o + "b", "2"}, {"DEL", "nosuch"}}) == "[+OK]");
+    CHECK(ExecAfter(a, b, k, {{"GET", k}, {"EXISTS", k}}) == "[+OK]");
+
+    // Another client's writes, however they reach the key's shard.
+    CHECK(ExecAfter(a, b, k, {{"SET", k, "b"}}) == "(nil-array)");
+    CHECK(Format(a.Cmd({"GET", k})) == "\"b\"");
+    CHECK(ExecAfter(a, b, k, {{"MSET", o, "1", k, "2"}}) == "(nil-array)");
+    CHECK(ExecAfter(a, b, k, {{"APPEND", k, "x"}}) == "(nil-array)");
+    CHECK(ExecAfter(a, b, k, {{"MULTI"}, {"SET", o, "1"}, {"SETRANGE", k, "0", "z"}, {"EXEC"}}) == "(nil-array)");
+    CHECK(ExecAfter(a, b, k, {{"RENAME", k, o}, {"RENAME", o, k}}) == "(nil-array)");
+    CHECK(ExecAfter(a, b, k, {{"PEXPIRE", k, "100000"}}) == "(nil-array)");
+
+    // Expiry: deleted on access by another client.
+    REQUIRE(Format(a.Cmd({"SET", k, "v", "PX", "50"})) == "+OK");
+    REQUIRE(Format(a.Cmd({"WATCH", k})) == "+OK");
+    const auto deadline = Clock::now() + 10s;
+    while (Format(b.Cmd({"EXISTS", k})) != ":0" && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
+    a.Cmd({"MULTI"});
+    a.Cmd({"SET", k, "from-exec"});
+    CHECK(Format(a.Cmd({"EXEC"})) == "(nil-array)");
+    CHECK(Format(a.Cmd({"EXISTS", k})) == ":0");
+
+    // Expiry: only logically expired by EXEC (nobody touched the key).
+    REQUIRE(Format(a.Cmd({"SET", k, "v", "PX", "50"})) == "+OK");
+    const long long set_at = ServerTimeMs(b);
+    REQUIRE(Format(a.Cmd({"WATCH", k})) == "+OK");
+    while (ServerTimeMs(b) < set_at + 80 && Clock::now() < deadline + 10s) std::this_thread::sleep_for(5ms);
+    a.Cmd({"MULTI"});
+    a.Cmd({"SET", k, "from-exec"});
+    CHECK(Format(a.Cmd({"EXEC"})) == "(nil-array)");
+
+    // FLUSHDB / FLUSHALL / SWAPDB from another client, when the key exists.
+    REQUIRE(Format(a.Cmd({"SET", k, "v"})) == "+OK");
+    CHECK(ExecAfter(a, b, k, {{"FLUSHDB"}}) == "(nil-array)");
+    REQUIRE(Format(a.Cmd({"SET", k, "v"})) == "+OK");
+    CHECK(ExecAfter(a, b, k, {{"FLUSHALL"}}) == "(nil-array)");
+    REQUIRE(Format(a.Cmd({"SET", k, "v"})) == "+OK");
+    CHECK(ExecAfter(a, b, k, {{"SWAPDB", "0", "1"}}) == "(nil-array)");
+    CHECK(Format(a.Cmd({"FLUSHALL"})) == "+OK");
+    // ... and not when it exists in neither database.
+    CHECK(ExecAfter(a, b, k, {{"FLUSHALL"}}) == "[+OK]");
+    CHECK(Format(a.Cmd({"DEL", k})) == ":1");
+    CHECK(ExecAfter(a, b, k, {{"SWAPDB", "0", "1"}}) == "[+OK]");
+    CHECK(Format(a.Cmd({"FLUSHALL"})) == "+OK");
+  }
+
+  // Watches on keys of several shards at once: a write to any one of them aborts.
+  for (const std::string& k : keys) {
+    CAPTURE(k);
+    std::vector<std::string> watch = {"WATCH"};
+    watch.insert(watch.end(), keys.begin(), keys.end());
+    REQUIRE(Format(a.Cmd(watch)) == "+OK");
+    b.Cmd({"SET", k, "b"});
+    a.Cmd({"MULTI"});
+    std::vector<std::string> mset = {"MSET"};
+    for (auto& x : keys) mset.insert(mset.end(), {x, "exec"});
+    a.Cmd(mset);
+    CHECK(Format(a.Cmd({"EXEC"})) == "(nil-array)");
+  }
+  std::vector<std::string> watch = {"WATCH"};
+  watch.insert(watch.end(), keys.begin(), keys.end());
+  REQUIRE(Format(a.Cmd(watch)) == "+OK");
+  std::vector<Reply> replies = a.Pipeline({{"MULTI"}, {"MSET", keys[0], "1", keys[1], "1"}, {"MGET", keys[0], keys[1]}, {"EXEC"}});
+  REQUIRE(replies.size() == 4);
+  CHECK(Format(replies[3]) == "[+OK, [\"1\", \"1\"]]");
+}
+
+TEST_CASE("WATCH is invalidated by other clients' writes on any shard (--threads 2)") { CheckWatchInvalidation(2); }
+TEST_CASE("WATCH is invalidated by other clients' writes on any shard (--threads 4)") { CheckWatchInvalidation(4); }
+
+// ---- bank transfers ----
+
+constexpr long long kInitialBalance = 100;
+
+long long ToInt(const Reply& r) {
+  if (r.type == Reply::Type::kString) return std::stoll(r.str);
+  if (r.type == Reply::Type::kInteger) return r.integer;
+  return -1000000;
+}
+
+void RunBankTransfers(int threads) {
+  StartedServer server = StartServerUnderTest(threads);
+  REQUIRE_MESSAGE(server.status.ok, server.status.message);
+  const int port = server.port();
+  const std::vector<std::string> accounts = KeysOnEveryShard("account:", 2);  // 8 accounts, 4 shards
+  const long long total = kInitialBalance * static_cast<long long>(accounts.size());
+  {
+    Client setup(port);
+    REQUIRE(setup.ok());
+    for (auto& acc : accounts) REQUIRE(Format(setup.Cmd({"SET", acc, std::to_string(kInitialBalance)})) == "+OK");
+  }
+  std::vector<std::string> mget = {"MGET"};
+  mget.insert(mget.end(), accounts.begin(), accounts.end());
+
+  Failures failures;
+  std::atomic<long> committed{0}, aborted{0}, declined{0}, reads{0};
+  const auto deadline = Clock::now() + kLoadDuration;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 6; ++w) {
+    workers.emplace_back([&, w] {
+      Client c(port);
+      if (!c.ok()) return failures.Add("transfer connect: " + c.error());
+      std::mt19937 rng(1234 + w);
+      for (int n = 0; n < kMaxOpsPerThread && Clock::now() < deadline; ++n) {
+        size_t from = rng() % accounts.size();
+        size_t to = (from + 1 + rng() % (accounts.size() - 1)) % accounts.size();
+        long long amount = 1 + rng() % 60;
+        const std::string& a = accounts[from];
+        const std::string& b = accounts[to];
+        if (Format(c.Cmd({"WATCH", a, b})) != "+OK") return failures.Add("WATCH failed");
+        long long balance = ToInt(c.Cmd({"GET", a}));
+        if (balance < amount) {
+          ++declined;
+          c.Cmd({"UNWATCH"});
+          continue;
+        }
+        // Pipelined, as clients do: MULTI, the transfer, EXEC in one write.
+        std::vector<Reply> r = c.Pipeline({{"MULTI"},
+                                           {"DECRBY", a, std::to_string(amount)},
+                                           {"INCRBY", b, std::to_string(amount)},
+                                           {"EXEC"}});
+        if (r.size() != 4) return failures.Add("short pipeline");
+        if (Format(r[0]) != "+OK" || Format(r[1]) != "+QUEUED" || Format(r[2]) != "+QUEUED")
+          return failures.Add("queueing replied " + Format(r[0]) + " " + Format(r[1]) + " " + Format(r[2]));
+        if (r[3].type == Reply::Type::kNilArray) {
+          ++aborted;
+          continue;
+        }
+        if (r[3].type != Reply::Type::kArray || r[3].elements.size() != 2)
+          return failures.Add("EXEC replied " + Format(r[3]));
+        if (ToInt(r[3].elements[0]) < 0)
+          return failures.Add("overdraft: " + a + " went to " + Format(r[3].elements[0]));
+        ++committed;
+      }
+    });
+  }
+  for (int r = 0; r < 3; ++r) {
+    workers.emplace_back([&, r] {
+      Client c(port);
+      if (!c.ok()) return failures.Add("reader connect: " + c.error());
+      for (int n = 0; n < kMaxOpsPerThread && Clock::now() < deadline; ++n) {
+        Reply reply;
+        if (r == 2 && n % 2 == 1) {  // also read through a MULTI block
+          std::vector<std::vector<std::string>> block = {{"MULTI"}, mget, {"EXEC"}};
+          std::vector<Reply> rs = c.Pipeline(block);
+          if (rs.size() != 3 || rs[2].elements.size() != 1) return failures.Add("MULTI MGET replied badly");
+          reply = rs[2].elements[0];
+        } else {
+          reply = c.Cmd(mget);
+        }
+        if (reply.type != Reply::Type::kArray || reply.elements.size() != accounts.size())
+          return failures.Add("MGET replied " + Format(reply));
+        long long sum = 0;
+        for (auto& e : reply.elements) {
+          long long v = ToInt(e);
+          if (v < 0) return failures.Add("negative balance in " + Format(reply));
+          sum += v;
+        }
+        if (sum != total) return failures.Add("torn transfer: MGET summed to " + std::to_string(sum) + ": " + Format(reply));
+        ++reads;
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  INFO("committed " << committed << ", aborted " << aborted << ", declined " << declined << ", reads " << reads);
+  CHECK_MESSAGE(failures.count() == 0, failures.first());
+  CHECK(committed > 0);
+  CHECK(reads > 0);
+  Client check(port);
+  Reply final_state = check.Cmd(mget);
+  long long sum = 0;
+  for (auto& e : final_state.elements) {
+    CHECK(ToInt(e) >= 0);
+    sum += ToInt(e);
+  }
+  CHECK(sum == total);
+  MESSAGE("threads " << threads << ": committed " << committed.load() << ", aborted by WATCH " << aborted.load()
+                     << ", declined " << declined.load() << ", consistent reads " << reads.load());
+}
+
+TEST_CASE("bank transfers with WATCH/MULTI/EXEC keep the total and never show a torn transfer (--threads 2)") {
+  RunBankTransfers(2);
+}
+TEST_CASE("bank transfers with WATCH/MULTI/EXEC keep the total and never show a torn transfer (--threads 4)") {
+  RunBankTransfers(4);
+}
+
+TEST_CASE("clients that WATCH and disconnect, or disconnect inside MULTI, leave the server working") {
+  StartedServer server = StartServerUnderTest(4);
+  REQUIRE_MESSAGE(server.status.ok, server.status.message);
+  const std::vector<std::string> keys = KeysOnEveryShard("gone:", 2);
+  for (int round = 0; round < 50; ++round) {
+    Client c(server.port());
+    REQUIRE(c.ok());
+    std::vector<std::string> watch = {"WATCH"};
+    watch.insert(watch.end(), keys.begin(), keys.end());
+    REQUIRE(Format(c.Cmd(watch)) == "+OK");
+    if (round % 2) {
+      c.Cmd({"MULTI"});
+      c.Cmd({"SET", keys[0], "never"});
+    }
+  }  // each client disconnects here
+  Client c(server.port());
+  REQUIRE(c.ok());
+  for (auto& k : keys) CHECK(Format(c.Cmd({"SET", k, "after"})) == "+OK");
+  CHECK(Format(c.Cmd({"WATCH", keys[0]})) == "+OK");
+  CHECK(Format(c.Cmd({"MULTI"})) == "+OK");
+  CHECK(Format(c.Cmd({"GET", keys[0]})) == "+QUEUED");
+  CHECK(Format(c.Cmd({"EXEC"})) == "[\"after\"]");
+}
+
+}  // namespace
+}  // namespace darter::test
