@@ -8,8 +8,9 @@
 //
 // For other command families:
 //  * a blocking command (kCmdBlocking) queued in MULTI runs inside the block, where
-//    store::ExecBlockOp::InBlock() is true on the shard thread: it must answer at once,
-//    as when its timeout expires, and never park the client;
+//    store::ExecBlockOp::InBlock() is true on the thread running it (shard handler,
+//    multi-shard op, or connection handler): it must answer at once, as when its
+//    timeout expires, and never park the client;
 //  * a connection-level command (conn_handler) queued in MULTI runs on the client's
 //    thread between the block's shard commands; one that sets ConnectionContext::then
 //    has its `then` awaited after the block's shard commands, before EXEC replies.

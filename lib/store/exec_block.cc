@@ -13,11 +13,14 @@ namespace {
 
 thread_local bool in_block = false;
 
-// Marks the shard thread as running a block's command for the scope's duration.
+// Marks the thread as running code of a block's command for the scope's duration.
 class InBlockScope {
  public:
-  InBlockScope() { in_block = true; }
-  ~InBlockScope() { in_block = false; }
+  InBlockScope() : was_(in_block) { in_block = true; }
+  ~InBlockScope() { in_block = was_; }
+
+ private:
+  bool was_;
 };
 
 bool ArityOk(const CommandSpec& spec, size_t argc_size) {
@@ -122,6 +125,7 @@ HopPlan ExecBlockOp::FirstHop(unsigned shard_count) {
 // Runs what needs no shard (SELECT, PING, argument errors) and returns the hop plan of
 // the first command at or after `index` that touches a shard.
 HopPlan ExecBlockOp::AdvanceTo(size_t index) {
+  InBlockScope in_block_scope;
   for (current_ = index; current_ < commands_.size(); ++current_) {
     Command& cmd = commands_[current_];
     std::string& out = replies_[current_];
@@ -232,6 +236,7 @@ void ExecBlockOp::ReportAs(HopContext& ctx, const std::vector<size_t>& keys) con
 }
 
 HopPlan ExecBlockOp::NextHop(int) {
+  InBlockScope in_block_scope;
   if (inner_) {
     HopPlan plan = inner_->NextHop(inner_hop_++);
     if (plan.target != HopTarget::kDone) {

@@ -14,8 +14,10 @@
 // command's db, arguments and this shard's keys (RunHop rewrites the HopContext).
 //
 // Blocking commands (kCmdBlocking) never block inside a block: they answer at once, as
-// when their timeout expires (Redis runs MULTI with CLIENT_DENY_BLOCKING). Their
-// handlers ask InBlock() on the shard thread.
+// when their timeout expires (Redis runs MULTI with CLIENT_DENY_BLOCKING). InBlock()
+// tells them: it is true on the thread running a block's command — a shard handler, a
+// multi-shard op's factory, hops, NextHop and Reply, a connection-level command run by
+// the local runner (but not a `then` it defers).
 //
 // Thread-safety: as MultiShardOp.
 #pragma once
@@ -50,7 +52,7 @@ class ExecBlockOp : public MultiShardOp {
   // Decides, before any hop, whether the block locks whole shards. FirstHop calls it;
   // a caller that needs locks_whole_shards() before FirstHop calls it first.
   void Prepare(unsigned shard_count);
-  // True on a shard thread while it runs one of a block's commands.
+  // True on the calling thread while it runs code of one of a block's commands.
   static bool InBlock();
   // The db selected after the block ran (EXEC leaves the client there, as Redis does).
   unsigned db() const { return db_; }

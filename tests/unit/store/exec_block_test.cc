@@ -151,6 +151,7 @@ TEST_CASE("ExecBlockOp runs connection-level commands through its local runner")
   op.set_local_runner([](const CommandSpec& spec, ArgList args, std::string* out) {
     *out = "$" + std::to_string(args[1].size()) + "\r\n" + std::string(args[1]) + "\r\n";
     CHECK(spec.name == "echo");
+    CHECK(ExecBlockOp::InBlock());  // a blocking connection command must not park here
   });
   std::string reply = RunOp(op, shards, op.lock_args(), op.lock_key_indices());
   CHECK(reply == "*2\r\n$2\r\nhi\r\n+OK\r\n");
