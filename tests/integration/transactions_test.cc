@@ -305,6 +305,48 @@ TEST_CASE("bank transfers with WATCH/MULTI/EXEC keep the total and never show a 
   RunBankTransfers(4);
 }
 
+// INFO memory's used_memory, or 0 (a sanitizer build's allocator reports none).
+long long UsedMemory(Client& c) {
+  Reply r = c.Cmd({"INFO", "memory"});
+  std::string text = r.str;
+  size_t at = text.find("used_memory:");
+  if (at == std::string::npos) return 0;
+  return std::atoll(text.c_str() + at + 12);
+}
+
+TEST_CASE("over maxmemory MULTI queues nothing, and EXEC of write commands is refused") {
+  StartedServer server = StartServerUnderTest(2);
+  REQUIRE_MESSAGE(server.status.ok, server.status.message);
+  Client a(server.port());
+  Client b(server.port());
+  REQUIRE(Format(a.Cmd({"SET", "k", "1"})) == "+OK");
+  if (UsedMemory(a) == 0) {
+    MESSAGE("skipped: the server reports used_memory 0 (sanitizer build)");
+    return;
+  }
+  REQUIRE(Format(a.Cmd({"CONFIG", "SET", "maxmemory", "1"})) == "+OK");
+  CHECK(Format(a.Cmd({"MULTI"})) == "+OK");
+  CHECK(Format(a.Cmd({"GET", "k"})) == "-OOM command not allowed when used memory > 'maxmemory'.");
+  CHECK(Format(a.Cmd({"EXEC"})) == "-EXECABORT Transaction discarded because of previous errors.");
+  CHECK(Format(a.Cmd({"MULTI"})) == "+OK");
+  CHECK(Format(a.Cmd({"DISCARD"})) == "+OK");
+  REQUIRE(Format(a.Cmd({"CONFIG", "SET", "maxmemory", "0"})) == "+OK");
+  // Memory runs out between queueing a write and EXEC: EXEC itself is refused.
+  CHECK(Format(a.Cmd({"MULTI"})) == "+OK");
+  CHECK(Format(a.Cmd({"SET", "k", "2"})) == "+QUEUED");
+  REQUIRE(Format(b.Cmd({"CONFIG", "SET", "maxmemory", "1"})) == "+OK");
+  CHECK(Format(a.Cmd({"EXEC"})) ==
+        "-EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.");
+  CHECK(Format(a.Cmd({"EXEC"})) == "-ERR EXEC without MULTI");
+  // ... but not a block of reads.
+  REQUIRE(Format(b.Cmd({"CONFIG", "SET", "maxmemory", "0"})) == "+OK");
+  CHECK(Format(a.Cmd({"MULTI"})) == "+OK");
+  CHECK(Format(a.Cmd({"GET", "k"})) == "+QUEUED");
+  REQUIRE(Format(b.Cmd({"CONFIG", "SET", "maxmemory", "1"})) == "+OK");
+  CHECK(Format(a.Cmd({"EXEC"})) == "[\"1\"]");
+  REQUIRE(Format(b.Cmd({"CONFIG", "SET", "maxmemory", "0"})) == "+OK");
+}
+
 TEST_CASE("clients that WATCH and disconnect, or disconnect inside MULTI, leave the server working") {
   StartedServer server = StartServerUnderTest(4);
   REQUIRE_MESSAGE(server.status.ok, server.status.message);
