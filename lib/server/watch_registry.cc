@@ -41,7 +41,7 @@ unsigned CopyTargetDb(store::ArgList args, unsigned db) {
 
 }  // namespace
 
-WatchRegistry::WatchRegistry(store::Shard& shard) : shard_(shard) { shard_.AddWriteObserver(this); }
+WatchRegistry::WatchRegistry(store::Shard& shard) : shard_(shard) {}
 
 store::Slot* WatchRegistry::Present(unsigned db, std::string_view key) {
   if (db >= shard_.db_count()) return nullptr;
@@ -54,6 +54,12 @@ bool WatchRegistry::ExpiredNow(unsigned db, std::string_view key, int64_t now_ms
 }
 
 void WatchRegistry::Watch(unsigned db, std::string_view key, const std::shared_ptr<Watcher>& w, int64_t now_ms) {
+  // Observe the shard from its first WATCH on: a server whose clients never WATCH pays
+  // nothing per write (nor per expired key, which the shard reports only to observers).
+  if (!observing_) {
+    shard_.AddWriteObserver(this);
+    observing_ = true;
+  }
   auto it = by_key_.find(LockKey{db, key});
   if (it == by_key_.end()) it = by_key_.emplace(OwnedLockKey{db, std::string(key)}, std::vector<Entry>{}).first;
   for (const Entry& e : it->second)

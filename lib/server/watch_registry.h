@@ -45,9 +45,9 @@ struct WatchedKey {
 
 class WatchRegistry final : public store::WriteObserver {
  public:
-  // Registers itself as a write observer of `shard`. REQUIRES: the shard's thread is not
-  // running yet, or the caller is on it. The registry must outlive the shard's writes;
-  // it never unregisters (the Server owns both and stops the threads first).
+  // Becomes a write observer of `shard` at the first Watch (on the shard's thread) and
+  // never unregisters: the registry must outlive the shard's writes (the Server owns
+  // both and stops the threads first).
   explicit WatchRegistry(store::Shard& shard);
 
   // ---- shard thread only ----
@@ -78,6 +78,7 @@ class WatchRegistry final : public store::WriteObserver {
   bool ExpiredNow(unsigned db, std::string_view key, int64_t now_ms);
 
   store::Shard& shard_;
+  bool observing_ = false;
   std::unordered_map<OwnedLockKey, std::vector<Entry>, LockKeyHash, LockKeyEq> by_key_;
 };
 
