@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "replication_support.h"
 #include "store/shard.h"
 #include "support/client.h"
 #include "support/server_process.h"
@@ -369,6 +370,84 @@ TEST_CASE("clients that WATCH and disconnect, or disconnect inside MULTI, leave 
   CHECK(Format(c.Cmd({"MULTI"})) == "+OK");
   CHECK(Format(c.Cmd({"GET", keys[0]})) == "+QUEUED");
   CHECK(Format(c.Cmd({"EXEC"})) == "[\"after\"]");
+}
+
+// The replica path: a Redis primary's MULTI/EXEC blocks arrive as MULTI ... EXEC in the
+// stream and apply as one ExecBlockOp. Readers of the replica never see a transfer half
+// applied, a SELECT inside a block stays in effect after it, and a WATCH on the replica
+// is invalidated by replicated writes.
+TEST_CASE("a primary's MULTI/EXEC blocks apply atomically on a darter replica") {
+  if (UseRedis()) return;
+  StartedServer redis = StartRedis(0, {"--repl-diskless-sync-delay", "0"});
+  REQUIRE_MESSAGE(redis.status.ok, redis.status.message);
+  StartedServer darter = StartDarter(0, {"--threads", "4"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  Client src(redis.port()), dst(darter.port());
+  const std::vector<std::string> accounts = KeysOnEveryShard("account:", 2);
+  for (auto& acc : accounts) REQUIRE(Format(src.Cmd({"SET", acc, std::to_string(kInitialBalance)})) == "+OK");
+  const long long total = kInitialBalance * static_cast<long long>(accounts.size());
+  REQUIRE(Format(dst.Cmd({"REPLICAOF", "127.0.0.1", std::to_string(redis.port())})) == "+OK");
+  REQUIRE_MESSAGE(repl::WaitCaughtUp(src, dst, 60s), "no sync: " << repl::InfoStr(dst, "replication", "master_last_error"));
+
+  // A WATCH on the replica, then a replicated block that writes the key.
+  Client watcher(darter.port());
+  REQUIRE(Format(watcher.Cmd({"WATCH", accounts[0]})) == "+OK");
+  REQUIRE(Format(src.Cmd({"MULTI"})) == "+OK");
+  src.Cmd({"INCRBY", accounts[0], "0"});
+  src.Cmd({"SELECT", "2"});
+  src.Cmd({"SET", "in-db2", "x"});
+  REQUIRE(Format(src.Cmd({"EXEC"})) == "[:100, +OK, +OK]");
+  REQUIRE(Format(src.Cmd({"SET", "after-block", "y"})) == "+OK");  // still db 2 on the primary
+  REQUIRE(Format(src.Cmd({"SELECT", "0"})) == "+OK");
+  REQUIRE(repl::WaitCaughtUp(src, dst, 30s));
+  watcher.Cmd({"MULTI"});
+  watcher.Cmd({"GET", accounts[0]});
+  CHECK(Format(watcher.Cmd({"EXEC"})) == "(nil-array)");
+  Client dst2(darter.port());
+  REQUIRE(Format(dst2.Cmd({"SELECT", "2"})) == "+OK");
+  CHECK(Format(dst2.Cmd({"MGET", "in-db2", "after-block"})) == "[\"x\", \"y\"]");
+
+  // Transfers on the primary, readers on the replica.
+  std::vector<std::string> mget = {"MGET"};
+  mget.insert(mget.end(), accounts.begin(), accounts.end());
+  Failures failures;
+  std::atomic<bool> done{false};
+  std::atomic<long> reads{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&] {
+      Client c(darter.port());
+      if (!c.ok()) return failures.Add("reader connect: " + c.error());
+      for (int n = 0; n < kMaxOpsPerThread && !done.load(); ++n) {
+        Reply reply = c.Cmd(mget);
+        long long sum = 0;
+        for (auto& e : reply.elements) sum += ToInt(e);
+        if (reply.elements.size() != accounts.size() || sum != total)
+          return failures.Add("torn replicated transfer: " + Format(reply));
+        ++reads;
+      }
+    });
+  }
+  std::mt19937 rng(99);
+  const auto deadline = Clock::now() + kLoadDuration;
+  int transfers = 0;
+  for (; transfers < 3000 && Clock::now() < deadline; ++transfers) {
+    const std::string& a = accounts[rng() % accounts.size()];
+    const std::string& b = accounts[rng() % accounts.size()];
+    std::string amount = std::to_string(1 + rng() % 10);
+    std::vector<Reply> r = src.Pipeline({{"MULTI"}, {"DECRBY", a, amount}, {"INCRBY", b, amount}, {"EXEC"}});
+    if (r.size() != 4 || r[3].type != Reply::Type::kArray) {
+      failures.Add("primary EXEC replied " + (r.size() == 4 ? Format(r[3]) : std::string("short")));
+      break;
+    }
+  }
+  CHECK(repl::WaitCaughtUp(src, dst, 30s));
+  done = true;
+  for (auto& t : readers) t.join();
+  CHECK_MESSAGE(failures.count() == 0, failures.first());
+  CHECK(reads > 0);
+  CHECK(Format(dst.Cmd(mget)) == Format(src.Cmd(mget)));
+  MESSAGE("replicated " << transfers << " transfer blocks; " << reads.load() << " consistent reads on the replica");
 }
 
 }  // namespace
