@@ -14,7 +14,10 @@
 #include "server/connection.h"
 #include "server/log.h"
 #include "server/persistence.h"
+#include "server/pubsub_family.h"
+#include "server/pubsub_registry.h"
 #include "server/replica.h"
+#include "server/reset_command.h"
 #include "server/server_family.h"
 #include "store/shard.h"
 #include "store/string_util.h"
@@ -46,7 +49,12 @@ Server::Server(ServerOptions options)
       run_id_(RandomHex(40)),
       start_time_ms_(store::UnixTimeMs()) {
   static std::once_flag registered;
-  std::call_once(registered, [] { RegisterServerFamily(store::CommandTable::Global()); });
+  std::call_once(registered, [] {
+    RegisterServerFamily(store::CommandTable::Global());
+    RegisterPubSubFamily(store::CommandTable::Global());
+    RegisterResetCommand(store::CommandTable::Global());
+  });
+  pubsub_ = std::make_unique<PubSubRegistry>();
   unsigned threads = ResolveThreads(options.threads);
   for (unsigned i = 0; i < threads; ++i) per_thread_.push_back(std::make_unique<PerThread>());
   shards_ = std::make_unique<ShardSet>(threads, db_count_);

@@ -13,6 +13,7 @@
 #include "server/connection.h"
 #include "server/cross_thread.h"
 #include "server/persistence.h"
+#include "server/pubsub_family.h"
 #include "server/server.h"
 #include "server/shard_set.h"
 #include "store/errors.h"
@@ -57,6 +58,12 @@ bool ValidClientName(std::string_view name) {
 void PingCommand(ConnectionContext& c) {
   if (c.args.size() > 2) {
     c.reply.Error(store::errors::WrongArity("ping"));
+    return;
+  }
+  if (c.conn.protocol() == 2 && InSubscribedMode(c.conn)) {  // RESP2 subscribed mode: ["pong", msg]
+    c.reply.ArrayHeader(2);
+    c.reply.Bulk("pong");
+    c.reply.Bulk(c.args.size() == 2 ? c.args[1] : "");
     return;
   }
   if (c.args.size() == 2) c.reply.Bulk(c.args[1]);
@@ -839,7 +846,7 @@ void InfoCommand(ConnectionContext& c) {
         << "expired_time_cap_reached_count:0\r\n"
         << "evicted_keys:" << total.evicted_keys << "\r\n"
         << "keyspace_hits:" << total.keyspace_hits << "\r\nkeyspace_misses:" << total.keyspace_misses << "\r\n"
-        << "pubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\n";
+        << PubSubInfoStats(srv) << "latest_fork_usec:0\r\ntotal_forks:0\r\n";
     }
     if (want("replication")) {
       section("Replication");
