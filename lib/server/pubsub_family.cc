@@ -312,6 +312,13 @@ void DropSubscriptions(Connection& conn) {
   s->conn = nullptr;
 }
 
+bool ClientTypeIs(const Connection& conn, std::string_view type) {
+  if (conn.is_master) return type == "master";
+  if (type == "pubsub") return InSubscribedMode(conn);
+  if (type == "normal") return !InSubscribedMode(conn);
+  return false;
+}
+
 std::string PubSubClientFields(const Connection& conn) {
   const Subscriber* s = conn.subscriber.get();
   if (!s) return " sub=0 psub=0 ssub=0";

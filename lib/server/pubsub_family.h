@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "store/command_table.h"
 
@@ -28,6 +29,9 @@ std::string SubscribedModeError(const Connection& conn, const store::CommandSpec
 void DropSubscriptions(Connection& conn);
 // " sub=<n> psub=<n> ssub=<n>" for CLIENT LIST / CLIENT INFO.
 std::string PubSubClientFields(const Connection& conn);
+// CLIENT LIST/KILL TYPE: whether the connection is of `type` (lower case: normal, master,
+// replica, slave, pubsub). Subscribed connections are "pubsub", not "normal".
+bool ClientTypeIs(const Connection& conn, std::string_view type);
 // INFO stats lines: pubsub_channels, pubsub_patterns, pubsubshard_channels.
 std::string PubSubInfoStats(Server& server);
 

@@ -219,6 +219,7 @@ void ClientCommand(ConnectionContext& c) {
     c.reply.Verbatim(c.conn.Describe(store::UnixTimeMs()) + "\n");
   } else if (sub == "list") {
     std::optional<std::vector<uint64_t>> ids;
+    std::optional<std::string> type;
     for (size_t j = 2; j < c.args.size(); ++j) {
       if (EqualsIgnoreCase(c.args[j], "type") && j + 1 < c.args.size()) {
         std::string t = ToLower(c.args[j + 1]);
@@ -226,7 +227,7 @@ void ClientCommand(ConnectionContext& c) {
           c.reply.Error("ERR Unknown client type '" + std::string(c.args[j + 1]) + "'");
           return;
         }
-        if (t != "normal") ids = std::vector<uint64_t>{};  // no such clients yet
+        type = t;
         ++j;
       } else if (EqualsIgnoreCase(c.args[j], "id") && j + 1 < c.args.size()) {
         ids = std::vector<uint64_t>{};
@@ -245,7 +246,7 @@ void ClientCommand(ConnectionContext& c) {
     }
     Server& srv = c.server;
     resp::ReplyBuilder& rb = c.reply;
-    c.then = [&srv, &rb, ids]() -> awaitable<void> {
+    c.then = [&srv, &rb, ids, type]() -> awaitable<void> {
       unsigned n = srv.shards().size();
       std::vector<std::vector<std::pair<uint64_t, std::string>>> lines(n);
       std::vector<asio::io_context*> ctxs;
@@ -254,6 +255,7 @@ void ClientCommand(ConnectionContext& c) {
       co_await AwaitAll(ctxs, [&](size_t t) {
         for (auto& [id, conn] : srv.connections(static_cast<unsigned>(t))) {
           if (ids && std::find(ids->begin(), ids->end(), id) == ids->end()) continue;
+          if (type && !ClientTypeIs(*conn, *type)) continue;
           lines[t].emplace_back(id, conn->Describe(now));
         }
       });
@@ -329,7 +331,7 @@ void ClientCommand(ConnectionContext& c) {
           if (f.addr && *f.addr != conn->peer_address) continue;
           if (f.laddr && *f.laddr != conn->local_address) continue;
           if (f.user && *f.user != "default") continue;
-          if (f.type && *f.type != "normal") continue;
+          if (f.type && !ClientTypeIs(*conn, *f.type)) continue;
           if (f.maxage && (now - conn->created_ms) / 1000 < *f.maxage) continue;
           if (id == me) {
             if (f.skipme) continue;

@@ -137,6 +137,13 @@ std::vector<std::string> Scenario(int port) {
     ReadUntil(*subs[i], IsPong, out);
     for (auto& line : out) note("sub" + std::to_string(i), line);
   }
+  // Subscribed connections are of type pubsub for CLIENT LIST and CLIENT KILL.
+  auto lines = [](const Reply& r) { return std::to_string(std::count(r.str.begin(), r.str.end(), '\n')); };
+  note("admin", "pubsub clients: " + lines(admin.Cmd({"CLIENT", "LIST", "TYPE", "pubsub"})));
+  note("admin", "normal clients: " + lines(admin.Cmd({"CLIENT", "LIST", "TYPE", "normal"})));
+  note("admin", "killed: " + Format(admin.Cmd({"CLIENT", "KILL", "TYPE", "pubsub"})));
+  bool gone = WaitFor([&] { return admin.Cmd({"PUBSUB", "CHANNELS"}).elements.empty(); }, 10s);
+  note("admin", std::string("killed subscribers dropped: ") + (gone ? "yes" : "no"));
   return log;
 }
 
