@@ -87,7 +87,10 @@ void Deliver(const Message& m, const DeliveryList& list) {
   }
 }
 
-size_t Publish(Server& server, ChannelKind kind, std::string_view channel, std::string_view payload) {
+}  // namespace
+
+size_t PublishMessage(Server& server, bool shard, std::string_view channel, std::string_view payload) {
+  ChannelKind kind = shard ? ChannelKind::kShard : ChannelKind::kGlobal;
   ShardSet& shards = server.shards();
   // Scratch reused by every PUBLISH on this thread: no allocation when nobody listens.
   thread_local std::vector<DeliveryList> by_thread;
@@ -109,6 +112,8 @@ size_t Publish(Server& server, ChannelKind kind, std::string_view channel, std::
   }
   return receivers;
 }
+
+namespace {
 
 Subscriber& EnsureSubscriber(Connection& conn) {
   if (!conn.subscriber) conn.subscriber = std::make_shared<Subscriber>(&conn, conn.thread());
@@ -210,11 +215,11 @@ void PUnsubscribeCommand(ConnectionContext& c) {
 }
 
 void PublishCommand(ConnectionContext& c) {
-  c.reply.Integer(static_cast<int64_t>(Publish(c.server, ChannelKind::kGlobal, c.args[1], c.args[2])));
+  c.reply.Integer(static_cast<int64_t>(PublishMessage(c.server, false, c.args[1], c.args[2])));
 }
 
 void SPublishCommand(ConnectionContext& c) {
-  c.reply.Integer(static_cast<int64_t>(Publish(c.server, ChannelKind::kShard, c.args[1], c.args[2])));
+  c.reply.Integer(static_cast<int64_t>(PublishMessage(c.server, true, c.args[1], c.args[2])));
 }
 
 void PubSubCommand(ConnectionContext& c) {

@@ -19,6 +19,11 @@ class Server;
 // Adds this family's rows to the command table. Called once, before threads start.
 void RegisterPubSubFamily(store::CommandTable& table);
 
+// PUBLISH (shard=false) / SPUBLISH (shard=true) of `payload` on `channel`, from any shard
+// thread (a script, keyspace notifications): delivers to every subscriber and returns
+// their number.
+size_t PublishMessage(Server& server, bool shard, std::string_view channel, std::string_view payload);
+
 // True while the connection is subscribed to any channel, pattern or shard channel.
 bool InSubscribedMode(const Connection& conn);
 // RESP2 subscribed mode admits only (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT and
