@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "resp/reply_builder.h"
-#include "server/output_limits.h"
 #include "resp/request_parser.h"
 #include "server/asio.h"
+#include "server/output_limits.h"
 #include "store/command_table.h"
 
 namespace darter::server {

@@ -240,6 +240,53 @@ TEST_CASE("a publish storm from several threads reaches every subscriber in per-
   }
 }
 
+TEST_CASE("no message arrives between an UNSUBSCRIBE confirmation and the next SUBSCRIBE's") {
+  StartedServer darter = StartDarter(0, {"--threads", "4"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  Client sub(darter.port(), 20s);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> publishers;
+  for (int p = 0; p < 2; ++p) {
+    publishers.emplace_back([&] {
+      Client c(darter.port(), 20s);
+      auto deadline = Clock::now() + 30s;
+      while (!stop.load() && Clock::now() < deadline) {
+        std::vector<std::vector<std::string>> cmds(20, {"PUBLISH", "flip", "m"});
+        for (const Reply& r : c.Pipeline(cmds))
+          if (r.IsIoError()) return;
+      }
+    });
+  }
+  // 300 rounds: SUBSCRIBE, take a few messages, UNSUBSCRIBE while messages are in flight
+  // from the publishers' threads, then PING: nothing may come between the UNSUBSCRIBE
+  // confirmation and +PONG.
+  std::string error;
+  long long delivered = 0;
+  for (int round = 0; round < 300 && error.empty(); ++round) {
+    Reply r = sub.Cmd({"SUBSCRIBE", "flip"});
+    if (Format(r) != "[\"subscribe\", \"flip\", :1]") error = "SUBSCRIBE replied " + Format(r);
+    for (int k = 0; k < 3 && error.empty(); ++k, ++delivered) {
+      r = sub.ReadReply();
+      if (r.elements.empty() || r.elements[0].str != "message") error = "expected a message, got " + Format(r);
+    }
+    sub.Append({"UNSUBSCRIBE", "flip"});
+    sub.Append({"PING"});
+    sub.Flush();
+    while (error.empty()) {  // messages published before the UNSUBSCRIBE ran may precede it
+      r = sub.ReadReply();
+      if (!r.elements.empty() && r.elements[0].str == "message") continue;
+      if (Format(r) != "[\"unsubscribe\", \"flip\", :0]") error = "UNSUBSCRIBE replied " + Format(r);
+      break;
+    }
+    if (error.empty() && Format(r = sub.ReadReply()) != "+PONG")
+      error = "round " + std::to_string(round) + ": after the UNSUBSCRIBE confirmation: " + Format(r);
+  }
+  stop.store(true);
+  for (auto& t : publishers) t.join();
+  CHECK_MESSAGE(error.empty(), error);
+  MESSAGE("messages delivered while subscribed: " << delivered);
+}
+
 TEST_CASE("a RESP3 subscriber's replies stay in order while pushes interleave with them") {
   StartedServer darter = StartDarter(0, {"--threads", "2"});
   REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
