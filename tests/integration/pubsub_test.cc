@@ -418,7 +418,8 @@ void CheckHardLimit(StartedServer& server, bool darter) {
   MESSAGE(std::string(darter ? "darter" : "redis") << ": cut off after " << sent << " messages of 64 KB; RSS "
                                                    << rss_before / 1024 << " KB, peak " << sampler.max() / 1024
                                                    << " KB");
-  CHECK(sampler.max() - rss_before < 48ll * 1024 * 1024);
+  // Without the limit the server would hold ~200 MB; ASan builds add ~40 MB of quarantine.
+  CHECK(sampler.max() - rss_before < 80ll * 1024 * 1024);
   CHECK(Format(admin.Cmd({"PUBSUB", "NUMSUB", "flood", "other"})) == "[\"flood\", :0, \"other\", :1]");
   CHECK(Format(pub.Cmd({"PUBLISH", "other", "still here"})) == ":1");
   Reply r = reader.ReadReply();
