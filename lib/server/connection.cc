@@ -199,6 +199,7 @@ bool Connection::Squashable(BatchEntry& e) {
   if (spec->first_key >= argc) return false;
   if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) return false;
   if (!authenticated || server_.loading()) return false;
+  if (subscriber && !SubscribedModeError(*this, *spec, e.args).empty()) return false;
   if (spec->is_write() && server_.is_replica()) return false;
   if ((spec->flags & store::kCmdDenyOom) && server_.config().maxmemory() &&
       server_.used_memory() > server_.config().maxmemory())

@@ -164,6 +164,23 @@ TEST_CASE("subscribers on every thread see what redis-server's subscribers see")
   CHECK_MESSAGE(diff.empty(), "scenario differs:\n" << diff);
 }
 
+TEST_CASE("a pipelined RESP2 subscriber is refused every command but the allowed ones, as by redis-server") {
+  StartedServer redis = StartRedis(0);
+  REQUIRE_MESSAGE(redis.status.ok, redis.status.message);
+  StartedServer darter = StartDarter(0, {"--threads", "4"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  // One pipeline: runs of single-key commands that Darter would otherwise run as one
+  // squashed hop per shard, before, during and after subscribed mode.
+  const std::vector<std::vector<std::string>> cmds = {
+      {"SET", "a", "1"}, {"SET", "b", "2"}, {"SUBSCRIBE", "x"}, {"GET", "a"}, {"GET", "b"}, {"SET", "c", "3"},
+      {"INCR", "a"},     {"PING"},          {"GET", "c"},       {"UNSUBSCRIBE", "x"},      {"GET", "a"},
+      {"GET", "b"},      {"SET", "c", "4"}, {"GET", "c"}};
+  Client r(redis.port()), d(darter.port());
+  std::vector<Reply> want = r.Pipeline(cmds), got = d.Pipeline(cmds);
+  for (size_t i = 0; i < cmds.size(); ++i)
+    CHECK_MESSAGE(Format(got[i]) == Format(want[i]), FormatCommand(cmds[i]) << ": redis " << Format(want[i]));
+}
+
 // The text of a (p)message's payload, or "" when `r` is not one.
 std::string Payload(const Reply& r) {
   if ((r.type != Reply::Type::kArray && r.type != Reply::Type::kPush) || r.elements.size() < 3) return "";
