@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include "server/output_limits.h"
 #include "store/store_config.h"
 #include "store/string_util.h"
 
@@ -131,6 +132,9 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
     params_[name] = Param{[](const ServerOptions& o) { return std::string(o.replica_read_only ? "yes" : "no"); },
                           [yes_no](ServerOptions& o, std::string_view v) { return yes_no(&o.replica_read_only, v); }};
   }
+  params_["client-output-buffer-limit"] =
+      Param{[](const ServerOptions&) { return FormatOutputBufferLimits(); },
+            [](ServerOptions&, std::string_view v) { return SetOutputBufferLimits(v); }};
   AddStoreParams();
   store::GetStoreConfig().lfu_policy.store(opts_.maxmemory_policy.find("lfu") != std::string::npos);
   store::GetStoreConfig().lru_policy.store(opts_.maxmemory_policy.find("lru") != std::string::npos);

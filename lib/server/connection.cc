@@ -5,6 +5,7 @@
 #include "server/server.h"
 #include "server/cross_thread.h"
 #include "server/multi_family.h"
+#include "server/pubsub_family.h"
 #include "server/transaction.h"
 #include "store/errors.h"
 #include "store/shard.h"
@@ -73,22 +74,26 @@ std::string Connection::Describe(int64_t now_ms) const {
   s += " name=" + name;
   s += " age=" + std::to_string((now_ms - created_ms) / 1000);
   s += " idle=" + std::to_string((now_ms - last_interaction_ms) / 1000);
-  s += " flags=N db=" + std::to_string(db);
-  s += " sub=0 psub=0 ssub=0 multi=-1";
+  s += InSubscribedMode(*this) ? " flags=P" : " flags=N";
+  s += " db=" + std::to_string(db);
+  s += PubSubClientFields(*this) + " multi=-1";
   s += " qbuf=" + std::to_string(in_end_ - in_pos_) + " qbuf-free=" + std::to_string(in_.size() - in_end_);
   s += " argv-mem=0 multi-mem=0 rbs=" + std::to_string(in_.size()) + " rbp=0";
-  s += " obl=0 oll=0 omem=" + std::to_string(out_.size()) + " tot-mem=" + std::to_string(in_.size() + out_.capacity());
+  s += " obl=0 oll=0 omem=" + std::to_string(pending_output()) + " tot-mem=" + std::to_string(in_.size() + out_.capacity());
   s += " events=r cmd=" + last_command + " user=default redir=-1 resp=" + std::to_string(reply_.protocol());
   return s;
 }
 
 awaitable<void> Connection::Flush() {
+  if (push_writing_) co_await WaitForPushWriter();
   if (out_.empty() || closed_) {
     out_.clear();
     co_return;
   }
   boost::system::error_code ec;
+  flush_writing_ = true;
   co_await asio::async_write(socket_, asio::buffer(out_), asio::redirect_error(use_awaitable, ec));
+  flush_writing_ = false;
   server_.thread_stats(thread_).net_output_bytes += out_.size();
   if (out_.capacity() > 4 * kFlushThreshold) {
     std::string().swap(out_);
@@ -96,6 +101,7 @@ awaitable<void> Connection::Flush() {
     out_.clear();
   }
   if (ec) Close();
+  else if (!push_.empty()) StartPushWriter();  // pushes that arrived during the write
 }
 
 awaitable<void> Connection::Run() {
@@ -111,6 +117,7 @@ awaitable<void> Connection::Run() {
                                                 asio::redirect_error(use_awaitable, ec));
     if (ec) break;
     in_end_ += n;
+    in_batch_ = true;
     stats.net_input_bytes += n;
     last_interaction_ms = store::UnixTimeMs();
     bool stop = false;
@@ -174,10 +181,12 @@ awaitable<void> Connection::Run() {
       }
     }
     co_await Flush();
+    in_batch_ = false;
     if (stop) break;
   }
   Close();
   ReleaseTransaction(*this);
+  if (subscriber) DropSubscriptions(*this);
   server_.connections(thread_).erase(id_);
   server_.connected_clients().fetch_sub(1, std::memory_order_relaxed);
 }
@@ -192,6 +201,7 @@ bool Connection::Squashable(BatchEntry& e) {
   if (spec->first_key >= argc) return false;
   if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) return false;
   if (!authenticated || server_.loading()) return false;
+  if (subscriber && !SubscribedModeError(*this, *spec, e.args).empty()) return false;
   if (spec->is_write() && server_.is_replica()) return false;
   if ((spec->flags & store::kCmdDenyOom) && server_.config().maxmemory() &&
       server_.used_memory() > server_.config().maxmemory())
@@ -291,6 +301,13 @@ awaitable<void> Connection::Execute(store::ArgList args) {
     }
     if (spec->is_write() && server_.is_replica() && server_.config().Snapshot().replica_read_only) {
       reply_.Error("READONLY You can't write against a read only replica.");
+      co_return;
+    }
+  }
+  if (subscriber && !is_master) {
+    std::string err = SubscribedModeError(*this, *spec, args);
+    if (!err.empty()) {
+      reply_.Error(err);
       co_return;
     }
   }

@@ -349,7 +349,7 @@ bool QueueInMulti(Connection& conn, const store::CommandSpec* spec, store::ArgLi
   } else if (exec) {
     error = ExecTimeError(conn, tx);
     if (error.empty()) return false;
-  } else if (spec->name == "discard" || spec->name == "quit") {
+  } else if (spec->name == "discard" || spec->name == "quit" || spec->name == "reset") {
     return false;
   } else {
     error = QueueTimeError(conn, *spec);

@@ -15,7 +15,10 @@
 #include "server/log.h"
 #include "server/multi_family.h"
 #include "server/persistence.h"
+#include "server/pubsub_family.h"
+#include "server/pubsub_registry.h"
 #include "server/replica.h"
+#include "server/reset_command.h"
 #include "server/server_family.h"
 #include "server/watch_registry.h"
 #include "store/shard.h"
@@ -51,7 +54,10 @@ Server::Server(ServerOptions options)
   std::call_once(registered, [] {
     RegisterServerFamily(store::CommandTable::Global());
     RegisterMultiFamily(store::CommandTable::Global());
+    RegisterPubSubFamily(store::CommandTable::Global());
+    RegisterResetCommand(store::CommandTable::Global());
   });
+  pubsub_ = std::make_unique<PubSubRegistry>();
   unsigned threads = ResolveThreads(options.threads);
   for (unsigned i = 0; i < threads; ++i) per_thread_.push_back(std::make_unique<PerThread>());
   shards_ = std::make_unique<ShardSet>(threads, db_count_);

@@ -21,6 +21,7 @@
 namespace darter::server {
 
 class Connection;
+class PubSubRegistry;
 class ReplicaLink;
 class WatchRegistry;
 
@@ -43,6 +44,8 @@ class Server {
   void RequestShutdown();
 
   ShardSet& shards() { return *shards_; }
+  // Pub/sub subscriptions of every connection (pubsub_registry.h); thread-safe.
+  PubSubRegistry& pubsub() { return *pubsub_; }
   ConfigRegistry& config() { return config_; }
   unsigned db_count() const { return db_count_; }
   uint16_t bound_port() const { return bound_port_; }
@@ -98,6 +101,7 @@ class Server {
   std::vector<std::unique_ptr<PerThread>> per_thread_;
   std::unique_ptr<ShardSet> shards_;
   std::vector<std::unique_ptr<WatchRegistry>> watches_;  // one per shard; outlive the shards' threads
+  std::unique_ptr<PubSubRegistry> pubsub_;
   asio::io_context main_ctx_{1};
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::unique_ptr<asio::steady_timer> memory_timer_;

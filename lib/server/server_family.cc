@@ -13,6 +13,7 @@
 #include "server/connection.h"
 #include "server/cross_thread.h"
 #include "server/persistence.h"
+#include "server/pubsub_family.h"
 #include "server/server.h"
 #include "server/shard_set.h"
 #include "store/errors.h"
@@ -57,6 +58,12 @@ bool ValidClientName(std::string_view name) {
 void PingCommand(ConnectionContext& c) {
   if (c.args.size() > 2) {
     c.reply.Error(store::errors::WrongArity("ping"));
+    return;
+  }
+  if (c.conn.protocol() == 2 && InSubscribedMode(c.conn)) {  // RESP2 subscribed mode: ["pong", msg]
+    c.reply.ArrayHeader(2);
+    c.reply.Bulk("pong");
+    c.reply.Bulk(c.args.size() == 2 ? c.args[1] : "");
     return;
   }
   if (c.args.size() == 2) c.reply.Bulk(c.args[1]);
@@ -216,6 +223,7 @@ void ClientCommand(ConnectionContext& c) {
     c.reply.Verbatim(c.conn.Describe(store::UnixTimeMs()) + "\n");
   } else if (sub == "list") {
     std::optional<std::vector<uint64_t>> ids;
+    std::optional<std::string> type;
     for (size_t j = 2; j < c.args.size(); ++j) {
       if (EqualsIgnoreCase(c.args[j], "type") && j + 1 < c.args.size()) {
         std::string t = ToLower(c.args[j + 1]);
@@ -223,7 +231,7 @@ void ClientCommand(ConnectionContext& c) {
           c.reply.Error("ERR Unknown client type '" + std::string(c.args[j + 1]) + "'");
           return;
         }
-        if (t != "normal") ids = std::vector<uint64_t>{};  // no such clients yet
+        type = t;
         ++j;
       } else if (EqualsIgnoreCase(c.args[j], "id") && j + 1 < c.args.size()) {
         ids = std::vector<uint64_t>{};
@@ -242,7 +250,7 @@ void ClientCommand(ConnectionContext& c) {
     }
     Server& srv = c.server;
     resp::ReplyBuilder& rb = c.reply;
-    c.then = [&srv, &rb, ids]() -> awaitable<void> {
+    c.then = [&srv, &rb, ids, type]() -> awaitable<void> {
       unsigned n = srv.shards().size();
       std::vector<std::vector<std::pair<uint64_t, std::string>>> lines(n);
       std::vector<asio::io_context*> ctxs;
@@ -251,6 +259,7 @@ void ClientCommand(ConnectionContext& c) {
       co_await AwaitAll(ctxs, [&](size_t t) {
         for (auto& [id, conn] : srv.connections(static_cast<unsigned>(t))) {
           if (ids && std::find(ids->begin(), ids->end(), id) == ids->end()) continue;
+          if (type && !ClientTypeIs(*conn, *type)) continue;
           lines[t].emplace_back(id, conn->Describe(now));
         }
       });
@@ -326,7 +335,7 @@ void ClientCommand(ConnectionContext& c) {
           if (f.addr && *f.addr != conn->peer_address) continue;
           if (f.laddr && *f.laddr != conn->local_address) continue;
           if (f.user && *f.user != "default") continue;
-          if (f.type && *f.type != "normal") continue;
+          if (f.type && !ClientTypeIs(*conn, *f.type)) continue;
           if (f.maxage && (now - conn->created_ms) / 1000 < *f.maxage) continue;
           if (id == me) {
             if (f.skipme) continue;
@@ -843,7 +852,7 @@ void InfoCommand(ConnectionContext& c) {
         << "expired_time_cap_reached_count:0\r\n"
         << "evicted_keys:" << total.evicted_keys << "\r\n"
         << "keyspace_hits:" << total.keyspace_hits << "\r\nkeyspace_misses:" << total.keyspace_misses << "\r\n"
-        << "pubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\n";
+        << PubSubInfoStats(srv) << "latest_fork_usec:0\r\ntotal_forks:0\r\n";
     }
     if (want("replication")) {
       section("Replication");
