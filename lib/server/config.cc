@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include "server/script_family.h"
+
 #include "store/store_config.h"
 #include "store/string_util.h"
 
@@ -130,6 +132,15 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
   for (const char* name : {"replica-read-only", "slave-read-only"}) {
     params_[name] = Param{[](const ServerOptions& o) { return std::string(o.replica_read_only ? "yes" : "no"); },
                           [yes_no](ServerOptions& o, std::string_view v) { return yes_no(&o.replica_read_only, v); }};
+  }
+  for (const char* name : {"lua-time-limit", "busy-reply-threshold"}) {  // script_family.h
+    params_[name] = Param{[](const ServerOptions&) { return std::to_string(LuaTimeLimitMs().load()); },
+                          [](ServerOptions&, std::string_view v) -> std::optional<std::string> {
+                            auto n = store::ParseInt64(v);
+                            if (!n) return "argument couldn't be parsed into an integer";
+                            LuaTimeLimitMs().store(*n);
+                            return std::nullopt;
+                          }};
   }
   AddStoreParams();
   store::GetStoreConfig().lfu_policy.store(opts_.maxmemory_policy.find("lfu") != std::string::npos);

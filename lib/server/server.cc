@@ -15,6 +15,7 @@
 #include "server/log.h"
 #include "server/persistence.h"
 #include "server/replica.h"
+#include "server/script_family.h"
 #include "server/server_family.h"
 #include "store/shard.h"
 #include "store/string_util.h"
@@ -46,7 +47,10 @@ Server::Server(ServerOptions options)
       run_id_(RandomHex(40)),
       start_time_ms_(store::UnixTimeMs()) {
   static std::once_flag registered;
-  std::call_once(registered, [] { RegisterServerFamily(store::CommandTable::Global()); });
+  std::call_once(registered, [] {
+    RegisterServerFamily(store::CommandTable::Global());
+    RegisterScriptFamily(store::CommandTable::Global());
+  });
   unsigned threads = ResolveThreads(options.threads);
   for (unsigned i = 0; i < threads; ++i) per_thread_.push_back(std::make_unique<PerThread>());
   shards_ = std::make_unique<ShardSet>(threads, db_count_);

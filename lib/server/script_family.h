@@ -1,0 +1,48 @@
+// Lua scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT
+// LOAD/EXISTS/FLUSH/KILL/HELP, with Redis 7.0's replies.
+//
+// Atomicity. A script is atomic across the shards of its declared keys:
+//  * numkeys > 0: the script locks its declared keys (intent locks, as a MultiShardOp
+//    does) on their shards before it starts and releases them when it ends. It may only
+//    touch declared keys: a command naming another key, or a keyspace-wide command
+//    (KEYS, SCAN, DBSIZE, FLUSHALL, ...), fails with an error (Dragonfly's default too).
+//  * numkeys = 0: the script locks every shard whole, so it may touch any key, as in
+//    Redis (at the price of excluding every other command while it runs).
+// Execution. The interpreter runs on the connection's thread (script_lua.h). When all
+// declared keys live on that thread's shard and are unlocked, the script runs inline,
+// synchronously, with no transaction id queueing or hops (the fast path). Otherwise it
+// is scheduled like a multi-shard transaction (global txid, per-shard queues) and runs
+// in a ScriptFiber: redis.call suspends the fiber, the connection's coroutine runs the
+// command as a hop on the key's shard (RequestHop), then resumes the fiber with the
+// reply. A fiber can suspend anywhere, so pcall(redis.call, ...) works across shards.
+// Journal. Commands run by a script go through the shard handlers / MultiShardOp hops
+// like any command and are reported to the shard's WriteObservers with their Effects;
+// every write of one script carries the script's transaction id (taken also on the
+// fast path) and tx_shards = the number of shards it locked, so a journal can group a
+// script's effects as one MULTI/EXEC. The script body itself is never journaled.
+// BUSY. A script running longer than lua-time-limit (busy-reply-threshold) makes other
+// clients' commands fail with BUSY (only SCRIPT KILL, SHUTDOWN, AUTH and HELLO pass);
+// SCRIPT KILL stops it through the Lua count hook unless it has written (UNKILLABLE).
+// A scheduled (non fast-path) busy script also lets its thread's event loop run between
+// hook calls, so clients on its own thread are served too; a fast-path script blocks its
+// thread (clients there wait; SCRIPT KILL must come from a connection on another thread).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "resp/reply_builder.h"
+#include "store/command_table.h"
+
+namespace darter::server {
+
+void RegisterScriptFamily(store::CommandTable& table);
+
+// lua-time-limit / busy-reply-threshold in ms (CONFIG GET/SET).
+std::atomic<int64_t>& LuaTimeLimitMs();
+
+// Called by the connection before running a command: true (with the BUSY error written)
+// when a script is busy and `spec` may not run meanwhile.
+bool ScriptBusyRefuses(const store::CommandSpec& spec, store::ArgList args, resp::ReplyBuilder& reply);
+
+}  // namespace darter::server
