@@ -303,7 +303,7 @@ CallOutcome DoCall(lua_State* L, bool raise) {
   int argc = lua_gettop(L);
   if (argc == 0) {
     PushErrorTable(L, "ERR Please specify at least one argument for this redis lib call");
-    return CallOutcome::kRaise;
+    return raise ? CallOutcome::kRaise : CallOutcome::kValue;
   }
   std::vector<std::string> argv;
   argv.reserve(argc);
@@ -319,7 +319,7 @@ CallOutcome DoCall(lua_State* L, bool raise) {
       argv.emplace_back(s, len);
     } else {
       PushErrorTable(L, "ERR Lua redis lib command arguments must be strings or integers");
-      return CallOutcome::kRaise;
+      return raise ? CallOutcome::kRaise : CallOutcome::kValue;
     }
   }
   RunState* run = tl_current;
@@ -360,13 +360,20 @@ int RedisPcall(lua_State* L) {
   return 1;
 }
 
+// Raises `msg` without a position prefix (luaL_error would add the caller's
+// "user_script:N: "; Redis's API errors have none).
+int Raise(lua_State* L, const char* msg) {
+  lua_pushstring(L, msg);
+  return lua_error(L);
+}
+
 void PushSha1(lua_State* L, const char* s, size_t len) {
   std::string hex = Sha1Hex(std::string_view(s, len));
   lua_pushlstring(L, hex.data(), hex.size());
 }
 
 int RedisSha1Hex(lua_State* L) {
-  if (lua_gettop(L) != 1) return luaL_error(L, "wrong number of arguments");
+  if (lua_gettop(L) != 1) return Raise(L, "wrong number of arguments");
   size_t len;
   const char* s = lua_tolstring(L, 1, &len);
   if (!s) {
@@ -382,16 +389,22 @@ int RedisErrorReply(lua_State* L) {
     PushErrorTable(L, "ERR wrong number or type of arguments");
     return 1;
   }
+  // A leading '-' is dropped; a message without a space has no error code, so it
+  // gets "ERR " (Redis 7.0's rule).
   size_t len;
   const char* s = lua_tolstring(L, 1, &len);
+  if (len > 0 && s[0] == '-') {
+    ++s;
+    --len;
+  }
   lua_newtable(L);
   lua_pushstring(L, "err");
-  if (len > 0 && s[0] == '-') {
-    lua_pushlstring(L, s + 1, len - 1);
-  } else {
+  if (std::memchr(s, ' ', len) == nullptr) {
     lua_pushstring(L, "ERR ");
-    lua_pushvalue(L, 1);
+    lua_pushlstring(L, s, len);
     lua_concat(L, 2);
+  } else {
+    lua_pushlstring(L, s, len);
   }
   lua_rawset(L, -3);
   return 1;
@@ -423,18 +436,18 @@ void LogJoined(lua_State* L, int level) {
 }
 
 int RedisLog(lua_State* L) {
-  if (lua_gettop(L) < 2) return luaL_error(L, "redis.log() requires two arguments or more.");
-  if (!lua_isnumber(L, 1)) return luaL_error(L, "First argument must be a number (log level).");
+  if (lua_gettop(L) < 2) return Raise(L, "redis.log() requires two arguments or more.");
+  if (!lua_isnumber(L, 1)) return Raise(L, "First argument must be a number (log level).");
   int level = static_cast<int>(lua_tonumber(L, 1));
-  if (level < 0 || level > 3) return luaL_error(L, "Invalid debug level.");
+  if (level < 0 || level > 3) return Raise(L, "Invalid debug level.");
   LogJoined(L, level);
   return 0;
 }
 
 int RedisSetResp(lua_State* L) {
-  if (lua_gettop(L) != 1) return luaL_error(L, "redis.setresp() requires one argument.");
+  if (lua_gettop(L) != 1) return Raise(L, "redis.setresp() requires one argument.");
   int v = static_cast<int>(lua_tonumber(L, 1));
-  if (v != 2 && v != 3) return luaL_error(L, "RESP version must be 2 or 3.");
+  if (v != 2 && v != 3) return Raise(L, "RESP version must be 2 or 3.");
   if (tl_current) tl_current->resp = v;
   return 0;
 }
@@ -507,6 +520,26 @@ int SafeRawSet(lua_State* L) {
   return 1;
 }
 
+// pcall as Redis 7.0 scripts see it: an error raised as a table with an `err` field
+// (what redis.call raises, or error(redis.error_reply(...))) is caught as that string.
+int ScriptPcall(lua_State* L) {
+  luaL_checkany(L, 1);
+  int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+  if (status == 0) {
+    lua_pushboolean(L, 1);
+    lua_insert(L, 1);
+    return lua_gettop(L);
+  }
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "err");
+    if (lua_isstring(L, -1)) lua_remove(L, -2);
+    else lua_pop(L, 1);
+  }
+  lua_pushboolean(L, 0);
+  lua_insert(L, -2);
+  return 2;
+}
+
 // The error handler of every script call (Redis's __redis__err__handler): turns the
 // error into a table {err=..., source=..., line=...} naming where it was raised.
 int ErrorHandler(lua_State* L) {
@@ -549,6 +582,8 @@ void Hook(lua_State* L, lua_Debug*) {
   bool kill = run->host->Hook();
   Activate(L, run);
   if (kill) {
+    // From now on fire at every line, so a pcall in the script cannot swallow the kill.
+    lua_sethook(L, Hook, LUA_MASKLINE | LUA_MASKCOUNT, 1);
     PushErrorTable(L, "ERR Script killed by user with SCRIPT KILL...");
     lua_error(L);
   }
@@ -614,6 +649,8 @@ void LuaEngine::Setup() {
   }
   lua_pushcfunction(L, SafeRawSet);
   lua_setglobal(L, "rawset");
+  lua_pushcfunction(L, ScriptPcall);
+  lua_setglobal(L, "pcall");
   lua_pushcfunction(L, ErrorHandler);
   lua_setglobal(L, "__redis__err__handler");
 
