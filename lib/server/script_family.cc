@@ -127,6 +127,7 @@ class HostBase : public ScriptHost {
   virtual bool AwaitThen(std::function<awaitable<void>()>& then) = 0;
   // Lets the thread's loop run other work (busy scripts only), if this mode can.
   virtual void Breathe() {}
+  virtual bool OnConnectionThread() const { return true; }
 
   void Notify(ShardThread& st, store::ArgList args, const store::Effects& effects,
               std::span<const std::string_view> keys) {
@@ -180,6 +181,13 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
     return "ERR Wrong number of args calling Redis command from script";
   if (spec->flags & (store::kCmdNoScript | store::kCmdBlocking)) return kNotAllowed;
   if (job_.read_only && spec->is_write()) return "ERR Write commands are not allowed from read-only scripts.";
+  Server& server = *job_.server;
+  if (spec->is_write() && server.is_replica() && !job_.conn->is_master &&
+      server.config().Snapshot().replica_read_only)
+    return "READONLY You can't write against a read only replica.";
+  if ((spec->flags & store::kCmdDenyOom) && server.config().maxmemory() &&
+      server.used_memory() > server.config().maxmemory())
+    return std::string(store::errors::kOom);
   resp::ReplyBuilder rb(&reply);
   rb.SetProtocol(protocol);
   if (spec->validate) {
@@ -200,6 +208,8 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
     return "";
   }
   if (spec->conn_handler) {
+    // Connection state belongs to the connection's thread.
+    if (!OnConnectionThread()) return kNotAllowed;
     ConnectionContext ctx{*job_.conn, *job_.server, args, rb, nullptr};
     spec->conn_handler(ctx);
     if (ctx.then && !AwaitThen(ctx.then)) {
@@ -268,20 +278,60 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
   return kNotAllowed;
 }
 
-// The fast path: every declared key is on this thread's shard and unlocked; the script
-// runs to the end right here, so nothing else can interleave with it.
+// Every declared key is on one shard: the script runs to the end on that shard's
+// thread, synchronously, so nothing else can interleave with it. On the connection's
+// own thread with the keys unlocked this is the fast path (no hop at all); otherwise the
+// whole script is one hop to the keys' shard, behind any lock on them.
 class DirectHost : public HostBase {
  public:
-  DirectHost(ScriptJob& job, ShardThread& own) : HostBase(job, false), own_(own) {}
+  DirectHost(ScriptJob& job, ShardThread& here, bool remote) : HostBase(job, false), here_(here), remote_(remote) {}
 
  protected:
-  bool Allowed(unsigned shard) const override { return shard == own_.index(); }
-  void RunOnShards(const std::vector<unsigned>&, const std::function<void(ShardThread&)>& fn) override { fn(own_); }
+  bool Allowed(unsigned shard) const override { return shard == here_.index(); }
+  void RunOnShards(const std::vector<unsigned>&, const std::function<void(ShardThread&)>& fn) override { fn(here_); }
   bool AwaitThen(std::function<awaitable<void>()>&) override { return false; }
+  bool OnConnectionThread() const override { return !remote_; }
 
  private:
-  ShardThread& own_;
+  ShardThread& here_;
+  bool remote_;
 };
+
+// Compiles `sha` on this thread from the shared cache if needed. False (with the error
+// reply written) when it is not there (flushed meanwhile) or does not compile.
+bool EnsureCompiled(LuaEngine& engine, const std::string& sha, resp::ReplyBuilder& reply) {
+  if (engine.Has(sha)) return true;
+  std::string body;
+  {
+    ScriptCache& cache = Cache();
+    std::lock_guard lk(cache.mu);
+    auto it = cache.bodies.find(sha);
+    if (it == cache.bodies.end()) {
+      reply.Error("NOSCRIPT No matching script. Please use EVAL.");
+      return false;
+    }
+    body = it->second;
+  }
+  std::string err = engine.Load(sha, body);
+  if (!err.empty()) {
+    reply.Error(err);
+    return false;
+  }
+  return true;
+}
+
+// Runs the whole script on shard `s` (another thread) once its keys are free, and
+// returns the encoded reply.
+void RunOnKeysShard(ScriptJob& job, ShardThread& st, int protocol, std::string& out) {
+  resp::ReplyBuilder rb(&out);
+  rb.SetProtocol(protocol);
+  LuaEngine& engine = Engine();
+  if (!EnsureCompiled(engine, job.sha, rb)) return;
+  DirectHost host(job, st, true);
+  host.txid = job.server->shards().NextTxId();
+  host.tx_shards = 1;
+  engine.Run(job.sha, job.keys, job.args, host, rb);
+}
 
 // The scheduled path: the script holds its locks through the transaction queues and
 // runs in a fiber; each command is a hop driven by Drive() on the connection's thread.
@@ -407,15 +457,28 @@ awaitable<void> RunJob(ScriptJob& job) {
   ShardSet& shards = job.server->shards();
   const unsigned n = shards.size();
   const unsigned own = job.conn->thread();
-  bool fast = !job.keys.empty();
+  bool one_shard = !job.keys.empty();
+  const unsigned target = job.keys.empty() ? own : store::ShardOf(job.keys[0], n);
   for (auto k : job.keys)
-    if (store::ShardOf(k, n) != own) fast = false;
-  if (fast && shards.at(own).AnyLocked(job.db, job.keys)) fast = false;
-  if (fast) {
-    DirectHost host(job, shards.at(own));
+    if (store::ShardOf(k, n) != target) one_shard = false;
+  if (one_shard && target == own && !shards.at(own).AnyLocked(job.db, job.keys)) {
+    DirectHost host(job, shards.at(own), false);
     host.txid = shards.NextTxId();
     host.tx_shards = 1;
     Engine().Run(job.sha, job.keys, job.args, host, *job.reply);
+    co_return;
+  }
+  if (one_shard) {
+    ShardThread& st = shards.at(target);
+    std::string out;
+    const int protocol = job.reply->protocol();
+    co_await AwaitOn<bool>(st.ctx(), [&](Completion<bool> done) {
+      st.RunWhenUnlocked(job.db, job.keys, [&, done] {
+        RunOnKeysShard(job, st, protocol, out);
+        done(true);
+      });
+    });
+    job.reply->Raw(out);
     co_return;
   }
   auto host = std::make_unique<FiberHost>(job, job.keys.empty());

@@ -8,13 +8,20 @@
 //    (KEYS, SCAN, DBSIZE, FLUSHALL, ...), fails with an error (Dragonfly's default too).
 //  * numkeys = 0: the script locks every shard whole, so it may touch any key, as in
 //    Redis (at the price of excluding every other command while it runs).
-// Execution. The interpreter runs on the connection's thread (script_lua.h). When all
-// declared keys live on that thread's shard and are unlocked, the script runs inline,
-// synchronously, with no transaction id queueing or hops (the fast path). Otherwise it
-// is scheduled like a multi-shard transaction (global txid, per-shard queues) and runs
-// in a ScriptFiber: redis.call suspends the fiber, the connection's coroutine runs the
-// command as a hop on the key's shard (RequestHop), then resumes the fiber with the
-// reply. A fiber can suspend anywhere, so pcall(redis.call, ...) works across shards.
+// Execution. Every thread has its own interpreter (script_lua.h); scripts are cached
+// by sha for all threads and compiled on a thread when first run there.
+//  * All declared keys on one shard: the whole script runs synchronously on that
+//    shard's thread — inline when it is the connection's own shard and the keys are
+//    unlocked (the fast path: no transaction id, queue or hop), else as one closure
+//    posted to that shard behind any lock on the keys. Nothing can interleave with it.
+//    Connection-level commands needing other threads (INFO) are refused there, and any
+//    connection-level command when the script runs on another thread.
+//  * Keys on several shards, or numkeys 0: the script is scheduled like a multi-shard
+//    transaction (global txid, per-shard queues, locks taken before it starts) and runs
+//    on the connection's thread in a ScriptFiber: redis.call suspends the fiber, the
+//    connection's coroutine runs the command as a hop on its key's shard
+//    (RequestHop), then resumes the fiber with the reply. A fiber suspends anywhere, so
+//    pcall(redis.call, ...) works across shards (a Lua coroutine could not yield there).
 // Journal. Commands run by a script go through the shard handlers / MultiShardOp hops
 // like any command and are reported to the shard's WriteObservers with their Effects;
 // every write of one script carries the script's transaction id (taken also on the
@@ -23,9 +30,11 @@
 // BUSY. A script running longer than lua-time-limit (busy-reply-threshold) makes other
 // clients' commands fail with BUSY (only SCRIPT KILL, SHUTDOWN, AUTH and HELLO pass);
 // SCRIPT KILL stops it through the Lua count hook unless it has written (UNKILLABLE).
-// A scheduled (non fast-path) busy script also lets its thread's event loop run between
-// hook calls, so clients on its own thread are served too; a fast-path script blocks its
-// thread (clients there wait; SCRIPT KILL must come from a connection on another thread).
+// A scheduled (fiber) busy script also lets its thread's event loop run between hook
+// calls, so clients on its own thread are served too; a single-shard script blocks its
+// thread (clients there wait; SCRIPT KILL must come from a connection on another
+// thread). Commands that were already waiting for the script's locks when it turned
+// busy keep waiting and run when it ends.
 #pragma once
 
 #include <atomic>

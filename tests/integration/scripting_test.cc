@@ -187,11 +187,12 @@ TEST_CASE("transfer scripts across shards keep the total under concurrent client
   if (!UseRedis()) RunTransfers(4);
 }
 
-TEST_CASE("a script's writes to several keys appear at once") {
+// `keys` spread over shards (the script is scheduled and hops) or sharing a hashtag
+// (the script runs whole on that shard: inline or posted there).
+void RunSetAll(const std::vector<std::string>& keys) {
   StartedServer server = StartServerUnderTest(4);
   REQUIRE_MESSAGE(server.status.ok, server.status.message);
   const int port = server.port();
-  const std::vector<std::string> keys = {"w0", "w1", "w2", "w3", "w4", "w5"};
   const char* kSetAll = "for _, k in ipairs(KEYS) do redis.call('set', k, ARGV[1]) end return #KEYS";
   Failures failures;
   std::atomic<long> writes{0}, reads{0};
@@ -231,8 +232,13 @@ TEST_CASE("a script's writes to several keys appear at once") {
   }
   for (auto& t : workers) t.join();
   CHECK_MESSAGE(failures.count() == 0, failures.first());
-  MESSAGE("script writes=" << writes.load() << " reads=" << reads.load());
+  MESSAGE("keys " << keys[0] << "...: script writes=" << writes.load() << " reads=" << reads.load());
   CHECK(writes.load() > 0);
+}
+
+TEST_CASE("a script's writes to several keys appear at once") {
+  RunSetAll({"w0", "w1", "w2", "w3", "w4", "w5"});
+  RunSetAll({"{w}0", "{w}1", "{w}2", "{w}3", "{w}4", "{w}5"});
 }
 
 // Polls `client` with PING until it answers BUSY (bounded by a count and a deadline).
