@@ -1,5 +1,7 @@
 #include "server/script_family.h"
 
+#include <sys/time.h>
+
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -205,6 +207,24 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
       db_ = static_cast<unsigned>(*v);
       rb.Ok();
     }
+    return "";
+  }
+  // Connection-level commands that need no connection, so that they work on any thread.
+  if (spec->name == "ping" && args.size() <= 2) {
+    if (args.size() == 2) rb.Bulk(args[1]);
+    else rb.SimpleString("PONG");
+    return "";
+  }
+  if (spec->name == "echo") {
+    rb.Bulk(args[1]);
+    return "";
+  }
+  if (spec->name == "time") {
+    timeval tv;
+    gettimeofday(&tv, nullptr);
+    rb.ArrayHeader(2);
+    rb.Bulk(std::to_string(tv.tv_sec));
+    rb.Bulk(std::to_string(tv.tv_usec));
     return "";
   }
   if (spec->conn_handler) {
