@@ -561,12 +561,17 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
       cache.bodies.emplace(sha, std::string(c.args[1]));
     }
   }
+  ScriptFlags flags = engine.Flags(sha);
+  if (read_only && flags.shebang && !flags.no_writes) {
+    c.reply.Error("ERR Can not execute a script with write flag using *_ro command.");
+    return;
+  }
   auto job = std::make_shared<ScriptJob>();
   job->conn = &c.conn;
   job->server = &c.server;
   job->reply = &c.reply;
   job->sha = sha;
-  job->read_only = read_only;
+  job->read_only = read_only || flags.no_writes;
   job->db = c.conn.db;
   size_t nk = static_cast<size_t>(*numkeys);
   for (size_t i = 3; i < c.args.size(); ++i) job->storage.emplace_back(c.args[i]);

@@ -732,8 +732,52 @@ void LuaEngine::Setup() {
   lua_pop(L, 2);
 }
 
+namespace {
+
+// Parses a "#!lua [flags=a,b]" first line. Returns "" or the error reply; *code is the
+// body with the shebang line's text removed (its newline kept, so line numbers hold).
+std::string ParseShebang(std::string_view body, ScriptFlags* flags, std::string_view* code) {
+  *code = body;
+  if (body.substr(0, 2) != "#!") return "";
+  size_t eol = body.find('\n');
+  std::string_view line = body.substr(0, eol);
+  *code = eol == std::string_view::npos ? std::string_view() : body.substr(eol);
+  flags->shebang = true;
+  std::vector<std::string_view> words;
+  for (size_t i = 0; i < line.size();) {
+    while (i < line.size() && line[i] == ' ') ++i;
+    size_t j = i;
+    while (j < line.size() && line[j] != ' ') ++j;
+    if (j > i) words.push_back(line.substr(i, j - i));
+    i = j;
+  }
+  if (words.empty() || words[0] != "#!lua")
+    return "ERR Unexpected engine in script shebang: " + std::string(words.empty() ? line : words[0]);
+  for (size_t w = 1; w < words.size(); ++w) {
+    std::string_view opt = words[w];
+    if (opt.substr(0, 6) != "flags=") return "ERR Unknown lua shebang option: " + std::string(opt);
+    std::string_view list = opt.substr(6);
+    while (!list.empty()) {
+      size_t comma = list.find(',');
+      std::string_view f = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      if (f == "no-writes") flags->no_writes = true;
+      else if (f != "allow-oom" && f != "allow-stale" && f != "no-cluster" && f != "allow-cross-slot-keys")
+        return "ERR Unexpected flag in script shebang: " + std::string(f);
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 std::string LuaEngine::Load(const std::string& sha, std::string_view body) {
   if (cached_.count(sha)) return "";
+  ScriptFlags flags;
+  std::string_view code;
+  std::string shebang_error = ParseShebang(body, &flags, &code);
+  if (!shebang_error.empty()) return shebang_error;
+  body = code;
   lua_State* L = L_;
   if (luaL_loadbuffer(L, body.data(), body.size(), "@user_script") != 0) {
     std::string err = "ERR Error compiling script (new function): ";
@@ -747,7 +791,7 @@ std::string LuaEngine::Load(const std::string& sha, std::string_view body) {
   lua_pushvalue(L, -3);
   lua_rawset(L, -3);
   lua_pop(L, 2);
-  cached_.insert(sha);
+  cached_.emplace(sha, flags);
   return "";
 }
 

@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "resp/reply_builder.h"
@@ -37,15 +37,23 @@ class ScriptHost {
   virtual bool Hook() = 0;
 };
 
+// What a "#!lua flags=..." first line (Redis 7.0) says about a script.
+struct ScriptFlags {
+  bool shebang = false;    // the script has a shebang line
+  bool no_writes = false;  // flags=no-writes
+};
+
 class LuaEngine {
  public:
   static LuaEngine& ForThisThread();
   ~LuaEngine();
 
   // Compiles `body` as script `sha` unless already cached. Returns "" or the error reply
-  // ("ERR Error compiling script (new function): user_script:1: ...").
+  // ("ERR Error compiling script (new function): user_script:1: ...", or a shebang error).
   std::string Load(const std::string& sha, std::string_view body);
   bool Has(const std::string& sha) const;
+  // The flags of cached script `sha`. REQUIRES: Has(sha).
+  ScriptFlags Flags(const std::string& sha) const { return cached_.at(sha); }
   // Runs cached script `sha` and writes its reply (or its error) to `reply`.
   void Run(const std::string& sha, store::ArgList keys, store::ArgList argv, ScriptHost& host,
            resp::ReplyBuilder& reply);
@@ -60,7 +68,7 @@ class LuaEngine {
 
   lua_State* L_ = nullptr;
   uint64_t generation_ = 0;
-  std::unordered_set<std::string> cached_;  // shas compiled here
+  std::unordered_map<std::string, ScriptFlags> cached_;  // shas compiled here
 };
 
 }  // namespace darter::server
