@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <utility>
+#include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define DARTER_ASAN_FIBERS 1
@@ -14,14 +16,42 @@ namespace darter::server {
 
 namespace {
 constexpr size_t kGuardPage = 4096;
+
+// A few stacks per thread are kept for reuse: a multi-shard script then costs no
+// mmap/munmap. Stacks are lazily backed (MAP_NORESERVE), so a pooled one costs only
+// the pages a script touched.
+struct StackPool {
+  static constexpr size_t kMax = 4;
+  std::vector<std::pair<void*, size_t>> free;
+  ~StackPool() {
+    for (auto& [mem, size] : free) munmap(mem, size);
+  }
+};
+thread_local StackPool tl_pool;
+
+void* TakeStack(size_t total) {
+  for (size_t i = 0; i < tl_pool.free.size(); ++i) {
+    if (tl_pool.free[i].second == total) {
+      void* mem = tl_pool.free[i].first;
+      tl_pool.free.erase(tl_pool.free.begin() + static_cast<long>(i));
+      return mem;
+    }
+  }
+  void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mem == MAP_FAILED) std::abort();
+  // One guard page below the stack turns an overflow into a crash instead of corruption.
+  mprotect(mem, kGuardPage, PROT_NONE);
+  return mem;
 }
 
+void GiveStack(void* mem, size_t total) {
+  if (tl_pool.free.size() < StackPool::kMax) tl_pool.free.emplace_back(mem, total);
+  else munmap(mem, total);
+}
+}  // namespace
+
 ScriptFiber::ScriptFiber(std::function<void()> fn, size_t stack_size) : fn_(std::move(fn)), stack_size_(stack_size) {
-  // One guard page below the stack turns an overflow into a crash instead of corruption.
-  void* mem = mmap(nullptr, stack_size_ + kGuardPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-  if (mem == MAP_FAILED) std::abort();
-  mprotect(mem, kGuardPage, PROT_NONE);
+  void* mem = TakeStack(stack_size_ + kGuardPage);
   stack_ = mem;
   getcontext(&fiber_ctx_);
   fiber_ctx_.uc_stack.ss_sp = static_cast<char*>(mem) + kGuardPage;
@@ -33,7 +63,7 @@ ScriptFiber::ScriptFiber(std::function<void()> fn, size_t stack_size) : fn_(std:
 }
 
 ScriptFiber::~ScriptFiber() {
-  if (stack_) munmap(stack_, stack_size_ + kGuardPage);
+  if (stack_) GiveStack(stack_, stack_size_ + kGuardPage);
 }
 
 void ScriptFiber::Trampoline(unsigned lo, unsigned hi) {
