@@ -860,8 +860,11 @@ void LuaEngine::Run(const std::string& sha, store::ArgList keys, store::ArgList 
   lua_pushlstring(T, sha.data(), sha.size());
   lua_rawget(T, -2);
   lua_remove(T, -2);
-  int rc = lua_pcall(T, 0, 1, -2);
-  if (rc == 0) {
+  // Not there when SCRIPT FLUSH ran between loading and running it.
+  int rc = lua_isfunction(T, -1) ? lua_pcall(T, 0, 1, -2) : -1;
+  if (rc == -1) {
+    reply.Error("NOSCRIPT No matching script. Please use EVAL.");
+  } else if (rc == 0) {
     ReplyFromLua(T, lua_gettop(T), reply, state.resp, 0);
   } else {
     ReplyScriptError(T, sha, reply);
