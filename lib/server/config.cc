@@ -142,6 +142,14 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                             return std::nullopt;
                           }};
   }
+  params_["lua-allow-undeclared-keys"] =
+      Param{[](const ServerOptions&) { return std::string(LuaAllowUndeclaredKeys().load() ? "yes" : "no"); },
+            [](ServerOptions&, std::string_view v) -> std::optional<std::string> {
+              if (store::EqualsIgnoreCase(v, "yes")) LuaAllowUndeclaredKeys().store(true);
+              else if (store::EqualsIgnoreCase(v, "no")) LuaAllowUndeclaredKeys().store(false);
+              else return "argument must be 'yes' or 'no'";
+              return std::nullopt;
+            }};
   AddStoreParams();
   store::GetStoreConfig().lfu_policy.store(opts_.maxmemory_policy.find("lfu") != std::string::npos);
   store::GetStoreConfig().lru_policy.store(opts_.maxmemory_policy.find("lru") != std::string::npos);

@@ -147,6 +147,11 @@ class HostBase : public ScriptHost {
   int64_t start_ms_;
 };
 
+awaitable<void> YieldToLoop() {
+  auto ex = co_await asio::this_coro::executor;
+  co_await asio::post(ex, use_awaitable);
+}
+
 std::vector<unsigned> HopShards(const store::HopPlan& plan, const std::vector<std::vector<size_t>>& keys_by_shard,
                                 store::ArgList args, unsigned n) {
   using store::HopTarget;
@@ -304,18 +309,74 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
 // whole script is one hop to the keys' shard, behind any lock on them.
 class DirectHost : public HostBase {
  public:
-  DirectHost(ScriptJob& job, ShardThread& here, bool remote) : HostBase(job, false), here_(here), remote_(remote) {}
+  DirectHost(ScriptJob& job, ShardThread& here, bool remote, bool whole = false)
+      : HostBase(job, whole), here_(here), remote_(remote) {}
+
+  // The connection's own thread only: runs the script in a fiber, so that when it turns
+  // busy (or awaits a connection handler such as INFO) it can take real locks on its
+  // keys and let the loop serve other clients (BUSY replies, SCRIPT KILL) meanwhile.
+  awaitable<void> DriveLocal();
 
  protected:
   bool Allowed(unsigned shard) const override { return shard == here_.index(); }
   void RunOnShards(const std::vector<unsigned>&, const std::function<void(ShardThread&)>& fn) override { fn(here_); }
-  bool AwaitThen(std::function<awaitable<void>()>&) override { return false; }
+  bool AwaitThen(std::function<awaitable<void>()>& then) override {
+    if (!fiber_) return false;
+    TakeLocks();
+    then_ = &then;
+    fiber_->Suspend();
+    return true;
+  }
+  void Breathe() override {
+    if (!fiber_) return;
+    TakeLocks();
+    fiber_->Suspend();
+  }
   bool OnConnectionThread() const override { return !remote_; }
 
  private:
+  // Until now nothing else ran on this thread, so the script's keys were never locked
+  // by anyone else (checked before it started) and no transaction started here since.
+  // Scheduling with the script's (fresh, so largest) txid and marking it started makes
+  // every later transaction on these keys queue behind the script and single-key
+  // commands on them wait, while the loop runs other work.
+  void TakeLocks() {
+    if (locked_) return;
+    locked_ = true;
+    entry_.txid = txid;
+    entry_.whole_shard = whole_;
+    if (!whole_)
+      for (auto k : job_.keys) entry_.locks.push_back(LockKey{job_.db, k});
+    if (!here_.Schedule(&entry_)) std::abort();  // cannot fail: see above
+    here_.MarkStarted(txid);
+  }
+
   ShardThread& here_;
   bool remote_;
+  std::unique_ptr<ScriptFiber> fiber_;
+  std::function<awaitable<void>()>* then_ = nullptr;
+  TxShardEntry entry_;
+  bool locked_ = false;
 };
+
+awaitable<void> DirectHost::DriveLocal() {
+  ScriptJob& job = job_;
+  fiber_ = std::make_unique<ScriptFiber>([&job, this] {
+    Engine().Run(job.sha, job.keys, job.args, *this, *job.reply);
+  });
+  fiber_->Resume();
+  while (!fiber_->Done()) {
+    if (then_) {
+      std::function<awaitable<void>()>* then = then_;
+      then_ = nullptr;
+      co_await (*then)();
+    } else {
+      co_await YieldToLoop();
+    }
+    fiber_->Resume();
+  }
+  if (locked_) here_.Conclude(&entry_);
+}
 
 // Compiles `sha` on this thread from the shared cache if needed. False (with the error
 // reply written) when it is not there (flushed meanwhile) or does not compile.
@@ -393,11 +454,6 @@ class FiberHost : public HostBase {
   const std::function<void(ShardThread&)>* hop_fn_ = nullptr;
   std::function<awaitable<void>()>* then_ = nullptr;
 };
-
-awaitable<void> YieldToLoop() {
-  auto ex = co_await asio::this_coro::executor;
-  co_await asio::post(ex, use_awaitable);
-}
 
 awaitable<void> FiberHost::Drive() {
   ShardSet& shards = job_.server->shards();
@@ -477,15 +533,29 @@ awaitable<void> RunJob(ScriptJob& job) {
   ShardSet& shards = job.server->shards();
   const unsigned n = shards.size();
   const unsigned own = job.conn->thread();
-  bool one_shard = !job.keys.empty();
+  // Whole-shard mode: no declared keys, or lua-allow-undeclared-keys.
+  const bool whole = job.keys.empty() || LuaAllowUndeclaredKeys().load(std::memory_order_relaxed);
+  if (whole && n == 1) {
+    // One shard: locking it whole is "nothing else runs meanwhile", which running
+    // inline gives for free unless a scheduled transaction holds locks on it.
+    std::vector<std::string_view> none;
+    if (!shards.at(0).AnyLocked(job.db, none)) {
+      auto host = std::make_unique<DirectHost>(job, shards.at(0), false, true);
+      host->txid = shards.NextTxId();
+      host->tx_shards = 1;
+      co_await host->DriveLocal();
+      co_return;
+    }
+  }
+  bool one_shard = !whole;
   const unsigned target = job.keys.empty() ? own : store::ShardOf(job.keys[0], n);
   for (auto k : job.keys)
     if (store::ShardOf(k, n) != target) one_shard = false;
   if (one_shard && target == own && !shards.at(own).AnyLocked(job.db, job.keys)) {
-    DirectHost host(job, shards.at(own), false);
-    host.txid = shards.NextTxId();
-    host.tx_shards = 1;
-    Engine().Run(job.sha, job.keys, job.args, host, *job.reply);
+    auto host = std::make_unique<DirectHost>(job, shards.at(own), false);
+    host->txid = shards.NextTxId();
+    host->tx_shards = 1;
+    co_await host->DriveLocal();
     co_return;
   }
   if (one_shard) {
@@ -501,7 +571,7 @@ awaitable<void> RunJob(ScriptJob& job) {
     job.reply->Raw(out);
     co_return;
   }
-  auto host = std::make_unique<FiberHost>(job, job.keys.empty());
+  auto host = std::make_unique<FiberHost>(job, whole);
   co_await host->Drive();
 }
 
@@ -702,6 +772,11 @@ std::vector<size_t> EvalKeys(store::ArgList args) {
 std::atomic<int64_t>& LuaTimeLimitMs() {
   static std::atomic<int64_t> ms{5000};
   return ms;
+}
+
+std::atomic<bool>& LuaAllowUndeclaredKeys() {
+  static std::atomic<bool> allow{false};
+  return allow;
 }
 
 bool ScriptBusyRefuses(const store::CommandSpec& spec, store::ArgList args, resp::ReplyBuilder& reply) {

@@ -6,8 +6,9 @@
 //    does) on their shards before it starts and releases them when it ends. It may only
 //    touch declared keys: a command naming another key, or a keyspace-wide command
 //    (KEYS, SCAN, DBSIZE, FLUSHALL, ...), fails with an error (Dragonfly's default too).
-//  * numkeys = 0: the script locks every shard whole, so it may touch any key, as in
-//    Redis (at the price of excluding every other command while it runs).
+//  * numkeys = 0 (or CONFIG SET lua-allow-undeclared-keys yes): the script locks every
+//    shard whole, so it may touch any key, as in Redis (at the price of excluding every
+//    other command while it runs). With one thread such a script runs inline.
 // Execution. Every thread has its own interpreter (script_lua.h); scripts are cached
 // by sha for all threads and compiled on a thread when first run there.
 //  * All declared keys on one shard: the whole script runs synchronously on that
@@ -30,11 +31,12 @@
 // BUSY. A script running longer than lua-time-limit (busy-reply-threshold) makes other
 // clients' commands fail with BUSY (only SCRIPT KILL, SHUTDOWN, AUTH and HELLO pass);
 // SCRIPT KILL stops it through the Lua count hook unless it has written (UNKILLABLE).
-// A scheduled (fiber) busy script also lets its thread's event loop run between hook
-// calls, so clients on its own thread are served too; a single-shard script blocks its
-// thread (clients there wait; SCRIPT KILL must come from a connection on another
-// thread). Commands that were already waiting for the script's locks when it turned
-// busy keep waiting and run when it ends.
+// A busy script on the connection's own thread (scheduled, or inline: the inline one
+// first takes real locks on its keys, see DirectHost::TakeLocks) lets that thread's
+// event loop run between hook calls, so clients there get BUSY and can SCRIPT KILL; a
+// script posted to its keys' shard (another thread) blocks that thread (clients there
+// wait; SCRIPT KILL must come from another thread). Commands that were already waiting
+// for the script's locks when it turned busy keep waiting and run when it ends.
 #pragma once
 
 #include <atomic>
@@ -49,6 +51,10 @@ void RegisterScriptFamily(store::CommandTable& table);
 
 // lua-time-limit / busy-reply-threshold in ms (CONFIG GET/SET).
 std::atomic<int64_t>& LuaTimeLimitMs();
+// lua-allow-undeclared-keys (CONFIG GET/SET, default no): when yes, every script locks
+// every shard whole, as numkeys 0 does, so scripts written for Redis that touch keys
+// they did not declare still run atomically (at the price of concurrency).
+std::atomic<bool>& LuaAllowUndeclaredKeys();
 
 // Called by the connection before running a command: true (with the BUSY error written)
 // when a script is busy and `spec` may not run meanwhile.

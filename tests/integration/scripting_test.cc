@@ -241,6 +241,29 @@ TEST_CASE("a script's writes to several keys appear at once") {
   RunSetAll({"{w}0", "{w}1", "{w}2", "{w}3", "{w}4", "{w}5"});
 }
 
+TEST_CASE("declared keys: undeclared ones are refused unless lua-allow-undeclared-keys") {
+  if (UseRedis()) return;  // Redis does not check declarations outside cluster mode
+  StartedServer server = StartServerUnderTest(4);
+  REQUIRE_MESSAGE(server.status.ok, server.status.message);
+  Client c(server.port());
+  REQUIRE(c.ok());
+  const std::vector<std::string> eval = {"EVAL", "return redis.call('set', 'undeclared', ARGV[1])", "1", "declared",
+                                         "v"};
+  Reply refused = c.Cmd(eval);
+  CHECK(refused.type == Reply::Type::kError);
+  CHECK(refused.str.find("not declared in KEYS") != std::string::npos);
+  CHECK(Format(c.Cmd({"EXISTS", "undeclared"})) == ":0");
+  // numkeys 0 locks every shard: any key may be used.
+  CHECK(Format(c.Cmd({"EVAL", "return redis.call('set', 'undeclared', 'a')", "0"})) == "+OK");
+  CHECK(Format(c.Cmd({"CONFIG", "SET", "lua-allow-undeclared-keys", "yes"})) == "+OK");
+  CHECK(Format(c.Cmd({"CONFIG", "GET", "lua-allow-undeclared-keys"})) ==
+        "[\"lua-allow-undeclared-keys\", \"yes\"]");
+  CHECK(Format(c.Cmd(eval)) == "+OK");
+  CHECK(Format(c.Cmd({"GET", "undeclared"})) == "\"v\"");
+  CHECK(Format(c.Cmd({"CONFIG", "SET", "lua-allow-undeclared-keys", "no"})) == "+OK");
+  CHECK(c.Cmd(eval).type == Reply::Type::kError);
+}
+
 // Polls `client` with PING until it answers BUSY (bounded by a count and a deadline).
 // PING touches no key: a key command sent before the script turned busy would wait
 // behind the script's locks instead (Darter serves it when the script ends).
@@ -304,6 +327,38 @@ TEST_CASE("BUSY while a script runs past lua-time-limit; SCRIPT KILL stops it") 
         "-UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the "
         "script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
   admin.Cmd({"SHUTDOWN", "NOSAVE"});
+}
+
+TEST_CASE("one thread: a busy inline script still lets SCRIPT KILL and BUSY replies through") {
+  // With --threads 1 every script runs inline on the only thread; once busy it takes
+  // its locks and lets the loop serve the other connections.
+  StartedServer server = StartServerUnderTest(1);
+  REQUIRE_MESSAGE(server.status.ok, server.status.message);
+  const int port = server.port();
+  Client admin(port);
+  REQUIRE(admin.ok());
+  REQUIRE(Format(admin.Cmd({"CONFIG", "SET", "lua-time-limit", "50"})) == "+OK");
+  REQUIRE(Format(admin.Cmd({"SET", "k", "before"})) == "+OK");
+  Client runner(port, 20s);
+  REQUIRE(runner.ok());
+  for (const char* numkeys : {"1", "0"}) {
+    std::vector<std::string> eval = {"EVAL", "redis.call('get', 'k') local i = 0 while true do i = i + 1 end",
+                                     numkeys};
+    if (std::string(numkeys) == "1") eval.push_back("k");
+    runner.Append(eval);
+    REQUIRE(runner.Flush());
+    REQUIRE(WaitForBusy(admin));
+    CHECK(Format(admin.Cmd({"GET", "k"})) ==
+          "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+    CHECK(Format(admin.Cmd({"SCRIPT", "KILL"})) == "+OK");
+    Reply killed = runner.ReadReply();
+    CHECK(killed.type == Reply::Type::kError);
+    CHECK(killed.str.rfind("ERR Script killed by user with SCRIPT KILL... script: ", 0) == 0);
+    CHECK(Format(admin.Cmd({"GET", "k"})) == "\"before\"");
+  }
+  // INFO from an inline script (it needs the loop; the script takes its locks first).
+  Reply info = runner.Cmd({"EVAL", "return string.sub(redis.call('info', 'server'), 1, 8)", "1", "k"});
+  CHECK(Format(info) == "\"# Server\"");
 }
 
 }  // namespace
