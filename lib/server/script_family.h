@@ -15,8 +15,8 @@
 //    shard's thread — inline when it is the connection's own shard and the keys are
 //    unlocked (the fast path: no transaction id, queue or hop), else as one closure
 //    posted to that shard behind any lock on the keys. Nothing can interleave with it.
-//    Connection-level commands needing other threads (INFO) are refused there, and any
-//    connection-level command when the script runs on another thread.
+//    Connection-level commands other than PING/ECHO/TIME/SELECT are refused when the
+//    script runs on another thread (connection state belongs to its own thread).
 //  * Keys on several shards, or numkeys 0: the script is scheduled like a multi-shard
 //    transaction (global txid, per-shard queues, locks taken before it starts) and runs
 //    on the connection's thread in a ScriptFiber: redis.call suspends the fiber, the
