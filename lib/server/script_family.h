@@ -13,8 +13,9 @@
 // by sha for all threads and compiled on a thread when first run there.
 //  * All declared keys on one shard: the whole script runs synchronously on that
 //    shard's thread — inline when it is the connection's own shard and the keys are
-//    unlocked (the fast path: no transaction id, queue or hop), else as one closure
-//    posted to that shard behind any lock on the keys. Nothing can interleave with it.
+//    unlocked (the fast path: no queueing, no hop; it runs in a fiber and takes locks
+//    only if it turns busy or awaits a connection handler such as INFO), else as one
+//    closure posted to that shard behind any lock on the keys. Nothing can interleave.
 //    Connection-level commands other than PING/ECHO/TIME/SELECT are refused when the
 //    script runs on another thread (connection state belongs to its own thread).
 //  * Keys on several shards, or numkeys 0: the script is scheduled like a multi-shard
