@@ -1,6 +1,7 @@
 #include "server/config.h"
 
 #include "server/output_limits.h"
+#include "server/script_family.h"
 #include "store/store_config.h"
 #include "store/string_util.h"
 
@@ -135,6 +136,23 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
   params_["client-output-buffer-limit"] =
       Param{[](const ServerOptions&) { return FormatOutputBufferLimits(); },
             [](ServerOptions&, std::string_view v) { return SetOutputBufferLimits(v); }};
+  for (const char* name : {"lua-time-limit", "busy-reply-threshold"}) {  // script_family.h
+    params_[name] = Param{[](const ServerOptions&) { return std::to_string(LuaTimeLimitMs().load()); },
+                          [](ServerOptions&, std::string_view v) -> std::optional<std::string> {
+                            auto n = store::ParseInt64(v);
+                            if (!n) return "argument couldn't be parsed into an integer";
+                            LuaTimeLimitMs().store(*n);
+                            return std::nullopt;
+                          }};
+  }
+  params_["lua-allow-undeclared-keys"] =
+      Param{[](const ServerOptions&) { return std::string(LuaAllowUndeclaredKeys().load() ? "yes" : "no"); },
+            [](ServerOptions&, std::string_view v) -> std::optional<std::string> {
+              if (store::EqualsIgnoreCase(v, "yes")) LuaAllowUndeclaredKeys().store(true);
+              else if (store::EqualsIgnoreCase(v, "no")) LuaAllowUndeclaredKeys().store(false);
+              else return "argument must be 'yes' or 'no'";
+              return std::nullopt;
+            }};
   AddStoreParams();
   store::GetStoreConfig().lfu_policy.store(opts_.maxmemory_policy.find("lfu") != std::string::npos);
   store::GetStoreConfig().lru_policy.store(opts_.maxmemory_policy.find("lru") != std::string::npos);

@@ -6,6 +6,7 @@
 #include "server/cross_thread.h"
 #include "server/multi_family.h"
 #include "server/pubsub_family.h"
+#include "server/script_family.h"
 #include "server/transaction.h"
 #include "store/errors.h"
 #include "store/shard.h"
@@ -311,6 +312,7 @@ awaitable<void> Connection::Execute(store::ArgList args) {
       co_return;
     }
   }
+  if (!is_master && ScriptBusyRefuses(*spec, args, reply_)) co_return;
   if (spec->validate) {
     std::string err = spec->validate(args);
     if (!err.empty()) {

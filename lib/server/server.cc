@@ -19,6 +19,7 @@
 #include "server/pubsub_registry.h"
 #include "server/replica.h"
 #include "server/reset_command.h"
+#include "server/script_family.h"
 #include "server/server_family.h"
 #include "server/watch_registry.h"
 #include "store/shard.h"
@@ -56,6 +57,7 @@ Server::Server(ServerOptions options)
     RegisterMultiFamily(store::CommandTable::Global());
     RegisterPubSubFamily(store::CommandTable::Global());
     RegisterResetCommand(store::CommandTable::Global());
+    RegisterScriptFamily(store::CommandTable::Global());
   });
   pubsub_ = std::make_unique<PubSubRegistry>();
   unsigned threads = ResolveThreads(options.threads);
