@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include "server/persistence.h"
+
 #include "store/store_config.h"
 #include "store/string_util.h"
 
@@ -38,6 +40,14 @@ std::optional<std::string> SetUnsigned(uint64_t* field, std::string_view v) {
   return std::nullopt;
 }
 
+std::optional<std::string> SetSaveParams(ServerOptions& o, std::string_view v) {
+  std::vector<std::pair<int64_t, int64_t>> points;
+  if (!Persistence::ParseSaveParams(v, &points)) return "Invalid save parameters";
+  o.save.clear();
+  for (auto [s, c] : points) o.save += (o.save.empty() ? "" : " ") + std::to_string(s) + " " + std::to_string(c);
+  return std::nullopt;
+}
+
 }  // namespace
 
 ConfigRegistry::ConfigRegistry(ServerOptions initial)
@@ -51,7 +61,7 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
   params_["logfile"] = ro([](const ServerOptions& o) { return o.logfile; });
   params_["daemonize"] = ro([](const ServerOptions&) { return std::string("no"); });
   params_["appendonly"] = ro([](const ServerOptions&) { return std::string("no"); });
-  params_["save"] = ro([](const ServerOptions&) { return std::string(""); });
+  params_["save"] = Param{[](const ServerOptions& o) { return o.save; }, SetSaveParams};
   params_["requirepass"] = Param{[](const ServerOptions& o) { return o.requirepass; },
                                  [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
                                    o.requirepass = v;

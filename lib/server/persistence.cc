@@ -3,9 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <future>
+#include <sstream>
 
 #include "rdb/writer.h"
 #include "server/log.h"
@@ -13,80 +16,392 @@
 #include "server/server.h"
 #include "server/transaction.h"
 #include "store/multi_shard_op.h"
-#include "store/rdb_save.h"
+#include "store/shard.h"
+#include "store/snapshot.h"
+#include "store/write_observer.h"
 
 namespace darter::server {
 
-namespace {
-
-using store::HopContext;
-using store::HopPlan;
-using store::HopTarget;
-
-// Writes db 0 on shard 0, db 0 on shard 1, ..., db 1 on shard 0, ...: one hop each, so
-// every database's keys are contiguous in the file as the format requires.
-class SaveOp : public store::MultiShardOp {
+// Per-shard count of changes (Effects::dirty) for `save <seconds> <changes>` and
+// rdb_changes_since_last_save. Written by its shard thread only; read anywhere.
+class DirtyCounter : public store::WriteObserver {
  public:
-  SaveOp(std::FILE* f, unsigned db_count) : sink_(f), writer_(&sink_), db_count_(db_count) {}
-  bool locks_whole_shards() const override { return true; }
-
-  HopPlan FirstHop(unsigned shard_count) override {
-    shard_count_ = shard_count;
-    status_ = writer_.WriteHeader();
-    if (status_.ok()) status_ = writer_.WriteAux("redis-ver", "7.0.15");
-    if (status_.ok()) status_ = writer_.WriteAux("redis-bits", "64");
-    if (status_.ok()) status_ = writer_.WriteAux("ctime", std::to_string(store::UnixTimeMs() / 1000));
-    if (status_.ok()) status_ = writer_.WriteAux("aof-preamble", "0");
-    if (!status_.ok()) return {HopTarget::kDone};
-    return {HopTarget::kShard, 0, 0};
+  void OnWrite(store::Shard&, const store::AppliedWrite& w) override {
+    if (w.expired) return;  // as Redis: expiry is not a change the schedule counts
+    n_.store(n_.load(std::memory_order_relaxed) + w.effects.dirty(), std::memory_order_relaxed);
   }
-
-  void RunHop(int, HopContext& h) override {
-    if (!status_.ok()) return;
-    store::DbTable& table = h.shard.db(db_);
-    if (table.size() == 0) return;
-    if (!db_selected_) {
-      db_selected_ = true;
-      status_ = writer_.WriteSelectDb(db_);
-      if (!status_.ok()) return;
-    }
-    table.Traverse(0, SIZE_MAX, [&](store::Slot& slot) {
-      if (!status_.ok()) return;
-      status_ = store::WriteSlot(writer_, slot, h.now_ms);
-      if (status_.ok()) keys_++;
-    });
-  }
-
-  HopPlan NextHop(int) override {
-    if (!status_.ok()) return {HopTarget::kDone};
-    if (++shard_ == shard_count_) {
-      shard_ = 0;
-      db_selected_ = false;
-      if (++db_ == db_count_) {
-        status_ = writer_.Finish();
-        return {HopTarget::kDone};
-      }
-    }
-    return {HopTarget::kShard, 0, shard_};
-  }
-
-  void Reply(resp::ReplyBuilder&) override {}
-  const rdb::Status& status() const { return status_; }
-  uint64_t keys() const { return keys_; }
+  uint64_t value() const { return n_.load(std::memory_order_relaxed); }
 
  private:
-  rdb::FileByteSink sink_;
-  rdb::Writer writer_;
-  unsigned db_count_;
-  unsigned shard_count_ = 1;
-  unsigned db_ = 0;
-  unsigned shard_ = 0;
-  bool db_selected_ = false;
-  rdb::Status status_;
-  uint64_t keys_ = 0;
+  alignas(64) std::atomic<uint64_t> n_{0};
+};
+
+namespace {
+
+constexpr size_t kStepBudget = 1000;               // slots per step between commands
+constexpr size_t kMaxQueuedBytes = 8 << 20;        // chunks waiting for the writer thread
+constexpr int64_t kBgsaveRetryDelayMs = 5000;      // Redis's CONFIG_BGSAVE_RETRY_DELAY
+
+}  // namespace
+
+// One save in flight: the shards' snapshots (each touched only on its shard thread),
+// the chunk queue, and the writer thread's file.
+struct SaveJob {
+  Persistence* owner = nullptr;
+  Server* server = nullptr;
+  std::string path, tmp;
+  std::FILE* file = nullptr;
+  Persistence::DoneFn done;
+  std::vector<std::unique_ptr<store::ShardSnapshot>> snaps;
+  std::vector<uint64_t> base;  // each shard's change count at the snapshot point
+  std::atomic<unsigned> shards_left{0};
+  std::atomic<uint64_t> keys{0};
+
+  std::mutex mu;  // guards the queue, producers_done, error
+  std::condition_variable cv;
+  std::deque<std::string> queue;
+  std::atomic<size_t> queued_bytes{0};
+  bool producers_done = false;
+  rdb::Status error;
+
+  void Push(std::string chunk) {
+    queued_bytes.fetch_add(chunk.size(), std::memory_order_relaxed);
+    std::lock_guard lk(mu);
+    queue.push_back(std::move(chunk));
+    cv.notify_one();
+  }
+  void ProducerFailed(const rdb::Status& st) {
+    std::lock_guard lk(mu);
+    if (error.ok()) error = st;
+  }
+  void ProducersDone() {
+    std::lock_guard lk(mu);
+    producers_done = true;
+    cv.notify_one();
+  }
+};
+
+namespace {
+
+// Starts every shard's snapshot in one whole-shard hop: no multi-shard transaction is
+// half on either side of the cut.
+class StartSnapshotsOp : public store::MultiShardOp {
+ public:
+  explicit StartSnapshotsOp(std::shared_ptr<SaveJob> job) : job_(std::move(job)) {}
+  bool locks_whole_shards() const override { return true; }
+  store::HopPlan FirstHop(unsigned) override { return {store::HopTarget::kAllShards}; }
+  void RunHop(int, store::HopContext& h) override;
+  store::HopPlan NextHop(int) override { return {store::HopTarget::kDone}; }
+  void Reply(resp::ReplyBuilder&) override {}
+
+ private:
+  std::shared_ptr<SaveJob> job_;
 };
 
 }  // namespace
+
+void StartSnapshotsOp::RunHop(int, store::HopContext& h) {
+  unsigned i = h.shard.index();
+  SaveJob* job = job_.get();
+  auto snap = std::make_unique<store::ShardSnapshot>(h.shard, [job](std::string chunk) { job->Push(std::move(chunk)); });
+  rdb::Status st = snap->Start();
+  if (!st.ok()) job->ProducerFailed(st);
+  job->snaps[i] = std::move(snap);
+  job->base[i] = job->owner->shard_changes(i);
+}
+
+namespace {
+
+void FinishShard(const std::shared_ptr<SaveJob>& job, unsigned i) {
+  store::ShardSnapshot& snap = *job->snaps[i];
+  if (!snap.status().ok()) job->ProducerFailed(snap.status());
+  job->keys.fetch_add(snap.keys_written(), std::memory_order_relaxed);
+  job->snaps[i].reset();
+  if (job->shards_left.fetch_sub(1) == 1) job->ProducersDone();
+}
+
+// One bounded step of shard i's snapshot, then yields to the loop (commands run
+// between steps). Waits while the writer thread is behind.
+void StepShard(std::shared_ptr<SaveJob> job, unsigned i) {
+  ShardThread& st = job->server->shards().at(i);
+  store::ShardSnapshot* snap = job->snaps[i].get();
+  if (!snap || !snap->running()) {
+    if (snap) FinishShard(job, i);
+    return;
+  }
+  if (job->queued_bytes.load(std::memory_order_relaxed) > kMaxQueuedBytes) {
+    auto t = std::make_shared<asio::steady_timer>(st.ctx(), std::chrono::milliseconds(1));
+    t->async_wait([job, i, t](const boost::system::error_code&) { StepShard(job, i); });
+    return;
+  }
+  if (snap->Step(kStepBudget)) {
+    FinishShard(job, i);
+    return;
+  }
+  asio::post(st.ctx(), [job, i] { StepShard(job, i); });
+}
+
+void FsyncDir(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+// The writer thread: header, the chunks as they come, EOF + CRC, fsync, rename.
+rdb::Status WriteFile(SaveJob& job) {
+  rdb::FileByteSink sink(job.file);
+  rdb::Writer w(&sink);
+  rdb::Status st = w.WriteHeader();
+  if (st.ok()) st = w.WriteAux("redis-ver", "7.0.15");
+  if (st.ok()) st = w.WriteAux("redis-bits", "64");
+  if (st.ok()) st = w.WriteAux("ctime", std::to_string(store::UnixTimeMs() / 1000));
+  if (st.ok()) st = w.WriteAux("used-mem", std::to_string(job.server->used_memory()));
+  if (st.ok()) st = w.WriteAux("aof-base", "0");
+  while (true) {
+    std::string chunk;
+    {
+      std::unique_lock lk(job.mu);
+      job.cv.wait(lk, [&] { return !job.queue.empty() || job.producers_done; });
+      if (job.queue.empty()) {
+        if (st.ok() && !job.error.ok()) st = job.error;
+        break;
+      }
+      chunk = std::move(job.queue.front());
+      job.queue.pop_front();
+    }
+    job.queued_bytes.fetch_sub(chunk.size(), std::memory_order_relaxed);
+    if (st.ok()) st = w.WriteRecords(chunk);  // after a failure: drain, so shards never stall
+  }
+  if (st.ok()) st = w.Finish();
+  if (st.ok() && (std::fflush(job.file) != 0 || ::fsync(fileno(job.file)) != 0))
+    st = rdb::Status::Error("cannot write " + job.tmp + ": " + std::strerror(errno));
+  if (std::fclose(job.file) != 0 && st.ok()) st = rdb::Status::Error("cannot close " + job.tmp + ": " + std::strerror(errno));
+  job.file = nullptr;
+  if (st.ok() && std::rename(job.tmp.c_str(), job.path.c_str()) != 0)
+    st = rdb::Status::Error("cannot rename " + job.tmp + " to " + job.path + ": " + std::strerror(errno));
+  if (st.ok()) FsyncDir(job.path);
+  else std::remove(job.tmp.c_str());
+  return st;
+}
+
+// Runs the start hop from a coroutine on shard 0, then sets every shard stepping.
+awaitable<void> StartJob(std::shared_ptr<SaveJob> job) {
+  StartSnapshotsOp op(job);
+  std::string unused;
+  resp::ReplyBuilder rb(&unused);
+  std::vector<std::string_view> args = {"BGSAVE"};
+  std::vector<size_t> no_keys;
+  co_await RunOp(job->server->shards(), op, args, no_keys, 0, rb);
+  for (unsigned i = 0; i < job->snaps.size(); ++i)
+    asio::post(job->server->shards().at(i).ctx(), [job, i] { StepShard(job, i); });
+}
+
+}  // namespace
+
+Persistence::Persistence(Server& server) : server_(server) {}
+
+Persistence::~Persistence() {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return !in_progress_.load(); });
+  if (writer_.joinable()) writer_.join();
+}
+
+void Persistence::Start(asio::io_context& timer_ctx) {
+  ShardSet& shards = server_.shards();
+  for (unsigned i = 0; i < shards.size(); ++i) counters_.push_back(std::make_unique<DirtyCounter>());
+  for (unsigned i = 0; i < shards.size(); ++i) {
+    std::promise<void> added;
+    asio::post(shards.at(i).ctx(), [&, i] {
+      shards.at(i).shard().AddWriteObserver(counters_[i].get());
+      added.set_value();
+    });
+    added.get_future().wait();
+  }
+  timer_ = std::make_unique<asio::steady_timer>(timer_ctx);
+  ScheduleTick();
+}
+
+uint64_t Persistence::TotalChanges() const {
+  uint64_t n = 0;
+  for (auto& c : counters_) n += c->value();
+  return n;
+}
+
+uint64_t Persistence::shard_changes(unsigned i) const { return i < counters_.size() ? counters_[i]->value() : 0; }
+
+uint64_t Persistence::changes_since_last_save() const {
+  uint64_t total = TotalChanges();
+  std::lock_guard lk(mu_);
+  return total >= saved_base_ ? total - saved_base_ : 0;
+}
+
+bool Persistence::ParseSaveParams(std::string_view text, std::vector<std::pair<int64_t, int64_t>>* out) {
+  std::istringstream in{std::string(text)};
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  if (words.size() % 2) return false;
+  out->clear();
+  for (size_t i = 0; i < words.size(); i += 2) {
+    char* end = nullptr;
+    long long s = std::strtoll(words[i].c_str(), &end, 10);
+    if (*end || words[i].empty() || s < 0) return false;
+    long long c = std::strtoll(words[i + 1].c_str(), &end, 10);
+    if (*end || words[i + 1].empty() || c < 0) return false;
+    out->emplace_back(s, c);
+  }
+  return true;
+}
+
+bool Persistence::save_schedule_set() const {
+  std::vector<std::pair<int64_t, int64_t>> points;
+  return ParseSaveParams(server_.config().Snapshot().save, &points) && !points.empty();
+}
+
+void Persistence::ScheduleTick() {
+  timer_->expires_after(std::chrono::milliseconds(100));
+  timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    std::vector<std::pair<int64_t, int64_t>> points;
+    if (!in_progress_.load() && ParseSaveParams(server_.config().Snapshot().save, &points) && !points.empty()) {
+      int64_t now_ms = store::UnixTimeMs();
+      uint64_t changes = changes_since_last_save();
+      bool retry_ok;
+      {
+        std::lock_guard lk(mu_);
+        retry_ok = last_bgsave_ok_ || now_ms - last_bgsave_try_ms_ > kBgsaveRetryDelayMs;
+      }
+      int64_t since = now_ms / 1000 - server_.last_save_time();
+      for (auto [secs, min_changes] : points) {
+        if (changes >= static_cast<uint64_t>(min_changes) && since > secs && retry_ok) {
+          LOG_NOTICE("%lld changes in %lld seconds. Saving...", static_cast<long long>(min_changes),
+                     static_cast<long long>(secs));
+          StartBackgroundSave(RdbPath(server_));
+          break;
+        }
+      }
+    }
+    ScheduleTick();
+  });
+}
+
+bool Persistence::StartBackgroundSave(const std::string& path, DoneFn done) {
+  if (in_progress_.exchange(true)) return false;
+  auto job = std::make_shared<SaveJob>();
+  job->owner = this;
+  job->server = &server_;
+  job->path = path;
+  job->done = std::move(done);
+  unsigned n = server_.shards().size();
+  job->snaps.resize(n);
+  job->base.assign(n, 0);
+  job->shards_left = n;
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  {
+    std::lock_guard lk(mu_);
+    if (writer_.joinable()) writer_.join();  // the previous save's thread has finished its work
+    current_start_ms_ = store::UnixTimeMs();
+    last_bgsave_try_ms_ = current_start_ms_;
+    current_keys_ = 0;
+    job->tmp = dir + "/temp-" + std::to_string(getpid()) + "-" + std::to_string(++save_counter_) + ".rdb";
+  }
+  job->file = std::fopen(job->tmp.c_str(), "wb");
+  if (!job->file) {
+    rdb::Status st = rdb::Status::Error("Failed opening the temp RDB file " + job->tmp + " (in server root dir " + dir +
+                                        ") for saving: " + std::strerror(errno));
+    std::lock_guard lk(mu_);
+    writer_ = std::thread([this, job, st] { Finished(*job, st); });
+    return true;
+  }
+  std::setvbuf(job->file, nullptr, _IOFBF, 1 << 20);
+  LOG_NOTICE("Background saving started");
+  {
+    std::lock_guard lk(mu_);
+    writer_ = std::thread([this, job] {
+      rdb::Status st = WriteFile(*job);
+      Finished(*job, st);
+    });
+  }
+  asio::co_spawn(server_.shards().at(0).ctx(), StartJob(job), asio::detached);
+  return true;
+}
+
+void Persistence::Finished(SaveJob& job, const rdb::Status& st) {
+  int64_t now = store::UnixTimeMs();
+  {
+    std::lock_guard lk(mu_);
+    last_bgsave_ok_ = st.ok();
+    last_bgsave_time_sec_ = (now - current_start_ms_) / 1000;
+    if (st.ok()) {
+      uint64_t base = 0;
+      for (uint64_t b : job.base) base += b;
+      saved_base_ = base;
+      rdb_saves_++;
+    }
+  }
+  if (st.ok()) {
+    server_.set_last_save_time(now / 1000);
+    LOG_NOTICE("DB saved on disk: %llu keys in %lld ms (%s)", static_cast<unsigned long long>(job.keys.load()),
+               static_cast<long long>(now - current_start_ms_), job.path.c_str());
+  } else {
+    LOG_WARNING("Background saving error: %s", st.message().c_str());
+  }
+  DoneFn done = std::move(job.done);
+  {
+    std::lock_guard lk(mu_);
+    in_progress_.store(false);
+    cv_.notify_all();
+  }
+  if (done) done(st);
+}
+
+std::string Persistence::InfoLines() const {
+  std::lock_guard lk(mu_);
+  bool running = in_progress_.load();
+  int64_t now = store::UnixTimeMs();
+  uint64_t total = 0;
+  for (auto& c : counters_) total += c->value();
+  std::ostringstream o;
+  o << "loading:" << (server_.loading() ? 1 : 0) << "\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\n"
+    << "current_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\n"
+    << "current_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\n"
+    << "rdb_changes_since_last_save:" << (total >= saved_base_ ? total - saved_base_ : 0) << "\r\n"
+    << "rdb_bgsave_in_progress:" << (running ? 1 : 0) << "\r\n"
+    << "rdb_last_save_time:" << server_.last_save_time() << "\r\n"
+    << "rdb_last_bgsave_status:" << (last_bgsave_ok_ ? "ok" : "err") << "\r\n"
+    << "rdb_last_bgsave_time_sec:" << last_bgsave_time_sec_ << "\r\n"
+    << "rdb_current_bgsave_time_sec:" << (running ? (now - current_start_ms_) / 1000 : -1) << "\r\n"
+    << "rdb_saves:" << rdb_saves_ << "\r\nrdb_last_cow_size:0\r\n"
+    << "rdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\n"
+    << "aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n"
+    << "aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\n"
+    << "aof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\n"
+    << "aof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n";
+  return o.str();
+}
+
+void Persistence::OnShutdown() {
+  if (timer_) {
+    timer_->cancel();
+    timer_.reset();
+  }
+  {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return !in_progress_.load(); });
+  }
+  if (shutdown_decided_.load() || !save_schedule_set()) return;
+  LOG_NOTICE("Saving the final RDB snapshot before exiting.");
+  std::promise<rdb::Status> saved;
+  if (!StartBackgroundSave(RdbPath(server_), [&](const rdb::Status& st) { saved.set_value(st); })) return;
+  rdb::Status st = saved.get_future().get();
+  if (!st.ok()) LOG_WARNING("Error trying to save the DB: %s", st.message().c_str());
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return !in_progress_.load(); });
+}
 
 std::string RdbPath(Server& server) {
   ServerOptions now = server.config().Snapshot();
@@ -94,32 +409,17 @@ std::string RdbPath(Server& server) {
 }
 
 awaitable<rdb::Status> SaveRdbFile(Server& server, const std::string& path) {
-  std::string tmp = path + ".tmp-" + std::to_string(getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) co_return rdb::Status::Error("cannot open " + tmp + " for writing: " + std::strerror(errno));
-  std::setvbuf(f, nullptr, _IOFBF, 1 << 20);
-  SaveOp op(f, server.db_count());
-  std::string unused;
-  resp::ReplyBuilder rb(&unused);
-  std::vector<std::string_view> args = {"SAVE"};
-  std::vector<size_t> no_keys;
-  int64_t start = store::UnixTimeMs();
-  co_await RunOp(server.shards(), op, args, no_keys, 0, rb);
-  rdb::Status st = op.status();
-  if (std::fflush(f) != 0 || fsync(fileno(f)) != 0) {
-    if (st.ok()) st = rdb::Status::Error("cannot write " + tmp + ": " + std::strerror(errno));
-  }
-  std::fclose(f);
-  if (st.ok() && std::rename(tmp.c_str(), path.c_str()) != 0)
-    st = rdb::Status::Error("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
-  if (!st.ok()) {
-    std::remove(tmp.c_str());
-    LOG_WARNING("SAVE failed: %s", st.message().c_str());
-  } else {
-    LOG_NOTICE("DB saved on disk: %llu keys in %lld ms (%s)", static_cast<unsigned long long>(op.keys()),
-               static_cast<long long>(store::UnixTimeMs() - start), path.c_str());
-  }
-  co_return st;
+  return asio::async_initiate<decltype(use_awaitable), void(rdb::Status)>(
+      [&server, path](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        auto ex = asio::get_associated_executor(*h);
+        bool started = server.persistence().StartBackgroundSave(path, [h, ex](const rdb::Status& st) {
+          asio::post(ex, [h, st]() mutable { (*h)(st); });
+        });
+        if (!started)
+          asio::post(ex, [h]() mutable { (*h)(rdb::Status::Error("Background save already in progress")); });
+      },
+      use_awaitable);
 }
 
 rdb::Status LoadRdbFileAtStartup(Server& server, const std::string& path, uint64_t* keys_loaded) {

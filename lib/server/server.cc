@@ -51,6 +51,7 @@ Server::Server(ServerOptions options)
   for (unsigned i = 0; i < threads; ++i) per_thread_.push_back(std::make_unique<PerThread>());
   shards_ = std::make_unique<ShardSet>(threads, db_count_);
   repl_state_.Update([&](ReplicationSnapshot& s) { s.replid = run_id_; });
+  persistence_ = std::make_unique<Persistence>(*this);
 }
 
 void Server::SetShardsExpireLocally(bool on) {
@@ -176,6 +177,7 @@ std::optional<std::string> Server::Start() {
                static_cast<unsigned long long>(keys), rdb_path.c_str());
   }
   last_save_time_.store(store::UnixTimeMs() / 1000);
+  persistence_->Start(main_ctx_);
   asio::co_spawn(main_ctx_, AcceptLoop(), asio::detached);
   memory_timer_ = std::make_unique<asio::steady_timer>(main_ctx_);
   ScheduleMemoryTimer();
@@ -235,6 +237,7 @@ void Server::Run() {
   main_ctx_.run();
   boost::system::error_code ec;
   if (acceptor_) acceptor_->close(ec);
+  persistence_->OnShutdown();  // a save on SIGTERM when a schedule is set
   memory_timer_.reset();
   // Close every connection on its own thread, then stop the loops.
   for (unsigned t = 0; t < shards_->size(); ++t) {
