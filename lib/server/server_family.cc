@@ -12,6 +12,7 @@
 
 #include "server/connection.h"
 #include "server/cross_thread.h"
+#include "server/debug_digest.h"
 #include "server/persistence.h"
 #include "server/server.h"
 #include "server/shard_set.h"
@@ -526,7 +527,11 @@ void CommandCommand(ConnectionContext& c) {
 
 void DebugCommand(ConnectionContext& c) {
   std::string sub = ToLower(c.args[1]);
-  if (sub == "sleep" && c.args.size() >= 3) {
+  if (sub == "digest" && c.args.size() == 2) {
+    DebugDigest(c);
+  } else if (sub == "digest-value") {
+    DebugDigestValue(c);
+  } else if (sub == "sleep" && c.args.size() >= 3) {
     auto secs = store::ParseDouble(c.args[2]);
     if (!secs) {
       c.reply.Error(store::errors::kNotFloat);

@@ -1,0 +1,14 @@
+// DEBUG DIGEST and DEBUG DIGEST-VALUE (store/digest.h): the dataset's digest combined
+// from every shard, and per-key value digests, equal to redis-server's for the same data.
+#pragma once
+
+#include "server/connection.h"
+
+namespace darter::server {
+
+// DEBUG DIGEST: a status reply of 40 hex digits (all zeros for an empty dataset).
+void DebugDigest(store::ConnectionContext& c);
+// DEBUG DIGEST-VALUE key [key ...]: an array of such digests; zeros for a missing key.
+void DebugDigestValue(store::ConnectionContext& c);
+
+}  // namespace darter::server
