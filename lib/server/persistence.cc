@@ -422,6 +422,21 @@ awaitable<rdb::Status> SaveRdbFile(Server& server, const std::string& path) {
       use_awaitable);
 }
 
+awaitable<rdb::Status> SaveRdbFileWhenIdle(Server& server, const std::string& path) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer timer(ex);
+  for (int tries = 0; tries < 100000; ++tries) {  // bounded: a save ends; ~17 min cap
+    while (server.persistence().bgsave_in_progress()) {
+      timer.expires_after(std::chrono::milliseconds(10));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+    rdb::Status st = co_await SaveRdbFile(server, path);
+    if (st.ok() || st.message() != "Background save already in progress") co_return st;
+  }
+  co_return rdb::Status::Error("Background save already in progress");
+}
+
 rdb::Status LoadRdbFileAtStartup(Server& server, const std::string& path, uint64_t* keys_loaded) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return rdb::Status::Error("cannot open " + path + ": " + std::strerror(errno));

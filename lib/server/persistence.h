@@ -88,6 +88,9 @@ class Persistence {
 // "Background save already in progress" when one runs.
 awaitable<rdb::Status> SaveRdbFile(Server& server, const std::string& path);
 
+// The same, after waiting for a running background save to finish (SHUTDOWN SAVE).
+awaitable<rdb::Status> SaveRdbFileWhenIdle(Server& server, const std::string& path);
+
 // Loads `path` into the (empty) shards, dropping keys whose deadline passed. Blocks
 // the caller until done. REQUIRES: shard threads running, no clients yet.
 rdb::Status LoadRdbFileAtStartup(Server& server, const std::string& path, uint64_t* keys_loaded);

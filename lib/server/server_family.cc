@@ -665,20 +665,21 @@ void ShutdownCommand(ConnectionContext& c) {
   // Like Redis, no reply: the connection closes when the server exits.
   Server& srv = c.server;
   if (!save && !nosave && srv.persistence().save_schedule_set()) save = true;  // Redis's default
-  srv.persistence().set_shutdown_decided();
   Connection& conn = c.conn;
   resp::ReplyBuilder& rb = c.reply;
   if (!save) {
+    srv.persistence().set_shutdown_decided();
     conn.close_after_reply = true;
     srv.RequestShutdown();
     return;
   }
   c.then = [&srv, &conn, &rb]() -> awaitable<void> {
-    rdb::Status st = co_await SaveRdbFile(srv, RdbPath(srv));
+    rdb::Status st = co_await SaveRdbFileWhenIdle(srv, RdbPath(srv));
     if (!st.ok()) {
       rb.Error("ERR Errors trying to SHUTDOWN. Check logs.");
       co_return;
     }
+    srv.persistence().set_shutdown_decided();
     conn.close_after_reply = true;
     srv.RequestShutdown();
   };

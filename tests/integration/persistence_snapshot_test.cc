@@ -265,6 +265,9 @@ TEST_CASE("SHUTDOWN SAVE, SHUTDOWN NOSAVE and SIGTERM with a schedule") {
     REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
     Client d(darter.port());
     REQUIRE(!d.Cmd({"SET", "k", "saved"}).IsError());
+    REQUIRE(Format(d.Cmd({"DEBUG", "POPULATE", "200000"})) == "+OK");
+    // A running BGSAVE does not make SHUTDOWN SAVE fail: it waits, then saves.
+    CHECK(Format(d.Cmd({"BGSAVE"})) == "+Background saving started");
     d.Cmd({"SHUTDOWN", "SAVE"});
     CHECK(WaitFor([&] { return !darter.process->Running(); }));
     REQUIRE(fs::exists(dir / "dump.rdb"));
@@ -272,6 +275,7 @@ TEST_CASE("SHUTDOWN SAVE, SHUTDOWN NOSAVE and SIGTERM with a schedule") {
     REQUIRE_MESSAGE(again.status.ok, again.status.message);
     Client d2(again.port());
     CHECK(Format(d2.Cmd({"GET", "k"})) == "\"saved\"");
+    CHECK(d2.Cmd({"DBSIZE"}).integer == 200001);
   }
   SUBCASE("SIGTERM saves when a schedule is set") {
     fs::path dir = TempDir();
