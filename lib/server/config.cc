@@ -57,7 +57,11 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
   params_["port"] = ro([](const ServerOptions& o) { return std::to_string(o.port); });
   params_["databases"] = ro([](const ServerOptions& o) { return std::to_string(o.dbnum); });
   params_["io-threads"] = ro([](const ServerOptions& o) { return std::to_string(o.threads); });
-  params_["dir"] = ro([](const ServerOptions& o) { return o.dir; });
+  // Redis 7.0 refuses it by default (enable-protected-configs no).
+  params_["dir"] = Param{[](const ServerOptions& o) { return o.dir; },
+                         [](ServerOptions&, std::string_view) -> std::optional<std::string> {
+                           return "can't set protected config";
+                         }};
   params_["logfile"] = ro([](const ServerOptions& o) { return o.logfile; });
   params_["daemonize"] = ro([](const ServerOptions&) { return std::string("no"); });
   params_["appendonly"] = ro([](const ServerOptions&) { return std::string("no"); });
@@ -92,10 +96,9 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction";
       }};
   params_["dbfilename"] = Param{[](const ServerOptions& o) { return o.dbfilename; },
-                                [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
-                                  if (v.find('/') != std::string_view::npos) return "dbfilename can't be a path, just a filename";
-                                  o.dbfilename = v;
-                                  return std::nullopt;
+                                // Redis 7.0 refuses it by default (enable-protected-configs no).
+                                [](ServerOptions&, std::string_view) -> std::optional<std::string> {
+                                  return "can't set protected config";
                                 }};
   params_["loglevel"] = Param{[](const ServerOptions& o) { return o.loglevel; },
                               [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {

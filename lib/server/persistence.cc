@@ -240,19 +240,27 @@ uint64_t Persistence::changes_since_last_save() const {
 }
 
 bool Persistence::ParseSaveParams(std::string_view text, std::vector<std::pair<int64_t, int64_t>>* out) {
-  std::istringstream in{std::string(text)};
-  std::vector<std::string> words;
-  for (std::string w; in >> w;) words.push_back(w);
-  if (words.size() % 2) return false;
+  // As Redis's CONFIG SET save: "" clears; otherwise split at every single space (so
+  // doubled spaces make empty words), an even count, seconds >= 1, changes >= 0.
   out->clear();
-  for (size_t i = 0; i < words.size(); i += 2) {
-    char* end = nullptr;
-    long long s = std::strtoll(words[i].c_str(), &end, 10);
-    if (*end || words[i].empty() || s < 0) return false;
-    long long c = std::strtoll(words[i + 1].c_str(), &end, 10);
-    if (*end || words[i + 1].empty() || c < 0) return false;
-    out->emplace_back(s, c);
+  if (text.empty()) return true;
+  std::vector<std::string> words;
+  size_t start = 0;
+  while (true) {
+    size_t sp = text.find(' ', start);
+    words.emplace_back(text.substr(start, sp == std::string_view::npos ? std::string_view::npos : sp - start));
+    if (sp == std::string_view::npos) break;
+    start = sp + 1;
   }
+  if (words.size() % 2) return false;
+  std::vector<int64_t> vals;
+  for (size_t i = 0; i < words.size(); ++i) {
+    char* end = nullptr;
+    long long v = std::strtoll(words[i].c_str(), &end, 10);
+    if (*end != '\0' || (i % 2 == 0 && v < 1) || (i % 2 == 1 && v < 0)) return false;
+    vals.push_back(v);
+  }
+  for (size_t i = 0; i < vals.size(); i += 2) out->emplace_back(vals[i], vals[i + 1]);
   return true;
 }
 
