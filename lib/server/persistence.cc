@@ -6,18 +6,15 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <future>
 #include <sstream>
 
 #include "rdb/writer.h"
 #include "server/log.h"
+#include "server/merged_rdb.h"
 #include "server/rdb_loader.h"
 #include "server/server.h"
-#include "server/transaction.h"
-#include "store/multi_shard_op.h"
 #include "store/shard.h"
-#include "store/snapshot.h"
 #include "store/write_observer.h"
 
 namespace darter::server {
@@ -38,108 +35,7 @@ class DirtyCounter : public store::WriteObserver {
 
 namespace {
 
-constexpr size_t kStepBudget = 1000;               // slots per step between commands
-constexpr size_t kMaxQueuedBytes = 8 << 20;        // chunks waiting for the writer thread
-constexpr int64_t kBgsaveRetryDelayMs = 5000;      // Redis's CONFIG_BGSAVE_RETRY_DELAY
-
-}  // namespace
-
-// One save in flight: the shards' snapshots (each touched only on its shard thread),
-// the chunk queue, and the writer thread's file.
-struct SaveJob {
-  Persistence* owner = nullptr;
-  Server* server = nullptr;
-  std::string path, tmp;
-  std::FILE* file = nullptr;
-  Persistence::DoneFn done;
-  std::vector<std::unique_ptr<store::ShardSnapshot>> snaps;
-  std::vector<uint64_t> base;  // each shard's change count at the snapshot point
-  std::atomic<unsigned> shards_left{0};
-  std::atomic<uint64_t> keys{0};
-
-  std::mutex mu;  // guards the queue, producers_done, error
-  std::condition_variable cv;
-  std::deque<std::string> queue;
-  std::atomic<size_t> queued_bytes{0};
-  bool producers_done = false;
-  rdb::Status error;
-
-  void Push(std::string chunk) {
-    queued_bytes.fetch_add(chunk.size(), std::memory_order_relaxed);
-    std::lock_guard lk(mu);
-    queue.push_back(std::move(chunk));
-    cv.notify_one();
-  }
-  void ProducerFailed(const rdb::Status& st) {
-    std::lock_guard lk(mu);
-    if (error.ok()) error = st;
-  }
-  void ProducersDone() {
-    std::lock_guard lk(mu);
-    producers_done = true;
-    cv.notify_one();
-  }
-};
-
-namespace {
-
-// Starts every shard's snapshot in one whole-shard hop: no multi-shard transaction is
-// half on either side of the cut.
-class StartSnapshotsOp : public store::MultiShardOp {
- public:
-  explicit StartSnapshotsOp(std::shared_ptr<SaveJob> job) : job_(std::move(job)) {}
-  bool locks_whole_shards() const override { return true; }
-  store::HopPlan FirstHop(unsigned) override { return {store::HopTarget::kAllShards}; }
-  void RunHop(int, store::HopContext& h) override;
-  store::HopPlan NextHop(int) override { return {store::HopTarget::kDone}; }
-  void Reply(resp::ReplyBuilder&) override {}
-
- private:
-  std::shared_ptr<SaveJob> job_;
-};
-
-}  // namespace
-
-void StartSnapshotsOp::RunHop(int, store::HopContext& h) {
-  unsigned i = h.shard.index();
-  SaveJob* job = job_.get();
-  auto snap = std::make_unique<store::ShardSnapshot>(h.shard, [job](std::string chunk) { job->Push(std::move(chunk)); });
-  rdb::Status st = snap->Start();
-  if (!st.ok()) job->ProducerFailed(st);
-  job->snaps[i] = std::move(snap);
-  job->base[i] = job->owner->shard_changes(i);
-}
-
-namespace {
-
-void FinishShard(const std::shared_ptr<SaveJob>& job, unsigned i) {
-  store::ShardSnapshot& snap = *job->snaps[i];
-  if (!snap.status().ok()) job->ProducerFailed(snap.status());
-  job->keys.fetch_add(snap.keys_written(), std::memory_order_relaxed);
-  job->snaps[i].reset();
-  if (job->shards_left.fetch_sub(1) == 1) job->ProducersDone();
-}
-
-// One bounded step of shard i's snapshot, then yields to the loop (commands run
-// between steps). Waits while the writer thread is behind.
-void StepShard(std::shared_ptr<SaveJob> job, unsigned i) {
-  ShardThread& st = job->server->shards().at(i);
-  store::ShardSnapshot* snap = job->snaps[i].get();
-  if (!snap || !snap->running()) {
-    if (snap) FinishShard(job, i);
-    return;
-  }
-  if (job->queued_bytes.load(std::memory_order_relaxed) > kMaxQueuedBytes) {
-    auto t = std::make_shared<asio::steady_timer>(st.ctx(), std::chrono::milliseconds(1));
-    t->async_wait([job, i, t](const boost::system::error_code&) { StepShard(job, i); });
-    return;
-  }
-  if (snap->Step(kStepBudget)) {
-    FinishShard(job, i);
-    return;
-  }
-  asio::post(st.ctx(), [job, i] { StepShard(job, i); });
-}
+constexpr int64_t kBgsaveRetryDelayMs = 5000;  // Redis's CONFIG_BGSAVE_RETRY_DELAY
 
 void FsyncDir(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -151,32 +47,22 @@ void FsyncDir(const std::string& path) {
   }
 }
 
-// The writer thread: header, the chunks as they come, EOF + CRC, fsync, rename.
-rdb::Status WriteFile(SaveJob& job) {
-  rdb::FileByteSink sink(job.file);
-  rdb::Writer w(&sink);
-  rdb::Status st = w.WriteHeader();
-  if (st.ok()) st = w.WriteAux("redis-ver", "7.0.15");
-  if (st.ok()) st = w.WriteAux("redis-bits", "64");
-  if (st.ok()) st = w.WriteAux("ctime", std::to_string(store::UnixTimeMs() / 1000));
-  if (st.ok()) st = w.WriteAux("used-mem", std::to_string(job.server->used_memory()));
-  if (st.ok()) st = w.WriteAux("aof-base", "0");
-  while (true) {
-    std::string chunk;
-    {
-      std::unique_lock lk(job.mu);
-      job.cv.wait(lk, [&] { return !job.queue.empty() || job.producers_done; });
-      if (job.queue.empty()) {
-        if (st.ok() && !job.error.ok()) st = job.error;
-        break;
-      }
-      chunk = std::move(job.queue.front());
-      job.queue.pop_front();
-    }
-    job.queued_bytes.fetch_sub(chunk.size(), std::memory_order_relaxed);
-    if (st.ok()) st = w.WriteRecords(chunk);  // after a failure: drain, so shards never stall
-  }
-  if (st.ok()) st = w.Finish();
+}  // namespace
+
+// One save to a file: the temp file, and each shard's change count at the snapshot
+// point (what a successful save subtracts from rdb_changes_since_last_save).
+struct SaveJob {
+  std::string path, tmp;
+  std::FILE* file = nullptr;
+  Persistence::DoneFn done;
+  std::vector<uint64_t> base;
+};
+
+namespace {
+
+// Closes the temp file; on success fsyncs, renames over the target and fsyncs the
+// directory, otherwise removes the temp file. The good file is never touched on failure.
+rdb::Status FinishFile(SaveJob& job, rdb::Status st) {
   if (st.ok() && (std::fflush(job.file) != 0 || ::fsync(fileno(job.file)) != 0))
     st = rdb::Status::Error("cannot write " + job.tmp + ": " + std::strerror(errno));
   if (std::fclose(job.file) != 0 && st.ok()) st = rdb::Status::Error("cannot close " + job.tmp + ": " + std::strerror(errno));
@@ -186,18 +72,6 @@ rdb::Status WriteFile(SaveJob& job) {
   if (st.ok()) FsyncDir(job.path);
   else std::remove(job.tmp.c_str());
   return st;
-}
-
-// Runs the start hop from a coroutine on shard 0, then sets every shard stepping.
-awaitable<void> StartJob(std::shared_ptr<SaveJob> job) {
-  StartSnapshotsOp op(job);
-  std::string unused;
-  resp::ReplyBuilder rb(&unused);
-  std::vector<std::string_view> args = {"BGSAVE"};
-  std::vector<size_t> no_keys;
-  co_await RunOp(job->server->shards(), op, args, no_keys, 0, rb);
-  for (unsigned i = 0; i < job->snaps.size(); ++i)
-    asio::post(job->server->shards().at(i).ctx(), [job, i] { StepShard(job, i); });
 }
 
 }  // namespace
@@ -299,22 +173,16 @@ void Persistence::ScheduleTick() {
 bool Persistence::StartBackgroundSave(const std::string& path, DoneFn done) {
   if (in_progress_.exchange(true)) return false;
   auto job = std::make_shared<SaveJob>();
-  job->owner = this;
-  job->server = &server_;
   job->path = path;
   job->done = std::move(done);
-  unsigned n = server_.shards().size();
-  job->snaps.resize(n);
-  job->base.assign(n, 0);
-  job->shards_left = n;
+  job->base.assign(server_.shards().size(), 0);
   size_t slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
   {
     std::lock_guard lk(mu_);
-    if (writer_.joinable()) writer_.join();  // the previous save's thread has finished its work
+    if (writer_.joinable()) writer_.join();  // the previous save's thread is past its work
     current_start_ms_ = store::UnixTimeMs();
     last_bgsave_try_ms_ = current_start_ms_;
-    current_keys_ = 0;
     job->tmp = dir + "/temp-" + std::to_string(getpid()) + "-" + std::to_string(++save_counter_) + ".rdb";
   }
   job->file = std::fopen(job->tmp.c_str(), "wb");
@@ -322,23 +190,27 @@ bool Persistence::StartBackgroundSave(const std::string& path, DoneFn done) {
     rdb::Status st = rdb::Status::Error("Failed opening the temp RDB file " + job->tmp + " (in server root dir " + dir +
                                         ") for saving: " + std::strerror(errno));
     std::lock_guard lk(mu_);
-    writer_ = std::thread([this, job, st] { Finished(*job, st); });
+    writer_ = std::thread([this, job, st] { Finished(*job, st, 0); });
     return true;
   }
   std::setvbuf(job->file, nullptr, _IOFBF, 1 << 20);
   LOG_NOTICE("Background saving started");
-  {
-    std::lock_guard lk(mu_);
-    writer_ = std::thread([this, job] {
-      rdb::Status st = WriteFile(*job);
-      Finished(*job, st);
-    });
-  }
-  asio::co_spawn(server_.shards().at(0).ctx(), StartJob(job), asio::detached);
+  MergedRdbSpec spec;
+  spec.at_point = [this, job](store::Shard& shard) { job->base[shard.index()] = shard_changes(shard.index()); };
+  spec.write = [job](std::string_view bytes) -> rdb::Status {
+    if (std::fwrite(bytes.data(), 1, bytes.size(), job->file) != bytes.size())
+      return rdb::Status::Error("cannot write " + job->tmp + ": " + std::strerror(errno));
+    return {};
+  };
+  spec.done = [this, job](const rdb::Status& st, const MergedRdbStats& stats) {
+    Finished(*job, FinishFile(*job, st), stats.keys);
+  };
+  std::lock_guard lk(mu_);
+  writer_ = StartMergedRdb(server_, std::move(spec));
   return true;
 }
 
-void Persistence::Finished(SaveJob& job, const rdb::Status& st) {
+void Persistence::Finished(SaveJob& job, const rdb::Status& st, uint64_t keys) {
   int64_t now = store::UnixTimeMs();
   {
     std::lock_guard lk(mu_);
@@ -353,7 +225,7 @@ void Persistence::Finished(SaveJob& job, const rdb::Status& st) {
   }
   if (st.ok()) {
     server_.set_last_save_time(now / 1000);
-    LOG_NOTICE("DB saved on disk: %llu keys in %lld ms (%s)", static_cast<unsigned long long>(job.keys.load()),
+    LOG_NOTICE("DB saved on disk: %llu keys in %lld ms (%s)", static_cast<unsigned long long>(keys),
                static_cast<long long>(now - current_start_ms_), job.path.c_str());
   } else {
     LOG_WARNING("Background saving error: %s", st.message().c_str());

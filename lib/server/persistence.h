@@ -1,13 +1,10 @@
 // RDB persistence: SAVE, BGSAVE, the `save <seconds> <changes>` schedule, shutdown saves
 // and start-up load, in Redis's RDB format (version 9, so Redis 6.2+ loads the file).
 //
-// Every save is a background save built on store::ShardSnapshot (docs/persistence.md):
-// one whole-shard transaction hop starts a snapshot on every shard at once (one
-// consistent cut across shards), then each shard thread serializes its share in bounded
-// steps between commands, and a writer thread merges the chunks into ONE file: header,
-// chunks in arrival order (each starts with SELECTDB), EOF, CRC-64. The file goes to a
-// temp name in --dir, is fsync'd, renamed over --dbfilename, and the directory fsync'd:
-// a failed save never replaces a good file. SAVE is the same save, awaited.
+// Every save is a background save: one merged RDB of all shards at one consistent point
+// (merged_rdb.h, built on store::ShardSnapshot; docs/persistence.md), written to a temp
+// name in --dir, fsync'd, renamed over --dbfilename, and the directory fsync'd: a failed
+// save never replaces a good file. SAVE is the same save, awaited.
 //
 // Thread-safety: Persistence's public methods may be called from any thread.
 #pragma once
@@ -61,9 +58,8 @@ class Persistence {
   static bool ParseSaveParams(std::string_view text, std::vector<std::pair<int64_t, int64_t>>* out);
 
  private:
-  friend struct SaveJob;
   void ScheduleTick();
-  void Finished(SaveJob& job, const rdb::Status& st);
+  void Finished(SaveJob& job, const rdb::Status& st, uint64_t keys);
   uint64_t TotalChanges() const;
 
   Server& server_;
@@ -80,7 +76,6 @@ class Persistence {
   bool last_bgsave_ok_ = true;
   int64_t last_bgsave_time_sec_ = -1;
   uint64_t rdb_saves_ = 0;
-  uint64_t current_keys_ = 0;
   uint64_t save_counter_ = 0;
 };
 
