@@ -156,3 +156,40 @@ TEST_CASE("Several snapshots run at once; Cancel leaves the shard ready for the 
   s3.Finish();
   CHECK(Decode(c3, 1) == v3);
 }
+
+TEST_CASE("BeforeWrite emits a pending key of the same name in every database (MOVE, COPY ... DB)") {
+  Shard shard(0, 3);
+  shard.Upsert(0, "k", Value("in0"), 0);
+  shard.Upsert(2, "k", Value("in2"), 0);
+  Content before = Live(shard);
+  std::vector<std::string> chunks;
+  ShardSnapshot snap(shard, [&](std::string c) { chunks.push_back(std::move(c)); });
+  REQUIRE(snap.Start().ok());
+  // A command in db 0 that overwrites db 2's "k" (COPY k k DB 2 REPLACE) names db 0.
+  std::string_view k = "k";
+  shard.BeforeWrite(0, {&k, 1});
+  CHECK(snap.keys_written() == 2);
+  shard.Upsert(2, "k", Value("copied"), 0);
+  snap.Finish();
+  CHECK(snap.keys_written() == 2);
+  CHECK(Decode(chunks, 3) == before);
+}
+
+TEST_CASE("BeforeWrite is a no-op without a running snapshot, and Start fails past the limit") {
+  Shard shard(0, 1);
+  shard.Upsert(0, "k", Value("v"), 0);
+  std::string_view k = "k";
+  shard.BeforeWrite(0, {&k, 1});
+  CHECK(!shard.snapshot_running());
+  std::vector<std::unique_ptr<ShardSnapshot>> snaps;
+  for (unsigned i = 0; i < ShardSnapshot::kMaxSnapshots; ++i) {
+    snaps.push_back(std::make_unique<ShardSnapshot>(shard, [](std::string) {}));
+    CHECK(snaps.back()->Start().ok());
+  }
+  ShardSnapshot extra(shard, [](std::string) {});
+  CHECK(!extra.Start().ok());
+  snaps.clear();  // cancels them
+  CHECK(!shard.snapshot_running());
+  CHECK(extra.Start().ok());  // a refused Start left it unstarted; there is room now
+  CHECK(!extra.Start().ok());  // but a snapshot starts once
+}
