@@ -256,7 +256,7 @@ std::string Persistence::InfoLines() const {
     << "rdb_last_bgsave_time_sec:" << last_bgsave_time_sec_ << "\r\n"
     << "rdb_current_bgsave_time_sec:" << (running ? (now - current_start_ms_) / 1000 : -1) << "\r\n"
     << "rdb_saves:" << rdb_saves_ << "\r\nrdb_last_cow_size:0\r\n"
-    << "rdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\n"
+    << "rdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:" << last_load_keys_.load() << "\r\n"
     << "aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n"
     << "aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\n"
     << "aof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\n"
@@ -317,38 +317,42 @@ awaitable<rdb::Status> SaveRdbFileWhenIdle(Server& server, const std::string& pa
   co_return rdb::Status::Error("Background save already in progress");
 }
 
-rdb::Status LoadRdbFileAtStartup(Server& server, const std::string& path, uint64_t* keys_loaded) {
+awaitable<rdb::Status> LoadRdbFile(Server& server, const std::string& path, uint64_t* keys_loaded) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return rdb::Status::Error("cannot open " + path + ": " + std::strerror(errno));
+  if (fd < 0) co_return rdb::Status::Error("cannot open " + path + ": " + std::strerror(errno));
+  ShardedRdbLoader loader(server.shards(), server.db_count(), /*keep_expired=*/false);
+  std::vector<char> buf(1 << 20);
+  rdb::Status st;
+  while (st.ok() && !loader.done()) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      st = rdb::Status::Error("read error on " + path + ": " + std::strerror(errno));
+      break;
+    }
+    if (n == 0) {
+      st = loader.Finish();
+      break;
+    }
+    st = loader.Feed(std::string_view(buf.data(), static_cast<size_t>(n)), nullptr);
+    if (loader.ShouldFlush()) co_await loader.Flush();
+  }
+  co_await loader.Flush();
+  ::close(fd);
+  *keys_loaded = loader.keys_loaded();
+  co_return st;
+}
+
+rdb::Status LoadRdbFileAtStartup(Server& server, const std::string& path, uint64_t* keys_loaded) {
   std::promise<rdb::Status> done;
   auto fut = done.get_future();
   asio::co_spawn(
       server.shards().at(0).ctx(),
       [&]() -> awaitable<void> {
-        ShardedRdbLoader loader(server.shards(), server.db_count(), /*keep_expired=*/false);
-        std::vector<char> buf(1 << 20);
-        rdb::Status st;
-        while (st.ok() && !loader.done()) {
-          ssize_t n = ::read(fd, buf.data(), buf.size());
-          if (n < 0) {
-            st = rdb::Status::Error("read error on " + path + ": " + std::strerror(errno));
-            break;
-          }
-          if (n == 0) {
-            st = loader.Finish();
-            break;
-          }
-          st = loader.Feed(std::string_view(buf.data(), static_cast<size_t>(n)), nullptr);
-          if (loader.ShouldFlush()) co_await loader.Flush();
-        }
-        co_await loader.Flush();
-        *keys_loaded = loader.keys_loaded();
+        rdb::Status st = co_await LoadRdbFile(server, path, keys_loaded);
         done.set_value(st);
       },
       asio::detached);
-  rdb::Status st = fut.get();
-  ::close(fd);
-  return st;
+  return fut.get();
 }
 
 }  // namespace darter::server

@@ -39,6 +39,8 @@ class Persistence {
   // background save, then saves when a schedule is set and SHUTDOWN did not decide.
   // Blocks; call it off the shard threads while they still run.
   void OnShutdown();
+  // Keys loaded from the RDB at start-up (INFO rdb_last_load_keys_loaded).
+  void set_last_load_keys(uint64_t n) { last_load_keys_.store(n); }
   // SHUTDOWN [SAVE|NOSAVE] handled the save question itself.
   void set_shutdown_decided() { shutdown_decided_.store(true); }
 
@@ -67,6 +69,7 @@ class Persistence {
   std::unique_ptr<asio::steady_timer> timer_;
   std::atomic<bool> in_progress_{false};
   std::atomic<bool> shutdown_decided_{false};
+  std::atomic<uint64_t> last_load_keys_{0};
   mutable std::mutex mu_;  // guards the fields below and writer_
   std::condition_variable cv_;
   std::thread writer_;
@@ -85,6 +88,10 @@ awaitable<rdb::Status> SaveRdbFile(Server& server, const std::string& path);
 
 // The same, after waiting for a running background save to finish (SHUTDOWN SAVE).
 awaitable<rdb::Status> SaveRdbFileWhenIdle(Server& server, const std::string& path);
+
+// Loads `path` into the shards from a coroutine (DEBUG RELOAD), dropping keys whose
+// deadline passed; a key already present is replaced.
+awaitable<rdb::Status> LoadRdbFile(Server& server, const std::string& path, uint64_t* keys_loaded);
 
 // Loads `path` into the (empty) shards, dropping keys whose deadline passed. Blocks
 // the caller until done. REQUIRES: shard threads running, no clients yet.

@@ -173,6 +173,7 @@ std::optional<std::string> Server::Start() {
     uint64_t keys = 0;
     rdb::Status st = LoadRdbFileAtStartup(*this, rdb_path, &keys);
     if (!st.ok()) return "cannot load " + rdb_path + ": " + st.message();
+    persistence_->set_last_load_keys(keys);
     LOG_NOTICE("DB loaded from disk: %.3f seconds, %llu keys (%s)", (store::UnixTimeMs() - t0) / 1000.0,
                static_cast<unsigned long long>(keys), rdb_path.c_str());
   }

@@ -531,6 +531,8 @@ void DebugCommand(ConnectionContext& c) {
     DebugDigest(c);
   } else if (sub == "digest-value") {
     DebugDigestValue(c);
+  } else if (sub == "reload") {
+    DebugReload(c);
   } else if (sub == "sleep" && c.args.size() >= 3) {
     auto secs = store::ParseDouble(c.args[2]);
     if (!secs) {

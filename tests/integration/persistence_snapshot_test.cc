@@ -141,6 +141,12 @@ TEST_CASE("DEBUG DIGEST and DIGEST-VALUE equal redis-server's for the same comma
   // A change anywhere changes the digest on both.
   for (Client* c : {&r, &d}) REQUIRE(!c->Cmd({"ZADD", "bz", "0.5", "m1"}).IsError());
   CHECK(Digest(r) == Digest(d));
+  // DEBUG RELOAD (save, flush, load back) keeps the dataset on both.
+  std::string before = Digest(r);
+  CHECK(Format(r.Cmd({"DEBUG", "RELOAD"})) == "+OK");
+  CHECK(Format(d.Cmd({"DEBUG", "RELOAD"})) == "+OK");
+  CHECK(Digest(r) == before);
+  CHECK(Digest(d) == before);
 }
 
 TEST_CASE("redis-server loads darter's BGSAVE file with an identical DEBUG DIGEST") {
