@@ -183,6 +183,7 @@ bool Persistence::StartBackgroundSave(const std::string& path, DoneFn done) {
     if (writer_.joinable()) writer_.join();  // the previous save's thread is past its work
     current_start_ms_ = store::UnixTimeMs();
     last_bgsave_try_ms_ = current_start_ms_;
+    rdb_saves_++;  // as Redis, every attempt counts
     job->tmp = dir + "/temp-" + std::to_string(getpid()) + "-" + std::to_string(++save_counter_) + ".rdb";
   }
   job->file = std::fopen(job->tmp.c_str(), "wb");
@@ -220,7 +221,6 @@ void Persistence::Finished(SaveJob& job, const rdb::Status& st, uint64_t keys) {
       uint64_t base = 0;
       for (uint64_t b : job.base) base += b;
       saved_base_ = base;
-      rdb_saves_++;
     }
   }
   if (st.ok()) {
