@@ -187,8 +187,8 @@ TEST_CASE("BGSAVE under a concurrent writer saves one point in time") {
   std::atomic<long> steps{0};
   std::atomic<bool> writer_ok{true};
   std::thread writer([&] {
-    Client w(darter.port());
-    if (!w.ok()) {
+    Client w(darter.port()), ttl(darter.port());
+    if (!w.ok() || !ttl.ok() || ttl.Cmd({"SELECT", "1"}).IsError()) {
       writer_ok = false;
       return;
     }
@@ -202,6 +202,8 @@ TEST_CASE("BGSAVE under a concurrent writer saves one point in time") {
         Reply r = w.Cmd(cmd);
         if (r.IsError() || r.type == Reply::Type::kIoError) writer_ok = false;
       }
+      // Keys that expire while the snapshot runs (db 1): expiry emits before deleting.
+      if (ttl.Cmd({"SET", "tmp:" + v, "x", "PX", "3"}).IsError()) writer_ok = false;
       if (!writer_ok) return;
       steps = i;
     }
