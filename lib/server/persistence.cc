@@ -146,7 +146,7 @@ bool Persistence::save_schedule_set() const {
 void Persistence::ScheduleTick() {
   timer_->expires_after(std::chrono::milliseconds(100));
   timer_->async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
+    if (ec || stopped_.load()) return;
     std::vector<std::pair<int64_t, int64_t>> points;
     if (!in_progress_.load() && ParseSaveParams(server_.config().Snapshot().save, &points) && !points.empty()) {
       int64_t now_ms = store::UnixTimeMs();
@@ -264,15 +264,18 @@ std::string Persistence::InfoLines() const {
   return o.str();
 }
 
-void Persistence::OnShutdown() {
+void Persistence::Stop() {
+  stopped_.store(true);
   if (timer_) {
     timer_->cancel();
     timer_.reset();
   }
-  {
-    std::unique_lock lk(mu_);
-    cv_.wait(lk, [&] { return !in_progress_.load(); });
-  }
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return !in_progress_.load(); });
+}
+
+void Persistence::OnShutdown() {
+  Stop();
   if (shutdown_decided_.load() || !save_schedule_set()) return;
   LOG_NOTICE("Saving the final RDB snapshot before exiting.");
   std::promise<rdb::Status> saved;

@@ -41,6 +41,9 @@ class Persistence {
   void OnShutdown();
   // Keys loaded from the RDB at start-up (INFO rdb_last_load_keys_loaded).
   void set_last_load_keys(uint64_t n) { last_load_keys_.store(n); }
+  // Stops the schedule and waits for a running save. Idempotent. Call it on the timer
+  // context's thread while the shard threads still run.
+  void Stop();
   // SHUTDOWN [SAVE|NOSAVE] handled the save question itself.
   void set_shutdown_decided() { shutdown_decided_.store(true); }
 
@@ -69,6 +72,7 @@ class Persistence {
   std::unique_ptr<asio::steady_timer> timer_;
   std::atomic<bool> in_progress_{false};
   std::atomic<bool> shutdown_decided_{false};
+  std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> last_load_keys_{0};
   mutable std::mutex mu_;  // guards the fields below and writer_
   std::condition_variable cv_;

@@ -111,6 +111,7 @@ void Server::ReplicaOfNoOne() {
 }
 
 Server::~Server() {
+  persistence_->Stop();  // no scheduled save from here on; a running one ends first
   std::shared_ptr<ReplicaLink> link;
   {
     std::lock_guard lk(replica_mu_);
