@@ -6,6 +6,9 @@
 
 namespace darter::store {
 
+// Slot::snap lives in what was padding: the snapshot costs no memory per key.
+static_assert(sizeof(Slot) == 48);
+
 namespace {
 
 rdb::WriterOptions ToWriterOptions(const SnapshotOptions& o) {
