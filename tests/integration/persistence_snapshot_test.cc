@@ -336,3 +336,19 @@ TEST_CASE("A failed save leaves the previous file in place") {
   CHECK(InfoField(d, "rdb_saves") == "3");  // as Redis, attempts count
   CHECK(InfoField(d, "rdb_changes_since_last_save") == "1");
 }
+
+TEST_CASE("darter loads redis-server's dump.rdb with an identical DEBUG DIGEST") {
+  auto redis = StartRedis();
+  REQUIRE_MESSAGE(redis.status.ok, redis.status.message);
+  Client r(redis.port());
+  RunScript(r);
+  REQUIRE(Format(r.Cmd({"DEBUG", "POPULATE", "5000"})) == "+OK");
+  REQUIRE(Format(r.Cmd({"SAVE"})) == "+OK");
+  std::string want = Digest(r);
+  Reply dir = r.Cmd({"CONFIG", "GET", "dir"});
+  REQUIRE(dir.elements.size() == 2);
+  auto darter = StartDarter(0, {"--threads", "3", "--dir", dir.elements[1].str});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  Client d(darter.port());
+  CHECK(Digest(d) == want);
+}
