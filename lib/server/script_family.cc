@@ -267,6 +267,7 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
     for (size_t i : key_idx) keys.push_back(args[i]);
     unsigned db = db_;
     RunOnShards({shard}, [&](ShardThread& st) {
+      if (spec->is_write()) st.shard().BeforeWrite(db, keys);  // snapshot.h: serialize-before-write
       store::CommandContext cc{st.shard(), db, args, rb, now};
       spec->shard_handler(cc);
       if (cc.effects.dirty()) Notify(st, args, cc.effects, keys);
@@ -288,6 +289,11 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
         if (!Allowed(s)) return "ERR Script attempted to access a shard it did not lock";
       RunOnShards(targets, [&](ShardThread& st) {
         store::HopContext ctx{st.shard(), db, args, keys_by_shard[st.index()], now, n_};
+        if (st.shard().snapshot_running()) {
+          std::vector<std::string_view> before;
+          for (size_t i : ctx.key_indices) before.push_back(args[i]);
+          st.shard().BeforeWrite(db, before);
+        }
         op->RunHop(hop, ctx);
         if (ctx.effects.dirty()) {
           std::vector<std::string_view> keys;

@@ -24,6 +24,7 @@ class Connection;
 class PubSubRegistry;
 class ReplicaLink;
 class WatchRegistry;
+class Persistence;
 
 // Counters a thread keeps for its own connections; summed by INFO.
 struct ThreadStats {
@@ -82,6 +83,8 @@ class Server {
   // Unix seconds of the last successful SAVE (or start-up), for LASTSAVE and INFO.
   int64_t last_save_time() const { return last_save_time_.load(std::memory_order_relaxed); }
   void set_last_save_time(int64_t t) { last_save_time_.store(t, std::memory_order_relaxed); }
+  // SAVE/BGSAVE, the save schedule, shutdown saves (persistence.h).
+  Persistence& persistence() { return *persistence_; }
 
  private:
   // Tells every shard whether it may expire keys itself (not while a replica).
@@ -119,6 +122,7 @@ class Server {
   std::atomic<int64_t> last_save_time_{0};
   std::mutex replica_mu_;  // guards link_
   std::shared_ptr<ReplicaLink> link_;
+  std::unique_ptr<Persistence> persistence_;
 };
 
 }  // namespace darter::server
