@@ -32,7 +32,9 @@ int main(int argc, char** argv) {
       ("replicaof", po::value(&o.replicaof), "start as a replica of host:port")
       ("masterauth", po::value(&o.masterauth), "password for the primary")
       ("masteruser", po::value(&o.masteruser), "ACL user for the primary (Redis 6+)")
-      ("repl-timeout", po::value(&o.repl_timeout)->default_value(o.repl_timeout), "seconds of silence before the link to the primary is dropped");
+      ("repl-timeout", po::value(&o.repl_timeout)->default_value(o.repl_timeout), "seconds of silence before the link to the primary is dropped")
+      ("repl-backlog-size", po::value(&o.repl_backlog_size)->default_value(o.repl_backlog_size), "bytes of replication stream kept for partial resyncs")
+      ("repl-ping-replica-period", po::value(&o.repl_ping_replica_period)->default_value(o.repl_ping_replica_period), "seconds between PINGs to replicas");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);

@@ -14,6 +14,7 @@
 #include "server/connection.h"
 #include "server/log.h"
 #include "server/persistence.h"
+#include "server/repl_master.h"
 #include "server/replica.h"
 #include "server/server_family.h"
 #include "store/shard.h"
@@ -46,10 +47,14 @@ Server::Server(ServerOptions options)
       run_id_(RandomHex(40)),
       start_time_ms_(store::UnixTimeMs()) {
   static std::once_flag registered;
-  std::call_once(registered, [] { RegisterServerFamily(store::CommandTable::Global()); });
+  std::call_once(registered, [] {
+    RegisterServerFamily(store::CommandTable::Global());
+    RegisterReplicationMasterFamily(store::CommandTable::Global());
+  });
   unsigned threads = ResolveThreads(options.threads);
   for (unsigned i = 0; i < threads; ++i) per_thread_.push_back(std::make_unique<PerThread>());
   shards_ = std::make_unique<ShardSet>(threads, db_count_);
+  repl_master_ = std::make_unique<ReplicationMaster>(*this);
   repl_state_.Update([&](ReplicationSnapshot& s) { s.replid = run_id_; });
 }
 
@@ -131,6 +136,7 @@ Server::~Server() {
   // exists (its own coroutine frames, destroyed with the loop, may hold the last one).
   link.reset();
   for (unsigned i = 0; i < shards_->size(); ++i) per_thread_[i]->connections.clear();
+  repl_master_.reset();
   shards_.reset();
 }
 

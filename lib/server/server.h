@@ -22,6 +22,7 @@ namespace darter::server {
 
 class Connection;
 class ReplicaLink;
+class ReplicationMaster;
 
 // Counters a thread keeps for its own connections; summed by INFO.
 struct ThreadStats {
@@ -66,6 +67,8 @@ class Server {
   // Replication. ReplicaOf starts (or restarts, towards another primary) replicating;
   // ReplicaOfNoOne stops and keeps the data, as a primary with a new replication id.
   ReplicationState& repl_state() { return repl_state_; }
+  // This server as a primary: the journal, the stream and its replicas (repl_master.h).
+  ReplicationMaster& repl_master() { return *repl_master_; }
   bool is_replica() const { return is_replica_.load(std::memory_order_acquire); }
   void ReplicaOf(const std::string& host, int port);
   void ReplicaOfNoOne();
@@ -111,6 +114,7 @@ class Server {
   std::atomic<int64_t> last_save_time_{0};
   std::mutex replica_mu_;  // guards link_
   std::shared_ptr<ReplicaLink> link_;
+  std::unique_ptr<ReplicationMaster> repl_master_;
 };
 
 }  // namespace darter::server

@@ -212,7 +212,10 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
     });
     plan = op->NextHop(hop);
   }
-  co_await AwaitAll(ctxs, [&](size_t i) { shards.at(participants[i]).Conclude(&entries[i]); });
+  co_await AwaitAll(ctxs, [&](size_t i) {
+    shards.at(participants[i]).shard().NotifyTxEnd(entries[i].txid, static_cast<unsigned>(participants.size()));
+    shards.at(participants[i]).Conclude(&entries[i]);
+  });
   op->Reply(reply);
 }
 

@@ -88,6 +88,9 @@ class Shard {
     if (write.effects.dirty() == 0) return;
     for (WriteObserver* o : observers_) o->OnWrite(*this, write);
   }
+  void NotifyTxEnd(uint64_t txid, unsigned tx_shards) {
+    for (WriteObserver* o : observers_) o->OnTxEnd(*this, txid, tx_shards);
+  }
 
  private:
   void ExpireSlot(unsigned db, Slot* slot);

@@ -35,6 +35,11 @@ class WriteObserver {
  public:
   virtual ~WriteObserver() = default;
   virtual void OnWrite(Shard& shard, const AppliedWrite& write) = 0;
+  // A multi-shard transaction concluded on this shard (after all its writes here, even
+  // when it changed nothing here), so a journal knows this shard's part is complete.
+  virtual void OnTxEnd(Shard& shard, uint64_t txid, unsigned tx_shards) {
+    (void)shard, (void)txid, (void)tx_shards;
+  }
 };
 
 }  // namespace darter::store
