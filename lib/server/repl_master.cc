@@ -11,6 +11,8 @@
 #include "server/full_sync_rdb.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "server/transaction.h"
+#include "store/multi_shard_op.h"
 #include "store/shard.h"
 #include "store/string_util.h"
 
@@ -25,6 +27,18 @@ constexpr char kPing[] = "*1\r\n$4\r\nPING\r\n";
 constexpr char kGetAck[] = "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
 constexpr char kMulti[] = "*1\r\n$5\r\nMULTI\r\n";
 constexpr char kExec[] = "*1\r\n$4\r\nEXEC\r\n";
+
+class RegisterJournalOp : public store::MultiShardOp {
+ public:
+  explicit RegisterJournalOp(Journal& journal) : journal_(journal) {}
+  bool locks_whole_shards() const override { return true; }
+  store::HopPlan FirstHop(unsigned) override { return {store::HopTarget::kAllShards}; }
+  void RunHop(int, store::HopContext& h) override { journal_.Register(h.shard); }
+  void Reply(resp::ReplyBuilder&) override {}
+
+ private:
+  Journal& journal_;
+};
 
 std::string RandomReplId() {
   std::random_device rd;
@@ -123,23 +137,32 @@ void ReplicationMaster::ScheduleMerge() {
 }
 
 awaitable<void> ReplicationMaster::EnableJournal() {
-  if (journal_on_.load(std::memory_order_acquire)) co_return;
-  // Register on thread 0 first? No: registration order does not matter, since nothing
-  // reads the stream until a sync point (taken after every shard has registered).
-  ShardSet& shards = server_.shards();
-  std::vector<asio::io_context*> ctxs;
-  for (unsigned i = 0; i < shards.size(); ++i) ctxs.push_back(&shards.at(i).ctx());
-  static std::mutex enable_mu;
-  {
-    std::lock_guard lk(enable_mu);
-    if (journal_on_.load(std::memory_order_acquire)) co_return;
-    journal_on_.store(true, std::memory_order_release);
+  // 0: off, 1: being registered by another replica's coroutine, 2: on. A sync point may
+  // only be taken once every shard records its writes, so latecomers wait for 2.
+  int expected = 0;
+  if (!journal_state_.compare_exchange_strong(expected, 1)) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (journal_state_.load() != 2) {
+      timer.expires_after(std::chrono::milliseconds(5));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+    co_return;
   }
-  co_await AwaitAll(ctxs, [&](size_t i) { journal_.Register(shards.at(static_cast<unsigned>(i)).shard()); });
+  // Registered inside a whole-shard transaction, so no multi-shard transaction is
+  // journaled on some of its shards and not on others.
+  RegisterJournalOp op(journal_);
+  std::string unused;
+  resp::ReplyBuilder rb(&unused);
+  std::vector<std::string_view> args = {"SYNC"};
+  std::vector<size_t> no_keys;
+  co_await RunOp(server_.shards(), op, args, no_keys, 0, rb);
   {
     std::lock_guard lk(mu_);
     backlog_active_ = true;
   }
+  journal_state_.store(2);
+  journal_on_.store(true, std::memory_order_release);
   asio::post(merge_ctx_, [this] { SchedulePing(); });
 }
 
@@ -181,24 +204,38 @@ void ReplicationMaster::Merge() {
         PendingTx& tx = txs_[txid];
         tx.tx_shards = q[end].tx_shards;
         tx.sync_point = q[end].kind == JournalEntry::Kind::kSyncPoint;
+        // Between the transaction's first write here and its end, this shard may have
+        // journaled single-key writes on keys the transaction did not lock, and keys its
+        // hops found expired (DEL): both commute with it, so they go out now, ahead of it,
+        // keeping the MULTI block to the transaction's own commands. Other transactions'
+        // end marks in between (transactions that concluded here without ever running
+        // here) stay queued for their own turn.
         std::vector<JournalEntry> part;
-        std::deque<JournalEntry> others;  // other shards' concurrent, non-conflicting writes
+        std::vector<JournalEntry> marks;
         for (size_t i = 0; i < end; ++i) {
-          if (q[i].kind == JournalEntry::Kind::kCommand && q[i].txid == txid) part.push_back(std::move(q[i]));
-          else others.push_back(std::move(q[i]));
+          if (q[i].kind != JournalEntry::Kind::kCommand) marks.push_back(std::move(q[i]));
+          else if (q[i].txid == txid) part.push_back(std::move(q[i]));
+          else EmitEntry(out, q[i]);
         }
         q.erase(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(end + 1));
-        for (auto it = others.rbegin(); it != others.rend(); ++it) q.push_front(std::move(*it));
+        for (auto it = marks.rbegin(); it != marks.rend(); ++it) q.push_front(std::move(*it));
+        const bool wrote_here = !part.empty();
         tx.parts.emplace_back(s, std::move(part));
         progress = true;
-        if (tx.parts.size() < tx.tx_shards) {
+        if (tx.parts.size() == tx.tx_shards) {
+          EmitTx(out, tx, txid);
+          txs_.erase(txid);
+          for (auto& b : blocked_on_)
+            if (b == txid) b = 0;
+          continue;
+        }
+        // Later writes of this shard wait for the transaction only if it wrote here. A
+        // transaction that never ran a hop here may conclude here out of txid order
+        // (it never "started" here), so waiting on it could wait in a cycle.
+        if (wrote_here || tx.sync_point) {
           blocked_on_[s] = txid;
           break;
         }
-        EmitTx(out, tx, txid);
-        txs_.erase(txid);
-        for (auto& b : blocked_on_)
-          if (b == txid) b = 0;
       }
     }
   }
@@ -294,6 +331,22 @@ void ReplicationMaster::SchedulePing() {
     void operator()(const boost::system::error_code& ec) const {
       if (ec) return;
       self->Merge();
+      for (auto& [txid, tx] : self->txs_) {
+        std::string shards;
+        for (auto& p : tx.parts) shards += std::to_string(p.first) + "(" + std::to_string(p.second.size()) + ") ";
+        LOG_VERBOSE("replication: stream waits for transaction %llx (%zu of %u shards' parts: %s)",
+                    static_cast<unsigned long long>(txid), tx.parts.size(), tx.tx_shards, shards.c_str());
+      }
+      for (size_t s = 0; s < self->queues_.size(); ++s) {
+        auto& q = self->queues_[s];
+        if (self->txs_.empty() && q.empty()) continue;
+        std::string head;
+        for (size_t i = 0; i < q.size() && i < 6; ++i)
+          head += std::to_string(static_cast<int>(q[i].kind)) + ":" + std::to_string(q[i].txid) + "/" +
+                  std::to_string(q[i].tx_shards) + (q[i].commands.empty() ? "" : " " + q[i].commands[0].substr(0, 40)) + " | ";
+        LOG_VERBOSE("replication: shard %zu blocked on %llx, %zu queued: %s", s,
+                    static_cast<unsigned long long>(self->blocked_on_[s]), q.size(), head.c_str());
+      }
       {
         std::lock_guard lk(self->mu_);
         if (!self->feeds_.empty()) self->AppendToStreamLocked(kPing);
@@ -457,6 +510,8 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
     uint64_t keys = 0;
     int64_t t0 = store::UnixTimeMs();
     rdb::Status st = co_await BuildFullSyncRdb(server_, journal_, sync_id, rdb, keys);
+    LOG_VERBOSE("replication: snapshot %llx for replica %s:%d taken", static_cast<unsigned long long>(sync_id),
+                feed->ip.c_str(), feed->listening_port);
     // The merge attaches the feed at the sync point, maybe a moment later.
     int64_t start = -1;
     while (!feed->closed.load()) {

@@ -117,6 +117,7 @@ class ReplicationMaster {
   Server& server_;
   Journal journal_;
   std::atomic<bool> journal_on_{false};
+  std::atomic<int> journal_state_{0};
   std::atomic<uint64_t> next_sync_id_{0};
   asio::io_context& merge_ctx_;
 

@@ -432,6 +432,12 @@ void ReplicaLink::ReportRefused(const std::string& name, const std::string& erro
 
 awaitable<void> ReplicaLink::ApplyBlock() {
   std::vector<store::ExecBlockOp::Command> commands;
+  // A SELECT inside the block stays in effect after it, as in Redis.
+  unsigned after_db = master_client_->db;
+  for (auto& argv : block_)
+    if (argv.size() == 2 && store::EqualsIgnoreCase(argv[0], "select"))
+      if (auto d = store::ParseInt64(argv[1]); d && *d >= 0 && *d < static_cast<int64_t>(server_.db_count()))
+        after_db = static_cast<unsigned>(*d);
   for (auto& argv : block_) {
     store::ExecBlockOp::Command c;
     c.spec = store::CommandTable::Global().Find(argv[0]);
@@ -439,11 +445,13 @@ awaitable<void> ReplicaLink::ApplyBlock() {
     commands.push_back(std::move(c));
   }
   block_.clear();
-  store::ExecBlockOp op(std::move(commands), master_client_->db, server_.db_count(), 2);
+  unsigned block_db = master_client_->db;
+  store::ExecBlockOp op(std::move(commands), block_db, server_.db_count(), 2);
   std::string discard;
   resp::ReplyBuilder rb(&discard);
   std::vector<size_t> keys = op.lock_key_indices();
-  co_await RunOp(server_.shards(), op, op.lock_args(), keys, master_client_->db, rb);
+  co_await RunOp(server_.shards(), op, op.lock_args(), keys, block_db, rb);
+  master_client_->db = after_db;
 }
 
 awaitable<bool> ReplicaLink::StreamCommands() {

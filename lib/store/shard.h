@@ -65,6 +65,8 @@ class Shard {
   // Inserts or overwrites `key` with `value`, clearing any TTL. Returns the slot.
   Slot* Upsert(unsigned db, std::string_view key, Value value, int64_t now_ms);
 
+  // Removes `key`; true if it was there. On a replica (no local expiry) a key past its
+  // deadline is removed too: that is how the primary's DEL of an expired key lands.
   bool Delete(unsigned db, std::string_view key, int64_t now_ms);
 
   // One step of active expiry: visits up to `budget` slots of databases that have keys
