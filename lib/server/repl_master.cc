@@ -338,8 +338,8 @@ void ReplicationMaster::SchedulePing() {
                     static_cast<unsigned long long>(txid), tx.parts.size(), tx.tx_shards, shards.c_str());
       }
       for (size_t s = 0; s < self->queues_.size(); ++s) {
+        if (self->txs_.empty()) break;
         auto& q = self->queues_[s];
-        if (self->txs_.empty() && q.empty()) continue;
         std::string head;
         for (size_t i = 0; i < q.size() && i < 6; ++i)
           head += std::to_string(static_cast<int>(q[i].kind)) + ":" + std::to_string(q[i].txid) + "/" +

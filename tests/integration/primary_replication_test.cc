@@ -244,11 +244,18 @@ TEST_CASE("a short cut heals by partial resync, one longer than the backlog by a
   REQUIRE(OffsetsMeet(p, r, 20s));
   CHECK(r.Cmd({"GET", "short49"}).str == "v");
 
-  // Long: more than the backlog holds is written before the replica can come back.
+  // Long: the replica is held (DEBUG SLEEP) while its link is cut and more than the
+  // backlog holds is written, so it cannot come back in time.
+  std::thread sleeper([&] {
+    Client s(redis.port());
+    s.Cmd({"DEBUG", "SLEEP", "1.5"});
+  });
+  std::this_thread::sleep_for(200ms);
   CHECK(p.Cmd({"CLIENT", "KILL", "TYPE", "replica"}).integer == 1);
   std::vector<std::vector<std::string>> burst;
   for (int i = 0; i < 2000; ++i) burst.push_back({"SET", "long" + std::to_string(i), std::string(100, 'x')});
   p.Pipeline(burst);
+  sleeper.join();
   REQUIRE(WaitFor([&] { return InfoInt(p, "stats", "sync_full") == 2 && OnlineReplicas(p) == 1; }, 20s));
   CHECK(InfoInt(p, "stats", "sync_partial_err") >= 1);
   REQUIRE(OffsetsMeet(p, r, 20s));
