@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
       ("maxclients", po::value(&o.maxclients)->default_value(o.maxclients), "maximum connected clients")
       ("dir", po::value(&o.dir)->default_value(o.dir), "working directory for RDB files")
       ("dbfilename", po::value(&o.dbfilename)->default_value(o.dbfilename), "RDB file name")
+      ("save", po::value(&o.save), "save schedule \"<seconds> <changes> ...\" (Redis's); empty: none")
       ("logfile", po::value(&o.logfile), "log file (default: stderr)")
       ("loglevel", po::value(&o.loglevel)->default_value(o.loglevel), "debug, verbose, notice or warning")
       ("replicaof", po::value(&o.replicaof), "start as a replica of host:port")

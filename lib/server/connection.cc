@@ -253,6 +253,8 @@ awaitable<void> Connection::RunSquashed(size_t begin, size_t end) {
         resp::ReplyBuilder rb(&replies[k]);
         rb.SetProtocol(protocol);
         store::CommandContext ctx{here.shard(), db_now, store::ArgList(e.args), rb, now};
+        std::string_view wkey = e.args[e.spec->first_key];
+        if (e.spec->is_write()) here.shard().BeforeWrite(db_now, {&wkey, 1});
         e.spec->shard_handler(ctx);
         if (ctx.effects.dirty()) {
           std::string_view key = e.args[e.spec->first_key];
@@ -329,6 +331,7 @@ awaitable<void> Connection::Execute(store::ArgList args) {
     unsigned target = keys.empty() ? thread_ : store::ShardOf(keys[0], shards.size());
     if (target == thread_ && !thread_ref_.AnyLocked(db, keys)) {
       store::CommandContext ctx{thread_ref_.shard(), db, args, reply_, store::UnixTimeMs()};
+      if (spec->is_write()) thread_ref_.shard().BeforeWrite(db, keys);
       spec->shard_handler(ctx);
       if (ctx.effects.dirty()) thread_ref_.shard().NotifyWrite({db, args, ctx.effects, keys});
       co_return;

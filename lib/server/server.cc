@@ -56,6 +56,7 @@ Server::Server(ServerOptions options)
   shards_ = std::make_unique<ShardSet>(threads, db_count_);
   repl_master_ = std::make_unique<ReplicationMaster>(*this);
   repl_state_.Update([&](ReplicationSnapshot& s) { s.replid = run_id_; });
+  persistence_ = std::make_unique<Persistence>(*this);
 }
 
 void Server::SetShardsExpireLocally(bool on) {
@@ -178,10 +179,12 @@ std::optional<std::string> Server::Start() {
     uint64_t keys = 0;
     rdb::Status st = LoadRdbFileAtStartup(*this, rdb_path, &keys);
     if (!st.ok()) return "cannot load " + rdb_path + ": " + st.message();
+    persistence_->set_last_load_keys(keys);
     LOG_NOTICE("DB loaded from disk: %.3f seconds, %llu keys (%s)", (store::UnixTimeMs() - t0) / 1000.0,
                static_cast<unsigned long long>(keys), rdb_path.c_str());
   }
   last_save_time_.store(store::UnixTimeMs() / 1000);
+  persistence_->Start(main_ctx_);
   asio::co_spawn(main_ctx_, AcceptLoop(), asio::detached);
   memory_timer_ = std::make_unique<asio::steady_timer>(main_ctx_);
   ScheduleMemoryTimer();
@@ -241,6 +244,7 @@ void Server::Run() {
   main_ctx_.run();
   boost::system::error_code ec;
   if (acceptor_) acceptor_->close(ec);
+  persistence_->OnShutdown();  // a save on SIGTERM when a schedule is set
   memory_timer_.reset();
   // Close every connection on its own thread, then stop the loops.
   for (unsigned t = 0; t < shards_->size(); ++t) {

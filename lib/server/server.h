@@ -23,6 +23,7 @@ namespace darter::server {
 class Connection;
 class ReplicaLink;
 class ReplicationMaster;
+class Persistence;
 
 // Counters a thread keeps for its own connections; summed by INFO.
 struct ThreadStats {
@@ -79,6 +80,8 @@ class Server {
   // Unix seconds of the last successful SAVE (or start-up), for LASTSAVE and INFO.
   int64_t last_save_time() const { return last_save_time_.load(std::memory_order_relaxed); }
   void set_last_save_time(int64_t t) { last_save_time_.store(t, std::memory_order_relaxed); }
+  // SAVE/BGSAVE, the save schedule, shutdown saves (persistence.h).
+  Persistence& persistence() { return *persistence_; }
 
  private:
   // Tells every shard whether it may expire keys itself (not while a replica).
@@ -115,6 +118,7 @@ class Server {
   std::mutex replica_mu_;  // guards link_
   std::shared_ptr<ReplicaLink> link_;
   std::unique_ptr<ReplicationMaster> repl_master_;
+  std::unique_ptr<Persistence> persistence_;
 };
 
 }  // namespace darter::server

@@ -12,6 +12,7 @@
 
 #include "server/connection.h"
 #include "server/cross_thread.h"
+#include "server/debug_digest.h"
 #include "server/persistence.h"
 #include "server/repl_master.h"
 #include "server/server.h"
@@ -529,7 +530,13 @@ void CommandCommand(ConnectionContext& c) {
 
 void DebugCommand(ConnectionContext& c) {
   std::string sub = ToLower(c.args[1]);
-  if (sub == "sleep" && c.args.size() >= 3) {
+  if (sub == "digest" && c.args.size() == 2) {
+    DebugDigest(c);
+  } else if (sub == "digest-value") {
+    DebugDigestValue(c);
+  } else if (sub == "reload") {
+    DebugReload(c);
+  } else if (sub == "sleep" && c.args.size() >= 3) {
     auto secs = store::ParseDouble(c.args[2]);
     if (!secs) {
       c.reply.Error(store::errors::kNotFloat);
@@ -623,13 +630,21 @@ void SaveCommand(ConnectionContext& c) {
   c.then = [&srv, &rb]() -> awaitable<void> {
     std::string path = RdbPath(srv);
     rdb::Status st = co_await SaveRdbFile(srv, path);
-    if (st.ok()) {
-      srv.set_last_save_time(store::UnixTimeMs() / 1000);
-      rb.Ok();
-    } else {
-      rb.Error("ERR " + st.message());
-    }
+    if (st.ok()) rb.Ok();
+    else rb.Error(st.message() == "Background save already in progress" ? "ERR " + st.message() : "ERR");
   };
+}
+
+void BgsaveCommand(ConnectionContext& c) {
+  if (c.args.size() > 2 || (c.args.size() == 2 && !EqualsIgnoreCase(c.args[1], "schedule"))) {
+    c.reply.Error(store::errors::kSyntax);
+    return;
+  }
+  if (!c.server.persistence().StartBackgroundSave(RdbPath(c.server))) {
+    c.reply.Error("ERR Background save already in progress");
+    return;
+  }
+  c.reply.SimpleString("Background saving started");
 }
 
 void LastSaveCommand(ConnectionContext& c) { c.reply.Integer(c.server.last_save_time()); }
@@ -637,9 +652,10 @@ void LastSaveCommand(ConnectionContext& c) { c.reply.Integer(c.server.last_save_
 // ---- SHUTDOWN ----
 
 void ShutdownCommand(ConnectionContext& c) {
-  bool save = false;
+  bool save = false, nosave = false;
   for (size_t j = 1; j < c.args.size(); ++j) {
     if (EqualsIgnoreCase(c.args[j], "save")) save = true;
+    if (EqualsIgnoreCase(c.args[j], "nosave")) nosave = true;
     std::string_view a = c.args[j];
     if (!EqualsIgnoreCase(a, "nosave") && !EqualsIgnoreCase(a, "save") && !EqualsIgnoreCase(a, "now") &&
         !EqualsIgnoreCase(a, "force") && !EqualsIgnoreCase(a, "abort")) {
@@ -653,19 +669,22 @@ void ShutdownCommand(ConnectionContext& c) {
   }
   // Like Redis, no reply: the connection closes when the server exits.
   Server& srv = c.server;
+  if (!save && !nosave && srv.persistence().save_schedule_set()) save = true;  // Redis's default
   Connection& conn = c.conn;
   resp::ReplyBuilder& rb = c.reply;
   if (!save) {
+    srv.persistence().set_shutdown_decided();
     conn.close_after_reply = true;
     srv.RequestShutdown();
     return;
   }
   c.then = [&srv, &conn, &rb]() -> awaitable<void> {
-    rdb::Status st = co_await SaveRdbFile(srv, RdbPath(srv));
+    rdb::Status st = co_await SaveRdbFileWhenIdle(srv, RdbPath(srv));
     if (!st.ok()) {
       rb.Error("ERR Errors trying to SHUTDOWN. Check logs.");
       co_return;
     }
+    srv.persistence().set_shutdown_decided();
     conn.close_after_reply = true;
     srv.RequestShutdown();
   };
@@ -817,12 +836,7 @@ void InfoCommand(ConnectionContext& c) {
     }
     if (want("persistence")) {
       section("Persistence");
-      o << "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n"
-        << "rdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:"
-        << srv.last_save_time() << "\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\n"
-        << "rdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n"
-        << "aof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n"
-        << "aof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n";
+      o << srv.persistence().InfoLines();
     }
     if (want("stats")) {
       section("Stats");
@@ -934,6 +948,7 @@ void RegisterServerFamily(store::CommandTable& t) {
   add("debug", -2, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, DebugCommand,
       {"@admin", "@slow", "@dangerous"});
   add("save", 1, kCmdAdmin | kCmdNoScript, SaveCommand, {"@admin", "@slow", "@dangerous"});
+  add("bgsave", -1, kCmdAdmin | kCmdNoScript, BgsaveCommand, {"@admin", "@slow", "@dangerous"});
   add("lastsave", 1, kCmdLoading | kCmdStale | kCmdFast | kCmdRandom, LastSaveCommand,
       {"@admin", "@fast", "@dangerous"});
   add("replicaof", 3, kCmdAdmin | kCmdNoScript | kCmdStale, ReplicaOfCommand, {"@admin", "@slow", "@dangerous"});
