@@ -2,10 +2,9 @@
 // file-format stream, and a journal sync point recorded at that same point on each shard,
 // so the replication stream that follows starts exactly where the RDB stops.
 //
-// Today this is a whole-shard transaction (like SAVE): every shard is held while the RDB
-// is written, and each shard's sync point is appended inside the same shard task that
-// serializes it. When the fork-less snapshot (lib/store/snapshot.h) lands, only this file
-// changes: take the snapshot and append the sync point in one shard task, then serialize.
+// It is MergedRdb (merged_rdb.h): a whole-shard hop starts every shard's fork-less
+// snapshot (store/snapshot.h) and, in the same shard task, appends the journal's sync
+// point; the shards then serialize between commands while writes go on.
 //
 // Thread-safety: a coroutine on any shard thread.
 #pragma once
