@@ -216,6 +216,11 @@ TEST_CASE("redis-server and Darter replicas follow a Darter primary under load, 
   REQUIRE_MESSAGE(OffsetsMeet(p, d, 30s), "darter replica did not catch up\n" << darter.process->LogTail());
   ExpectSameContent(p, r, "the redis-server replica");
   ExpectSameContent(p, d, "the Darter replica");
+  // Redis's DEBUG DIGEST (every key, value and deadline of every db): the same on all.
+  std::string digest = Format(p.Cmd({"DEBUG", "DIGEST"}));
+  CHECK(WaitFor([&] { return Format(r.Cmd({"DEBUG", "DIGEST"})) == digest; }, 10s));
+  CHECK(WaitFor([&] { return Format(d.Cmd({"DEBUG", "DIGEST"})) == digest; }, 10s));
+  MESSAGE("DEBUG DIGEST on all three: " << digest);
 
   // ROLE lists both, with their acknowledged offsets.
   Reply role = p.Cmd({"ROLE"});
