@@ -214,6 +214,7 @@ void ClientCommand(ConnectionContext& c) {
     c.reply.Verbatim(c.conn.Describe(store::UnixTimeMs()) + "\n");
   } else if (sub == "list") {
     std::optional<std::vector<uint64_t>> ids;
+    std::string type;
     for (size_t j = 2; j < c.args.size(); ++j) {
       if (EqualsIgnoreCase(c.args[j], "type") && j + 1 < c.args.size()) {
         std::string t = ToLower(c.args[j + 1]);
@@ -221,7 +222,9 @@ void ClientCommand(ConnectionContext& c) {
           c.reply.Error("ERR Unknown client type '" + std::string(c.args[j + 1]) + "'");
           return;
         }
-        if (t != "normal") ids = std::vector<uint64_t>{};  // no such clients yet
+        if (t == "slave") t = "replica";
+        if (t != "normal") ids = std::vector<uint64_t>{};  // none of the other types but replicas yet
+        type = t;
         ++j;
       } else if (EqualsIgnoreCase(c.args[j], "id") && j + 1 < c.args.size()) {
         ids = std::vector<uint64_t>{};
@@ -240,7 +243,7 @@ void ClientCommand(ConnectionContext& c) {
     }
     Server& srv = c.server;
     resp::ReplyBuilder& rb = c.reply;
-    c.then = [&srv, &rb, ids]() -> awaitable<void> {
+    c.then = [&srv, &rb, ids, type]() -> awaitable<void> {
       unsigned n = srv.shards().size();
       std::vector<std::vector<std::pair<uint64_t, std::string>>> lines(n);
       std::vector<asio::io_context*> ctxs;
@@ -248,7 +251,10 @@ void ClientCommand(ConnectionContext& c) {
       int64_t now = store::UnixTimeMs();
       co_await AwaitAll(ctxs, [&](size_t t) {
         for (auto& [id, conn] : srv.connections(static_cast<unsigned>(t))) {
-          if (ids && std::find(ids->begin(), ids->end(), id) == ids->end()) continue;
+          bool wanted = type == "replica" ? conn->replica_feed
+                                          : (!ids || std::find(ids->begin(), ids->end(), id) != ids->end());
+          if (!type.empty() && type != "replica" && conn->replica_feed) wanted = false;
+          if (!wanted) continue;
           lines[t].emplace_back(id, conn->Describe(now));
         }
       });

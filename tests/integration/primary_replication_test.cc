@@ -295,6 +295,11 @@ TEST_CASE("WAIT counts replicas that acknowledged; INFO lists them") {
   CHECK(info["connected_slaves"] == "2");
   CHECK(info["slave0"].find("state=online") != std::string::npos);
   CHECK(info["slave0"].find("ip=127.0.0.1,port=") == 0);
+  // The replicas' links are clients of type replica (flags=S).
+  std::string replicas = p.Cmd({"CLIENT", "LIST", "TYPE", "replica"}).str;
+  CHECK(std::count(replicas.begin(), replicas.end(), '\n') == 2);
+  CHECK(replicas.find("flags=S") != std::string::npos);
+  CHECK(p.Cmd({"CLIENT", "LIST", "TYPE", "normal"}).str.find("flags=S") == std::string::npos);
   // A Darter replica refuses WAIT as Redis does.
   CHECK(Format(d.Cmd({"WAIT", "1", "0"})).find("ERR WAIT cannot be used with replica instances") != std::string::npos);
   // A replica of the replica (chained): the middle Darter serves its own stream.
