@@ -122,15 +122,6 @@ ReplicationMaster::ReplicationMaster(Server& server)
 
 ReplicationMaster::~ReplicationMaster() = default;
 
-void ReplicationMaster::Shutdown() {
-  std::lock_guard lk(mu_);
-  for (auto& f : feeds_) {
-    std::lock_guard fl(f->mu);
-    f->closed = true;
-    WakeLocked(f);
-  }
-}
-
 void ReplicationMaster::ScheduleMerge() {
   if (merge_posted_.exchange(true, std::memory_order_acq_rel)) return;
   asio::post(merge_ctx_, [this] { Merge(); });
@@ -385,6 +376,9 @@ void ReplicationMaster::Detach(const std::shared_ptr<ReplicaFeed>& feed) {
 
 void ReplicationMaster::NoteReplconf(uint64_t conn_id, int port, const std::string& ip) {
   std::lock_guard lk(mu_);
+  // Entries of connections that never sent PSYNC are not erased when they close; keep
+  // the map bounded (a replica sends REPLCONF and PSYNC back to back).
+  if (replconf_.size() >= 1024 && !replconf_.count(conn_id)) replconf_.clear();
   auto& r = replconf_[conn_id];
   if (port >= 0) r.first = port;
   if (!ip.empty()) r.second = ip;

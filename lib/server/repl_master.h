@@ -68,9 +68,6 @@ class ReplicationMaster {
   explicit ReplicationMaster(Server& server);
   ~ReplicationMaster();
 
-  // Stops the ping timer and unregisters the journal; call before the loops stop.
-  void Shutdown();
-
   // REPLCONF options a connection sent before PSYNC (listening-port, ip-address).
   void NoteReplconf(uint64_t conn_id, int port, const std::string& ip);
 
