@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
       ("masterauth", po::value(&o.masterauth), "password for the primary")
       ("masteruser", po::value(&o.masteruser), "ACL user for the primary (Redis 6+)")
       ("repl-timeout", po::value(&o.repl_timeout)->default_value(o.repl_timeout), "seconds of silence before the link to the primary is dropped")
+      ("repl-backlog-size", po::value(&o.repl_backlog_size)->default_value(o.repl_backlog_size), "bytes of replication stream kept for partial resyncs")
+      ("repl-ping-replica-period", po::value(&o.repl_ping_replica_period)->default_value(o.repl_ping_replica_period), "seconds between PINGs to replicas")
       ("client-output-buffer-limit", po::value(&output_limits)->composing(), "\"<class> <hard> <soft> <seconds>\" (repeatable), e.g. \"pubsub 32mb 8mb 60\"");
   po::variables_map vm;
   try {

@@ -165,6 +165,20 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
               else return "argument must be 'yes' or 'no'";
               return std::nullopt;
             }};
+  params_["repl-backlog-size"] =
+      Param{[](const ServerOptions& o) { return std::to_string(o.repl_backlog_size); },
+            [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+              auto m = ParseMemory(v);
+              if (!m || *m < 1) return "argument must be a memory value";
+              o.repl_backlog_size = *m;
+              return std::nullopt;
+            }};
+  for (const char* name : {"repl-ping-replica-period", "repl-ping-slave-period"}) {
+    params_[name] = Param{[](const ServerOptions& o) { return std::to_string(o.repl_ping_replica_period); },
+                          [](ServerOptions& o, std::string_view v) {
+                            return SetUnsigned(&o.repl_ping_replica_period, v);
+                          }};
+  }
   AddStoreParams();
   store::GetStoreConfig().lfu_policy.store(opts_.maxmemory_policy.find("lfu") != std::string::npos);
   store::GetStoreConfig().lru_policy.store(opts_.maxmemory_policy.find("lru") != std::string::npos);

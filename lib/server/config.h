@@ -38,6 +38,9 @@ struct ServerOptions {
   std::string masteruser;
   uint64_t repl_timeout = 60;
   bool replica_read_only = true;
+  // Replication (primary side).
+  uint64_t repl_backlog_size = 1024 * 1024;
+  uint64_t repl_ping_replica_period = 10;
 };
 
 // The CONFIG GET/SET view of the options. Each parameter has a getter and, when it

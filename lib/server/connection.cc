@@ -75,7 +75,7 @@ std::string Connection::Describe(int64_t now_ms) const {
   s += " name=" + name;
   s += " age=" + std::to_string((now_ms - created_ms) / 1000);
   s += " idle=" + std::to_string((now_ms - last_interaction_ms) / 1000);
-  s += InSubscribedMode(*this) ? " flags=P" : " flags=N";
+  s += replica_feed ? " flags=S" : InSubscribedMode(*this) ? " flags=P" : " flags=N";
   s += " db=" + std::to_string(db);
   s += PubSubClientFields(*this) + " multi=-1";
   s += " qbuf=" + std::to_string(in_end_ - in_pos_) + " qbuf-free=" + std::to_string(in_.size() - in_end_);

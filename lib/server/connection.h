@@ -71,6 +71,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     co_return error;
   }
 
+  // A replica's link after PSYNC/SYNC: the replication feed (repl_master.h) owns the
+  // socket until the link ends; CLIENT KILL TYPE replica matches it.
+  bool replica_feed = false;
+  asio::ip::tcp::socket& socket() { return socket_; }
+
   // CLIENT LIST / CLIENT INFO line.
   std::string Describe(int64_t now_ms) const;
 

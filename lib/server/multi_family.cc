@@ -159,7 +159,11 @@ class WatchedExecOp final : public store::MultiShardOp {
   HopPlan FirstHop(unsigned shard_count) override {
     shard_count_ = shard_count;
     block_.Prepare(shard_count);
-    if (watched_.empty()) return block_.FirstHop(shard_count);
+    // A block with connection-level commands (EVAL, ...) starts with an empty hop, so
+    // that the block's own first step, which may run such a command on this thread,
+    // comes after the transaction is scheduled and holds its locks.
+    if (watched_.empty() && !whole_shards_) return block_.FirstHop(shard_count);
+    if (watched_.empty()) return HopPlan{HopTarget::kAllShards};
     by_shard_.assign(shard_count, {});
     for (auto& k : watched_) by_shard_[store::ShardOf(k.key, shard_count)].push_back(&k);
     HopPlan plan{HopTarget::kShardList};
@@ -170,6 +174,7 @@ class WatchedExecOp final : public store::MultiShardOp {
   bool locks_whole_shards() const override { return whole_shards_ || block_.locks_whole_shards(); }
   void RunHop(int hop, HopContext& ctx) override {
     if (hop < check_hops()) {
+      if (watched_.empty()) return;  // the empty first hop (FirstHop)
       unsigned s = ctx.shard.index();
       if (!srv_.watches(s).CheckAndRelease(watcher_, by_shard_[s], ctx.now_ms))
         aborted_.store(true, std::memory_order_release);
@@ -185,7 +190,7 @@ class WatchedExecOp final : public store::MultiShardOp {
   void Reply(resp::ReplyBuilder&) override {}
 
  private:
-  int check_hops() const { return watched_.empty() ? 0 : 1; }
+  int check_hops() const { return watched_.empty() && !whole_shards_ ? 0 : 1; }
 
   Server& srv_;
   store::ExecBlockOp& block_;

@@ -319,6 +319,7 @@ void DropSubscriptions(Connection& conn) {
 
 bool ClientTypeIs(const Connection& conn, std::string_view type) {
   if (conn.is_master) return type == "master";
+  if (conn.replica_feed) return type == "replica" || type == "slave";
   if (type == "pubsub") return InSubscribedMode(conn);
   if (type == "normal") return !InSubscribedMode(conn);
   return false;

@@ -7,6 +7,7 @@
 #include "server/cross_thread.h"
 #include "server/log.h"
 #include "server/rdb_loader.h"
+#include "server/repl_master.h"
 #include "server/server.h"
 #include "server/transaction.h"
 #include "store/exec_block.h"
@@ -337,6 +338,8 @@ awaitable<bool> ReplicaLink::FullSync(const std::string& replid, int64_t offset)
     s.sync_keys = 0;
   });
   server_.set_loading(true);
+  // Our own replicas followed the dataset we are about to replace.
+  server_.repl_master().NewHistory();
   const int64_t sync_started_ms = store::UnixTimeMs();
   // A full resync replaces the dataset: whatever we had belongs to another history.
   co_await FlushAllDatabases();

@@ -16,6 +16,7 @@
 #include "server/script_sha1.h"
 #include "server/server.h"
 #include "server/shard_set.h"
+#include "server/transaction.h"
 #include "store/errors.h"
 #include "store/exec_block.h"
 #include "store/multi_shard_op.h"
@@ -285,6 +286,7 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
                     plan.target == store::HopTarget::kShard))
       return "ERR Script attempted a keyspace-wide command with declared keys (pass numkeys 0 to lock every shard)";
     unsigned db = db_;
+    std::vector<char> verbatim_reported(n_, 0);
     for (int hop = 0; plan.target != store::HopTarget::kDone; ++hop) {
       std::vector<unsigned> targets = HopShards(plan, keys_by_shard, args, n_);
       for (unsigned s : targets)
@@ -297,6 +299,10 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
           st.shard().BeforeWrite(db, before);
         }
         op->RunHop(hop, ctx);
+        // The op's command as sent is journaled once per shard (transaction.cc, NotifyHopWrite).
+        char& verbatim = verbatim_reported[st.index()];
+        if (ctx.effects.dirty() && !ctx.effects.rewritten() && verbatim) return;
+        if (ctx.effects.dirty() && !ctx.effects.rewritten()) verbatim = 1;
         if (ctx.effects.dirty()) {
           std::vector<std::string_view> keys;
           for (size_t i : ctx.key_indices) keys.push_back(args[i]);
@@ -383,6 +389,7 @@ awaitable<void> DirectHost::DriveLocal() {
     }
     fiber_->Resume();
   }
+  here_.shard().NotifyTxEnd(txid, 1);  // the journal groups the script's writes (journal.h)
   if (locked_) here_.Conclude(&entry_);
 }
 
@@ -420,6 +427,7 @@ void RunOnKeysShard(ScriptJob& job, ShardThread& st, int protocol, std::string& 
   host.txid = job.server->shards().NextTxId();
   host.tx_shards = 1;
   engine.Run(job.sha, job.keys, job.args, host, rb);
+  st.shard().NotifyTxEnd(host.txid, 1);
 }
 
 // The scheduled path: the script holds its locks through the transaction queues and
@@ -534,7 +542,10 @@ awaitable<void> FiberHost::Drive() {
     }
     fiber_->Resume();
   }
-  co_await AwaitAll(ctxs_, [&](size_t i) { shards.at(participants_[i]).Conclude(&entries_[i]); });
+  co_await AwaitAll(ctxs_, [&](size_t i) {
+    shards.at(participants_[i]).shard().NotifyTxEnd(txid, tx_shards);
+    shards.at(participants_[i]).Conclude(&entries_[i]);
+  });
 }
 
 // A script queued in a client's MULTI block runs when EXEC reaches it, in order with the
@@ -693,9 +704,11 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
     else job->args.push_back(job->storage[i]);
   }
   if (store::ExecBlockOp::InBlock()) {
+    // Its writes belong to the block's transaction, so the journal keeps them in the
+    // block's MULTI, in order (the block concludes, and marks its end, on every shard).
     InBlockHost host(*job, c.server.shards());
-    host.txid = c.server.shards().NextTxId();
-    host.tx_shards = c.server.shards().size();
+    host.txid = CurrentTransaction().txid;
+    host.tx_shards = CurrentTransaction().shards;
     engine.Run(job->sha, job->keys, job->args, host, c.reply);
     return;
   }

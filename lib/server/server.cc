@@ -17,6 +17,7 @@
 #include "server/persistence.h"
 #include "server/pubsub_family.h"
 #include "server/pubsub_registry.h"
+#include "server/repl_master.h"
 #include "server/replica.h"
 #include "server/reset_command.h"
 #include "server/script_family.h"
@@ -58,12 +59,14 @@ Server::Server(ServerOptions options)
     RegisterPubSubFamily(store::CommandTable::Global());
     RegisterResetCommand(store::CommandTable::Global());
     RegisterScriptFamily(store::CommandTable::Global());
+    RegisterReplicationMasterFamily(store::CommandTable::Global());
   });
   pubsub_ = std::make_unique<PubSubRegistry>();
   unsigned threads = ResolveThreads(options.threads);
   for (unsigned i = 0; i < threads; ++i) per_thread_.push_back(std::make_unique<PerThread>());
   shards_ = std::make_unique<ShardSet>(threads, db_count_);
   for (unsigned i = 0; i < threads; ++i) watches_.push_back(std::make_unique<WatchRegistry>(shards_->at(i).shard()));
+  repl_master_ = std::make_unique<ReplicationMaster>(*this);
   repl_state_.Update([&](ReplicationSnapshot& s) { s.replid = run_id_; });
   persistence_ = std::make_unique<Persistence>(*this);
 }
@@ -147,6 +150,7 @@ Server::~Server() {
   // exists (its own coroutine frames, destroyed with the loop, may hold the last one).
   link.reset();
   for (unsigned i = 0; i < shards_->size(); ++i) per_thread_[i]->connections.clear();
+  repl_master_.reset();
   shards_.reset();
 }
 

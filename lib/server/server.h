@@ -24,6 +24,7 @@ class Connection;
 class PubSubRegistry;
 class ReplicaLink;
 class WatchRegistry;
+class ReplicationMaster;
 class Persistence;
 
 // Counters a thread keeps for its own connections; summed by INFO.
@@ -73,6 +74,8 @@ class Server {
   // Replication. ReplicaOf starts (or restarts, towards another primary) replicating;
   // ReplicaOfNoOne stops and keeps the data, as a primary with a new replication id.
   ReplicationState& repl_state() { return repl_state_; }
+  // This server as a primary: the journal, the stream and its replicas (repl_master.h).
+  ReplicationMaster& repl_master() { return *repl_master_; }
   bool is_replica() const { return is_replica_.load(std::memory_order_acquire); }
   void ReplicaOf(const std::string& host, int port);
   void ReplicaOfNoOne();
@@ -122,6 +125,7 @@ class Server {
   std::atomic<int64_t> last_save_time_{0};
   std::mutex replica_mu_;  // guards link_
   std::shared_ptr<ReplicaLink> link_;
+  std::unique_ptr<ReplicationMaster> repl_master_;
   std::unique_ptr<Persistence> persistence_;
 };
 

@@ -15,6 +15,7 @@
 #include "server/debug_digest.h"
 #include "server/persistence.h"
 #include "server/pubsub_family.h"
+#include "server/repl_master.h"
 #include "server/server.h"
 #include "server/shard_set.h"
 #include "store/errors.h"
@@ -736,10 +737,7 @@ void RoleCommand(ConnectionContext& c) {
     c.reply.Bulk(r.link_state);
     c.reply.Integer(r.link_up ? r.repl_offset : -1);
   } else {
-    c.reply.ArrayHeader(3);
-    c.reply.Bulk("master");
-    c.reply.Integer(r.repl_offset);
-    c.reply.ArrayHeader(0);
+    c.server.repl_master().RoleReply(c.reply);
   }
 }
 
@@ -859,7 +857,7 @@ void InfoCommand(ConnectionContext& c) {
         << "total_net_input_bytes:" << threads.net_input_bytes << "\r\n"
         << "total_net_output_bytes:" << threads.net_output_bytes << "\r\n"
         << "rejected_connections:" << srv.rejected_connections() << "\r\n"
-        << "sync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n"
+        << srv.repl_master().SyncStats()
         << "replica_full_syncs:" << srv.repl_state().Get().full_syncs << "\r\n"
         << "replica_partial_syncs:" << srv.repl_state().Get().partial_syncs << "\r\n"
         << "expired_keys:" << total.expired_keys << "\r\nexpired_stale_perc:0.00\r\n"
@@ -903,13 +901,8 @@ void InfoCommand(ConnectionContext& c) {
       } else {
         o << "role:master\r\n";
       }
-      o << "connected_slaves:0\r\nmaster_failover_state:no-failover\r\n"
-        << "master_replid:" << r.replid << "\r\n"
-        << "master_replid2:" << r.replid2 << "\r\n"
-        << "master_repl_offset:" << r.repl_offset << "\r\n"
-        << "second_repl_offset:" << r.second_repl_offset << "\r\n"
-        << "repl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\n"
-        << "repl_backlog_histlen:0\r\n";
+      // This server's replicas, stream and backlog (a replica lists its own replicas too).
+      o << srv.repl_master().InfoFields(r.is_replica ? &r : nullptr);
     }
     if (want("cpu")) {
       section("CPU");

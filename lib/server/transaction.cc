@@ -43,10 +43,30 @@ std::vector<unsigned> HopShards(const HopPlan& plan, const OpLayout& layout, sto
 
 // Runs every hop of `op` on one shard, synchronously. REQUIRES: on that shard's thread,
 // and every hop targets this shard.
+thread_local RunningTransaction current_transaction;
+
+// Sets current_transaction for the scope of one NextHop call.
+class PlanningScope {
+ public:
+  PlanningScope(uint64_t txid, unsigned shards) : saved_(current_transaction) { current_transaction = {txid, shards}; }
+  ~PlanningScope() { current_transaction = saved_; }
+
+ private:
+  RunningTransaction saved_;
+};
+
 // Reports a hop's changes to the shard's write observers (write_observer.h), with the
 // keys this shard owns.
-void NotifyHopWrite(HopContext& ctx, uint64_t txid, unsigned tx_shards) {
+// An op may write one shard in several hops (LMOVE pops, then pushes): a hop that
+// rewrote nothing stands for the op's command as sent, which must reach the journal once
+// per shard, so `verbatim_reported` (one per op and shard) drops the repeats. The first
+// report already named every key the op has on this shard (WATCH, wake-ups).
+void NotifyHopWrite(HopContext& ctx, uint64_t txid, unsigned tx_shards, char& verbatim_reported) {
   if (!ctx.effects.dirty()) return;
+  if (!ctx.effects.rewritten()) {
+    if (verbatim_reported) return;
+    verbatim_reported = 1;
+  }
   std::vector<std::string_view> keys;
   keys.reserve(ctx.key_indices.size());
   for (size_t i : ctx.key_indices) keys.push_back(ctx.args[i]);
@@ -66,11 +86,12 @@ void BeforeHop(HopContext& ctx) {
 void RunAllHopsHere(ShardThread& st, MultiShardOp& op, HopPlan plan, const OpLayout& layout, store::ArgList args,
                     unsigned db, unsigned n) {
   int64_t now = store::UnixTimeMs();
+  char verbatim_reported = 0;
   for (int hop = 0; plan.target != HopTarget::kDone; ++hop) {
     HopContext ctx{st.shard(), db, args, layout.keys_by_shard[st.index()], now, n};
     BeforeHop(ctx);
     op.RunHop(hop, ctx);
-    NotifyHopWrite(ctx, 0, 1);
+    NotifyHopWrite(ctx, 0, 1, verbatim_reported);
     plan = op.NextHop(hop);
   }
 }
@@ -83,6 +104,8 @@ std::vector<std::string_view> KeysOf(const std::vector<size_t>& idx, store::ArgL
 }
 
 }  // namespace
+
+RunningTransaction CurrentTransaction() { return current_transaction; }
 
 // An ordinary function, not a coroutine: it only builds the awaitable, so the lambda's
 // copies are made outside any coroutine frame (see cross_thread.h).
@@ -128,6 +151,7 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
   // Lock-free fan-outs (DBSIZE, KEYS, SCAN, RANDOMKEY): hop by hop, no scheduling.
   if (!op->needs_locks()) {
     int64_t now = store::UnixTimeMs();
+    std::vector<char> verbatim_reported(n, 0);
     for (int hop = 0; plan.target != HopTarget::kDone; ++hop) {
       std::vector<unsigned> targets = HopShards(plan, layout, args, n);
       std::vector<asio::io_context*> ctxs;
@@ -137,7 +161,7 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
         HopContext ctx{st.shard(), db, args, layout.keys_by_shard[targets[i]], now, n};
         BeforeHop(ctx);
         op->RunHop(hop, ctx);
-        NotifyHopWrite(ctx, 0, 1);
+        NotifyHopWrite(ctx, 0, 1, verbatim_reported[targets[i]]);
       });
       plan = op->NextHop(hop);
     }
@@ -204,6 +228,7 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
   }
 
   int64_t now = store::UnixTimeMs();
+  std::vector<char> verbatim_reported(n, 0);
   for (int hop = 0; plan.target != HopTarget::kDone; ++hop) {
     std::vector<unsigned> targets = HopShards(plan, layout, args, n);
     std::vector<asio::io_context*> hop_ctxs;
@@ -219,13 +244,18 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
         HopContext ctx{here.shard(), db, args, layout.keys_by_shard[s], now, n};
         BeforeHop(ctx);
         op->RunHop(hop, ctx);
-        NotifyHopWrite(ctx, entries[entry_of_shard[s]].txid, static_cast<unsigned>(participants.size()));
+        NotifyHopWrite(ctx, entries[entry_of_shard[s]].txid, static_cast<unsigned>(participants.size()),
+                       verbatim_reported[s]);
         done();
       });
     });
+    PlanningScope planning(entries[0].txid, static_cast<unsigned>(participants.size()));
     plan = op->NextHop(hop);
   }
-  co_await AwaitAll(ctxs, [&](size_t i) { shards.at(participants[i]).Conclude(&entries[i]); });
+  co_await AwaitAll(ctxs, [&](size_t i) {
+    shards.at(participants[i]).shard().NotifyTxEnd(entries[i].txid, static_cast<unsigned>(participants.size()));
+    shards.at(participants[i]).Conclude(&entries[i]);
+  });
   op->Reply(reply);
 }
 

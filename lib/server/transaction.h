@@ -27,6 +27,15 @@ awaitable<void> RunMultiShardOp(ShardSet& shards, const store::CommandSpec& spec
 
 // The same for an op built by the caller (a MULTI/EXEC block): `args` and
 // `key_indices` name the keys to lock. `op` and `args` must outlive the awaitable.
+// The multi-shard transaction whose coordinator is running on this thread, while RunOp
+// plans its next hop (MultiShardOp::NextHop, where a MULTI block runs its connection-level
+// commands such as EVAL); {0, 1} otherwise.
+struct RunningTransaction {
+  uint64_t txid = 0;
+  unsigned shards = 1;
+};
+RunningTransaction CurrentTransaction();
+
 awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op, store::ArgList args,
                       const std::vector<size_t>& key_indices, unsigned db, resp::ReplyBuilder& reply);
 

@@ -179,6 +179,7 @@ HopPlan ExecBlockOp::AdvanceTo(size_t index) {
     if (cmd.spec->multi_shard) {
       inner_ = cmd.spec->multi_shard(current_args_);
       inner_hop_ = 0;
+      inner_verbatim_reported_.assign(shard_count_, 0);
       inner_keys_by_shard_.assign(shard_count_, {});
       for (size_t i : cmd.spec->KeyIndices(current_args_))
         inner_keys_by_shard_[ShardOf(current_args_[i], shard_count_)].push_back(i);
@@ -202,12 +203,19 @@ void ExecBlockOp::RunHop(int, HopContext& ctx) {
     HopContext inner_ctx{ctx.shard, db_, current_args_, inner_keys_by_shard_[ctx.shard.index()], ctx.now_ms,
                          shard_count_};
     inner_->RunHop(inner_hop_, inner_ctx);
+    // The inner command as sent goes to the journal once per shard, however many of its
+    // hops write there (LMOVE pops, then pushes); the first report named all its keys here.
+    char& verbatim_reported = inner_verbatim_reported_[ctx.shard.index()];
+    if (inner_ctx.effects.dirty() && !inner_ctx.effects.rewritten() && verbatim_reported) return;
     ctx.effects.MarkDirty(inner_ctx.effects.dirty());
     for (auto& c : inner_ctx.effects.commands()) {
       std::vector<std::string_view> v(c.begin(), c.end());
       ctx.effects.Propagate(v);
     }
-    if (inner_ctx.effects.dirty() && !inner_ctx.effects.rewritten()) ctx.effects.Propagate(current_args_);
+    if (inner_ctx.effects.dirty() && !inner_ctx.effects.rewritten()) {
+      ctx.effects.Propagate(current_args_);
+      verbatim_reported = 1;
+    }
     ReportAs(ctx, inner_keys_by_shard_[ctx.shard.index()]);
     return;
   }

@@ -88,6 +88,7 @@ class ExecBlockOp : public MultiShardOp {
   std::unique_ptr<MultiShardOp> inner_;   // when the current command is a multi-shard op
   std::vector<std::vector<size_t>> inner_keys_by_shard_;
   int inner_hop_ = 0;
+  std::vector<char> inner_verbatim_reported_;  // per shard, for the current inner op (RunHop)
   std::vector<std::string_view> current_args_;
   std::vector<size_t> current_keys_;      // key indices of the current single-shard command
   LocalRunner local_runner_;

@@ -133,7 +133,9 @@ Slot* Shard::Upsert(unsigned db, std::string_view key, Value value, int64_t now_
 }
 
 bool Shard::Delete(unsigned db, std::string_view key, int64_t now_ms) {
-  Slot* s = FindLive(db, key, now_ms);
+  // On a replica an expired key stays until the primary's DEL, which must remove it
+  // (Redis's master client sees such keys as present).
+  Slot* s = expire_on_access_ ? FindLive(db, key, now_ms) : (dbs_[db]->size() ? dbs_[db]->Find(key) : nullptr);
   if (!s) return false;
   dbs_[db]->Erase(s);
   return true;

@@ -68,6 +68,8 @@ class Shard {
   // Inserts or overwrites `key` with `value`, clearing any TTL. Returns the slot.
   Slot* Upsert(unsigned db, std::string_view key, Value value, int64_t now_ms);
 
+  // Removes `key`; true if it was there. On a replica (no local expiry) a key past its
+  // deadline is removed too: that is how the primary's DEL of an expired key lands.
   bool Delete(unsigned db, std::string_view key, int64_t now_ms);
 
   // One step of active expiry: visits up to `budget` slots of databases that have keys
@@ -105,6 +107,9 @@ class Shard {
   void NotifyWrite(const AppliedWrite& write) {
     if (write.effects.dirty() == 0) return;
     for (WriteObserver* o : observers_) o->OnWrite(*this, write);
+  }
+  void NotifyTxEnd(uint64_t txid, unsigned tx_shards) {
+    for (WriteObserver* o : observers_) o->OnTxEnd(*this, txid, tx_shards);
   }
 
  private:

@@ -40,7 +40,9 @@ Slot* StoreString(CommandContext& c, std::string_view key, std::string_view valu
   DbTable& t = c.shard.db(c.db);
   uint64_t h = HashKey(key);
   Slot* s = c.shard.FindLive(c.db, key, c.now_ms) ? t.Find(key, h) : nullptr;
-  if (!s) s = t.Insert(key, h);
+  // On a replica a key past its deadline stays until the primary's DEL (FindLive hides
+  // it): the primary's write lands on that slot rather than on a second one.
+  if (!s && (s = t.Find(key, h)) == nullptr) s = t.Insert(key, h);
   else if (!keep_ttl) t.SetExpire(s, 0);
   s->value.SetString(value);
   s->flags = flags;
@@ -436,6 +438,7 @@ void WritePairs(HopContext& h) {
     DbTable& t = h.shard.db(h.db);
     uint64_t hash = HashKey(h.args[i]);
     Slot* s = h.shard.FindLive(h.db, h.args[i], h.now_ms) ? t.Find(h.args[i], hash) : nullptr;
+    if (!s) s = t.Find(h.args[i], hash);  // a replica's expired key, awaiting the primary's DEL
     if (!s) s = t.Insert(h.args[i], hash);
     else t.SetExpire(s, 0);
     s->value.SetString(h.args[i + 1]);

@@ -42,6 +42,11 @@ class WriteObserver {
     (void)shard;
     (void)db;
   }
+  // A multi-shard transaction concluded on this shard (after all its writes here, even
+  // when it changed nothing here), so a journal knows this shard's part is complete.
+  virtual void OnTxEnd(Shard& shard, uint64_t txid, unsigned tx_shards) {
+    (void)shard, (void)txid, (void)tx_shards;
+  }
 };
 
 }  // namespace darter::store

@@ -1,0 +1,28 @@
+// The RDB a full sync sends: every shard's data at one point in time, merged into one
+// file-format stream, and a journal sync point recorded at that same point on each shard,
+// so the replication stream that follows starts exactly where the RDB stops.
+//
+// It is MergedRdb (merged_rdb.h): a whole-shard hop starts every shard's fork-less
+// snapshot (store/snapshot.h) and, in the same shard task, appends the journal's sync
+// point; the shards then serialize between commands while writes go on.
+//
+// Thread-safety: a coroutine on any shard thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "rdb/status.h"
+#include "server/asio.h"
+
+namespace darter::server {
+
+class Server;
+class Journal;
+
+// Writes the dataset as an RDB into `out` and appends a kSyncPoint entry with `sync_id`
+// to every shard's journal at the snapshot point. REQUIRES: the journal is registered.
+awaitable<rdb::Status> BuildFullSyncRdb(Server& server, Journal& journal, uint64_t sync_id, std::string& out,
+                                        uint64_t& keys);
+
+}  // namespace darter::server

@@ -1,0 +1,111 @@
+#include "server/journal.h"
+
+#include "store/shard.h"
+
+namespace darter::server {
+
+namespace {
+void AppendBulk(std::string* out, std::string_view s) {
+  out->push_back('$');
+  out->append(std::to_string(s.size()));
+  out->append("\r\n");
+  out->append(s);
+  out->append("\r\n");
+}
+}  // namespace
+
+void EncodeCommand(std::string* out, std::span<const std::string_view> argv) {
+  out->push_back('*');
+  out->append(std::to_string(argv.size()));
+  out->append("\r\n");
+  for (std::string_view a : argv) AppendBulk(out, a);
+}
+
+void EncodeCommand(std::string* out, const std::vector<std::string>& argv) {
+  out->push_back('*');
+  out->append(std::to_string(argv.size()));
+  out->append("\r\n");
+  for (const std::string& a : argv) AppendBulk(out, a);
+}
+
+void ShardJournal::OnWrite(store::Shard&, const store::AppliedWrite& write) {
+  JournalEntry e;
+  e.db = write.db;
+  e.txid = write.txid;
+  e.tx_shards = write.tx_shards;
+  if (write.effects.rewritten()) {
+    for (const auto& cmd : write.effects.commands()) {
+      e.commands.emplace_back();
+      EncodeCommand(&e.commands.back(), cmd);
+    }
+  } else {
+    e.commands.emplace_back();
+    EncodeCommand(&e.commands.back(), std::span<const std::string_view>(write.args.data(), write.args.size()));
+  }
+  Append(std::move(e));
+}
+
+void ShardJournal::OnTxEnd(store::Shard&, uint64_t txid, unsigned tx_shards) {
+  JournalEntry e;
+  e.kind = JournalEntry::Kind::kTxEnd;
+  e.txid = txid;
+  e.tx_shards = tx_shards;
+  Append(std::move(e));
+}
+
+void ShardJournal::AppendSyncPoint(uint64_t sync_id, unsigned shard_count) {
+  JournalEntry e;
+  e.kind = JournalEntry::Kind::kSyncPoint;
+  e.txid = sync_id;
+  e.tx_shards = shard_count;
+  Append(std::move(e));
+}
+
+void ShardJournal::Append(JournalEntry e) {
+  bool wake = false;
+  {
+    std::lock_guard lk(mu_);
+    e.lsn = next_lsn_++;
+    ring_bytes_ += e.bytes();
+    ring_.push_back(std::move(e));
+    if (!reader_notified_) {
+      reader_notified_ = true;
+      wake = true;
+    }
+  }
+  if (wake) wake_();
+}
+
+void ShardJournal::ReadAfter(uint64_t after_lsn, std::vector<JournalEntry>* out) {
+  std::lock_guard lk(mu_);
+  reader_notified_ = false;
+  if (ring_.empty() || ring_.back().lsn <= after_lsn) return;
+  // LSNs in the ring are consecutive: index by difference.
+  size_t first = 0;
+  if (after_lsn >= ring_.front().lsn) first = static_cast<size_t>(after_lsn - ring_.front().lsn + 1);
+  for (size_t i = first; i < ring_.size(); ++i) out->push_back(ring_[i]);
+}
+
+void ShardJournal::Trim(uint64_t consumed_lsn, size_t max_bytes) {
+  std::lock_guard lk(mu_);
+  while (!ring_.empty() && ring_bytes_ > max_bytes && ring_.front().lsn <= consumed_lsn) {
+    ring_bytes_ -= ring_.front().bytes();
+    ring_.pop_front();
+  }
+}
+
+uint64_t ShardJournal::last_lsn() const {
+  std::lock_guard lk(mu_);
+  return next_lsn_ - 1;
+}
+
+void Journal::Create(unsigned shard_count, std::function<void(unsigned)> wake) {
+  for (unsigned i = 0; i < shard_count; ++i)
+    journals_.push_back(std::make_unique<ShardJournal>(i, [wake, i] { wake(i); }));
+}
+
+void Journal::Register(store::Shard& shard) { shard.AddWriteObserver(journals_[shard.index()].get()); }
+
+void Journal::Unregister(store::Shard& shard) { shard.RemoveWriteObserver(journals_[shard.index()].get()); }
+
+}  // namespace darter::server

@@ -1,0 +1,106 @@
+// Journal: what each shard changed, in the order it changed it, for replication.
+//
+// One ShardJournal per shard is a WriteObserver (store/write_observer.h). For every
+// applied write it records an entry {lsn, db, txid, tx_shards, commands}: the Effects'
+// rewritten commands when the handler propagated some, else the command as sent. The
+// commands are stored RESP-encoded, ready to go on the wire. Multi-shard transactions
+// also leave a kTxEnd entry on every participating shard when they conclude (even a shard
+// that changed nothing), so a reader knows when it holds the whole of one shard's part.
+//
+// Entries stay in a per-shard ring bounded by repl-backlog-size bytes (the newest are
+// always kept until the reader has taken them), for a reader that resumes by LSN.
+//
+// Zero cost when nobody replicates: the observers are registered only by Enable(), which
+// the first replica triggers.
+//
+// Thread-safety: Append/OnWrite run on the shard's thread; Read/Trim run on the reader's
+// thread. A per-shard mutex guards the ring (never contended by two shard threads).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "store/write_observer.h"
+
+namespace darter::server {
+
+struct JournalEntry {
+  enum class Kind : uint8_t {
+    kCommand,    // one applied write (possibly several commands, e.g. a MULTI block's part)
+    kTxEnd,      // this shard's part of multi-shard transaction `txid` is complete
+    kSyncPoint,  // a full-sync snapshot was taken here (txid = sync id, tx_shards = all)
+  };
+  Kind kind = Kind::kCommand;
+  uint64_t lsn = 0;
+  unsigned db = 0;
+  uint64_t txid = 0;       // 0: not part of a multi-shard transaction
+  unsigned tx_shards = 1;
+  std::vector<std::string> commands;  // RESP-encoded
+  size_t bytes() const {
+    size_t n = 64;
+    for (auto& c : commands) n += c.size();
+    return n;
+  }
+};
+
+// Appends the RESP array encoding of `argv` to `out`.
+void EncodeCommand(std::string* out, std::span<const std::string_view> argv);
+void EncodeCommand(std::string* out, const std::vector<std::string>& argv);
+
+class ShardJournal : public store::WriteObserver {
+ public:
+  // `wake` is called (on the shard thread, outside the lock) when entries become
+  // available and the reader has not been told yet.
+  ShardJournal(unsigned shard, std::function<void()> wake) : shard_(shard), wake_(std::move(wake)) {}
+
+  void OnWrite(store::Shard& shard, const store::AppliedWrite& write) override;
+  void OnTxEnd(store::Shard& shard, uint64_t txid, unsigned tx_shards) override;
+  // Shard thread: records a sync point (the caller holds the whole shard).
+  void AppendSyncPoint(uint64_t sync_id, unsigned shard_count);
+
+  // Reader: moves copies of the entries after `after_lsn` into `out` and re-arms the wake.
+  void ReadAfter(uint64_t after_lsn, std::vector<JournalEntry>* out);
+  // Reader: entries at or below `consumed_lsn` may be dropped beyond `max_bytes`.
+  void Trim(uint64_t consumed_lsn, size_t max_bytes);
+
+  uint64_t last_lsn() const;
+  unsigned shard() const { return shard_; }
+
+ private:
+  void Append(JournalEntry e);
+
+  unsigned shard_;
+  std::function<void()> wake_;
+  mutable std::mutex mu_;
+  std::deque<JournalEntry> ring_;
+  size_t ring_bytes_ = 0;
+  uint64_t next_lsn_ = 1;
+  bool reader_notified_ = false;
+};
+
+// The shards' journals. Created once (Create), registered on each shard by the caller
+// on that shard's thread (Register), and kept for the server's life.
+class Journal {
+ public:
+  // Creates the per-shard journals; `wake(shard)` is what they call when entries arrive.
+  // REQUIRES: called once, before Register.
+  void Create(unsigned shard_count, std::function<void(unsigned)> wake);
+  bool created() const { return !journals_.empty(); }
+  // Shard thread `i` only: starts recording that shard's writes.
+  void Register(store::Shard& shard);
+  void Unregister(store::Shard& shard);
+  ShardJournal& shard(unsigned i) { return *journals_[i]; }
+  unsigned size() const { return static_cast<unsigned>(journals_.size()); }
+
+ private:
+  std::vector<std::unique_ptr<ShardJournal>> journals_;
+};
+
+}  // namespace darter::server

@@ -1,0 +1,670 @@
+#include "server/repl_master.h"
+
+#include <algorithm>
+#include <array>
+#include <random>
+
+#include "resp/reply_builder.h"
+#include "resp/request_parser.h"
+#include "server/connection.h"
+#include "server/cross_thread.h"
+#include "server/full_sync_rdb.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/transaction.h"
+#include "store/multi_shard_op.h"
+#include "store/shard.h"
+#include "store/string_util.h"
+
+namespace darter::server {
+
+namespace {
+
+// A replica whose unsent stream grows past this is dropped (Redis's default
+// client-output-buffer-limit for replicas is 256 MB hard).
+constexpr size_t kFeedBufferLimit = 256ull << 20;
+constexpr char kPing[] = "*1\r\n$4\r\nPING\r\n";
+constexpr char kGetAck[] = "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
+constexpr char kMulti[] = "*1\r\n$5\r\nMULTI\r\n";
+constexpr char kExec[] = "*1\r\n$4\r\nEXEC\r\n";
+
+class RegisterJournalOp : public store::MultiShardOp {
+ public:
+  explicit RegisterJournalOp(Journal& journal) : journal_(journal) {}
+  bool locks_whole_shards() const override { return true; }
+  store::HopPlan FirstHop(unsigned) override { return {store::HopTarget::kAllShards}; }
+  void RunHop(int, store::HopContext& h) override { journal_.Register(h.shard); }
+  void Reply(resp::ReplyBuilder&) override {}
+
+ private:
+  Journal& journal_;
+};
+
+std::string RandomReplId() {
+  std::random_device rd;
+  std::mt19937_64 rng((uint64_t{rd()} << 32) ^ rd());
+  static const char* kHex = "0123456789abcdef";
+  std::string id(40, '0');
+  for (auto& c : id) c = kHex[rng() & 15];
+  return id;
+}
+
+std::string SelectCommand(unsigned db) {
+  std::string out;
+  std::string d = std::to_string(db);
+  std::string_view argv[2] = {"SELECT", d};
+  EncodeCommand(&out, std::span<const std::string_view>(argv, 2));
+  return out;
+}
+
+const char* StateName(ReplicaFeed::State s) {
+  switch (s) {
+    case ReplicaFeed::State::kWaitBgsave:
+      return "wait_bgsave";
+    case ReplicaFeed::State::kSendBulk:
+      return "send_bulk";
+    case ReplicaFeed::State::kOnline:
+      return "online";
+  }
+  return "online";
+}
+
+// One multi-shard transaction's commands, merged from each shard's part. A command
+// recorded by several shards (a multi-key command as sent) is one command: it is emitted
+// once, when it heads every part that holds it; commands only one shard holds go first.
+struct TxCommand {
+  unsigned db;
+  const std::string* resp;
+  bool operator==(const TxCommand& o) const { return db == o.db && *resp == *o.resp; }
+};
+
+std::vector<TxCommand> MergeTxParts(const std::vector<std::pair<unsigned, std::vector<JournalEntry>>>& parts) {
+  std::vector<std::deque<TxCommand>> q;
+  for (auto& [shard, entries] : parts) {
+    q.emplace_back();
+    for (auto& e : entries)
+      for (auto& c : e.commands) q.back().push_back({e.db, &c});
+  }
+  std::vector<TxCommand> out;
+  while (true) {
+    int pick = -1, first = -1;
+    for (size_t k = 0; k < q.size() && pick < 0; ++k) {
+      if (q[k].empty()) continue;
+      if (first < 0) first = static_cast<int>(k);
+      const TxCommand& h = q[k].front();
+      bool ready = true;
+      for (size_t j = 0; j < q.size() && ready; ++j) {
+        if (j == k || q[j].empty() || q[j].front() == h) continue;
+        if (std::find(q[j].begin(), q[j].end(), h) != q[j].end()) ready = false;
+      }
+      if (ready) pick = static_cast<int>(k);
+    }
+    if (first < 0) break;
+    if (pick < 0) pick = first;
+    TxCommand h = q[pick].front();
+    out.push_back(h);
+    for (auto& qq : q)
+      if (!qq.empty() && qq.front() == h) qq.pop_front();
+  }
+  return out;
+}
+
+}  // namespace
+
+ReplicationMaster::ReplicationMaster(Server& server)
+    : server_(server), merge_ctx_(server.shards().at(0).ctx()), replid_(server.run_id()) {
+  unsigned n = server.shards().size();
+  queues_.resize(n);
+  read_lsn_.assign(n, 0);
+  blocked_on_.assign(n, 0);
+  journal_.Create(n, [this](unsigned) { ScheduleMerge(); });
+}
+
+ReplicationMaster::~ReplicationMaster() = default;
+
+void ReplicationMaster::ScheduleMerge() {
+  if (merge_posted_.exchange(true, std::memory_order_acq_rel)) return;
+  asio::post(merge_ctx_, [this] { Merge(); });
+}
+
+awaitable<void> ReplicationMaster::EnableJournal() {
+  // 0: off, 1: being registered by another replica's coroutine, 2: on. A sync point may
+  // only be taken once every shard records its writes, so latecomers wait for 2.
+  int expected = 0;
+  if (!journal_state_.compare_exchange_strong(expected, 1)) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (journal_state_.load() != 2) {
+      timer.expires_after(std::chrono::milliseconds(5));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+    co_return;
+  }
+  // Registered inside a whole-shard transaction, so no multi-shard transaction is
+  // journaled on some of its shards and not on others.
+  RegisterJournalOp op(journal_);
+  std::string unused;
+  resp::ReplyBuilder rb(&unused);
+  std::vector<std::string_view> args = {"SYNC"};
+  std::vector<size_t> no_keys;
+  co_await RunOp(server_.shards(), op, args, no_keys, 0, rb);
+  {
+    std::lock_guard lk(mu_);
+    backlog_active_ = true;
+  }
+  journal_state_.store(2);
+  journal_on_.store(true, std::memory_order_release);
+  asio::post(merge_ctx_, [this] { SchedulePing(); });
+}
+
+// ---- the merge (thread 0) ----
+
+void ReplicationMaster::Merge() {
+  merge_posted_.store(false, std::memory_order_release);
+  const unsigned n = static_cast<unsigned>(queues_.size());
+  std::vector<JournalEntry> fresh;
+  for (unsigned s = 0; s < n; ++s) {
+    fresh.clear();
+    journal_.shard(s).ReadAfter(read_lsn_[s], &fresh);
+    for (auto& e : fresh) {
+      read_lsn_[s] = e.lsn;
+      queues_[s].push_back(std::move(e));
+    }
+  }
+  backlog_limit_ = std::max<uint64_t>(server_.config().Snapshot().repl_backlog_size, 16 * 1024);
+
+  std::string out;
+  bool progress = true;
+  while (progress) {
+    progress = false;
+    for (unsigned s = 0; s < n; ++s) {
+      auto& q = queues_[s];
+      while (!q.empty() && blocked_on_[s] == 0) {
+        JournalEntry& head = q.front();
+        if (head.kind == JournalEntry::Kind::kCommand && head.txid == 0) {
+          EmitEntry(out, head);
+          q.pop_front();
+          progress = true;
+          continue;
+        }
+        // Part of a multi-shard transaction or a sync point: take this shard's whole part.
+        const uint64_t txid = head.txid;
+        size_t end = 0;
+        while (end < q.size() && !(q[end].kind != JournalEntry::Kind::kCommand && q[end].txid == txid)) ++end;
+        if (end == q.size()) break;  // the rest of the part has not been journaled yet
+        PendingTx& tx = txs_[txid];
+        tx.tx_shards = q[end].tx_shards;
+        tx.sync_point = q[end].kind == JournalEntry::Kind::kSyncPoint;
+        // Between the transaction's first write here and its end, this shard may have
+        // journaled single-key writes on keys the transaction did not lock, and keys its
+        // hops found expired (DEL): both commute with it, so they go out now, ahead of it,
+        // keeping the MULTI block to the transaction's own commands. Other transactions'
+        // end marks in between (transactions that concluded here without ever running
+        // here) stay queued for their own turn.
+        std::vector<JournalEntry> part;
+        std::vector<JournalEntry> marks;
+        for (size_t i = 0; i < end; ++i) {
+          if (q[i].kind != JournalEntry::Kind::kCommand) marks.push_back(std::move(q[i]));
+          else if (q[i].txid == txid) part.push_back(std::move(q[i]));
+          else EmitEntry(out, q[i]);
+        }
+        q.erase(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(end + 1));
+        for (auto it = marks.rbegin(); it != marks.rend(); ++it) q.push_front(std::move(*it));
+        const bool wrote_here = !part.empty();
+        tx.parts.emplace_back(s, std::move(part));
+        progress = true;
+        if (tx.parts.size() == tx.tx_shards) {
+          EmitTx(out, tx, txid);
+          txs_.erase(txid);
+          for (auto& b : blocked_on_)
+            if (b == txid) b = 0;
+          continue;
+        }
+        // Later writes of this shard wait for the transaction only if it wrote here. A
+        // transaction that never ran a hop here may conclude here out of txid order
+        // (it never "started" here), so waiting on it could wait in a cycle.
+        if (wrote_here || tx.sync_point) {
+          blocked_on_[s] = txid;
+          break;
+        }
+      }
+    }
+  }
+  if (!out.empty()) {
+    std::lock_guard lk(mu_);
+    AppendToStreamLocked(out);
+  }
+  // Keep each shard's journal within the backlog size (only what was merged goes).
+  for (unsigned s = 0; s < n; ++s) {
+    uint64_t merged = queues_[s].empty() ? read_lsn_[s] : queues_[s].front().lsn - 1;
+    journal_.shard(s).Trim(merged, backlog_limit_);
+  }
+}
+
+void ReplicationMaster::EmitEntry(std::string& out, const JournalEntry& e) {
+  if (static_cast<int>(e.db) != last_db_) {
+    out += SelectCommand(e.db);
+    last_db_ = static_cast<int>(e.db);
+  }
+  for (auto& c : e.commands) out += c;
+}
+
+void ReplicationMaster::EmitTx(std::string& out, PendingTx& tx, uint64_t sync_id) {
+  if (tx.sync_point) {
+    // The FULLRESYNC offset: everything before is in the snapshot, nothing after is.
+    std::lock_guard lk(mu_);
+    if (!out.empty()) AppendToStreamLocked(out);
+    out.clear();
+    last_db_ = -1;  // the stream after a sync point starts with SELECT
+    auto it = syncing_.find(sync_id);
+    if (it != syncing_.end()) {
+      std::shared_ptr<ReplicaFeed> feed = it->second;
+      syncing_.erase(it);
+      std::lock_guard fl(feed->mu);
+      feed->start_offset = offset_;
+      feed->pending.clear();
+      WakeLocked(feed);
+    }
+    return;
+  }
+  std::sort(tx.parts.begin(), tx.parts.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  std::vector<TxCommand> cmds = MergeTxParts(tx.parts);
+  if (cmds.empty()) return;
+  if (static_cast<int>(cmds[0].db) != last_db_) {
+    out += SelectCommand(cmds[0].db);
+    last_db_ = static_cast<int>(cmds[0].db);
+  }
+  if (cmds.size() == 1) {
+    out += *cmds[0].resp;
+    return;
+  }
+  out += kMulti;
+  for (auto& c : cmds) {
+    if (static_cast<int>(c.db) != last_db_) {
+      out += SelectCommand(c.db);
+      last_db_ = static_cast<int>(c.db);
+    }
+    out += *c.resp;
+  }
+  out += kExec;
+}
+
+void ReplicationMaster::AppendToStreamLocked(std::string_view bytes) {
+  offset_ += static_cast<int64_t>(bytes.size());
+  backlog_.append(bytes);
+  if (backlog_.size() > 2 * backlog_limit_) backlog_.erase(0, backlog_.size() - backlog_limit_);
+  for (auto& f : feeds_) {
+    std::lock_guard fl(f->mu);
+    if (f->start_offset < 0 || f->overflow) continue;
+    f->pending.append(bytes);
+    if (f->pending.size() > kFeedBufferLimit) {
+      f->overflow = true;
+      f->pending.clear();
+    }
+    WakeLocked(f);
+  }
+}
+
+// REQUIRES: f->mu held (or the feed not yet shared).
+void ReplicationMaster::WakeLocked(const std::shared_ptr<ReplicaFeed>& f) {
+  if (f->notified || !f->ctx) return;
+  f->notified = true;
+  asio::post(*f->ctx, [f] {
+    if (f->timer) f->timer->cancel();
+  });
+}
+
+void ReplicationMaster::SchedulePing() {
+  if (ping_timer_) return;
+  ping_timer_ = std::make_unique<asio::steady_timer>(merge_ctx_);
+  struct Tick {
+    ReplicationMaster* self;
+    void operator()(const boost::system::error_code& ec) const {
+      if (ec) return;
+      self->Merge();
+      for (auto& [txid, tx] : self->txs_) {
+        std::string shards;
+        for (auto& p : tx.parts) shards += std::to_string(p.first) + "(" + std::to_string(p.second.size()) + ") ";
+        LOG_VERBOSE("replication: stream waits for transaction %llx (%zu of %u shards' parts: %s)",
+                    static_cast<unsigned long long>(txid), tx.parts.size(), tx.tx_shards, shards.c_str());
+      }
+      for (size_t s = 0; s < self->queues_.size(); ++s) {
+        if (self->txs_.empty()) break;
+        auto& q = self->queues_[s];
+        std::string head;
+        for (size_t i = 0; i < q.size() && i < 6; ++i)
+          head += std::to_string(static_cast<int>(q[i].kind)) + ":" + std::to_string(q[i].txid) + "/" +
+                  std::to_string(q[i].tx_shards) + (q[i].commands.empty() ? "" : " " + q[i].commands[0].substr(0, 40)) + " | ";
+        LOG_VERBOSE("replication: shard %zu blocked on %llx, %zu queued: %s", s,
+                    static_cast<unsigned long long>(self->blocked_on_[s]), q.size(), head.c_str());
+      }
+      {
+        std::lock_guard lk(self->mu_);
+        if (!self->feeds_.empty()) self->AppendToStreamLocked(kPing);
+      }
+      uint64_t period = std::max<uint64_t>(1, self->server_.config().Snapshot().repl_ping_replica_period);
+      self->ping_timer_->expires_after(std::chrono::seconds(period));
+      self->ping_timer_->async_wait(*this);
+    }
+  };
+  uint64_t period = std::max<uint64_t>(1, server_.config().Snapshot().repl_ping_replica_period);
+  ping_timer_->expires_after(std::chrono::seconds(period));
+  ping_timer_->async_wait(Tick{this});
+}
+
+void ReplicationMaster::NewHistory() {
+  std::lock_guard lk(mu_);
+  replid_ = RandomReplId();
+  backlog_.clear();
+  for (auto& f : feeds_) {
+    std::lock_guard fl(f->mu);
+    f->closed = true;
+    WakeLocked(f);
+  }
+  LOG_NOTICE("replication: new stream history %s (replicas of this server must resync)", replid_.c_str());
+}
+
+void ReplicationMaster::Detach(const std::shared_ptr<ReplicaFeed>& feed) {
+  std::lock_guard lk(mu_);
+  std::erase(feeds_, feed);
+  for (auto it = syncing_.begin(); it != syncing_.end();) {
+    if (it->second == feed) it = syncing_.erase(it);
+    else ++it;
+  }
+  replconf_.erase(feed->conn_id);
+}
+
+void ReplicationMaster::NoteReplconf(uint64_t conn_id, int port, const std::string& ip) {
+  std::lock_guard lk(mu_);
+  // Entries of connections that never sent PSYNC are not erased when they close; keep
+  // the map bounded (a replica sends REPLCONF and PSYNC back to back).
+  if (replconf_.size() >= 1024 && !replconf_.count(conn_id)) replconf_.clear();
+  auto& r = replconf_[conn_id];
+  if (port >= 0) r.first = port;
+  if (!ip.empty()) r.second = ip;
+}
+
+std::string ReplicationMaster::replid() {
+  std::lock_guard lk(mu_);
+  return replid_;
+}
+
+int64_t ReplicationMaster::offset() {
+  std::lock_guard lk(mu_);
+  return offset_;
+}
+
+// ---- serving one replica (the connection's thread) ----
+
+namespace {
+
+// Reads what the replica sends after PSYNC: REPLCONF ACK <offset> (and anything else,
+// ignored). Ends the feed when the socket fails.
+awaitable<void> ReadAcks(std::shared_ptr<Connection> conn, std::shared_ptr<ReplicaFeed> feed) {
+  resp::RequestParser parser;
+  std::vector<std::string_view> args;
+  std::vector<char> buf(16 * 1024);
+  std::string in;
+  while (!feed->closed.load()) {
+    boost::system::error_code ec;
+    size_t n = co_await conn->socket().async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+    if (ec) break;
+    in.append(buf.data(), n);
+    size_t pos = 0;
+    while (pos < in.size()) {
+      resp::ParseResult r = parser.Parse(std::string_view(in).substr(pos), &args);
+      if (r.status == resp::ParseStatus::kNeedMore) break;
+      if (r.status != resp::ParseStatus::kCommand) {
+        pos = in.size();
+        feed->closed = true;
+        break;
+      }
+      pos += r.consumed;
+      if (args.size() >= 3 && store::EqualsIgnoreCase(args[0], "replconf") && store::EqualsIgnoreCase(args[1], "ack")) {
+        if (auto off = store::ParseInt64(args[2])) {
+          feed->ack_offset.store(*off);
+          feed->ack_time_ms.store(store::UnixTimeMs());
+          if (feed->state.load() == ReplicaFeed::State::kSendBulk) feed->state = ReplicaFeed::State::kOnline;
+        }
+      }
+    }
+    in.erase(0, pos);
+  }
+  feed->closed = true;
+  asio::post(*feed->ctx, [feed] {
+    if (feed->timer) feed->timer->cancel();
+  });
+}
+
+// Waits until woken or `ms` pass. Connection thread.
+awaitable<void> Sleep(ReplicaFeed&, asio::steady_timer& timer, int ms) {
+  timer.expires_after(std::chrono::milliseconds(ms));
+  boost::system::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+}
+
+}  // namespace
+
+awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::string& want_id, int64_t want_offset,
+                                                bool psync) {
+  co_await EnableJournal();
+  auto feed = std::make_shared<ReplicaFeed>();
+  feed->conn_id = conn.id();
+  feed->ctx = &server_.shards().at(conn.thread()).ctx();
+  {
+    std::string ip = conn.peer_address.substr(0, conn.peer_address.rfind(':'));
+    std::lock_guard lk(mu_);
+    auto it = replconf_.find(conn.id());
+    feed->ip = it != replconf_.end() && !it->second.second.empty() ? it->second.second : ip;
+    feed->listening_port = it != replconf_.end() ? it->second.first : 0;
+  }
+  asio::steady_timer timer(*feed->ctx);
+  feed->timer = &timer;
+  conn.replica_feed = true;
+  std::shared_ptr<Connection> self = conn.shared_from_this();
+  asio::ip::tcp::socket& sock = conn.socket();
+  boost::system::error_code ec;
+  std::string head;
+
+  // Partial resync when the id matches and the backlog still holds the offset.
+  bool partial = false;
+  if (psync && want_id != "?") {
+    std::lock_guard lk(mu_);
+    int64_t hist = static_cast<int64_t>(std::min(backlog_.size(), backlog_limit_));
+    int64_t first = offset_ - hist + 1;
+    if (want_id == replid_ && backlog_active_ && want_offset >= first && want_offset <= offset_ + 1) {
+      partial = true;
+      std::lock_guard fl(feed->mu);
+      feed->start_offset = want_offset - 1;
+      feed->pending = backlog_.substr(backlog_.size() - static_cast<size_t>(offset_ + 1 - want_offset));
+      feed->state = ReplicaFeed::State::kOnline;
+      feed->ack_offset = want_offset - 1;
+      feed->ack_time_ms = store::UnixTimeMs();
+      feeds_.push_back(feed);
+      head = "+CONTINUE " + replid_ + "\r\n";
+      sync_partial_ok_++;
+    } else {
+      sync_partial_err_++;
+    }
+  }
+  if (partial) {
+    LOG_NOTICE("replication: partial resync of replica %s:%d accepted at offset %lld", feed->ip.c_str(),
+               feed->listening_port, static_cast<long long>(want_offset));
+    co_await asio::async_write(sock, asio::buffer(head), asio::redirect_error(use_awaitable, ec));
+  } else {
+    sync_full_++;
+    uint64_t sync_id = (uint64_t{1} << 63) | next_sync_id_.fetch_add(1);
+    {
+      std::lock_guard lk(mu_);
+      feeds_.push_back(feed);
+      syncing_[sync_id] = feed;
+    }
+    LOG_NOTICE("replication: full resync requested by replica %s:%d", feed->ip.c_str(), feed->listening_port);
+    std::string rdb;
+    uint64_t keys = 0;
+    int64_t t0 = store::UnixTimeMs();
+    rdb::Status st = co_await BuildFullSyncRdb(server_, journal_, sync_id, rdb, keys);
+    LOG_VERBOSE("replication: snapshot %llx for replica %s:%d taken", static_cast<unsigned long long>(sync_id),
+                feed->ip.c_str(), feed->listening_port);
+    // The merge attaches the feed at the sync point, maybe a moment later.
+    int64_t start = -1;
+    while (!feed->closed.load()) {
+      {
+        std::lock_guard fl(feed->mu);
+        start = feed->start_offset;
+        feed->notified = false;
+      }
+      if (start >= 0) break;
+      co_await Sleep(*feed, timer, 50);
+    }
+    if (!st.ok()) {
+      LOG_WARNING("replication: cannot build the full-sync RDB: %s", st.message().c_str());
+      feed->closed = true;
+    }
+    if (!feed->closed.load()) {
+      std::string id = replid();
+      LOG_NOTICE("replication: sending %zu RDB bytes (%llu keys, built in %lld ms) to replica %s:%d at offset %lld",
+                 rdb.size(), static_cast<unsigned long long>(keys), static_cast<long long>(store::UnixTimeMs() - t0),
+                 feed->ip.c_str(), feed->listening_port, static_cast<long long>(start));
+      if (psync) head = "+FULLRESYNC " + id + " " + std::to_string(start) + "\r\n";
+      head += "$" + std::to_string(rdb.size()) + "\r\n";
+      feed->state = ReplicaFeed::State::kSendBulk;
+      feed->ack_offset = start;
+      feed->ack_time_ms = store::UnixTimeMs();
+      std::array<asio::const_buffer, 2> bufs = {asio::buffer(head), asio::buffer(rdb)};
+      co_await asio::async_write(sock, bufs, asio::redirect_error(use_awaitable, ec));
+      std::string().swap(rdb);
+      feed->state = ReplicaFeed::State::kOnline;
+    }
+  }
+
+  if (!ec && !feed->closed.load()) {
+    asio::co_spawn(*feed->ctx, ReadAcks(self, feed), asio::detached);
+    // Stream: write whatever the merge appended; wait to be woken (or 1 s) otherwise.
+    std::string out;
+    while (!feed->closed.load()) {
+      bool overflow = false;
+      {
+        std::lock_guard fl(feed->mu);
+        out.swap(feed->pending);
+        overflow = feed->overflow;
+        if (out.empty()) feed->notified = false;
+      }
+      if (overflow) {
+        LOG_WARNING("replication: replica %s:%d dropped: its output buffer passed %zu bytes", feed->ip.c_str(),
+                    feed->listening_port, kFeedBufferLimit);
+        break;
+      }
+      if (out.empty()) {
+        co_await Sleep(*feed, timer, 1000);
+        continue;
+      }
+      co_await asio::async_write(sock, asio::buffer(out), asio::redirect_error(use_awaitable, ec));
+      if (ec) break;
+      server_.thread_stats(conn.thread()).net_output_bytes += out.size();
+      out.clear();
+    }
+  }
+  feed->closed = true;
+  feed->timer = nullptr;
+  Detach(feed);
+  LOG_NOTICE("replication: connection with replica %s:%d lost", feed->ip.c_str(), feed->listening_port);
+  conn.Close();
+}
+
+// ---- WAIT ----
+
+awaitable<int64_t> ReplicationMaster::Wait(int64_t wanted, int64_t timeout_ms) {
+  auto count_acked = [this](int64_t target) {
+    std::lock_guard lk(mu_);
+    int64_t n = 0;
+    for (auto& f : feeds_)
+      if (f->state.load() == ReplicaFeed::State::kOnline && f->ack_offset.load() >= target) ++n;
+    return n;
+  };
+  // Everything written before WAIT is in the shards' journals: merge it, then ask the
+  // replicas for an ACK (the GETACK itself is after the target).
+  const bool on = journal_on_.load();
+  int64_t target = 0;
+  if (on) {
+    ReplicationMaster* self = this;
+    target = co_await AwaitOn<int64_t>(merge_ctx_, [self](Completion<int64_t> done) {
+      self->Merge();
+      done(self->offset());
+    });
+  }
+  int64_t n = count_acked(target);
+  if (n >= wanted) co_return n;
+  if (on) {
+    std::lock_guard lk(mu_);
+    AppendToStreamLocked(kGetAck);
+  }
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  int64_t deadline = timeout_ms > 0 ? store::UnixTimeMs() + timeout_ms : INT64_MAX;
+  while (true) {
+    n = count_acked(target);
+    if (n >= wanted || store::UnixTimeMs() >= deadline) co_return n;
+    timer.expires_after(std::chrono::milliseconds(10));
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+}
+
+// ---- INFO / ROLE ----
+
+std::string ReplicationMaster::InfoFields(const ReplicationSnapshot* as_replica) {
+  std::lock_guard lk(mu_);
+  int64_t now = store::UnixTimeMs();
+  std::string o;
+  o += "connected_slaves:" + std::to_string(feeds_.size()) + "\r\n";
+  for (size_t i = 0; i < feeds_.size(); ++i) {
+    auto& f = feeds_[i];
+    o += "slave" + std::to_string(i) + ":ip=" + f->ip + ",port=" + std::to_string(f->listening_port) +
+         ",state=" + StateName(f->state.load()) + ",offset=" + std::to_string(f->ack_offset.load()) +
+         ",lag=" + std::to_string((now - f->ack_time_ms.load()) / 1000) + "\r\n";
+  }
+  o += "master_failover_state:no-failover\r\n";
+  if (as_replica) {
+    o += "master_replid:" + as_replica->replid + "\r\n";
+    o += "master_replid2:" + as_replica->replid2 + "\r\n";
+    o += "master_repl_offset:" + std::to_string(as_replica->repl_offset) + "\r\n";
+    o += "second_repl_offset:" + std::to_string(as_replica->second_repl_offset) + "\r\n";
+  } else {
+    o += "master_replid:" + replid_ + "\r\n";
+    o += "master_replid2:0000000000000000000000000000000000000000\r\n";
+    o += "master_repl_offset:" + std::to_string(offset_) + "\r\n";
+    o += "second_repl_offset:-1\r\n";
+  }
+  int64_t hist = static_cast<int64_t>(std::min(backlog_.size(), backlog_limit_));
+  o += "repl_backlog_active:" + std::string(backlog_active_ ? "1" : "0") + "\r\n";
+  o += "repl_backlog_size:" + std::to_string(server_.config().Snapshot().repl_backlog_size) + "\r\n";
+  o += "repl_backlog_first_byte_offset:" + std::to_string(backlog_active_ ? offset_ - hist + 1 : 0) + "\r\n";
+  o += "repl_backlog_histlen:" + std::to_string(hist) + "\r\n";
+  return o;
+}
+
+std::string ReplicationMaster::SyncStats() {
+  return "sync_full:" + std::to_string(sync_full_.load()) + "\r\nsync_partial_ok:" +
+         std::to_string(sync_partial_ok_.load()) + "\r\nsync_partial_err:" + std::to_string(sync_partial_err_.load()) +
+         "\r\n";
+}
+
+void ReplicationMaster::RoleReply(resp::ReplyBuilder& rb) {
+  std::lock_guard lk(mu_);
+  rb.ArrayHeader(3);
+  rb.Bulk("master");
+  rb.Integer(offset_);
+  size_t online = 0;
+  for (auto& f : feeds_)
+    if (f->state.load() == ReplicaFeed::State::kOnline) ++online;
+  rb.ArrayHeader(online);
+  for (auto& f : feeds_) {
+    if (f->state.load() != ReplicaFeed::State::kOnline) continue;
+    rb.ArrayHeader(3);
+    rb.Bulk(f->ip);
+    rb.Bulk(std::to_string(f->listening_port));
+    rb.Bulk(std::to_string(f->ack_offset.load()));
+  }
+}
+
+}  // namespace darter::server

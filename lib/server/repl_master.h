@@ -1,0 +1,146 @@
+// ReplicationMaster: this server as a PSYNC primary (docs/replication.md, "Darter as a
+// primary"). It turns the shards' journals (journal.h) into ONE ordered command stream
+// with Redis-style byte offsets, keeps the last repl-backlog-size bytes of it for partial
+// resyncs, and feeds every attached replica (stock redis-server, or a Darter replica,
+// which speaks the same protocol).
+//
+// The merge: each shard's entries stay in that shard's order. A multi-shard transaction
+// (txid, tx_shards) is held until every participating shard's part is complete (its
+// kTxEnd entry), then emitted as MULTI ... EXEC (one command alone needs no wrapper);
+// shards that took part emit nothing after it until it is out. Every shard runs
+// transactions in txid order, so this never waits in a cycle. Identical multi-key
+// commands recorded by several shards (MSET, DEL, FLUSHALL as sent) are emitted once.
+// A full sync's snapshot leaves a kSyncPoint on every shard; the stream offset where all
+// of them meet is the FULLRESYNC offset, and the replica's feed attaches right there.
+//
+// Threads: the merge runs on shard thread 0. The stream (backlog, offset, replid, the
+// feeds' pending bytes) is behind mu_, so PSYNC, WAIT, INFO and ROLE may run anywhere.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "server/asio.h"
+#include "server/journal.h"
+#include "server/replication_state.h"
+
+namespace darter::store {
+class CommandTable;
+}
+
+namespace darter::server {
+
+class Server;
+class Connection;
+
+// One attached replica. Shared by the master (which appends stream bytes) and the
+// replica's connection coroutine (which writes them out and reads ACKs).
+struct ReplicaFeed {
+  enum class State { kWaitBgsave, kSendBulk, kOnline };
+  uint64_t conn_id = 0;
+  std::string ip;
+  int listening_port = 0;
+  asio::io_context* ctx = nullptr;  // the connection's thread
+
+  std::atomic<State> state{State::kWaitBgsave};
+  std::atomic<int64_t> ack_offset{0};
+  std::atomic<int64_t> ack_time_ms{0};
+  std::atomic<bool> closed{false};
+
+  // Guarded by mu: stream bytes not yet written, from offset start_offset + 1 on.
+  std::mutex mu;
+  std::string pending;
+  int64_t start_offset = -1;  // -1 until attached to the stream
+  bool notified = false;
+  bool overflow = false;
+
+  // Connection thread only: the writer waits on it; a wake cancels it.
+  asio::steady_timer* timer = nullptr;
+};
+
+class ReplicationMaster {
+ public:
+  explicit ReplicationMaster(Server& server);
+  ~ReplicationMaster();
+
+  // REPLCONF options a connection sent before PSYNC (listening-port, ip-address).
+  void NoteReplconf(uint64_t conn_id, int port, const std::string& ip);
+
+  // PSYNC/SYNC: serves `conn` as a replica until the link ends. On the connection's
+  // thread; the connection reads nothing else meanwhile. `psync` false for plain SYNC.
+  awaitable<void> ServeReplica(Connection& conn, const std::string& replid, int64_t offset, bool psync);
+
+  // WAIT: the number of replicas that acknowledged everything written so far, waiting
+  // up to timeout_ms (0: forever) for `wanted` of them.
+  awaitable<int64_t> Wait(int64_t wanted, int64_t timeout_ms);
+
+  // A new history (this server replaced its dataset from its own primary): every feed is
+  // dropped and the replid changes, so sub-replicas must full sync.
+  void NewHistory();
+
+  // INFO replication, from connected_slaves down to repl_backlog_histlen. `as_replica`:
+  // the node's replica state (ids and offsets are its primary's), else nullptr.
+  std::string InfoFields(const ReplicationSnapshot* as_replica);
+  std::string SyncStats();
+  // ROLE for a primary.
+  void RoleReply(resp::ReplyBuilder& rb);
+  std::string replid();
+  int64_t offset();
+
+ private:
+  struct PendingTx {
+    unsigned tx_shards = 0;
+    bool sync_point = false;
+    std::vector<std::pair<unsigned, std::vector<JournalEntry>>> parts;  // (shard, its entries)
+  };
+
+  // Thread 0.
+  awaitable<void> EnableJournal();
+  void Merge();
+  void EmitEntry(std::string& out, const JournalEntry& e);
+  void EmitTx(std::string& out, PendingTx& tx, uint64_t txid);
+  void ScheduleMerge();
+  void SchedulePing();
+  // Under mu_: appends to the backlog and to every attached feed.
+  void AppendToStreamLocked(std::string_view bytes);
+  void WakeLocked(const std::shared_ptr<ReplicaFeed>& feed);
+  void Detach(const std::shared_ptr<ReplicaFeed>& feed);
+
+  Server& server_;
+  Journal journal_;
+  std::atomic<bool> journal_on_{false};
+  std::atomic<int> journal_state_{0};
+  std::atomic<uint64_t> next_sync_id_{0};
+  asio::io_context& merge_ctx_;
+
+  // Merge state (thread 0).
+  std::vector<std::deque<JournalEntry>> queues_;
+  std::vector<uint64_t> read_lsn_;
+  std::vector<uint64_t> blocked_on_;
+  std::map<uint64_t, PendingTx> txs_;
+  int last_db_ = -1;
+  std::unique_ptr<asio::steady_timer> ping_timer_;
+  std::atomic<bool> merge_posted_{false};
+
+  // The stream.
+  std::mutex mu_;
+  std::string replid_;
+  int64_t offset_ = 0;       // bytes ever emitted (master_repl_offset)
+  std::string backlog_;      // the last bytes, ending at offset_
+  size_t backlog_limit_ = 1 << 20;
+  bool backlog_active_ = false;
+  std::vector<std::shared_ptr<ReplicaFeed>> feeds_;            // every replica (INFO)
+  std::map<uint64_t, std::shared_ptr<ReplicaFeed>> syncing_;   // sync id -> feed awaiting its point
+  std::map<uint64_t, std::pair<int, std::string>> replconf_;   // conn id -> (port, ip)
+
+  std::atomic<uint64_t> sync_full_{0}, sync_partial_ok_{0}, sync_partial_err_{0};
+};
+
+void RegisterReplicationMasterFamily(store::CommandTable& table);
+
+}  // namespace darter::server

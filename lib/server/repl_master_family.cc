@@ -1,0 +1,128 @@
+// The primary's side of the PSYNC protocol: REPLCONF, PSYNC, SYNC and WAIT
+// (repl_master.h does the work).
+#include <cstring>
+
+#include "server/connection.h"
+#include "server/repl_master.h"
+#include "server/server.h"
+#include "store/command_table.h"
+#include "store/errors.h"
+#include "store/string_util.h"
+
+namespace darter::server {
+
+namespace {
+
+using store::ConnectionContext;
+using store::EqualsIgnoreCase;
+
+void ReplconfCommand(ConnectionContext& c) {
+  if (c.args.size() % 2 == 0) {
+    c.reply.Error(store::errors::kSyntax);
+    return;
+  }
+  for (size_t j = 1; j < c.args.size(); j += 2) {
+    std::string_view opt = c.args[j], val = c.args[j + 1];
+    if (EqualsIgnoreCase(opt, "listening-port")) {
+      auto port = store::ParseInt64(val);
+      if (!port) {
+        c.reply.Error(store::errors::kNotInteger);
+        return;
+      }
+      c.server.repl_master().NoteReplconf(c.conn.id(), static_cast<int>(*port), "");
+    } else if (EqualsIgnoreCase(opt, "ip-address")) {
+      c.server.repl_master().NoteReplconf(c.conn.id(), -1, std::string(val));
+    } else if (EqualsIgnoreCase(opt, "capa") || EqualsIgnoreCase(opt, "rdb-only") ||
+               EqualsIgnoreCase(opt, "rdb-filter-only")) {
+      // eof and psync2 are what we speak anyway; the full sync always sends $<len>.
+    } else if (EqualsIgnoreCase(opt, "ack") || EqualsIgnoreCase(opt, "getack")) {
+      // From a replica these arrive on its feed (repl_master.cc); from anyone else Redis
+      // ignores them without a reply.
+      return;
+    } else {
+      c.reply.Error("ERR Unrecognized REPLCONF option: " + std::string(opt));
+      return;
+    }
+  }
+  c.reply.Ok();
+}
+
+void SyncCommandImpl(ConnectionContext& c, bool psync) {
+  if (c.conn.replica_feed) return;
+  if (c.server.is_replica() && !c.server.repl_state().Get().link_up) {
+    c.reply.Error("NOMASTERLINK Can't SYNC while not connected with my master");
+    return;
+  }
+  std::string id = psync ? std::string(c.args[1]) : "?";
+  int64_t offset = -1;
+  if (psync) {
+    auto off = store::ParseInt64(c.args[2]);
+    if (!off) {
+      c.reply.Error(store::errors::kNotInteger);
+      return;
+    }
+    offset = *off;
+  }
+  Server& srv = c.server;
+  Connection& conn = c.conn;
+  c.then = [&srv, &conn, id, offset, psync]() -> awaitable<void> {
+    co_await srv.repl_master().ServeReplica(conn, id, offset, psync);
+  };
+}
+
+void PsyncCommand(ConnectionContext& c) { SyncCommandImpl(c, true); }
+void SyncCommand(ConnectionContext& c) { SyncCommandImpl(c, false); }
+
+void WaitCommand(ConnectionContext& c) {
+  if (c.server.is_replica()) {
+    c.reply.Error(
+        "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is "
+        "configured to be writable (which is not the default) writes to replicas are just local and are not "
+        "propagated.");
+    return;
+  }
+  auto wanted = store::ParseInt64(c.args[1]);
+  if (!wanted) {
+    c.reply.Error(store::errors::kNotInteger);
+    return;
+  }
+  auto timeout = store::ParseInt64(c.args[2]);
+  if (!timeout) {
+    c.reply.Error("ERR timeout is not an integer or out of range");
+    return;
+  }
+  if (*timeout < 0) {
+    c.reply.Error("ERR timeout is negative");
+    return;
+  }
+  Server& srv = c.server;
+  resp::ReplyBuilder& rb = c.reply;
+  int64_t n = *wanted, t = *timeout;
+  c.then = [&srv, &rb, n, t]() -> awaitable<void> {
+    int64_t acked = co_await srv.repl_master().Wait(n, t);
+    rb.Integer(acked);
+  };
+}
+
+}  // namespace
+
+void RegisterReplicationMasterFamily(store::CommandTable& t) {
+  auto add = [&](const char* name, int arity, uint32_t flags, store::ConnectionHandler h,
+                 std::vector<std::string> acl) {
+    store::CommandSpec s;
+    s.name = name;
+    s.arity = arity;
+    s.flags = flags;
+    s.conn_handler = h;
+    s.categories = std::move(acl);
+    t.Register(std::move(s));
+  };
+  using namespace store;
+  add("replconf", -1, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, ReplconfCommand,
+      {"@admin", "@slow", "@dangerous"});
+  add("psync", -3, kCmdAdmin | kCmdNoScript, PsyncCommand, {"@admin", "@slow", "@dangerous"});
+  add("sync", 1, kCmdAdmin | kCmdNoScript, SyncCommand, {"@admin", "@slow", "@dangerous"});
+  add("wait", 3, kCmdNoScript, WaitCommand, {"@slow", "@connection"});
+}
+
+}  // namespace darter::server
