@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "server/blocking.h"
 #include "server/server.h"
 #include "server/cross_thread.h"
 #include "server/transaction.h"
@@ -145,8 +146,11 @@ awaitable<void> Connection::Run() {
           break;
         }
       }
+      size_t end_before_batch = in_end_;
       if (!batch_.empty()) co_await ExecuteBatch();
       in_pos_ = scan;
+      // A blocked command read more input meanwhile (blocking.cc): parse it now.
+      if (in_end_ != end_before_batch) need_more = false;
       if (close_after_reply || closed_) stop = true;
       if (!parse_error_.empty() && !stop) {
         reply_.Error(parse_error_);
@@ -304,6 +308,10 @@ awaitable<void> Connection::Execute(store::ArgList args) {
     co_return;
   }
 
+  if ((spec->flags & store::kCmdBlocking) && !is_master) {
+    bool handled = co_await RunBlockingCommand(*this, *spec, args);
+    if (handled) co_return;
+  }
   if (spec->conn_handler) {
     store::ConnectionContext ctx{*this, server_, args, reply_, nullptr};
     spec->conn_handler(ctx);
