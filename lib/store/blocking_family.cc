@@ -39,10 +39,10 @@ std::string ParseTimeoutSeconds(std::string_view arg, int64_t* ms) {
       (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0)))
     return std::string(kNotFloat);
   long double m = v * 1000.0L;
-  // Redis 7.0 truncates to whole milliseconds; a value beyond long long becomes
-  // LLONG_MIN there, hence "negative".
+  // Redis 7.0 rounds up to whole milliseconds (so -0.0001 is 0: forever); a value
+  // beyond long long becomes LLONG_MIN there, hence "negative".
   if (!(m < 9.2e18L) || !(m > -9.2e18L)) return std::string(kNegative);
-  int64_t t = static_cast<int64_t>(m);
+  int64_t t = static_cast<int64_t>(std::ceil(m));
   if (t < 0) return std::string(kNegative);
   *ms = t;
   return {};
