@@ -200,7 +200,7 @@ std::vector<std::string> ServeCommand(const BlockingCall& call, ArgList args, si
       }
       out.emplace_back("STREAMS");
       out.push_back(key);
-      out.emplace_back(stream_id);
+      out.emplace_back(call.kind == Kind::kXreadgroup ? std::string_view(">") : stream_id);
       return out;
     }
   }
