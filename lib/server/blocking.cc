@@ -259,7 +259,7 @@ class Registry : public store::WriteObserver {
         std::vector<std::string> cmd =
             sb::ServeCommand(w.call, w.argv_views, w.call.key_args[e.pos], w.call.stream ? w.stream_ids[e.pos] : "");
         w.reply = RunLocal(st_, shard_count_, k.db, w.protocol, cmd);
-        sb::TransformReply(w.call.kind, k.key, &w.reply);
+        sb::ServeReply(w.call.kind, k.key, &w.reply);
       }
       PostFinish(held);
     }

@@ -172,16 +172,21 @@ std::vector<std::string> ServeCommand(const BlockingCall& call, ArgList args, si
   std::string key(args[key_arg]);
   switch (call.kind) {
     case Kind::kBlpop:
-      return {"LMPOP", "1", key, "LEFT"};
+      return {"LPOP", key};
     case Kind::kBrpop:
-      return {"LMPOP", "1", key, "RIGHT"};
+      return {"RPOP", key};
     case Kind::kBzpopmin:
-      return {"ZMPOP", "1", key, "MIN"};
+      return {"ZPOPMIN", key};
     case Kind::kBzpopmax:
-      return {"ZMPOP", "1", key, "MAX"};
-    case Kind::kBlmpop:
+      return {"ZPOPMAX", key};
+    case Kind::kBlmpop: {
+      // BLMPOP t numkeys k... LEFT|RIGHT [COUNT c]: the arguments were validated.
+      size_t dir = call.key_args.back() + 1;
+      std::string count = dir + 2 < args.size() ? std::string(args[dir + 2]) : "1";
+      return {EqualsIgnoreCase(args[dir], "left") ? "LPOP" : "RPOP", key, count};
+    }
     case Kind::kBzmpop: {
-      std::vector<std::string> out{call.kind == Kind::kBlmpop ? "LMPOP" : "ZMPOP", "1", key};
+      std::vector<std::string> out{"ZMPOP", "1", key};
       for (size_t i = call.key_args.back() + 1; i < args.size(); ++i) out.emplace_back(args[i]);
       return out;
     }
@@ -205,6 +210,23 @@ std::vector<std::string> ServeCommand(const BlockingCall& call, ArgList args, si
     }
   }
   return {};
+}
+
+void ServeReply(Kind kind, std::string_view key, std::string* reply) {
+  std::string head = "$" + std::to_string(key.size()) + "\r\n" + std::string(key) + "\r\n";
+  switch (kind) {
+    case Kind::kBlpop:
+    case Kind::kBrpop:
+    case Kind::kBlmpop:  // [key, element] / [key, [elements]]
+      *reply = "*2\r\n" + head + *reply;
+      return;
+    case Kind::kBzpopmin:
+    case Kind::kBzpopmax:  // ZPOPMIN's [member, score] -> [key, member, score]
+      if (reply->compare(0, 4, "*2\r\n") == 0) *reply = "*3\r\n" + head + reply->substr(4);
+      return;
+    default:
+      return;
+  }
 }
 
 void TransformReply(Kind kind, std::string_view key, std::string* reply) {
@@ -246,7 +268,7 @@ class NonBlockingOp : public MultiShardOp {
       case Kind::kBzpopmin:
       case Kind::kBzpopmax: {
         bool list = kind_ == Kind::kBlpop || kind_ == Kind::kBrpop;
-        inner_name = list ? "lmpop" : "zmpop";
+        inner_name = list ? "LMPOP" : "ZMPOP";
         inner_.push_back(std::to_string(n - 2));
         for (size_t i = 1; i + 1 < n; ++i) key(i);
         inner_.emplace_back(kind_ == Kind::kBlpop ? "LEFT"
@@ -258,7 +280,7 @@ class NonBlockingOp : public MultiShardOp {
       }
       case Kind::kBlmpop:
       case Kind::kBzmpop: {
-        inner_name = kind_ == Kind::kBlmpop ? "lmpop" : "zmpop";
+        inner_name = kind_ == Kind::kBlmpop ? "LMPOP" : "ZMPOP";
         timeout = args[1];
         std::vector<size_t> keys = BlmpopKeys(args);
         for (size_t i = 2; i < n; ++i) {
@@ -269,7 +291,7 @@ class NonBlockingOp : public MultiShardOp {
       }
       case Kind::kBlmove:
       case Kind::kBrpoplpush:
-        inner_name = kind_ == Kind::kBlmove ? "lmove" : "rpoplpush";
+        inner_name = kind_ == Kind::kBlmove ? "LMOVE" : "RPOPLPUSH";
         key(1);
         key(2);
         if (kind_ == Kind::kBlmove) {
@@ -289,6 +311,16 @@ class NonBlockingOp : public MultiShardOp {
         kind_ == Kind::kBzpopmax || kind_ == Kind::kBlmpop || kind_ == Kind::kBzmpop || kind_ == Kind::kBrpoplpush) {
       int64_t ms;
       error_ = ParseTimeoutSeconds(timeout, &ms);
+    }
+    if (kind_ == Kind::kBlpop) pop_cmd_ = "LPOP";
+    if (kind_ == Kind::kBrpop) pop_cmd_ = "RPOP";
+    if (kind_ == Kind::kBlmpop) {
+      std::vector<size_t> keys = BlmpopKeys(args);
+      size_t dir = keys.empty() ? n : keys.back() + 1;
+      if (dir < n) {
+        pop_cmd_ = EqualsIgnoreCase(args[dir], "left") ? "LPOP" : "RPOP";
+        pop_count_ = dir + 2 < n ? std::string(args[dir + 2]) : "1";
+      }
     }
     inner_[0] = inner_name;
     for (auto& s : inner_) views_.push_back(s);
@@ -311,9 +343,20 @@ class NonBlockingOp : public MultiShardOp {
     HopContext ih{h.shard, h.db, views_, idx, h.now_ms, h.shard_count};
     op_->RunHop(hop, ih);
     h.effects = ih.effects;
-    if (ih.effects.dirty() && !ih.effects.rewritten()) h.effects.Propagate(views_);
+    if (!ih.effects.dirty() || ih.effects.rewritten()) return;
+    // LMPOP's pop, journaled as the exact pop Redis propagates (LPOP key [count]).
+    if (!pop_cmd_.empty() && chosen_ && hop > 0) {
+      if (pop_count_.empty()) h.effects.Propagate({pop_cmd_, views_[chosen_]});
+      else h.effects.Propagate({pop_cmd_, views_[chosen_], pop_count_});
+      return;
+    }
+    h.effects.Propagate(views_);
   }
-  HopPlan NextHop(int hop) override { return ToOuter(op_->NextHop(hop)); }
+  HopPlan NextHop(int hop) override {
+    HopPlan plan = op_->NextHop(hop);
+    if (plan.target == HopTarget::kShardOfKey) chosen_ = plan.key_index;
+    return ToOuter(plan);
+  }
   void Reply(resp::ReplyBuilder& rb) override {
     if (!error_.empty()) {
       rb.Error(error_);
@@ -342,6 +385,8 @@ class NonBlockingOp : public MultiShardOp {
 
   Kind kind_;
   std::string error_;
+  std::string pop_cmd_, pop_count_;  // LMPOP forms: LPOP/RPOP and the count ("" for BLPOP)
+  size_t chosen_ = 0;                 // inner index of the key LMPOP pops from
   std::vector<std::string> inner_;
   std::vector<std::string_view> views_;
   std::vector<size_t> inner_of_outer_, outer_of_inner_;

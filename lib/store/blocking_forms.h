@@ -41,12 +41,17 @@ struct BlockingCall {
 std::optional<BlockingCall> ParseBlockingCall(ArgList args);
 
 // The command that serves a waiter from the key at args[key_arg], run on the key's
-// shard (LMPOP 1 key LEFT ..., ZMPOP 1 key MIN ..., XREAD ... STREAMS key id).
+// shard and journaled as is (LPOP key, RPOP key count, ZPOPMIN key, ZMPOP 1 key MIN
+// COUNT c, XREAD ... STREAMS key id).
 // `stream_id` is the id to read after (XREAD; '$' resolved when the waiter registered).
 std::vector<std::string> ServeCommand(const BlockingCall& call, ArgList args, size_t key_arg,
                                       std::string_view stream_id);
 
-// Rewrites the served command's reply (LMPOP's [key, [e]]) into the blocking
+// Shapes the reply of ServeCommand's command (LPOP's element) as the blocking
+// command's ([key, element]). `key` is the key served from.
+void ServeReply(Kind kind, std::string_view key, std::string* reply);
+
+// Rewrites the non-blocking form's inner reply (LMPOP's [key, [e]]) into the blocking
 // command's ([key, e]). `key` is the key the reply names.
 void TransformReply(Kind kind, std::string_view key, std::string* reply);
 
