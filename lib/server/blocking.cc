@@ -71,9 +71,9 @@ struct Waiter {
   bool finished = false;
   bool read_pending = false;
   asio::ip::tcp::socket* socket = nullptr;  // cancelled to end the read when finished
-  std::function<void()> resume;
+  // The command waits on it: it expires at the deadline, Finish cancels it. (The pending
+  // wait belongs to the loop, so a server stopping with blocked clients frees them.)
   std::unique_ptr<asio::steady_timer> timer;
-  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 std::atomic<uint64_t> g_blocked{0};
@@ -281,26 +281,22 @@ Registry& RegistryOf(ShardThread& st, unsigned shard_count) {
   return *registry;
 }
 
-void Resume(const std::shared_ptr<Waiter>& w) {
-  if (!w->resume) return;
-  auto r = std::move(w->resume);
-  w->resume = nullptr;
-  r();
+// Wakes the command's coroutine, which waits on the waiter's timer (the deadline, or
+// forever) and re-checks whether it may go on. Connection thread.
+void Wake(Waiter& w) {
+  if (w.timer) w.timer->cancel();
 }
 
-// Connection thread: the wait is over (the state was claimed). Resumes the command once
-// the read started while waiting has ended.
+// Connection thread: the wait is over (the state was claimed). The command goes on once
+// the read started while waiting has ended too, so no byte it reads is lost.
 void Finish(const std::shared_ptr<Waiter>& w) {
   if (w->finished) return;
   w->finished = true;
-  if (w->timer) w->timer->cancel();
   if (w->read_pending) {
-    // The read handler resumes, so no byte it reads is lost.
     boost::system::error_code ec;
     w->socket->cancel(ec);
-    return;
   }
-  Resume(w);
+  Wake(*w);
 }
 
 // Reads what the client sends while it waits into the free tail of the connection's
@@ -315,7 +311,10 @@ void StartRead(Connection& c, const std::shared_ptr<Waiter>& w) {
       asio::buffer(in.data() + end, in.size() - end),
       [&c, self = c.shared_from_this(), w](const boost::system::error_code& ec, size_t n) {
         w->read_pending = false;
-        if (!ec) BlockingAccess::in_end(c) += n;
+        if (!ec) {
+          BlockingAccess::in_end(c) += n;
+          c.server().thread_stats(c.thread()).net_input_bytes += n;
+        }
         // EOF / reset, or closed here (CLIENT KILL): the client is gone.
         bool gone = (ec && ec != asio::error::operation_aborted) || BlockingAccess::closed(c);
         if (gone && !w->finished) {
@@ -323,39 +322,11 @@ void StartRead(Connection& c, const std::shared_ptr<Waiter>& w) {
           if (w->TryClaim(kGone)) w->finished = true;
         }
         if (w->finished) {
-          Resume(w);
+          Wake(*w);
           return;
         }
-        if (!gone) StartRead(c, w);  // else a claimer's Finish is on its way and resumes
+        if (!gone) StartRead(c, w);  // else a claimer's Finish is on its way
       });
-}
-
-void ArmWait(Connection& c, const std::shared_ptr<Waiter>& w) {
-  if (w->finished) {
-    Resume(w);
-    return;
-  }
-  if (w->deadline) {
-    w->timer = std::make_unique<asio::steady_timer>(BlockingAccess::socket(c).get_executor());
-    w->timer->expires_at(*w->deadline);
-    w->timer->async_wait([w](const boost::system::error_code& ec) {
-      if (ec) return;
-      if (w->TryClaim(kTimedOut)) Finish(w);
-    });
-  }
-  StartRead(c, w);
-}
-
-// Resumes when the waiter's state was claimed and the connection may go on.
-awaitable<void> WaitFor(Connection& c, const std::shared_ptr<Waiter>& waiter) {
-  return asio::async_initiate<decltype(use_awaitable), void()>(
-      [&c, w = waiter](auto handler) {
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        auto ex = asio::get_associated_executor(*h);
-        w->resume = [h, ex] { asio::post(ex, [h] { (*h)(); }); };
-        ArmWait(c, w);
-      },
-      use_awaitable);
 }
 
 // Claimers other than the connection's own thread post Finish; once claimed, the waiter
@@ -367,8 +338,7 @@ void Unregister(ShardSet& shards, const std::shared_ptr<Waiter>& w, const std::v
     if (it != g_by_client.end() && it->second.lock() == w) g_by_client.erase(it);
   }
   g_blocked.fetch_sub(1, std::memory_order_relaxed);
-  w->timer.reset();
-  w->resume = nullptr;
+  w->timer.reset();  // here, on its own thread (a shard may drop the last reference)
   const unsigned n = shards.size();
   for (unsigned s : targets) {
     ShardThread* st = &shards.at(s);
@@ -385,6 +355,7 @@ std::shared_ptr<Waiter> NewWaiter(Connection& c, const sb::BlockingCall& call, s
   w->argv.assign(args.begin(), args.end());
   w->argv_views.assign(w->argv.begin(), w->argv.end());
   w->home = &c.server().shards().at(c.thread()).ctx();
+  w->timer = std::make_unique<asio::steady_timer>(BlockingAccess::socket(c).get_executor());
   w->stream_ids.resize(call.key_args.size());
   if (call.kind == sb::Kind::kXreadgroup) {
     for (size_t i = 1; i + 1 < args.size(); ++i)
@@ -442,7 +413,6 @@ awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& s
       co_return true;
     }
     std::shared_ptr<Waiter> w = NewWaiter(conn, *call, args);
-    w->deadline = deadline;
     std::vector<std::vector<size_t>> positions;
     std::vector<unsigned> targets = TargetsOf(*call, args, n, &positions);
     std::vector<asio::io_context*> ctxs;
@@ -452,7 +422,20 @@ awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& s
       Registry& r = RegistryOf(shards.at(targets[i]), n);
       for (size_t pos : positions[targets[i]]) r.Add(w, pos);
     });
-    co_await WaitFor(conn, w);
+    // Wait until the state is claimed (served, timed out, unblocked, gone) and the
+    // read started meanwhile has ended.
+    if (!w->finished) StartRead(conn, w);
+    w->timer->expires_at(deadline ? *deadline : std::chrono::steady_clock::time_point::max());
+    while (!w->finished || w->read_pending) {
+      boost::system::error_code ec;
+      co_await w->timer->async_wait(asio::redirect_error(use_awaitable, ec));
+      if (!ec && !w->finished) {
+        // The deadline passed: time out, unless a claimer got there first (its Finish
+        // is on its way).
+        if (w->TryClaim(kTimedOut)) Finish(w);
+        w->timer->expires_at(std::chrono::steady_clock::time_point::max());
+      }
+    }
     Unregister(shards, w, targets);
     int state = w->state.load(std::memory_order_acquire);
     if (state == kRetry) continue;  // BLMOVE: the source has data; move it (or wait again)

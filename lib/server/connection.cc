@@ -73,7 +73,7 @@ std::string Connection::Describe(int64_t now_ms) const {
   s += " name=" + name;
   s += " age=" + std::to_string((now_ms - created_ms) / 1000);
   s += " idle=" + std::to_string((now_ms - last_interaction_ms) / 1000);
-  s += " flags=N db=" + std::to_string(db);
+  s += std::string(IsClientBlocked(id_) ? " flags=b" : " flags=N") + " db=" + std::to_string(db);
   s += " sub=0 psub=0 ssub=0 multi=-1";
   s += " qbuf=" + std::to_string(in_end_ - in_pos_) + " qbuf-free=" + std::to_string(in_.size() - in_end_);
   s += " argv-mem=0 multi-mem=0 rbs=" + std::to_string(in_.size()) + " rbp=0";

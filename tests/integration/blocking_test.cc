@@ -140,6 +140,34 @@ TEST_CASE("waiters on one key are served first come, first served; one push serv
   }
 }
 
+TEST_CASE("RENAME, MOVE and SWAPDB bring data to a waited key") {
+  for (int threads : kThreadCounts) {
+    CAPTURE(threads);
+    StartedServer server = StartServerUnderTest(threads);
+    REQUIRE_MESSAGE(server.status.ok, server.status.message);
+    Client admin(server.port());
+    Client waiter(server.port());
+    Send(waiter, {"BLPOP", "target", "0"});
+    REQUIRE(WaitBlocked(admin, 1));
+    CHECK(Format(admin.Cmd({"RPUSH", "tmp", "r"})) == ":1");
+    CHECK(Format(admin.Cmd({"RENAME", "tmp", "target"})) == "+OK");
+    CHECK(Format(waiter.ReadReply()) == "[\"target\", \"r\"]");
+
+    Send(waiter, {"BLPOP", "target", "0"});
+    REQUIRE(WaitBlocked(admin, 1));
+    CHECK(Format(admin.Cmd({"SELECT", "1"})) == "+OK");
+    CHECK(Format(admin.Cmd({"RPUSH", "target", "m"})) == ":1");
+    CHECK(Format(admin.Cmd({"MOVE", "target", "0"})) == ":1");
+    CHECK(Format(waiter.ReadReply()) == "[\"target\", \"m\"]");
+
+    Send(waiter, {"BLPOP", "target", "0"});
+    REQUIRE(WaitBlocked(admin, 1));
+    CHECK(Format(admin.Cmd({"RPUSH", "target", "s"})) == ":1");  // in db 1
+    CHECK(Format(admin.Cmd({"SWAPDB", "0", "1"})) == "+OK");
+    CHECK(Format(waiter.ReadReply()) == "[\"target\", \"s\"]");
+  }
+}
+
 TEST_CASE("a client blocked on keys of several shards is served exactly once") {
   for (int threads : kThreadCounts) {
     CAPTURE(threads);
@@ -277,8 +305,10 @@ TEST_CASE("timeouts, CLIENT UNBLOCK and disconnects end the wait") {
     CHECK(Format(admin.Cmd({"CLIENT", "UNBLOCK", ids})) == ":0");
     Send(waiter, {"BLPOP", "u", "0"});
     REQUIRE(WaitBlocked(admin, 1));
+    CHECK(admin.Cmd({"CLIENT", "LIST", "ID", ids}).str.find(" flags=b ") != std::string::npos);
     CHECK(Format(admin.Cmd({"CLIENT", "UNBLOCK", ids})) == ":1");
     CHECK(Format(waiter.ReadReply()) == "(nil-array)");
+    CHECK(admin.Cmd({"CLIENT", "LIST", "ID", ids}).str.find(" flags=N ") != std::string::npos);
     Send(waiter, {"BZPOPMAX", "u", "0"});
     REQUIRE(WaitBlocked(admin, 1));
     CHECK(Format(admin.Cmd({"CLIENT", "UNBLOCK", ids, "ERROR"})) == ":1");
