@@ -382,7 +382,6 @@ std::vector<unsigned> TargetsOf(const sb::BlockingCall& call, store::ArgList arg
 void Publish(const std::shared_ptr<Waiter>& w) {
   std::lock_guard<std::mutex> lock(g_by_client_mu);
   g_by_client[w->client_id] = w;
-  g_blocked.fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -422,6 +421,9 @@ awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& s
       Registry& r = RegistryOf(shards.at(targets[i]), n);
       for (size_t pos : positions[targets[i]]) r.Add(w, pos);
     });
+    // Counted once registered everywhere: a client seen in blocked_clients holds its
+    // place in every key's queue (tests order waiters by it).
+    g_blocked.fetch_add(1, std::memory_order_relaxed);
     // Wait until the state is claimed (served, timed out, unblocked, gone) and the
     // read started meanwhile has ended.
     if (!w->finished) StartRead(conn, w);
