@@ -37,6 +37,7 @@ struct BlockingAccess {
   static size_t& in_end(Connection& c) { return c.in_end_; }
   static bool closed(Connection& c) { return c.closed_; }
   static std::string& out(Connection& c) { return c.out_; }
+  static awaitable<void> flush(Connection& c) { return c.Flush(); }
 };
 
 namespace {
@@ -424,6 +425,9 @@ awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& s
     // Counted once registered everywhere: a client seen in blocked_clients holds its
     // place in every key's queue (tests order waiters by it).
     g_blocked.fetch_add(1, std::memory_order_relaxed);
+    // Replies of earlier pipelined commands go out now, as Redis writes them before a
+    // client blocks.
+    if (!out.empty()) co_await BlockingAccess::flush(conn);
     // Wait until the state is claimed (served, timed out, unblocked, gone) and the
     // read started meanwhile has ended.
     if (!w->finished) StartRead(conn, w);

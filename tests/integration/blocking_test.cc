@@ -86,9 +86,12 @@ TEST_CASE("a blocked BLPOP is woken by another client's push, with pipelined com
     for (const char* key : {"k", "other", "{x}k", "user:1"}) {
       CAPTURE(key);
       Client waiter(server.port());
+      waiter.Append({"ECHO", "before"});
       waiter.Append({"BLPOP", key, "0"});
       waiter.Append({"PING"});
       waiter.Flush();
+      // The reply of a command pipelined before the blocking one arrives while it waits.
+      CHECK(Format(waiter.ReadReply()) == "\"before\"");
       REQUIRE(WaitBlocked(admin, 1));
       CHECK(Format(admin.Cmd({"LPUSH", key, "v"})) == ":1");
       CHECK(Format(waiter.ReadReply()) == "[\"" + std::string(key) + "\", \"v\"]");
