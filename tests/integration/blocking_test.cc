@@ -243,6 +243,92 @@ TEST_CASE("a client blocked on keys of several shards is served exactly once") {
   }
 }
 
+TEST_CASE("short timeouts and CLIENT UNBLOCK racing with pushes lose and duplicate nothing") {
+  for (int threads : kThreadCounts) {
+    CAPTURE(threads);
+    StartedServer server = StartServerUnderTest(threads);
+    REQUIRE_MESSAGE(server.status.ok, server.status.message);
+    const std::vector<std::string> keys = {"ra", "rb", "rc", "{r}d"};
+    constexpr int kConsumers = 6, kPerPusher = 800, kPushers = 2;
+    constexpr int kTotal = kPerPusher * kPushers;
+    Failures failures;
+    std::mutex mu;
+    std::map<std::string, int> received;
+    std::atomic<bool> stop{false};
+    std::vector<long long> ids(kConsumers, 0);
+    std::atomic<int> ready{0};
+    std::vector<std::thread> consumers, others;
+    for (int c = 0; c < kConsumers; ++c) {
+      consumers.emplace_back([&, c] {
+        Client cl(server.port());
+        ids[c] = cl.Cmd({"CLIENT", "ID"}).integer;
+        ready++;
+        const char* timeouts[] = {"0.001", "0.005", "0.01", "0"};
+        auto deadline = Clock::now() + 60s;
+        for (int i = 0; !stop.load() && Clock::now() < deadline; ++i) {
+          std::vector<std::string> argv = {"BLPOP", keys[(c + i) % keys.size()], keys[(c + i + 1) % keys.size()],
+                                           timeouts[(c + i) % 4]};
+          Reply r = cl.Cmd(argv);
+          if (r.type == Reply::Type::kNilArray) continue;
+          if (Format(r).rfind("-UNBLOCKED client unblocked via CLIENT UNBLOCK", 0) == 0) continue;
+          if (r.type != Reply::Type::kArray || r.elements.size() != 2) {
+            failures.Add("unexpected reply " + Format(r));
+            return;
+          }
+          std::lock_guard<std::mutex> lock(mu);
+          received[r.elements[1].str]++;
+        }
+      });
+    }
+    auto ready_deadline = Clock::now() + 10s;
+    while (ready.load() < kConsumers && Clock::now() < ready_deadline) std::this_thread::sleep_for(1ms);
+    for (int p = 0; p < kPushers; ++p) {
+      others.emplace_back([&, p] {
+        Client cl(server.port());
+        for (int i = 0; i < kPerPusher; ++i) {
+          Reply r = cl.Cmd({"LPUSH", keys[(i + p) % keys.size()], "v" + std::to_string(p) + ":" + std::to_string(i)});
+          if (r.type != Reply::Type::kInteger) failures.Add("push failed " + Format(r));
+        }
+      });
+    }
+    // CLIENT UNBLOCK at random moments (consumers blocked with timeout 0 need it).
+    others.emplace_back([&] {
+      Client cl(server.port());
+      auto deadline = Clock::now() + 30s;
+      for (int i = 0; i < 20000 && Clock::now() < deadline && !stop.load(); ++i)
+        cl.Cmd({"CLIENT", "UNBLOCK", std::to_string(ids[i % kConsumers]), (i % 2) ? "TIMEOUT" : "ERROR"});
+    });
+    for (int p = 0; p < kPushers; ++p) others[p].join();
+    // Let consumers drain what is left, then stop them.
+    Client admin(server.port());
+    auto drain_deadline = Clock::now() + 20s;
+    while (Clock::now() < drain_deadline) {
+      long long left = 0;
+      for (const auto& k : keys) left += admin.Cmd({"LLEN", k}).integer;
+      if (left == 0) break;
+      std::this_thread::sleep_for(5ms);
+    }
+    stop = true;
+    others.back().join();
+    // Consumers blocked forever (timeout 0) are released by CLIENT UNBLOCK.
+    for (int round = 0; round < 200; ++round) {
+      for (long long id : ids) admin.Cmd({"CLIENT", "UNBLOCK", std::to_string(id)});
+      if (BlockedClients(admin) == 0) break;
+      std::this_thread::sleep_for(5ms);
+    }
+    for (auto& t : consumers) t.join();
+    MESSAGE("served by BLPOP: " << received.size() << " of " << kTotal);
+    for (const auto& key : keys)
+      for (auto& e : admin.Cmd({"LRANGE", key, "0", "-1"}).elements) received[e.str]++;
+    CHECK_MESSAGE(failures.count() == 0, failures.first());
+    int duplicates = 0;
+    for (auto& [v, n] : received)
+      if (n != 1) duplicates++;
+    CHECK(duplicates == 0);
+    CHECK(received.size() == static_cast<size_t>(kTotal));
+  }
+}
+
 TEST_CASE("concurrent BLMOVE across shards neither loses nor duplicates elements") {
   for (int threads : kThreadCounts) {
     CAPTURE(threads);
