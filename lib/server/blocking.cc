@@ -235,7 +235,28 @@ class Registry : public store::WriteObserver {
         continue;
       }
       store::Slot* s = st_.shard().FindLive(k.db, k.key, store::UnixTimeMs());
-      if (!s) break;
+      if (w.call.kind == sb::Kind::kXreadgroup) {
+        // Redis 7.0.15 ends an XREADGROUP wait with an error when its stream or group
+        // goes away (DEL, a write of another type, XGROUP DESTROY).
+        std::string_view err;
+        if (!s || s->value.type() != store::ValueType::kStream)
+          err = "-UNBLOCKED the stream key no longer exists\r\n";
+        else if (!s->value.As<store::StreamObject>()->FindGroup(w.group))
+          err = "-NOGROUP the consumer group this client was blocked on no longer exists\r\n";
+        if (!err.empty()) {
+          std::shared_ptr<Waiter> held = e.w;
+          q.erase(q.begin() + static_cast<long>(i));
+          if (held->TryClaim(kServed)) {
+            held->reply = std::string(err);
+            PostFinish(held);
+          }
+          continue;
+        }
+      }
+      if (!s) {
+        ++i;
+        continue;
+      }
       store::ValueType want = w.call.stream      ? store::ValueType::kStream
                               : w.call.list_type ? store::ValueType::kList
                                                  : store::ValueType::kZset;

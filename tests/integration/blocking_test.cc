@@ -461,6 +461,21 @@ TEST_CASE("XREAD/XREADGROUP BLOCK woken by XADD, BZPOPMIN woken by ZADD") {
     CHECK(Format(admin.Cmd({"XADD", "s1", "4-1", "f", "y"})) == "\"4-1\"");
     CHECK(Format(b.ReadReply()) == "[[\"s1\", [[\"4-1\", [\"f\", \"y\"]]]]]");
     CHECK(Format(admin.Cmd({"XPENDING", "s1", "grp"})).find(":2") == 1);
+    // The stream or the group going away ends an XREADGROUP wait (not an XREAD one).
+    Send(a, {"XREADGROUP", "GROUP", "grp", "c1", "BLOCK", "0", "STREAMS", "s1", ">"});
+    REQUIRE(WaitBlocked(admin, 1));
+    Send(b, {"XREAD", "BLOCK", "0", "STREAMS", "s1", "$"});
+    REQUIRE(WaitBlocked(admin, 2));
+    CHECK(Format(admin.Cmd({"XGROUP", "DESTROY", "s1", "grp"})) == ":1");
+    CHECK(Format(a.ReadReply()) == "-NOGROUP the consumer group this client was blocked on no longer exists");
+    CHECK(Format(admin.Cmd({"XGROUP", "CREATE", "s1", "grp", "$"})) == "+OK");
+    Send(a, {"XREADGROUP", "GROUP", "grp", "c1", "BLOCK", "0", "STREAMS", "s1", ">"});
+    REQUIRE(WaitBlocked(admin, 2));
+    CHECK(Format(admin.Cmd({"DEL", "s1"})) == ":1");
+    CHECK(Format(a.ReadReply()) == "-UNBLOCKED the stream key no longer exists");
+    CHECK(WaitBlocked(admin, 1));
+    CHECK(Format(admin.Cmd({"XADD", "s1", "9-1", "k", "v"})) == "\"9-1\"");
+    CHECK(Format(b.ReadReply()) == "[[\"s1\", [[\"9-1\", [\"k\", \"v\"]]]]]");
     // BZPOPMIN / BZPOPMAX / BZMPOP.
     Send(a, {"BZPOPMIN", "z1", "z2", "0"});
     REQUIRE(WaitBlocked(admin, 1));
