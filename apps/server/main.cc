@@ -1,10 +1,12 @@
 // darter-server: flags (Redis/Dragonfly names) → ServerOptions → Server.
 #include <iostream>
 #include <thread>
+#include <vector>
 
 #include <boost/program_options.hpp>
 
 #include "server/log.h"
+#include "server/output_limits.h"
 #include "server/server.h"
 
 namespace po = boost::program_options;
@@ -13,6 +15,7 @@ using darter::server::ServerOptions;
 int main(int argc, char** argv) {
   ServerOptions o;
   std::string maxmemory = "0";
+  std::vector<std::string> output_limits;
   po::options_description desc("darter-server: a Redis-compatible, multi-threaded in-memory server\n\nOptions");
   desc.add_options()
       ("help,h", "show this help and exit")
@@ -27,12 +30,14 @@ int main(int argc, char** argv) {
       ("maxclients", po::value(&o.maxclients)->default_value(o.maxclients), "maximum connected clients")
       ("dir", po::value(&o.dir)->default_value(o.dir), "working directory for RDB files")
       ("dbfilename", po::value(&o.dbfilename)->default_value(o.dbfilename), "RDB file name")
+      ("save", po::value(&o.save), "save schedule \"<seconds> <changes> ...\" (Redis's); empty: none")
       ("logfile", po::value(&o.logfile), "log file (default: stderr)")
       ("loglevel", po::value(&o.loglevel)->default_value(o.loglevel), "debug, verbose, notice or warning")
       ("replicaof", po::value(&o.replicaof), "start as a replica of host:port")
       ("masterauth", po::value(&o.masterauth), "password for the primary")
       ("masteruser", po::value(&o.masteruser), "ACL user for the primary (Redis 6+)")
-      ("repl-timeout", po::value(&o.repl_timeout)->default_value(o.repl_timeout), "seconds of silence before the link to the primary is dropped");
+      ("repl-timeout", po::value(&o.repl_timeout)->default_value(o.repl_timeout), "seconds of silence before the link to the primary is dropped")
+      ("client-output-buffer-limit", po::value(&output_limits)->composing(), "\"<class> <hard> <soft> <seconds>\" (repeatable), e.g. \"pubsub 32mb 8mb 60\"");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -51,6 +56,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.maxmemory = probe.maxmemory();
+  for (const std::string& limit : output_limits) {
+    if (auto err = darter::server::SetOutputBufferLimits(limit)) {
+      std::cerr << "darter-server: --client-output-buffer-limit: " << *err << "\n";
+      return 2;
+    }
+  }
   if (o.dbnum < 1 || o.dbnum > 1024 * 1024) {
     std::cerr << "darter-server: --dbnum must be between 1 and 1048576\n";
     return 2;

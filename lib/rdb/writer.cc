@@ -73,7 +73,7 @@ void Writer::PutRaw(std::string_view s) { buf_.append(s); }
 
 Status Writer::FlushBuffer() {
   if (buf_.empty()) return {};
-  crc_ = Crc64(crc_, buf_.data(), buf_.size());
+  if (opt_.checksum) crc_ = Crc64(crc_, buf_.data(), buf_.size());
   written_ += buf_.size();
   Status s = out_->Write(buf_);
   buf_.clear();
@@ -119,7 +119,7 @@ Status Writer::PutString(std::string_view s, bool allow_int) {
   if (s.size() >= kFlushAt) {
     // Pass big values straight through.
     DARTER_RDB_RETURN_IF_ERROR(FlushBuffer());
-    crc_ = Crc64(crc_, s.data(), s.size());
+    if (opt_.checksum) crc_ = Crc64(crc_, s.data(), s.size());
     written_ += s.size();
     Status st = out_->Write(s);
     if (!st.ok()) return Fail(st.message());
@@ -479,6 +479,23 @@ Status Writer::Finish() {
   buf_.clear();
   if (!s.ok()) return Fail(s.message());
   phase_ = Phase::kFinished;
+  return {};
+}
+
+void Writer::StartBody() { phase_ = Phase::kTop; }
+
+Status Writer::Flush() {
+  DARTER_RDB_RETURN_IF_ERROR(Expect(Phase::kTop, "Flush"));
+  return FlushBuffer();
+}
+
+Status Writer::WriteRecords(std::string_view records) {
+  DARTER_RDB_RETURN_IF_ERROR(Expect(Phase::kTop, "WriteRecords"));
+  DARTER_RDB_RETURN_IF_ERROR(FlushBuffer());
+  if (opt_.checksum) crc_ = Crc64(crc_, records.data(), records.size());
+  written_ += records.size();
+  Status s = out_->Write(records);
+  if (!s.ok()) return Fail(s.message());
   return {};
 }
 

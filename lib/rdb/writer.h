@@ -144,6 +144,14 @@ class Writer {
   int rdb_version() const { return opt_.rdb_version; }
   uint64_t bytes_written() const { return written_ + buf_.size(); }
 
+  // Body-only mode (fork-less snapshots): records without a header, for a file or
+  // stream whose header another writer wrote. Flush hands everything buffered to the
+  // sink (call it between records). WriteRecords appends records encoded elsewhere
+  // (e.g. a snapshot's chunks) to this writer's output, inside its checksum.
+  void StartBody();
+  Status Flush();
+  Status WriteRecords(std::string_view records);
+
   // DUMP-payload mode (used by dump_payload.h): no header, no key names and
   // no modifiers; exactly one value; FinishDumpPayload appends the 2-byte
   // version and the CRC-64 instead of EOF.

@@ -1,5 +1,8 @@
 #include "server/config.h"
 
+#include "server/output_limits.h"
+#include "server/script_family.h"
+#include "server/persistence.h"
 #include "store/store_config.h"
 #include "store/string_util.h"
 
@@ -38,6 +41,14 @@ std::optional<std::string> SetUnsigned(uint64_t* field, std::string_view v) {
   return std::nullopt;
 }
 
+std::optional<std::string> SetSaveParams(ServerOptions& o, std::string_view v) {
+  std::vector<std::pair<int64_t, int64_t>> points;
+  if (!Persistence::ParseSaveParams(v, &points)) return "Invalid save parameters";
+  o.save.clear();
+  for (auto [s, c] : points) o.save += (o.save.empty() ? "" : " ") + std::to_string(s) + " " + std::to_string(c);
+  return std::nullopt;
+}
+
 }  // namespace
 
 ConfigRegistry::ConfigRegistry(ServerOptions initial)
@@ -47,11 +58,15 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
   params_["port"] = ro([](const ServerOptions& o) { return std::to_string(o.port); });
   params_["databases"] = ro([](const ServerOptions& o) { return std::to_string(o.dbnum); });
   params_["io-threads"] = ro([](const ServerOptions& o) { return std::to_string(o.threads); });
-  params_["dir"] = ro([](const ServerOptions& o) { return o.dir; });
+  // Redis 7.0 refuses it by default (enable-protected-configs no).
+  params_["dir"] = Param{[](const ServerOptions& o) { return o.dir; },
+                         [](ServerOptions&, std::string_view) -> std::optional<std::string> {
+                           return "can't set protected config";
+                         }};
   params_["logfile"] = ro([](const ServerOptions& o) { return o.logfile; });
   params_["daemonize"] = ro([](const ServerOptions&) { return std::string("no"); });
   params_["appendonly"] = ro([](const ServerOptions&) { return std::string("no"); });
-  params_["save"] = ro([](const ServerOptions&) { return std::string(""); });
+  params_["save"] = Param{[](const ServerOptions& o) { return o.save; }, SetSaveParams};
   params_["requirepass"] = Param{[](const ServerOptions& o) { return o.requirepass; },
                                  [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
                                    o.requirepass = v;
@@ -82,10 +97,9 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction";
       }};
   params_["dbfilename"] = Param{[](const ServerOptions& o) { return o.dbfilename; },
-                                [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
-                                  if (v.find('/') != std::string_view::npos) return "dbfilename can't be a path, just a filename";
-                                  o.dbfilename = v;
-                                  return std::nullopt;
+                                // Redis 7.0 refuses it by default (enable-protected-configs no).
+                                [](ServerOptions&, std::string_view) -> std::optional<std::string> {
+                                  return "can't set protected config";
                                 }};
   params_["loglevel"] = Param{[](const ServerOptions& o) { return o.loglevel; },
                               [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
@@ -131,6 +145,26 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
     params_[name] = Param{[](const ServerOptions& o) { return std::string(o.replica_read_only ? "yes" : "no"); },
                           [yes_no](ServerOptions& o, std::string_view v) { return yes_no(&o.replica_read_only, v); }};
   }
+  params_["client-output-buffer-limit"] =
+      Param{[](const ServerOptions&) { return FormatOutputBufferLimits(); },
+            [](ServerOptions&, std::string_view v) { return SetOutputBufferLimits(v); }};
+  for (const char* name : {"lua-time-limit", "busy-reply-threshold"}) {  // script_family.h
+    params_[name] = Param{[](const ServerOptions&) { return std::to_string(LuaTimeLimitMs().load()); },
+                          [](ServerOptions&, std::string_view v) -> std::optional<std::string> {
+                            auto n = store::ParseInt64(v);
+                            if (!n) return "argument couldn't be parsed into an integer";
+                            LuaTimeLimitMs().store(*n);
+                            return std::nullopt;
+                          }};
+  }
+  params_["lua-allow-undeclared-keys"] =
+      Param{[](const ServerOptions&) { return std::string(LuaAllowUndeclaredKeys().load() ? "yes" : "no"); },
+            [](ServerOptions&, std::string_view v) -> std::optional<std::string> {
+              if (store::EqualsIgnoreCase(v, "yes")) LuaAllowUndeclaredKeys().store(true);
+              else if (store::EqualsIgnoreCase(v, "no")) LuaAllowUndeclaredKeys().store(false);
+              else return "argument must be 'yes' or 'no'";
+              return std::nullopt;
+            }};
   AddStoreParams();
   store::GetStoreConfig().lfu_policy.store(opts_.maxmemory_policy.find("lfu") != std::string::npos);
   store::GetStoreConfig().lru_policy.store(opts_.maxmemory_policy.find("lru") != std::string::npos);

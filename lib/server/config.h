@@ -26,6 +26,7 @@ struct ServerOptions {
   std::string maxmemory_policy = "noeviction";
   std::string dir = ".";
   std::string dbfilename = "dump.rdb";
+  std::string save;  // Redis's `save "<seconds> <changes> ..."`; empty: no schedule
   std::string logfile;  // empty: stderr
   std::string loglevel = "notice";
   uint64_t maxclients = 10000;

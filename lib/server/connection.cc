@@ -5,6 +5,9 @@
 #include "server/blocking.h"
 #include "server/server.h"
 #include "server/cross_thread.h"
+#include "server/multi_family.h"
+#include "server/pubsub_family.h"
+#include "server/script_family.h"
 #include "server/transaction.h"
 #include "store/errors.h"
 #include "store/shard.h"
@@ -23,6 +26,7 @@ constexpr size_t kMaxBatch = 256;
 std::string Endpoint(const asio::ip::tcp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
+}  // namespace
 
 std::string UnknownCommandError(store::ArgList args) {
   std::string list;
@@ -37,7 +41,6 @@ std::string UnknownCommandError(store::ArgList args) {
   msg.append(list);
   return msg;
 }
-}  // namespace
 
 Connection::Connection(Server& server, unsigned thread, asio::ip::tcp::socket socket, uint64_t id)
     : server_(server),
@@ -73,22 +76,26 @@ std::string Connection::Describe(int64_t now_ms) const {
   s += " name=" + name;
   s += " age=" + std::to_string((now_ms - created_ms) / 1000);
   s += " idle=" + std::to_string((now_ms - last_interaction_ms) / 1000);
-  s += std::string(IsClientBlocked(id_) ? " flags=b" : " flags=N") + " db=" + std::to_string(db);
-  s += " sub=0 psub=0 ssub=0 multi=-1";
+  s += InSubscribedMode(*this) ? " flags=P" : IsClientBlocked(id_) ? " flags=b" : " flags=N";
+  s += " db=" + std::to_string(db);
+  s += PubSubClientFields(*this) + " multi=-1";
   s += " qbuf=" + std::to_string(in_end_ - in_pos_) + " qbuf-free=" + std::to_string(in_.size() - in_end_);
   s += " argv-mem=0 multi-mem=0 rbs=" + std::to_string(in_.size()) + " rbp=0";
-  s += " obl=0 oll=0 omem=" + std::to_string(out_.size()) + " tot-mem=" + std::to_string(in_.size() + out_.capacity());
+  s += " obl=0 oll=0 omem=" + std::to_string(pending_output()) + " tot-mem=" + std::to_string(in_.size() + out_.capacity());
   s += " events=r cmd=" + last_command + " user=default redir=-1 resp=" + std::to_string(reply_.protocol());
   return s;
 }
 
 awaitable<void> Connection::Flush() {
+  if (push_writing_) co_await WaitForPushWriter();
   if (out_.empty() || closed_) {
     out_.clear();
     co_return;
   }
   boost::system::error_code ec;
+  flush_writing_ = true;
   co_await asio::async_write(socket_, asio::buffer(out_), asio::redirect_error(use_awaitable, ec));
+  flush_writing_ = false;
   server_.thread_stats(thread_).net_output_bytes += out_.size();
   if (out_.capacity() > 4 * kFlushThreshold) {
     std::string().swap(out_);
@@ -96,6 +103,7 @@ awaitable<void> Connection::Flush() {
     out_.clear();
   }
   if (ec) Close();
+  else if (!push_.empty()) StartPushWriter();  // pushes that arrived during the write
 }
 
 awaitable<void> Connection::Run() {
@@ -111,6 +119,7 @@ awaitable<void> Connection::Run() {
                                                 asio::redirect_error(use_awaitable, ec));
     if (ec) break;
     in_end_ += n;
+    in_batch_ = true;
     stats.net_input_bytes += n;
     last_interaction_ms = store::UnixTimeMs();
     bool stop = false;
@@ -177,9 +186,12 @@ awaitable<void> Connection::Run() {
       }
     }
     co_await Flush();
+    in_batch_ = false;
     if (stop) break;
   }
   Close();
+  ReleaseTransaction(*this);
+  if (subscriber) DropSubscriptions(*this);
   server_.connections(thread_).erase(id_);
   server_.connected_clients().fetch_sub(1, std::memory_order_relaxed);
 }
@@ -188,12 +200,13 @@ bool Connection::Squashable(BatchEntry& e) {
   const store::CommandSpec* spec = store::CommandTable::Global().Find(e.args[0]);
   e.spec = spec;
   if (!spec || !spec->shard_handler || spec->key_extractor || spec->validate || spec->first_key <= 0 ||
-      spec->last_key != spec->first_key || is_master)
+      spec->last_key != spec->first_key || is_master || InMulti(*this))
     return false;
   int argc = static_cast<int>(e.args.size());
   if (spec->first_key >= argc) return false;
   if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) return false;
   if (!authenticated || server_.loading()) return false;
+  if (subscriber && !SubscribedModeError(*this, *spec, e.args).empty()) return false;
   if (spec->is_write() && server_.is_replica()) return false;
   if ((spec->flags & store::kCmdDenyOom) && server_.config().maxmemory() &&
       server_.used_memory() > server_.config().maxmemory())
@@ -257,6 +270,8 @@ awaitable<void> Connection::RunSquashed(size_t begin, size_t end) {
         resp::ReplyBuilder rb(&replies[k]);
         rb.SetProtocol(protocol);
         store::CommandContext ctx{here.shard(), db_now, store::ArgList(e.args), rb, now};
+        std::string_view wkey = e.args[e.spec->first_key];
+        if (e.spec->is_write()) here.shard().BeforeWrite(db_now, {&wkey, 1});
         e.spec->shard_handler(ctx);
         if (ctx.effects.dirty()) {
           std::string_view key = e.args[e.spec->first_key];
@@ -271,6 +286,7 @@ awaitable<void> Connection::RunSquashed(size_t begin, size_t end) {
 
 awaitable<void> Connection::Execute(store::ArgList args) {
   const store::CommandSpec* spec = store::CommandTable::Global().Find(args[0]);
+  if (tx && QueueInMulti(*this, spec, args, reply_)) co_return;  // between MULTI and EXEC
   if (!spec) {
     reply_.Error(UnknownCommandError(args));
     co_return;
@@ -295,6 +311,14 @@ awaitable<void> Connection::Execute(store::ArgList args) {
       co_return;
     }
   }
+  if (subscriber && !is_master) {
+    std::string err = SubscribedModeError(*this, *spec, args);
+    if (!err.empty()) {
+      reply_.Error(err);
+      co_return;
+    }
+  }
+  if (!is_master && ScriptBusyRefuses(*spec, args, reply_)) co_return;
   if (spec->validate) {
     std::string err = spec->validate(args);
     if (!err.empty()) {
@@ -337,6 +361,7 @@ awaitable<void> Connection::Execute(store::ArgList args) {
     unsigned target = keys.empty() ? thread_ : store::ShardOf(keys[0], shards.size());
     if (target == thread_ && !thread_ref_.AnyLocked(db, keys)) {
       store::CommandContext ctx{thread_ref_.shard(), db, args, reply_, store::UnixTimeMs()};
+      if (spec->is_write()) thread_ref_.shard().BeforeWrite(db, keys);
       spec->shard_handler(ctx);
       if (ctx.effects.dirty()) thread_ref_.shard().NotifyWrite({db, args, ctx.effects, keys});
       co_return;

@@ -14,12 +14,18 @@
 #include "resp/reply_builder.h"
 #include "resp/request_parser.h"
 #include "server/asio.h"
+#include "server/output_limits.h"
 #include "store/command_table.h"
 
 namespace darter::server {
 
 class Server;
 class ShardThread;
+struct ClientTransaction;
+
+// Redis 7.0's reply to an unknown command (also given when MULTI queues one).
+std::string UnknownCommandError(store::ArgList args);
+struct Subscriber;
 
 class Connection : public std::enable_shared_from_this<Connection> {
   friend struct BlockingAccess;  // blocking.cc: reads and replies while a command waits
@@ -46,6 +52,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peer_address;
   std::string local_address;
   int fd = -1;
+  // MULTI/WATCH state (multi_family.h); null until the client first uses them.
+  std::shared_ptr<ClientTransaction> tx;
 
   int protocol() const { return reply_.protocol(); }
   void set_protocol(int p) { reply_.SetProtocol(p); }
@@ -68,11 +76,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // CLIENT LIST / CLIENT INFO line.
   std::string Describe(int64_t now_ms) const;
 
+  // Pub/sub (pubsub_family.cc): this connection's subscriptions; null until its first
+  // (P|S)SUBSCRIBE.
+  std::shared_ptr<Subscriber> subscriber;
+  // Asynchronous output (a pub/sub message): written after any reply already produced,
+  // whether the connection is idle, running a batch or writing. Disconnects the client
+  // (and drops the bytes) when its unsent output exceeds client-output-buffer-limit.
+  // Own thread only; defined in connection_push.cc.
+  void Push(std::string_view bytes);
+  // Output produced but not yet written (replies and pushes).
+  size_t pending_output() const { return out_.size() + push_.size() + wbuf_.size(); }
+
  private:
   // Runs one command. Returns true when it finished synchronously; otherwise the caller
   // must co_await the returned task (held in pending_).
   awaitable<void> Execute(store::ArgList args);
   awaitable<void> Flush();
+  // Push's writer (connection_push.cc): drains push_ while no batch is writing.
+  void StartPushWriter();
+  awaitable<void> PushWriter();
+  awaitable<void> WaitForPushWriter();
 
   // Pipelining: commands parsed from one read run as a batch. A run of consecutive
   // single-key commands is "squashed": one hop per owning shard runs that shard's
@@ -104,6 +127,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   resp::ReplyBuilder reply_;
   bool closed_ = false;
   std::string parse_error_;
+  // Output ordering with pushes: while a batch runs (in_batch_) pushes join out_ after the
+  // replies produced so far, unless out_ is being written (flush_writing_); otherwise
+  // they queue in push_, which PushWriter writes from wbuf_. One write is in flight at a
+  // time: Flush waits for PushWriter, and PushWriter only starts outside a batch or
+  // after Flush's write.
+  bool in_batch_ = false;
+  bool flush_writing_ = false;
+  bool push_writing_ = false;
+  std::string push_;
+  std::string wbuf_;
+  std::unique_ptr<asio::steady_timer> push_done_;  // cancelled when PushWriter finishes
+  OutputLimitTracker output_limit_;
 };
 
 // What a connection-level command handler sees (store::ConnectionHandler).

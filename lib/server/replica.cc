@@ -415,8 +415,7 @@ awaitable<bool> ReplicaLink::FullSync(const std::string& replid, int64_t offset)
 }
 
 // A command the primary accepted but this server refused means the copy may differ
-// (an unsupported command, PUBLISH before pub/sub exists, a script propagated
-// verbatim). Say so — once per command name, so a busy stream cannot flood the log.
+// (an unsupported command, a script propagated verbatim). Say so — once per command name, so a busy stream cannot flood the log.
 void ReplicaLink::ReportRefused(const std::string& name, const std::string& error) {
   refused_count_++;
   if (!refused_names_.insert(name).second) return;
@@ -429,18 +428,33 @@ void ReplicaLink::ReportRefused(const std::string& name, const std::string& erro
 
 awaitable<void> ReplicaLink::ApplyBlock() {
   std::vector<store::ExecBlockOp::Command> commands;
+  // PUBLISH inside a block (MULTI or a script on the primary) changes no data: the
+  // block's writes apply atomically, then its messages reach local subscribers in order.
+  std::vector<std::vector<std::string>> publishes;
   for (auto& argv : block_) {
     store::ExecBlockOp::Command c;
     c.spec = store::CommandTable::Global().Find(argv[0]);
+    if (c.spec && c.spec->conn_handler && (c.spec->flags & store::kCmdPubSub)) {
+      publishes.push_back(std::move(argv));
+      continue;
+    }
     c.argv = std::move(argv);
     commands.push_back(std::move(c));
   }
   block_.clear();
-  store::ExecBlockOp op(std::move(commands), master_client_->db, server_.db_count(), 2);
-  std::string discard;
-  resp::ReplyBuilder rb(&discard);
-  std::vector<size_t> keys = op.lock_key_indices();
-  co_await RunOp(server_.shards(), op, op.lock_args(), keys, master_client_->db, rb);
+  if (!commands.empty()) {
+    store::ExecBlockOp op(std::move(commands), master_client_->db, server_.db_count(), 2);
+    std::string discard;
+    resp::ReplyBuilder rb(&discard);
+    std::vector<size_t> keys = op.lock_key_indices();
+    co_await RunOp(server_.shards(), op, op.lock_args(), keys, master_client_->db, rb);
+    master_client_->db = op.db();  // a SELECT inside the block stays in effect, as on the primary
+  }
+  for (auto& argv : publishes) {
+    std::vector<std::string_view> views(argv.begin(), argv.end());
+    std::string error = co_await master_client_->ExecuteAsMaster(store::ArgList(views));
+    if (!error.empty()) ReportRefused(store::ToLower(views[0]), error);
+  }
 }
 
 awaitable<bool> ReplicaLink::StreamCommands() {

@@ -13,9 +13,15 @@
 
 #include "server/connection.h"
 #include "server/log.h"
+#include "server/multi_family.h"
 #include "server/persistence.h"
+#include "server/pubsub_family.h"
+#include "server/pubsub_registry.h"
 #include "server/replica.h"
+#include "server/reset_command.h"
+#include "server/script_family.h"
 #include "server/server_family.h"
+#include "server/watch_registry.h"
 #include "store/shard.h"
 #include "store/string_util.h"
 
@@ -46,11 +52,20 @@ Server::Server(ServerOptions options)
       run_id_(RandomHex(40)),
       start_time_ms_(store::UnixTimeMs()) {
   static std::once_flag registered;
-  std::call_once(registered, [] { RegisterServerFamily(store::CommandTable::Global()); });
+  std::call_once(registered, [] {
+    RegisterServerFamily(store::CommandTable::Global());
+    RegisterMultiFamily(store::CommandTable::Global());
+    RegisterPubSubFamily(store::CommandTable::Global());
+    RegisterResetCommand(store::CommandTable::Global());
+    RegisterScriptFamily(store::CommandTable::Global());
+  });
+  pubsub_ = std::make_unique<PubSubRegistry>();
   unsigned threads = ResolveThreads(options.threads);
   for (unsigned i = 0; i < threads; ++i) per_thread_.push_back(std::make_unique<PerThread>());
   shards_ = std::make_unique<ShardSet>(threads, db_count_);
+  for (unsigned i = 0; i < threads; ++i) watches_.push_back(std::make_unique<WatchRegistry>(shards_->at(i).shard()));
   repl_state_.Update([&](ReplicationSnapshot& s) { s.replid = run_id_; });
+  persistence_ = std::make_unique<Persistence>(*this);
 }
 
 void Server::SetShardsExpireLocally(bool on) {
@@ -110,6 +125,7 @@ void Server::ReplicaOfNoOne() {
 }
 
 Server::~Server() {
+  persistence_->Stop();  // no scheduled save from here on; a running one ends first
   std::shared_ptr<ReplicaLink> link;
   {
     std::lock_guard lk(replica_mu_);
@@ -172,10 +188,12 @@ std::optional<std::string> Server::Start() {
     uint64_t keys = 0;
     rdb::Status st = LoadRdbFileAtStartup(*this, rdb_path, &keys);
     if (!st.ok()) return "cannot load " + rdb_path + ": " + st.message();
+    persistence_->set_last_load_keys(keys);
     LOG_NOTICE("DB loaded from disk: %.3f seconds, %llu keys (%s)", (store::UnixTimeMs() - t0) / 1000.0,
                static_cast<unsigned long long>(keys), rdb_path.c_str());
   }
   last_save_time_.store(store::UnixTimeMs() / 1000);
+  persistence_->Start(main_ctx_);
   asio::co_spawn(main_ctx_, AcceptLoop(), asio::detached);
   memory_timer_ = std::make_unique<asio::steady_timer>(main_ctx_);
   ScheduleMemoryTimer();
@@ -235,6 +253,7 @@ void Server::Run() {
   main_ctx_.run();
   boost::system::error_code ec;
   if (acceptor_) acceptor_->close(ec);
+  persistence_->OnShutdown();  // a save on SIGTERM when a schedule is set
   memory_timer_.reset();
   // Close every connection on its own thread, then stop the loops.
   for (unsigned t = 0; t < shards_->size(); ++t) {

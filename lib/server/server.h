@@ -21,7 +21,10 @@
 namespace darter::server {
 
 class Connection;
+class PubSubRegistry;
 class ReplicaLink;
+class WatchRegistry;
+class Persistence;
 
 // Counters a thread keeps for its own connections; summed by INFO.
 struct ThreadStats {
@@ -42,6 +45,8 @@ class Server {
   void RequestShutdown();
 
   ShardSet& shards() { return *shards_; }
+  // Pub/sub subscriptions of every connection (pubsub_registry.h); thread-safe.
+  PubSubRegistry& pubsub() { return *pubsub_; }
   ConfigRegistry& config() { return config_; }
   unsigned db_count() const { return db_count_; }
   uint16_t bound_port() const { return bound_port_; }
@@ -53,6 +58,8 @@ class Server {
     return per_thread_[thread]->connections;
   }
   ThreadStats& thread_stats(unsigned thread) { return per_thread_[thread]->stats; }
+  // WATCH bookkeeping of shard i (watch_registry.h); shard thread i only.
+  WatchRegistry& watches(unsigned shard) { return *watches_[shard]; }
 
   std::atomic<uint64_t>& connected_clients() { return connected_clients_; }
   uint64_t total_connections() const { return total_connections_.load(std::memory_order_relaxed); }
@@ -76,6 +83,8 @@ class Server {
   // Unix seconds of the last successful SAVE (or start-up), for LASTSAVE and INFO.
   int64_t last_save_time() const { return last_save_time_.load(std::memory_order_relaxed); }
   void set_last_save_time(int64_t t) { last_save_time_.store(t, std::memory_order_relaxed); }
+  // SAVE/BGSAVE, the save schedule, shutdown saves (persistence.h).
+  Persistence& persistence() { return *persistence_; }
 
  private:
   // Tells every shard whether it may expire keys itself (not while a replica).
@@ -94,6 +103,8 @@ class Server {
   int64_t start_time_ms_;
   std::vector<std::unique_ptr<PerThread>> per_thread_;
   std::unique_ptr<ShardSet> shards_;
+  std::vector<std::unique_ptr<WatchRegistry>> watches_;  // one per shard; outlive the shards' threads
+  std::unique_ptr<PubSubRegistry> pubsub_;
   asio::io_context main_ctx_{1};
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::unique_ptr<asio::steady_timer> memory_timer_;
@@ -111,6 +122,7 @@ class Server {
   std::atomic<int64_t> last_save_time_{0};
   std::mutex replica_mu_;  // guards link_
   std::shared_ptr<ReplicaLink> link_;
+  std::unique_ptr<Persistence> persistence_;
 };
 
 }  // namespace darter::server

@@ -13,7 +13,9 @@
 #include "server/blocking.h"
 #include "server/connection.h"
 #include "server/cross_thread.h"
+#include "server/debug_digest.h"
 #include "server/persistence.h"
+#include "server/pubsub_family.h"
 #include "server/server.h"
 #include "server/shard_set.h"
 #include "store/errors.h"
@@ -58,6 +60,12 @@ bool ValidClientName(std::string_view name) {
 void PingCommand(ConnectionContext& c) {
   if (c.args.size() > 2) {
     c.reply.Error(store::errors::WrongArity("ping"));
+    return;
+  }
+  if (c.conn.protocol() == 2 && InSubscribedMode(c.conn)) {  // RESP2 subscribed mode: ["pong", msg]
+    c.reply.ArrayHeader(2);
+    c.reply.Bulk("pong");
+    c.reply.Bulk(c.args.size() == 2 ? c.args[1] : "");
     return;
   }
   if (c.args.size() == 2) c.reply.Bulk(c.args[1]);
@@ -170,8 +178,12 @@ void HelloCommand(ConnectionContext& c) {
 
 void SelectCommand(ConnectionContext& c) {
   auto v = store::ParseInt64(c.args[1]);
-  if (!v || *v < INT32_MIN || *v > INT32_MAX) {
+  if (!v) {
     c.reply.Error(store::errors::kNotInteger);
+    return;
+  }
+  if (*v < INT32_MIN || *v > INT32_MAX) {
+    c.reply.Error(store::errors::kNotInt32);
     return;
   }
   if (*v < 0 || *v >= static_cast<int64_t>(c.server.db_count())) {
@@ -213,6 +225,7 @@ void ClientCommand(ConnectionContext& c) {
     c.reply.Verbatim(c.conn.Describe(store::UnixTimeMs()) + "\n");
   } else if (sub == "list") {
     std::optional<std::vector<uint64_t>> ids;
+    std::optional<std::string> type;
     for (size_t j = 2; j < c.args.size(); ++j) {
       if (EqualsIgnoreCase(c.args[j], "type") && j + 1 < c.args.size()) {
         std::string t = ToLower(c.args[j + 1]);
@@ -220,7 +233,7 @@ void ClientCommand(ConnectionContext& c) {
           c.reply.Error("ERR Unknown client type '" + std::string(c.args[j + 1]) + "'");
           return;
         }
-        if (t != "normal") ids = std::vector<uint64_t>{};  // no such clients yet
+        type = t;
         ++j;
       } else if (EqualsIgnoreCase(c.args[j], "id") && j + 1 < c.args.size()) {
         ids = std::vector<uint64_t>{};
@@ -239,7 +252,7 @@ void ClientCommand(ConnectionContext& c) {
     }
     Server& srv = c.server;
     resp::ReplyBuilder& rb = c.reply;
-    c.then = [&srv, &rb, ids]() -> awaitable<void> {
+    c.then = [&srv, &rb, ids, type]() -> awaitable<void> {
       unsigned n = srv.shards().size();
       std::vector<std::vector<std::pair<uint64_t, std::string>>> lines(n);
       std::vector<asio::io_context*> ctxs;
@@ -248,6 +261,7 @@ void ClientCommand(ConnectionContext& c) {
       co_await AwaitAll(ctxs, [&](size_t t) {
         for (auto& [id, conn] : srv.connections(static_cast<unsigned>(t))) {
           if (ids && std::find(ids->begin(), ids->end(), id) == ids->end()) continue;
+          if (type && !ClientTypeIs(*conn, *type)) continue;
           lines[t].emplace_back(id, conn->Describe(now));
         }
       });
@@ -323,7 +337,7 @@ void ClientCommand(ConnectionContext& c) {
           if (f.addr && *f.addr != conn->peer_address) continue;
           if (f.laddr && *f.laddr != conn->local_address) continue;
           if (f.user && *f.user != "default") continue;
-          if (f.type && *f.type != "normal") continue;
+          if (f.type && !ClientTypeIs(*conn, *f.type)) continue;
           if (f.maxage && (now - conn->created_ms) / 1000 < *f.maxage) continue;
           if (id == me) {
             if (f.skipme) continue;
@@ -542,7 +556,13 @@ void CommandCommand(ConnectionContext& c) {
 
 void DebugCommand(ConnectionContext& c) {
   std::string sub = ToLower(c.args[1]);
-  if (sub == "sleep" && c.args.size() >= 3) {
+  if (sub == "digest" && c.args.size() == 2) {
+    DebugDigest(c);
+  } else if (sub == "digest-value") {
+    DebugDigestValue(c);
+  } else if (sub == "reload") {
+    DebugReload(c);
+  } else if (sub == "sleep" && c.args.size() >= 3) {
     auto secs = store::ParseDouble(c.args[2]);
     if (!secs) {
       c.reply.Error(store::errors::kNotFloat);
@@ -636,13 +656,21 @@ void SaveCommand(ConnectionContext& c) {
   c.then = [&srv, &rb]() -> awaitable<void> {
     std::string path = RdbPath(srv);
     rdb::Status st = co_await SaveRdbFile(srv, path);
-    if (st.ok()) {
-      srv.set_last_save_time(store::UnixTimeMs() / 1000);
-      rb.Ok();
-    } else {
-      rb.Error("ERR " + st.message());
-    }
+    if (st.ok()) rb.Ok();
+    else rb.Error(st.message() == "Background save already in progress" ? "ERR " + st.message() : "ERR");
   };
+}
+
+void BgsaveCommand(ConnectionContext& c) {
+  if (c.args.size() > 2 || (c.args.size() == 2 && !EqualsIgnoreCase(c.args[1], "schedule"))) {
+    c.reply.Error(store::errors::kSyntax);
+    return;
+  }
+  if (!c.server.persistence().StartBackgroundSave(RdbPath(c.server))) {
+    c.reply.Error("ERR Background save already in progress");
+    return;
+  }
+  c.reply.SimpleString("Background saving started");
 }
 
 void LastSaveCommand(ConnectionContext& c) { c.reply.Integer(c.server.last_save_time()); }
@@ -650,9 +678,10 @@ void LastSaveCommand(ConnectionContext& c) { c.reply.Integer(c.server.last_save_
 // ---- SHUTDOWN ----
 
 void ShutdownCommand(ConnectionContext& c) {
-  bool save = false;
+  bool save = false, nosave = false;
   for (size_t j = 1; j < c.args.size(); ++j) {
     if (EqualsIgnoreCase(c.args[j], "save")) save = true;
+    if (EqualsIgnoreCase(c.args[j], "nosave")) nosave = true;
     std::string_view a = c.args[j];
     if (!EqualsIgnoreCase(a, "nosave") && !EqualsIgnoreCase(a, "save") && !EqualsIgnoreCase(a, "now") &&
         !EqualsIgnoreCase(a, "force") && !EqualsIgnoreCase(a, "abort")) {
@@ -666,19 +695,22 @@ void ShutdownCommand(ConnectionContext& c) {
   }
   // Like Redis, no reply: the connection closes when the server exits.
   Server& srv = c.server;
+  if (!save && !nosave && srv.persistence().save_schedule_set()) save = true;  // Redis's default
   Connection& conn = c.conn;
   resp::ReplyBuilder& rb = c.reply;
   if (!save) {
+    srv.persistence().set_shutdown_decided();
     conn.close_after_reply = true;
     srv.RequestShutdown();
     return;
   }
   c.then = [&srv, &conn, &rb]() -> awaitable<void> {
-    rdb::Status st = co_await SaveRdbFile(srv, RdbPath(srv));
+    rdb::Status st = co_await SaveRdbFileWhenIdle(srv, RdbPath(srv));
     if (!st.ok()) {
       rb.Error("ERR Errors trying to SHUTDOWN. Check logs.");
       co_return;
     }
+    srv.persistence().set_shutdown_decided();
     conn.close_after_reply = true;
     srv.RequestShutdown();
   };
@@ -833,12 +865,7 @@ void InfoCommand(ConnectionContext& c) {
     }
     if (want("persistence")) {
       section("Persistence");
-      o << "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n"
-        << "rdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:"
-        << srv.last_save_time() << "\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\n"
-        << "rdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n"
-        << "aof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n"
-        << "aof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n";
+      o << srv.persistence().InfoLines();
     }
     if (want("stats")) {
       section("Stats");
@@ -855,7 +882,7 @@ void InfoCommand(ConnectionContext& c) {
         << "expired_time_cap_reached_count:0\r\n"
         << "evicted_keys:" << total.evicted_keys << "\r\n"
         << "keyspace_hits:" << total.keyspace_hits << "\r\nkeyspace_misses:" << total.keyspace_misses << "\r\n"
-        << "pubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\n";
+        << PubSubInfoStats(srv) << "latest_fork_usec:0\r\ntotal_forks:0\r\n";
     }
     if (want("replication")) {
       section("Replication");
@@ -954,13 +981,14 @@ void RegisterServerFamily(store::CommandTable& t) {
   add("info", -1, kCmdLoading | kCmdStale, InfoCommand, {"@slow", "@dangerous"});
   add("debug", -2, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, DebugCommand,
       {"@admin", "@slow", "@dangerous"});
-  add("save", 1, kCmdAdmin | kCmdNoScript, SaveCommand, {"@admin", "@slow", "@dangerous"});
+  add("save", 1, kCmdAdmin | kCmdNoScript | kCmdNoMulti, SaveCommand, {"@admin", "@slow", "@dangerous"});
+  add("bgsave", -1, kCmdAdmin | kCmdNoScript, BgsaveCommand, {"@admin", "@slow", "@dangerous"});
   add("lastsave", 1, kCmdLoading | kCmdStale | kCmdFast | kCmdRandom, LastSaveCommand,
       {"@admin", "@fast", "@dangerous"});
   add("replicaof", 3, kCmdAdmin | kCmdNoScript | kCmdStale, ReplicaOfCommand, {"@admin", "@slow", "@dangerous"});
   add("slaveof", 3, kCmdAdmin | kCmdNoScript | kCmdStale, ReplicaOfCommand, {"@admin", "@slow", "@dangerous"});
   add("role", 1, kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast, RoleCommand, {"@admin", "@fast", "@dangerous"});
-  add("shutdown", -1, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, ShutdownCommand,
+  add("shutdown", -1, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale | kCmdNoMulti, ShutdownCommand,
       {"@admin", "@slow", "@dangerous"});
 }
 

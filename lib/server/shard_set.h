@@ -11,6 +11,7 @@
 // members are touched only on its own thread, except ctx(), which is thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <functional>
@@ -86,6 +87,9 @@ class ShardThread {
   bool Schedule(TxShardEntry* entry);
   void Cancel(TxShardEntry* entry);
   void RequestHop(TxShardEntry* entry, std::function<void()> hop);
+  // Records that transaction `txid` has started running here (a script that ran inline
+  // and now holds locks, script_family.cc): later Schedule calls with smaller ids fail.
+  void MarkStarted(uint64_t txid) { max_started_txid_ = std::max(max_started_txid_, txid); }
   void Conclude(TxShardEntry* entry);
 
   // Called by the thread's loop.

@@ -54,11 +54,21 @@ void NotifyHopWrite(HopContext& ctx, uint64_t txid, unsigned tx_shards) {
   ctx.shard.NotifyWrite(write);
 }
 
+// Serialize-before-write for running snapshots (store/snapshot.h): the hop's keys on
+// this shard, before the hop changes any of them.
+void BeforeHop(HopContext& ctx) {
+  if (!ctx.shard.snapshot_running()) return;
+  std::vector<std::string_view> keys;
+  for (size_t i : ctx.key_indices) keys.push_back(ctx.args[i]);
+  ctx.shard.BeforeWrite(ctx.db, keys);
+}
+
 void RunAllHopsHere(ShardThread& st, MultiShardOp& op, HopPlan plan, const OpLayout& layout, store::ArgList args,
                     unsigned db, unsigned n) {
   int64_t now = store::UnixTimeMs();
   for (int hop = 0; plan.target != HopTarget::kDone; ++hop) {
     HopContext ctx{st.shard(), db, args, layout.keys_by_shard[st.index()], now, n};
+    BeforeHop(ctx);
     op.RunHop(hop, ctx);
     NotifyHopWrite(ctx, 0, 1);
     plan = op.NextHop(hop);
@@ -86,6 +96,7 @@ awaitable<std::string> RunOnKeyShard(ShardSet& shards, unsigned shard, store::Sh
       resp::ReplyBuilder rb(&out);
       rb.SetProtocol(protocol);
       store::CommandContext ctx{st.shard(), db, args, rb, store::UnixTimeMs()};
+      st.shard().BeforeWrite(db, keys);
       handler(ctx);
       if (ctx.effects.dirty()) st.shard().NotifyWrite({db, args, ctx.effects, keys});
       done(std::move(out));
@@ -124,6 +135,7 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
       co_await AwaitAll(ctxs, [&, hop](size_t i) {
         ShardThread& st = shards.at(targets[i]);
         HopContext ctx{st.shard(), db, args, layout.keys_by_shard[targets[i]], now, n};
+        BeforeHop(ctx);
         op->RunHop(hop, ctx);
         NotifyHopWrite(ctx, 0, 1);
       });
@@ -205,6 +217,7 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
       st.RequestHop(e, [&, s, hop, done] {
         ShardThread& here = shards.at(s);
         HopContext ctx{here.shard(), db, args, layout.keys_by_shard[s], now, n};
+        BeforeHop(ctx);
         op->RunHop(hop, ctx);
         NotifyHopWrite(ctx, entries[entry_of_shard[s]].txid, static_cast<unsigned>(participants.size()));
         done();

@@ -195,6 +195,7 @@ Slot* DbTable::Insert(std::string_view key, uint64_t hash) {
   Slot* slot = nullptr;
   while (!TryPlace(SegmentFor(hash), hash, &slot)) Split(DirIndex(hash));
   slot->key.Assign(key);
+  slot->snap = snap_stamp_;
   size_++;
   return slot;
 }

@@ -44,6 +44,9 @@ struct Slot {
   int64_t expire_ms = 0;  // absolute unix ms; 0 = persistent
   uint32_t access = 0;    // LRU clock (seconds) or LFU (minutes << 8 | counter), per maxmemory-policy
   uint8_t flags = 0;
+  // One bit per running fork-less snapshot (snapshot.h); padding otherwise. Only
+  // DbTable::Insert and the snapshot code touch it.
+  uint8_t snap = 0;
 };
 
 uint64_t HashKey(std::string_view key);
@@ -94,6 +97,10 @@ class DbTable {
 
   void Swap(DbTable& other) noexcept;
 
+  // Snapshot bits stamped on every new slot (the shard's snapshot parity): a key
+  // created while a snapshot runs is not part of it.
+  void set_snap_stamp(uint8_t bits) { snap_stamp_ = bits; }
+
  private:
   struct Bucket;
   struct Segment;
@@ -108,6 +115,7 @@ class DbTable {
   size_t size_ = 0;
   size_t expire_count_ = 0;
   size_t segment_count_ = 0;
+  uint8_t snap_stamp_ = 0;
 };
 
 }  // namespace darter::store

@@ -8,6 +8,7 @@
 #include "store/rdb_load.h"
 #include "store/rdb_save.h"
 #include "store/shard.h"
+#include "store/store_config.h"
 #include "store/string_util.h"
 
 namespace darter::store {
@@ -67,6 +68,11 @@ void RestoreCommand(CommandContext& c) {
       return;
     }
   }
+  // Redis's order of checks: an existing key, then the TTL, then the payload.
+  if (!replace && c.shard.FindLive(c.db, c.args[1], c.now_ms)) {
+    c.reply.Error("BUSYKEY Target key name already exists.");
+    return;
+  }
   auto ttl = ParseInt64(c.args[2]);
   if (!ttl) {
     c.reply.Error(errors::kNotInteger);
@@ -74,10 +80,6 @@ void RestoreCommand(CommandContext& c) {
   }
   if (*ttl < 0) {
     c.reply.Error("ERR Invalid TTL value, must be >= 0");
-    return;
-  }
-  if (!replace && c.shard.FindLive(c.db, c.args[1], c.now_ms)) {
-    c.reply.Error("BUSYKEY Target key name already exists.");
     return;
   }
   if (!rdb::CheckDumpPayload(c.args[3]).ok()) {
@@ -108,8 +110,12 @@ void RestoreCommand(CommandContext& c) {
   Slot* s = t.Insert(c.args[1]);
   s->value = std::move(*restored);
   s->access = NewAccessStamp();
-  if (idletime >= 0) s->access = LruClock() - static_cast<uint32_t>(std::min<int64_t>(idletime, LruClock()));
-  if (freq >= 0) s->access = (s->access & ~0xFFu) | static_cast<uint32_t>(freq);
+  // As Redis: FREQ counts under an LFU maxmemory-policy only, IDLETIME otherwise only.
+  if (GetStoreConfig().lfu_policy.load(std::memory_order_relaxed)) {
+    if (freq >= 0) s->access = (s->access & ~0xFFu) | static_cast<uint32_t>(freq);
+  } else if (idletime >= 0) {
+    s->access = LruClock() - static_cast<uint32_t>(std::min<int64_t>(idletime, LruClock()));
+  }
   t.SetExpire(s, when);
   c.effects.MarkDirty();
   if (when && !absttl) {

@@ -1,10 +1,48 @@
 #include "store/exec_block.h"
 
+#include <climits>
+#include <optional>
+
 #include "store/errors.h"
 #include "store/shard.h"
 #include "store/string_util.h"
 
 namespace darter::store {
+
+namespace {
+
+thread_local bool in_block = false;
+
+// Marks the thread as running code of a block's command for the scope's duration.
+class InBlockScope {
+ public:
+  InBlockScope() : was_(in_block) { in_block = true; }
+  ~InBlockScope() { in_block = was_; }
+
+ private:
+  bool was_;
+};
+
+bool ArityOk(const CommandSpec& spec, size_t argc_size) {
+  int argc = static_cast<int>(argc_size);
+  return !((spec.arity > 0 && argc != spec.arity) || (spec.arity < 0 && argc < -spec.arity));
+}
+
+// SELECT's argument as SELECT checks it: an int32, then a valid db index.
+std::optional<int64_t> SelectIndex(std::string_view arg, std::string_view* error, unsigned db_count) {
+  auto v = ParseInt64(arg);
+  if (!v || *v < INT32_MIN || *v > INT32_MAX) {
+    *error = v ? errors::kNotInt32 : errors::kNotInteger;
+    return std::nullopt;
+  }
+  if (*v < 0 || *v >= static_cast<int64_t>(db_count)) {
+    *error = errors::kDbIndexOutOfRange;
+    return std::nullopt;
+  }
+  return v;
+}
+
+}  // namespace
 
 ExecBlockOp::ExecBlockOp(std::vector<Command> commands, unsigned start_db, unsigned db_count, int protocol)
     : commands_(std::move(commands)), db_(start_db), db_count_(db_count), protocol_(protocol) {
@@ -14,8 +52,7 @@ ExecBlockOp::ExecBlockOp(std::vector<Command> commands, unsigned start_db, unsig
   for (auto& c : commands_) {
     if (!c.spec) continue;
     std::vector<std::string_view> args(c.argv.begin(), c.argv.end());
-    int argc = static_cast<int>(args.size());
-    if ((c.spec->arity > 0 && argc != c.spec->arity) || (c.spec->arity < 0 && argc < -c.spec->arity)) continue;
+    if (!ArityOk(*c.spec, args.size())) continue;
     for (size_t i : c.spec->KeyIndices(args)) lock_storage_.push_back(c.argv[i]);
   }
   for (auto& s : lock_storage_) lock_args_.push_back(s);
@@ -53,28 +90,42 @@ HopPlan ExecBlockOp::TranslateInner(const HopPlan& plan) const {
   return out;
 }
 
-HopPlan ExecBlockOp::FirstHop(unsigned shard_count) {
+bool ExecBlockOp::InBlock() { return in_block; }
+
+void ExecBlockOp::Prepare(unsigned shard_count) {
   shard_count_ = shard_count;
   // The locks are taken once, before the block runs, so decide now whether some command
   // will reach shards its keys do not name (FLUSHALL, SWAPDB, a SORT whose BY/GET keys
-  // live elsewhere, DBSIZE/KEYS/SCAN fan-outs): then the block locks every shard whole.
+  // live elsewhere, DBSIZE/KEYS/SCAN fan-outs, a keyless single-shard command), or keys
+  // of another db (after a SELECT): then the block locks every shard whole.
   for (auto& cmd : commands_) {
-    if (!cmd.spec || !cmd.spec->multi_shard) continue;
     std::vector<std::string_view> args(cmd.argv.begin(), cmd.argv.end());
-    int argc = static_cast<int>(args.size());
-    if ((cmd.spec->arity > 0 && argc != cmd.spec->arity) || (cmd.spec->arity < 0 && argc < -cmd.spec->arity)) continue;
+    if (ToLower(cmd.argv[0]) == "select" && args.size() == 2) {
+      std::string_view error;
+      auto v = SelectIndex(args[1], &error, db_count_);
+      if (v && *v != static_cast<int64_t>(db_)) whole_shards_ = true;
+      continue;
+    }
+    if (!cmd.spec || !ArityOk(*cmd.spec, args.size())) continue;
+    if (cmd.spec->shard_handler && cmd.spec->KeyIndices(args).empty()) whole_shards_ = true;
+    if (!cmd.spec->multi_shard) continue;
     auto probe = cmd.spec->multi_shard(args);
     HopPlan first = probe->FirstHop(shard_count);
     if (probe->locks_whole_shards() || !probe->needs_locks() || first.target == HopTarget::kAllShards ||
         first.target == HopTarget::kShard)
       whole_shards_ = true;
   }
+}
+
+HopPlan ExecBlockOp::FirstHop(unsigned shard_count) {
+  Prepare(shard_count);
   return AdvanceTo(0);
 }
 
 // Runs what needs no shard (SELECT, PING, argument errors) and returns the hop plan of
 // the first command at or after `index` that touches a shard.
 HopPlan ExecBlockOp::AdvanceTo(size_t index) {
+  InBlockScope in_block_scope;
   for (current_ = index; current_ < commands_.size(); ++current_) {
     Command& cmd = commands_[current_];
     std::string& out = replies_[current_];
@@ -85,9 +136,10 @@ HopPlan ExecBlockOp::AdvanceTo(size_t index) {
     // table, so the block handles both by name).
     std::string name = ToLower(cmd.argv[0]);
     if (name == "select" && current_args_.size() == 2) {
-      auto v = ParseInt64(current_args_[1]);
-      if (!v || *v < 0 || *v >= static_cast<int64_t>(db_count_)) {
-        rb.Error(v ? errors::kDbIndexOutOfRange : errors::kNotInteger);
+      std::string_view error;
+      auto v = SelectIndex(current_args_[1], &error, db_count_);
+      if (!v) {
+        rb.Error(error);
       } else {
         db_ = static_cast<unsigned>(*v);
         rb.Ok();
@@ -115,9 +167,13 @@ HopPlan ExecBlockOp::AdvanceTo(size_t index) {
         continue;
       }
     }
+    if (cmd.spec->conn_handler && local_runner_) {
+      local_runner_(*cmd.spec, current_args_, &out);
+      continue;
+    }
     if (cmd.spec->shard_handler) {
-      std::vector<size_t> keys = cmd.spec->KeyIndices(current_args_);
-      unsigned shard = keys.empty() ? 0 : ShardOf(current_args_[keys[0]], shard_count_);
+      current_keys_ = cmd.spec->KeyIndices(current_args_);
+      unsigned shard = current_keys_.empty() ? 0 : ShardOf(current_args_[current_keys_[0]], shard_count_);
       return {HopTarget::kShard, 0, shard};
     }
     if (cmd.spec->multi_shard) {
@@ -141,6 +197,7 @@ HopPlan ExecBlockOp::AdvanceTo(size_t index) {
 }
 
 void ExecBlockOp::RunHop(int, HopContext& ctx) {
+  InBlockScope in_block_scope;
   if (inner_) {
     HopContext inner_ctx{ctx.shard, db_, current_args_, inner_keys_by_shard_[ctx.shard.index()], ctx.now_ms,
                          shard_count_};
@@ -151,6 +208,7 @@ void ExecBlockOp::RunHop(int, HopContext& ctx) {
       ctx.effects.Propagate(v);
     }
     if (inner_ctx.effects.dirty() && !inner_ctx.effects.rewritten()) ctx.effects.Propagate(current_args_);
+    ReportAs(ctx, inner_keys_by_shard_[ctx.shard.index()]);
     return;
   }
   const Command& cmd = commands_[current_];
@@ -165,9 +223,20 @@ void ExecBlockOp::RunHop(int, HopContext& ctx) {
     ctx.effects.Propagate(v);
   }
   if (cc.effects.dirty() && !cc.effects.rewritten()) ctx.effects.Propagate(current_args_);
+  ReportAs(ctx, current_keys_);
+}
+
+// The transaction layer reports a hop's writes with the hop context's db, arguments and
+// keys: make them the current command's, so observers (WATCH, the journal) see which
+// keys of which db this hop wrote rather than every key the block locked.
+void ExecBlockOp::ReportAs(HopContext& ctx, const std::vector<size_t>& keys) const {
+  ctx.db = db_;
+  ctx.args = current_args_;
+  ctx.key_indices = keys;
 }
 
 HopPlan ExecBlockOp::NextHop(int) {
+  InBlockScope in_block_scope;
   if (inner_) {
     HopPlan plan = inner_->NextHop(inner_hop_++);
     if (plan.target != HopTarget::kDone) {

@@ -7,12 +7,22 @@
 // other command can observe the block half done.
 //
 // Keys are locked in the block's starting db; a SELECT inside the block switches the
-// db the following commands run in (their keys are then locked under the starting db,
-// which is weaker only for readers of that other db).
+// db the following commands run in, and a SELECT to another db makes the block lock
+// whole shards (its keys in that db could not be locked by name).
+//
+// Each hop reports its writes to the shard's observers as the command it runs: the
+// command's db, arguments and this shard's keys (RunHop rewrites the HopContext).
+//
+// Blocking commands (kCmdBlocking) never block inside a block: they answer at once, as
+// when their timeout expires (Redis runs MULTI with CLIENT_DENY_BLOCKING). InBlock()
+// tells them: it is true on the thread running a block's command — a shard handler, a
+// multi-shard op's factory, hops, NextHop and Reply, a connection-level command run by
+// the local runner (but not a `then` it defers).
 //
 // Thread-safety: as MultiShardOp.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +42,21 @@ class ExecBlockOp : public MultiShardOp {
   // `protocol`: RESP version for the per-command replies.
   ExecBlockOp(std::vector<Command> commands, unsigned start_db, unsigned db_count, int protocol);
 
+  // Runs a connection-level command of the block (a row with a conn_handler; SELECT and
+  // PING the block runs itself), encoding its reply into *reply. Called from FirstHop
+  // and NextHop, on whatever thread drives the op. Without a runner such commands
+  // reply an error (the replication link's case).
+  using LocalRunner = std::function<void(const CommandSpec& spec, ArgList args, std::string* reply)>;
+  void set_local_runner(LocalRunner runner) { local_runner_ = std::move(runner); }
+
+  // Decides, before any hop, whether the block locks whole shards. FirstHop calls it;
+  // a caller that needs locks_whole_shards() before FirstHop calls it first.
+  void Prepare(unsigned shard_count);
+  // True on the calling thread while it runs code of one of a block's commands.
+  static bool InBlock();
+  // The db selected after the block ran (EXEC leaves the client there, as Redis does).
+  unsigned db() const { return db_; }
+
   // Arguments to lock: a pseudo argument list ["EXEC", key...] and the indices of the
   // keys in it (all of them). They stay valid as long as the op lives.
   ArgList lock_args() const { return lock_args_; }
@@ -50,6 +75,7 @@ class ExecBlockOp : public MultiShardOp {
  private:
   HopPlan AdvanceTo(size_t index);
   HopPlan TranslateInner(const HopPlan& plan) const;
+  void ReportAs(HopContext& ctx, const std::vector<size_t>& keys) const;
 
   std::vector<Command> commands_;
   std::vector<std::string> lock_storage_;
@@ -63,6 +89,8 @@ class ExecBlockOp : public MultiShardOp {
   std::vector<std::vector<size_t>> inner_keys_by_shard_;
   int inner_hop_ = 0;
   std::vector<std::string_view> current_args_;
+  std::vector<size_t> current_keys_;      // key indices of the current single-shard command
+  LocalRunner local_runner_;
   std::vector<std::string> replies_;      // encoded reply of each command
   std::vector<Effects> effects_;
   bool whole_shards_ = false;

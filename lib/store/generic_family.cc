@@ -239,6 +239,9 @@ class RenameOp : public MultiShardOp {
         moved_.flags = s->flags;
         moved_.access = s->access;
         h.shard.db(h.db).Erase(s);
+        // The source's shard changed too; when dst lives here, hop 3 reports both.
+        if (std::find(h.key_indices.begin(), h.key_indices.end(), size_t{2}) == h.key_indices.end())
+          h.effects.MarkDirty();
         break;
       }
       case 3:

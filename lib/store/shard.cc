@@ -80,6 +80,7 @@ Shard::Shard(unsigned index, unsigned db_count) : index_(index) {
 }
 
 void Shard::ExpireSlot(unsigned db, Slot* slot) {
+  if (snapshot_count_) SnapshotBeforeErase(db, *slot);
   stats_.expired_keys++;
   if (observers_.empty()) {
     dbs_[db]->Erase(slot);

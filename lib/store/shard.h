@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -17,6 +18,8 @@
 #include "store/write_observer.h"
 
 namespace darter::store {
+
+class ShardSnapshot;
 
 // Which shard a key belongs to: hash of the key, or of its {hashtag} when it has a
 // non-empty one (Redis Cluster's rule: the first '{' and the first '}' after it).
@@ -71,8 +74,23 @@ class Shard {
   // with a TTL and deletes the expired ones. Returns how many it deleted.
   size_t ActiveExpireStep(int64_t now_ms, size_t budget);
 
-  void SwapDb(unsigned a, unsigned b) { dbs_[a].swap(dbs_[b]); }
-  void FlushDb(unsigned db) { dbs_[db]->Clear(); }
+  // Both finish any running snapshot first (snapshot.h).
+  void SwapDb(unsigned a, unsigned b) {
+    if (snapshot_count_) FinishSnapshots();
+    dbs_[a].swap(dbs_[b]);
+  }
+  void FlushDb(unsigned db) {
+    if (snapshot_count_) FinishSnapshots();
+    for (WriteObserver* o : observers_) o->BeforeClear(*this, db);
+    dbs_[db]->Clear();
+  }
+
+  // Serialize-before-write (snapshot.h): before a command changes `keys`, running
+  // snapshots emit those still pending. A no-op when no snapshot runs.
+  void BeforeWrite(unsigned db, std::span<const std::string_view> keys) {
+    if (snapshot_count_) SnapshotBeforeWrite(db, keys);
+  }
+  bool snapshot_running() const { return snapshot_count_ != 0; }
 
   size_t TotalKeys() const;
   // Bytes used by tables, keys and values (approximate, for INFO memory).
@@ -90,7 +108,12 @@ class Shard {
   }
 
  private:
+  friend class ShardSnapshot;
   void ExpireSlot(unsigned db, Slot* slot);
+  // snapshot.cc
+  void SnapshotBeforeWrite(unsigned db, std::span<const std::string_view> keys);
+  void SnapshotBeforeErase(unsigned db, Slot& slot);
+  void FinishSnapshots();
 
   unsigned index_;
   std::vector<std::unique_ptr<DbTable>> dbs_;
@@ -100,6 +123,11 @@ class Shard {
   unsigned expire_db_ = 0;
   uint64_t expire_cursor_ = 0;
   std::vector<WriteObserver*> observers_;
+  // Running snapshots by bit; snap_parity_ bit k is what Slot::snap bit k holds once
+  // snapshot k has nothing left to do with the slot.
+  ShardSnapshot* snapshots_[4] = {};
+  unsigned snapshot_count_ = 0;
+  uint8_t snap_parity_ = 0;
 };
 
 }  // namespace darter::store

@@ -35,6 +35,13 @@ class WriteObserver {
  public:
   virtual ~WriteObserver() = default;
   virtual void OnWrite(Shard& shard, const AppliedWrite& write) = 0;
+  // Called on the shard thread just before database `db` of this shard is emptied
+  // (FLUSHDB, FLUSHALL, a replica's full resync): the last moment its keys can be seen
+  // (WATCH invalidates only keys that existed). The OnWrite for the command follows.
+  virtual void BeforeClear(Shard& shard, unsigned db) {
+    (void)shard;
+    (void)db;
+  }
 };
 
 }  // namespace darter::store

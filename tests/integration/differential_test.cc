@@ -22,6 +22,11 @@
 //   !scan-all <args>               SCAN to completion on each side, compare the
 //                                  sorted set of keys returned
 //   !reconnect                     fresh connections on both sides
+//   !read                          read one more reply on both sides without
+//                                  sending (a second SUBSCRIBE confirmation, a
+//                                  pub/sub message)
+//   !other <command>               run the command on a second connection of
+//                                  each side (e.g. PUBLISH to the first)
 //   !args <flags>                  extra flags for BOTH servers of this script
 //                                  (e.g. --requirepass pw); read before start
 // Errors always compare in full: a directive relaxes only non-error replies.
@@ -100,8 +105,16 @@ struct Side {
   std::string name;
   StartedServer server;
   std::unique_ptr<Client> client;
+  std::unique_ptr<Client> other;  // `!other`: connected on first use
 
-  void Connect() { client = std::make_unique<Client>(server.port(), 10s); }
+  void Connect() {
+    client = std::make_unique<Client>(server.port(), 10s);
+    other.reset();
+  }
+  Client& Other() {
+    if (!other) other = std::make_unique<Client>(server.port(), 10s);
+    return *other;
+  }
   Reply Cmd(const std::vector<std::string>& argv) { return client->Cmd(argv); }
   // Why a side stopped answering: the process state and its log tail.
   std::string Diagnose() {
@@ -113,14 +126,14 @@ struct Side {
 };
 
 Side StartReference(const std::vector<std::string>& script_args) {
-  return {"redis", StartRedis(0, script_args), nullptr};
+  return {"redis", StartRedis(0, script_args), nullptr, nullptr};
 }
 
 Side StartCandidate(const std::vector<std::string>& script_args) {
   std::vector<std::string> extra = SplitOn(Env("DARTER_DIFF_SIDE_ARGS"), ' ');
   extra.insert(extra.end(), script_args.begin(), script_args.end());
-  if (BothRedis()) return {"redis#2", StartRedis(0, extra), nullptr};
-  return {"darter", StartDarter(0, extra), nullptr};
+  if (BothRedis()) return {"redis#2", StartRedis(0, extra), nullptr, nullptr};
+  return {"darter", StartDarter(0, extra), nullptr, nullptr};
 }
 
 // Canonical text of `reply` with its top-level elements sorted (pairs kept
@@ -354,6 +367,20 @@ class ScriptRunner {
       Reply c = cand_->Cmd({"HELLO", proto});
       // The HELLO reply carries server-specific fields; only success matters.
       Compare(number, line, r, c, Mode::kType);
+      return;
+    }
+    if (word == "!read") {
+      Reply r = ref_->client->ReadReply();
+      Reply c = cand_->client->ReadReply();
+      Compare(number, line, r, c, Mode::kExact);
+      return;
+    }
+    if (word == "!other") {
+      std::vector<std::string> argv;
+      if (!Split(number, rest, &argv)) return;
+      Reply r = ref_->Other().Cmd(argv);
+      Reply c = cand_->Other().Cmd(argv);
+      Compare(number, line, r, c, Mode::kExact);
       return;
     }
     if (word == "!reconnect") {

@@ -92,7 +92,69 @@ TEST_CASE("ExecBlockOp runs single- and multi-shard commands in order and replie
   CHECK(Get(shards, 0, "d") == "4");
   CHECK(Get(shards, 2, "e") == "5");
   CHECK(Get(shards, 0, "e") == "(nil)");
+  CHECK(op.locks_whole_shards());  // SELECT 2: keys of db 2 cannot be locked by name
+  CHECK(op.db() == 2);
+}
+
+TEST_CASE("ExecBlockOp locks only its keys when every command names its keys in the starting db") {
+  std::vector<std::unique_ptr<Shard>> shards;
+  for (unsigned i = 0; i < 3; ++i) shards.push_back(std::make_unique<Shard>(i, 4));
+  std::vector<ExecBlockOp::Command> cmds;
+  cmds.push_back(Cmd({"SET", "a", "1"}));
+  cmds.push_back(Cmd({"SELECT", "0"}));
+  cmds.push_back(Cmd({"MSET", "b", "2", "c", "3"}));
+  ExecBlockOp op(std::move(cmds), 0, 4, 2);
+  std::string reply = RunOp(op, shards, op.lock_args(), op.lock_key_indices());
+  CHECK(reply == "*3\r\n+OK\r\n+OK\r\n+OK\r\n");
   CHECK(!op.locks_whole_shards());
+}
+
+TEST_CASE("ExecBlockOp reports each hop as the command it runs, and marks its commands as in a block") {
+  std::vector<std::unique_ptr<Shard>> shards;
+  shards.push_back(std::make_unique<Shard>(0, 4));
+  std::vector<ExecBlockOp::Command> cmds;
+  cmds.push_back(Cmd({"SELECT", "3"}));
+  cmds.push_back(Cmd({"SET", "k", "v"}));
+  ExecBlockOp op(std::move(cmds), 0, 4, 2);
+  ArgList lock_args = op.lock_args();
+  std::vector<size_t> all = op.lock_key_indices();
+  HopPlan plan = op.FirstHop(1);
+  REQUIRE(plan.target == HopTarget::kShard);
+  CHECK(!ExecBlockOp::InBlock());
+  HopContext ctx{*shards[0], 0, lock_args, all, 1000, 1};
+  op.RunHop(0, ctx);
+  CHECK(!ExecBlockOp::InBlock());  // only while a command runs
+  CHECK(ctx.db == 3);
+  REQUIRE(ctx.args.size() == 3);
+  CHECK(ctx.args[0] == "SET");
+  REQUIRE(ctx.key_indices.size() == 1);
+  CHECK(ctx.args[ctx.key_indices[0]] == "k");
+  CHECK(ctx.effects.dirty() == 1);
+  CHECK(op.NextHop(0).target == HopTarget::kDone);
+}
+
+TEST_CASE("ExecBlockOp runs connection-level commands through its local runner") {
+  std::vector<std::unique_ptr<Shard>> shards;
+  shards.push_back(std::make_unique<Shard>(0, 4));
+  CommandSpec echo = MakeSpec("echo", 2, 0, 0, 0, 0, {});
+  echo.conn_handler = [](ConnectionContext&) {};
+  std::vector<ExecBlockOp::Command> cmds;
+  cmds.push_back({{"ECHO", "hi"}, &echo});
+  cmds.push_back(Cmd({"SET", "k", "v"}));
+  {
+    std::vector<ExecBlockOp::Command> copy = cmds;
+    ExecBlockOp op(std::move(copy), 0, 4, 2);
+    std::string reply = RunOp(op, shards, op.lock_args(), op.lock_key_indices());
+    CHECK(reply == "*2\r\n-ERR 'echo' is not allowed inside a transaction\r\n+OK\r\n");
+  }
+  ExecBlockOp op(std::move(cmds), 0, 4, 2);
+  op.set_local_runner([](const CommandSpec& spec, ArgList args, std::string* out) {
+    *out = "$" + std::to_string(args[1].size()) + "\r\n" + std::string(args[1]) + "\r\n";
+    CHECK(spec.name == "echo");
+    CHECK(ExecBlockOp::InBlock());  // a blocking connection command must not park here
+  });
+  std::string reply = RunOp(op, shards, op.lock_args(), op.lock_key_indices());
+  CHECK(reply == "*2\r\n$2\r\nhi\r\n+OK\r\n");
 }
 
 TEST_CASE("ExecBlockOp locks whole shards when a command reaches shards its keys do not name") {

@@ -1,0 +1,38 @@
+// RESET (Redis 6.2): returns the connection to the state of a fresh one — no
+// subscriptions, RESP2, database 0, no name, and authenticated only when the default
+// user needs no password — and replies +RESET. State that other features keep per
+// connection (MULTI queue, WATCHed keys; CLIENT REPLY/TRACKING when they exist) is
+// reset here too.
+#include "server/reset_command.h"
+
+#include "server/connection.h"
+#include "server/multi_family.h"
+#include "server/pubsub_family.h"
+#include "server/server.h"
+
+namespace darter::server {
+
+namespace {
+
+void ResetCommand(store::ConnectionContext& c) {
+  Connection& conn = c.conn;
+  DropSubscriptions(conn);
+  ReleaseTransaction(conn);  // discards a MULTI queue and drops WATCHes
+  conn.db = 0;
+  conn.name.clear();
+  conn.set_protocol(2);
+  conn.authenticated = c.server.config().requirepass().empty();
+  c.reply.SimpleString("RESET");
+}
+
+}  // namespace
+
+void RegisterResetCommand(store::CommandTable& t) {
+  using namespace store;
+  CommandSpec s = MakeSpec("reset", 1, kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast | kCmdNoAuth, 0, 0, 0,
+                           {"@fast", "@connection"});
+  s.conn_handler = ResetCommand;
+  t.Register(std::move(s));
+}
+
+}  // namespace darter::server

@@ -1,0 +1,815 @@
+#include "server/script_family.h"
+
+#include <sys/time.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "server/connection.h"
+#include "server/cross_thread.h"
+#include "server/script_fiber.h"
+#include "server/script_lua.h"
+#include "server/script_sha1.h"
+#include "server/server.h"
+#include "server/shard_set.h"
+#include "store/errors.h"
+#include "store/multi_shard_op.h"
+#include "store/shard.h"
+#include "store/string_util.h"
+
+namespace darter::server {
+
+namespace {
+
+using store::ConnectionContext;
+using store::EqualsIgnoreCase;
+
+constexpr const char* kBusyError = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+constexpr const char* kNotAllowed = "ERR This Redis command is not allowed from script";
+
+// ---- the script cache shared by all threads ----
+// Bodies by sha. Each thread compiles a script the first time it runs it there; SCRIPT
+// FLUSH clears this map and bumps the generation, and each thread drops its compiled
+// scripts when it sees a newer generation.
+struct ScriptCache {
+  std::mutex mu;
+  std::unordered_map<std::string, std::string> bodies;
+  std::atomic<uint64_t> generation{0};
+};
+ScriptCache& Cache() {
+  static ScriptCache c;
+  return c;
+}
+
+LuaEngine& Engine() {
+  LuaEngine& e = LuaEngine::ForThisThread();
+  uint64_t g = Cache().generation.load(std::memory_order_acquire);
+  if (e.generation() != g) {
+    e.Flush();
+    e.set_generation(g);
+  }
+  return e;
+}
+
+// ---- busy scripts ----
+struct ScriptStatus {
+  std::atomic<bool> kill{false};
+  std::atomic<bool> wrote{false};
+};
+struct BusyRegistry {
+  std::mutex mu;
+  std::vector<ScriptStatus*> busy;
+  std::atomic<int> count{0};
+};
+BusyRegistry& Busy() {
+  static BusyRegistry b;
+  return b;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// ---- one script run ----
+struct ScriptJob {
+  Connection* conn = nullptr;
+  Server* server = nullptr;
+  resp::ReplyBuilder* reply = nullptr;
+  std::vector<std::string> storage;  // keys then args
+  std::vector<std::string_view> keys, args;
+  std::string sha;
+  bool read_only = false;
+  unsigned db = 0;
+};
+
+// The part of running a script's commands both execution modes share. Subclasses say
+// how work reaches a shard.
+class HostBase : public ScriptHost {
+ public:
+  HostBase(ScriptJob& job, bool whole) : job_(job), whole_(whole), db_(job.db), n_(job.server->shards().size()) {
+    for (auto k : job.keys) declared_.insert(std::string(k));
+    start_ms_ = NowMs();
+  }
+  ~HostBase() override {
+    if (registered_busy_) {
+      BusyRegistry& b = Busy();
+      std::lock_guard lk(b.mu);
+      std::erase(b.busy, &status_);
+      b.count.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+
+  std::string Call(std::vector<std::string>& argv, int protocol, std::string& reply) override;
+  bool Hook() override {
+    if (!registered_busy_ && NowMs() - start_ms_ > LuaTimeLimitMs().load(std::memory_order_relaxed)) {
+      BusyRegistry& b = Busy();
+      std::lock_guard lk(b.mu);
+      b.busy.push_back(&status_);
+      b.count.fetch_add(1, std::memory_order_relaxed);
+      registered_busy_ = true;
+    }
+    if (status_.kill.load(std::memory_order_relaxed)) return true;
+    if (registered_busy_) Breathe();
+    return false;
+  }
+
+  uint64_t txid = 0;
+  unsigned tx_shards = 1;
+
+ protected:
+  // Runs fn on each shard of `shards` (in parallel) and returns when all are done, or
+  // returns false when the script may not reach one of them.
+  virtual bool Allowed(unsigned shard) const = 0;
+  virtual void RunOnShards(const std::vector<unsigned>& shards, const std::function<void(ShardThread&)>& fn) = 0;
+  // Awaits a connection handler's continuation; false when this mode cannot.
+  virtual bool AwaitThen(std::function<awaitable<void>()>& then) = 0;
+  // Lets the thread's loop run other work (busy scripts only), if this mode can.
+  virtual void Breathe() {}
+  virtual bool OnConnectionThread() const { return true; }
+
+  void Notify(ShardThread& st, store::ArgList args, const store::Effects& effects,
+              std::span<const std::string_view> keys) {
+    status_.wrote.store(true, std::memory_order_relaxed);
+    st.shard().NotifyWrite({db_, args, effects, keys, txid, tx_shards});
+  }
+
+  ScriptJob& job_;
+  bool whole_;
+  unsigned db_;
+  unsigned n_;
+  std::unordered_set<std::string> declared_;
+  ScriptStatus status_;
+  bool registered_busy_ = false;
+  int64_t start_ms_;
+};
+
+awaitable<void> YieldToLoop() {
+  auto ex = co_await asio::this_coro::executor;
+  co_await asio::post(ex, use_awaitable);
+}
+
+std::vector<unsigned> HopShards(const store::HopPlan& plan, const std::vector<std::vector<size_t>>& keys_by_shard,
+                                store::ArgList args, unsigned n) {
+  using store::HopTarget;
+  std::vector<unsigned> out;
+  switch (plan.target) {
+    case HopTarget::kDone:
+      break;
+    case HopTarget::kKeyShards:
+      for (unsigned s = 0; s < n; ++s)
+        if (!keys_by_shard[s].empty()) out.push_back(s);
+      break;
+    case HopTarget::kAllShards:
+      for (unsigned s = 0; s < n; ++s) out.push_back(s);
+      break;
+    case HopTarget::kShardOfKey:
+      out.push_back(store::ShardOf(args[plan.key_index], n));
+      break;
+    case HopTarget::kShard:
+      out.push_back(plan.shard);
+      break;
+    case HopTarget::kShardList:
+      out = plan.shards;
+      break;
+  }
+  return out;
+}
+
+std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::string& reply) {
+  const store::CommandSpec* spec = store::CommandTable::Global().Find(argv[0]);
+  if (!spec) return "ERR Unknown Redis command called from script";
+  std::vector<std::string_view> args(argv.begin(), argv.end());
+  int argc = static_cast<int>(args.size());
+  if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity))
+    return "ERR Wrong number of args calling Redis command from script";
+  if (spec->flags & (store::kCmdNoScript | store::kCmdBlocking)) return kNotAllowed;
+  if (job_.read_only && spec->is_write()) return "ERR Write commands are not allowed from read-only scripts.";
+  Server& server = *job_.server;
+  if (spec->is_write() && server.is_replica() && !job_.conn->is_master &&
+      server.config().Snapshot().replica_read_only)
+    return "READONLY You can't write against a read only replica.";
+  if ((spec->flags & store::kCmdDenyOom) && server.config().maxmemory() &&
+      server.used_memory() > server.config().maxmemory())
+    return std::string(store::errors::kOom);
+  resp::ReplyBuilder rb(&reply);
+  rb.SetProtocol(protocol);
+  if (spec->validate) {
+    std::string err = spec->validate(args);
+    if (!err.empty()) {
+      rb.Error(err);
+      return "";
+    }
+  }
+  if (spec->name == "select") {
+    auto v = store::ParseInt64(args[1]);
+    if (!v || *v < 0 || *v >= static_cast<int64_t>(job_.server->db_count())) {
+      rb.Error(v ? store::errors::kDbIndexOutOfRange : store::errors::kNotInteger);
+    } else {
+      db_ = static_cast<unsigned>(*v);
+      rb.Ok();
+    }
+    return "";
+  }
+  // Connection-level commands that need no connection, so that they work on any thread.
+  if (spec->name == "ping" && args.size() <= 2) {
+    if (args.size() == 2) rb.Bulk(args[1]);
+    else rb.SimpleString("PONG");
+    return "";
+  }
+  if (spec->name == "echo") {
+    rb.Bulk(args[1]);
+    return "";
+  }
+  if (spec->name == "time") {
+    timeval tv;
+    gettimeofday(&tv, nullptr);
+    rb.ArrayHeader(2);
+    rb.Bulk(std::to_string(tv.tv_sec));
+    rb.Bulk(std::to_string(tv.tv_usec));
+    return "";
+  }
+  if (spec->conn_handler) {
+    // Connection state belongs to the connection's thread.
+    if (!OnConnectionThread()) return kNotAllowed;
+    ConnectionContext ctx{*job_.conn, *job_.server, args, rb, nullptr};
+    spec->conn_handler(ctx);
+    if (ctx.then && !AwaitThen(ctx.then)) {
+      reply.clear();
+      return kNotAllowed;
+    }
+    return "";
+  }
+  std::vector<size_t> key_idx = spec->KeyIndices(args);
+  if (!whole_) {
+    for (size_t i : key_idx) {
+      if (!declared_.count(std::string(args[i])))
+        return "ERR Script attempted to access key '" + std::string(args[i]) +
+               "' that was not declared in KEYS (declare it, or pass numkeys 0 to lock every shard)";
+    }
+  }
+  const int64_t now = store::UnixTimeMs();
+  if (spec->shard_handler) {
+    unsigned shard;
+    if (!key_idx.empty()) {
+      shard = store::ShardOf(args[key_idx[0]], n_);
+    } else {
+      // A keyless shard command runs on any shard the script holds.
+      shard = n_;
+      for (unsigned s = 0; s < n_ && shard == n_; ++s)
+        if (Allowed(s)) shard = s;
+    }
+    if (shard >= n_ || !Allowed(shard)) return "ERR Script attempted to access a shard it did not lock";
+    std::vector<std::string_view> keys;
+    for (size_t i : key_idx) keys.push_back(args[i]);
+    unsigned db = db_;
+    RunOnShards({shard}, [&](ShardThread& st) {
+      if (spec->is_write()) st.shard().BeforeWrite(db, keys);  // snapshot.h: serialize-before-write
+      store::CommandContext cc{st.shard(), db, args, rb, now};
+      spec->shard_handler(cc);
+      if (cc.effects.dirty()) Notify(st, args, cc.effects, keys);
+    });
+    return "";
+  }
+  if (spec->multi_shard) {
+    std::unique_ptr<store::MultiShardOp> op = spec->multi_shard(args);
+    std::vector<std::vector<size_t>> keys_by_shard(n_);
+    for (size_t i : key_idx) keys_by_shard[store::ShardOf(args[i], n_)].push_back(i);
+    store::HopPlan plan = op->FirstHop(n_);
+    if (!whole_ && (op->locks_whole_shards() || !op->needs_locks() || plan.target == store::HopTarget::kAllShards ||
+                    plan.target == store::HopTarget::kShard))
+      return "ERR Script attempted a keyspace-wide command with declared keys (pass numkeys 0 to lock every shard)";
+    unsigned db = db_;
+    for (int hop = 0; plan.target != store::HopTarget::kDone; ++hop) {
+      std::vector<unsigned> targets = HopShards(plan, keys_by_shard, args, n_);
+      for (unsigned s : targets)
+        if (!Allowed(s)) return "ERR Script attempted to access a shard it did not lock";
+      RunOnShards(targets, [&](ShardThread& st) {
+        store::HopContext ctx{st.shard(), db, args, keys_by_shard[st.index()], now, n_};
+        if (st.shard().snapshot_running()) {
+          std::vector<std::string_view> before;
+          for (size_t i : ctx.key_indices) before.push_back(args[i]);
+          st.shard().BeforeWrite(db, before);
+        }
+        op->RunHop(hop, ctx);
+        if (ctx.effects.dirty()) {
+          std::vector<std::string_view> keys;
+          for (size_t i : ctx.key_indices) keys.push_back(args[i]);
+          Notify(st, args, ctx.effects, keys);
+        }
+      });
+      plan = op->NextHop(hop);
+    }
+    op->Reply(rb);
+    return "";
+  }
+  return kNotAllowed;
+}
+
+// Every declared key is on one shard: the script runs to the end on that shard's
+// thread, synchronously, so nothing else can interleave with it. On the connection's
+// own thread with the keys unlocked this is the fast path (no hop at all); otherwise the
+// whole script is one hop to the keys' shard, behind any lock on them.
+class DirectHost : public HostBase {
+ public:
+  DirectHost(ScriptJob& job, ShardThread& here, bool remote, bool whole = false)
+      : HostBase(job, whole), here_(here), remote_(remote) {}
+
+  // The connection's own thread only: runs the script in a fiber, so that when it turns
+  // busy (or awaits a connection handler such as INFO) it can take real locks on its
+  // keys and let the loop serve other clients (BUSY replies, SCRIPT KILL) meanwhile.
+  awaitable<void> DriveLocal();
+
+ protected:
+  bool Allowed(unsigned shard) const override { return shard == here_.index(); }
+  void RunOnShards(const std::vector<unsigned>&, const std::function<void(ShardThread&)>& fn) override { fn(here_); }
+  bool AwaitThen(std::function<awaitable<void>()>& then) override {
+    if (!fiber_) return false;
+    TakeLocks();
+    then_ = &then;
+    fiber_->Suspend();
+    return true;
+  }
+  void Breathe() override {
+    if (!fiber_) return;
+    TakeLocks();
+    fiber_->Suspend();
+  }
+  bool OnConnectionThread() const override { return !remote_; }
+
+ private:
+  // Until now nothing else ran on this thread, so the script's keys were never locked
+  // by anyone else (checked before it started) and no transaction started here since.
+  // Scheduling with the script's (fresh, so largest) txid and marking it started makes
+  // every later transaction on these keys queue behind the script and single-key
+  // commands on them wait, while the loop runs other work.
+  void TakeLocks() {
+    if (locked_) return;
+    locked_ = true;
+    entry_.txid = txid;
+    entry_.whole_shard = whole_;
+    if (!whole_)
+      for (auto k : job_.keys) entry_.locks.push_back(LockKey{job_.db, k});
+    if (!here_.Schedule(&entry_)) std::abort();  // cannot fail: see above
+    here_.MarkStarted(txid);
+  }
+
+  ShardThread& here_;
+  bool remote_;
+  std::unique_ptr<ScriptFiber> fiber_;
+  std::function<awaitable<void>()>* then_ = nullptr;
+  TxShardEntry entry_;
+  bool locked_ = false;
+};
+
+awaitable<void> DirectHost::DriveLocal() {
+  ScriptJob& job = job_;
+  fiber_ = std::make_unique<ScriptFiber>([&job, this] {
+    Engine().Run(job.sha, job.keys, job.args, *this, *job.reply);
+  });
+  fiber_->Resume();
+  while (!fiber_->Done()) {
+    if (then_) {
+      std::function<awaitable<void>()>* then = then_;
+      then_ = nullptr;
+      co_await (*then)();
+    } else {
+      co_await YieldToLoop();
+    }
+    fiber_->Resume();
+  }
+  if (locked_) here_.Conclude(&entry_);
+}
+
+// Compiles `sha` on this thread from the shared cache if needed. False (with the error
+// reply written) when it is not there (flushed meanwhile) or does not compile.
+bool EnsureCompiled(LuaEngine& engine, const std::string& sha, resp::ReplyBuilder& reply) {
+  if (engine.Has(sha)) return true;
+  std::string body;
+  {
+    ScriptCache& cache = Cache();
+    std::lock_guard lk(cache.mu);
+    auto it = cache.bodies.find(sha);
+    if (it == cache.bodies.end()) {
+      reply.Error("NOSCRIPT No matching script. Please use EVAL.");
+      return false;
+    }
+    body = it->second;
+  }
+  std::string err = engine.Load(sha, body);
+  if (!err.empty()) {
+    reply.Error(err);
+    return false;
+  }
+  return true;
+}
+
+// Runs the whole script on shard `s` (another thread) once its keys are free, and
+// returns the encoded reply.
+void RunOnKeysShard(ScriptJob& job, ShardThread& st, int protocol, std::string& out) {
+  resp::ReplyBuilder rb(&out);
+  rb.SetProtocol(protocol);
+  LuaEngine& engine = Engine();
+  if (!EnsureCompiled(engine, job.sha, rb)) return;
+  DirectHost host(job, st, true);
+  host.txid = job.server->shards().NextTxId();
+  host.tx_shards = 1;
+  engine.Run(job.sha, job.keys, job.args, host, rb);
+}
+
+// The scheduled path: the script holds its locks through the transaction queues and
+// runs in a fiber; each command is a hop driven by Drive() on the connection's thread.
+class FiberHost : public HostBase {
+ public:
+  FiberHost(ScriptJob& job, bool whole) : HostBase(job, whole), entry_of_shard_(n_, -1) {}
+
+  awaitable<void> Drive();
+
+ protected:
+  bool Allowed(unsigned shard) const override { return entry_of_shard_[shard] >= 0; }
+  void RunOnShards(const std::vector<unsigned>& shards, const std::function<void(ShardThread&)>& fn) override {
+    hop_shards_ = shards;
+    hop_fn_ = &fn;
+    pending_ = Pending::kHop;
+    fiber_->Suspend();
+  }
+  bool AwaitThen(std::function<awaitable<void>()>& then) override {
+    then_ = &then;
+    pending_ = Pending::kThen;
+    fiber_->Suspend();
+    return true;
+  }
+  void Breathe() override {
+    pending_ = Pending::kBreathe;
+    fiber_->Suspend();
+  }
+
+ private:
+  enum class Pending { kNone, kHop, kThen, kBreathe };
+  std::vector<unsigned> participants_;
+  std::vector<TxShardEntry> entries_;
+  std::vector<int> entry_of_shard_;
+  std::vector<asio::io_context*> ctxs_;
+  std::unique_ptr<ScriptFiber> fiber_;
+  Pending pending_ = Pending::kNone;
+  std::vector<unsigned> hop_shards_;
+  std::vector<asio::io_context*> hop_ctxs_;
+  const std::function<void(ShardThread&)>* hop_fn_ = nullptr;
+  std::function<awaitable<void>()>* then_ = nullptr;
+};
+
+awaitable<void> FiberHost::Drive() {
+  ShardSet& shards = job_.server->shards();
+  for (unsigned s = 0; s < n_; ++s) {
+    bool take = whole_;
+    for (auto k : job_.keys)
+      if (store::ShardOf(k, n_) == s) take = true;
+    if (take) participants_.push_back(s);
+  }
+  entries_.resize(participants_.size());
+  for (size_t i = 0; i < participants_.size(); ++i) {
+    unsigned s = participants_[i];
+    entry_of_shard_[s] = static_cast<int>(i);
+    ctxs_.push_back(&shards.at(s).ctx());
+    entries_[i].whole_shard = whole_;
+    if (!whole_) {
+      std::unordered_set<std::string_view> seen;
+      for (auto k : job_.keys)
+        if (store::ShardOf(k, n_) == s && seen.insert(k).second) entries_[i].locks.push_back(LockKey{job_.db, k});
+    }
+  }
+  tx_shards = static_cast<unsigned>(participants_.size());
+  // Schedule everywhere; retry with a fresh id when a shard already ran a later one.
+  while (true) {
+    txid = shards.NextTxId();
+    std::vector<char> scheduled(participants_.size(), 0);
+    for (auto& e : entries_) {
+      e.txid = txid;
+      e.started = false;
+      e.pending_hop = nullptr;
+    }
+    co_await AwaitAll(ctxs_, [&](size_t i) { scheduled[i] = shards.at(participants_[i]).Schedule(&entries_[i]); });
+    bool all = true;
+    for (char c : scheduled) all = all && c;
+    if (all) break;
+    std::vector<asio::io_context*> undo;
+    std::vector<size_t> undo_idx;
+    for (size_t i = 0; i < participants_.size(); ++i) {
+      if (scheduled[i]) {
+        undo.push_back(ctxs_[i]);
+        undo_idx.push_back(i);
+      }
+    }
+    co_await AwaitAll(undo, [&](size_t j) { shards.at(participants_[undo_idx[j]]).Cancel(&entries_[undo_idx[j]]); });
+  }
+
+  ScriptJob& job = job_;
+  fiber_ = std::make_unique<ScriptFiber>([&job, this] {
+    Engine().Run(job.sha, job.keys, job.args, *this, *job.reply);
+  });
+  fiber_->Resume();
+  while (!fiber_->Done()) {
+    Pending p = pending_;
+    pending_ = Pending::kNone;
+    if (p == Pending::kHop) {
+      hop_ctxs_.clear();
+      for (unsigned s : hop_shards_) hop_ctxs_.push_back(&shards.at(s).ctx());
+      co_await AwaitAllAsync(hop_ctxs_, [&](size_t i, std::function<void()> done) {
+        unsigned s = hop_shards_[i];
+        TxShardEntry* e = &entries_[entry_of_shard_[s]];
+        shards.at(s).RequestHop(e, [&, s, done] {
+          (*hop_fn_)(shards.at(s));
+          done();
+        });
+      });
+    } else if (p == Pending::kThen) {
+      co_await (*then_)();
+    } else if (p == Pending::kBreathe) {
+      co_await YieldToLoop();
+    }
+    fiber_->Resume();
+  }
+  co_await AwaitAll(ctxs_, [&](size_t i) { shards.at(participants_[i]).Conclude(&entries_[i]); });
+}
+
+awaitable<void> RunJob(ScriptJob& job) {
+  ShardSet& shards = job.server->shards();
+  const unsigned n = shards.size();
+  const unsigned own = job.conn->thread();
+  // Whole-shard mode: no declared keys, or lua-allow-undeclared-keys.
+  const bool whole = job.keys.empty() || LuaAllowUndeclaredKeys().load(std::memory_order_relaxed);
+  if (whole && n == 1) {
+    // One shard: locking it whole is "nothing else runs meanwhile", which running
+    // inline gives for free unless a scheduled transaction holds locks on it.
+    std::vector<std::string_view> none;
+    if (!shards.at(0).AnyLocked(job.db, none)) {
+      auto host = std::make_unique<DirectHost>(job, shards.at(0), false, true);
+      host->txid = shards.NextTxId();
+      host->tx_shards = 1;
+      co_await host->DriveLocal();
+      co_return;
+    }
+  }
+  bool one_shard = !whole;
+  const unsigned target = job.keys.empty() ? own : store::ShardOf(job.keys[0], n);
+  for (auto k : job.keys)
+    if (store::ShardOf(k, n) != target) one_shard = false;
+  if (one_shard && target == own && !shards.at(own).AnyLocked(job.db, job.keys)) {
+    auto host = std::make_unique<DirectHost>(job, shards.at(own), false);
+    host->txid = shards.NextTxId();
+    host->tx_shards = 1;
+    co_await host->DriveLocal();
+    co_return;
+  }
+  if (one_shard) {
+    ShardThread& st = shards.at(target);
+    std::string out;
+    const int protocol = job.reply->protocol();
+    co_await AwaitOn<bool>(st.ctx(), [&](Completion<bool> done) {
+      st.RunWhenUnlocked(job.db, job.keys, [&, done] {
+        RunOnKeysShard(job, st, protocol, out);
+        done(true);
+      });
+    });
+    job.reply->Raw(out);
+    co_return;
+  }
+  auto host = std::make_unique<FiberHost>(job, whole);
+  co_await host->Drive();
+}
+
+// ---- commands ----
+
+// EVAL/EVALSHA family. `by_sha`: the first argument names a cached script.
+void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
+  auto numkeys = store::ParseInt64(c.args[2]);
+  if (!numkeys) {
+    c.reply.Error(store::errors::kNotInteger);
+    return;
+  }
+  if (*numkeys < 0) {
+    c.reply.Error("ERR Number of keys can't be negative");
+    return;
+  }
+  if (*numkeys > static_cast<int64_t>(c.args.size()) - 3) {
+    c.reply.Error("ERR Number of keys can't be greater than number of args");
+    return;
+  }
+  std::string sha;
+  LuaEngine& engine = Engine();
+  if (by_sha) {
+    sha = store::ToLower(c.args[1]);
+    if (!engine.Has(sha)) {
+      std::string body;
+      bool found = false;
+      {
+        ScriptCache& cache = Cache();
+        std::lock_guard lk(cache.mu);
+        auto it = cache.bodies.find(sha);
+        if (it != cache.bodies.end()) {
+          body = it->second;
+          found = true;
+        }
+      }
+      if (!found) {
+        c.reply.Error("NOSCRIPT No matching script. Please use EVAL.");
+        return;
+      }
+      std::string err = engine.Load(sha, body);
+      if (!err.empty()) {
+        c.reply.Error(err);
+        return;
+      }
+    }
+  } else {
+    sha = Sha1Hex(c.args[1]);
+    if (!engine.Has(sha)) {
+      std::string err = engine.Load(sha, c.args[1]);
+      if (!err.empty()) {
+        c.reply.Error(err);
+        return;
+      }
+      ScriptCache& cache = Cache();
+      std::lock_guard lk(cache.mu);
+      cache.bodies.emplace(sha, std::string(c.args[1]));
+    }
+  }
+  ScriptFlags flags = engine.Flags(sha);
+  if (read_only && flags.shebang && !flags.no_writes) {
+    c.reply.Error("ERR Can not execute a script with write flag using *_ro command.");
+    return;
+  }
+  auto job = std::make_shared<ScriptJob>();
+  job->conn = &c.conn;
+  job->server = &c.server;
+  job->reply = &c.reply;
+  job->sha = sha;
+  job->read_only = read_only || flags.no_writes;
+  job->db = c.conn.db;
+  size_t nk = static_cast<size_t>(*numkeys);
+  for (size_t i = 3; i < c.args.size(); ++i) job->storage.emplace_back(c.args[i]);
+  for (size_t i = 0; i < job->storage.size(); ++i) {
+    if (i < nk) job->keys.push_back(job->storage[i]);
+    else job->args.push_back(job->storage[i]);
+  }
+  c.then = [job]() -> awaitable<void> { return RunJob(*job); };
+}
+
+void EvalCommand(ConnectionContext& c) { EvalGeneric(c, false, false); }
+void EvalShaCommand(ConnectionContext& c) { EvalGeneric(c, true, false); }
+void EvalRoCommand(ConnectionContext& c) { EvalGeneric(c, false, true); }
+void EvalShaRoCommand(ConnectionContext& c) { EvalGeneric(c, true, true); }
+
+bool SubArity(ConnectionContext& c, int arity) {
+  int argc = static_cast<int>(c.args.size());
+  if ((arity > 0 && argc != arity) || (arity < 0 && argc < -arity)) {
+    c.reply.Error(store::errors::WrongArity("script|" + store::ToLower(c.args[1])));
+    return false;
+  }
+  return true;
+}
+
+void ScriptCommand(ConnectionContext& c) {
+  std::string_view sub = c.args[1];
+  if (EqualsIgnoreCase(sub, "load")) {
+    if (!SubArity(c, 3)) return;
+    std::string sha = Sha1Hex(c.args[2]);
+    LuaEngine& engine = Engine();
+    std::string err = engine.Load(sha, c.args[2]);
+    if (!err.empty()) {
+      c.reply.Error(err);
+      return;
+    }
+    {
+      ScriptCache& cache = Cache();
+      std::lock_guard lk(cache.mu);
+      cache.bodies.emplace(sha, std::string(c.args[2]));
+    }
+    c.reply.Bulk(sha);
+    return;
+  }
+  if (EqualsIgnoreCase(sub, "exists")) {
+    if (!SubArity(c, -3)) return;
+    ScriptCache& cache = Cache();
+    std::lock_guard lk(cache.mu);
+    c.reply.ArrayHeader(c.args.size() - 2);
+    for (size_t i = 2; i < c.args.size(); ++i) c.reply.Integer(cache.bodies.count(store::ToLower(c.args[i])) ? 1 : 0);
+    return;
+  }
+  if (EqualsIgnoreCase(sub, "flush")) {
+    if (!SubArity(c, -2)) return;
+    if (c.args.size() > 3 ||
+        (c.args.size() == 3 && !EqualsIgnoreCase(c.args[2], "sync") && !EqualsIgnoreCase(c.args[2], "async"))) {
+      c.reply.Error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+      return;
+    }
+    ScriptCache& cache = Cache();
+    {
+      std::lock_guard lk(cache.mu);
+      cache.bodies.clear();
+      cache.generation.fetch_add(1, std::memory_order_acq_rel);
+    }
+    // Each thread drops its compiled scripts the next time it runs one (Engine()).
+    c.reply.Ok();
+    return;
+  }
+  if (EqualsIgnoreCase(sub, "kill")) {
+    if (!SubArity(c, 2)) return;
+    BusyRegistry& b = Busy();
+    std::lock_guard lk(b.mu);
+    if (b.busy.empty()) {
+      c.reply.Error("NOTBUSY No scripts in execution right now.");
+      return;
+    }
+    for (ScriptStatus* s : b.busy) {
+      if (s->wrote.load(std::memory_order_relaxed)) {
+        c.reply.Error(
+            "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the "
+            "script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+        return;
+      }
+    }
+    for (ScriptStatus* s : b.busy) s->kill.store(true, std::memory_order_relaxed);
+    c.reply.Ok();
+    return;
+  }
+  if (EqualsIgnoreCase(sub, "help")) {
+    if (!SubArity(c, 2)) return;
+    static const char* kHelp[] = {
+        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DEBUG (YES|SYNC|NO)",
+        "    Set the debug mode for subsequent scripts executed.",
+        "EXISTS <sha1> [<sha1> ...]",
+        "    Return information about the existence of the scripts in the script cache.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Flush the Lua scripts cache. Very dangerous on replicas.",
+        "    When called without the optional mode argument, the behavior is determined by the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the scripts cache.",
+        "    * SYNC: Synchronously flush the scripts cache.",
+        "KILL",
+        "    Kill the currently executing Lua script.",
+        "LOAD <script>",
+        "    Load a script into the scripts cache without executing it.",
+        "HELP",
+        "    Prints this help.",
+    };
+    c.reply.ArrayHeader(std::size(kHelp));
+    for (const char* l : kHelp) c.reply.SimpleString(l);
+    return;
+  }
+  c.reply.Error("ERR unknown subcommand '" + std::string(sub.substr(0, 128)) + "'. Try SCRIPT HELP.");
+}
+
+std::vector<size_t> EvalKeys(store::ArgList args) {
+  std::vector<size_t> out;
+  if (args.size() < 3) return out;
+  auto n = store::ParseInt64(args[2]);
+  if (!n || *n < 0 || *n > static_cast<int64_t>(args.size()) - 3) return out;
+  for (int64_t i = 0; i < *n; ++i) out.push_back(static_cast<size_t>(3 + i));
+  return out;
+}
+
+}  // namespace
+
+std::atomic<int64_t>& LuaTimeLimitMs() {
+  static std::atomic<int64_t> ms{5000};
+  return ms;
+}
+
+std::atomic<bool>& LuaAllowUndeclaredKeys() {
+  static std::atomic<bool> allow{false};
+  return allow;
+}
+
+bool ScriptBusyRefuses(const store::CommandSpec& spec, store::ArgList args, resp::ReplyBuilder& reply) {
+  if (Busy().count.load(std::memory_order_relaxed) == 0) return false;
+  if (spec.name == "shutdown" || spec.name == "auth" || spec.name == "hello") return false;
+  if (spec.name == "script" && args.size() >= 2 && EqualsIgnoreCase(args[1], "kill")) return false;
+  reply.Error(kBusyError);
+  return true;
+}
+
+void RegisterScriptFamily(store::CommandTable& t) {
+  using namespace store;
+  // EVAL's keys are counted by numkeys; COMMAND shows (0, 0, 0) as Redis 7.0 does.
+  auto add = [&](const char* name, int arity, uint32_t flags, ConnectionHandler h, int has_keys,
+                 std::vector<std::string> acl) {
+    CommandSpec s = MakeSpec(name, arity, flags, 0, 0, 0, std::move(acl));
+    s.conn_handler = h;
+    if (has_keys) s.key_extractor = EvalKeys;
+    t.Register(std::move(s));
+  };
+  add("eval", -3, kCmdNoScript | kCmdSkipMonitor | kCmdStale, EvalCommand, 1, {"@slow", "@scripting"});
+  add("evalsha", -3, kCmdNoScript | kCmdSkipMonitor | kCmdStale, EvalShaCommand, 1, {"@slow", "@scripting"});
+  add("eval_ro", -3, kCmdNoScript | kCmdSkipMonitor | kCmdStale | kCmdReadOnly, EvalRoCommand, 1,
+      {"@slow", "@scripting"});
+  add("evalsha_ro", -3, kCmdNoScript | kCmdSkipMonitor | kCmdStale | kCmdReadOnly, EvalShaRoCommand, 1,
+      {"@slow", "@scripting"});
+  add("script", -2, kCmdNoScript, ScriptCommand, 0, {"@slow", "@scripting"});
+}
+
+}  // namespace darter::server

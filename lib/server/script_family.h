@@ -1,0 +1,64 @@
+// Lua scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT
+// LOAD/EXISTS/FLUSH/KILL/HELP, with Redis 7.0's replies.
+//
+// Atomicity. A script is atomic across the shards of its declared keys:
+//  * numkeys > 0: the script locks its declared keys (intent locks, as a MultiShardOp
+//    does) on their shards before it starts and releases them when it ends. It may only
+//    touch declared keys: a command naming another key, or a keyspace-wide command
+//    (KEYS, SCAN, DBSIZE, FLUSHALL, ...), fails with an error (Dragonfly's default too).
+//  * numkeys = 0 (or CONFIG SET lua-allow-undeclared-keys yes): the script locks every
+//    shard whole, so it may touch any key, as in Redis (at the price of excluding every
+//    other command while it runs). With one thread such a script runs inline.
+// Execution. Every thread has its own interpreter (script_lua.h); scripts are cached
+// by sha for all threads and compiled on a thread when first run there.
+//  * All declared keys on one shard: the whole script runs synchronously on that
+//    shard's thread — inline when it is the connection's own shard and the keys are
+//    unlocked (the fast path: no queueing, no hop; it runs in a fiber and takes locks
+//    only if it turns busy or awaits a connection handler such as INFO), else as one
+//    closure posted to that shard behind any lock on the keys. Nothing can interleave.
+//    Connection-level commands other than PING/ECHO/TIME/SELECT are refused when the
+//    script runs on another thread (connection state belongs to its own thread).
+//  * Keys on several shards, or numkeys 0: the script is scheduled like a multi-shard
+//    transaction (global txid, per-shard queues, locks taken before it starts) and runs
+//    on the connection's thread in a ScriptFiber: redis.call suspends the fiber, the
+//    connection's coroutine runs the command as a hop on its key's shard
+//    (RequestHop), then resumes the fiber with the reply. A fiber suspends anywhere, so
+//    pcall(redis.call, ...) works across shards (a Lua coroutine could not yield there).
+// Journal. Commands run by a script go through the shard handlers / MultiShardOp hops
+// like any command and are reported to the shard's WriteObservers with their Effects;
+// every write of one script carries the script's transaction id (taken also on the
+// fast path) and tx_shards = the number of shards it locked, so a journal can group a
+// script's effects as one MULTI/EXEC. The script body itself is never journaled.
+// BUSY. A script running longer than lua-time-limit (busy-reply-threshold) makes other
+// clients' commands fail with BUSY (only SCRIPT KILL, SHUTDOWN, AUTH and HELLO pass);
+// SCRIPT KILL stops it through the Lua count hook unless it has written (UNKILLABLE).
+// A busy script on the connection's own thread (scheduled, or inline: the inline one
+// first takes real locks on its keys, see DirectHost::TakeLocks) lets that thread's
+// event loop run between hook calls, so clients there get BUSY and can SCRIPT KILL; a
+// script posted to its keys' shard (another thread) blocks that thread (clients there
+// wait; SCRIPT KILL must come from another thread). Commands that were already waiting
+// for the script's locks when it turned busy keep waiting and run when it ends.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "resp/reply_builder.h"
+#include "store/command_table.h"
+
+namespace darter::server {
+
+void RegisterScriptFamily(store::CommandTable& table);
+
+// lua-time-limit / busy-reply-threshold in ms (CONFIG GET/SET).
+std::atomic<int64_t>& LuaTimeLimitMs();
+// lua-allow-undeclared-keys (CONFIG GET/SET, default no): when yes, every script locks
+// every shard whole, as numkeys 0 does, so scripts written for Redis that touch keys
+// they did not declare still run atomically (at the price of concurrency).
+std::atomic<bool>& LuaAllowUndeclaredKeys();
+
+// Called by the connection before running a command: true (with the BUSY error written)
+// when a script is busy and `spec` may not run meanwhile.
+bool ScriptBusyRefuses(const store::CommandSpec& spec, store::ArgList args, resp::ReplyBuilder& reply);
+
+}  // namespace darter::server

@@ -1,0 +1,74 @@
+// LuaEngine: one Lua 5.1 interpreter per shard thread, set up as Redis 7.0 sets up
+// its scripting environment: base/table/string/math libraries plus cjson and bit (the
+// Debian-packaged ones), the `redis` API table, protected globals, and Redis's
+// conversions between RESP replies and Lua values in both directions.
+//
+// The engine knows nothing about shards: a running script reaches the data through a
+// ScriptHost (script_family.cc), which decides where and how each command runs.
+//
+// Thread-safety: ForThisThread() returns the calling thread's engine; an engine is used
+// only by its thread. Several scripts may be in progress on one thread at a time (a
+// script suspended in a fiber while it waits for another shard); each runs on its own
+// Lua thread (lua_newthread) so their stacks do not mix.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "resp/reply_builder.h"
+#include "store/command_table.h"
+
+struct lua_State;
+
+namespace darter::server {
+
+class ScriptHost {
+ public:
+  virtual ~ScriptHost() = default;
+  // Runs one command for the script and sets `reply` to its RESP encoding at `protocol`
+  // (a command error is an error reply there). Returns a non-empty error message (with
+  // its code, e.g. "ERR This Redis command is not allowed from script") when the script
+  // may not run the command at all.
+  virtual std::string Call(std::vector<std::string>& argv, int protocol, std::string& reply) = 0;
+  // Called every few thousand Lua instructions; true means "stop the script" (SCRIPT KILL).
+  virtual bool Hook() = 0;
+};
+
+// What a "#!lua flags=..." first line (Redis 7.0) says about a script.
+struct ScriptFlags {
+  bool shebang = false;    // the script has a shebang line
+  bool no_writes = false;  // flags=no-writes
+};
+
+class LuaEngine {
+ public:
+  static LuaEngine& ForThisThread();
+  ~LuaEngine();
+
+  // Compiles `body` as script `sha` unless already cached. Returns "" or the error reply
+  // ("ERR Error compiling script (new function): user_script:1: ...", or a shebang error).
+  std::string Load(const std::string& sha, std::string_view body);
+  bool Has(const std::string& sha) const;
+  // The flags of cached script `sha`. REQUIRES: Has(sha).
+  ScriptFlags Flags(const std::string& sha) const { return cached_.at(sha); }
+  // Runs cached script `sha` and writes its reply (or its error) to `reply`.
+  void Run(const std::string& sha, store::ArgList keys, store::ArgList argv, ScriptHost& host,
+           resp::ReplyBuilder& reply);
+  // Drops every cached script of this thread.
+  void Flush();
+  uint64_t generation() const { return generation_; }
+  void set_generation(uint64_t g) { generation_ = g; }
+
+ private:
+  LuaEngine();
+  void Setup();
+
+  lua_State* L_ = nullptr;
+  uint64_t generation_ = 0;
+  std::unordered_map<std::string, ScriptFlags> cached_;  // shas compiled here
+};
+
+}  // namespace darter::server
