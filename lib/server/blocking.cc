@@ -81,8 +81,8 @@ std::atomic<uint64_t> g_blocked{0};
 std::mutex g_by_client_mu;
 std::unordered_map<uint64_t, std::weak_ptr<Waiter>> g_by_client;
 
-// Runs `argv` on this shard thread as the connection path would (handler or all hops of
-// a single-shard op, then NotifyWrite), returning the encoded reply. REQUIRES: every key
+// Runs `argv` on this shard thread as the connection path would (BeforeWrite, handler or
+// all hops of a single-shard op, NotifyWrite), returning the encoded reply. REQUIRES: every key
 // of argv lives on `st`, and none is locked.
 std::string RunLocal(ShardThread& st, unsigned shard_count, unsigned db, int protocol,
                      const std::vector<std::string>& argv) {
@@ -95,6 +95,8 @@ std::string RunLocal(ShardThread& st, unsigned shard_count, unsigned db, int pro
   std::vector<size_t> idx = spec->KeyIndices(args);
   std::vector<std::string_view> keys;
   for (size_t i : idx) keys.push_back(args[i]);
+  // Serialize-before-write for a running snapshot (store/snapshot.h).
+  if (spec->is_write()) st.shard().BeforeWrite(db, keys);
   if (spec->shard_handler) {
     store::CommandContext ctx{st.shard(), db, args, rb, now};
     spec->shard_handler(ctx);

@@ -171,6 +171,49 @@ TEST_CASE("RENAME, MOVE and SWAPDB bring data to a waited key") {
   }
 }
 
+TEST_CASE("MULTI/EXEC: waiters are served after the whole transaction; blocking commands inside never wait") {
+  for (int threads : kThreadCounts) {
+    CAPTURE(threads);
+    StartedServer server = StartServerUnderTest(threads);
+    REQUIRE_MESSAGE(server.status.ok, server.status.message);
+    Client admin(server.port());
+    Client waiter(server.port());
+    for (const char* key : {"tx1", "tx2", "tx3", "{t}x"}) {
+      CAPTURE(key);
+      Send(waiter, {"BLPOP", key, "0"});
+      REQUIRE(WaitBlocked(admin, 1));
+      // The pop inside the transaction sees the push first; the waiter gets what is left
+      // once EXEC finished, not an element in the middle of it.
+      std::vector<Reply> r = admin.Pipeline({{"MULTI"},
+                                             {"RPUSH", key, "a", "b"},
+                                             {"LPOP", key},
+                                             {"SET", "other", "x"},
+                                             {"LPUSH", key, "c"},
+                                             {"EXEC"}});
+      REQUIRE(r.size() == 6);
+      CHECK(Format(r[5]) == "[:2, \"a\", +OK, :2]");
+      CHECK(Format(waiter.ReadReply()) == "[\"" + std::string(key) + "\", \"c\"]");
+      CHECK(Format(admin.Cmd({"LRANGE", key, "0", "-1"})) == "[\"b\"]");
+      CHECK(Format(admin.Cmd({"DEL", key})) == ":1");
+    }
+    // A transaction over keys of several shards wakes waiters on each.
+    Client waiter2(server.port());
+    Send(waiter, {"BLPOP", "mk1", "0"});
+    REQUIRE(WaitBlocked(admin, 1));
+    Send(waiter2, {"BZPOPMIN", "mk2", "0"});
+    REQUIRE(WaitBlocked(admin, 2));
+    std::vector<Reply> r = admin.Pipeline(
+        {{"MULTI"}, {"RPUSH", "mk1", "v"}, {"ZADD", "mk2", "1", "m"}, {"EXEC"}});
+    CHECK(Format(r[3]) == "[:1, :1]");
+    CHECK(Format(waiter.ReadReply()) == "[\"mk1\", \"v\"]");
+    CHECK(Format(waiter2.ReadReply()) == "[\"mk2\", \"m\", \"1\"]");
+    // Inside MULTI nothing waits.
+    r = admin.Pipeline({{"MULTI"}, {"BLPOP", "none", "0"}, {"BLMOVE", "none", "d", "LEFT", "LEFT", "0"},
+                        {"XREAD", "BLOCK", "0", "STREAMS", "none", "$"}, {"EXEC"}});
+    CHECK(Format(r[4]) == "[(nil-array), (nil), (nil-array)]");
+  }
+}
+
 TEST_CASE("a client blocked on keys of several shards is served exactly once") {
   for (int threads : kThreadCounts) {
     CAPTURE(threads);
