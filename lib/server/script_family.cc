@@ -3,6 +3,7 @@
 #include <sys/time.h>
 
 #include <chrono>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -16,6 +17,7 @@
 #include "server/server.h"
 #include "server/shard_set.h"
 #include "store/errors.h"
+#include "store/exec_block.h"
 #include "store/multi_shard_op.h"
 #include "store/shard.h"
 #include "store/string_util.h"
@@ -535,6 +537,41 @@ awaitable<void> FiberHost::Drive() {
   co_await AwaitAll(ctxs_, [&](size_t i) { shards.at(participants_[i]).Conclude(&entries_[i]); });
 }
 
+// A script queued in a client's MULTI block runs when EXEC reaches it, in order with the
+// block's other commands. The block already holds every shard whole (an EVAL makes it
+// lock whole shards: multi_family.cc), so the script runs at once, synchronously, on
+// the client's thread; a command for another shard is posted to that shard's thread and
+// waited for. That cannot deadlock: every other shard's thread runs nothing but this
+// transaction's work until it concludes, and none of them waits synchronously on
+// another thread.
+class InBlockHost : public HostBase {
+ public:
+  InBlockHost(ScriptJob& job, ShardSet& shards) : HostBase(job, true), shards_(shards) {}
+
+ protected:
+  bool Allowed(unsigned) const override { return true; }
+  void RunOnShards(const std::vector<unsigned>& targets, const std::function<void(ShardThread&)>& fn) override {
+    const int here = ShardSet::CurrentIndex();
+    for (unsigned s : targets) {
+      ShardThread& st = shards_.at(s);
+      if (static_cast<int>(s) == here) {
+        fn(st);
+        continue;
+      }
+      std::promise<void> done;
+      asio::post(st.ctx(), [&] {
+        fn(st);
+        done.set_value();
+      });
+      done.get_future().wait();
+    }
+  }
+  bool AwaitThen(std::function<awaitable<void>()>&) override { return false; }
+
+ private:
+  ShardSet& shards_;
+};
+
 awaitable<void> RunJob(ScriptJob& job) {
   ShardSet& shards = job.server->shards();
   const unsigned n = shards.size();
@@ -654,6 +691,13 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
   for (size_t i = 0; i < job->storage.size(); ++i) {
     if (i < nk) job->keys.push_back(job->storage[i]);
     else job->args.push_back(job->storage[i]);
+  }
+  if (store::ExecBlockOp::InBlock()) {
+    InBlockHost host(*job, c.server.shards());
+    host.txid = c.server.shards().NextTxId();
+    host.tx_shards = c.server.shards().size();
+    engine.Run(job->sha, job->keys, job->args, host, c.reply);
+    return;
   }
   c.then = [job]() -> awaitable<void> { return RunJob(*job); };
 }

@@ -24,6 +24,9 @@
 //    connection's coroutine runs the command as a hop on its key's shard
 //    (RequestHop), then resumes the fiber with the reply. A fiber suspends anywhere, so
 //    pcall(redis.call, ...) works across shards (a Lua coroutine could not yield there).
+// Inside MULTI. A queued EVAL runs when EXEC reaches it, in order with the block's other
+// commands: the block holds every shard whole, and the script runs synchronously on the
+// client's thread, posting each command to its shard (InBlockHost).
 // Journal. Commands run by a script go through the shard handlers / MultiShardOp hops
 // like any command and are reported to the shard's WriteObservers with their Effects;
 // every write of one script carries the script's transaction id (taken also on the
