@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "server/blocking.h"
 #include "server/server.h"
 #include "server/cross_thread.h"
 #include "server/multi_family.h"
@@ -75,7 +76,10 @@ std::string Connection::Describe(int64_t now_ms) const {
   s += " name=" + name;
   s += " age=" + std::to_string((now_ms - created_ms) / 1000);
   s += " idle=" + std::to_string((now_ms - last_interaction_ms) / 1000);
-  s += replica_feed ? " flags=S" : InSubscribedMode(*this) ? " flags=P" : " flags=N";
+  s += replica_feed              ? " flags=S"
+       : InSubscribedMode(*this) ? " flags=P"
+       : IsClientBlocked(id_)    ? " flags=b"
+                                 : " flags=N";
   s += " db=" + std::to_string(db);
   s += PubSubClientFields(*this) + " multi=-1";
   s += " qbuf=" + std::to_string(in_end_ - in_pos_) + " qbuf-free=" + std::to_string(in_.size() - in_end_);
@@ -154,8 +158,11 @@ awaitable<void> Connection::Run() {
           break;
         }
       }
+      size_t end_before_batch = in_end_;
       if (!batch_.empty()) co_await ExecuteBatch();
       in_pos_ = scan;
+      // A blocked command read more input meanwhile (blocking.cc): parse it now.
+      if (in_end_ != end_before_batch) need_more = false;
       if (close_after_reply || closed_) stop = true;
       if (!parse_error_.empty() && !stop) {
         reply_.Error(parse_error_);
@@ -328,6 +335,10 @@ awaitable<void> Connection::Execute(store::ArgList args) {
     co_return;
   }
 
+  if ((spec->flags & store::kCmdBlocking) && !is_master) {
+    bool handled = co_await RunBlockingCommand(*this, *spec, args);
+    if (handled) co_return;
+  }
   if (spec->conn_handler) {
     store::ConnectionContext ctx{*this, server_, args, reply_, nullptr};
     spec->conn_handler(ctx);

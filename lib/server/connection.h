@@ -28,6 +28,8 @@ std::string UnknownCommandError(store::ArgList args);
 struct Subscriber;
 
 class Connection : public std::enable_shared_from_this<Connection> {
+  friend struct BlockingAccess;  // blocking.cc: reads and replies while a command waits
+
  public:
   Connection(Server& server, unsigned thread, asio::ip::tcp::socket socket, uint64_t id);
 

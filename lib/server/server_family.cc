@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "server/blocking.h"
 #include "server/connection.h"
 #include "server/cross_thread.h"
 #include "server/debug_digest.h"
@@ -206,7 +207,7 @@ struct ClientFilter {
 void ClientCommand(ConnectionContext& c) {
   std::string sub = ToLower(c.args[1]);
   static const std::pair<const char*, int> kArity[] = {{"id", 2},     {"getname", 2}, {"setname", 3},  {"info", 2},
-                                                       {"list", -2},  {"kill", -3},   {"no-evict", 3}, {"help", 2}};
+                                                       {"list", -2},  {"kill", -3},   {"no-evict", 3}, {"help", 2}, {"unblock", -3}};
   for (auto& [name, arity] : kArity)
     if (sub == name && !SubcommandArityOk(c, "client", arity)) return;
   if (sub == "id") {
@@ -359,6 +360,21 @@ void ClientCommand(ConnectionContext& c) {
       }
       if (kill_self) self->close_after_reply = true;
     };
+  } else if (sub == "unblock" && c.args.size() <= 4) {
+    bool with_error = false;
+    if (c.args.size() == 4) {
+      if (EqualsIgnoreCase(c.args[3], "error")) with_error = true;
+      else if (!EqualsIgnoreCase(c.args[3], "timeout")) {
+        c.reply.Error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+        return;
+      }
+    }
+    auto id = store::ParseInt64(c.args[2]);
+    if (!id) {
+      c.reply.Error(store::errors::kNotInteger);
+      return;
+    }
+    c.reply.Integer(*id > 0 && UnblockClient(static_cast<uint64_t>(*id), with_error) ? 1 : 0);
   } else if (sub == "no-evict") {
     if (EqualsIgnoreCase(c.args[2], "on") || EqualsIgnoreCase(c.args[2], "off")) c.reply.Ok();
     else c.reply.Error(store::errors::kSyntax);
@@ -831,7 +847,7 @@ void InfoCommand(ConnectionContext& c) {
       o << "connected_clients:" << srv.connected_clients().load() << "\r\n"
         << "cluster_connections:0\r\nmaxclients:" << opts.maxclients << "\r\n"
         << "client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n"
-        << "blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n";
+        << "blocked_clients:" << BlockedClientCount() << "\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n";
     }
     if (want("memory")) {
       section("Memory");

@@ -50,6 +50,7 @@ CommandTable& CommandTable::Global() {
     RegisterHllFamily(*t);
     RegisterBitopsFamily(*t);
     RegisterDumpFamily(*t);
+    RegisterBlockingFamily(*t);
     return t;
   }();
   return *table;

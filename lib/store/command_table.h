@@ -122,5 +122,6 @@ void RegisterStreamFamily(CommandTable& table);
 void RegisterHllFamily(CommandTable& table);
 void RegisterBitopsFamily(CommandTable& table);
 void RegisterDumpFamily(CommandTable& table);
+void RegisterBlockingFamily(CommandTable& table);
 
 }  // namespace darter::store

@@ -1,8 +1,8 @@
 // Stream commands (Redis's t_stream.c): XADD XRANGE XREVRANGE XLEN XDEL XTRIM XSETID,
 // consumer groups (XGROUP XREADGROUP XACK XPENDING XCLAIM XAUTOCLAIM) and XINFO.
 // XREAD and XREADGROUP are MultiShardOps (their keys follow STREAMS); the rest run
-// on their key's shard. BLOCK is served only when data is there already: a read that
-// would block replies an error (docs/streams.md).
+// on their key's shard. BLOCK waits in lib/server/blocking.cc; the op here is the
+// non-blocking form (null when nothing is there).
 //
 // Replication (effects.h): XADD with '*' or 'ms-*' and approximate trimming are
 // propagated with the generated id and the exact trim threshold; XREADGROUP, XCLAIM
@@ -1278,12 +1278,9 @@ class XReadOp : public MultiShardOp {
     size_t served = 0;
     for (const Result& r : results_) served += r.served;
     if (!served) {
-      if (spec_.block) {
-        rb.Error(spec_.group_mode ? "ERR XREADGROUP BLOCK is not implemented in Darter yet"
-                                  : "ERR XREAD BLOCK is not implemented in Darter yet");
-      } else {
-        rb.NullArray();
-      }
+      // With BLOCK this is the non-blocking form (MULTI/EXEC); a connection that can
+      // wait does so in lib/server/blocking.cc.
+      rb.NullArray();
       return;
     }
     if (rb.protocol() == 3) rb.MapHeader(served);

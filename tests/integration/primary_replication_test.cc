@@ -65,6 +65,8 @@ class Load {
       if (i % 6 == 0) cmds.push_back({"LMOVE", "l:" + k(20), "l:" + k(20), "RIGHT", "LEFT"});
       if (i % 8 == 0) cmds.push_back({"RPUSH", "l:{" + p + "}a", v, v});
       if (i % 8 == 4) cmds.push_back({"RPOPLPUSH", "l:{" + p + "}a", "l:{" + p + "}b"});
+      if (i % 14 == 0)
+        cmds.push_back({"BLMOVE", "l:{" + p + "}b", "l:{" + p + "}a", "LEFT", "RIGHT", "0.01"});
       if (i % 10 == 0) cmds.push_back({"SMOVE", "set:" + k(20), "set:" + k(20), std::to_string(rng() % 100)});
       // Client transactions and scripts: their effects reach the replicas atomically.
       if (i % 11 == 0) {

@@ -1,0 +1,508 @@
+#include "server/blocking.h"
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "resp/reply_builder.h"
+#include "server/connection.h"
+#include "server/cross_thread.h"
+#include "server/server.h"
+#include "server/shard_set.h"
+#include "server/transaction.h"
+#include "store/blocking_forms.h"
+#include "store/list_object.h"
+#include "store/multi_shard_op.h"
+#include "store/shard.h"
+#include "store/stream_object.h"
+#include "store/string_util.h"
+
+namespace darter::server {
+
+namespace sb = store::blocking;
+
+// Friend of Connection: the wait reads the socket (to notice a disconnect and keep the
+// input a pipelining client sends meanwhile) and appends the reply.
+struct BlockingAccess {
+  static asio::ip::tcp::socket& socket(Connection& c) { return c.socket_; }
+  static std::vector<char>& in(Connection& c) { return c.in_; }
+  static size_t& in_end(Connection& c) { return c.in_end_; }
+  static bool closed(Connection& c) { return c.closed_; }
+  static std::string& out(Connection& c) { return c.out_; }
+  static awaitable<void> flush(Connection& c) { return c.Flush(); }
+};
+
+namespace {
+
+enum State : int { kWaiting, kServed, kRetry, kTimedOut, kUnblockedNil, kUnblockedErr, kGone };
+
+struct Waiter {
+  // Claimed once, from kWaiting, by whoever ends the wait (see blocking.h).
+  std::atomic<int> state{kWaiting};
+  bool TryClaim(int to) {
+    int expected = kWaiting;
+    return state.compare_exchange_strong(expected, to, std::memory_order_acq_rel);
+  }
+
+  // Immutable once registered.
+  uint64_t client_id = 0;
+  unsigned db = 0;
+  int protocol = 2;
+  sb::BlockingCall call;
+  std::vector<std::string> argv;
+  std::vector<std::string_view> argv_views;
+  std::string group;  // XREADGROUP
+  asio::io_context* home = nullptr;
+
+  // stream_ids[pos]: XREAD's id for key_args[pos], '$' resolved by the key's shard when
+  // it registered the waiter (each shard writes only its own positions).
+  std::vector<std::string> stream_ids;
+  // Written by the claimer before it posts Finish to `home`.
+  std::string reply;
+
+  // Connection thread only.
+  bool finished = false;
+  bool read_pending = false;
+  asio::ip::tcp::socket* socket = nullptr;  // cancelled to end the read when finished
+  // The command waits on it: it expires at the deadline, Finish cancels it. (The pending
+  // wait belongs to the loop, so a server stopping with blocked clients frees them.)
+  std::unique_ptr<asio::steady_timer> timer;
+};
+
+std::atomic<uint64_t> g_blocked{0};
+std::mutex g_by_client_mu;
+std::unordered_map<uint64_t, std::weak_ptr<Waiter>> g_by_client;
+
+// Runs `argv` on this shard thread as the connection path would (BeforeWrite, handler or
+// all hops of a single-shard op, NotifyWrite), returning the encoded reply. REQUIRES: every key
+// of argv lives on `st`, and none is locked.
+std::string RunLocal(ShardThread& st, unsigned shard_count, unsigned db, int protocol,
+                     const std::vector<std::string>& argv) {
+  std::vector<std::string_view> args(argv.begin(), argv.end());
+  const store::CommandSpec* spec = store::CommandTable::Global().Find(args[0]);
+  std::string out;
+  resp::ReplyBuilder rb(&out);
+  rb.SetProtocol(protocol);
+  int64_t now = store::UnixTimeMs();
+  std::vector<size_t> idx = spec->KeyIndices(args);
+  std::vector<std::string_view> keys;
+  for (size_t i : idx) keys.push_back(args[i]);
+  // Serialize-before-write for a running snapshot (store/snapshot.h).
+  if (spec->is_write()) st.shard().BeforeWrite(db, keys);
+  if (spec->shard_handler) {
+    store::CommandContext ctx{st.shard(), db, args, rb, now};
+    spec->shard_handler(ctx);
+    if (ctx.effects.dirty()) st.shard().NotifyWrite({db, args, ctx.effects, keys});
+    return out;
+  }
+  std::unique_ptr<store::MultiShardOp> op = spec->multi_shard(args);
+  store::HopPlan plan = op->FirstHop(shard_count);
+  bool verbatim_reported = false;  // the command as sent is journaled once (transaction.cc)
+  for (int hop = 0; plan.target != store::HopTarget::kDone; ++hop) {
+    store::HopContext ctx{st.shard(), db, args, idx, now, shard_count};
+    op->RunHop(hop, ctx);
+    const bool verbatim = ctx.effects.dirty() && !ctx.effects.rewritten();
+    if (ctx.effects.dirty() && !(verbatim && verbatim_reported))
+      st.shard().NotifyWrite({db, args, ctx.effects, keys});
+    verbatim_reported = verbatim_reported || verbatim;
+    plan = op->NextHop(hop);
+  }
+  op->Reply(rb);
+  return out;
+}
+
+void Finish(const std::shared_ptr<Waiter>& w);
+
+void PostFinish(const std::shared_ptr<Waiter>& w) {
+  asio::post(*w->home, [w] { Finish(w); });
+}
+
+// One shard's waiters, by (db, key), in the order they blocked.
+class Registry : public store::WriteObserver {
+ public:
+  Registry(ShardThread& st, unsigned shard_count) : st_(st), shard_count_(shard_count) {
+    st_.shard().AddWriteObserver(this);
+  }
+  ~Registry() override { st_.shard().RemoveWriteObserver(this); }
+
+  void Add(const std::shared_ptr<Waiter>& w, size_t pos) {
+    std::string key = w->argv[w->call.key_args[pos]];
+    if (w->call.stream && w->call.kind == sb::Kind::kXread) {
+      std::string_view id = w->argv[w->call.stream_ids_arg + pos];
+      if (id == "$") {
+        store::Slot* s = st_.shard().FindLive(w->db, key, store::UnixTimeMs());
+        store::StreamId last{0, 0};
+        if (s && s->value.type() == store::ValueType::kStream) last = s->value.As<store::StreamObject>()->last_id();
+        w->stream_ids[pos] = store::FormatStreamId(last);
+      } else {
+        w->stream_ids[pos] = std::string(id);
+      }
+    }
+    Key k{w->db, key};
+    queues_[k].push_back({w, pos});
+    // Data may have arrived between the non-blocking attempt and now.
+    MarkReady(k);
+  }
+
+  void Remove(const std::shared_ptr<Waiter>& w) {
+    for (size_t pos = 0; pos < w->call.key_args.size(); ++pos) {
+      auto it = queues_.find(Key{w->db, w->argv[w->call.key_args[pos]]});
+      if (it == queues_.end()) continue;
+      std::erase_if(it->second, [&](const Entry& e) { return e.w == w; });
+      if (it->second.empty()) queues_.erase(it);
+    }
+  }
+
+  void OnWrite(store::Shard&, const store::AppliedWrite& write) override {
+    if (queues_.empty()) return;
+    // Keyless writes (SWAPDB, FLUSHALL...) and writes into another database (MOVE, COPY
+    // ... DB) may bring data to any waited key: let the drain look at all of them.
+    if (write.keys.empty() || store::EqualsIgnoreCase(write.args[0], "move") ||
+        store::EqualsIgnoreCase(write.args[0], "copy")) {
+      for (auto& [k, q] : queues_) MarkReady(k);
+      return;
+    }
+    for (std::string_view key : write.keys) {
+      Key k{write.db, std::string(key)};
+      if (queues_.count(k)) MarkReady(k);
+    }
+  }
+
+ private:
+  struct Key {
+    unsigned db;
+    std::string key;
+    bool operator<(const Key& o) const { return db != o.db ? db < o.db : key < o.key; }
+  };
+  struct Entry {
+    std::shared_ptr<Waiter> w;
+    size_t pos;  // index into w->call.key_args
+  };
+
+  void MarkReady(const Key& k) {
+    ready_.insert(k);
+    if (drain_posted_) return;
+    drain_posted_ = true;
+    // After the current command, hop or pipeline step: never in the middle of one.
+    asio::post(st_.ctx(), [this] { Drain(); });
+  }
+
+  void Drain() {
+    drain_posted_ = false;
+    std::set<Key> ready;
+    ready.swap(ready_);
+    for (const Key& k : ready) {
+      auto owned = std::make_shared<Key>(k);
+      std::vector<std::string_view> keys{owned->key};
+      // Behind a transaction that holds the key: served once it concluded.
+      st_.RunWhenUnlocked(owned->db, keys, [this, owned] { ServeKey(*owned); });
+    }
+  }
+
+  // Whether waiter `e` of a stream key can be served now.
+  bool StreamReady(const Entry& e, store::Slot* s) {
+    Waiter& w = *e.w;
+    auto* st = s->value.As<store::StreamObject>();
+    if (w.call.kind == sb::Kind::kXread) {
+      store::StreamId after;
+      // The id was validated by XREAD before the waiter registered.
+      std::string_view id = w.stream_ids[e.pos];
+      size_t dash = id.find('-');
+      after.ms = std::stoull(std::string(id.substr(0, dash)));
+      after.seq = dash == std::string_view::npos ? 0 : std::stoull(std::string(id.substr(dash + 1)));
+      store::StreamId maxid;
+      return st->length() && st->LastEntryId(&maxid) &&
+             (maxid.ms > after.ms || (maxid.ms == after.ms && maxid.seq > after.seq));
+    }
+    store::StreamObject::Group* g = st->FindGroup(w.group);
+    store::StreamId maxid;
+    return g && st->length() && st->LastEntryId(&maxid) &&
+           (maxid.ms > g->last_id.ms || (maxid.ms == g->last_id.ms && maxid.seq > g->last_id.seq));
+  }
+
+  void ServeKey(const Key& k) {
+    auto it = queues_.find(k);
+    if (it == queues_.end()) return;
+    std::deque<Entry>& q = it->second;
+    size_t reserved = 0;  // elements promised to woken BLMOVE waiters
+    for (size_t i = 0; i < q.size();) {
+      Entry e = q[i];
+      Waiter& w = *e.w;
+      if (w.state.load(std::memory_order_acquire) != kWaiting) {
+        q.erase(q.begin() + static_cast<long>(i));
+        continue;
+      }
+      store::Slot* s = st_.shard().FindLive(k.db, k.key, store::UnixTimeMs());
+      if (w.call.kind == sb::Kind::kXreadgroup) {
+        // Redis 7.0.15 ends an XREADGROUP wait with an error when its stream or group
+        // goes away (DEL, a write of another type, XGROUP DESTROY).
+        std::string_view err;
+        if (!s || s->value.type() != store::ValueType::kStream)
+          err = "-UNBLOCKED the stream key no longer exists\r\n";
+        else if (!s->value.As<store::StreamObject>()->FindGroup(w.group))
+          err = "-NOGROUP the consumer group this client was blocked on no longer exists\r\n";
+        if (!err.empty()) {
+          std::shared_ptr<Waiter> held = e.w;
+          q.erase(q.begin() + static_cast<long>(i));
+          if (held->TryClaim(kServed)) {
+            held->reply = std::string(err);
+            PostFinish(held);
+          }
+          continue;
+        }
+      }
+      if (!s) {
+        ++i;
+        continue;
+      }
+      store::ValueType want = w.call.stream      ? store::ValueType::kStream
+                              : w.call.list_type ? store::ValueType::kList
+                                                 : store::ValueType::kZset;
+      if (s->value.type() != want) {
+        ++i;
+        continue;
+      }
+      if (w.call.stream && !StreamReady(e, s)) {
+        ++i;
+        continue;
+      }
+      if (want == store::ValueType::kList && reserved >= s->value.As<store::ListObject>()->size()) break;
+      if (!w.TryClaim(w.call.moves ? kRetry : kServed)) {
+        q.erase(q.begin() + static_cast<long>(i));
+        continue;
+      }
+      std::shared_ptr<Waiter> held = e.w;
+      q.erase(q.begin() + static_cast<long>(i));
+      if (w.call.moves) {
+        reserved++;
+      } else {
+        std::vector<std::string> cmd =
+            sb::ServeCommand(w.call, w.argv_views, w.call.key_args[e.pos], w.call.stream ? w.stream_ids[e.pos] : "");
+        w.reply = RunLocal(st_, shard_count_, k.db, w.protocol, cmd);
+        sb::ServeReply(w.call.kind, k.key, &w.reply);
+      }
+      PostFinish(held);
+    }
+    // `it` is still valid: serving only marks keys ready, it never adds or drops queues.
+    if (q.empty()) queues_.erase(it);
+  }
+
+  ShardThread& st_;
+  unsigned shard_count_;
+  std::map<Key, std::deque<Entry>> queues_;
+  std::set<Key> ready_;
+  bool drain_posted_ = false;
+};
+
+// The calling shard thread's registry (created on first use).
+Registry& RegistryOf(ShardThread& st, unsigned shard_count) {
+  thread_local std::unique_ptr<Registry> registry;
+  if (!registry) registry = std::make_unique<Registry>(st, shard_count);
+  return *registry;
+}
+
+// Wakes the command's coroutine, which waits on the waiter's timer (the deadline, or
+// forever) and re-checks whether it may go on. Connection thread.
+void Wake(Waiter& w) {
+  if (w.timer) w.timer->cancel();
+}
+
+// Connection thread: the wait is over (the state was claimed). The command goes on once
+// the read started while waiting has ended too, so no byte it reads is lost.
+void Finish(const std::shared_ptr<Waiter>& w) {
+  if (w->finished) return;
+  w->finished = true;
+  if (w->read_pending) {
+    boost::system::error_code ec;
+    w->socket->cancel(ec);
+  }
+  Wake(*w);
+}
+
+// Reads what the client sends while it waits into the free tail of the connection's
+// buffer (parsed after the command), so that a disconnect ends the wait.
+void StartRead(Connection& c, const std::shared_ptr<Waiter>& w) {
+  std::vector<char>& in = BlockingAccess::in(c);
+  size_t& end = BlockingAccess::in_end(c);
+  if (BlockingAccess::closed(c) || end >= in.size()) return;
+  w->read_pending = true;
+  w->socket = &BlockingAccess::socket(c);
+  BlockingAccess::socket(c).async_read_some(
+      asio::buffer(in.data() + end, in.size() - end),
+      [&c, self = c.shared_from_this(), w](const boost::system::error_code& ec, size_t n) {
+        w->read_pending = false;
+        if (!ec) {
+          BlockingAccess::in_end(c) += n;
+          c.server().thread_stats(c.thread()).net_input_bytes += n;
+        }
+        // EOF / reset, or closed here (CLIENT KILL): the client is gone.
+        bool gone = (ec && ec != asio::error::operation_aborted) || BlockingAccess::closed(c);
+        if (gone && !w->finished) {
+          if (!BlockingAccess::closed(c)) c.Close();
+          if (w->TryClaim(kGone)) w->finished = true;
+        }
+        if (w->finished) {
+          Wake(*w);
+          return;
+        }
+        if (!gone) StartRead(c, w);  // else a claimer's Finish is on its way
+      });
+}
+
+// Claimers other than the connection's own thread post Finish; once claimed, the waiter
+// only has to leave the registries and the client table.
+void Unregister(ShardSet& shards, const std::shared_ptr<Waiter>& w, const std::vector<unsigned>& targets) {
+  {
+    std::lock_guard<std::mutex> lock(g_by_client_mu);
+    auto it = g_by_client.find(w->client_id);
+    if (it != g_by_client.end() && it->second.lock() == w) g_by_client.erase(it);
+  }
+  g_blocked.fetch_sub(1, std::memory_order_relaxed);
+  w->timer.reset();  // here, on its own thread (a shard may drop the last reference)
+  const unsigned n = shards.size();
+  for (unsigned s : targets) {
+    ShardThread* st = &shards.at(s);
+    asio::post(st->ctx(), [st, n, w] { RegistryOf(*st, n).Remove(w); });
+  }
+}
+
+std::shared_ptr<Waiter> NewWaiter(Connection& c, const sb::BlockingCall& call, store::ArgList args) {
+  auto w = std::make_shared<Waiter>();
+  w->client_id = c.id();
+  w->db = c.db;
+  w->protocol = c.protocol();
+  w->call = call;
+  w->argv.assign(args.begin(), args.end());
+  w->argv_views.assign(w->argv.begin(), w->argv.end());
+  w->home = &c.server().shards().at(c.thread()).ctx();
+  w->timer = std::make_unique<asio::steady_timer>(BlockingAccess::socket(c).get_executor());
+  w->stream_ids.resize(call.key_args.size());
+  if (call.kind == sb::Kind::kXreadgroup) {
+    for (size_t i = 1; i + 1 < args.size(); ++i)
+      if (store::EqualsIgnoreCase(args[i], "group")) {
+        w->group = std::string(args[i + 1]);
+        break;
+      }
+  }
+  return w;
+}
+
+std::vector<unsigned> TargetsOf(const sb::BlockingCall& call, store::ArgList args, unsigned n,
+                                std::vector<std::vector<size_t>>* positions) {
+  positions->assign(n, {});
+  std::vector<unsigned> targets;
+  for (size_t pos = 0; pos < call.key_args.size(); ++pos) {
+    unsigned s = store::ShardOf(args[call.key_args[pos]], n);
+    if ((*positions)[s].empty()) targets.push_back(s);
+    (*positions)[s].push_back(pos);
+  }
+  return targets;
+}
+
+void Publish(const std::shared_ptr<Waiter>& w) {
+  std::lock_guard<std::mutex> lock(g_by_client_mu);
+  g_by_client[w->client_id] = w;
+}
+
+}  // namespace
+
+awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& spec, store::ArgList args) {
+  std::optional<sb::BlockingCall> call = sb::ParseBlockingCall(args);
+  if (!call) co_return false;
+  ShardSet& shards = conn.server().shards();
+  const unsigned n = shards.size();
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  if (call->timeout_ms > 0)
+    deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(call->timeout_ms);
+  std::string& out = BlockingAccess::out(conn);
+  while (true) {
+    // The non-blocking form first: data present, or an error, ends the command.
+    std::string first;
+    resp::ReplyBuilder rb(&first);
+    rb.SetProtocol(conn.protocol());
+    co_await RunMultiShardOp(shards, spec, args, conn.db, rb);
+    if (!sb::IsNullReply(first) || BlockingAccess::closed(conn)) {
+      out += first;
+      co_return true;
+    }
+    if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+      resp::ReplyBuilder nb(&out);
+      nb.SetProtocol(conn.protocol());
+      nb.NullArray();
+      co_return true;
+    }
+    std::shared_ptr<Waiter> w = NewWaiter(conn, *call, args);
+    std::vector<std::vector<size_t>> positions;
+    std::vector<unsigned> targets = TargetsOf(*call, args, n, &positions);
+    std::vector<asio::io_context*> ctxs;
+    for (unsigned s : targets) ctxs.push_back(&shards.at(s).ctx());
+    Publish(w);
+    co_await AwaitAll(ctxs, [&](size_t i) {
+      Registry& r = RegistryOf(shards.at(targets[i]), n);
+      for (size_t pos : positions[targets[i]]) r.Add(w, pos);
+    });
+    // Counted once registered everywhere: a client seen in blocked_clients holds its
+    // place in every key's queue (tests order waiters by it).
+    g_blocked.fetch_add(1, std::memory_order_relaxed);
+    // Replies of earlier pipelined commands go out now, as Redis writes them before a
+    // client blocks.
+    if (!out.empty()) co_await BlockingAccess::flush(conn);
+    // Wait until the state is claimed (served, timed out, unblocked, gone) and the
+    // read started meanwhile has ended.
+    if (!w->finished) StartRead(conn, w);
+    w->timer->expires_at(deadline ? *deadline : std::chrono::steady_clock::time_point::max());
+    while (!w->finished || w->read_pending) {
+      boost::system::error_code ec;
+      co_await w->timer->async_wait(asio::redirect_error(use_awaitable, ec));
+      if (!ec && !w->finished) {
+        // The deadline passed: time out, unless a claimer got there first (its Finish
+        // is on its way).
+        if (w->TryClaim(kTimedOut)) Finish(w);
+        w->timer->expires_at(std::chrono::steady_clock::time_point::max());
+      }
+    }
+    Unregister(shards, w, targets);
+    int state = w->state.load(std::memory_order_acquire);
+    if (state == kRetry) continue;  // BLMOVE: the source has data; move it (or wait again)
+    if (state == kServed) {
+      out += w->reply;
+    } else if (state == kUnblockedErr) {
+      resp::ReplyBuilder(&out).Error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    } else if (state == kTimedOut || state == kUnblockedNil) {
+      resp::ReplyBuilder nb(&out);
+      nb.SetProtocol(conn.protocol());
+      nb.NullArray();
+    }
+    co_return true;  // kGone: the client disconnected; nothing to say
+  }
+}
+
+bool UnblockClient(uint64_t client_id, bool with_error) {
+  std::shared_ptr<Waiter> w;
+  {
+    std::lock_guard<std::mutex> lock(g_by_client_mu);
+    auto it = g_by_client.find(client_id);
+    if (it == g_by_client.end()) return false;
+    w = it->second.lock();
+  }
+  if (!w || !w->TryClaim(with_error ? kUnblockedErr : kUnblockedNil)) return false;
+  PostFinish(w);
+  return true;
+}
+
+uint64_t BlockedClientCount() { return g_blocked.load(std::memory_order_relaxed); }
+
+bool IsClientBlocked(uint64_t client_id) {
+  std::lock_guard<std::mutex> lock(g_by_client_mu);
+  return g_by_client.count(client_id) > 0;
+}
+
+}  // namespace darter::server
