@@ -189,7 +189,13 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
   int argc = static_cast<int>(args.size());
   if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity))
     return "ERR Wrong number of args calling Redis command from script";
-  if (spec->flags & (store::kCmdNoScript | store::kCmdBlocking)) return kNotAllowed;
+  // Blocking commands run as their non-blocking forms (the table handlers never wait).
+  if (spec->flags & store::kCmdNoScript) return kNotAllowed;
+  if (spec->name == "xread" || spec->name == "xreadgroup") {
+    for (size_t i = 1; i < argv.size() && !EqualsIgnoreCase(argv[i], "streams"); ++i)
+      if (EqualsIgnoreCase(argv[i], "block"))
+        return "ERR " + spec->name + " command is not allowed with BLOCK option from scripts";
+  }
   if (job_.read_only && spec->is_write()) return "ERR Write commands are not allowed from read-only scripts.";
   Server& server = *job_.server;
   if (spec->is_write() && server.is_replica() && !job_.conn->is_master &&
