@@ -108,15 +108,7 @@ void WaitCommand(ConnectionContext& c) {
 
 void RegisterReplicationMasterFamily(store::CommandTable& t) {
   auto add = [&](const char* name, int arity, uint32_t flags, store::ConnectionHandler h,
-                 std::vector<std::string> acl) {
-    store::CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.conn_handler = h;
-    s.categories = std::move(acl);
-    t.Register(std::move(s));
-  };
+                 std::vector<std::string> acl) { t.Register(store::MakeConnectionSpec(name, arity, flags, h, std::move(acl))); };
   using namespace store;
   add("replconf", -1, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, ReplconfCommand,
       {"@admin", "@slow", "@dangerous"});

@@ -498,29 +498,7 @@ awaitable<void> FiberHost::Drive() {
     }
   }
   tx_shards = static_cast<unsigned>(participants_.size());
-  // Schedule everywhere; retry with a fresh id when a shard already ran a later one.
-  while (true) {
-    txid = shards.NextTxId();
-    std::vector<char> scheduled(participants_.size(), 0);
-    for (auto& e : entries_) {
-      e.txid = txid;
-      e.started = false;
-      e.pending_hop = nullptr;
-    }
-    co_await AwaitAll(ctxs_, [&](size_t i) { scheduled[i] = shards.at(participants_[i]).Schedule(&entries_[i]); });
-    bool all = true;
-    for (char c : scheduled) all = all && c;
-    if (all) break;
-    std::vector<asio::io_context*> undo;
-    std::vector<size_t> undo_idx;
-    for (size_t i = 0; i < participants_.size(); ++i) {
-      if (scheduled[i]) {
-        undo.push_back(ctxs_[i]);
-        undo_idx.push_back(i);
-      }
-    }
-    co_await AwaitAll(undo, [&](size_t j) { shards.at(participants_[undo_idx[j]]).Cancel(&entries_[undo_idx[j]]); });
-  }
+  txid = co_await ScheduleEverywhere(shards, participants_, entries_, ctxs_);
 
   ScriptJob& job = job_;
   fiber_ = std::make_unique<ScriptFiber>([&job, this] {

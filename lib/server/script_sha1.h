@@ -1,5 +1,6 @@
 // SHA-1 (FIPS 180-4) of a byte string, as lower-case hex: the name of a script in
-// EVALSHA / SCRIPT LOAD and the result of redis.sha1hex. Not used for security.
+// EVALSHA / SCRIPT LOAD and the result of redis.sha1hex (on store/sha1.h). Not used for
+// security.
 #pragma once
 
 #include <string>

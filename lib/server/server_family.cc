@@ -948,15 +948,7 @@ void InfoCommand(ConnectionContext& c) {
 
 void RegisterServerFamily(store::CommandTable& t) {
   auto add = [&](const char* name, int arity, uint32_t flags, store::ConnectionHandler h,
-                 std::vector<std::string> acl) {
-    store::CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.conn_handler = h;
-    s.categories = std::move(acl);
-    t.Register(std::move(s));
-  };
+                 std::vector<std::string> acl) { t.Register(store::MakeConnectionSpec(name, arity, flags, h, std::move(acl))); };
   using namespace store;
   add("ping", -1, kCmdFast | kCmdStale | kCmdLoading, PingCommand, {"@fast", "@connection"});
   add("echo", 2, kCmdFast | kCmdStale | kCmdLoading, EchoCommand, {"@fast", "@connection"});

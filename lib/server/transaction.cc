@@ -107,6 +107,33 @@ std::vector<std::string_view> KeysOf(const std::vector<size_t>& idx, store::ArgL
 
 RunningTransaction CurrentTransaction() { return current_transaction; }
 
+awaitable<uint64_t> ScheduleEverywhere(ShardSet& shards, const std::vector<unsigned>& participants,
+                                       std::vector<TxShardEntry>& entries,
+                                       const std::vector<asio::io_context*>& ctxs) {
+  while (true) {
+    uint64_t txid = shards.NextTxId();
+    std::vector<char> scheduled(participants.size(), 0);
+    for (auto& e : entries) {
+      e.txid = txid;
+      e.started = false;
+      e.pending_hop = nullptr;
+    }
+    co_await AwaitAll(ctxs, [&](size_t i) { scheduled[i] = shards.at(participants[i]).Schedule(&entries[i]); });
+    bool all = true;
+    for (char c : scheduled) all = all && c;
+    if (all) co_return txid;
+    std::vector<asio::io_context*> undo;
+    std::vector<size_t> undo_idx;
+    for (size_t i = 0; i < participants.size(); ++i) {
+      if (scheduled[i]) {
+        undo.push_back(ctxs[i]);
+        undo_idx.push_back(i);
+      }
+    }
+    co_await AwaitAll(undo, [&](size_t j) { shards.at(participants[undo_idx[j]]).Cancel(&entries[undo_idx[j]]); });
+  }
+}
+
 // An ordinary function, not a coroutine: it only builds the awaitable, so the lambda's
 // copies are made outside any coroutine frame (see cross_thread.h).
 awaitable<std::string> RunOnKeyShard(ShardSet& shards, unsigned shard, store::ShardHandler handler,
@@ -204,28 +231,7 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
     entries[i].whole_shard = whole_shard;
     for (size_t k : layout.keys_by_shard[s]) entries[i].locks.push_back(LockKey{db, args[k]});
   }
-  while (true) {
-    uint64_t txid = shards.NextTxId();
-    std::vector<char> scheduled(participants.size(), 0);
-    for (auto& e : entries) {
-      e.txid = txid;
-      e.started = false;
-      e.pending_hop = nullptr;
-    }
-    co_await AwaitAll(ctxs, [&](size_t i) { scheduled[i] = shards.at(participants[i]).Schedule(&entries[i]); });
-    bool all = true;
-    for (char c : scheduled) all = all && c;
-    if (all) break;
-    std::vector<asio::io_context*> undo;
-    std::vector<size_t> undo_idx;
-    for (size_t i = 0; i < participants.size(); ++i) {
-      if (scheduled[i]) {
-        undo.push_back(ctxs[i]);
-        undo_idx.push_back(i);
-      }
-    }
-    co_await AwaitAll(undo, [&](size_t j) { shards.at(participants[undo_idx[j]]).Cancel(&entries[undo_idx[j]]); });
-  }
+  co_await ScheduleEverywhere(shards, participants, entries, ctxs);
 
   int64_t now = store::UnixTimeMs();
   std::vector<char> verbatim_reported(n, 0);

@@ -36,6 +36,14 @@ struct RunningTransaction {
 };
 RunningTransaction CurrentTransaction();
 
+// Schedules entries[i] (one per shard participants[i], whose io_context is ctxs[i]) on
+// every participant under one fresh txid, retrying with a new id when a shard has already
+// run a later transaction (VLL's ordering rule, docs/transactions.md). Returns the txid;
+// each entry's txid is set to it.
+awaitable<uint64_t> ScheduleEverywhere(ShardSet& shards, const std::vector<unsigned>& participants,
+                                       std::vector<TxShardEntry>& entries,
+                                       const std::vector<asio::io_context*>& ctxs);
+
 awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op, store::ArgList args,
                       const std::vector<size_t>& key_indices, unsigned db, resp::ReplyBuilder& reply);
 

@@ -35,6 +35,13 @@ CommandSpec MakeSpec(std::string_view name, int arity, uint32_t flags, int first
   return s;
 }
 
+CommandSpec MakeConnectionSpec(std::string_view name, int arity, uint32_t flags, ConnectionHandler handler,
+                               std::vector<std::string> categories) {
+  CommandSpec s = MakeSpec(name, arity, flags, 0, 0, 0, std::move(categories));
+  s.conn_handler = handler;
+  return s;
+}
+
 CommandTable& CommandTable::Global() {
   static CommandTable* table = [] {
     auto* t = new CommandTable();

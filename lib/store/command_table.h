@@ -95,6 +95,11 @@ struct CommandSpec {
 CommandSpec MakeSpec(std::string_view name, int arity, uint32_t flags, int first_key, int last_key, int key_step,
                      std::vector<std::string> categories);
 
+// A connection-level command (lib/server's families): no keys, run by `handler` on the
+// connection's thread.
+CommandSpec MakeConnectionSpec(std::string_view name, int arity, uint32_t flags, ConnectionHandler handler,
+                               std::vector<std::string> categories);
+
 class CommandTable {
  public:
   static CommandTable& Global();
