@@ -197,12 +197,15 @@ TEST_CASE("redis-server and Darter replicas follow a Darter primary under load, 
   for (int i = 0; i < 3; ++i) loads.push_back(std::make_unique<Load>(primary.port(), i));
   WaitFor([&] { return loads[0]->ops() > 200; }, 10s);
 
-  // Attached during the load: one stock Redis, one Darter with another thread count.
+  // Attached during the load: one stock Redis, two Darters with other thread counts.
   StartedServer redis = StartRedis(0, {"--replicaof", "127.0.0.1", std::to_string(primary.port())});
   REQUIRE_MESSAGE(redis.status.ok, redis.status.message);
   StartedServer darter = StartDarter(0, {"--threads", "2", "--replicaof", "127.0.0.1:" + std::to_string(primary.port())});
   REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
-  Client r(redis.port()), d(darter.port());
+  StartedServer darter1 =
+      StartDarter(0, {"--threads", "1", "--replicaof", "127.0.0.1:" + std::to_string(primary.port())});
+  REQUIRE_MESSAGE(darter1.status.ok, darter1.status.message);
+  Client r(redis.port()), d(darter.port()), d1(darter1.port());
 
   // Cut during the full sync (or as soon after it as we see it).
   REQUIRE(WaitFor([&] { return InfoInt(p, "replication", "connected_slaves") >= 1; }, 20s));
@@ -212,12 +215,12 @@ TEST_CASE("redis-server and Darter replicas follow a Darter primary under load, 
   MESSAGE("first cut: " << killed << " replica link(s), slave0 state " << state_at_cut);
 
   // Both come back; cut again in stable sync.
-  REQUIRE_MESSAGE(WaitFor([&] { return OnlineReplicas(p) == 2; }, 30s), primary.process->LogTail());
+  REQUIRE_MESSAGE(WaitFor([&] { return OnlineReplicas(p) == 3; }, 30s), primary.process->LogTail());
   REQUIRE(WaitFor([&] { return InfoStr(r, "replication", "master_link_status") == "up"; }, 30s));
   std::this_thread::sleep_for(300ms);
   long long partial_before = InfoInt(p, "stats", "sync_partial_ok");
-  if (cuts) CHECK(p.Cmd({"CLIENT", "KILL", "TYPE", "slave"}).integer == 2);
-  REQUIRE_MESSAGE(WaitFor([&] { return OnlineReplicas(p) == 2; }, 30s), primary.process->LogTail());
+  if (cuts) CHECK(p.Cmd({"CLIENT", "KILL", "TYPE", "slave"}).integer == 3);
+  REQUIRE_MESSAGE(WaitFor([&] { return OnlineReplicas(p) == 3; }, 30s), primary.process->LogTail());
   std::this_thread::sleep_for(500ms);
 
   for (auto& l : loads) l->Stop();
@@ -226,28 +229,31 @@ TEST_CASE("redis-server and Darter replicas follow a Darter primary under load, 
   for (auto& l : loads) ops += l->ops();
   MESSAGE("load: " << ops << " pipelines of ~10 commands; sync_full " << InfoInt(p, "stats", "sync_full")
                    << ", sync_partial_ok " << InfoInt(p, "stats", "sync_partial_ok"));
-  // Stable-sync cuts of both replicas were short: at least one healed by a partial sync.
+  // Stable-sync cuts of the three replicas were short: at least one healed by a partial sync.
   if (cuts) CHECK(InfoInt(p, "stats", "sync_partial_ok") > partial_before);
 
   // Let every short TTL pass; the primary's expiry sends DELs.
   std::this_thread::sleep_for(1500ms);
   p.Cmd({"SET", "final", "1"});
-  CHECK(p.Cmd({"WAIT", "2", "10000"}).integer == 2);
+  CHECK(p.Cmd({"WAIT", "3", "10000"}).integer == 3);
   REQUIRE_MESSAGE(OffsetsMeet(p, r, 30s), "redis replica did not catch up\n" << redis.process->LogTail());
   REQUIRE_MESSAGE(OffsetsMeet(p, d, 30s), "darter replica did not catch up\n" << darter.process->LogTail());
+  REQUIRE_MESSAGE(OffsetsMeet(p, d1, 30s), "second darter replica did not catch up\n" << darter1.process->LogTail());
   ExpectSameContent(p, r, "the redis-server replica");
   ExpectSameContent(p, d, "the Darter replica");
+  ExpectSameContent(p, d1, "the one-thread Darter replica");
   // Redis's DEBUG DIGEST (every key, value and deadline of every db): the same on all.
   std::string digest = Format(p.Cmd({"DEBUG", "DIGEST"}));
   CHECK(WaitFor([&] { return Format(r.Cmd({"DEBUG", "DIGEST"})) == digest; }, 10s));
   CHECK(WaitFor([&] { return Format(d.Cmd({"DEBUG", "DIGEST"})) == digest; }, 10s));
-  MESSAGE("DEBUG DIGEST on all three: " << digest);
+  CHECK(WaitFor([&] { return Format(d1.Cmd({"DEBUG", "DIGEST"})) == digest; }, 10s));
+  MESSAGE("DEBUG DIGEST on all four: " << digest);
 
-  // ROLE lists both, with their acknowledged offsets.
+  // ROLE lists all three, with their acknowledged offsets.
   Reply role = p.Cmd({"ROLE"});
   REQUIRE(role.elements.size() == 3);
   CHECK(role.elements[0].str == "master");
-  CHECK(role.elements[2].elements.size() == 2);
+  CHECK(role.elements[2].elements.size() == 3);
 }
 
 TEST_CASE("a short cut heals by partial resync, one longer than the backlog by a full sync") {
