@@ -20,6 +20,7 @@
 #include "store/family_util.h"
 #include "store/multi_shard_op.h"
 #include "store/shard.h"
+#include "store/store_config.h"
 #include "store/string_util.h"
 #include "store/zset_object.h"
 
@@ -461,6 +462,24 @@ void StoreResult(HopContext& h, std::string_view key, ScoredMembers items) {
   h.effects.MarkDirty();
 }
 
+// ZRANGESTORE's destination, as Redis builds it: a listpack when the range's length is
+// not known up front (BYSCORE/BYLEX) or is at most zset-max-listpack-entries, else a
+// skiplist; a listpack is converted to a skiplist when the next member would exceed
+// zset-max-listpack-entries/-value. A listpack keeps -0 as 0 (zset_object.cc,
+// ScoreAsInt), a skiplist keeps -0: members stored before a conversion lose the sign of
+// a -0 score, later ones keep it.
+void NormalizeListpackPhase(bool length_unknown, ScoredMembers* items) {
+  const StoreConfig& cfg = GetStoreConfig();
+  const auto max_entries = static_cast<size_t>(cfg.zset_max_listpack_entries.load(std::memory_order_relaxed));
+  const auto max_value = static_cast<size_t>(cfg.zset_max_listpack_value.load(std::memory_order_relaxed));
+  if (!length_unknown && items->size() > max_entries) return;  // a skiplist from the start
+  for (size_t i = 0; i < items->size(); ++i) {
+    auto& [member, score] = (*items)[i];
+    if (i + 1 > max_entries || member.size() > max_value) return;
+    if (score == 0) score = 0.0;
+  }
+}
+
 // ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
 class ZRangeStoreOp : public MultiShardOp {
  public:
@@ -489,6 +508,7 @@ class ZRangeStoreOp : public MultiShardOp {
       return;
     }
     count_ = static_cast<int64_t>(result_.size());
+    NormalizeListpackPhase(req_.kind == RangeKind::kScore || req_.kind == RangeKind::kLex, &result_);
     StoreResult(h, h.args[1], std::move(result_));
   }
   HopPlan NextHop(int hop) override {
