@@ -300,9 +300,14 @@ TEST_CASE("short timeouts and CLIENT UNBLOCK racing with pushes lose and duplica
     std::atomic<bool> stop{false};
     std::vector<long long> ids(kConsumers, 0);
     std::atomic<int> ready{0};
+    std::atomic<int> consumers_done{0};
     std::vector<std::thread> consumers, others;
     for (int c = 0; c < kConsumers; ++c) {
       consumers.emplace_back([&, c] {
+        struct Done {
+          std::atomic<int>& n;
+          ~Done() { n++; }
+        } done{consumers_done};
         Client cl(server.port());
         ids[c] = cl.Cmd({"CLIENT", "ID"}).integer;
         ready++;
@@ -315,7 +320,8 @@ TEST_CASE("short timeouts and CLIENT UNBLOCK racing with pushes lose and duplica
           if (r.type == Reply::Type::kNilArray) continue;
           if (Format(r).rfind("-UNBLOCKED client unblocked via CLIENT UNBLOCK", 0) == 0) continue;
           if (r.type != Reply::Type::kArray || r.elements.size() != 2) {
-            failures.Add("unexpected reply " + Format(r));
+            failures.Add("unexpected reply " + Format(r) + " to BLPOP timeout " + argv[3] +
+                         (stop.load() ? " (after stop)" : ""));
             return;
           }
           std::lock_guard<std::mutex> lock(mu);
@@ -353,10 +359,14 @@ TEST_CASE("short timeouts and CLIENT UNBLOCK racing with pushes lose and duplica
     }
     stop = true;
     others.back().join();
-    // Consumers blocked forever (timeout 0) are released by CLIENT UNBLOCK.
-    for (int round = 0; round < 200; ++round) {
+    // Consumers blocked forever (timeout 0) are released by CLIENT UNBLOCK. A consumer
+    // may have sent its last BLPOP ... 0 just before `stop` and the server may not have
+    // read it yet, so blocked_clients == 0 does not mean no one will block again: keep
+    // unblocking until every consumer has returned (bounded; a consumer's own read
+    // timeout ends it anyway).
+    auto release_deadline = Clock::now() + 30s;
+    while (consumers_done.load() < kConsumers && Clock::now() < release_deadline) {
       for (long long id : ids) admin.Cmd({"CLIENT", "UNBLOCK", std::to_string(id)});
-      if (BlockedClients(admin) == 0) break;
       std::this_thread::sleep_for(5ms);
     }
     for (auto& t : consumers) t.join();
