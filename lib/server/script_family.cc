@@ -155,33 +155,6 @@ awaitable<void> YieldToLoop() {
   co_await asio::post(ex, use_awaitable);
 }
 
-std::vector<unsigned> HopShards(const store::HopPlan& plan, const std::vector<std::vector<size_t>>& keys_by_shard,
-                                store::ArgList args, unsigned n) {
-  using store::HopTarget;
-  std::vector<unsigned> out;
-  switch (plan.target) {
-    case HopTarget::kDone:
-      break;
-    case HopTarget::kKeyShards:
-      for (unsigned s = 0; s < n; ++s)
-        if (!keys_by_shard[s].empty()) out.push_back(s);
-      break;
-    case HopTarget::kAllShards:
-      for (unsigned s = 0; s < n; ++s) out.push_back(s);
-      break;
-    case HopTarget::kShardOfKey:
-      out.push_back(store::ShardOf(args[plan.key_index], n));
-      break;
-    case HopTarget::kShard:
-      out.push_back(plan.shard);
-      break;
-    case HopTarget::kShardList:
-      out = plan.shards;
-      break;
-  }
-  return out;
-}
-
 std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::string& reply) {
   const store::CommandSpec* spec = store::CommandTable::Global().Find(argv[0]);
   if (!spec) return "ERR Unknown Redis command called from script";

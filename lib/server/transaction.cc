@@ -16,30 +16,6 @@ struct OpLayout {
   std::vector<std::vector<size_t>> keys_by_shard;  // arg indices per shard
 };
 
-std::vector<unsigned> HopShards(const HopPlan& plan, const OpLayout& layout, store::ArgList args, unsigned n) {
-  std::vector<unsigned> out;
-  switch (plan.target) {
-    case HopTarget::kDone:
-      break;
-    case HopTarget::kKeyShards:
-      for (unsigned s = 0; s < n; ++s)
-        if (!layout.keys_by_shard[s].empty()) out.push_back(s);
-      break;
-    case HopTarget::kAllShards:
-      for (unsigned s = 0; s < n; ++s) out.push_back(s);
-      break;
-    case HopTarget::kShardOfKey:
-      out.push_back(store::ShardOf(args[plan.key_index], n));
-      break;
-    case HopTarget::kShard:
-      out.push_back(plan.shard);
-      break;
-    case HopTarget::kShardList:
-      out = plan.shards;
-      break;
-  }
-  return out;
-}
 
 // Runs every hop of `op` on one shard, synchronously. REQUIRES: on that shard's thread,
 // and every hop targets this shard.
@@ -106,6 +82,32 @@ std::vector<std::string_view> KeysOf(const std::vector<size_t>& idx, store::ArgL
 }  // namespace
 
 RunningTransaction CurrentTransaction() { return current_transaction; }
+
+std::vector<unsigned> HopShards(const HopPlan& plan, const std::vector<std::vector<size_t>>& keys_by_shard,
+                                store::ArgList args, unsigned n) {
+  std::vector<unsigned> out;
+  switch (plan.target) {
+    case HopTarget::kDone:
+      break;
+    case HopTarget::kKeyShards:
+      for (unsigned s = 0; s < n; ++s)
+        if (!keys_by_shard[s].empty()) out.push_back(s);
+      break;
+    case HopTarget::kAllShards:
+      for (unsigned s = 0; s < n; ++s) out.push_back(s);
+      break;
+    case HopTarget::kShardOfKey:
+      out.push_back(store::ShardOf(args[plan.key_index], n));
+      break;
+    case HopTarget::kShard:
+      out.push_back(plan.shard);
+      break;
+    case HopTarget::kShardList:
+      out = plan.shards;
+      break;
+  }
+  return out;
+}
 
 awaitable<uint64_t> ScheduleEverywhere(ShardSet& shards, const std::vector<unsigned>& participants,
                                        std::vector<TxShardEntry>& entries,
@@ -180,7 +182,7 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
     int64_t now = store::UnixTimeMs();
     std::vector<char> verbatim_reported(n, 0);
     for (int hop = 0; plan.target != HopTarget::kDone; ++hop) {
-      std::vector<unsigned> targets = HopShards(plan, layout, args, n);
+      std::vector<unsigned> targets = HopShards(plan, layout.keys_by_shard, args, n);
       std::vector<asio::io_context*> ctxs;
       for (unsigned s : targets) ctxs.push_back(&shards.at(s).ctx());
       co_await AwaitAll(ctxs, [&, hop](size_t i) {
@@ -236,7 +238,7 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
   int64_t now = store::UnixTimeMs();
   std::vector<char> verbatim_reported(n, 0);
   for (int hop = 0; plan.target != HopTarget::kDone; ++hop) {
-    std::vector<unsigned> targets = HopShards(plan, layout, args, n);
+    std::vector<unsigned> targets = HopShards(plan, layout.keys_by_shard, args, n);
     std::vector<asio::io_context*> hop_ctxs;
     for (unsigned s : targets) hop_ctxs.push_back(&shards.at(s).ctx());
     co_await AwaitAllAsync(hop_ctxs, [&, hop](size_t i, std::function<void()> done) {

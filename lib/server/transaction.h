@@ -27,6 +27,10 @@ awaitable<void> RunMultiShardOp(ShardSet& shards, const store::CommandSpec& spec
 
 // The same for an op built by the caller (a MULTI/EXEC block): `args` and
 // `key_indices` name the keys to lock. `op` and `args` must outlive the awaitable.
+// The shards a hop `plan` reaches, given each shard's key argument indices.
+std::vector<unsigned> HopShards(const store::HopPlan& plan, const std::vector<std::vector<size_t>>& keys_by_shard,
+                                store::ArgList args, unsigned n);
+
 // The multi-shard transaction whose coordinator is running on this thread, while RunOp
 // plans its next hop (MultiShardOp::NextHop, where a MULTI block runs its connection-level
 // commands such as EVAL); {0, 1} otherwise.
