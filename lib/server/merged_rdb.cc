@@ -8,6 +8,7 @@
 
 #include "rdb/writer.h"
 #include "server/server.h"
+#include "server/shard_snapshots.h"
 #include "server/transaction.h"
 #include "store/multi_shard_op.h"
 #include "store/shard.h"
@@ -17,7 +18,6 @@ namespace darter::server {
 
 namespace {
 
-constexpr size_t kStepBudget = 1000;         // slots per step between commands
 constexpr size_t kMaxQueuedBytes = 8 << 20;  // chunks waiting for the writer thread
 
 // Forwards the writer's output to the spec's `write`, counting bytes.
@@ -39,7 +39,7 @@ class CallbackSink : public rdb::ByteSink {
 struct Job {
   Server* server = nullptr;
   MergedRdbSpec spec;
-  std::vector<std::unique_ptr<store::ShardSnapshot>> snaps;
+  std::shared_ptr<ShardSnapshots> snaps;  // set once the cut is taken
   std::atomic<unsigned> shards_left{0};
   std::atomic<uint64_t> keys{0};
   std::atomic<bool> aborted{false};
@@ -67,66 +67,17 @@ struct Job {
     started = true;
     cv.notify_one();
   }
+  void Abort() {
+    aborted = true;
+    std::lock_guard lk(mu);
+    if (snaps) snaps->Abort();
+  }
   void ProducersDone() {
     std::lock_guard lk(mu);
     producers_done = true;
     cv.notify_one();
   }
 };
-
-// Starts every shard's snapshot in one whole-shard hop.
-class StartSnapshotsOp : public store::MultiShardOp {
- public:
-  explicit StartSnapshotsOp(Job* job) : job_(job) {}
-  bool locks_whole_shards() const override { return true; }
-  store::HopPlan FirstHop(unsigned) override { return {store::HopTarget::kAllShards}; }
-  void RunHop(int, store::HopContext& h) override {
-    Job* job = job_;
-    store::SnapshotOptions opts;
-    opts.rdb_version = job->spec.rdb_version;
-    auto snap = std::make_unique<store::ShardSnapshot>(
-        h.shard, [job](std::string chunk) { job->Push(std::move(chunk)); }, opts);
-    rdb::Status st = snap->Start();
-    if (!st.ok()) job->Fail(st);
-    if (job->spec.at_point) job->spec.at_point(h.shard);
-    job->snaps[h.shard.index()] = std::move(snap);
-  }
-  store::HopPlan NextHop(int) override { return {store::HopTarget::kDone}; }
-  void Reply(resp::ReplyBuilder&) override {}
-
- private:
-  Job* job_;
-};
-
-void FinishShard(const std::shared_ptr<Job>& job, unsigned i) {
-  store::ShardSnapshot& snap = *job->snaps[i];
-  if (!snap.status().ok()) job->Fail(snap.status());
-  job->keys.fetch_add(snap.keys_written(), std::memory_order_relaxed);
-  job->snaps[i].reset();
-  if (job->shards_left.fetch_sub(1) == 1) job->ProducersDone();
-}
-
-// One bounded step of shard i's snapshot, then back to the loop (commands run between
-// steps). Waits while the writer is behind; cancels when the job was aborted.
-void StepShard(std::shared_ptr<Job> job, unsigned i) {
-  ShardThread& st = job->server->shards().at(i);
-  store::ShardSnapshot* snap = job->snaps[i].get();
-  if (snap->running() && job->aborted.load()) snap->Cancel();
-  if (!snap->running()) {
-    FinishShard(job, i);
-    return;
-  }
-  if (job->queued_bytes.load(std::memory_order_relaxed) > kMaxQueuedBytes) {
-    auto t = std::make_shared<asio::steady_timer>(st.ctx(), std::chrono::milliseconds(1));
-    t->async_wait([job, i, t](const boost::system::error_code&) { StepShard(job, i); });
-    return;
-  }
-  if (snap->Step(kStepBudget)) {
-    FinishShard(job, i);
-    return;
-  }
-  asio::post(st.ctx(), [job, i] { StepShard(job, i); });
-}
 
 // The writer thread: waits for the cut, then header, AUX, chunks, EOF + CRC.
 void WriterMain(const std::shared_ptr<Job>& job) {
@@ -150,7 +101,7 @@ void WriterMain(const std::shared_ptr<Job>& job) {
     }
   }
   if (st.ok()) st = w.WriteAux("aof-base", "0");
-  if (!st.ok()) job->aborted = true;
+  if (!st.ok()) job->Abort();
   while (true) {
     std::string chunk;
     {
@@ -166,24 +117,32 @@ void WriterMain(const std::shared_ptr<Job>& job) {
     job->queued_bytes.fetch_sub(chunk.size(), std::memory_order_relaxed);
     if (!st.ok()) continue;  // after a failure: drain, so no shard waits for space
     st = w.WriteRecords(chunk);
-    if (!st.ok()) job->aborted = true;
+    if (!st.ok()) job->Abort();
   }
   if (st.ok()) st = w.Finish();
   stats.keys = job->keys.load();
   if (job->spec.done) job->spec.done(st, stats);
 }
 
-// Runs the start hop from a coroutine on shard 0, then sets every shard stepping.
+// Takes the cut from a coroutine on shard 0; the shards then step on their own.
 awaitable<void> StartHop(std::shared_ptr<Job> job) {
-  StartSnapshotsOp op(job.get());
-  std::string unused;
-  resp::ReplyBuilder rb(&unused);
-  std::vector<std::string_view> args = {"BGSAVE"};
-  std::vector<size_t> no_keys;
-  co_await RunOp(job->server->shards(), op, args, no_keys, 0, rb);
+  ShardSnapshotsSpec spec;
+  spec.rdb_version = job->spec.rdb_version;
+  spec.at_point = job->spec.at_point;
+  spec.chunk = [job](unsigned, std::string chunk) { job->Push(std::move(chunk)); };
+  spec.paused = [job](unsigned) { return job->queued_bytes.load(std::memory_order_relaxed) > kMaxQueuedBytes; };
+  spec.shard_done = [job](unsigned, const rdb::Status& st, uint64_t keys) {
+    if (!st.ok() && !job->aborted.load()) job->Fail(st);
+    job->keys.fetch_add(keys, std::memory_order_relaxed);
+    if (job->shards_left.fetch_sub(1) == 1) job->ProducersDone();
+  };
+  auto snaps = co_await StartShardSnapshots(*job->server, std::move(spec));
+  {
+    std::lock_guard lk(job->mu);
+    job->snaps = snaps;
+    if (job->aborted.load()) snaps->Abort();
+  }
   job->Started();
-  for (unsigned i = 0; i < job->snaps.size(); ++i)
-    asio::post(job->server->shards().at(i).ctx(), [job, i] { StepShard(job, i); });
 }
 
 }  // namespace
@@ -192,9 +151,7 @@ std::thread StartMergedRdb(Server& server, MergedRdbSpec spec) {
   auto job = std::make_shared<Job>();
   job->server = &server;
   job->spec = std::move(spec);
-  unsigned n = server.shards().size();
-  job->snaps.resize(n);
-  job->shards_left = n;
+  job->shards_left = server.shards().size();
   std::thread writer([job] { WriterMain(job); });
   asio::co_spawn(server.shards().at(0).ctx(), StartHop(job), asio::detached);
   return writer;
