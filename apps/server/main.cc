@@ -15,6 +15,7 @@ using darter::server::ServerOptions;
 int main(int argc, char** argv) {
   ServerOptions o;
   std::string maxmemory = "0";
+  std::string multi_flow = "yes";
   std::vector<std::string> output_limits;
   po::options_description desc("darter-server: a Redis-compatible, multi-threaded in-memory server\n\nOptions");
   desc.add_options()
@@ -37,6 +38,8 @@ int main(int argc, char** argv) {
       ("masterauth", po::value(&o.masterauth), "password for the primary")
       ("masteruser", po::value(&o.masteruser), "ACL user for the primary (Redis 6+)")
       ("repl-timeout", po::value(&o.repl_timeout)->default_value(o.repl_timeout), "seconds of silence before the link to the primary is dropped")
+      ("repl-multi-flow", po::value(&multi_flow)->default_value("yes"), "yes: replicate from a Darter primary over one link per shard")
+      ("repl-flow-compression", po::value(&o.repl_flow_compression)->default_value(o.repl_flow_compression), "full-sync compression asked of a Darter primary: auto (lz4 unless loopback), none, lz4, zstd")
       ("repl-backlog-size", po::value(&o.repl_backlog_size)->default_value(o.repl_backlog_size), "bytes of replication stream kept for partial resyncs")
       ("repl-ping-replica-period", po::value(&o.repl_ping_replica_period)->default_value(o.repl_ping_replica_period), "seconds between PINGs to replicas")
       ("client-output-buffer-limit", po::value(&output_limits)->composing(), "\"<class> <hard> <soft> <seconds>\" (repeatable), e.g. \"pubsub 32mb 8mb 60\"");
@@ -58,6 +61,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.maxmemory = probe.maxmemory();
+  for (auto [name, value] : {std::pair<const char*, std::string>{"repl-multi-flow", multi_flow},
+                             {"repl-flow-compression", o.repl_flow_compression}}) {
+    if (auto err = probe.Set(name, value)) {
+      std::cerr << "darter-server: --" << name << ": " << *err << "\n";
+      return 2;
+    }
+  }
+  o.repl_multi_flow = probe.Snapshot().repl_multi_flow;
+  o.repl_flow_compression = probe.Snapshot().repl_flow_compression;
   for (const std::string& limit : output_limits) {
     if (auto err = darter::server::SetOutputBufferLimits(limit)) {
       std::cerr << "darter-server: --client-output-buffer-limit: " << *err << "\n";

@@ -145,6 +145,20 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
     params_[name] = Param{[](const ServerOptions& o) { return std::string(o.replica_read_only ? "yes" : "no"); },
                           [yes_no](ServerOptions& o, std::string_view v) { return yes_no(&o.replica_read_only, v); }};
   }
+  params_["repl-multi-flow"] =
+      Param{[](const ServerOptions& o) { return std::string(o.repl_multi_flow ? "yes" : "no"); },
+            [yes_no](ServerOptions& o, std::string_view v) { return yes_no(&o.repl_multi_flow, v); }};
+  params_["repl-flow-compression"] =
+      Param{[](const ServerOptions& o) { return o.repl_flow_compression; },
+            [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+              for (const char* c : {"auto", "none", "lz4", "zstd"}) {
+                if (store::EqualsIgnoreCase(v, c)) {
+                  o.repl_flow_compression = c;
+                  return std::nullopt;
+                }
+              }
+              return "argument must be one of the following: auto, none, lz4, zstd";
+            }};
   params_["client-output-buffer-limit"] =
       Param{[](const ServerOptions&) { return FormatOutputBufferLimits(); },
             [](ServerOptions&, std::string_view v) { return SetOutputBufferLimits(v); }};

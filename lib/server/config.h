@@ -38,6 +38,11 @@ struct ServerOptions {
   std::string masteruser;
   uint64_t repl_timeout = 60;
   bool replica_read_only = true;
+  // Ask a Darter primary for multi-flow replication (one link per primary shard).
+  bool repl_multi_flow = true;
+  // Full-sync compression a multi-flow replica asks for: auto (lz4 unless the primary is
+  // on a loopback address), none, lz4 or zstd.
+  std::string repl_flow_compression = "auto";
   // Replication (primary side).
   uint64_t repl_backlog_size = 1024 * 1024;
   uint64_t repl_ping_replica_period = 10;

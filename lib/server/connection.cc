@@ -203,11 +203,13 @@ bool Connection::Squashable(BatchEntry& e) {
   const store::CommandSpec* spec = store::CommandTable::Global().Find(e.args[0]);
   e.spec = spec;
   if (!spec || !spec->shard_handler || spec->key_extractor || spec->validate || spec->first_key <= 0 ||
-      spec->last_key != spec->first_key || is_master || InMulti(*this))
+      spec->last_key != spec->first_key || InMulti(*this))
     return false;
   int argc = static_cast<int>(e.args.size());
   if (spec->first_key >= argc) return false;
   if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) return false;
+  // The primary's stream skips the admission checks, as Execute does for it.
+  if (is_master) return true;
   if (!authenticated || server_.loading()) return false;
   if (subscriber && !SubscribedModeError(*this, *spec, e.args).empty()) return false;
   if (spec->is_write() && server_.is_replica()) return false;
@@ -237,6 +239,27 @@ awaitable<void> Connection::ExecuteBatch() {
       if (close_after_reply || closed_) co_return;
     }
   }
+}
+
+awaitable<std::string> Connection::ExecutePipelineAsMaster(const std::vector<std::vector<std::string_view>>& commands) {
+  batch_.clear();
+  for (auto& c : commands) {
+    BatchEntry e;
+    e.args = c;
+    batch_.push_back(std::move(e));
+  }
+  co_await ExecuteBatch();
+  batch_.clear();
+  // Replies are whole RESP values back to back; an error is one that starts a line
+  // (a bulk reply holding "\r\n-" could look like one: only the report's wording suffers).
+  std::string error;
+  size_t at = out_.empty() ? std::string::npos : out_[0] == '-' ? 0 : out_.find("\r\n-");
+  if (at != std::string::npos) {
+    size_t from = at == 0 ? 1 : at + 3;
+    error = out_.substr(from, out_.find('\r', from) - from);
+  }
+  out_.clear();
+  co_return error;
 }
 
 awaitable<void> Connection::RunSquashed(size_t begin, size_t end) {

@@ -73,6 +73,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     co_return error;
   }
 
+  // The multi-flow replica's apply (replica_flows.cc): runs `commands` in order, squashing
+  // runs of single-key commands per shard in parallel as a client pipeline does; replies
+  // are dropped. Returns the first error reply, or "".
+  awaitable<std::string> ExecutePipelineAsMaster(const std::vector<std::vector<std::string_view>>& commands);
+
   // A replica's link after PSYNC/SYNC: the replication feed (repl_master.h) owns the
   // socket until the link ends; CLIENT KILL TYPE replica matches it.
   bool replica_feed = false;

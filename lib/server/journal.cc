@@ -99,6 +99,12 @@ uint64_t ShardJournal::last_lsn() const {
   return next_lsn_ - 1;
 }
 
+bool ShardJournal::Holds(uint64_t after_lsn) const {
+  std::lock_guard lk(mu_);
+  if (after_lsn + 1 == next_lsn_) return true;
+  return after_lsn < next_lsn_ && !ring_.empty() && ring_.front().lsn <= after_lsn + 1;
+}
+
 void Journal::Create(unsigned shard_count, std::function<void(unsigned)> wake) {
   for (unsigned i = 0; i < shard_count; ++i)
     journals_.push_back(std::make_unique<ShardJournal>(i, [wake, i] { wake(i); }));

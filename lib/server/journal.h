@@ -71,6 +71,8 @@ class ShardJournal : public store::WriteObserver {
   void Trim(uint64_t consumed_lsn, size_t max_bytes);
 
   uint64_t last_lsn() const;
+  // True when every entry after `after_lsn` is still in the ring (a reader may resume there).
+  bool Holds(uint64_t after_lsn) const;
   unsigned shard() const { return shard_; }
 
  private:

@@ -69,55 +69,17 @@ const char* StateName(ReplicaFeed::State s) {
   return "online";
 }
 
-// One multi-shard transaction's commands, merged from each shard's part. A command
-// recorded by several shards (a multi-key command as sent) is one command: it is emitted
-// once, when it heads every part that holds it; commands only one shard holds go first.
-struct TxCommand {
-  unsigned db;
-  const std::string* resp;
-  bool operator==(const TxCommand& o) const { return db == o.db && *resp == *o.resp; }
-};
-
-std::vector<TxCommand> MergeTxParts(const std::vector<std::pair<unsigned, std::vector<JournalEntry>>>& parts) {
-  std::vector<std::deque<TxCommand>> q;
-  for (auto& [shard, entries] : parts) {
-    q.emplace_back();
-    for (auto& e : entries)
-      for (auto& c : e.commands) q.back().push_back({e.db, &c});
-  }
-  std::vector<TxCommand> out;
-  while (true) {
-    int pick = -1, first = -1;
-    for (size_t k = 0; k < q.size() && pick < 0; ++k) {
-      if (q[k].empty()) continue;
-      if (first < 0) first = static_cast<int>(k);
-      const TxCommand& h = q[k].front();
-      bool ready = true;
-      for (size_t j = 0; j < q.size() && ready; ++j) {
-        if (j == k || q[j].empty() || q[j].front() == h) continue;
-        if (std::find(q[j].begin(), q[j].end(), h) != q[j].end()) ready = false;
-      }
-      if (ready) pick = static_cast<int>(k);
-    }
-    if (first < 0) break;
-    if (pick < 0) pick = first;
-    TxCommand h = q[pick].front();
-    out.push_back(h);
-    for (auto& qq : q)
-      if (!qq.empty() && qq.front() == h) qq.pop_front();
-  }
-  return out;
-}
-
 }  // namespace
 
 ReplicationMaster::ReplicationMaster(Server& server)
-    : server_(server), merge_ctx_(server.shards().at(0).ctx()), replid_(server.run_id()) {
+    : server_(server), merge_ctx_(server.shards().at(0).ctx()), merger_(server.shards().size()), replid_(server.run_id()) {
   unsigned n = server.shards().size();
-  queues_.resize(n);
   read_lsn_.assign(n, 0);
-  blocked_on_.assign(n, 0);
-  journal_.Create(n, [this](unsigned) { ScheduleMerge(); });
+  flows_ = std::make_unique<FlowMaster>(server, journal_, [this] { return EnableJournal(); });
+  journal_.Create(n, [this](unsigned shard) {
+    ScheduleMerge();
+    flows_->WakeShard(shard);
+  });
 }
 
 ReplicationMaster::~ReplicationMaster() = default;
@@ -159,134 +121,79 @@ awaitable<void> ReplicationMaster::EnableJournal() {
 
 // ---- the merge (thread 0) ----
 
+// Turns merged journal entries into the Redis command stream.
+class ReplicationMaster::StreamSink : public JournalMergeSink {
+ public:
+  StreamSink(ReplicationMaster& m, std::string& out) : m_(m), out_(out) {}
+  void Single(unsigned, const JournalEntry& e) override {
+    Select(e.db);
+    for (auto& c : e.commands) out_ += c;
+  }
+  void Transaction(uint64_t, const std::vector<MergedCommand>& cmds) override {
+    Select(cmds[0].db);
+    if (cmds.size() == 1) {
+      out_ += *cmds[0].resp;
+      return;
+    }
+    out_ += kMulti;
+    for (auto& c : cmds) {
+      Select(c.db);
+      out_ += *c.resp;
+    }
+    out_ += kExec;
+  }
+  void SyncPoint(uint64_t sync_id) override {
+    // The FULLRESYNC offset: everything before is in the snapshot, nothing after is.
+    std::lock_guard lk(m_.mu_);
+    if (!out_.empty()) m_.AppendToStreamLocked(out_);
+    out_.clear();
+    m_.last_db_ = -1;  // the stream after a sync point starts with SELECT
+    auto it = m_.syncing_.find(sync_id);
+    if (it != m_.syncing_.end()) {
+      std::shared_ptr<ReplicaFeed> feed = it->second;
+      m_.syncing_.erase(it);
+      std::lock_guard fl(feed->mu);
+      feed->start_offset = m_.offset_;
+      feed->pending.clear();
+      m_.WakeLocked(feed);
+    }
+  }
+
+ private:
+  void Select(unsigned db) {
+    if (static_cast<int>(db) == m_.last_db_) return;
+    out_ += SelectCommand(db);
+    m_.last_db_ = static_cast<int>(db);
+  }
+  ReplicationMaster& m_;
+  std::string& out_;
+};
+
 void ReplicationMaster::Merge() {
   merge_posted_.store(false, std::memory_order_release);
-  const unsigned n = static_cast<unsigned>(queues_.size());
+  const unsigned n = merger_.shards();
   std::vector<JournalEntry> fresh;
   for (unsigned s = 0; s < n; ++s) {
     fresh.clear();
     journal_.shard(s).ReadAfter(read_lsn_[s], &fresh);
     for (auto& e : fresh) {
       read_lsn_[s] = e.lsn;
-      queues_[s].push_back(std::move(e));
+      merger_.Push(s, std::move(e));
     }
   }
   backlog_limit_ = std::max<uint64_t>(server_.config().Snapshot().repl_backlog_size, 16 * 1024);
-
   std::string out;
-  bool progress = true;
-  while (progress) {
-    progress = false;
-    for (unsigned s = 0; s < n; ++s) {
-      auto& q = queues_[s];
-      while (!q.empty() && blocked_on_[s] == 0) {
-        JournalEntry& head = q.front();
-        if (head.kind == JournalEntry::Kind::kCommand && head.txid == 0) {
-          EmitEntry(out, head);
-          q.pop_front();
-          progress = true;
-          continue;
-        }
-        // Part of a multi-shard transaction or a sync point: take this shard's whole part.
-        const uint64_t txid = head.txid;
-        size_t end = 0;
-        while (end < q.size() && !(q[end].kind != JournalEntry::Kind::kCommand && q[end].txid == txid)) ++end;
-        if (end == q.size()) break;  // the rest of the part has not been journaled yet
-        PendingTx& tx = txs_[txid];
-        tx.tx_shards = q[end].tx_shards;
-        tx.sync_point = q[end].kind == JournalEntry::Kind::kSyncPoint;
-        // Between the transaction's first write here and its end, this shard may have
-        // journaled single-key writes on keys the transaction did not lock, and keys its
-        // hops found expired (DEL): both commute with it, so they go out now, ahead of it,
-        // keeping the MULTI block to the transaction's own commands. Other transactions'
-        // end marks in between (transactions that concluded here without ever running
-        // here) stay queued for their own turn.
-        std::vector<JournalEntry> part;
-        std::vector<JournalEntry> marks;
-        for (size_t i = 0; i < end; ++i) {
-          if (q[i].kind != JournalEntry::Kind::kCommand) marks.push_back(std::move(q[i]));
-          else if (q[i].txid == txid) part.push_back(std::move(q[i]));
-          else EmitEntry(out, q[i]);
-        }
-        q.erase(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(end + 1));
-        for (auto it = marks.rbegin(); it != marks.rend(); ++it) q.push_front(std::move(*it));
-        const bool wrote_here = !part.empty();
-        tx.parts.emplace_back(s, std::move(part));
-        progress = true;
-        if (tx.parts.size() == tx.tx_shards) {
-          EmitTx(out, tx, txid);
-          txs_.erase(txid);
-          for (auto& b : blocked_on_)
-            if (b == txid) b = 0;
-          continue;
-        }
-        // Later writes of this shard wait for the transaction only if it wrote here. A
-        // transaction that never ran a hop here may conclude here out of txid order
-        // (it never "started" here), so waiting on it could wait in a cycle.
-        if (wrote_here || tx.sync_point) {
-          blocked_on_[s] = txid;
-          break;
-        }
-      }
-    }
-  }
+  StreamSink sink(*this, out);
+  merger_.Drain(sink);
   if (!out.empty()) {
     std::lock_guard lk(mu_);
     AppendToStreamLocked(out);
   }
   // Keep each shard's journal within the backlog size (only what was merged goes).
   for (unsigned s = 0; s < n; ++s) {
-    uint64_t merged = queues_[s].empty() ? read_lsn_[s] : queues_[s].front().lsn - 1;
-    journal_.shard(s).Trim(merged, backlog_limit_);
+    uint64_t held = merger_.LowestHeld(s);
+    journal_.shard(s).Trim(held ? held - 1 : read_lsn_[s], backlog_limit_);
   }
-}
-
-void ReplicationMaster::EmitEntry(std::string& out, const JournalEntry& e) {
-  if (static_cast<int>(e.db) != last_db_) {
-    out += SelectCommand(e.db);
-    last_db_ = static_cast<int>(e.db);
-  }
-  for (auto& c : e.commands) out += c;
-}
-
-void ReplicationMaster::EmitTx(std::string& out, PendingTx& tx, uint64_t sync_id) {
-  if (tx.sync_point) {
-    // The FULLRESYNC offset: everything before is in the snapshot, nothing after is.
-    std::lock_guard lk(mu_);
-    if (!out.empty()) AppendToStreamLocked(out);
-    out.clear();
-    last_db_ = -1;  // the stream after a sync point starts with SELECT
-    auto it = syncing_.find(sync_id);
-    if (it != syncing_.end()) {
-      std::shared_ptr<ReplicaFeed> feed = it->second;
-      syncing_.erase(it);
-      std::lock_guard fl(feed->mu);
-      feed->start_offset = offset_;
-      feed->pending.clear();
-      WakeLocked(feed);
-    }
-    return;
-  }
-  std::sort(tx.parts.begin(), tx.parts.end(), [](auto& a, auto& b) { return a.first < b.first; });
-  std::vector<TxCommand> cmds = MergeTxParts(tx.parts);
-  if (cmds.empty()) return;
-  if (static_cast<int>(cmds[0].db) != last_db_) {
-    out += SelectCommand(cmds[0].db);
-    last_db_ = static_cast<int>(cmds[0].db);
-  }
-  if (cmds.size() == 1) {
-    out += *cmds[0].resp;
-    return;
-  }
-  out += kMulti;
-  for (auto& c : cmds) {
-    if (static_cast<int>(c.db) != last_db_) {
-      out += SelectCommand(c.db);
-      last_db_ = static_cast<int>(c.db);
-    }
-    out += *c.resp;
-  }
-  out += kExec;
 }
 
 void ReplicationMaster::AppendToStreamLocked(std::string_view bytes) {
@@ -322,21 +229,9 @@ void ReplicationMaster::SchedulePing() {
     void operator()(const boost::system::error_code& ec) const {
       if (ec) return;
       self->Merge();
-      for (auto& [txid, tx] : self->txs_) {
-        std::string shards;
-        for (auto& p : tx.parts) shards += std::to_string(p.first) + "(" + std::to_string(p.second.size()) + ") ";
-        LOG_VERBOSE("replication: stream waits for transaction %llx (%zu of %u shards' parts: %s)",
-                    static_cast<unsigned long long>(txid), tx.parts.size(), tx.tx_shards, shards.c_str());
-      }
-      for (size_t s = 0; s < self->queues_.size(); ++s) {
-        if (self->txs_.empty()) break;
-        auto& q = self->queues_[s];
-        std::string head;
-        for (size_t i = 0; i < q.size() && i < 6; ++i)
-          head += std::to_string(static_cast<int>(q[i].kind)) + ":" + std::to_string(q[i].txid) + "/" +
-                  std::to_string(q[i].tx_shards) + (q[i].commands.empty() ? "" : " " + q[i].commands[0].substr(0, 40)) + " | ";
-        LOG_VERBOSE("replication: shard %zu blocked on %llx, %zu queued: %s", s,
-                    static_cast<unsigned long long>(self->blocked_on_[s]), q.size(), head.c_str());
+      if (self->merger_.held_entries() > 0) {
+        std::string state = self->merger_.DebugState();
+        if (!state.empty()) LOG_VERBOSE("replication: the stream waits:\n%s", state.c_str());
       }
       {
         std::lock_guard lk(self->mu_);
@@ -361,6 +256,7 @@ void ReplicationMaster::NewHistory() {
     f->closed = true;
     WakeLocked(f);
   }
+  flows_->CancelAll();
   LOG_NOTICE("replication: new stream history %s (replicas of this server must resync)", replid_.c_str());
 }
 
@@ -384,6 +280,19 @@ void ReplicationMaster::NoteReplconf(uint64_t conn_id, int port, const std::stri
   if (!ip.empty()) r.second = ip;
 }
 
+std::vector<uint64_t> ReplicationMaster::JournalLsns() {
+  std::vector<uint64_t> out;
+  for (unsigned i = 0; i < journal_.size(); ++i) out.push_back(journal_on_.load() ? journal_.shard(i).last_lsn() : 0);
+  return out;
+}
+
+std::pair<int, std::string> ReplicationMaster::NotedReplconf(uint64_t conn_id) {
+  std::lock_guard lk(mu_);
+  auto it = replconf_.find(conn_id);
+  if (it == replconf_.end()) return {0, ""};
+  return it->second;
+}
+
 std::string ReplicationMaster::replid() {
   std::lock_guard lk(mu_);
   return replid_;
@@ -398,44 +307,6 @@ int64_t ReplicationMaster::offset() {
 
 namespace {
 
-// Reads what the replica sends after PSYNC: REPLCONF ACK <offset> (and anything else,
-// ignored). Ends the feed when the socket fails.
-awaitable<void> ReadAcks(std::shared_ptr<Connection> conn, std::shared_ptr<ReplicaFeed> feed) {
-  resp::RequestParser parser;
-  std::vector<std::string_view> args;
-  std::vector<char> buf(16 * 1024);
-  std::string in;
-  while (!feed->closed.load()) {
-    boost::system::error_code ec;
-    size_t n = co_await conn->socket().async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
-    if (ec) break;
-    in.append(buf.data(), n);
-    size_t pos = 0;
-    while (pos < in.size()) {
-      resp::ParseResult r = parser.Parse(std::string_view(in).substr(pos), &args);
-      if (r.status == resp::ParseStatus::kNeedMore) break;
-      if (r.status != resp::ParseStatus::kCommand) {
-        pos = in.size();
-        feed->closed = true;
-        break;
-      }
-      pos += r.consumed;
-      if (args.size() >= 3 && store::EqualsIgnoreCase(args[0], "replconf") && store::EqualsIgnoreCase(args[1], "ack")) {
-        if (auto off = store::ParseInt64(args[2])) {
-          feed->ack_offset.store(*off);
-          feed->ack_time_ms.store(store::UnixTimeMs());
-          if (feed->state.load() == ReplicaFeed::State::kSendBulk) feed->state = ReplicaFeed::State::kOnline;
-        }
-      }
-    }
-    in.erase(0, pos);
-  }
-  feed->closed = true;
-  asio::post(*feed->ctx, [feed] {
-    if (feed->timer) feed->timer->cancel();
-  });
-}
-
 // Waits until woken or `ms` pass. Connection thread.
 awaitable<void> Sleep(ReplicaFeed&, asio::steady_timer& timer, int ms) {
   timer.expires_after(std::chrono::milliseconds(ms));
@@ -444,6 +315,37 @@ awaitable<void> Sleep(ReplicaFeed&, asio::steady_timer& timer, int ms) {
 }
 
 }  // namespace
+
+awaitable<void> ReadReplicaAcks(std::shared_ptr<Connection> conn, std::function<bool()> stopped,
+                                std::function<void(int64_t)> on_ack, std::function<void()> on_end) {
+  resp::RequestParser parser;
+  std::vector<std::string_view> args;
+  std::vector<char> buf(16 * 1024);
+  std::string in;
+  while (!stopped()) {
+    boost::system::error_code ec;
+    size_t n = co_await conn->socket().async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+    if (ec) break;
+    in.append(buf.data(), n);
+    size_t pos = 0;
+    bool bad = false;
+    while (pos < in.size()) {
+      resp::ParseResult r = parser.Parse(std::string_view(in).substr(pos), &args);
+      if (r.status == resp::ParseStatus::kNeedMore) break;
+      if (r.status != resp::ParseStatus::kCommand) {
+        bad = true;
+        break;
+      }
+      pos += r.consumed;
+      if (args.size() >= 3 && store::EqualsIgnoreCase(args[0], "replconf") && store::EqualsIgnoreCase(args[1], "ack")) {
+        if (auto off = store::ParseInt64(args[2])) on_ack(*off);
+      }
+    }
+    if (bad) break;
+    in.erase(0, pos);
+  }
+  on_end();
+}
 
 awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::string& want_id, int64_t want_offset,
                                                 bool psync) {
@@ -539,7 +441,22 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
   }
 
   if (!ec && !feed->closed.load()) {
-    asio::co_spawn(*feed->ctx, ReadAcks(self, feed), asio::detached);
+    ReplicaFeed* fp = feed.get();
+    asio::co_spawn(*feed->ctx,
+                   ReadReplicaAcks(self, [feed] { return feed->closed.load(); },
+                                   [fp](int64_t off) {
+                                     fp->ack_offset.store(off);
+                                     fp->ack_time_ms.store(store::UnixTimeMs());
+                                     if (fp->state.load() == ReplicaFeed::State::kSendBulk)
+                                       fp->state = ReplicaFeed::State::kOnline;
+                                   },
+                                   [feed] {
+                                     feed->closed = true;
+                                     asio::post(*feed->ctx, [feed] {
+                                       if (feed->timer) feed->timer->cancel();
+                                     });
+                                   }),
+                   asio::detached);
     // Stream: write whatever the merge appended; wait to be woken (or 1 s) otherwise.
     std::string out;
     while (!feed->closed.load()) {
@@ -583,8 +500,13 @@ awaitable<int64_t> ReplicationMaster::Wait(int64_t wanted, int64_t timeout_ms) {
     return n;
   };
   // Everything written before WAIT is in the shards' journals: merge it, then ask the
-  // replicas for an ACK (the GETACK itself is after the target).
+  // replicas for an ACK (the GETACK itself is after the target). Multi-flow replicas
+  // acknowledge each shard's LSN by themselves as they apply.
   const bool on = journal_on_.load();
+  std::vector<uint64_t> flow_target;
+  if (on)
+    for (unsigned i = 0; i < journal_.size(); ++i) flow_target.push_back(journal_.shard(i).last_lsn());
+  auto count_all = [&](int64_t target) { return count_acked(target) + flows_->CountAcked(flow_target); };
   int64_t target = 0;
   if (on) {
     ReplicationMaster* self = this;
@@ -593,7 +515,7 @@ awaitable<int64_t> ReplicationMaster::Wait(int64_t wanted, int64_t timeout_ms) {
       done(self->offset());
     });
   }
-  int64_t n = count_acked(target);
+  int64_t n = count_all(target);
   if (n >= wanted) co_return n;
   if (on) {
     std::lock_guard lk(mu_);
@@ -602,7 +524,7 @@ awaitable<int64_t> ReplicationMaster::Wait(int64_t wanted, int64_t timeout_ms) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   int64_t deadline = timeout_ms > 0 ? store::UnixTimeMs() + timeout_ms : INT64_MAX;
   while (true) {
-    n = count_acked(target);
+    n = count_all(target);
     if (n >= wanted || store::UnixTimeMs() >= deadline) co_return n;
     timer.expires_after(std::chrono::milliseconds(10));
     boost::system::error_code ec;
@@ -616,13 +538,14 @@ std::string ReplicationMaster::InfoFields(const ReplicationSnapshot* as_replica)
   std::lock_guard lk(mu_);
   int64_t now = store::UnixTimeMs();
   std::string o;
-  o += "connected_slaves:" + std::to_string(feeds_.size()) + "\r\n";
+  o += "connected_slaves:" + std::to_string(feeds_.size() + flows_->session_count()) + "\r\n";
   for (size_t i = 0; i < feeds_.size(); ++i) {
     auto& f = feeds_[i];
     o += "slave" + std::to_string(i) + ":ip=" + f->ip + ",port=" + std::to_string(f->listening_port) +
          ",state=" + StateName(f->state.load()) + ",offset=" + std::to_string(f->ack_offset.load()) +
          ",lag=" + std::to_string((now - f->ack_time_ms.load()) / 1000) + "\r\n";
   }
+  o += flows_->InfoLines(feeds_.size());
   o += "master_failover_state:no-failover\r\n";
   if (as_replica) {
     o += "master_replid:" + as_replica->replid + "\r\n";
@@ -657,7 +580,13 @@ void ReplicationMaster::RoleReply(resp::ReplyBuilder& rb) {
   size_t online = 0;
   for (auto& f : feeds_)
     if (f->state.load() == ReplicaFeed::State::kOnline) ++online;
-  rb.ArrayHeader(online);
+  std::vector<std::array<std::string, 3>> flow_replicas;
+  flows_->RoleEntries(&flow_replicas);
+  rb.ArrayHeader(online + flow_replicas.size());
+  for (auto& r : flow_replicas) {
+    rb.ArrayHeader(3);
+    for (auto& v : r) rb.Bulk(v);
+  }
   for (auto& f : feeds_) {
     if (f->state.load() != ReplicaFeed::State::kOnline) continue;
     rb.ArrayHeader(3);

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -27,6 +28,8 @@
 
 #include "server/asio.h"
 #include "server/journal.h"
+#include "server/journal_merge.h"
+#include "server/repl_flow_master.h"
 #include "server/replication_state.h"
 
 namespace darter::store {
@@ -63,6 +66,11 @@ struct ReplicaFeed {
   asio::steady_timer* timer = nullptr;
 };
 
+// Reads what a replica sends on its link (REPLCONF ACK <n>; anything else is ignored)
+// until `stopped()` or the socket fails; then calls on_end. Connection thread.
+awaitable<void> ReadReplicaAcks(std::shared_ptr<Connection> conn, std::function<bool()> stopped,
+                                std::function<void(int64_t)> on_ack, std::function<void()> on_end);
+
 class ReplicationMaster {
  public:
   explicit ReplicationMaster(Server& server);
@@ -70,6 +78,8 @@ class ReplicationMaster {
 
   // REPLCONF options a connection sent before PSYNC (listening-port, ip-address).
   void NoteReplconf(uint64_t conn_id, int port, const std::string& ip);
+  // What NoteReplconf recorded for `conn_id`: (listening port or 0, ip or "").
+  std::pair<int, std::string> NotedReplconf(uint64_t conn_id);
 
   // PSYNC/SYNC: serves `conn` as a replica until the link ends. On the connection's
   // thread; the connection reads nothing else meanwhile. `psync` false for plain SYNC.
@@ -91,19 +101,19 @@ class ReplicationMaster {
   void RoleReply(resp::ReplyBuilder& rb);
   std::string replid();
   int64_t offset();
+  // Multi-flow replicas (Darter replicas of this server).
+  FlowMaster& flows() { return *flows_; }
+  // Each shard's last journal LSN (zeros before the first replica turned the journal on).
+  std::vector<uint64_t> JournalLsns();
+  void CountFullSync() { sync_full_++; }
+  void CountPartialSync() { sync_partial_ok_++; }
 
  private:
-  struct PendingTx {
-    unsigned tx_shards = 0;
-    bool sync_point = false;
-    std::vector<std::pair<unsigned, std::vector<JournalEntry>>> parts;  // (shard, its entries)
-  };
+  class StreamSink;
 
   // Thread 0.
   awaitable<void> EnableJournal();
   void Merge();
-  void EmitEntry(std::string& out, const JournalEntry& e);
-  void EmitTx(std::string& out, PendingTx& tx, uint64_t txid);
   void ScheduleMerge();
   void SchedulePing();
   // Under mu_: appends to the backlog and to every attached feed.
@@ -113,16 +123,15 @@ class ReplicationMaster {
 
   Server& server_;
   Journal journal_;
+  std::unique_ptr<FlowMaster> flows_;
   std::atomic<bool> journal_on_{false};
   std::atomic<int> journal_state_{0};
   std::atomic<uint64_t> next_sync_id_{0};
   asio::io_context& merge_ctx_;
 
   // Merge state (thread 0).
-  std::vector<std::deque<JournalEntry>> queues_;
+  JournalMerger merger_;
   std::vector<uint64_t> read_lsn_;
-  std::vector<uint64_t> blocked_on_;
-  std::map<uint64_t, PendingTx> txs_;
   int last_db_ = -1;
   std::unique_ptr<asio::steady_timer> ping_timer_;
   std::atomic<bool> merge_posted_{false};

@@ -21,6 +21,15 @@ void ReplconfCommand(ConnectionContext& c) {
     c.reply.Error(store::errors::kSyntax);
     return;
   }
+  // "capa darter" alone asks for a multi-flow session (repl_flow_master.h); Redis answers
+  // +OK to capabilities it does not know, which is how a Darter replica tells them apart.
+  if (c.args.size() == 3 && EqualsIgnoreCase(c.args[1], "capa") && EqualsIgnoreCase(c.args[2], "darter")) {
+    ReplicationMaster& m = c.server.repl_master();
+    auto [port, ip] = m.NotedReplconf(c.conn.id());
+    if (ip.empty()) ip = c.conn.peer_address.substr(0, c.conn.peer_address.rfind(':'));
+    m.flows().Handshake(c.reply, m.replid(), ip, port);
+    return;
+  }
   for (size_t j = 1; j < c.args.size(); j += 2) {
     std::string_view opt = c.args[j], val = c.args[j + 1];
     if (EqualsIgnoreCase(opt, "listening-port")) {
@@ -70,6 +79,58 @@ void SyncCommandImpl(ConnectionContext& c, bool psync) {
   };
 }
 
+// DARTER FLOW <master id> <sync id> <flow> [<lsn>] | SYNC <sync id> [none|lz4|zstd] |
+// STARTSTABLE <sync id>: the multi-flow replication steps (repl_flow_master.h).
+// DARTER REPLICAOFFSET: each shard's journal LSN (Dragonfly's DFLY REPLICAOFFSET).
+void DarterCommand(ConnectionContext& c) {
+  std::string_view sub = c.args[1];
+  FlowMaster& flows = c.server.repl_master().flows();
+  resp::ReplyBuilder& rb = c.reply;
+  if (EqualsIgnoreCase(sub, "flow") && (c.args.size() == 5 || c.args.size() == 6)) {
+    if (c.conn.replica_feed) return;
+    auto flow = store::ParseInt64(c.args[4]);
+    auto lsn = c.args.size() == 6 ? store::ParseInt64(c.args[5]) : std::optional<int64_t>(-1);
+    if (!flow || !lsn) {
+      rb.Error(store::errors::kNotInteger);
+      return;
+    }
+    Connection& conn = c.conn;
+    std::string id(c.args[2]), sync(c.args[3]);
+    int64_t f = *flow, l = *lsn;
+    c.then = [&flows, &conn, &rb, id, sync, f, l]() -> awaitable<void> {
+      co_await flows.ServeFlow(conn, rb, id, sync, f, l);
+    };
+    return;
+  }
+  if (EqualsIgnoreCase(sub, "sync") && (c.args.size() == 3 || c.args.size() == 4)) {
+    if (c.server.is_replica() && !c.server.repl_state().Get().link_up) {
+      rb.Error("NOMASTERLINK Can't SYNC while not connected with my master");
+      return;
+    }
+    auto compression = c.args.size() == 4 ? ParseFlowCompression(c.args[3]) : FlowCompression::kNone;
+    if (!compression) {
+      rb.Error("ERR unknown compression '" + std::string(c.args[3]) + "'");
+      return;
+    }
+    std::string sync(c.args[2]);
+    FlowCompression comp = *compression;
+    c.then = [&flows, &rb, sync, comp]() -> awaitable<void> { co_await flows.Sync(rb, sync, comp); };
+    return;
+  }
+  if (EqualsIgnoreCase(sub, "replicaoffset") && c.args.size() == 2) {
+    // What a multi-flow replica's slave_repl_offset sums to once it applied everything.
+    std::vector<uint64_t> lsns = c.server.repl_master().JournalLsns();
+    rb.ArrayHeader(lsns.size());
+    for (uint64_t l : lsns) rb.Integer(static_cast<int64_t>(l));
+    return;
+  }
+  if (EqualsIgnoreCase(sub, "startstable") && c.args.size() == 3) {
+    flows.StartStable(rb, std::string(c.args[2]));
+    return;
+  }
+  rb.Error("ERR unknown subcommand or wrong number of arguments for '" + std::string(sub) + "'. Try DARTER HELP.");
+}
+
 void PsyncCommand(ConnectionContext& c) { SyncCommandImpl(c, true); }
 void SyncCommand(ConnectionContext& c) { SyncCommandImpl(c, false); }
 
@@ -111,6 +172,8 @@ void RegisterReplicationMasterFamily(store::CommandTable& t) {
                  std::vector<std::string> acl) { t.Register(store::MakeConnectionSpec(name, arity, flags, h, std::move(acl))); };
   using namespace store;
   add("replconf", -1, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, ReplconfCommand,
+      {"@admin", "@slow", "@dangerous"});
+  add("darter", -2, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, DarterCommand,
       {"@admin", "@slow", "@dangerous"});
   add("psync", -3, kCmdAdmin | kCmdNoScript, PsyncCommand, {"@admin", "@slow", "@dangerous"});
   add("sync", 1, kCmdAdmin | kCmdNoScript, SyncCommand, {"@admin", "@slow", "@dangerous"});

@@ -47,11 +47,8 @@ void ReplicaLink::Start() {
                  asio::detached);
 }
 
-template <typename Fn>
-void ReplicaLink::UpdateState(Fn fn) {
-  // A stopped link may still be unwinding while its successor runs: only the current
-  // link speaks for the server's replication state.
-  if (stop_.load()) return;
+
+void ReplicaLink::UpdateServerState(const std::function<void(ReplicationSnapshot&)>& fn) {
   server_.repl_state().Update(fn);
 }
 
@@ -87,6 +84,9 @@ awaitable<void> ReplicaLink::Run() {
   int backoff_ms = 100;
   while (!stop_.load()) {
     SessionEnd end = co_await Session();
+    // A link that got as far as streaming retries at once; repeated failures back off.
+    if (link_was_up_) backoff_ms = 100;
+    link_was_up_ = false;
     connected_ = false;
     UpdateState([&](ReplicationSnapshot& s) {
       if (s.link_up) s.link_down_since_ms = store::UnixTimeMs();
@@ -102,7 +102,6 @@ awaitable<void> ReplicaLink::Run() {
     boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
     backoff_ms = std::min(backoff_ms * 2, kMaxBackoffMs);
-    if (connected_) backoff_ms = 100;
   }
   LOG_NOTICE("replication from %s:%d stopped", host_.c_str(), port_);
 }
@@ -253,6 +252,32 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::Session() {
   if (!SendCommand({"REPLCONF", "capa", "eof", "capa", "psync2"}) || !co_await ReadLine(&line, true))
     co_return SessionEnd::kRetry;
 
+  // A Darter primary answers "capa darter" with its multi-flow handshake; Redis with +OK.
+  if (opts.repl_multi_flow) {
+    if (!SendCommand({"REPLCONF", "capa", "darter"}) || !co_await ReadLine(&line, true)) co_return SessionEnd::kRetry;
+    if (!line.empty() && line[0] == '*') {
+      std::vector<std::string> items;
+      auto count = store::ParseInt64(line.substr(1));
+      for (int64_t i = 0; count && i < *count && i < 16; ++i) {
+        if (!co_await ReadLine(&line, true)) co_return SessionEnd::kRetry;
+        items.push_back(line.empty() ? "" : line.substr(1));
+      }
+      auto flows = items.size() >= 3 ? store::ParseInt64(items[2]) : std::nullopt;
+      if (items.size() < 4 || items[0].size() != 40 || items[1].rfind("SYNC", 0) != 0 || !flows || *flows <= 0 ||
+          *flows > 1024) {
+        Fail("malformed multi-flow handshake from the primary");
+        co_return SessionEnd::kRetry;
+      }
+      if (items[0] == server_.repl_master().replid()) {
+        Fail("can't replicate from myself");
+        co_return SessionEnd::kRetry;
+      }
+      co_return co_await MultiFlowSession(items[0], items[1], static_cast<unsigned>(*flows));
+    }
+  }
+  UpdateState([&](ReplicationSnapshot& s) { s.protocol = "psync"; });
+  merger_.reset();
+
   std::string psync_id = master_replid_.empty() ? "?" : master_replid_;
   std::string psync_off = master_replid_.empty() ? "-1" : std::to_string(applied_offset_ + 1);
   if (!SendCommand({"PSYNC", psync_id, psync_off}) || !co_await ReadLine(&line, true)) co_return SessionEnd::kRetry;
@@ -293,6 +318,7 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::Session() {
   }
 
   connected_ = true;
+  link_was_up_ = true;
   UpdateState([&](ReplicationSnapshot& s) {
     s.link_up = true;
     s.link_state = "connected";

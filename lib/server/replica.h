@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -20,11 +21,13 @@
 
 #include "resp/request_parser.h"
 #include "server/asio.h"
+#include "server/journal_merge.h"
 
 namespace darter::server {
 
 class Server;
 class Connection;
+struct ReplicationSnapshot;
 
 class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
  public:
@@ -32,6 +35,8 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   ~ReplicaLink();
 
   void Start();
+  struct FlowRun;  // replica_flows.cc
+  friend struct ReplicaFlowAccess;
   // Stops replicating; the data stays. Safe from any thread; idempotent.
   void Stop();
 
@@ -51,10 +56,19 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   bool SendCommand(std::initializer_list<std::string_view> argv);
   bool SendAck();
   void Fail(const std::string& why);
+  // A stopped link may still be unwinding while its successor runs: only the current
+  // link speaks for the server's replication state.
   template <typename Fn>
-  void UpdateState(Fn fn);
+  void UpdateState(Fn fn) {
+    if (!stop_.load()) UpdateServerState([&](ReplicationSnapshot& s) { fn(s); });
+  }
+  void UpdateServerState(const std::function<void(ReplicationSnapshot&)>& fn);
 
   awaitable<bool> FullSync(const std::string& replid, int64_t offset);
+  // Multi-flow replication from a Darter primary (replica_flows.cc): the handshake's
+  // reply array has been read.
+  awaitable<SessionEnd> MultiFlowSession(std::string master_id, std::string sync_id, unsigned flow_count);
+  awaitable<void> ApplyMerged(FlowRun& run);
   awaitable<bool> StreamCommands();
   awaitable<void> FlushAllDatabases();
   awaitable<void> ApplyBlock();
@@ -76,11 +90,18 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   unsigned current_db_ = 0;
   bool diskless_ = false;
   bool connected_ = false;
+  bool link_was_up_ = false;  // the session reached streaming (resets the backoff)
   int64_t last_io_ms_ = 0;
   // A MULTI block from the stream, applied at EXEC.
   bool in_multi_ = false;
   std::vector<std::vector<std::string>> block_;
   int64_t block_bytes_ = 0;
+  // Multi-flow state kept across reconnects to the same primary, so each flow resumes
+  // where it stopped: entries received but not yet applied wait in the merger, and
+  // flow_lsn_[i] is the last LSN received on flow i.
+  std::unique_ptr<JournalMerger> merger_;
+  std::vector<uint64_t> flow_lsn_;
+  std::shared_ptr<FlowRun> current_run_;
   uint64_t refused_count_ = 0;
   std::unordered_set<std::string> refused_names_;
 };

@@ -13,8 +13,13 @@ struct ReplicationSnapshot {
   bool is_replica = false;
   std::string master_host;
   int master_port = 0;
-  // "connect", "connecting", "sync", "connected" (ROLE's words).
+  // ROLE's words: "connect", "connecting", then "sync", "connected" on a PSYNC link, or
+  // "full_sync", "stable_sync" on a multi-flow link (Dragonfly's words).
   std::string link_state = "connect";
+  // "psync", or "multi-flow" while following a Darter primary over one link per shard.
+  std::string protocol = "psync";
+  unsigned flows = 0;
+  std::string flow_compression = "none";
   bool link_up = false;
   int64_t last_io_ms = 0;
   int64_t link_down_since_ms = 0;

@@ -890,6 +890,11 @@ void InfoCommand(ConnectionContext& c) {
           << "master_link_status:" << (r.link_up ? "up" : "down") << "\r\n"
           << "master_last_io_seconds_ago:" << (r.last_io_ms ? (now - r.last_io_ms) / 1000 : -1) << "\r\n"
           << "master_sync_in_progress:" << (r.sync_in_progress ? 1 : 0) << "\r\n"
+          << "master_link_state:" << r.link_state << "\r\n"
+          << "master_sync_protocol:" << r.protocol << "\r\n";
+        if (r.protocol == "multi-flow")
+          o << "master_flows:" << r.flows << "\r\nmaster_flow_compression:" << r.flow_compression << "\r\n";
+        o
           << "slave_read_repl_offset:" << r.read_offset << "\r\n"
           << "slave_repl_offset:" << r.repl_offset << "\r\n";
         if (r.sync_in_progress) {

@@ -117,6 +117,23 @@ bool OffsetsMeet(Client& primary, Client& replica, std::chrono::milliseconds tim
       timeout);
 }
 
+// The same for a multi-flow Darter replica: it applied every shard's journal up to the
+// primary's LSNs (DARTER REPLICAOFFSET), and they are still.
+bool FlowsMeet(Client& primary, Client& replica, std::chrono::milliseconds timeout) {
+  auto lsn_sum = [&] {
+    long long sum = 0;
+    for (auto& e : primary.Cmd({"DARTER", "REPLICAOFFSET"}).elements) sum += e.integer;
+    return sum;
+  };
+  return WaitFor(
+      [&] {
+        long long want = lsn_sum();
+        return want > 0 && InfoStr(replica, "replication", "master_link_status") == "up" &&
+               InfoInt(replica, "replication", "slave_repl_offset") == want && lsn_sum() == want;
+      },
+      timeout);
+}
+
 int OnlineReplicas(Client& primary) {
   auto info = Info(primary, "replication");
   int n = 0;
@@ -219,7 +236,20 @@ TEST_CASE("redis-server and Darter replicas follow a Darter primary under load, 
   REQUIRE(WaitFor([&] { return InfoStr(r, "replication", "master_link_status") == "up"; }, 30s));
   std::this_thread::sleep_for(300ms);
   long long partial_before = InfoInt(p, "stats", "sync_partial_ok");
-  if (cuts) CHECK(p.Cmd({"CLIENT", "KILL", "TYPE", "slave"}).integer == 3);
+  // The Darter replicas follow over one link per primary shard (multi-flow).
+  for (Client* c : {&d, &d1}) {
+    CHECK(InfoStr(*c, "replication", "master_sync_protocol") == "multi-flow");
+    CHECK(InfoStr(*c, "replication", "master_flows") == "3");
+    CHECK(InfoStr(*c, "replication", "master_link_state") == "stable_sync");
+  }
+  long long d_partial_before = InfoInt(d, "stats", "replica_partial_syncs");
+  long long d1_partial_before = InfoInt(d1, "stats", "replica_partial_syncs");
+  // One link for redis-server, three flows for each Darter replica (a session being
+  // torn down may still hold a flow or two).
+  if (cuts) {
+    long long links = p.Cmd({"CLIENT", "KILL", "TYPE", "slave"}).integer;
+    CHECK_MESSAGE(links >= 7, "killed " << links << " links\n" << primary.process->LogTail());
+  }
   REQUIRE_MESSAGE(WaitFor([&] { return OnlineReplicas(p) == 3; }, 30s), primary.process->LogTail());
   std::this_thread::sleep_for(500ms);
 
@@ -231,14 +261,19 @@ TEST_CASE("redis-server and Darter replicas follow a Darter primary under load, 
                    << ", sync_partial_ok " << InfoInt(p, "stats", "sync_partial_ok"));
   // Stable-sync cuts of the three replicas were short: at least one healed by a partial sync.
   if (cuts) CHECK(InfoInt(p, "stats", "sync_partial_ok") > partial_before);
+  // Each Darter replica resumed every flow from its own LSN: a partial sync, no new full one.
+  if (cuts) {
+    CHECK(InfoInt(d, "stats", "replica_partial_syncs") > d_partial_before);
+    CHECK(InfoInt(d1, "stats", "replica_partial_syncs") > d1_partial_before);
+  }
 
   // Let every short TTL pass; the primary's expiry sends DELs.
   std::this_thread::sleep_for(1500ms);
   p.Cmd({"SET", "final", "1"});
   CHECK(p.Cmd({"WAIT", "3", "10000"}).integer == 3);
   REQUIRE_MESSAGE(OffsetsMeet(p, r, 30s), "redis replica did not catch up\n" << redis.process->LogTail());
-  REQUIRE_MESSAGE(OffsetsMeet(p, d, 30s), "darter replica did not catch up\n" << darter.process->LogTail());
-  REQUIRE_MESSAGE(OffsetsMeet(p, d1, 30s), "second darter replica did not catch up\n" << darter1.process->LogTail());
+  REQUIRE_MESSAGE(FlowsMeet(p, d, 30s), "darter replica did not catch up\n" << darter.process->LogTail());
+  REQUIRE_MESSAGE(FlowsMeet(p, d1, 30s), "second darter replica did not catch up\n" << darter1.process->LogTail());
   ExpectSameContent(p, r, "the redis-server replica");
   ExpectSameContent(p, d, "the Darter replica");
   ExpectSameContent(p, d1, "the one-thread Darter replica");
@@ -322,9 +357,10 @@ TEST_CASE("WAIT counts replicas that acknowledged; INFO lists them") {
   CHECK(info["connected_slaves"] == "2");
   CHECK(info["slave0"].find("state=online") != std::string::npos);
   CHECK(info["slave0"].find("ip=127.0.0.1,port=") == 0);
-  // The replicas' links are clients of type replica (flags=S).
+  // The replicas' links are clients of type replica (flags=S): redis-server's one, and
+  // one flow per primary shard (2) for the Darter replica.
   std::string replicas = p.Cmd({"CLIENT", "LIST", "TYPE", "replica"}).str;
-  CHECK(std::count(replicas.begin(), replicas.end(), '\n') == 2);
+  CHECK(std::count(replicas.begin(), replicas.end(), '\n') == 3);
   CHECK(replicas.find("flags=S") != std::string::npos);
   CHECK(p.Cmd({"CLIENT", "LIST", "TYPE", "normal"}).str.find("flags=S") == std::string::npos);
   // A Darter replica refuses WAIT as Redis does.
