@@ -1,5 +1,7 @@
 #include "server/journal.h"
 
+#include <algorithm>
+
 #include "store/shard.h"
 
 namespace darter::server {
@@ -88,7 +90,10 @@ void ShardJournal::ReadAfter(uint64_t after_lsn, std::vector<JournalEntry>* out)
 
 void ShardJournal::Trim(uint64_t consumed_lsn, size_t max_bytes) {
   std::lock_guard lk(mu_);
-  while (!ring_.empty() && ring_bytes_ > max_bytes && ring_.front().lsn <= consumed_lsn) {
+  uint64_t keep_after = consumed_lsn;
+  if (ring_bytes_ <= kPinnedLimit)
+    for (auto& [reader, lsn] : pins_) keep_after = std::min(keep_after, lsn);
+  while (!ring_.empty() && ring_bytes_ > max_bytes && ring_.front().lsn <= keep_after) {
     ring_bytes_ -= ring_.front().bytes();
     ring_.pop_front();
   }
@@ -99,10 +104,32 @@ uint64_t ShardJournal::last_lsn() const {
   return next_lsn_ - 1;
 }
 
-bool ShardJournal::Holds(uint64_t after_lsn) const {
-  std::lock_guard lk(mu_);
+bool ShardJournal::HoldsLocked(uint64_t after_lsn) const {
   if (after_lsn + 1 == next_lsn_) return true;
   return after_lsn < next_lsn_ && !ring_.empty() && ring_.front().lsn <= after_lsn + 1;
+}
+
+bool ShardJournal::Holds(uint64_t after_lsn) const {
+  std::lock_guard lk(mu_);
+  return HoldsLocked(after_lsn);
+}
+
+bool ShardJournal::Pin(uint64_t reader, uint64_t after_lsn) {
+  std::lock_guard lk(mu_);
+  if (!HoldsLocked(after_lsn)) return false;
+  pins_[reader] = after_lsn;
+  return true;
+}
+
+void ShardJournal::Advance(uint64_t reader, uint64_t after_lsn) {
+  std::lock_guard lk(mu_);
+  auto it = pins_.find(reader);
+  if (it != pins_.end() && after_lsn > it->second) it->second = after_lsn;
+}
+
+void ShardJournal::Unpin(uint64_t reader) {
+  std::lock_guard lk(mu_);
+  pins_.erase(reader);
 }
 
 void Journal::Create(unsigned shard_count, std::function<void(unsigned)> wake) {

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -67,8 +68,18 @@ class ShardJournal : public store::WriteObserver {
 
   // Reader: moves copies of the entries after `after_lsn` into `out` and re-arms the wake.
   void ReadAfter(uint64_t after_lsn, std::vector<JournalEntry>* out);
-  // Reader: entries at or below `consumed_lsn` may be dropped beyond `max_bytes`.
+  // Reader: entries at or below `consumed_lsn` may be dropped beyond `max_bytes`, except
+  // those a pinned reader still needs (until the ring passes kPinnedLimit bytes: a reader
+  // that far behind loses its place and must notice the gap).
   void Trim(uint64_t consumed_lsn, size_t max_bytes);
+  static constexpr size_t kPinnedLimit = 256ull << 20;
+
+  // A reader that copies entries out at its own pace (a multi-flow replica's flow) keeps
+  // every entry after `after_lsn` in the ring. Pin returns false when some of them are
+  // already gone; Advance moves the pin forward as the reader reads.
+  bool Pin(uint64_t reader, uint64_t after_lsn);
+  void Advance(uint64_t reader, uint64_t after_lsn);
+  void Unpin(uint64_t reader);
 
   uint64_t last_lsn() const;
   // True when every entry after `after_lsn` is still in the ring (a reader may resume there).
@@ -77,6 +88,7 @@ class ShardJournal : public store::WriteObserver {
 
  private:
   void Append(JournalEntry e);
+  bool HoldsLocked(uint64_t after_lsn) const;
 
   unsigned shard_;
   std::function<void()> wake_;
@@ -85,6 +97,7 @@ class ShardJournal : public store::WriteObserver {
   size_t ring_bytes_ = 0;
   uint64_t next_lsn_ = 1;
   bool reader_notified_ = false;
+  std::map<uint64_t, uint64_t> pins_;  // reader -> the last LSN it no longer needs
 };
 
 // The shards' journals. Created once (Create), registered on each shard by the caller

@@ -168,15 +168,18 @@ awaitable<void> FlowMaster::ServeFlow(Connection& conn, resp::ReplyBuilder& rb, 
   }
   auto f = std::make_shared<FlowLink>();
   f->shard = static_cast<unsigned>(flow);
+  f->reader_id = next_reader_.fetch_add(1);
   f->ctx = &server_.shards().at(conn.thread()).ctx();
   f->ack_time_ms = store::UnixTimeMs();
   if (lsn >= 0) {
     f->resume_lsn = lsn;
-    f->partial_ok = journal_.shard(f->shard).Holds(static_cast<uint64_t>(lsn));
+    // Pinned: the entries it resumes from stay in the journal until it has read them.
+    f->partial_ok = journal_.shard(f->shard).Pin(f->reader_id, static_cast<uint64_t>(lsn));
   }
   {
     std::lock_guard lk(mu_);
     if (s->flows[f->shard] || s->state.load() != FlowSession::State::kPreparation) {
+      journal_.shard(f->shard).Unpin(f->reader_id);
       rb.Error("ERR invalid state");
       co_return;
     }
@@ -189,6 +192,7 @@ awaitable<void> FlowMaster::ServeFlow(Connection& conn, resp::ReplyBuilder& rb, 
   co_await asio::async_write(conn.socket(), asio::buffer(head), asio::redirect_error(use_awaitable, ec));
   if (!ec) co_await StreamFlow(conn, s, f);
   f->closed = true;
+  journal_.shard(f->shard).Unpin(f->reader_id);
   // Any flow ending ends the session: its other flows cannot resume alone.
   s->Cancel();
   for (auto& other : s->flows)
@@ -282,6 +286,7 @@ awaitable<void> FlowMaster::StreamFlow(Connection& conn, std::shared_ptr<FlowSes
       enc.AppendJournal(stable ? &out : &held_journal, e);
       read_lsn = e.lsn;
     }
+    if (!entries.empty()) journal.Advance(f->reader_id, read_lsn);
     if (held_journal.size() > kMaxPendingJournal) {
       LOG_WARNING("replication: flow %u of replica %s:%d dropped: %zu bytes of writes wait for its snapshot",
                   f->shard, s->ip.c_str(), s->listening_port, held_journal.size());
@@ -361,7 +366,10 @@ awaitable<void> FlowMaster::Sync(resp::ReplyBuilder& rb, std::string sync_id, Fl
   spec.at_point = [flows, journal](store::Shard& shard) {
     FlowLink& f = *flows[shard.index()];
     std::lock_guard lk(f.mu);
-    f.start_lsn = journal->shard(shard.index()).last_lsn();
+    ShardJournal& j = journal->shard(shard.index());
+    f.start_lsn = j.last_lsn();
+    // Everything written after the cut stays in the journal until the flow has read it.
+    j.Pin(f.reader_id, f.start_lsn);
   };
   spec.chunk = [flows](unsigned i, std::string chunk) {
     FlowLink& f = *flows[i];

@@ -48,6 +48,7 @@ constexpr int kFlowProtocolVersion = 1;
 // connection's coroutine (which writes frames and reads ACKs).
 struct FlowLink : std::enable_shared_from_this<FlowLink> {
   unsigned shard = 0;
+  uint64_t reader_id = 0;           // its pin on the shard's journal
   asio::io_context* ctx = nullptr;  // the connection's thread
   asio::steady_timer* timer = nullptr;  // that thread only: the writer's wait; a wake cancels it
   std::atomic<bool> closed{false};
@@ -123,6 +124,7 @@ class FlowMaster {
   std::function<awaitable<void>()> enable_journal_;
   std::mutex mu_;
   uint64_t next_id_ = 1;
+  std::atomic<uint64_t> next_reader_{1};
   std::vector<std::shared_ptr<FlowSession>> sessions_;
 };
 

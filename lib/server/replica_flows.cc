@@ -70,6 +70,9 @@ class CollectSink : public JournalMergeSink {
   std::vector<MergedItem> items;
   void Single(unsigned, const JournalEntry& e) override {
     MergedItem it;
+    // Several commands from one write (a one-shard MULTI block, SMOVE's SREM + SADD)
+    // apply together, as they did on the primary.
+    it.block = e.commands.size() > 1;
     for (auto& c : e.commands) it.commands.emplace_back(e.db, c);
     items.push_back(std::move(it));
   }
