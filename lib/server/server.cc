@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <algorithm>
 #include <random>
 #include <mutex>
@@ -249,11 +250,49 @@ void Server::RequestShutdown() {
 
 void Server::Run() {
   asio::signal_set signals(main_ctx_, SIGINT, SIGTERM);
-  signals.async_wait([this](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    LOG_NOTICE("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    main_ctx_.stop();
-  });
+  bool saving = false;
+  // As Redis: with a save schedule, SIGTERM/SIGINT save first and exit only if the save
+  // worked; a failed save keeps the server running (SHUTDOWN NOSAVE still stops it). A
+  // second SIGINT during that save exits at once.
+  std::function<void()> arm = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+      if (saving) {
+        if (sig == SIGINT) {
+          LOG_WARNING("You insist... exiting now.");
+          persistence_->set_shutdown_decided();
+          main_ctx_.stop();
+        }
+        arm();
+        return;
+      }
+      LOG_NOTICE("received %s, scheduling shutdown...", name);
+      if (!persistence_->save_schedule_set()) {
+        main_ctx_.stop();
+        return;
+      }
+      saving = true;
+      LOG_NOTICE("Saving the final RDB snapshot before exiting.");
+      asio::co_spawn(
+          main_ctx_,
+          [this, &saving, &arm, name]() -> awaitable<void> {
+            rdb::Status st = co_await SaveRdbFileWhenIdle(*this, RdbPath(*this));
+            saving = false;
+            if (st.ok()) {
+              persistence_->set_shutdown_decided();
+              main_ctx_.stop();
+              co_return;
+            }
+            LOG_WARNING("Error trying to save the DB, can't exit.");
+            LOG_WARNING("%s received but errors trying to shut down the server, check the logs for more information",
+                        name);
+            arm();
+          },
+          asio::detached);
+    });
+  };
+  arm();
   main_ctx_.run();
   boost::system::error_code ec;
   if (acceptor_) acceptor_->close(ec);

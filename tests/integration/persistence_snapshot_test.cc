@@ -300,6 +300,26 @@ TEST_CASE("SHUTDOWN SAVE, SHUTDOWN NOSAVE and SIGTERM with a schedule") {
     Client d2(again.port());
     CHECK(Format(d2.Cmd({"GET", "k"})) == "\"on-sigterm\"");
   }
+  SUBCASE("SIGTERM whose save fails keeps the server running, as Redis does") {
+    fs::path dir = TempDir();
+    auto darter = StartDarter(0, {"--threads", "2", "--dir", dir.string(), "--save", "3600 1"});
+    REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+    Client d(darter.port());
+    REQUIRE(!d.Cmd({"SET", "k", "unsaved"}).IsError());
+    // The temp file names are temp-<pid>-<n>.rdb: occupied by directories, saves fail.
+    for (int n = 1; n <= 20; ++n)
+      fs::create_directories(dir / ("temp-" + std::to_string(darter.process->pid()) + "-" + std::to_string(n) + ".rdb"));
+    REQUIRE(::kill(darter.process->pid(), SIGTERM) == 0);
+    CHECK(WaitFor([&] { return darter.process->LogTail().find("can't exit") != std::string::npos; }));
+    CHECK(darter.process->Running());
+    CHECK(Format(d.Cmd({"GET", "k"})) == "\"unsaved\"");
+    // Once saves work again, SIGTERM saves and exits.
+    for (int n = 1; n <= 20; ++n)
+      fs::remove(dir / ("temp-" + std::to_string(darter.process->pid()) + "-" + std::to_string(n) + ".rdb"));
+    REQUIRE(::kill(darter.process->pid(), SIGTERM) == 0);
+    CHECK(WaitFor([&] { return !darter.process->Running(); }));
+    CHECK(fs::exists(dir / "dump.rdb"));
+  }
   SUBCASE("SIGTERM without a schedule does not save") {
     fs::path dir = TempDir();
     auto darter = StartDarter(0, {"--threads", "2", "--dir", dir.string()});
