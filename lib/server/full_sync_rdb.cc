@@ -6,6 +6,7 @@
 #include "server/merged_rdb.h"
 #include "server/server.h"
 #include "store/shard.h"
+#include "store/string_util.h"
 
 namespace darter::server {
 
@@ -22,7 +23,7 @@ struct FullSyncResult {
 }  // namespace
 
 awaitable<rdb::Status> BuildFullSyncRdb(Server& server, Journal& journal, uint64_t sync_id, std::string& out,
-                                        uint64_t& keys) {
+                                        uint64_t& keys, const std::function<void()>& every_second) {
   auto result = std::make_shared<FullSyncResult>();
   const unsigned shard_count = server.shards().size();
   Journal* j = &journal;
@@ -45,10 +46,15 @@ awaitable<rdb::Status> BuildFullSyncRdb(Server& server, Journal& journal, uint64
   };
   StartMergedRdb(server, std::move(spec)).detach();
   asio::steady_timer timer(co_await asio::this_coro::executor);
+  int64_t next_tick = store::UnixTimeMs() + 1000;
   while (true) {
     {
       std::lock_guard lk(result->mu);
       if (result->done) break;
+    }
+    if (store::UnixTimeMs() >= next_tick) {
+      every_second();
+      next_tick += 1000;
     }
     timer.expires_after(std::chrono::milliseconds(5));
     boost::system::error_code ec;

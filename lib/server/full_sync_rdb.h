@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "rdb/status.h"
@@ -21,8 +22,10 @@ class Server;
 class Journal;
 
 // Writes the dataset as an RDB into `out` and appends a kSyncPoint entry with `sync_id`
-// to every shard's journal at the snapshot point. REQUIRES: the journal is registered.
+// to every shard's journal at the snapshot point. `every_second` runs on the caller's
+// thread about once a second while the RDB is built (a keep-alive for the replica).
+// REQUIRES: the journal is registered.
 awaitable<rdb::Status> BuildFullSyncRdb(Server& server, Journal& journal, uint64_t sync_id, std::string& out,
-                                        uint64_t& keys);
+                                        uint64_t& keys, const std::function<void()>& every_second);
 
 }  // namespace darter::server

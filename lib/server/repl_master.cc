@@ -405,7 +405,15 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
     std::string rdb;
     uint64_t keys = 0;
     int64_t t0 = store::UnixTimeMs();
-    rdb::Status st = co_await BuildFullSyncRdb(server_, journal_, sync_id, rdb, keys);
+    // While the RDB is built the replica hears a newline every second, as Redis's
+    // replicas do during a BGSAVE, so a long build does not hit their repl-timeout.
+    ReplicaFeed* fp = feed.get();
+    std::function<void()> keepalive = [&sock, fp] {
+      if (fp->closed.load()) return;
+      boost::system::error_code kec;
+      asio::write(sock, asio::buffer("\n", 1), kec);
+    };
+    rdb::Status st = co_await BuildFullSyncRdb(server_, journal_, sync_id, rdb, keys, keepalive);
     LOG_VERBOSE("replication: snapshot %llx for replica %s:%d taken", static_cast<unsigned long long>(sync_id),
                 feed->ip.c_str(), feed->listening_port);
     // The merge attaches the feed at the sync point, maybe a moment later.
