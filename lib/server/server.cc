@@ -274,29 +274,33 @@ void Server::Run() {
       }
       saving = true;
       LOG_NOTICE("Saving the final RDB snapshot before exiting.");
+      // The loop stops from the completion handler, once the coroutine's frame is gone.
       asio::co_spawn(
           main_ctx_,
-          [this, &saving, &arm, name]() -> awaitable<void> {
-            rdb::Status st = co_await SaveRdbFileWhenIdle(*this, RdbPath(*this));
+          [this]() -> awaitable<bool> {
+            std::string path = RdbPath(*this);
+            rdb::Status st = co_await SaveRdbFileWhenIdle(*this, path);
+            co_return st.ok();
+          },
+          [this, &saving, &arm, name](std::exception_ptr, bool saved) {
             saving = false;
-            if (st.ok()) {
+            if (saved) {
               persistence_->set_shutdown_decided();
               main_ctx_.stop();
-              co_return;
+              return;
             }
             LOG_WARNING("Error trying to save the DB, can't exit.");
             LOG_WARNING("%s received but errors trying to shut down the server, check the logs for more information",
                         name);
             arm();
-          },
-          asio::detached);
+          });
     });
   };
   arm();
   main_ctx_.run();
   boost::system::error_code ec;
   if (acceptor_) acceptor_->close(ec);
-  persistence_->OnShutdown();  // a save on SIGTERM when a schedule is set
+  persistence_->OnShutdown();  // stops the schedule; saves only if no signal path decided
   memory_timer_.reset();
   // Close every connection on its own thread, then stop the loops.
   for (unsigned t = 0; t < shards_->size(); ++t) {

@@ -20,6 +20,7 @@ struct ShardSnapshots::State {
   ShardSnapshotsSpec spec;
   std::vector<std::unique_ptr<store::ShardSnapshot>> snaps;
   std::vector<rdb::Status> start_errors;
+  std::atomic<unsigned> shards_left{0};
   ShardSnapshots* owner = nullptr;  // kept alive by the steps' shared_ptr
 };
 
@@ -57,6 +58,8 @@ void FinishShard(const std::shared_ptr<ShardSnapshots>& set, State* st, unsigned
   uint64_t keys = snap.keys_written();
   st->snaps[i].reset();
   st->spec.shard_done(i, status, keys);
+  // The callbacks often hold whoever holds this set (a cycle): the last shard lets go.
+  if (st->shards_left.fetch_sub(1) == 1) st->spec = ShardSnapshotsSpec{};
 }
 
 // One bounded step of shard i's walk, then back to the loop (commands run between steps).
@@ -90,6 +93,7 @@ awaitable<std::shared_ptr<ShardSnapshots>> StartShardSnapshots(Server& server, S
   const unsigned n = server.shards().size();
   st->snaps.resize(n);
   st->start_errors.resize(n);
+  st->shards_left = n;
   set->state_ = st;
   StartSnapshotsOp op(st.get());
   std::string unused;
