@@ -23,6 +23,12 @@ void EncodeCommand(std::string* out, std::span<const std::string_view> argv) {
   for (std::string_view a : argv) AppendBulk(out, a);
 }
 
+std::string EncodeCommand(std::initializer_list<std::string_view> argv) {
+  std::string out;
+  EncodeCommand(&out, std::span<const std::string_view>(argv.begin(), argv.end()));
+  return out;
+}
+
 void EncodeCommand(std::string* out, const std::vector<std::string>& argv) {
   out->push_back('*');
   out->append(std::to_string(argv.size()));

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,7 @@ struct JournalEntry {
 // Appends the RESP array encoding of `argv` to `out`.
 void EncodeCommand(std::string* out, std::span<const std::string_view> argv);
 void EncodeCommand(std::string* out, const std::vector<std::string>& argv);
+std::string EncodeCommand(std::initializer_list<std::string_view> argv);
 
 class ShardJournal : public store::WriteObserver {
  public:

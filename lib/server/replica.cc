@@ -5,6 +5,7 @@
 
 #include "server/connection.h"
 #include "server/cross_thread.h"
+#include "server/journal.h"
 #include "server/log.h"
 #include "server/rdb_loader.h"
 #include "server/repl_master.h"
@@ -19,16 +20,6 @@ namespace {
 constexpr auto kConnectTimeout = std::chrono::seconds(10);
 constexpr int kMaxBackoffMs = 5000;
 constexpr size_t kReadChunk = 64 * 1024;
-
-std::string Encode(std::initializer_list<std::string_view> argv) {
-  std::string out = "*" + std::to_string(argv.size()) + "\r\n";
-  for (auto a : argv) {
-    out += "$" + std::to_string(a.size()) + "\r\n";
-    out.append(a);
-    out += "\r\n";
-  }
-  return out;
-}
 }  // namespace
 
 ReplicaLink::ReplicaLink(Server& server, std::string host, int port)
@@ -149,7 +140,7 @@ awaitable<bool> ReplicaLink::ReadLine(std::string* line, bool skip_keepalives) {
 }
 
 bool ReplicaLink::SendCommand(std::initializer_list<std::string_view> argv) {
-  std::string msg = Encode(argv);
+  std::string msg = EncodeCommand(argv);
   boost::system::error_code ec;
   asio::write(*socket_, asio::buffer(msg), ec);
   if (ec) {

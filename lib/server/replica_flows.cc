@@ -30,15 +30,6 @@ constexpr size_t kMaxPostedBytes = 64 << 20;
 constexpr std::string_view kOk = "+OK";
 constexpr auto kFlowConnectTimeout = std::chrono::seconds(10);
 
-std::string EncodeInline(std::initializer_list<std::string_view> argv) {
-  std::string out = "*" + std::to_string(argv.size()) + "\r\n";
-  for (auto a : argv) {
-    out += "$" + std::to_string(a.size()) + "\r\n";
-    out.append(a);
-    out += "\r\n";
-  }
-  return out;
-}
 
 awaitable<void> SleepMs(asio::steady_timer& timer, int64_t ms) {
   timer.expires_after(std::chrono::milliseconds(ms));
@@ -160,7 +151,7 @@ awaitable<void> FlowAckLoop(std::shared_ptr<ReplicaLink::FlowRun> run, std::shar
     }
     uint64_t lsn = flow->ack_lsn.load();
     if (lsn == sent && now - sent_ms < 1000) continue;
-    std::string msg = EncodeInline({"REPLCONF", "ACK", std::to_string(lsn)});
+    std::string msg = EncodeCommand({"REPLCONF", "ACK", std::to_string(lsn)});
     boost::system::error_code ec;
     co_await asio::async_write(*flow->socket, asio::buffer(msg), asio::redirect_error(use_awaitable, ec));
     if (ec) break;
@@ -460,15 +451,15 @@ awaitable<void> ReplicaFlowAccess::RunFlow(std::shared_ptr<ReplicaLink> link, Se
   ServerOptions opts = server.config().Snapshot();
   std::string line;
   if (!opts.masterauth.empty()) {
-    std::string auth = opts.masteruser.empty() ? EncodeInline({"AUTH", opts.masterauth})
-                                               : EncodeInline({"AUTH", opts.masteruser, opts.masterauth});
+    std::string auth = opts.masteruser.empty() ? EncodeCommand({"AUTH", opts.masterauth})
+                                               : EncodeCommand({"AUTH", opts.masteruser, opts.masterauth});
     co_await asio::async_write(*flow->socket, asio::buffer(auth), asio::redirect_error(use_awaitable, ec));
     bool ok = !ec && co_await reader.Line(&line);
     if (!ok || line != kOk) co_return fail("AUTH refused: " + line);
   }
   std::string flow_id = std::to_string(flow->index), lsn_text = std::to_string(lsn);
-  std::string req = lsn >= 0 ? EncodeInline({"DARTER", "FLOW", master_id, sync_id, flow_id, lsn_text})
-                             : EncodeInline({"DARTER", "FLOW", master_id, sync_id, flow_id});
+  std::string req = lsn >= 0 ? EncodeCommand({"DARTER", "FLOW", master_id, sync_id, flow_id, lsn_text})
+                             : EncodeCommand({"DARTER", "FLOW", master_id, sync_id, flow_id});
   co_await asio::async_write(*flow->socket, asio::buffer(req), asio::redirect_error(use_awaitable, ec));
   if (ec || !co_await reader.Line(&line)) co_return fail("connection lost during the handshake");
   if (line == "+FULL") flow->handshake = 1;
