@@ -244,11 +244,11 @@ TEST_CASE("redis-server and Darter replicas follow a Darter primary under load, 
   }
   long long d_partial_before = InfoInt(d, "stats", "replica_partial_syncs");
   long long d1_partial_before = InfoInt(d1, "stats", "replica_partial_syncs");
-  // One link for redis-server, three flows for each Darter replica (a session being
-  // torn down may still hold a flow or two).
+  // One link for redis-server, three flows for each Darter replica; closing one flow ends
+  // its session, whose other flows may close before the kill reaches them: 3 to 7.
   if (cuts) {
     long long links = p.Cmd({"CLIENT", "KILL", "TYPE", "slave"}).integer;
-    CHECK_MESSAGE(links >= 7, "killed " << links << " links\n" << primary.process->LogTail());
+    CHECK_MESSAGE((links >= 3 && links <= 7), "killed " << links << " links\n" << primary.process->LogTail());
   }
   REQUIRE_MESSAGE(WaitFor([&] { return OnlineReplicas(p) == 3; }, 30s), primary.process->LogTail());
   std::this_thread::sleep_for(500ms);
