@@ -194,6 +194,9 @@ awaitable<void> FlowMaster::ServeFlow(Connection& conn, resp::ReplyBuilder& rb, 
   f->closed = true;
   journal_.shard(f->shard).Unpin(f->reader_id);
   // Any flow ending ends the session: its other flows cannot resume alone.
+  if (!s->cancelled.load())
+    LOG_NOTICE("replication: connection with multi-flow replica %s:%d lost (flow %u)", s->ip.c_str(),
+               s->listening_port, f->shard);
   s->Cancel();
   for (auto& other : s->flows)
     if (other) other->Wake();
