@@ -367,11 +367,32 @@ awaitable<void> ReplicaLink::ApplyMerged(FlowRun& run) {
     if (!error.empty()) ReportRefused("a command of the stream", error);
     pipeline.clear();
   };
+  // Everything drained is applied: each flow is applied up to its oldest held entry.
+  // Published on every pass, including one that drained nothing: a flow's LSN also
+  // advances without entries to apply (the snapshot's end LSN, sync points, heartbeats),
+  // and the offset and the ACKs must reach it even when no write follows.
+  auto publish = [&] {
+    uint64_t applied = 0, received = 0;
+    for (unsigned i = 0; i < run.flows.size(); ++i) {
+      uint64_t held = merger_->LowestHeld(i);
+      uint64_t through = held ? held - 1 : flow_lsn_[i];
+      run.flows[i]->ack_lsn.store(through);
+      applied += through;
+      received += flow_lsn_[i];
+    }
+    UpdateState([&](ReplicationSnapshot& s) {
+      s.repl_offset = static_cast<int64_t>(applied);
+      s.read_offset = static_cast<int64_t>(received);
+    });
+  };
   while (!stop_.load()) {
     CollectSink sink;
     merger_->Drain(sink);
     run.held_entries.store(merger_->held_entries());
-    if (sink.items.empty()) break;
+    if (sink.items.empty()) {
+      publish();
+      break;
+    }
     for (auto& item : sink.items) {
       if (stop_.load()) co_return;  // after REPLICAOF NO ONE returns, nothing more is applied
       if (!item.block) {
@@ -402,19 +423,7 @@ awaitable<void> ReplicaLink::ApplyMerged(FlowRun& run) {
       co_await ApplyBlock();
     }
     co_await flush();
-    // Everything drained is applied: each flow is applied up to its oldest held entry.
-    uint64_t applied = 0, received = 0;
-    for (unsigned i = 0; i < run.flows.size(); ++i) {
-      uint64_t held = merger_->LowestHeld(i);
-      uint64_t through = held ? held - 1 : flow_lsn_[i];
-      run.flows[i]->ack_lsn.store(through);
-      applied += through;
-      received += flow_lsn_[i];
-    }
-    UpdateState([&](ReplicationSnapshot& s) {
-      s.repl_offset = static_cast<int64_t>(applied);
-      s.read_offset = static_cast<int64_t>(received);
-    });
+    publish();
   }
 }
 
