@@ -70,6 +70,11 @@ class CollectSink : public JournalMergeSink {
   std::vector<MergedItem> items;
   void Single(unsigned, const JournalEntry& e) override {
     MergedItem it;
+    // One primary shard's entry with several commands (a MULTI/EXEC or script whose keys
+    // all live on that shard) is still one transaction: this server shards keys its own
+    // way (its thread count and hash seed), so the commands may land on several of its
+    // shards and must apply as a block, not as pipelined singles a reader can see half of.
+    it.block = e.commands.size() > 1;
     for (auto& c : e.commands) it.commands.emplace_back(e.db, c);
     items.push_back(std::move(it));
   }
