@@ -358,6 +358,13 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::MultiFlowSession(std::string mas
   co_return co_await finish(run->first_error());
 }
 
+void ReplicaLink::ReleaseIo() {
+  if (current_run_)
+    for (auto& f : current_run_->flows)
+      if (f) f->socket.reset();
+  socket_.reset();
+}
+
 awaitable<void> ReplicaLink::ApplyMerged(FlowRun& run) {
   resp::ParserLimits limits;
   resp::RequestParser parser(limits);
