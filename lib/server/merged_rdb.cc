@@ -119,6 +119,14 @@ void WriterMain(const std::shared_ptr<Job>& job) {
     st = w.WriteRecords(chunk);
     if (!st.ok()) job->Abort();
   }
+  // Every shard is done: drop the snapshots, whose callbacks hold this job (a cycle that
+  // leaked both per sync). A step still finishing holds its own reference to their state.
+  std::shared_ptr<ShardSnapshots> snaps;
+  {
+    std::lock_guard lk(job->mu);
+    snaps = std::move(job->snaps);
+  }
+  snaps.reset();
   if (st.ok()) st = w.Finish();
   stats.keys = job->keys.load();
   if (job->spec.done) job->spec.done(st, stats);
