@@ -39,6 +39,11 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   friend struct ReplicaFlowAccess;
   // Stops replicating; the data stays. Safe from any thread; idempotent.
   void Stop();
+  // Server teardown, every shard loop stopped but none destroyed yet: drops the sockets
+  // (the control link's on shard 0, each flow's on its own shard) while their loops
+  // exist. The loops' coroutine frames, destroyed with them in shard order, may hold the
+  // last reference to this link or a flow after the socket's loop is gone.
+  void ReleaseIo();
 
   const std::string& host() const { return host_; }
   int port() const { return port_; }

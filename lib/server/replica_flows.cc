@@ -61,8 +61,10 @@ class CollectSink : public JournalMergeSink {
   std::vector<MergedItem> items;
   void Single(unsigned, const JournalEntry& e) override {
     MergedItem it;
-    // Several commands from one write (a one-shard MULTI block, SMOVE's SREM + SADD)
-    // apply together, as they did on the primary.
+    // One primary shard's entry with several commands (a MULTI/EXEC or script whose keys
+    // all live on that shard) is still one transaction: this server shards keys its own
+    // way (its thread count and hash seed), so the commands may land on several of its
+    // shards and must apply as a block, not as pipelined singles a reader can see half of.
     it.block = e.commands.size() > 1;
     for (auto& c : e.commands) it.commands.emplace_back(e.db, c);
     items.push_back(std::move(it));
@@ -347,6 +349,13 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::MultiFlowSession(std::string mas
   co_return co_await finish(run->first_error());
 }
 
+void ReplicaLink::ReleaseIo() {
+  if (current_run_)
+    for (auto& f : current_run_->flows)
+      if (f) f->socket.reset();
+  socket_.reset();
+}
+
 awaitable<void> ReplicaLink::ApplyMerged(FlowRun& run) {
   resp::ParserLimits limits;
   resp::RequestParser parser(limits);
@@ -361,11 +370,32 @@ awaitable<void> ReplicaLink::ApplyMerged(FlowRun& run) {
     if (!error.empty()) ReportRefused("a command of the stream", error);
     pipeline.clear();
   };
+  // Everything drained is applied: each flow is applied up to its oldest held entry.
+  // Published on every pass, including one that drained nothing: a flow's LSN also
+  // advances without entries to apply (the snapshot's end LSN, sync points, heartbeats),
+  // and the offset and the ACKs must reach it even when no write follows.
+  auto publish = [&] {
+    uint64_t applied = 0, received = 0;
+    for (unsigned i = 0; i < run.flows.size(); ++i) {
+      uint64_t held = merger_->LowestHeld(i);
+      uint64_t through = held ? held - 1 : flow_lsn_[i];
+      run.flows[i]->ack_lsn.store(through);
+      applied += through;
+      received += flow_lsn_[i];
+    }
+    UpdateState([&](ReplicationSnapshot& s) {
+      s.repl_offset = static_cast<int64_t>(applied);
+      s.read_offset = static_cast<int64_t>(received);
+    });
+  };
   while (!stop_.load()) {
     CollectSink sink;
     merger_->Drain(sink);
     run.held_entries.store(merger_->held_entries());
-    if (sink.items.empty()) break;
+    if (sink.items.empty()) {
+      publish();
+      break;
+    }
     for (auto& item : sink.items) {
       if (stop_.load()) co_return;  // after REPLICAOF NO ONE returns, nothing more is applied
       if (!item.block) {
@@ -396,19 +426,7 @@ awaitable<void> ReplicaLink::ApplyMerged(FlowRun& run) {
       co_await ApplyBlock();
     }
     co_await flush();
-    // Everything drained is applied: each flow is applied up to its oldest held entry.
-    uint64_t applied = 0, received = 0;
-    for (unsigned i = 0; i < run.flows.size(); ++i) {
-      uint64_t held = merger_->LowestHeld(i);
-      uint64_t through = held ? held - 1 : flow_lsn_[i];
-      run.flows[i]->ack_lsn.store(through);
-      applied += through;
-      received += flow_lsn_[i];
-    }
-    UpdateState([&](ReplicationSnapshot& s) {
-      s.repl_offset = static_cast<int64_t>(applied);
-      s.read_offset = static_cast<int64_t>(received);
-    });
+    publish();
   }
 }
 

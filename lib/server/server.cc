@@ -149,6 +149,7 @@ Server::~Server() {
   shards_->Stop();
   // The link's sockets belong to shard 0's loop: drop our reference while the loop still
   // exists (its own coroutine frames, destroyed with the loop, may hold the last one).
+  if (link) link->ReleaseIo();  // multi-flow: frames on other shards may hold it too
   link.reset();
   for (unsigned i = 0; i < shards_->size(); ++i) per_thread_[i]->connections.clear();
   repl_master_.reset();

@@ -59,17 +59,23 @@ void BeforeHop(HopContext& ctx) {
   ctx.shard.BeforeWrite(ctx.db, keys);
 }
 
+// `txid` groups the op's writes in the journal as a one-shard transaction (as scripts do):
+// an op of several writing hops here (a MULTI block, LMOVE) is one unit, and a replica
+// that shards keys differently must apply it whole.
 void RunAllHopsHere(ShardThread& st, MultiShardOp& op, HopPlan plan, const OpLayout& layout, store::ArgList args,
-                    unsigned db, unsigned n) {
+                    unsigned db, unsigned n, uint64_t txid) {
   int64_t now = store::UnixTimeMs();
   char verbatim_reported = 0;
+  bool wrote = false;
   for (int hop = 0; plan.target != HopTarget::kDone; ++hop) {
     HopContext ctx{st.shard(), db, args, layout.keys_by_shard[st.index()], now, n};
     BeforeHop(ctx);
     op.RunHop(hop, ctx);
-    NotifyHopWrite(ctx, 0, 1, verbatim_reported);
+    wrote = wrote || ctx.effects.dirty();
+    NotifyHopWrite(ctx, txid, 1, verbatim_reported);
     plan = op.NextHop(hop);
   }
+  if (wrote) st.shard().NotifyTxEnd(txid, 1);
 }
 
 std::vector<std::string_view> KeysOf(const std::vector<size_t>& idx, store::ArgList args) {
@@ -208,12 +214,13 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
     unsigned s = participants[0];
     ShardThread& st = shards.at(s);
     std::vector<std::string_view> shard_keys = KeysOf(layout.keys_by_shard[s], args);
+    const uint64_t txid = shards.NextTxId();
     if (ShardSet::CurrentIndex() == static_cast<int>(s) && !st.AnyLocked(db, shard_keys)) {
-      RunAllHopsHere(st, *op, plan, layout, args, db, n);
+      RunAllHopsHere(st, *op, plan, layout, args, db, n, txid);
     } else {
       co_await AwaitOn<bool>(st.ctx(), [&](Completion<bool> done) {
         st.RunWhenUnlocked(db, shard_keys, [&, done] {
-          RunAllHopsHere(st, *op, plan, layout, args, db, n);
+          RunAllHopsHere(st, *op, plan, layout, args, db, n, txid);
           done(true);
         });
       });
