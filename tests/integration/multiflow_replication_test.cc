@@ -26,25 +26,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-long long LsnSum(Client& upstream) {
-  long long sum = 0;
-  for (auto& e : upstream.Cmd({"DARTER", "REPLICAOFFSET"}).elements) sum += e.integer;
-  return sum;
-}
-
-// The replica applied every shard's journal of `upstream` up to its current LSNs, and
-// they are still (nothing in flight).
-bool FlowsCaughtUp(Client& upstream, Client& replica, std::chrono::milliseconds timeout) {
-  return WaitFor(
-      [&] {
-        long long want = LsnSum(upstream);
-        return want > 0 && InfoStr(replica, "replication", "master_link_status") == "up" &&
-               InfoStr(replica, "replication", "master_link_state") == "stable_sync" &&
-               InfoInt(replica, "replication", "slave_repl_offset") == want && LsnSum(upstream) == want;
-      },
-      timeout);
-}
-
 // The primary shard a key lives on, seen from outside: the one shard whose journal LSN a
 // SET of it advances (-1 when not exactly one moved: other traffic, or no journal yet).
 // Needs a quiet primary with a replica attached (the journal runs only then).

@@ -95,6 +95,27 @@ struct Families {
   }
 };
 
+// Multi-flow replicas (Darter replicas of a Darter): the sum of the upstream's per-shard
+// journal LSNs (DARTER REPLICAOFFSET), which a caught-up replica's slave_repl_offset equals.
+inline long long LsnSum(Client& upstream) {
+  long long sum = 0;
+  for (auto& e : upstream.Cmd({"DARTER", "REPLICAOFFSET"}).elements) sum += e.integer;
+  return sum;
+}
+
+// The replica applied every shard's journal of `upstream` up to its current LSNs, and
+// they are still (nothing in flight).
+inline bool FlowsCaughtUp(Client& upstream, Client& replica, std::chrono::milliseconds timeout) {
+  return WaitFor(
+      [&] {
+        long long want = LsnSum(upstream);
+        return want > 0 && InfoStr(replica, "replication", "master_link_status") == "up" &&
+               InfoStr(replica, "replication", "master_link_state") == "stable_sync" &&
+               InfoInt(replica, "replication", "slave_repl_offset") == want && LsnSum(upstream) == want;
+      },
+      timeout);
+}
+
 inline bool HasCommand(Client& c, const std::string& name) {
   Reply r = c.Cmd({"COMMAND", "INFO", name});
   return r.type == Reply::Type::kArray && r.elements.size() == 1 && r.elements[0].type == Reply::Type::kArray;
