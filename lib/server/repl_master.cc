@@ -402,8 +402,7 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
       syncing_[sync_id] = feed;
     }
     LOG_NOTICE("replication: full resync requested by replica %s:%d", feed->ip.c_str(), feed->listening_port);
-    std::string rdb;
-    uint64_t keys = 0;
+    FullSyncPayload rdb;
     int64_t t0 = store::UnixTimeMs();
     // While the RDB is built the replica hears a newline every second, as Redis's
     // replicas do during a BGSAVE, so a long build does not hit their repl-timeout.
@@ -413,7 +412,7 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
       boost::system::error_code kec;
       asio::write(sock, asio::buffer("\n", 1), kec);
     };
-    rdb::Status st = co_await BuildFullSyncRdb(server_, journal_, sync_id, rdb, keys, keepalive);
+    rdb::Status st = co_await BuildFullSyncRdb(server_, journal_, sync_id, rdb, keepalive);
     LOG_VERBOSE("replication: snapshot %llx for replica %s:%d taken", static_cast<unsigned long long>(sync_id),
                 feed->ip.c_str(), feed->listening_port);
     // The merge attaches the feed at the sync point, maybe a moment later.
@@ -433,17 +432,28 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
     }
     if (!feed->closed.load()) {
       std::string id = replid();
-      LOG_NOTICE("replication: sending %zu RDB bytes (%llu keys, built in %lld ms) to replica %s:%d at offset %lld",
-                 rdb.size(), static_cast<unsigned long long>(keys), static_cast<long long>(store::UnixTimeMs() - t0),
+      LOG_NOTICE("replication: sending %llu RDB bytes (%llu keys, built in %lld ms%s) to replica %s:%d at offset %lld",
+                 static_cast<unsigned long long>(rdb.size()), static_cast<unsigned long long>(rdb.keys()),
+                 static_cast<long long>(store::UnixTimeMs() - t0), rdb.on_disk() ? ", via disk" : ", in memory",
                  feed->ip.c_str(), feed->listening_port, static_cast<long long>(start));
       if (psync) head = "+FULLRESYNC " + id + " " + std::to_string(start) + "\r\n";
       head += "$" + std::to_string(rdb.size()) + "\r\n";
       feed->state = ReplicaFeed::State::kSendBulk;
       feed->ack_offset = start;
       feed->ack_time_ms = store::UnixTimeMs();
-      std::array<asio::const_buffer, 2> bufs = {asio::buffer(head), asio::buffer(rdb)};
-      co_await asio::async_write(sock, bufs, asio::redirect_error(use_awaitable, ec));
-      std::string().swap(rdb);
+      co_await asio::async_write(sock, asio::buffer(head), asio::redirect_error(use_awaitable, ec));
+      std::string chunk(1 << 20, '\0');
+      for (uint64_t sent = 0; !ec && sent < rdb.size();) {
+        size_t n = rdb.Read(sent, chunk.data(), chunk.size());
+        if (n == 0) {
+          LOG_WARNING("replication: cannot read back the full-sync RDB at byte %llu",
+                      static_cast<unsigned long long>(sent));
+          feed->closed = true;
+          break;
+        }
+        co_await asio::async_write(sock, asio::buffer(chunk.data(), n), asio::redirect_error(use_awaitable, ec));
+        sent += n;
+      }
       feed->state = ReplicaFeed::State::kOnline;
     }
   }

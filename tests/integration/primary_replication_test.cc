@@ -6,6 +6,9 @@
 // the replicas that acknowledged.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <random>
 
 #include "replication_support.h"
@@ -356,4 +359,29 @@ TEST_CASE("WAIT counts replicas that acknowledged; INFO lists them") {
   p.Cmd({"SET", "chained", "yes"});
   CHECK(WaitFor([&] { return l.Cmd({"GET", "chained"}).str == "yes"; }, 10s));
   CHECK(WaitFor([&] { return l.Cmd({"DBSIZE"}).integer == p.Cmd({"DBSIZE"}).integer; }, 10s));
+}
+
+TEST_CASE("a full sync is staged in an unlinked file in --dir, or in memory when --dir cannot take it") {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("darter-fullsync-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  StartedServer primary = StartDarter(0, {"--threads", "2", "--dir", dir.string()});
+  REQUIRE_MESSAGE(primary.status.ok, primary.status.message);
+  Client p(primary.port());
+  REQUIRE(Format(p.Cmd({"DEBUG", "POPULATE", "20000"})) == "+OK");
+  // Via disk: nothing is left in --dir once the replica is in sync.
+  StartedServer r1 = StartRedis(0, {"--replicaof", "127.0.0.1", std::to_string(primary.port())});
+  REQUIRE_MESSAGE(r1.status.ok, r1.status.message);
+  Client c1(r1.port());
+  REQUIRE(WaitFor([&] { return c1.Cmd({"DBSIZE"}).integer == 20000; }, 20s));
+  CHECK(primary.process->LogTail().find("via disk") != std::string::npos);
+  CHECK(fs::is_empty(dir));
+  // --dir gone: the next full sync is built in memory and still arrives whole.
+  fs::remove_all(dir);
+  p.Cmd({"SET", "after", "1"});
+  StartedServer r2 = StartRedis(0, {"--replicaof", "127.0.0.1", std::to_string(primary.port())});
+  REQUIRE_MESSAGE(r2.status.ok, r2.status.message);
+  Client c2(r2.port());
+  REQUIRE(WaitFor([&] { return c2.Cmd({"DBSIZE"}).integer == 20001; }, 20s));
+  CHECK(primary.process->LogTail().find("in memory") != std::string::npos);
 }
