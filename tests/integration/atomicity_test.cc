@@ -22,6 +22,7 @@
 
 #include "support/client.h"
 #include "support/server_process.h"
+#include "support/server_under_test.h"
 
 namespace darter::test {
 namespace {
@@ -32,12 +33,6 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kLoadDuration = 2s;
 constexpr int kMaxOpsPerThread = 20000;
 constexpr int kPipelineDepth = 8;
-
-StartedServer StartServerUnderTest(int threads) {
-  const char* use_redis = std::getenv("DARTER_IT_USE_REDIS");
-  if (use_redis != nullptr && std::string(use_redis) == "1") return StartRedis();
-  return StartDarter(0, {"--threads", std::to_string(threads)});
-}
 
 // Key groups written and read as a unit. Some share a hashtag (one shard),
 // the others are spread by name.
@@ -53,23 +48,6 @@ std::vector<std::vector<std::string>> KeyGroups() {
       {"w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7"},
   };
 }
-
-// First failure seen by any worker thread (doctest assertions stay on the
-// test's thread).
-class Failures {
- public:
-  void Add(const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (count_++ < 5) first_ += what + "\n";
-  }
-  int count() const { return count_; }
-  std::string first() const { return first_; }
-
- private:
-  mutable std::mutex mu_;
-  int count_ = 0;
-  std::string first_;
-};
 
 std::vector<std::string> MsetArgs(const std::vector<std::string>& keys, const std::string& value) {
   std::vector<std::string> argv = {"MSET"};

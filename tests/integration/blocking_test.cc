@@ -24,18 +24,13 @@
 
 #include "support/client.h"
 #include "support/server_process.h"
+#include "support/server_under_test.h"
 
 namespace darter::test {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-StartedServer StartServerUnderTest(int threads) {
-  const char* use_redis = std::getenv("DARTER_IT_USE_REDIS");
-  if (use_redis != nullptr && std::string(use_redis) == "1") return StartRedis();
-  return StartDarter(0, {"--threads", std::to_string(threads)});
-}
 
 long long BlockedClients(Client& admin) {
   Reply r = admin.Cmd({"INFO", "clients"});
@@ -59,21 +54,6 @@ void Send(Client& c, const std::vector<std::string>& argv) {
   c.Append(argv);
   c.Flush();
 }
-
-class Failures {
- public:
-  void Add(const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (count_++ < 5) first_ += what + "\n";
-  }
-  int count() const { return count_; }
-  std::string first() const { return first_; }
-
- private:
-  mutable std::mutex mu_;
-  int count_ = 0;
-  std::string first_;
-};
 
 const int kThreadCounts[] = {2, 4};
 

@@ -21,6 +21,7 @@
 
 #include "support/client.h"
 #include "support/server_process.h"
+#include "support/server_under_test.h"
 
 namespace darter::test {
 namespace {
@@ -32,37 +33,6 @@ constexpr auto kLoadDuration = 2s;
 constexpr int kMaxOpsPerThread = 5000;
 constexpr int kAccounts = 8;
 constexpr long kInitialBalance = 1000;
-
-bool UseRedis() {
-  const char* v = std::getenv("DARTER_IT_USE_REDIS");
-  return v != nullptr && std::string(v) == "1";
-}
-
-StartedServer StartServerUnderTest(int threads) {
-  if (UseRedis()) return StartRedis();
-  return StartDarter(0, {"--threads", std::to_string(threads)});
-}
-
-class Failures {
- public:
-  void Add(const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (count_++ < 5) first_ += what + "\n";
-  }
-  int count() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return count_;
-  }
-  std::string first() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return first_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  int count_ = 0;
-  std::string first_;
-};
 
 std::string Account(int i) { return "acct:" + std::to_string(i); }
 

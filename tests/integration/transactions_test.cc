@@ -27,6 +27,7 @@
 #include "store/shard.h"
 #include "support/client.h"
 #include "support/server_process.h"
+#include "support/server_under_test.h"
 
 namespace darter::test {
 namespace {
@@ -36,16 +37,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kLoadDuration = 2s;
 constexpr int kMaxOpsPerThread = 20000;
-
-bool UseRedis() {
-  const char* v = std::getenv("DARTER_IT_USE_REDIS");
-  return v != nullptr && std::string(v) == "1";
-}
-
-StartedServer StartServerUnderTest(int threads) {
-  if (UseRedis()) return StartRedis();
-  return StartDarter(0, {"--threads", std::to_string(threads)});
-}
 
 // `per_shard` key names with prefix `prefix` on each of the 4 shards of --threads 4
 // (with --threads 2 they still spread over both shards).
@@ -63,27 +54,6 @@ std::vector<std::string> KeysOnEveryShard(const std::string& prefix, int per_sha
     for (auto& s : by_shard) out.push_back(s[j]);
   return out;
 }
-
-class Failures {
- public:
-  void Add(const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (count_++ < 5) first_ += what + "\n";
-  }
-  int count() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return count_;
-  }
-  std::string first() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return first_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  int count_ = 0;
-  std::string first_;
-};
 
 // WATCH `key` on `watcher`, let `other` run `write`, then EXEC a block that sets the key.
 // Returns EXEC's reply.
