@@ -220,14 +220,16 @@ TEST_CASE("redis-server and Darter replicas follow a Darter primary under load, 
   // Both come back; cut again in stable sync.
   REQUIRE_MESSAGE(WaitFor([&] { return OnlineReplicas(p) == 3; }, 30s), primary.process->LogTail());
   REQUIRE(WaitFor([&] { return InfoStr(r, "replication", "master_link_status") == "up"; }, 30s));
-  std::this_thread::sleep_for(300ms);
-  long long partial_before = InfoInt(p, "stats", "sync_partial_ok");
-  // The Darter replicas follow over one link per primary shard (multi-flow).
+  // The Darter replicas follow over one link per primary shard (multi-flow), in stable
+  // sync, and the load runs on a while before the cut.
   for (Client* c : {&d, &d1}) {
+    CHECK(WaitFor([&] { return InfoStr(*c, "replication", "master_link_state") == "stable_sync"; }, 30s));
     CHECK(InfoStr(*c, "replication", "master_sync_protocol") == "multi-flow");
     CHECK(InfoStr(*c, "replication", "master_flows") == "3");
-    CHECK(InfoStr(*c, "replication", "master_link_state") == "stable_sync");
   }
+  const long long ops_at_sync = loads[0]->ops();
+  WaitFor([&] { return loads[0]->ops() > ops_at_sync + 50; }, 10s);
+  long long partial_before = InfoInt(p, "stats", "sync_partial_ok");
   long long d_partial_before = InfoInt(d, "stats", "replica_partial_syncs");
   long long d1_partial_before = InfoInt(d1, "stats", "replica_partial_syncs");
   // One link for redis-server, three flows for each Darter replica; closing one flow ends
@@ -237,7 +239,9 @@ TEST_CASE("redis-server and Darter replicas follow a Darter primary under load, 
     CHECK_MESSAGE((links >= 3 && links <= 7), "killed " << links << " links\n" << primary.process->LogTail());
   }
   REQUIRE_MESSAGE(WaitFor([&] { return OnlineReplicas(p) == 3; }, 30s), primary.process->LogTail());
-  std::this_thread::sleep_for(500ms);
+  // More load after the reconnects, then stop it.
+  const long long ops_at_reconnect = loads[0]->ops();
+  WaitFor([&] { return loads[0]->ops() > ops_at_reconnect + 50; }, 10s);
 
   for (auto& l : loads) l->Stop();
   for (auto& l : loads) CHECK_MESSAGE(l->error().empty(), l->error());
