@@ -115,11 +115,6 @@ bool ShardJournal::HoldsLocked(uint64_t after_lsn) const {
   return after_lsn < next_lsn_ && !ring_.empty() && ring_.front().lsn <= after_lsn + 1;
 }
 
-bool ShardJournal::Holds(uint64_t after_lsn) const {
-  std::lock_guard lk(mu_);
-  return HoldsLocked(after_lsn);
-}
-
 bool ShardJournal::Pin(uint64_t reader, uint64_t after_lsn) {
   std::lock_guard lk(mu_);
   if (!HoldsLocked(after_lsn)) return false;

@@ -84,12 +84,11 @@ class ShardJournal : public store::WriteObserver {
   void Unpin(uint64_t reader);
 
   uint64_t last_lsn() const;
-  // True when every entry after `after_lsn` is still in the ring (a reader may resume there).
-  bool Holds(uint64_t after_lsn) const;
   unsigned shard() const { return shard_; }
 
  private:
   void Append(JournalEntry e);
+  // True when every entry after `after_lsn` is still in the ring (a reader may resume there).
   bool HoldsLocked(uint64_t after_lsn) const;
 
   unsigned shard_;

@@ -46,12 +46,6 @@ JournalMerger::JournalMerger(unsigned shards) : queues_(shards), blocked_on_(sha
 
 void JournalMerger::Push(unsigned shard, JournalEntry e) { queues_[shard].push_back(std::move(e)); }
 
-void JournalMerger::Clear() {
-  for (auto& q : queues_) q.clear();
-  std::fill(blocked_on_.begin(), blocked_on_.end(), 0);
-  txs_.clear();
-}
-
 void JournalMerger::Drain(JournalMergeSink& sink) {
   const unsigned n = shards();
   bool progress = true;

@@ -66,7 +66,6 @@ class JournalMerger {
   size_t held_entries() const;
   // One line per waiting transaction and blocked shard, for the logs.
   std::string DebugState() const;
-  void Clear();
 
  private:
   struct PendingTx {
