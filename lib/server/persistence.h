@@ -35,8 +35,9 @@ class Persistence {
   // Attaches the change counters to the shards and starts the save schedule on
   // `timer_ctx`. REQUIRES: shard threads running (after the start-up load).
   void Start(asio::io_context& timer_ctx);
-  // At shutdown (SIGTERM/SIGINT, or SHUTDOWN without SAVE/NOSAVE): waits for a running
-  // background save, then saves when a schedule is set and SHUTDOWN did not decide.
+  // At shutdown: waits for a running background save, then saves when a schedule is set
+  // and nothing decided the save question yet (SHUTDOWN and SIGTERM/SIGINT in Server::Run
+  // decide it; an embedding's RequestShutdown, e.g. darter-migrate's, does not).
   // Blocks; call it off the shard threads while they still run.
   void OnShutdown();
   // Keys loaded from the RDB at start-up (INFO rdb_last_load_keys_loaded).

@@ -301,7 +301,7 @@ void Server::Run() {
   main_ctx_.run();
   boost::system::error_code ec;
   if (acceptor_) acceptor_->close(ec);
-  persistence_->OnShutdown();  // stops the schedule; saves only if no signal path decided
+  persistence_->OnShutdown();  // stops the schedule; saves if nothing decided (RequestShutdown)
   memory_timer_.reset();
   // Close every connection on its own thread, then stop the loops.
   for (unsigned t = 0; t < shards_->size(); ++t) {
