@@ -1,7 +1,6 @@
-// Test helpers: where the shared RDB fixtures live, and file loading.
-// DARTER_FIXTURES_DIR is set by tests/unit/rdb/CMakeLists.txt to
-// ${PROJECT_SOURCE_DIR}/../shared/fixtures; CI always has it, so a missing
-// folder is a hard failure, not a skip.
+// Test helpers: where the RDB fixtures live, and file loading.
+// DARTER_FIXTURES_DIR is set by the tests' CMakeLists.txt to ${PROJECT_SOURCE_DIR}/tests/data,
+// which is part of the repository, so a missing folder is a hard failure, not a skip.
 #pragma once
 
 #include <algorithm>
