@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # collections_bench.sh — memory and throughput of lists, hashes, sets and sorted sets,
-# darter-server vs redis-server in the same run (issue 4).
+# darter-server vs redis-server in the same run.
 #
 # Memory: for each shape (type × members per key) both servers start fresh, are loaded
 # with the same commands through `redis-cli --pipe`, and their VmRSS growth over the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Full sync from Redis (issue 6): time for a replica to load a dataset from a live
+# Full sync from Redis: time for a replica to load a dataset from a live
 # redis-server, Darter (darter-server --replicaof) vs a second redis-server
 # (--replicaof), in the same run on the same machine. Two datasets:
 #   small:  DEBUG POPULATE $KEYS small string keys (default 1,000,000)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Full sync FROM a Darter primary (issue 7): time for a replica to load DEBUG POPULATE
+# Full sync FROM a Darter primary: time for a replica to load DEBUG POPULATE
 # $KEYS keys, in the same run on the same machine:
 #   darter -> darter : darter-server replica of a darter-server primary, multi-flow (one
 #                      link per primary shard; docs/replication.md), uncompressed as on

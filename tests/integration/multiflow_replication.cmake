@@ -1,4 +1,4 @@
-# Darter-to-Darter multi-flow replication (issue 7): transactions applied whole on the
+# Darter-to-Darter multi-flow replication: transactions applied whole on the
 # replica, compression negotiation, FLUSH*/SWAPDB, per-flow partial vs full resync,
 # chains and cutover, WAIT, and the PSYNC fallback. Included by
 # tests/integration/CMakeLists.txt.

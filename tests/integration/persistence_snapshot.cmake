@@ -1,5 +1,5 @@
 # Fork-less snapshots: BGSAVE point-in-time, DEBUG DIGEST vs redis-server, the save
-# schedule, shutdown saves, crash safety (issue 7, persistence half).
+# schedule, shutdown saves, crash safety.
 if(TARGET darter-server)
   darter_integration_test(persistence_snapshot_test persistence_snapshot_test.cc TIMEOUT 300)
 endif()

@@ -1,5 +1,4 @@
-# Replication from Redis and darter-migrate (issue 6). Owned by the migrate work;
-# included by tests/integration/CMakeLists.txt.
+# Replication from Redis and darter-migrate.
 if(TARGET darter-server)
   darter_integration_test(replication_sync_test replication_sync_test.cc TIMEOUT 300)
   darter_integration_test(replication_faults_test replication_faults_test.cc TIMEOUT 180)

@@ -1,4 +1,4 @@
-# MULTI/EXEC/WATCH across clients and shards (issue 8, transactions part).
+# MULTI/EXEC/WATCH across clients and shards.
 # Included by tests/integration/CMakeLists.txt. The test picks keys per shard with
 # store::ShardOf, hence darter_store.
 if(TARGET darter-server)

@@ -1,5 +1,5 @@
 # Randomized differential test of the sorted-set commands against redis-server
-# (owner: zsets/geo). Seeded; the seed is printed on a mismatch and can be replayed
+#. Seeded; the seed is printed on a mismatch and can be replayed
 # with DARTER_RANDOM_SEED=<seed>.
 if(TARGET darter-server)
   darter_integration_test(zset_random_test zset_random_test.cc TIMEOUT 120)
