@@ -494,7 +494,7 @@ class BitOpOp : public MultiShardOp {
     Partial& part = partials_[h.shard.index()];
     for (size_t i : h.key_indices) {
       if (i < 3) continue;  // the destination, unless it is also a source (a later index)
-      Slot* s = h.shard.FindForRead(h.db, h.args[i], h.now_ms);
+      Slot* s = h.shard.FindLive(h.db, h.args[i], h.now_ms);  // a writer's sources: write lookup
       if (s && !s->value.is_string()) {
         part.wrong_type = true;
         return;

@@ -98,8 +98,9 @@ void RestoreCommand(CommandContext& c) {
   int64_t when = 0;
   if (*ttl > 0) {
     when = absttl ? *ttl : c.now_ms + *ttl;
-    if (when <= c.now_ms) {
-      // Already expired: Redis deletes the target (with REPLACE) and replies OK.
+    if (when <= c.now_ms && c.shard.expire_on_access()) {
+      // Already expired: Redis deletes the target (with REPLACE) and replies OK; a
+      // replica stores it and waits for its primary's DEL.
       if (replace && c.shard.Delete(c.db, c.args[1], c.now_ms)) c.effects.MarkDirty();
       c.reply.Ok();
       return;

@@ -33,6 +33,13 @@ inline bool FindTypedForWrite(CommandContext& c, std::string_view key, ValueType
   return true;
 }
 
+// A source key of a command that may store its result (SORT .. STORE, GEORADIUS ..
+// STORE, ZUNIONSTORE, ...): the write lookup when it stores (shard.h), so that a replica
+// reads what its primary read; the read lookup otherwise.
+inline Slot* FindSource(Shard& shard, unsigned db, std::string_view key, int64_t now_ms, bool stores) {
+  return stores ? shard.FindLive(db, key, now_ms) : shard.FindForRead(db, key, now_ms);
+}
+
 // Adds a new key holding `obj`. REQUIRES: key absent (FindLive returned nullptr).
 inline Slot* AddObjectKey(Shard& shard, unsigned db, std::string_view key, std::unique_ptr<Object> obj) {
   Slot* s = shard.db(db).Insert(key);

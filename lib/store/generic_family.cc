@@ -32,7 +32,7 @@ class CountKeysOp : public MultiShardOp {
           if (counts_[i]) h.effects.MarkDirty();
           break;
         case Kind::kExists:
-          counts_[i] = h.shard.FindLive(h.db, h.args[i], h.now_ms) != nullptr;
+          counts_[i] = h.shard.FindForReadNoTouch(h.db, h.args[i], h.now_ms) != nullptr;
           break;
         case Kind::kTouch:
           counts_[i] = h.shard.FindForRead(h.db, h.args[i], h.now_ms) != nullptr;
@@ -58,7 +58,7 @@ std::unique_ptr<MultiShardOp> MakeExists(ArgList a) {
 std::unique_ptr<MultiShardOp> MakeTouch(ArgList a) { return std::make_unique<CountKeysOp>(a, CountKeysOp::Kind::kTouch); }
 
 void TypeCommand(CommandContext& c) {
-  Slot* s = c.shard.FindLive(c.db, c.args[1], c.now_ms);
+  Slot* s = c.shard.FindForReadNoTouch(c.db, c.args[1], c.now_ms);
   c.reply.SimpleString(s ? TypeName(s->value.type()) : "none");
 }
 
@@ -118,9 +118,9 @@ void ExpireGeneric(CommandContext& c, int64_t basetime, ExpireUnit unit) {
   }
   DbTable& t = c.shard.db(c.db);
   c.effects.MarkDirty();
-  if (when <= c.now_ms) {
-    // A deadline already past deletes the key at once, as Redis does (a replica's
-    // expiry comes from its primary instead: see Shard::set_expire_on_access).
+  if (when <= c.now_ms && c.shard.expire_on_access()) {
+    // A deadline already past deletes the key at once, as Redis does; a replica stores
+    // it and waits for its primary's DEL (Redis's checkAlreadyExpired).
     t.Erase(s);
     c.effects.Propagate({"DEL", c.args[1]});
   } else {
@@ -137,7 +137,7 @@ void ExpireAtCommand(CommandContext& c) { ExpireGeneric(c, 0, kSeconds); }
 void PExpireAtCommand(CommandContext& c) { ExpireGeneric(c, 0, kMillis); }
 
 void TtlGeneric(CommandContext& c, bool ms, bool absolute) {
-  Slot* s = c.shard.FindForRead(c.db, c.args[1], c.now_ms);
+  Slot* s = c.shard.FindForReadNoTouch(c.db, c.args[1], c.now_ms);
   if (!s) {
     c.reply.Integer(-2);
     return;
@@ -302,7 +302,7 @@ class CopyOp : public MultiShardOp {
   void RunHop(int hop, HopContext& h) override {
     if (hop == 0) {
       if (!ParseOptions(h)) return;
-      Slot* s = h.shard.FindForRead(h.db, h.args[1], h.now_ms);
+      Slot* s = h.shard.FindLive(h.db, h.args[1], h.now_ms);
       if (!s) return;
       found_ = true;
       moved_.value = s->value.Clone();
@@ -710,7 +710,7 @@ void ObjectCommand(CommandContext& c) {
     c.reply.Error(errors::WrongArity("object|" + ToLower(sub)));
     return;
   }
-  Slot* s = c.shard.FindLive(c.db, c.args[2], c.now_ms);
+  Slot* s = c.shard.FindForReadNoTouch(c.db, c.args[2], c.now_ms);
   if (!s) {
     c.reply.Null();
     return;

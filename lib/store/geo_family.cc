@@ -333,7 +333,7 @@ class GeoSearchOp : public MultiShardOp {
   // cross-option checks, then the search.
   void Search(HopContext& h) {
     ArgList args = h.args;
-    Slot* slot = h.shard.FindForRead(h.db, args[src_], h.now_ms);
+    Slot* slot = FindSource(h.shard, h.db, args[src_], h.now_ms, store_);
     if (slot && slot->value.type() != ValueType::kZset) {
       error_ = errors::kWrongType;
       return;

@@ -101,21 +101,24 @@ Slot* Shard::FindLive(unsigned db, std::string_view key, int64_t now_ms) {
   if (t.size() == 0) return nullptr;
   Slot* s = t.Find(key);
   if (!s) return nullptr;
-  if (s->expire_ms && s->expire_ms <= now_ms) {
-    if (expire_on_access_) ExpireSlot(db, s);
+  if (s->expire_ms && s->expire_ms <= now_ms && expire_on_access_) {
+    ExpireSlot(db, s);
     return nullptr;
   }
   return s;
 }
 
-Slot* Shard::FindForRead(unsigned db, std::string_view key, int64_t now_ms) {
+Slot* Shard::FindForReadNoTouch(unsigned db, std::string_view key, int64_t now_ms) {
   Slot* s = FindLive(db, key, now_ms);
-  if (s) {
-    stats_.keyspace_hits++;
-    TouchAccess(&s->access);
-  } else {
-    stats_.keyspace_misses++;
-  }
+  if (s && s->expire_ms && s->expire_ms <= now_ms) s = nullptr;  // a replica's expired key
+  if (s) stats_.keyspace_hits++;
+  else stats_.keyspace_misses++;
+  return s;
+}
+
+Slot* Shard::FindForRead(unsigned db, std::string_view key, int64_t now_ms) {
+  Slot* s = FindForReadNoTouch(db, key, now_ms);
+  if (s) TouchAccess(&s->access);
   return s;
 }
 
@@ -133,9 +136,8 @@ Slot* Shard::Upsert(unsigned db, std::string_view key, Value value, int64_t now_
 }
 
 bool Shard::Delete(unsigned db, std::string_view key, int64_t now_ms) {
-  // On a replica an expired key stays until the primary's DEL, which must remove it
-  // (Redis's master client sees such keys as present).
-  Slot* s = expire_on_access_ ? FindLive(db, key, now_ms) : (dbs_[db]->size() ? dbs_[db]->Find(key) : nullptr);
+  // On a replica the write lookup returns an expired key: the primary's DEL removes it.
+  Slot* s = FindLive(db, key, now_ms);
   if (!s) return false;
   dbs_[db]->Erase(s);
   return true;

@@ -55,15 +55,26 @@ class Shard {
   unsigned db_count() const { return static_cast<unsigned>(dbs_.size()); }
   DbTable& db(unsigned i) { return *dbs_[i]; }
 
-  // On a replica, keys past their deadline read as absent but are deleted only when
-  // the primary's DEL arrives.
+  // Off on a replica: its primary does the expiring. A key past its deadline stays
+  // until the primary's DEL arrives; ordinary clients' reads see it as absent, while
+  // writes (which on a replica come from the primary) apply to the key as stored, as
+  // Redis's lookupKeyWrite does. Otherwise a lagging replica would drop a key the
+  // primary has just given a new TTL, or recreate one the primary is about to delete.
   void set_expire_on_access(bool on) { expire_on_access_ = on; }
+  bool expire_on_access() const { return expire_on_access_; }
 
-  // The live slot for `key`, or nullptr. An expired key is deleted (counting in
-  // expired_keys) unless expiry is left to a primary, and reads as absent either way.
+  // Lookups come in two kinds, as Redis's lookupKeyRead / lookupKeyWrite. A command
+  // that writes uses the write lookup for every key it reads or writes (the sources of
+  // SUNIONSTORE too), so a replica applies it to exactly what its primary had.
+  //
+  // Write lookup: the slot for `key`, or nullptr. On a primary an expired key is
+  // deleted (counting in expired_keys) and reads as absent; on a replica it is returned.
   Slot* FindLive(unsigned db, std::string_view key, int64_t now_ms);
-  // FindLive + hit/miss accounting and access-clock update, for read commands.
+  // Read lookups: an expired key is absent (and deleted on a primary). Both count
+  // keyspace hits and misses; FindForRead also records the access (LRU/LFU), the
+  // NoTouch form does not (TYPE, TTL, EXISTS, OBJECT: Redis's LOOKUP_NOTOUCH).
   Slot* FindForRead(unsigned db, std::string_view key, int64_t now_ms);
+  Slot* FindForReadNoTouch(unsigned db, std::string_view key, int64_t now_ms);
 
   // Inserts or overwrites `key` with `value`, clearing any TTL. Returns the slot.
   Slot* Upsert(unsigned db, std::string_view key, Value value, int64_t now_ms);

@@ -24,6 +24,7 @@
 #include "store/collection_codec.h"
 #include "store/command_table.h"
 #include "store/errors.h"
+#include "store/family_util.h"
 #include "store/multi_shard_op.h"
 #include "store/set_object.h"
 #include "store/shard.h"
@@ -104,8 +105,8 @@ struct Lookup {
   std::optional<std::string> value;
 };
 
-void Resolve(Shard& shard, unsigned db, int64_t now_ms, Lookup& l) {
-  Slot* s = shard.FindForRead(db, l.key, now_ms);
+void Resolve(Shard& shard, unsigned db, int64_t now_ms, bool stores, Lookup& l) {
+  Slot* s = FindSource(shard, db, l.key, now_ms, stores);
   if (!s) return;
   if (!l.has_field) {
     if (s->value.is_string()) l.value = std::string(s->value.string_view());
@@ -159,18 +160,18 @@ class SortOp : public MultiShardOp {
         Load(h);
         if (!error_.empty() || remote_) return;
         // Local plan: every pattern key is here.
-        for (auto& l : by_lookups_) Resolve(h.shard, h.db, h.now_ms, l);
+        for (auto& l : by_lookups_) Resolve(h.shard, h.db, h.now_ms, store_key_.has_value(), l);
         if (!Order()) return;
-        for (auto& l : get_lookups_) Resolve(h.shard, h.db, h.now_ms, l);
+        for (auto& l : get_lookups_) Resolve(h.shard, h.db, h.now_ms, store_key_.has_value(), l);
         BuildOutput();
         return;
       case Phase::kFetchBy:
         for (auto& l : by_lookups_)
-          if (ShardOf(l.key, h.shard_count) == h.shard.index()) Resolve(h.shard, h.db, h.now_ms, l);
+          if (ShardOf(l.key, h.shard_count) == h.shard.index()) Resolve(h.shard, h.db, h.now_ms, store_key_.has_value(), l);
         return;
       case Phase::kFetchGet:
         for (auto& l : get_lookups_)
-          if (ShardOf(l.key, h.shard_count) == h.shard.index()) Resolve(h.shard, h.db, h.now_ms, l);
+          if (ShardOf(l.key, h.shard_count) == h.shard.index()) Resolve(h.shard, h.db, h.now_ms, store_key_.has_value(), l);
         return;
       case Phase::kStore:
         Store(h);
@@ -280,7 +281,7 @@ class SortOp : public MultiShardOp {
   }
 
   void Load(HopContext& h) {
-    Slot* s = h.shard.FindForRead(h.db, args_[1], h.now_ms);
+    Slot* s = FindSource(h.shard, h.db, args_[1], h.now_ms, store_key_.has_value());
     ValueType type = s ? s->value.type() : ValueType::kList;
     if (s && type != ValueType::kList && type != ValueType::kSet && type != ValueType::kZset) {
       error_ = errors::kWrongType;

@@ -24,25 +24,31 @@ namespace {
 
 using resp::ReplyBuilder;
 
-// Looks `key` up for a string command. Returns false (and replies WRONGTYPE) when the
-// key holds another type; *slot is nullptr when the key is absent.
-bool LookupString(CommandContext& c, std::string_view key, Slot** slot) {
-  *slot = c.shard.FindForRead(c.db, key, c.now_ms);
-  if (*slot && !(*slot)->value.is_string()) {
+// Looks `key` up for a string command: the read lookup for reads, the write lookup
+// (shard.h) for commands that write. Returns false (and replies WRONGTYPE) when the key
+// holds another type; *slot is nullptr when the key is absent.
+bool CheckString(CommandContext& c, Slot* slot) {
+  if (slot && !slot->value.is_string()) {
     c.reply.Error(errors::kWrongType);
     return false;
   }
   return true;
+}
+bool LookupString(CommandContext& c, std::string_view key, Slot** slot) {
+  *slot = c.shard.FindForRead(c.db, key, c.now_ms);
+  return CheckString(c, *slot);
+}
+bool LookupStringForWrite(CommandContext& c, std::string_view key, Slot** slot) {
+  *slot = c.shard.FindLive(c.db, key, c.now_ms);
+  return CheckString(c, *slot);
 }
 
 // Writes a string value, keeping the slot's TTL when `keep_ttl`.
 Slot* StoreString(CommandContext& c, std::string_view key, std::string_view value, bool keep_ttl, uint8_t flags = 0) {
   DbTable& t = c.shard.db(c.db);
   uint64_t h = HashKey(key);
-  Slot* s = c.shard.FindLive(c.db, key, c.now_ms) ? t.Find(key, h) : nullptr;
-  // On a replica a key past its deadline stays until the primary's DEL (FindLive hides
-  // it): the primary's write lands on that slot rather than on a second one.
-  if (!s && (s = t.Find(key, h)) == nullptr) s = t.Insert(key, h);
+  Slot* s = c.shard.FindLive(c.db, key, c.now_ms);
+  if (!s) s = t.Insert(key, h);
   else if (!keep_ttl) t.SetExpire(s, 0);
   s->value.SetString(value);
   s->flags = flags;
@@ -129,7 +135,7 @@ void SetGeneric(CommandContext& c, unsigned flags, std::string_view key, std::st
   if (expire && !ExpireDeadline(c, *expire, flags, cmd_name, &when)) return;
   Slot* old = nullptr;
   if (flags & kGet) {
-    if (!LookupString(c, key, &old)) return;
+    if (!LookupStringForWrite(c, key, &old)) return;
   } else {
     old = c.shard.FindLive(c.db, key, c.now_ms);
   }
@@ -181,7 +187,7 @@ void PSetExCommand(CommandContext& c) { SetGeneric(c, kPx, c.args[1], c.args[3],
 
 void GetSetCommand(CommandContext& c) {
   Slot* s;
-  if (!LookupString(c, c.args[1], &s)) return;
+  if (!LookupStringForWrite(c, c.args[1], &s)) return;
   if (s) c.reply.Bulk(s->value.string_view());
   else c.reply.Null();
   StoreString(c, c.args[1], c.args[2], false);
@@ -191,7 +197,7 @@ void GetSetCommand(CommandContext& c) {
 
 void GetDelCommand(CommandContext& c) {
   Slot* s;
-  if (!LookupString(c, c.args[1], &s)) return;
+  if (!LookupStringForWrite(c, c.args[1], &s)) return;
   if (!s) {
     c.reply.Null();
     return;
@@ -207,7 +213,7 @@ void GetExCommand(CommandContext& c) {
   std::optional<std::string_view> expire;
   if (!ParseSetOptions(c, 2, OptionSet::kGetEx, &flags, &expire)) return;
   Slot* s;
-  if (!LookupString(c, c.args[1], &s)) return;
+  if (!LookupStringForWrite(c, c.args[1], &s)) return;
   if (!s) {
     c.reply.Null();
     return;
@@ -216,7 +222,7 @@ void GetExCommand(CommandContext& c) {
   if (expire && !ExpireDeadline(c, *expire, flags, "getex", &when)) return;
   c.reply.Bulk(s->value.string_view());
   DbTable& t = c.shard.db(c.db);
-  if ((flags & (kExAt | kPxAt)) && when <= c.now_ms) {
+  if ((flags & (kExAt | kPxAt)) && when <= c.now_ms && c.shard.expire_on_access()) {
     t.Erase(s);
     c.effects.MarkDirty();
     c.effects.Propagate({"DEL", c.args[1]});
@@ -236,7 +242,7 @@ void GetExCommand(CommandContext& c) {
 
 void AppendCommand(CommandContext& c) {
   Slot* s;
-  if (!LookupString(c, c.args[1], &s)) return;
+  if (!LookupStringForWrite(c, c.args[1], &s)) return;
   std::string_view tail = c.args[2];
   if (!s) {
     StoreString(c, c.args[1], tail, false);
@@ -265,7 +271,7 @@ void StrlenCommand(CommandContext& c) {
 
 void IncrDecrBy(CommandContext& c, int64_t incr) {
   Slot* s;
-  if (!LookupString(c, c.args[1], &s)) return;
+  if (!LookupStringForWrite(c, c.args[1], &s)) return;
   int64_t value = 0;
   if (s) {
     auto v = ParseInt64(s->value.string_view());
@@ -313,7 +319,7 @@ void DecrByCommand(CommandContext& c) {
 
 void IncrByFloatCommand(CommandContext& c) {
   Slot* s;
-  if (!LookupString(c, c.args[1], &s)) return;
+  if (!LookupStringForWrite(c, c.args[1], &s)) return;
   long double value = 0;
   if (s) {
     auto v = ParseLongDouble(s->value.string_view());
@@ -386,7 +392,7 @@ void SetRangeCommand(CommandContext& c) {
     return;
   }
   Slot* s;
-  if (!LookupString(c, c.args[1], &s)) return;
+  if (!LookupStringForWrite(c, c.args[1], &s)) return;
   size_t old_len = s ? s->value.string_view().size() : 0;
   if (value.empty()) {
     c.reply.Integer(static_cast<int64_t>(old_len));
@@ -437,8 +443,7 @@ void WritePairs(HopContext& h) {
     h.effects.MarkDirty();
     DbTable& t = h.shard.db(h.db);
     uint64_t hash = HashKey(h.args[i]);
-    Slot* s = h.shard.FindLive(h.db, h.args[i], h.now_ms) ? t.Find(h.args[i], hash) : nullptr;
-    if (!s) s = t.Find(h.args[i], hash);  // a replica's expired key, awaiting the primary's DEL
+    Slot* s = h.shard.FindLive(h.db, h.args[i], h.now_ms);
     if (!s) s = t.Insert(h.args[i], hash);
     else t.SetExpire(s, 0);
     s->value.SetString(h.args[i + 1]);

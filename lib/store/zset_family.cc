@@ -430,8 +430,9 @@ void ZRemRangeByLexCommand(CommandContext& c) { ZRemRangeGeneric(c, RangeKind::k
 
 // Reads a source for a multi-shard op on its shard. Returns false when the key holds
 // a type other than zset (or set, when `allow_set`).
-bool ReadSource(HopContext& h, std::string_view key, bool allow_set, ScoredMembers* items, bool* exists) {
-  Slot* s = h.shard.FindForRead(h.db, key, h.now_ms);
+bool ReadSource(HopContext& h, std::string_view key, bool allow_set, bool stores, ScoredMembers* items,
+                bool* exists) {
+  Slot* s = FindSource(h.shard, h.db, key, h.now_ms, stores);
   *exists = s != nullptr;
   if (!s) return true;
   ValueType t = s->value.type();
@@ -492,7 +493,7 @@ class ZRangeStoreOp : public MultiShardOp {
   }
   void RunHop(int hop, HopContext& h) override {
     if (hop == 0) {
-      Slot* s = h.shard.FindForRead(h.db, h.args[2], h.now_ms);
+      Slot* s = h.shard.FindLive(h.db, h.args[2], h.now_ms);  // the source of a writer
       if (!s) return;
       if (s->value.type() != ValueType::kZset) {
         error_ = errors::kWrongType;
@@ -935,7 +936,7 @@ class ZSetOpOp : public MultiShardOp {
       for (size_t i : h.key_indices) {
         if (i < first_src_ || i >= first_src_ + sources_.size()) continue;
         bool exists;
-        if (!ReadSource(h, h.args[i], true, &sources_[i - first_src_], &exists)) wrongtype_ = true;
+        if (!ReadSource(h, h.args[i], true, store_, &sources_[i - first_src_], &exists)) wrongtype_ = true;
       }
       return;
     }

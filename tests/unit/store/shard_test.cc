@@ -39,7 +39,9 @@ TEST_CASE("On a replica, expired keys read as absent but stay until the primary 
   shard.set_expire_on_access(false);
   Slot* s = shard.Upsert(0, "k", Value("v"), 0);
   shard.db(0).SetExpire(s, 10);
-  CHECK(shard.FindLive(0, "k", 20) == nullptr);
+  CHECK(shard.FindForRead(0, "k", 20) == nullptr);
+  CHECK(shard.FindForReadNoTouch(0, "k", 20) == nullptr);
+  CHECK(shard.FindLive(0, "k", 20) != nullptr);  // the primary's writes still reach it
   CHECK(shard.db(0).size() == 1);
 }
 
