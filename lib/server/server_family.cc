@@ -14,6 +14,7 @@
 #include "server/connection.h"
 #include "server/cross_thread.h"
 #include "server/debug_digest.h"
+#include "server/password.h"
 #include "server/persistence.h"
 #include "server/pubsub_family.h"
 #include "server/repl_master.h"
@@ -93,7 +94,7 @@ void TimeCommand(ConnectionContext& c) {
 // Returns true when (user, pass) authenticates; replies with Redis's error otherwise.
 bool CheckAuth(ConnectionContext& c, std::string_view user, std::string_view pass) {
   std::string required = c.server.config().requirepass();
-  if (user == "default" && (required.empty() || pass == required)) {
+  if (user == "default" && (required.empty() || PasswordsMatch(pass, required))) {
     c.conn.authenticated = true;
     return true;
   }
