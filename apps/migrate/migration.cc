@@ -283,7 +283,8 @@ class Run {
     // What the target holds now, not a sample of the loader's counter taken mid-transfer.
     int64_t keys = target_->KeyCount();
     report_.keys_loaded = keys >= 0 ? keys : std::max(last_keys_, st.sync_keys);
-    report_.rdb_bytes = rdb_primary_ ? rdb_primary_->file_size() : last_bytes_;
+    // A transfer faster than the polling is only seen in the replica's after-sync figure.
+    report_.rdb_bytes = rdb_primary_ ? rdb_primary_->file_size() : std::max(last_bytes_, st.last_sync_bytes);
     report_.transfer_seconds = Seconds(saw_transfer_ ? transfer_started_ : sync_started_);
     if (!saw_transfer_ && report_.rdb_bytes == 0) report_.transfer_seconds = Seconds(sync_started_);
     printer_.Finish();

@@ -105,6 +105,7 @@ ReplStatus Target::Status() {
   s.sync_total_bytes = InfoInt(info, "master_sync_total_bytes", -1);
   s.sync_read_bytes = InfoInt(info, "master_sync_read_bytes", 0);
   s.sync_keys = InfoInt(info, "master_sync_keys", 0);
+  s.last_sync_bytes = InfoInt(info, "master_sync_last_bytes", 0);
   s.offset = s.is_replica ? InfoInt(info, "slave_repl_offset", 0) : InfoInt(info, "master_repl_offset", 0);
   s.last_error = InfoStr(info, "master_last_error");
   s.master_host = InfoStr(info, "master_host");

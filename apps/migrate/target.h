@@ -30,6 +30,7 @@ struct ReplStatus {
   int64_t sync_total_bytes = -1;
   int64_t sync_read_bytes = 0;
   int64_t sync_keys = 0;
+  int64_t last_sync_bytes = 0;  // master_sync_last_bytes: the RDB size of the last full sync
   int64_t offset = 0;  // slave_repl_offset (replica) or master_repl_offset (primary)
   std::string master_host;  // while a replica
   int master_port = 0;
