@@ -330,6 +330,9 @@ TEST_CASE("cutover: PINGs the write-paused source sends while Darter catches up 
   CHECK(j["cutover"]["check_rounds"].n >= 2);  // the first S moved under the PINGs
   CHECK(j["cutover"]["source_offset"].n == j["cutover"]["target_offset"].n);
   CHECK(j["cutover"]["pause_ms"].n >= 2000);
+  CHECK(j["target_offset"].n == j["cutover"]["target_offset"].n);
+  CHECK(j["source_offset"].n == j["cutover"]["source_offset"].n);
+  CHECK(j["target_offset"].n > 0);
   CHECK(j["cutover"]["source_following"].b);
   CheckNothingLost(writers, src, dst, darter.port());
 }
