@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <iostream>
 #include <thread>
 
@@ -25,7 +27,8 @@ const char kExitCodes[] =
     "  3    source unreachable, AUTH refused, or the RDB file unreadable\n"
     "  4    the full sync failed (corrupt RDB, unsupported type, no progress, no catch-up)\n"
     "  5    target unreachable, embedded server failed to start, or SAVE failed\n"
-    "  6    cutover could not reach equal offsets (the source was unpaused)\n"
+    "  6    cutover could not reach equal offsets (the source was unpaused), or was refused\n"
+    "  7    the target holds keys (give --flush-target to replace them)\n"
     "  130  interrupted before the first full sync completed\n";
 
 const char kUsage[] =
@@ -40,6 +43,20 @@ const char kUsage[] =
     "Options";
 
 MigrationControl* g_control = nullptr;
+
+// "600", "30s", "10m", "1h", "500ms", "off" → seconds; nullopt when malformed.
+std::optional<double> ParseDuration(const std::string& text) {
+  if (text == "off") return 0.0;
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || v < 0) return std::nullopt;
+  std::string unit(end);
+  if (unit.empty() || unit == "s") return v;
+  if (unit == "ms") return v / 1000;
+  if (unit == "m") return v * 60;
+  if (unit == "h") return v * 3600;
+  return std::nullopt;
+}
 
 // Signals are blocked in every thread and taken here, so neither the embedded server's
 // own handler nor a random thread sees them.
@@ -61,7 +78,7 @@ int main(int argc, char** argv) {
   std::string source, target, logfile;
   int port = 6379;
   unsigned threads = 0;
-  std::string dir = ".", dbfilename = "dump.rdb", bind = "127.0.0.1", requirepass;
+  std::string dir = ".", dbfilename = "dump.rdb", bind = "127.0.0.1", requirepass, verify_every;
   po::options_description desc(kUsage);
   desc.add_options()
       ("help,h", "show this help and exit")
@@ -76,10 +93,16 @@ int main(int argc, char** argv) {
       ("dbfilename", po::value(&dbfilename)->default_value(dbfilename), "embedded server: snapshot file name")
       ("logfile", po::value(&logfile), "embedded server's log (default: <dir>/darter-migrate.log)")
       ("follow", po::bool_switch(&o.follow), "stay in sync after the full sync, until Ctrl-C, SIGUSR1 or 'cutover' on stdin")
-      ("cutover", po::bool_switch(&o.cutover), "after catching up: pause source writes, wait for equal offsets, REPLICAOF NO ONE")
+      ("cutover", po::bool_switch(&o.cutover), "after catching up: pause source writes, wait for equal offsets, REPLICAOF NO ONE on the target, then make the source a replica of the target")
+      ("cutover-leave-source", po::bool_switch(&o.cutover_leave_source), "cutover: leave the source a writable primary (writes its clients still send are NOT on the target)")
+      ("target-address", po::value(&o.target_address), "cutover: host:port the source uses to reach the target (default: the --target address, or the embedded server's)")
       ("pause-ms", po::value(&o.pause_ms)->default_value(o.pause_ms), "cutover: longest write pause on the source")
+      ("flush-target", po::bool_switch(&o.flush_target), "allow a target that holds keys: the full sync deletes them")
+      ("detach", po::bool_switch(&o.detach), "at the end (also after a failure), REPLICAOF NO ONE on the target so it accepts writes")
       ("verify", po::bool_switch(&o.verify), "compare every key (type, TTL, value) between source and target")
       ("verify-sample", po::value(&o.verify_sample)->default_value(0), "verify about N random keys instead of all (implies --verify)")
+      ("verify-every", po::value(&verify_every)->default_value("10m"), "--follow: check a random sample this often (30s, 10m, 1h; off)")
+      ("verify-every-sample", po::value(&o.verify_every_sample)->default_value(o.verify_every_sample), "--follow: keys per periodic sample check")
       ("ttl-tolerance-ms", po::value(&o.ttl_tolerance_ms)->default_value(o.ttl_tolerance_ms), "verify: allowed TTL difference")
       ("verify-show", po::value(&o.verify_show)->default_value(o.verify_show), "verify: differences listed in the report")
       ("no-save", "do not SAVE a snapshot on the target at the end")
@@ -124,6 +147,23 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (o.verify_sample > 0) o.verify = true;
+  if (auto d = ParseDuration(verify_every)) {
+    o.verify_every_s = *d;
+  } else {
+    std::cerr << "darter-migrate: --verify-every: '" << verify_every << "' is not a duration (30s, 10m, 1h, off)\n";
+    return kExitUsage;
+  }
+  if (o.verify_every_sample == 0) o.verify_every_s = 0;
+  if (!o.target_address.empty()) {
+    if (!ParseHostPort(o.target_address, &err)) {
+      std::cerr << "darter-migrate: --target-address: " << err << "\n";
+      return kExitUsage;
+    }
+  }
+  if (o.cutover_leave_source && !o.cutover && !o.follow) {
+    std::cerr << "darter-migrate: --cutover-leave-source changes --cutover (or a cutover requested while following)\n";
+    return kExitUsage;
+  }
   if (port < 0 || port > 65535) {
     std::cerr << "darter-migrate: --port must be 0..65535\n";
     return kExitUsage;

@@ -5,8 +5,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 #include <thread>
+#include <tuple>
 
 #include "migrate/cutover.h"
 #include "migrate/progress.h"
@@ -25,11 +28,37 @@ double Seconds(Clock::time_point since) { return std::chrono::duration<double>(C
 
 void Sleep(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
-// Errors after which retrying cannot help: the user has to change something.
-bool IsFatalReplicaError(const std::string& e) {
-  return e.find("AUTH refused") != std::string::npos || e.find("WRONGPASS") != std::string::npos ||
-         e.find("NOPERM") != std::string::npos || e.find("not supported") != std::string::npos ||
-         e.find("-NOAUTH") != std::string::npos;
+bool Has(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
+
+const char kUseRdbInstead[] =
+    "; export an RDB file instead (BGSAVE, or the service's backup/export) and run darter-migrate --rdb FILE";
+
+// A replica error after which retrying cannot help, turned into what to tell the user
+// and the exit code; nullopt when the replica should keep retrying.
+std::optional<std::pair<int, std::string>> FatalReplicaError(const std::string& e) {
+  if (Has(e, "AUTH refused") || Has(e, "WRONGPASS") || Has(e, "-NOAUTH"))
+    return std::pair{kExitSource, "the source refused the replica's credentials: " + e};
+  if (Has(e, "refused PSYNC") && (Has(e, "unknown command") || Has(e, "NOPERM")))
+    return std::pair{kExitSync, std::string(Has(e, "NOPERM") ? "the source user may not run PSYNC (ACL: it needs "
+                                                                 "+psync +replconf +ping): "
+                                                               : "source refuses PSYNC and SYNC (renamed or disabled, "
+                                                                 "as on managed services): ") +
+                                    e + kUseRdbInstead};
+  if (Has(e, "NOPERM")) return std::pair{kExitSource, "the source refused the replica's credentials: " + e};
+  if (Has(e, "unsupported RDB version") || Has(e, "unsupported Valkey RDB version"))
+    return std::pair{kExitSync, "the source's RDB format is newer than this build of Darter reads: " + e +
+                                    "; use a Darter build that reads it, or migrate from a source running an older "
+                                    "Redis (its RDB version)"};
+  if (Has(e, "module value") || Has(e, "module type"))
+    return std::pair{kExitSync, "the source holds a module data type, which Darter cannot load: " + e +
+                                    "; delete or convert those keys on the source first"};
+  if (Has(e, "not supported") || Has(e, "RDB from the primary is invalid"))
+    return std::pair{kExitSync, "the full sync cannot succeed: " + e};
+  return std::nullopt;
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
 }
 
 // Reads "cutover" (or "c") typed on a terminal; never blocks.
@@ -101,6 +130,16 @@ class Run {
       ReplyPtr dbs = src_.Cmd({"CONFIG", "GET", "databases"});
       if (dbs && dbs->type == REDIS_REPLY_ARRAY && dbs->elements == 2)
         source_dbs_ = static_cast<unsigned>(std::atoi(ReplyText(dbs->element[1]).c_str()));
+      // The replica speaks PSYNC only. COMMAND INFO answers nil for a renamed command; a
+      // refused COMMAND proves nothing (the replica's own PSYNC will tell).
+      ReplyPtr cmds = src_.Cmd({"COMMAND", "INFO", "psync", "sync"});
+      if (cmds && cmds->type == REDIS_REPLY_ARRAY && cmds->elements == 2 &&
+          cmds->element[0]->type == REDIS_REPLY_NIL) {
+        bool sync_too = cmds->element[1]->type == REDIS_REPLY_NIL;
+        return Fail(kExitSync, std::string(sync_too ? "source refuses PSYNC and SYNC" : "source refuses PSYNC") +
+                                   " (renamed or disabled, as on managed services): COMMAND INFO knows no 'psync' "
+                                   "on " + report_.source + "; Darter replicates only with PSYNC" + kUseRdbInstead);
+      }
     } else {
       report_.source = o_.rdb_file;
       rdb_primary_ = std::make_unique<RdbFilePrimary>(o_.rdb_file, o_.rdb_listen);
@@ -132,6 +171,24 @@ class Run {
     if (!before.ok) return Fail(kExitTarget, before.error);
     baseline_full_ = before.full_syncs;
     baseline_partial_ = before.partial_syncs;
+    // A full sync replaces everything the target holds. Resuming into a target that
+    // already follows this very source replaces nothing of anyone else's.
+    bool resuming = o_.source && before.is_replica && before.master_host == o_.source->host &&
+                    before.master_port == o_.source->port;
+    if (!resuming) {
+      std::string per_db;
+      int64_t keys = target_->KeyCount(&per_db);
+      if (keys > 0 && !o_.flush_target)
+        return Fail(kExitTargetNotEmpty,
+                    "the target " + target_->Describe() + " already holds " + std::to_string(keys) + " keys (" + per_db +
+                        "); the full sync would delete them all. Use an empty target" +
+                        (target_->embedded() ? " (another --dir: this one has a snapshot)" : "") +
+                        ", or give --flush-target to replace them");
+      if (keys > 0) printer_.Message("--flush-target: the full sync replaces the target's " + std::to_string(keys) + " keys");
+    }
+    // The replica's last error may be older than this run (REPLICAOF to the same primary
+    // keeps the link and its error): such an error is ignored until it changes.
+    stale_error_ = before.last_error;
     bool already = false;
     std::optional<std::string> err;
     if (o_.source) {
@@ -142,6 +199,7 @@ class Run {
     }
     if (err) return Fail(kExitTarget, *err);
     already_ = already;
+    if (!already) stale_error_.clear();  // a new link starts without an error
     sync_started_ = Clock::now();
     return true;
   }
@@ -187,6 +245,7 @@ class Run {
       }
     }
     if (forced != Phase::kDone) s.phase = forced;
+    if (s.phase == Phase::kInSync || s.phase == Phase::kCatchUp) s.note = follow_note_;
     if (!st.link_up && !st.last_error.empty()) s.note = st.last_error;
     if (!st.ok) s.note = st.error;
     printer_.Update(s, now);
@@ -204,15 +263,11 @@ class Run {
       bool done = st.link_up && !st.sync_in_progress && (st.full_syncs > baseline_full_ || already_ ||
                                                          st.partial_syncs > baseline_partial_);
       if (done) break;
-      if (!st.last_error.empty() && st.last_error != last_error_seen) {
+      if (!stale_error_.empty() && st.last_error != stale_error_) stale_error_.clear();
+      if (!st.last_error.empty() && st.last_error != last_error_seen && st.last_error != stale_error_) {
         last_error_seen = st.last_error;
         printer_.Message("replica: " + st.last_error);
-        if (IsFatalReplicaError(st.last_error)) {
-          bool auth = st.last_error.find("AUTH") != std::string::npos || st.last_error.find("NOPERM") != std::string::npos;
-          return Fail(auth ? kExitSource : kExitSync,
-                      std::string(auth ? "the source refused the replica's credentials: "
-                                       : "the full sync cannot succeed: ") + st.last_error);
-        }
+        if (auto fatal = FatalReplicaError(st.last_error)) return Fail(fatal->first, fatal->second);
       }
       int64_t mark = st.sync_read_bytes + st.sync_keys + (st.sync_in_progress ? 1 : 0);
       if (mark != progress_mark) {
@@ -221,12 +276,15 @@ class Run {
       }
       if (Seconds(last_progress) > o_.stall_timeout_s)
         return Fail(kExitSync, "no sync progress for " + std::to_string(static_cast<int>(o_.stall_timeout_s)) +
-                                   " s" + (st.last_error.empty() ? "" : "; last error: " + st.last_error));
+                                   " s" + (last_error_seen.empty() ? "" : "; last error: " + last_error_seen));
       Sleep(o_.tty ? 100 : 200);
     }
     ReplStatus st = target_->Status();
-    report_.keys_loaded = std::max(last_keys_, st.sync_keys);
-    report_.rdb_bytes = rdb_primary_ ? rdb_primary_->file_size() : last_bytes_;
+    // What the target holds now, not a sample of the loader's counter taken mid-transfer.
+    int64_t keys = target_->KeyCount();
+    report_.keys_loaded = keys >= 0 ? keys : std::max(last_keys_, st.sync_keys);
+    // A transfer faster than the polling is only seen in the replica's after-sync figure.
+    report_.rdb_bytes = rdb_primary_ ? rdb_primary_->file_size() : std::max(last_bytes_, st.last_sync_bytes);
     report_.transfer_seconds = Seconds(saw_transfer_ ? transfer_started_ : sync_started_);
     if (!saw_transfer_ && report_.rdb_bytes == 0) report_.transfer_seconds = Seconds(sync_started_);
     printer_.Finish();
@@ -243,6 +301,20 @@ class Run {
     while (Seconds(start) < timeout_s && !c_.interrupt.load()) {
       ReplStatus st = Poll();
       if (st.ok && st.link_up && st.offset >= want) return true;
+      Sleep(20);
+    }
+    return false;
+  }
+
+  // After a cutover: the source (now a replica of the target) applied everything the
+  // target had when this was called.
+  bool SourceFollowedTarget(double timeout_s) {
+    auto start = Clock::now();
+    ReplStatus t = target_->Status();
+    if (!t.ok) return false;
+    while (Seconds(start) < timeout_s && !c_.interrupt.load()) {
+      auto info = src_.Info("replication");
+      if (InfoStr(info, "master_link_status") == "up" && InfoInt(info, "slave_repl_offset", -1) >= t.offset) return true;
       Sleep(20);
     }
     return false;
@@ -266,33 +338,127 @@ class Run {
       printer_.Finish();
       printer_.Message("caught up with the source at offset " + std::to_string(report_.target_offset));
       if (o_.follow) Follow();
-      bool cut = o_.cutover || c_.cutover_requested.load();
-      if (cut) {
-        printer_.Message("cutover: pausing writes on the source");
-        report_.cutover = Cutover(src_, *target_, o_.pause_ms);
-        if (report_.cutover.ok) {
-          printer_.Message("cutover done: the target is a primary at offset " +
-                           std::to_string(report_.cutover.target_offset) + ", equal to the source's");
-          report_.source_offset = report_.cutover.source_offset;
-          report_.target_offset = report_.cutover.target_offset;
-        } else {
-          printer_.Message("cutover failed: " + report_.cutover.error);
-          report_.exit_code = kExitCutover;
-          report_.error = report_.cutover.error;
-        }
-      }
+      bool cut = (o_.cutover || c_.cutover_requested.load()) && !c_.interrupt.load();
+      if (cut) DoCutover();
     }
     if (o_.verify) DoVerify();
     if (o_.save) DoSave();
     return true;
   }
 
+  // Where the source reaches the target: --target-address, else the --target address,
+  // else the embedded server's listening address (for a wildcard bind, the local address
+  // of our own connection to the source, which is what the source sees us as).
+  std::pair<std::string, int> TargetAddressForSource() {
+    if (!o_.target_address.empty()) {
+      std::string err;
+      auto hp = ParseHostPort(o_.target_address, &err);
+      if (hp) return {hp->host, hp->port};
+    }
+    if (!target_->embedded()) return {target_->host(), target_->port()};
+    const std::string& bind = o_.embedded.bind;
+    if (bind == "0.0.0.0" || bind == "::" || bind.empty()) {
+      std::string local = src_.LocalAddress();
+      return {local.empty() ? target_->host() : local, target_->port()};
+    }
+    return {bind, target_->port()};
+  }
+
+  void DoCutover() {
+    CutoverOptions co;
+    co.pause_ms = o_.pause_ms;
+    co.leave_source = o_.cutover_leave_source;
+    co.source_sync_timeout_s = o_.source_sync_timeout_s;
+    std::tie(co.target_host, co.target_port) = TargetAddressForSource();
+    if (o_.target) {
+      co.target_user = o_.target->user;
+      co.target_password = o_.target->password;
+    } else {
+      co.target_password = o_.embedded.requirepass;
+    }
+    if (!co.leave_source && IsLoopback(co.target_host) && !IsLoopback(o_.source->host)) {
+      report_.cutover.ran = true;
+      report_.cutover.error = "the source " + o_.source->Display() + " would have to follow the target at " +
+                              co.target_host + ":" + std::to_string(co.target_port) +
+                              ", a loopback address it cannot reach; give --target-address host:port (how the "
+                              "source reaches the target) or --cutover-leave-source. Nothing was paused";
+    } else {
+      printer_.Message("cutover: pausing writes on the source");
+      report_.cutover = Cutover(src_, *target_, co);
+    }
+    if (report_.cutover.ok) {
+      printer_.Message("cutover done: the target is a primary, detached at offset " +
+                       std::to_string(report_.cutover.target_offset) + ", equal to the source's; the source is " +
+                       (co.leave_source ? "still a writable primary (--cutover-leave-source)" : report_.cutover.source_role));
+      report_.source_offset = report_.cutover.source_offset;
+      report_.target_offset = report_.cutover.target_offset;
+      report_.in_sync = true;
+    } else {
+      printer_.Message("cutover failed: " + report_.cutover.error);
+      report_.exit_code = kExitCutover;
+      report_.error = report_.cutover.error;
+    }
+  }
+
+  // One sample check while following: differences go to the log and the status line.
+  void FollowCheck() {
+    std::string err;
+    if (!follow_dst_) {
+      follow_dst_ = target_->NewConn(&err);
+      if (follow_dst_ && follow_src_.Connect("source " + o_.source->Display(), o_.source->host, o_.source->port,
+                                             o_.source->user, o_.source->password))
+        err = follow_src_.error();
+    }
+    auto& fc = report_.follow_checks;
+    fc.runs++;
+    if (!follow_dst_ || !err.empty()) {
+      fc.last_error = err.empty() ? "cannot connect" : err;
+      follow_dst_.reset();
+      follow_note_ = "check failed: " + fc.last_error;
+      printer_.Message("sample check failed: " + fc.last_error);
+      return;
+    }
+    VerifyOptions vo;
+    vo.sample = o_.verify_every_sample;
+    vo.ttl_tolerance_ms = o_.ttl_tolerance_ms;
+    vo.show = o_.verify_show;
+    vo.wait_caught_up = [this] { return CatchUp(30); };
+    Verifier v(follow_src_, *follow_dst_, vo);
+    VerifyResult r = v.Run();
+    fc.keys_checked += r.keys_checked;
+    fc.mismatches += r.mismatches;
+    fc.last_mismatches = r.mismatches;
+    fc.last_error = r.error;
+    std::string when = Timestamp().substr(11, 8);
+    if (!r.error.empty()) {
+      follow_note_ = "check " + when + " FAILED: " + r.error;
+      printer_.Message("sample check failed: " + r.error);
+      follow_dst_.reset();  // reconnect next time
+    } else if (r.mismatches > 0) {
+      follow_note_ = "check " + when + ": " + std::to_string(r.mismatches) + " DIFFERENCE(S) in " +
+                     std::to_string(r.keys_checked) + " keys, see the log";
+      printer_.Message("sample check: " + std::to_string(r.mismatches) + " difference(s) in " +
+                       std::to_string(r.keys_checked) + " keys:");
+      for (const auto& m : r.first) {
+        printer_.Message("  db" + std::to_string(m.db) + " '" + m.key + "': " + m.what);
+        if (fc.first.size() < o_.verify_show) fc.first.push_back(m);
+      }
+    } else {
+      follow_note_ = "check " + when + ": " + std::to_string(r.keys_checked) + " keys equal";
+    }
+  }
+
   void Follow() {
     std::string pending;
+    auto last_check = Clock::now();
     printer_.Message(std::string("following the source; stop with Ctrl-C") +
                      (o_.stdin_commands ? ", type 'cutover' to switch over" : "") + ", or send SIGUSR1 to cut over");
     while (!c_.interrupt.load() && !c_.cutover_requested.load()) {
       if (o_.stdin_commands && StdinAsksCutover(pending)) c_.cutover_requested.store(true);
+      if (o_.verify_every_s > 0 && Seconds(last_check) >= o_.verify_every_s) {
+        FollowCheck();
+        last_check = Clock::now();
+      }
       Poll();
       Sleep(o_.tty ? 200 : 250);
     }
@@ -321,8 +487,12 @@ class Run {
       vo.sample = o_.verify_sample;
       vo.ttl_tolerance_ms = o_.ttl_tolerance_ms;
       vo.show = o_.verify_show;
-      bool detached = report_.cutover.ok;
-      if (!detached) vo.wait_caught_up = [this] { return CatchUp(30); };
+      if (!report_.cutover.target_detached) {
+        vo.wait_caught_up = [this] { return CatchUp(30); };
+      } else if (report_.cutover.source_following) {
+        // The source follows the target now: re-checks wait until it has what the target has.
+        vo.wait_caught_up = [this] { return SourceFollowedTarget(30); };
+      }
       vo.on_progress = [this](uint64_t n) {
         ProgressSample s;
         s.phase = Phase::kVerify;
@@ -355,6 +525,39 @@ class Run {
     report_.snapshot_path = path;
   }
 
+  // What the target is left as, said plainly: a replica still following the source
+  // rejects writes, which nobody expects after "migration done".
+  void DescribeTarget(const ReplStatus& st) {
+    if (!st.ok) {
+      report_.target_state = "unknown: " + st.error;
+      return;
+    }
+    if (st.is_replica && o_.detach) {
+      if (auto err = target_->ReplicaOfNoOne()) {
+        report_.warnings.push_back("--detach: " + *err);
+      } else {
+        report_.detached = true;
+        bool partial = !report_.in_sync && !report_.cutover.target_detached;
+        report_.target_state = std::string("primary: --detach ran REPLICAOF NO ONE; it accepts writes") +
+                               (partial ? " (it had not caught up with the source: its data may be partial)"
+                                        : "; writes still sent to the source are NOT on it");
+        return;
+      }
+    }
+    if (st.is_replica) {
+      report_.target_is_replica = true;
+      std::string master = st.master_host + ":" + std::to_string(st.master_port);
+      report_.target_state =
+          target_->embedded()
+              ? "replica of " + master + " until the tool exits (the embedded server stops with it)"
+              : "still a replica of " + master +
+                    ": it follows the source and rejects writes (-READONLY). Detach it with REPLICAOF NO ONE, "
+                    "rerun with --detach, or cut over with --cutover";
+    } else {
+      report_.target_state = "primary: accepts writes";
+    }
+  }
+
   void Finish() {
     printer_.Finish();
     if (target_) {
@@ -362,9 +565,17 @@ class Run {
       if (st.ok) {
         report_.full_syncs = st.full_syncs - baseline_full_;
         report_.partial_syncs = st.partial_syncs - baseline_partial_;
-        if (!report_.cutover.ok) report_.target_offset = st.offset;
+        // After a cutover the target is a primary with offsets of its own: the report
+        // keeps the offset at which it was detached.
+        if (!report_.cutover.target_detached) report_.target_offset = st.offset;
       }
-      if (o_.source && !report_.cutover.ok && src_.connected()) {
+      DescribeTarget(st);
+      if (report_.follow_checks.last_mismatches > 0 && report_.exit_code == kExitOk) {
+        report_.exit_code = kExitVerifyMismatch;
+        report_.error = "the last sample check while following found " +
+                        std::to_string(report_.follow_checks.last_mismatches) + " difference(s)";
+      }
+      if (o_.source && !report_.cutover.target_detached && src_.connected()) {
         int64_t so = SourceOffset(src_);
         if (so >= 0) report_.source_offset = so;
       }
@@ -390,6 +601,11 @@ class Run {
   int64_t last_bytes_ = 0;
   int64_t last_keys_ = 0;
   LagTracker lag_;
+  std::string stale_error_;  // the replica's error from before this run, ignored until it changes
+  // --verify-every while following: connections kept between checks, and the status note.
+  RedisConn follow_src_;
+  std::unique_ptr<RedisConn> follow_dst_;
+  std::string follow_note_;
 };
 
 }  // namespace

@@ -40,6 +40,13 @@ struct MigrationOptions {
   bool tty = false;
   bool stdin_commands = false;      // read `cutover` lines from stdin (a terminal)
   int pause_ms = 10000;
+  bool cutover_leave_source = false;  // leave the source a writable primary after the cutover
+  std::string target_address;         // host:port the source uses to reach the target ("" = derive)
+  double source_sync_timeout_s = 60;  // cutover: wait for the source to follow the target
+  bool flush_target = false;          // allow replacing a target that holds keys
+  bool detach = false;                // REPLICAOF NO ONE on the target at the end, whatever happened
+  double verify_every_s = 600;        // --follow: sample check period (0: off)
+  uint64_t verify_every_sample = 100;
   double stall_timeout_s = 60;
   double catchup_timeout_s = 120;
   double progress_interval_s = 5;

@@ -1,5 +1,9 @@
 #include "migrate/redis_conn.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -103,6 +107,19 @@ std::vector<ReplyPtr> RedisConn::Pipeline(const std::vector<std::vector<std::str
     out.emplace_back(static_cast<redisReply*>(r));
   }
   return out;
+}
+
+std::string RedisConn::LocalAddress() const {
+  if (!ctx_) return "";
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getsockname(ctx_->fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (ss.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
+  else if (ss.ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof buf);
+  return buf;
 }
 
 std::map<std::string, std::string> RedisConn::Info(const std::string& section) {

@@ -49,6 +49,9 @@ class RedisConn {
   // (the vector is then shorter than `cmds`).
   std::vector<ReplyPtr> Pipeline(const std::vector<std::vector<std::string>>& cmds);
 
+  // The local IP address of this connection (what the peer sees us as), or "".
+  std::string LocalAddress() const;
+
   // INFO <section> parsed into field → value (empty on error).
   std::map<std::string, std::string> Info(const std::string& section);
 

@@ -93,6 +93,31 @@ std::string MigrationReport::ToText() const {
         << ", target detached at offset " << cutover.target_offset << " — no write left behind";
     if (!cutover.error.empty()) o << ": " << cutover.error;
     o << "\n";
+    if (cutover.ok && cutover.check_rounds > 1)
+      o << "                 (offsets checked " << cutover.check_rounds << " times: keep-alives moved the source's offset)\n";
+    if (cutover.keepalive_bytes > 0)
+      o << "                 (" << cutover.keepalive_bytes
+        << " bytes of PING/REPLCONF GETACK from the paused source after the check: no data)\n";
+    if (cutover.target_detached) {
+      if (cutover.leave_source)
+        o << "  source state:  left a writable primary (--cutover-leave-source): writes still sent to it are NOT on "
+             "the target; stop its clients\n";
+      else if (cutover.source_role != "primary")
+        o << "  source state:  " << cutover.source_role
+          << (cutover.source_following ? " (link up: an up-to-date rollback copy; its clients get -READONLY)"
+                                       : " (link not up yet; its clients get -READONLY)")
+          << "\n";
+      else
+        o << "  source state:  still a writable primary: writes still sent to it are NOT on the target\n";
+    }
+    for (const auto& n : cutover.notes) o << "  cutover note:  " << n << "\n";
+  }
+  if (follow_checks.runs > 0) {
+    o << "  follow checks: " << follow_checks.runs << " sample check(s), " << follow_checks.keys_checked
+      << " keys, " << follow_checks.mismatches << " difference(s)";
+    if (!follow_checks.last_error.empty()) o << "; last error: " << follow_checks.last_error;
+    o << "\n";
+    for (const auto& m : follow_checks.first) o << "    db" << m.db << " '" << Printable(m.key) << "': " << m.what << "\n";
   }
   if (verify.ran) {
     o << "  verify:        " << verify.keys_checked << " keys checked" << (verify.sampled ? " (sample)" : "") << " in "
@@ -118,6 +143,7 @@ std::string MigrationReport::ToText() const {
   }
   if (!snapshot_path.empty()) o << "  snapshot:      " << snapshot_path << " (start with: darter-server --dir ... --dbfilename ...)\n";
   if (!snapshot_error.empty()) o << "  snapshot:      FAILED: " << snapshot_error << "\n";
+  if (!target_state.empty()) o << "  target state:  " << target_state << "\n";
   for (const auto& w : warnings) o << "  warning:       " << w << "\n";
   o << "  total time:    " << Num(total_seconds) << " s\n";
   if (!error.empty()) o << "  error:         " << error << "\n";
@@ -138,10 +164,27 @@ std::string MigrationReport::ToJson() const {
   o << ",\"cutover\":{\"ran\":" << (cutover.ran ? "true" : "false") << ",\"ok\":" << (cutover.ok ? "true" : "false")
     << ",\"source_offset\":" << cutover.source_offset << ",\"target_offset\":" << cutover.target_offset
     << ",\"source_offset_after\":" << cutover.source_offset_after << ",\"pause_ms\":" << Num(cutover.pause_ms)
-    << ",\"error\":" << JsonEscape(cutover.error) << "}";
+    << ",\"check_rounds\":" << cutover.check_rounds << ",\"keepalive_bytes\":" << cutover.keepalive_bytes
+    << ",\"target_detached\":" << (cutover.target_detached ? "true" : "false")
+    << ",\"leave_source\":" << (cutover.leave_source ? "true" : "false")
+    << ",\"source_role\":" << JsonEscape(cutover.source_role)
+    << ",\"source_following\":" << (cutover.source_following ? "true" : "false")
+    << ",\"source_replica_offset\":" << cutover.source_replica_offset << ",\"notes\":[";
+  for (size_t i = 0; i < cutover.notes.size(); ++i) o << (i ? "," : "") << JsonEscape(cutover.notes[i]);
+  o << "],\"error\":" << JsonEscape(cutover.error) << "}";
+  o << ",\"follow_checks\":{\"runs\":" << follow_checks.runs << ",\"keys_checked\":" << follow_checks.keys_checked
+    << ",\"mismatches\":" << follow_checks.mismatches << ",\"last_error\":" << JsonEscape(follow_checks.last_error)
+    << ",\"first_mismatches\":[";
+  for (size_t i = 0; i < follow_checks.first.size(); ++i)
+    o << (i ? "," : "") << "{\"db\":" << follow_checks.first[i].db << ",\"key\":" << JsonEscape(follow_checks.first[i].key)
+      << ",\"what\":" << JsonEscape(follow_checks.first[i].what) << "}";
+  o << "]}";
+  o << ",\"target_state\":" << JsonEscape(target_state) << ",\"target_is_replica\":" << (target_is_replica ? "true" : "false")
+    << ",\"detached\":" << (detached ? "true" : "false");
   o << ",\"verify\":{\"ran\":" << (verify.ran ? "true" : "false") << ",\"sampled\":" << (verify.sampled ? "true" : "false")
     << ",\"keys_checked\":" << verify.keys_checked << ",\"keys_rechecked\":" << verify.keys_rechecked
     << ",\"mismatches\":" << verify.mismatches << ",\"seconds\":" << Num(verify.seconds)
+    << ",\"no_touch\":" << (verify.no_touch ? "true" : "false")
     << ",\"error\":" << JsonEscape(verify.error) << ",\"source_counts\":" << CountsJson(verify.source_counts)
     << ",\"target_counts\":" << CountsJson(verify.target_counts) << ",\"first_mismatches\":[";
   for (size_t i = 0; i < verify.first.size(); ++i)

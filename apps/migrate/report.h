@@ -21,6 +21,7 @@ enum ExitCode : int {
   kExitSync = 4,             // the replica could not sync (corrupt RDB, unsupported type, timeout)
   kExitTarget = 5,           // target unreachable / embedded server failed / SAVE failed
   kExitCutover = 6,          // cutover could not reach equal offsets; the source was unpaused
+  kExitTargetNotEmpty = 7,   // the target holds keys and --flush-target was not given
   kExitInterrupted = 130,    // SIGINT/SIGTERM before the first full sync completed
 };
 
@@ -41,7 +42,8 @@ struct VerifyResult {
   std::map<int, std::map<std::string, uint64_t>> source_counts;
   std::map<int, std::map<std::string, uint64_t>> target_counts;
   double seconds = 0;
-  std::string error;  // verification could not run to the end
+  bool no_touch = false;  // the source honoured CLIENT NO-TOUCH (7.2+): no access clock touched
+  std::string error;  // verification could not run to the end, or checked nothing
 };
 
 struct CutoverResult {
@@ -51,7 +53,25 @@ struct CutoverResult {
   int64_t target_offset = -1;  // target's applied offset when it was detached
   int64_t source_offset_after = -1;  // re-read before unpausing: equal means nothing slipped through
   double pause_ms = 0;         // how long writes were paused on the source
+  int check_rounds = 0;        // equal-offset checks until the source's offset stood still
+  int64_t keepalive_bytes = 0;  // PING/GETACK bytes the paused source sent after the check
+  bool target_detached = false;  // REPLICAOF NO ONE ran on the target
+  bool leave_source = false;     // --cutover-leave-source
+  std::string source_role;       // "replica of host:port" or "primary"
+  bool source_following = false;  // the source's link to the target came up
+  int64_t source_replica_offset = -1;
+  std::vector<std::string> notes;
   std::string error;
+};
+
+// Periodic sample checks while following (--verify-every).
+struct FollowChecks {
+  uint64_t runs = 0;
+  uint64_t keys_checked = 0;
+  uint64_t mismatches = 0;        // summed over runs
+  uint64_t last_mismatches = 0;
+  std::string last_error;
+  std::vector<Mismatch> first;    // from the runs that found differences
 };
 
 struct MigrationReport {
@@ -60,7 +80,7 @@ struct MigrationReport {
   std::string source_version;
   std::string target;  // "embedded 127.0.0.1:6379" or "darter 10.0.0.2:6379"
   int64_t source_keys = -1;
-  int64_t keys_loaded = 0;
+  int64_t keys_loaded = 0;  // keys on the target (INFO keyspace) when its full sync ended
   int64_t rdb_bytes = 0;
   double transfer_seconds = 0;
   double catchup_seconds = 0;
@@ -74,6 +94,11 @@ struct MigrationReport {
   std::string snapshot_error;
   VerifyResult verify;
   CutoverResult cutover;
+  FollowChecks follow_checks;
+  // What the target is when the tool exits: "primary", "replica of host:port (read-only)", ...
+  std::string target_state;
+  bool target_is_replica = false;  // still following the source: it rejects writes
+  bool detached = false;           // --detach ran REPLICAOF NO ONE at the end
   std::vector<std::string> warnings;
   std::string error;
   int exit_code = kExitOk;

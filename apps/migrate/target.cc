@@ -105,8 +105,11 @@ ReplStatus Target::Status() {
   s.sync_total_bytes = InfoInt(info, "master_sync_total_bytes", -1);
   s.sync_read_bytes = InfoInt(info, "master_sync_read_bytes", 0);
   s.sync_keys = InfoInt(info, "master_sync_keys", 0);
+  s.last_sync_bytes = InfoInt(info, "master_sync_last_bytes", 0);
   s.offset = s.is_replica ? InfoInt(info, "slave_repl_offset", 0) : InfoInt(info, "master_repl_offset", 0);
   s.last_error = InfoStr(info, "master_last_error");
+  s.master_host = InfoStr(info, "master_host");
+  s.master_port = static_cast<int>(InfoInt(info, "master_port", 0));
   s.full_syncs = InfoInt(stats, "replica_full_syncs", 0);
   s.partial_syncs = InfoInt(stats, "replica_partial_syncs", 0);
   if (server_) {
@@ -114,6 +117,19 @@ ReplStatus Target::Status() {
     s.sync_keys = static_cast<int64_t>(server_->repl_state().Get().sync_keys);
   }
   return s;
+}
+
+int64_t Target::KeyCount(std::string* per_db) {
+  auto info = conn_.Info("keyspace");
+  if (info.empty() && !conn_.connected()) return -1;
+  int64_t keys = 0;
+  for (const auto& [k, v] : info) {
+    if (k.rfind("db", 0) != 0 || v.rfind("keys=", 0) != 0) continue;
+    int64_t n = std::atoll(v.c_str() + 5);
+    keys += n;
+    if (per_db && n > 0) *per_db += (per_db->empty() ? "" : " ") + k + "=" + std::to_string(n);
+  }
+  return keys;
 }
 
 std::optional<std::string> Target::Save(std::string* path) {

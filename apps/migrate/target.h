@@ -30,7 +30,10 @@ struct ReplStatus {
   int64_t sync_total_bytes = -1;
   int64_t sync_read_bytes = 0;
   int64_t sync_keys = 0;
+  int64_t last_sync_bytes = 0;  // master_sync_last_bytes: the RDB size of the last full sync
   int64_t offset = 0;  // slave_repl_offset (replica) or master_repl_offset (primary)
+  std::string master_host;  // while a replica
+  int master_port = 0;
   int64_t full_syncs = 0;
   int64_t partial_syncs = 0;
   std::string last_error;
@@ -61,6 +64,9 @@ class Target {
                                        const std::string& password, bool* already);
   std::optional<std::string> ReplicaOfNoOne();
   ReplStatus Status();
+  // Keys over every database (INFO keyspace), or -1 when INFO cannot be read; *per_db
+  // lists the non-empty ones ("db0=12 db3=4").
+  int64_t KeyCount(std::string* per_db = nullptr);
   // SAVE on the target; *path is where the file went (CONFIG GET dir + dbfilename).
   std::optional<std::string> Save(std::string* path);
   // Stops the embedded server (no-op for a remote target). Idempotent.

@@ -77,9 +77,47 @@ std::map<std::string, std::string> Fields(const redisReply* r) {
 Verifier::Verifier(RedisConn& source, RedisConn& target, VerifyOptions options)
     : src_(source), dst_(target), opt_(std::move(options)) {}
 
+// A refusal that no retry or re-check changes: the user lacks the command (ACL), it is
+// renamed away, or the connection is not authenticated. It stops the verification with
+// that reason instead of turning every key into a "difference".
+void Verifier::CheckRefused(const redisReply* r, bool source, const std::vector<std::string>& argv) {
+  if (!r || r->type != REDIS_REPLY_ERROR || !result_.error.empty()) return;
+  std::string msg(r->str, r->len);
+  bool fatal = msg.rfind("NOPERM", 0) == 0 || msg.rfind("NOAUTH", 0) == 0 || msg.rfind("ERR unknown command", 0) == 0;
+  if (!fatal) return;
+  std::string cmd = argv.empty() ? "?" : argv[0];
+  result_.error = std::string(source ? "the source" : "the target") + " refused " + cmd + ": " + msg +
+                  (msg.rfind("NOPERM", 0) == 0 ? " (the verifier's user needs +@read, +type, +pttl, +scan, +randomkey)"
+                                               : "");
+}
+
+ReplyPtr Verifier::SrcCmd(const std::vector<std::string>& argv) {
+  ReplyPtr r = src_.Cmd(argv);
+  CheckRefused(r.get(), true, argv);
+  return r;
+}
+
+ReplyPtr Verifier::DstCmd(const std::vector<std::string>& argv) {
+  ReplyPtr r = dst_.Cmd(argv);
+  CheckRefused(r.get(), false, argv);
+  return r;
+}
+
+std::vector<ReplyPtr> Verifier::SrcPipe(const std::vector<std::vector<std::string>>& cmds) {
+  auto out = src_.Pipeline(cmds);
+  for (size_t i = 0; i < out.size(); ++i) CheckRefused(out[i].get(), true, cmds[i]);
+  return out;
+}
+
+std::vector<ReplyPtr> Verifier::DstPipe(const std::vector<std::vector<std::string>>& cmds) {
+  auto out = dst_.Pipeline(cmds);
+  for (size_t i = 0; i < out.size(); ++i) CheckRefused(out[i].get(), false, cmds[i]);
+  return out;
+}
+
 bool Verifier::Select(int db) {
-  ReplyPtr a = src_.Cmd({"SELECT", std::to_string(db)});
-  ReplyPtr b = dst_.Cmd({"SELECT", std::to_string(db)});
+  ReplyPtr a = SrcCmd({"SELECT", std::to_string(db)});
+  ReplyPtr b = DstCmd({"SELECT", std::to_string(db)});
   if (!a || !b) {
     result_.error = !a ? src_.error() : dst_.error();
     return false;
@@ -92,7 +130,7 @@ bool Verifier::Select(int db) {
 }
 
 int Verifier::DatabaseCount() {
-  ReplyPtr r = src_.Cmd({"CONFIG", "GET", "databases"});
+  ReplyPtr r = src_.Cmd({"CONFIG", "GET", "databases"});  // refusal: INFO keyspace below
   if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
     int n = std::atoi(ReplyText(r->element[1]).c_str());
     if (n > 0) return n;
@@ -106,20 +144,21 @@ int Verifier::DatabaseCount() {
 
 void Verifier::Record(int db, const std::string& key, const std::string& what) {
   (void)what;
+  if (!result_.error.empty()) return;  // a refusal, not a difference
   if (suspects_.size() < opt_.max_recheck_keys) suspects_.emplace_back(db, key);
   else suspects_dropped_++;
 }
 
 std::optional<std::string> Verifier::CompareString(const std::string& key) {
-  auto a = src_.Pipeline({{"GET", key}});
-  auto b = dst_.Pipeline({{"GET", key}});
+  auto a = SrcPipe({{"GET", key}});
+  auto b = DstPipe({{"GET", key}});
   if (a.size() != 1 || b.size() != 1) return "I/O error: " + (a.size() != 1 ? src_.error() : dst_.error());
   if (a[0]->type == REDIS_REPLY_STRING && b[0]->type == REDIS_REPLY_STRING && a[0]->len == b[0]->len &&
       std::equal(a[0]->str, a[0]->str + a[0]->len, b[0]->str)) {
     // A HyperLogLog is a string in Redis's own encoding: equal bytes, and the same count.
     if (a[0]->len >= 4 && std::string(a[0]->str, 4) == "HYLL") {
-      ReplyPtr ca = src_.Cmd({"PFCOUNT", key});
-      ReplyPtr cb = dst_.Cmd({"PFCOUNT", key});
+      ReplyPtr ca = SrcCmd({"PFCOUNT", key});
+      ReplyPtr cb = DstCmd({"PFCOUNT", key});
       if (Canonical(ca.get()) != Canonical(cb.get())) return "PFCOUNT " + Diff(ca.get(), cb.get());
     }
     return std::nullopt;
@@ -128,14 +167,14 @@ std::optional<std::string> Verifier::CompareString(const std::string& key) {
 }
 
 std::optional<std::string> Verifier::CompareList(const std::string& key) {
-  ReplyPtr la = src_.Cmd({"LLEN", key});
-  ReplyPtr lb = dst_.Cmd({"LLEN", key});
+  ReplyPtr la = SrcCmd({"LLEN", key});
+  ReplyPtr lb = DstCmd({"LLEN", key});
   if (Canonical(la.get()) != Canonical(lb.get())) return "LLEN " + Diff(la.get(), lb.get());
   long long n = la ? la->integer : 0;
   for (long long i = 0; i < n; i += kChunk) {
     std::vector<std::string> cmd = {"LRANGE", key, std::to_string(i), std::to_string(i + kChunk - 1)};
-    ReplyPtr a = src_.Cmd(cmd);
-    ReplyPtr b = dst_.Cmd(cmd);
+    ReplyPtr a = SrcCmd(cmd);
+    ReplyPtr b = DstCmd(cmd);
     if (Canonical(a.get()) != Canonical(b.get()))
       return "LRANGE " + std::to_string(i) + " " + std::to_string(i + kChunk - 1) + ": " + Diff(a.get(), b.get());
   }
@@ -144,14 +183,14 @@ std::optional<std::string> Verifier::CompareList(const std::string& key) {
 
 std::optional<std::string> Verifier::CompareSetLike(const std::string& key, bool hash) {
   const char* card = hash ? "HLEN" : "SCARD";
-  ReplyPtr ca = src_.Cmd({card, key});
-  ReplyPtr cb = dst_.Cmd({card, key});
+  ReplyPtr ca = SrcCmd({card, key});
+  ReplyPtr cb = DstCmd({card, key});
   if (Canonical(ca.get()) != Canonical(cb.get())) return std::string(card) + " " + Diff(ca.get(), cb.get());
   long long n = ca ? ca->integer : 0;
   if (n <= kWholeFetchLimit) {
     std::vector<std::string> cmd = {hash ? "HGETALL" : "SMEMBERS", key};
-    ReplyPtr a = src_.Cmd(cmd);
-    ReplyPtr b = dst_.Cmd(cmd);
+    ReplyPtr a = SrcCmd(cmd);
+    ReplyPtr b = DstCmd(cmd);
     auto sa = Strings(a.get()), sb = Strings(b.get());
     if (hash) {
       // Sort field/value pairs, not single strings.
@@ -180,7 +219,7 @@ std::optional<std::string> Verifier::CompareSetLike(const std::string& key, bool
   // the same value, means equal. SSCAN/HSCAN may repeat members; that is harmless here.
   std::string cursor = "0";
   do {
-    ReplyPtr r = src_.Cmd({hash ? "HSCAN" : "SSCAN", key, cursor, "COUNT", std::to_string(kChunk)});
+    ReplyPtr r = SrcCmd({hash ? "HSCAN" : "SSCAN", key, cursor, "COUNT", std::to_string(kChunk)});
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) return "SSCAN/HSCAN failed on the source";
     cursor = ReplyText(r->element[0]);
     auto items = Strings(r->element[1]);
@@ -192,7 +231,7 @@ std::optional<std::string> Verifier::CompareSetLike(const std::string& key, bool
         values.push_back(items[i + 1]);
       }
       if (values.empty()) continue;
-      ReplyPtr b = dst_.Cmd(cmd);
+      ReplyPtr b = DstCmd(cmd);
       auto got = Strings(b.get());
       for (size_t i = 0; i < values.size(); ++i)
         if (i >= got.size() || got[i] != values[i] || b->element[i]->type == REDIS_REPLY_NIL)
@@ -201,7 +240,7 @@ std::optional<std::string> Verifier::CompareSetLike(const std::string& key, bool
     } else {
       std::vector<std::vector<std::string>> cmds;
       for (auto& m : items) cmds.push_back({"SISMEMBER", key, m});
-      auto replies = dst_.Pipeline(cmds);
+      auto replies = DstPipe(cmds);
       if (replies.size() != cmds.size()) return "I/O error: " + dst_.error();
       for (size_t i = 0; i < replies.size(); ++i)
         if (replies[i]->type != REDIS_REPLY_INTEGER || replies[i]->integer != 1)
@@ -212,14 +251,14 @@ std::optional<std::string> Verifier::CompareSetLike(const std::string& key, bool
 }
 
 std::optional<std::string> Verifier::CompareZset(const std::string& key) {
-  ReplyPtr ca = src_.Cmd({"ZCARD", key});
-  ReplyPtr cb = dst_.Cmd({"ZCARD", key});
+  ReplyPtr ca = SrcCmd({"ZCARD", key});
+  ReplyPtr cb = DstCmd({"ZCARD", key});
   if (Canonical(ca.get()) != Canonical(cb.get())) return "ZCARD " + Diff(ca.get(), cb.get());
   long long n = ca ? ca->integer : 0;
   for (long long i = 0; i < n; i += kChunk) {
     std::vector<std::string> cmd = {"ZRANGE", key, std::to_string(i), std::to_string(i + kChunk - 1), "WITHSCORES"};
-    ReplyPtr a = src_.Cmd(cmd);
-    ReplyPtr b = dst_.Cmd(cmd);
+    ReplyPtr a = SrcCmd(cmd);
+    ReplyPtr b = DstCmd(cmd);
     auto sa = Strings(a.get()), sb = Strings(b.get());
     if (sa.size() != sb.size()) return "ZRANGE " + std::to_string(i) + ": " + Diff(a.get(), b.get());
     for (size_t j = 0; j + 1 < sa.size(); j += 2)
@@ -231,14 +270,14 @@ std::optional<std::string> Verifier::CompareZset(const std::string& key) {
 }
 
 std::optional<std::string> Verifier::CompareStream(const std::string& key) {
-  ReplyPtr la = src_.Cmd({"XLEN", key});
-  ReplyPtr lb = dst_.Cmd({"XLEN", key});
+  ReplyPtr la = SrcCmd({"XLEN", key});
+  ReplyPtr lb = DstCmd({"XLEN", key});
   if (Canonical(la.get()) != Canonical(lb.get())) return "XLEN " + Diff(la.get(), lb.get());
   std::string start = "-";
   while (true) {
     std::vector<std::string> cmd = {"XRANGE", key, start, "+", "COUNT", std::to_string(kChunk)};
-    ReplyPtr a = src_.Cmd(cmd);
-    ReplyPtr b = dst_.Cmd(cmd);
+    ReplyPtr a = SrcCmd(cmd);
+    ReplyPtr b = DstCmd(cmd);
     if (Canonical(a.get()) != Canonical(b.get())) return "XRANGE from " + start + ": " + Diff(a.get(), b.get());
     if (!a || a->type != REDIS_REPLY_ARRAY || a->elements < kChunk) break;
     const redisReply* last = a->element[a->elements - 1];
@@ -246,8 +285,8 @@ std::optional<std::string> Verifier::CompareStream(const std::string& key) {
     start = "(" + ReplyText(last->element[0]);
   }
   // Consumer groups: the fields both servers report must agree.
-  ReplyPtr ga = src_.Cmd({"XINFO", "GROUPS", key});
-  ReplyPtr gb = dst_.Cmd({"XINFO", "GROUPS", key});
+  ReplyPtr ga = SrcCmd({"XINFO", "GROUPS", key});
+  ReplyPtr gb = DstCmd({"XINFO", "GROUPS", key});
   if (!ga || !gb || ga->type != REDIS_REPLY_ARRAY || gb->type != REDIS_REPLY_ARRAY)
     return "XINFO GROUPS " + Diff(ga.get(), gb.get());
   if (ga->elements != gb->elements) return "XINFO GROUPS count " + Diff(ga.get(), gb.get());
@@ -272,8 +311,8 @@ std::optional<std::string> Verifier::CompareStream(const std::string& key) {
   // Consumers and their pending counts, per group.
   for (auto& [name, fa] : groups_a) {
     std::string g = name.size() >= 2 && name.front() == '"' ? name.substr(1, name.size() - 2) : name;
-    ReplyPtr ca = src_.Cmd({"XINFO", "CONSUMERS", key, g});
-    ReplyPtr cb = dst_.Cmd({"XINFO", "CONSUMERS", key, g});
+    ReplyPtr ca = SrcCmd({"XINFO", "CONSUMERS", key, g});
+    ReplyPtr cb = DstCmd({"XINFO", "CONSUMERS", key, g});
     std::map<std::string, std::string> pa, pb;
     if (ca && ca->type == REDIS_REPLY_ARRAY)
       for (size_t i = 0; i < ca->elements; ++i) {
@@ -301,8 +340,8 @@ std::optional<std::string> Verifier::CompareValue(const std::string& key, const 
 }
 
 std::optional<std::string> Verifier::CompareKey(const std::string& key) {
-  auto a = src_.Pipeline({{"TYPE", key}, {"PTTL", key}});
-  auto b = dst_.Pipeline({{"TYPE", key}, {"PTTL", key}});
+  auto a = SrcPipe({{"TYPE", key}, {"PTTL", key}});
+  auto b = DstPipe({{"TYPE", key}, {"PTTL", key}});
   if (a.size() != 2 || b.size() != 2) return "I/O error: " + (a.size() != 2 ? src_.error() : dst_.error());
   std::string ta = ReplyText(a[0].get()), tb = ReplyText(b[0].get());
   if (ta == "none" && tb == "none") return std::string();
@@ -323,14 +362,15 @@ void Verifier::CheckBatch(int db, const std::vector<std::string>& keys, bool cou
     meta.push_back({"TYPE", k});
     meta.push_back({"PTTL", k});
   }
-  auto a = src_.Pipeline(meta);
-  auto b = dst_.Pipeline(meta);
+  auto a = SrcPipe(meta);
+  auto b = DstPipe(meta);
   if (a.size() != meta.size() || b.size() != meta.size()) {
     result_.error = "I/O error during verification: " + (a.size() != meta.size() ? src_.error() : dst_.error());
     return;
   }
+  if (!result_.error.empty()) return;
   std::vector<size_t> strings;
-  for (size_t i = 0; i < keys.size(); ++i) {
+  for (size_t i = 0; i < keys.size() && result_.error.empty(); ++i) {
     std::string ta = ReplyText(a[2 * i].get()), tb = ReplyText(b[2 * i].get());
     if (count_types && ta != "none") result_.source_counts[db][ta]++;
     if (ta == "none" && tb == "none") continue;  // gone from both since the scan
@@ -354,13 +394,15 @@ void Verifier::CheckBatch(int db, const std::vector<std::string>& keys, bool cou
     if (d) Record(db, keys[i], *d);
   }
   std::vector<std::vector<std::string>> gets;
+  if (!result_.error.empty()) return;
   for (size_t i : strings) gets.push_back({"GET", keys[i]});
-  auto ga = src_.Pipeline(gets);
-  auto gb = dst_.Pipeline(gets);
+  auto ga = SrcPipe(gets);
+  auto gb = DstPipe(gets);
   if (ga.size() != gets.size() || gb.size() != gets.size()) {
     result_.error = "I/O error during verification: " + (ga.size() != gets.size() ? src_.error() : dst_.error());
     return;
   }
+  if (!result_.error.empty()) return;
   for (size_t j = 0; j < strings.size(); ++j) {
     const redisReply* x = ga[j].get();
     const redisReply* y = gb[j].get();
@@ -378,7 +420,7 @@ void Verifier::CheckBatch(int db, const std::vector<std::string>& keys, bool cou
 void Verifier::ScanTargetForExtras(int db) {
   std::string cursor = "0";
   do {
-    ReplyPtr r = dst_.Cmd({"SCAN", cursor, "COUNT", std::to_string(opt_.scan_count)});
+    ReplyPtr r = DstCmd({"SCAN", cursor, "COUNT", std::to_string(opt_.scan_count)});
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
       result_.error = "SCAN on the target failed: " + (r ? Canonical(r.get()) : dst_.error());
       return;
@@ -390,12 +432,13 @@ void Verifier::ScanTargetForExtras(int db) {
       types.push_back({"TYPE", k});
       exists.push_back({"EXISTS", k});
     }
-    auto t = dst_.Pipeline(types);
-    auto e = src_.Pipeline(exists);
+    auto t = DstPipe(types);
+    auto e = SrcPipe(exists);
     if (t.size() != keys.size() || e.size() != keys.size()) {
       result_.error = "I/O error while scanning the target";
       return;
     }
+    if (!result_.error.empty()) return;
     for (size_t i = 0; i < keys.size(); ++i) {
       std::string type = ReplyText(t[i].get());
       if (type != "none") result_.target_counts[db][type]++;
@@ -409,14 +452,19 @@ VerifyResult Verifier::Run() {
   result_ = VerifyResult{};
   result_.ran = true;
   result_.sampled = opt_.sample > 0;
+  // Redis 7.2+: reads on these connections leave the keys' LRU/LFU clock alone. Older
+  // servers (and Darter) refuse it; their value reads touch keys like any client's.
+  ReplyPtr nt = src_.Cmd({"CLIENT", "NO-TOUCH", "ON"});
+  result_.no_touch = nt && nt->type == REDIS_REPLY_STATUS;
+  dst_.Cmd({"CLIENT", "NO-TOUCH", "ON"});
   int dbs = DatabaseCount();
   // Keys per database on the source, for sampling in proportion.
   std::vector<long long> sizes(dbs, 0);
   long long total = 0;
   for (int db = 0; db < dbs && result_.error.empty(); ++db) {
     if (!Select(db)) break;
-    ReplyPtr a = src_.Cmd({"DBSIZE"});
-    ReplyPtr b = dst_.Cmd({"DBSIZE"});
+    ReplyPtr a = SrcCmd({"DBSIZE"});
+    ReplyPtr b = DstCmd({"DBSIZE"});
     sizes[db] = a && a->type == REDIS_REPLY_INTEGER ? a->integer : 0;
     long long tsize = b && b->type == REDIS_REPLY_INTEGER ? b->integer : 0;
     total += sizes[db];
@@ -424,7 +472,7 @@ VerifyResult Verifier::Run() {
     if (opt_.sample == 0) {
       std::string cursor = "0";
       do {
-        ReplyPtr r = src_.Cmd({"SCAN", cursor, "COUNT", std::to_string(opt_.scan_count)});
+        ReplyPtr r = SrcCmd({"SCAN", cursor, "COUNT", std::to_string(opt_.scan_count)});
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
           result_.error = "SCAN on the source failed: " + (r ? Canonical(r.get()) : src_.error());
           break;
@@ -442,7 +490,10 @@ VerifyResult Verifier::Run() {
       uint64_t n = std::max<uint64_t>(1, opt_.sample * sizes[db] / std::max<long long>(total, 1));
       if (!Select(db)) break;
       std::vector<std::vector<std::string>> cmds(n, std::vector<std::string>{"RANDOMKEY"});
-      auto keys_r = src_.Pipeline(cmds);
+      auto keys_r = SrcPipe(cmds);
+      if (keys_r.size() != cmds.size() && result_.error.empty())
+        result_.error = "I/O error during verification: " + src_.error();
+      if (!result_.error.empty()) break;
       std::vector<std::string> keys;
       for (auto& r : keys_r)
         if (r && r->type == REDIS_REPLY_STRING) keys.push_back(ReplyText(r.get()));
@@ -450,7 +501,7 @@ VerifyResult Verifier::Run() {
       keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
       std::vector<std::vector<std::string>> types;
       for (auto& k : keys) types.push_back({"TYPE", k});
-      auto tt = dst_.Pipeline(types);
+      auto tt = DstPipe(types);
       for (size_t i = 0; i < tt.size(); ++i) {
         std::string type = ReplyText(tt[i].get());
         if (type != "none") result_.target_counts[db][type]++;
@@ -463,13 +514,17 @@ VerifyResult Verifier::Run() {
     if (opt_.wait_caught_up && !opt_.wait_caught_up()) break;
     std::vector<std::pair<int, std::string>> again;
     std::vector<Mismatch> found;
+    // SCAN may return a key twice (rehashing), and a key can be suspected by both scans:
+    // each difference counts and is listed once.
     std::sort(suspects_.begin(), suspects_.end());
+    suspects_.erase(std::unique(suspects_.begin(), suspects_.end()), suspects_.end());
     int current = -1;
     for (auto& [db, key] : suspects_) {
       if (db != current) {
         if (!Select(db)) break;
         current = db;
       }
+      if (!result_.error.empty()) break;
       result_.keys_rechecked++;
       auto diff = CompareKey(key);
       if (diff && !diff->empty()) {
@@ -486,12 +541,22 @@ VerifyResult Verifier::Run() {
   }
   if (!suspects_.empty() && result_.mismatches == 0 && result_.error.empty()) {
     // Rechecks could not run (no catch-up function or it failed): report as found.
+    std::sort(suspects_.begin(), suspects_.end());
+    suspects_.erase(std::unique(suspects_.begin(), suspects_.end()), suspects_.end());
     result_.mismatches = suspects_.size() + suspects_dropped_;
     for (size_t i = 0; i < suspects_.size() && i < opt_.show; ++i) {
       Select(suspects_[i].first);
       auto diff = CompareKey(suspects_[i].second);
       result_.first.push_back({suspects_[i].first, suspects_[i].second, diff ? *diff : "differed during the scan"});
     }
+  }
+  if (!result_.error.empty()) {
+    // A refusal: the differences seen so far may be the refusal's echoes, not data.
+    result_.mismatches = 0;
+    result_.first.clear();
+  } else if (result_.keys_checked == 0 && total > 0) {
+    result_.error = "no key was checked although the source has " + std::to_string(total) +
+                    " (keys vanished, or the source answered nothing usable): verification did not happen";
   }
   Select(0);
   result_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -44,6 +44,13 @@ class Verifier {
   std::optional<std::string> CompareKey(const std::string& key);
 
  private:
+  // Commands on either side; a refusal no re-check can change (NOPERM, renamed
+  // command) sets result_.error.
+  ReplyPtr SrcCmd(const std::vector<std::string>& argv);
+  ReplyPtr DstCmd(const std::vector<std::string>& argv);
+  std::vector<ReplyPtr> SrcPipe(const std::vector<std::vector<std::string>>& cmds);
+  std::vector<ReplyPtr> DstPipe(const std::vector<std::vector<std::string>>& cmds);
+  void CheckRefused(const redisReply* r, bool source, const std::vector<std::string>& argv);
   bool Select(int db);
   int DatabaseCount();
   void CheckBatch(int db, const std::vector<std::string>& keys, bool count_types);

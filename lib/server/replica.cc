@@ -28,6 +28,9 @@ ReplicaLink::ReplicaLink(Server& server, std::string host, int port)
   // beyond Redis's own.
   resp::ParserLimits limits;
   parser_ = resp::RequestParser(limits);
+  // master_last_error speaks for the current link only: a new REPLICAOF starts without
+  // the previous link's error (constructed inside REPLICAOF, before it replies).
+  server_.repl_state().Update([](ReplicationSnapshot& s) { s.last_error.clear(); });
 }
 
 ReplicaLink::~ReplicaLink() = default;

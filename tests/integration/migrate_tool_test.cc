@@ -1,7 +1,10 @@
 // darter-migrate end to end against Debian's redis-server: one-shot into the embedded
 // Darter with --verify and --json (the report parsed), a cutover into a running
-// darter-server under write load, and the clear failures (unreachable source, wrong
-// password).
+// darter-server under write load, the clear failures (unreachable source, wrong
+// password), and what the tool must not do to a target or claim without checking:
+// wiping a non-empty target, leaving it a silent read-only replica, stale replica
+// errors, verifications that checked nothing or turned NOPERM into differences,
+// and sources it can never sync from (PSYNC renamed, module types, newer RDBs).
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -13,169 +16,14 @@
 #include <iostream>
 #include <sstream>
 
+#include "migrate_test_support.h"
 #include "replication_support.h"
 
 using namespace darter::test;
 using namespace darter::test::repl;
+using namespace darter::test::migrate;
 using namespace std::chrono_literals;
 
-namespace {
-
-std::string MigrateBinary() {
-  const char* env = std::getenv("DARTER_MIGRATE_BIN");
-  return env ? env : DARTER_MIGRATE_BIN;
-}
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-// Runs darter-migrate with `args`, bounded by `timeout` (then SIGKILL by pid).
-RunResult RunMigrate(const std::vector<std::string>& args, std::chrono::seconds timeout = 120s) {
-  auto dir = std::filesystem::temp_directory_path() / ("darter-migrate-test-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
-  auto out_path = dir / "stdout", err_path = dir / "stderr";
-  pid_t pid = fork();
-  if (pid == 0) {
-    int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int n = open("/dev/null", O_RDONLY);
-    dup2(o, 1);
-    dup2(e, 2);
-    dup2(n, 0);
-    std::vector<std::string> all = {MigrateBinary()};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  RunResult r;
-  int status = 0;
-  auto deadline = Clock::now() + timeout;
-  while (true) {
-    pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
-    if (Clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      r.err = "[killed after the timeout]\n";
-      break;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto slurp = [](const std::filesystem::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  };
-  r.out = slurp(out_path);
-  r.err += slurp(err_path);
-  std::filesystem::remove_all(dir);
-  return r;
-}
-
-// A minimal JSON reader: enough to walk darter-migrate's report.
-struct Json {
-  enum Kind { kNull, kBool, kNumber, kString, kArray, kObject } kind = kNull;
-  bool b = false;
-  double n = 0;
-  std::string s;
-  std::vector<Json> items;
-  std::map<std::string, Json> fields;
-  const Json& operator[](const std::string& k) const {
-    static Json none;
-    auto it = fields.find(k);
-    return it == fields.end() ? none : it->second;
-  }
-};
-
-struct JsonParser {
-  const std::string& t;
-  size_t i = 0;
-  bool ok = true;
-  void Ws() {
-    while (i < t.size() && std::isspace(static_cast<unsigned char>(t[i]))) ++i;
-  }
-  Json Parse() {
-    Ws();
-    Json j;
-    if (i >= t.size()) {
-      ok = false;
-      return j;
-    }
-    char c = t[i];
-    if (c == '{') {
-      j.kind = Json::kObject;
-      ++i;
-      Ws();
-      if (t[i] == '}') { ++i; return j; }
-      while (ok) {
-        Ws();
-        Json k = Parse();
-        Ws();
-        if (t[i++] != ':') ok = false;
-        j.fields[k.s] = Parse();
-        Ws();
-        if (t[i] == ',') { ++i; continue; }
-        if (t[i] == '}') { ++i; break; }
-        ok = false;
-      }
-    } else if (c == '[') {
-      j.kind = Json::kArray;
-      ++i;
-      Ws();
-      if (t[i] == ']') { ++i; return j; }
-      while (ok) {
-        j.items.push_back(Parse());
-        Ws();
-        if (t[i] == ',') { ++i; continue; }
-        if (t[i] == ']') { ++i; break; }
-        ok = false;
-      }
-    } else if (c == '"') {
-      j.kind = Json::kString;
-      ++i;
-      while (i < t.size() && t[i] != '"') {
-        if (t[i] == '\\') {
-          ++i;
-          char e = t[i];
-          if (e == 'u') {
-            j.s += static_cast<char>(std::stoi(t.substr(i + 1, 4), nullptr, 16));
-            i += 4;
-          } else j.s += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
-          ++i;
-        } else j.s += t[i++];
-      }
-      ++i;
-    } else if (t.compare(i, 4, "true") == 0 || t.compare(i, 5, "false") == 0) {
-      j.kind = Json::kBool;
-      j.b = t[i] == 't';
-      i += j.b ? 4 : 5;
-    } else if (t.compare(i, 4, "null") == 0) {
-      i += 4;
-    } else {
-      j.kind = Json::kNumber;
-      size_t used = 0;
-      j.n = std::stod(t.substr(i), &used);
-      i += used;
-    }
-    return j;
-  }
-};
-
-Json ParseJson(const std::string& text, bool* ok) {
-  JsonParser p{text};
-  Json j = p.Parse();
-  *ok = p.ok && j.kind == Json::kObject;
-  return j;
-}
-
-}  // namespace
 
 TEST_CASE("darter-migrate one-shot with --verify --json: every available type, zero differences, snapshot saved") {
   StartedServer redis = StartRedis(0, {"--repl-diskless-sync-delay", "0"});
@@ -293,4 +141,259 @@ TEST_CASE("darter-migrate: unreachable source and wrong password fail clearly") 
   CHECK_MESSAGE(r.exit_code == 0, r.out << r.err);
   r = RunMigrate({"--bogus"});
   CHECK(r.exit_code == 2);
+}
+
+namespace {
+
+std::string SourceUri(int port, const std::string& auth = "") {
+  return "redis://" + (auth.empty() ? "" : auth + "@") + "127.0.0.1:" + std::to_string(port);
+}
+
+std::string TargetAddr(int port) { return "127.0.0.1:" + std::to_string(port); }
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// Waits until `text()` contains `needle`.
+bool WaitForText(const std::function<std::string()>& text, const std::string& needle, std::chrono::milliseconds timeout) {
+  return WaitFor([&] { return Contains(text(), needle); }, timeout);
+}
+
+}  // namespace
+
+TEST_CASE("darter-migrate refuses a --target that holds keys unless --flush-target is given") {
+  StartedServer redis = StartRedis(0, {"--repl-diskless-sync-delay", "0"});
+  REQUIRE_MESSAGE(redis.status.ok, redis.status.message);
+  StartedServer darter = StartDarter(0, {"--threads", "2"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  Client src(redis.port()), dst(darter.port());
+  REQUIRE(Format(src.Cmd({"SET", "from-source", "1"})) == "+OK");
+  REQUIRE(Format(dst.Cmd({"SET", "precious", "yes"})) == "+OK");
+  dst.Cmd({"SELECT", "3"});
+  REQUIRE(Format(dst.Cmd({"SET", "other", "1"})) == "+OK");
+  dst.Cmd({"SELECT", "0"});
+
+  RunResult r = RunMigrate({"--source", SourceUri(redis.port()), "--target", TargetAddr(darter.port()), "--no-save"}, 30s);
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.exit_code == 7);
+  CHECK(Contains(r.out, "already holds 2 keys (db0=1 db3=1)"));
+  CHECK(Contains(r.out, "--flush-target"));
+  // Untouched: still a primary with its keys.
+  CHECK(Format(dst.Cmd({"GET", "precious"})) == "\"yes\"");
+  CHECK(InfoStr(dst, "replication", "role") == "master");
+
+  r = RunMigrate({"--source", SourceUri(redis.port()), "--target", TargetAddr(darter.port()), "--flush-target",
+                  "--detach", "--no-save", "--json"}, 60s);
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(Format(dst.Cmd({"GET", "precious"})) == "(nil)");
+  CHECK(Format(dst.Cmd({"GET", "from-source"})) == "\"1\"");
+}
+
+TEST_CASE("darter-migrate --target one-shot: real key count, says the target is left a read-only replica; --detach") {
+  StartedServer redis = StartRedis(0, {"--repl-diskless-sync-delay", "0"});
+  REQUIRE_MESSAGE(redis.status.ok, redis.status.message);
+  StartedServer darter = StartDarter(0, {"--threads", "2"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  Client src(redis.port()), dst(darter.port());
+  REQUIRE(Format(src.Cmd({"DEBUG", "POPULATE", "5000", "k", "16"})) == "+OK");
+  src.Cmd({"SELECT", "4"});
+  REQUIRE(Format(src.Cmd({"DEBUG", "POPULATE", "207", "d4", "16"})) == "+OK");
+  src.Cmd({"SELECT", "0"});
+
+  RunResult r = RunMigrate({"--source", SourceUri(redis.port()), "--target", TargetAddr(darter.port()), "--json",
+                            "--no-save"}, 60s);
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  bool ok = false;
+  Json j = ParseJson(r.out, &ok);
+  REQUIRE(ok);
+  CHECK(j["keys_loaded"].n == 5207);
+  CHECK(j["target_is_replica"].b);
+  CHECK(Contains(j["target_state"].s, "still a replica of 127.0.0.1:" + std::to_string(redis.port())));
+  CHECK(Contains(j["target_state"].s, "--detach"));
+  CHECK(InfoStr(dst, "replication", "role") == "slave");
+  CHECK(Contains(Format(dst.Cmd({"SET", "x", "1"})), "READONLY"));
+
+  // The same in text form.
+  r = RunMigrate({"--source", SourceUri(redis.port()), "--target", TargetAddr(darter.port()), "--no-save"}, 60s);
+  CHECK(r.exit_code == 0);
+  CHECK_MESSAGE(Contains(r.out, "target state:  still a replica of"), r.out);
+
+  // Following, stopped with SIGTERM: with --detach the target ends a writable primary.
+  MigrateProcess p({"--source", SourceUri(redis.port()), "--target", TargetAddr(darter.port()), "--follow", "--detach",
+                    "--json", "--no-save", "--verify-every", "off"});
+  REQUIRE_MESSAGE(WaitForText([&] { return p.err(); }, "following the source", 30s), p.err());
+  p.Signal(SIGTERM);
+  r = p.Wait(30s);
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.exit_code == 0);
+  j = ParseJson(r.out, &ok);
+  REQUIRE(ok);
+  CHECK(j["detached"].b);
+  CHECK_FALSE(j["target_is_replica"].b);
+  CHECK(Contains(j["target_state"].s, "primary"));
+  CHECK(InfoStr(dst, "replication", "role") == "master");
+  CHECK(Format(dst.Cmd({"SET", "x", "1"})) == "+OK");
+}
+
+TEST_CASE("darter-migrate ignores a replica error left on the target by an earlier REPLICAOF") {
+  StartedServer redis = StartRedis(0, {"--requirepass", "pw", "--repl-diskless-sync-delay", "0"});
+  REQUIRE_MESSAGE(redis.status.ok, redis.status.message);
+  StartedServer darter = StartDarter(0, {"--threads", "2"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  Client src(redis.port()), dst(darter.port());
+  REQUIRE(Format(src.Cmd({"AUTH", "pw"})) == "+OK");
+  REQUIRE(Format(src.Cmd({"SET", "k", "v"})) == "+OK");
+  // An earlier attempt with a wrong password leaves master_last_error behind.
+  REQUIRE(Format(dst.Cmd({"CONFIG", "SET", "masterauth", "wrong"})) == "+OK");
+  REQUIRE(Format(dst.Cmd({"REPLICAOF", "127.0.0.1", std::to_string(redis.port())})) == "+OK");
+  REQUIRE(WaitFor([&] { return Contains(InfoStr(dst, "replication", "master_last_error"), "AUTH"); }, 10s));
+  REQUIRE(Format(dst.Cmd({"REPLICAOF", "NO", "ONE"})) == "+OK");
+
+  RunResult r = RunMigrate({"--source", SourceUri(redis.port(), ":pw"), "--target", TargetAddr(darter.port()),
+                            "--json", "--no-save", "--detach"}, 60s);
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_FALSE(Contains(r.err, "AUTH refused"));
+  CHECK(Format(dst.Cmd({"GET", "k"})) == "\"v\"");
+}
+
+TEST_CASE("darter-migrate --verify with a source user lacking RANDOMKEY, LLEN, HLEN: NOPERM, not differences") {
+  StartedServer redis = StartRedis(0, {"--repl-diskless-sync-delay", "0"});
+  REQUIRE_MESSAGE(redis.status.ok, redis.status.message);
+  Client src(redis.port());
+  std::vector<std::vector<std::string>> fill;
+  for (int i = 0; i < 200; ++i) {
+    std::string n = std::to_string(i);
+    fill.push_back({"SET", "s:" + n, n});
+    fill.push_back({"RPUSH", "l:" + n, "a", n});
+    fill.push_back({"HSET", "h:" + n, "f", n});
+  }
+  src.Pipeline(fill);
+  REQUIRE(Format(src.Cmd({"ACL", "SETUSER", "norandom", "on", ">pw", "~*", "&*", "+@all", "-randomkey"})) == "+OK");
+  REQUIRE(Format(src.Cmd({"ACL", "SETUSER", "nolen", "on", ">pw", "~*", "&*", "+@all", "-llen", "-hlen"})) == "+OK");
+  auto dir = redis.process->dir();
+
+  RunResult r = RunMigrate({"--source", SourceUri(redis.port(), "norandom:pw"), "--port", "0", "--dir",
+                            (dir / "a").string(), "--verify-sample", "50", "--json", "--no-save"}, 60s);
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.exit_code == 1);
+  bool ok = false;
+  Json j = ParseJson(r.out, &ok);
+  REQUIRE(ok);
+  CHECK(Contains(j["verify"]["error"].s, "NOPERM"));
+  CHECK(Contains(j["verify"]["error"].s, "RANDOMKEY"));
+  CHECK(j["verify"]["mismatches"].n == 0);
+  CHECK(Contains(j["error"].s, "verification failed"));
+
+  r = RunMigrate({"--source", SourceUri(redis.port(), "nolen:pw"), "--port", "0", "--dir", (dir / "b").string(),
+                  "--verify", "--json", "--no-save"}, 60s);
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.exit_code == 1);
+  j = ParseJson(r.out, &ok);
+  REQUIRE(ok);
+  CHECK(Contains(j["verify"]["error"].s, "NOPERM"));
+  CHECK((Contains(j["verify"]["error"].s, "LLEN") || Contains(j["verify"]["error"].s, "HLEN")));
+  CHECK(j["verify"]["mismatches"].n == 0);
+  CHECK(j["verify"]["first_mismatches"].items.empty());
+}
+
+TEST_CASE("darter-migrate --follow re-checks a sample every --verify-every and shows each difference once") {
+  StartedServer redis = StartRedis(0, {"--repl-diskless-sync-delay", "0"});
+  REQUIRE_MESSAGE(redis.status.ok, redis.status.message);
+  StartedServer darter = StartDarter(0, {"--threads", "2"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  Client src(redis.port()), dst(darter.port());
+  std::vector<std::vector<std::string>> fill;
+  for (int i = 0; i < 40; ++i) fill.push_back({"SET", "s:" + std::to_string(i), std::to_string(i)});
+  src.Pipeline(fill);
+
+  MigrateProcess p({"--source", SourceUri(redis.port()), "--target", TargetAddr(darter.port()), "--follow", "--json",
+                    "--no-save", "--verify-every", "1s", "--verify-every-sample", "1000"});
+  REQUIRE_MESSAGE(WaitForText([&] { return p.err(); }, "following the source", 30s), p.err());
+  // The replica accepts writes from clients only when told to: a stand-in for a copy gone wrong.
+  REQUIRE(Format(dst.Cmd({"CONFIG", "SET", "replica-read-only", "no"})) == "+OK");
+  REQUIRE(Format(dst.Cmd({"SET", "s:7", "tampered"})) == "+OK");
+  REQUIRE(Format(dst.Cmd({"SET", "s:8", "tampered"})) == "+OK");
+  CHECK_MESSAGE(WaitForText([&] { return p.err(); }, "'s:8'", 20s), p.err());
+  CHECK(Contains(p.err(), "sample check: 2 difference(s)"));
+  p.Signal(SIGTERM);
+  RunResult r = p.Wait(30s);
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.exit_code == 1);
+  bool ok = false;
+  Json j = ParseJson(r.out, &ok);
+  REQUIRE(ok);
+  CHECK(j["follow_checks"]["runs"].n >= 1);
+  CHECK(j["follow_checks"]["mismatches"].n >= 2);
+  std::map<std::string, int> seen;
+  for (auto& m : j["follow_checks"]["first_mismatches"].items) seen[m["key"].s]++;
+  CHECK(seen["s:7"] >= 1);
+  CHECK(seen["s:8"] >= 1);
+  // Each run lists a difference once.
+  size_t pos = r.err.find("sample check: 2 difference(s)");
+  REQUIRE(pos != std::string::npos);
+  std::string first_run = r.err.substr(pos, r.err.find("sample check", pos + 10) - pos);
+  size_t count7 = 0;
+  for (size_t at = first_run.find("'s:7'"); at != std::string::npos; at = first_run.find("'s:7'", at + 1)) count7++;
+  CHECK(count7 == 1);
+}
+
+namespace {
+
+// An RDB transfer as a primary sends it: "$<len>\r\n" + bytes.
+std::string Transfer(const std::string& rdb) { return "$" + std::to_string(rdb.size()) + "\r\n" + rdb; }
+
+std::string TrailerEof() { return std::string("\xff", 1) + std::string(8, '\0'); }
+
+}  // namespace
+
+TEST_CASE("darter-migrate fails fast, saying why, on a source it can never sync from") {
+  auto dir = std::filesystem::temp_directory_path() / ("dm-fast-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+
+  SUBCASE("PSYNC and SYNC renamed away, as on managed services") {
+    std::ofstream(dir / "redis.conf") << "rename-command PSYNC \"\"\nrename-command SYNC \"\"\n";
+    int port = FreePort();
+    ServerProcess redis(RedisServerBinary(),
+                        {(dir / "redis.conf").string(), "--port", std::to_string(port), "--bind", "127.0.0.1", "--save",
+                         "", "--appendonly", "no", "--dir", dir.string()},
+                        port);
+    Status st = redis.WaitUntilReady();
+    REQUIRE_MESSAGE(st.ok, st.message);
+    Client c(port);
+    REQUIRE(Format(c.Cmd({"SET", "k", "v"})) == "+OK");
+    RunResult r = RunMigrate({"--source", SourceUri(port), "--port", "0", "--dir", (dir / "t1").string()}, 60s);
+    INFO("stdout: " << r.out << "\nstderr: " << r.err);
+    CHECK(r.exit_code == 4);
+    CHECK(r.seconds < 10);
+    CHECK(Contains(r.out, "source refuses PSYNC and SYNC (renamed or disabled, as on managed services)"));
+    CHECK(Contains(r.out, "--rdb"));
+  }
+  SUBCASE("a module type in the RDB") {
+    std::string rdb = "REDIS0009";
+    rdb += std::string("\xfe\x00", 2);                       // SELECTDB 0
+    rdb += std::string("\x07\x01k", 3);                      // module value, key "k"
+    rdb += std::string("\x81", 1) + std::string("\x12\x34\x56\x78\x9a\xbc\xde\x01", 8);  // 64-bit module id
+    rdb += TrailerEof();
+    ScriptedPrimary primary(Transfer(rdb));
+    RunResult r = RunMigrate({"--source", SourceUri(primary.port()), "--port", "0", "--dir", (dir / "t2").string()}, 60s);
+    INFO("stdout: " << r.out << "\nstderr: " << r.err);
+    CHECK(r.exit_code == 4);
+    CHECK(r.seconds < 10);
+    CHECK(Contains(r.out, "the source holds a module data type, which Darter cannot load"));
+  }
+  SUBCASE("an RDB version newer than this build reads") {
+    ScriptedPrimary primary(Transfer("REDIS0099" + TrailerEof()));
+    RunResult r = RunMigrate({"--source", SourceUri(primary.port()), "--port", "0", "--dir", (dir / "t3").string()}, 60s);
+    INFO("stdout: " << r.out << "\nstderr: " << r.err);
+    CHECK(r.exit_code == 4);
+    CHECK(r.seconds < 10);
+    CHECK(Contains(r.out, "the source's RDB format is newer than this build of Darter reads"));
+    CHECK(Contains(r.out, "unsupported RDB version 99"));
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
