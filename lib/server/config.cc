@@ -121,6 +121,7 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
               auto m = ParseMemory(v);
               if (!m || *m < 1024 * 1024) return "argument must be a memory value";
               o.proto_max_bulk_len = *m;
+              store::GetStoreConfig().proto_max_bulk_len.store(static_cast<int64_t>(*m));
               return std::nullopt;
             }};
   params_["masterauth"] = Param{[](const ServerOptions& o) { return o.masterauth; },
@@ -196,6 +197,7 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
   AddStoreParams();
   store::GetStoreConfig().lfu_policy.store(opts_.maxmemory_policy.find("lfu") != std::string::npos);
   store::GetStoreConfig().lru_policy.store(opts_.maxmemory_policy.find("lru") != std::string::npos);
+  store::GetStoreConfig().proto_max_bulk_len.store(static_cast<int64_t>(opts_.proto_max_bulk_len));
 }
 
 void ConfigRegistry::AddStoreParams() {

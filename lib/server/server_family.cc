@@ -22,6 +22,7 @@
 #include "server/shard_set.h"
 #include "store/errors.h"
 #include "store/shard.h"
+#include "store/store_config.h"
 #include "store/string_util.h"
 
 namespace darter::server {
@@ -582,9 +583,21 @@ void DebugCommand(ConnectionContext& c) {
       rb.Ok();
     };
   } else if (sub == "populate" && c.args.size() >= 3 && c.args.size() <= 5) {
+    // Bounds (Redis has none and grows until the allocator fails): at most
+    // kPopulateMaxKeys keys, values of at most proto-max-bulk-len bytes, and at most
+    // kPopulateMaxBytes of values in all. Keys are made kPopulateChunk indices at a
+    // time, each chunk a separate task on every shard, so other clients' commands run
+    // between chunks instead of waiting for the whole population.
+    constexpr int64_t kPopulateMaxKeys = 100'000'000;
+    constexpr uint64_t kPopulateMaxBytes = uint64_t{8} << 30;
+    constexpr int64_t kPopulateChunk = 8192;
     auto count = store::ParseInt64(c.args[2]);
     if (!count || *count < 0) {
       c.reply.Error("ERR value is out of range, must be positive");
+      return;
+    }
+    if (*count > kPopulateMaxKeys) {
+      c.reply.Error("ERR count is out of range: DEBUG POPULATE creates at most 100000000 keys");
       return;
     }
     std::string prefix = c.args.size() >= 4 ? std::string(c.args[3]) : "key";
@@ -593,6 +606,14 @@ void DebugCommand(ConnectionContext& c) {
       size = store::ParseInt64(c.args[4]);
       if (!size || *size < 0) {
         c.reply.Error("ERR value is out of range, must be positive");
+        return;
+      }
+      if (static_cast<uint64_t>(*size) > store::ProtoMaxBulkLen()) {
+        c.reply.Error("ERR value size is out of range: it exceeds proto-max-bulk-len");
+        return;
+      }
+      if (static_cast<uint64_t>(*size) * static_cast<uint64_t>(*count) > kPopulateMaxBytes) {
+        c.reply.Error("ERR count x size is out of range: DEBUG POPULATE writes at most 8 GiB of values");
         return;
       }
     }
@@ -604,24 +625,27 @@ void DebugCommand(ConnectionContext& c) {
       unsigned shards = srv.shards().size();
       std::vector<asio::io_context*> ctxs;
       for (unsigned t = 0; t < shards; ++t) ctxs.push_back(&srv.shards().at(t).ctx());
-      co_await AwaitAll(ctxs, [&](size_t t) {
-        store::Shard& shard = srv.shards().at(static_cast<unsigned>(t)).shard();
-        store::DbTable& table = shard.db(db);
-        std::string key = prefix + ":", value;
-        size_t base = key.size();
-        for (int64_t i = 0; i < n; ++i) {
-          key.resize(base);
-          key += std::to_string(i);
-          if (store::ShardOf(key, shards) != t) continue;
-          uint64_t h = store::HashKey(key);
-          if (table.Find(key, h)) continue;  // as Redis: existing keys are left alone
-          value = "value:" + std::to_string(i);
-          if (size) value.resize(static_cast<size_t>(*size), '\0');
-          store::Slot* s = table.Insert(key, h);
-          s->value.SetString(value);
-          s->access = store::NewAccessStamp();
-        }
-      });
+      for (int64_t begin = 0; begin < n; begin += kPopulateChunk) {
+        int64_t end = std::min(n, begin + kPopulateChunk);
+        co_await AwaitAll(ctxs, [&](size_t t) {
+          store::Shard& shard = srv.shards().at(static_cast<unsigned>(t)).shard();
+          store::DbTable& table = shard.db(db);
+          std::string key = prefix + ":", value;
+          size_t base = key.size();
+          for (int64_t i = begin; i < end; ++i) {
+            key.resize(base);
+            key += std::to_string(i);
+            if (store::ShardOf(key, shards) != t) continue;
+            uint64_t h = store::HashKey(key);
+            if (table.Find(key, h)) continue;  // as Redis: existing keys are left alone
+            value = "value:" + std::to_string(i);
+            if (size) value.resize(static_cast<size_t>(*size), '\0');
+            store::Slot* s = table.Insert(key, h);
+            s->value.SetString(value);
+            s->access = store::NewAccessStamp();
+          }
+        });
+      }
       rb.Ok();
     };
   } else if (sub == "txstate" && c.args.size() == 2) {

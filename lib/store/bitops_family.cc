@@ -16,6 +16,7 @@
 #include "store/errors.h"
 #include "store/multi_shard_op.h"
 #include "store/shard.h"
+#include "store/store_config.h"
 #include "store/string_ops.h"
 #include "store/string_util.h"
 
@@ -34,7 +35,8 @@ constexpr std::string_view kBitposBit = "ERR The bit argument must be 1 or 0.";
 constexpr std::string_view kBitopNot = "ERR BITOP NOT must be called with a single source key.";
 
 // Redis's getBitOffsetFromArgument: a bit offset below 8 * proto-max-bulk-len
-// (512 MB); with `hash`, "#N" means N * bits.
+// (read at each call: CONFIG SET proto-max-bulk-len moves it; 2^32 bits at the
+// 512 MB default); with `hash`, "#N" means N * bits.
 std::optional<uint64_t> ParseBitOffset(std::string_view arg, bool hash, unsigned bits) {
   bool usehash = hash && arg.size() > 1 && arg[0] == '#';
   auto v = ParseInt64(usehash ? arg.substr(1) : arg);
@@ -44,7 +46,7 @@ std::optional<uint64_t> ParseBitOffset(std::string_view arg, bool hash, unsigned
     if (off > INT64_MAX / static_cast<int64_t>(bits)) return std::nullopt;
     off *= bits;
   }
-  if (static_cast<uint64_t>(off >> 3) >= kMaxStringLength) return std::nullopt;
+  if (static_cast<uint64_t>(off >> 3) >= ProtoMaxBulkLen()) return std::nullopt;
   return static_cast<uint64_t>(off);
 }
 

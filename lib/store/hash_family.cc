@@ -15,6 +15,7 @@
 #include "store/errors.h"
 #include "store/family_util.h"
 #include "store/hash_object.h"
+#include "store/random_picks.h"
 #include "store/shard.h"
 #include "store/string_util.h"
 
@@ -278,8 +279,7 @@ void HRandFieldCommand(CommandContext& c) {
   if (*l < 0) {
     // Repetitions allowed: -count independent draws.
     uint64_t count = static_cast<uint64_t>(-*l);
-    c.reply.ArrayHeader(count * header_mult);
-    for (uint64_t i = 0; i < count; ++i) emit(entry(Rng()() % size));
+    ReplyRepeatedPicks(c.reply, count, count * header_mult, [&] { emit(entry(Rng()() % size)); });
     return;
   }
   size_t count = static_cast<size_t>(*l);

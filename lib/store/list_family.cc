@@ -338,7 +338,11 @@ void LPosCommand(CommandContext& c) {
   }
   ListObject* l = AsList(s);
   std::string_view element = c.args[2];
-  uint64_t skip = rank < 0 ? (0 - static_cast<uint64_t>(rank)) - 1 : static_cast<uint64_t>(rank) - 1;
+  // RANK LONG_MIN: Redis negates the rank to walk from the tail, the negation wraps
+  // back to LONG_MIN, and every match then satisfies "matches >= rank": it acts as -1.
+  uint64_t skip = rank == INT64_MIN ? 0
+                  : rank < 0        ? (0 - static_cast<uint64_t>(rank)) - 1
+                                    : static_cast<uint64_t>(rank) - 1;
   uint64_t want = count < 0 ? 1 : static_cast<uint64_t>(count);  // 0: all
   uint64_t compared = 0;
   std::vector<int64_t> found;

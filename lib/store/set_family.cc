@@ -19,6 +19,7 @@
 #include "store/errors.h"
 #include "store/family_util.h"
 #include "store/multi_shard_op.h"
+#include "store/random_picks.h"
 #include "store/set_object.h"
 #include "store/shard.h"
 #include "store/store_config.h"
@@ -216,8 +217,7 @@ void SRandMemberWithCount(CommandContext& c) {
   if (*n < 0) {
     // Repetitions allowed: -count independent picks.
     uint64_t count = static_cast<uint64_t>(-*n);
-    c.reply.ArrayHeader(count);
-    for (uint64_t i = 0; i < count; ++i) c.reply.Bulk(set->RandomMember(rng));
+    ReplyRepeatedPicks(c.reply, count, count, [&] { c.reply.Bulk(set->RandomMember(rng)); });
     return;
   }
   uint64_t count = static_cast<uint64_t>(*n);

@@ -25,9 +25,17 @@ struct StoreConfig {
   std::atomic<bool> lfu_policy{false};
   // maxmemory-policy is LRU: RDB files record each key's idle time.
   std::atomic<bool> lru_policy{false};
+  // proto-max-bulk-len: the largest string value (SETRANGE, APPEND), hence the largest
+  // bit offset (8 * this - 1), and the largest reply to a repeated random pick.
+  std::atomic<int64_t> proto_max_bulk_len{512ll * 1024 * 1024};
 };
 
 // The process-wide instance.
 StoreConfig& GetStoreConfig();
+
+// proto-max-bulk-len as the families read it (a relaxed load).
+inline uint64_t ProtoMaxBulkLen() {
+  return static_cast<uint64_t>(GetStoreConfig().proto_max_bulk_len.load(std::memory_order_relaxed));
+}
 
 }  // namespace darter::store

@@ -9,6 +9,7 @@
 #include "store/errors.h"
 #include "store/multi_shard_op.h"
 #include "store/shard.h"
+#include "store/store_config.h"
 #include "store/string_ops.h"
 #include "store/string_util.h"
 
@@ -252,7 +253,7 @@ void AppendCommand(CommandContext& c) {
   }
   CompactString& str = s->value.mutable_string();
   size_t old = str.size();
-  if (old + tail.size() > kMaxStringLength) {
+  if (old + tail.size() > ProtoMaxBulkLen()) {
     c.reply.Error(errors::kStringTooLong);
     return;
   }
@@ -398,7 +399,7 @@ void SetRangeCommand(CommandContext& c) {
     c.reply.Integer(static_cast<int64_t>(old_len));
     return;
   }
-  if (static_cast<uint64_t>(offset) + value.size() > kMaxStringLength) {
+  if (static_cast<uint64_t>(offset) + value.size() > ProtoMaxBulkLen()) {
     c.reply.Error(errors::kStringTooLong);
     return;
   }

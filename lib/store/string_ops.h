@@ -8,8 +8,6 @@
 
 namespace darter::store {
 
-constexpr size_t kMaxStringLength = 512ull * 1024 * 1024;
-
 enum StringSlotFlags : uint8_t {
   // kSlotRawString (db_table.h) = 1: modified in place, encoding "raw".
   kSlotNoIntEncoding = 2,  // stored from a double (INCRBYFLOAT): "embstr", never "int"

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 namespace darter::store {
 
@@ -81,95 +82,117 @@ std::string FormatLongDoubleHuman(long double v) {
 }
 
 namespace {
-inline char Fold(char c, bool nocase) {
-  return nocase ? static_cast<char>(std::tolower(static_cast<unsigned char>(c))) : c;
-}
+// C-locale tolower on a signed char's value, as Redis's matcher sees bytes (plain char
+// is signed on the platforms Redis and Darter build for: bytes >= 0x80 compare below
+// 'A' in ranges).
+inline int Fold(int c, bool nocase) { return nocase && c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
+inline int Byte(char c) { return static_cast<signed char>(c); }
 
-// Recursion only for '*', bounded by the pattern's stars; a run of stars collapses.
-bool Match(const char* p, size_t plen, const char* s, size_t slen, bool nocase, int depth) {
-  if (depth > 1000) return false;
-  while (plen && slen) {
-    switch (*p) {
-      case '*': {
-        while (plen > 1 && p[1] == '*') {
-          ++p;
-          --plen;
-        }
-        if (plen == 1) return true;
-        for (size_t i = 0; i <= slen; ++i)
-          if (Match(p + 1, plen - 1, s + i, slen - i, nocase, depth + 1)) return true;
-        return false;
-      }
-      case '?':
-        ++s;
-        --slen;
-        break;
-      case '[': {
-        ++p;
-        --plen;
-        bool negate = plen && *p == '^';
-        if (negate) {
-          ++p;
-          --plen;
-        }
-        bool matched = false;
-        while (plen) {
-          if (*p == '\\' && plen >= 2) {
-            ++p;
-            --plen;
-            if (*p == *s) matched = true;
-          } else if (*p == ']') {
-            break;
-          } else if (plen >= 3 && p[1] == '-') {
-            char lo = Fold(p[0], nocase), hi = Fold(p[2], nocase), c = Fold(*s, nocase);
-            if (lo > hi) std::swap(lo, hi);
-            if (c >= lo && c <= hi) matched = true;
-            p += 2;
-            plen -= 2;
-          } else if (Fold(*p, nocase) == Fold(*s, nocase)) {
-            matched = true;
-          }
-          ++p;
-          --plen;
-        }
-        if (plen == 0) {
-          // Unterminated class: Redis treats the end as the class end.
-          ++plen;
-          --p;
-        }
-        if (negate) matched = !matched;
-        if (!matched) return false;
-        ++s;
-        --slen;
-        break;
-      }
-      case '\\':
-        if (plen >= 2) {
-          ++p;
-          --plen;
-        }
-        [[fallthrough]];
-      default:
-        if (Fold(*p, nocase) != Fold(*s, nocase)) return false;
-        ++s;
-        --slen;
-        break;
+// A run of stars beyond this many (counted from the pattern's start) cannot be
+// expanded: Redis's matcher stops recursing there and reports no match. A trailing
+// run still matches everything, as in Redis.
+constexpr size_t kMaxStarRuns = 1000;
+
+// Matches one class starting just after its '['; advances *pi past the class (the
+// closing ']' included; an unterminated class runs to the pattern's end). `c` is the
+// string byte being tested.
+bool MatchClass(std::string_view p, size_t* pi, char c, bool nocase) {
+  size_t i = *pi;
+  bool negate = i < p.size() && p[i] == '^';
+  if (negate) ++i;
+  bool matched = false;
+  while (i < p.size() && p[i] != ']') {
+    if (p[i] == '\\' && p.size() - i >= 2) {
+      // An escaped byte compares exactly, even with nocase (as Redis does).
+      ++i;
+      if (p[i] == c) matched = true;
+    } else if (p.size() - i >= 3 && p[i + 1] == '-') {
+      int lo = Byte(p[i]), hi = Byte(p[i + 2]);
+      if (lo > hi) std::swap(lo, hi);
+      int v = Fold(Byte(c), nocase);
+      if (v >= Fold(lo, nocase) && v <= Fold(hi, nocase)) matched = true;
+      i += 2;
+    } else if (Fold(Byte(p[i]), nocase) == Fold(Byte(c), nocase)) {
+      matched = true;
     }
-    ++p;
-    --plen;
+    ++i;
   }
-  if (slen == 0) {
-    while (plen && *p == '*') {
-      ++p;
-      --plen;
-    }
-  }
-  return plen == 0 && slen == 0;
+  *pi = i < p.size() ? i + 1 : i;  // past ']', or at the end of an unterminated class
+  return matched != negate;
 }
 }  // namespace
 
-bool GlobMatch(std::string_view pattern, std::string_view str, bool nocase) {
-  return Match(pattern.data(), pattern.size(), str.data(), str.size(), nocase, 0);
+// Same results as Redis 7.0's stringmatchlen, computed without recursion.
+//
+// Redis's recursive matcher gives up on a '*' once the rest of the pattern failed at
+// every later position ("skipLongerMatches"): an earlier '*' taking more of the string
+// could only make the rest start later still. So only the most recent '*' ever
+// backtracks, which is what this loop does: on a mismatch it resumes right after the
+// last '*' with that star taking one more byte, and fails once that star would take
+// the whole remaining string (Redis's star never leaves the rest an empty string).
+// Each byte of the string is thus the start of at most one attempt per star, and an
+// attempt reads at most the pattern: O(pattern x string) time, O(1) space.
+//
+// Redis quirks kept: only the empty pattern matches the empty string ("*" does not:
+// KEYS and SCAN special-case a lone "*" before matching); once the string is used up,
+// trailing stars are skipped and the pattern must be used up too.
+bool GlobMatch(std::string_view p, std::string_view s, bool nocase) {
+  if (s.empty()) return p.empty();
+  size_t pi = 0, si = 0;
+  size_t star_runs = 0;
+  // Resume point of the most recent star: pattern index after it, string index where
+  // the rest was last tried.
+  bool have_star = false;
+  size_t star_p = 0, star_s = 0;
+  while (true) {
+    bool ok = true;
+    if (pi == p.size()) {
+      ok = false;  // pattern used up with string left
+    } else if (p[pi] == '*') {
+      while (pi + 1 < p.size() && p[pi + 1] == '*') ++pi;
+      if (pi + 1 == p.size()) return true;
+      if (++star_runs > kMaxStarRuns) return false;
+      have_star = true;
+      star_p = pi + 1;
+      star_s = si;
+      pi = star_p;
+      continue;
+    } else {
+      char c = s[si];
+      switch (p[pi]) {
+        case '?':
+          ++pi;
+          break;
+        case '[':
+          ++pi;
+          ok = MatchClass(p, &pi, c, nocase);
+          break;
+        case '\\':
+          if (p.size() - pi >= 2) ++pi;
+          [[fallthrough]];
+        default:
+          ok = Fold(Byte(p[pi]), nocase) == Fold(Byte(c), nocase);
+          ++pi;
+          break;
+      }
+      if (ok) {
+        ++si;
+        if (si == s.size()) {
+          while (pi < p.size() && p[pi] == '*') ++pi;
+          if (pi == p.size()) return true;
+          ok = false;
+        } else {
+          continue;
+        }
+      }
+    }
+    // Mismatch: the most recent star takes one more byte, if it can leave the rest
+    // a non-empty string.
+    if (!have_star || star_s + 1 >= s.size()) return false;
+    ++star_s;
+    pi = star_p;
+    si = star_s;
+  }
 }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {

@@ -22,7 +22,11 @@ std::string FormatInt64(int64_t v);
 // Redis's ld2string(LD_STR_HUMAN): "%.17Lf" without trailing zeros or dot.
 std::string FormatLongDoubleHuman(long double v);
 
-// Redis's glob (KEYS, SCAN MATCH): * ? [abc] [^a] [a-z] and \ escapes.
+// Redis 7.0's glob (stringmatchlen), the one matcher for every pattern argument
+// (KEYS, SCAN/SSCAN/HSCAN/ZSCAN MATCH, PSUBSCRIBE, PUBSUB CHANNELS, CONFIG GET):
+// * ? [abc] [^a] [a-z] and \ escapes, with Redis's results for every input, malformed
+// patterns included. Worst case O(pattern x string) time and O(1) space, whatever the
+// pattern (no recursion, no backtracking beyond the last '*').
 bool GlobMatch(std::string_view pattern, std::string_view str, bool nocase = false);
 
 // Case-insensitive ASCII equality, for option names.

@@ -19,6 +19,7 @@
 #include "store/errors.h"
 #include "store/family_util.h"
 #include "store/multi_shard_op.h"
+#include "store/random_picks.h"
 #include "store/shard.h"
 #include "store/store_config.h"
 #include "store/string_util.h"
@@ -719,6 +720,11 @@ void ZRandMemberCommand(CommandContext& c) {
     return;
   }
   bool withscores = c.args.size() == 4;
+  // Redis refuses, with WITHSCORES, a count whose doubled value would overflow.
+  if (withscores && (*v < -INT64_MAX / 2 || *v > INT64_MAX / 2)) {
+    c.reply.Error("ERR value is out of range");
+    return;
+  }
   Slot* slot;
   if (!FindTyped(c, c.args[1], ValueType::kZset, &slot)) return;
   if (!slot || *v == 0) {
@@ -737,19 +743,19 @@ void ZRandMemberCommand(CommandContext& c) {
   if (*v < 0) {
     // Repetitions allowed: independent picks.
     size_t count = static_cast<size_t>(-*v);
-    ReplyElementsHeader(c.reply, count, withscores, nested);
+    size_t header_len = withscores && !nested ? count * 2 : count;
     if (z->is_listpack()) {
       ScoredMembers all;
       z->ForEach([&](std::string_view m, double s) {
         all.emplace_back(std::string(m), s);
         return true;
       });
-      for (size_t i = 0; i < count; ++i) {
+      ReplyRepeatedPicks(c.reply, count, header_len, [&] {
         auto& [m, s] = all[RandomU64() % size];
         ReplyElement(c.reply, m, s, withscores, nested);
-      }
+      });
     } else {
-      for (size_t i = 0; i < count; ++i) emit_rank(RandomU64() % size);
+      ReplyRepeatedPicks(c.reply, count, header_len, [&] { emit_rank(RandomU64() % size); });
     }
     return;
   }

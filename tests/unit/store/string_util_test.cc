@@ -32,21 +32,3 @@ TEST_CASE("Long doubles format like Redis's INCRBYFLOAT") {
   CHECK(!ParseLongDouble("nan"));
   CHECK(!ParseLongDouble("1x"));
 }
-
-TEST_CASE("Glob matching follows Redis's stringmatchlen") {
-  CHECK(GlobMatch("*", "anything"));
-  CHECK(GlobMatch("h?llo", "hello"));
-  CHECK(GlobMatch("h*llo", "heeeello"));
-  CHECK(GlobMatch("h[ae]llo", "hallo"));
-  CHECK(!GlobMatch("h[ae]llo", "hillo"));
-  CHECK(GlobMatch("h[^e]llo", "hallo"));
-  CHECK(!GlobMatch("h[^e]llo", "hello"));
-  CHECK(GlobMatch("h[a-b]llo", "hbllo"));
-  CHECK(GlobMatch("h\\*llo", "h*llo"));
-  CHECK(!GlobMatch("h\\*llo", "hello"));
-  CHECK(GlobMatch("*a*b*", "xxaxxbxx"));
-  CHECK(!GlobMatch("a", "ab"));
-  CHECK(GlobMatch("HELLO", "hello", true));
-  CHECK(GlobMatch("", ""));
-  CHECK(!GlobMatch("", "x"));
-}
