@@ -1,15 +1,16 @@
 #include "server/blocking.h"
 
+#include <malloc.h>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <deque>
-#include <map>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "resp/reply_builder.h"
@@ -44,6 +45,22 @@ namespace {
 
 enum State : int { kWaiting, kServed, kRetry, kTimedOut, kUnblockedNil, kUnblockedErr, kGone };
 
+struct Waiter;
+
+// A waiter's place in one key's queue: key_args[pos] of waiter `w`.
+struct Entry {
+  std::shared_ptr<Waiter> w;
+  size_t pos;
+};
+using Queue = std::list<Entry>;
+
+// Where a waiter sits in the queue of one of its keys, so that leaving costs O(1) per
+// key. links[pos] is written only by the shard owning key_args[pos].
+struct Link {
+  Queue::iterator at;
+  bool linked = false;
+};
+
 struct Waiter {
   // Claimed once, from kWaiting, by whoever ends the wait (see blocking.h).
   std::atomic<int> state{kWaiting};
@@ -58,13 +75,13 @@ struct Waiter {
   int protocol = 2;
   sb::BlockingCall call;
   std::vector<std::string> argv;
-  std::vector<std::string_view> argv_views;
   std::string group;  // XREADGROUP
   asio::io_context* home = nullptr;
 
-  // stream_ids[pos]: XREAD's id for key_args[pos], '$' resolved by the key's shard when
+  // Streams only: stream_ids[pos]: XREAD's id for key_args[pos], '$' resolved by the key's shard when
   // it registered the waiter (each shard writes only its own positions).
   std::vector<std::string> stream_ids;
+  std::vector<Link> links;
   // Written by the claimer before it posts Finish to `home`.
   std::string reply;
 
@@ -125,7 +142,38 @@ void PostFinish(const std::shared_ptr<Waiter>& w) {
   asio::post(*w->home, [w] { Finish(w); });
 }
 
+// COPY ... DB n writes its destination in db n.
+unsigned CopyTargetDb(store::ArgList args, unsigned db) {
+  for (size_t i = 3; i + 1 < args.size(); ++i) {
+    if (!store::EqualsIgnoreCase(args[i], "db")) continue;
+    auto v = store::ParseInt64(args[i + 1]);
+    if (v && *v >= 0) return static_cast<unsigned>(*v);
+  }
+  return db;
+}
+
+// A waiter on many keys leaves thousands of small freed blocks (queue entries, its
+// copy of the arguments) that the allocator keeps. A moment after such a waiter left,
+// the memory is given back to the system, once for all that left meanwhile.
+constexpr size_t kTrimAfterKeys = 1024;
+constexpr auto kTrimDelay = std::chrono::milliseconds(200);
+
+void ScheduleTrim(asio::io_context& ctx) {
+  static std::atomic<bool> pending{false};
+  if (pending.exchange(true)) return;
+  auto timer = std::make_shared<asio::steady_timer>(ctx, kTrimDelay);
+  timer->async_wait([timer](const boost::system::error_code& ec) {
+    pending = false;
+    if (!ec) malloc_trim(0);
+  });
+}
+
 // One shard's waiters, by (db, key), in the order they blocked.
+//
+// Costs, so that a client blocked on many keys cannot stall the shard: registering and
+// leaving are O(1) per key (a waiter remembers its place in each queue); a write costs
+// O(keys it names) lookups, and a drain looks only at the queues of keys that were
+// written (or held data when a waiter registered), never at every waited key.
 class Registry : public store::WriteObserver {
  public:
   Registry(ShardThread& st, unsigned shard_count) : st_(st), shard_count_(shard_count) {
@@ -134,11 +182,12 @@ class Registry : public store::WriteObserver {
   ~Registry() override { st_.shard().RemoveWriteObserver(this); }
 
   void Add(const std::shared_ptr<Waiter>& w, size_t pos) {
-    std::string key = w->argv[w->call.key_args[pos]];
+    const std::string& key = w->argv[w->call.key_args[pos]];
+    int64_t now = store::UnixTimeMs();
     if (w->call.stream && w->call.kind == sb::Kind::kXread) {
       std::string_view id = w->argv[w->call.stream_ids_arg + pos];
       if (id == "$") {
-        store::Slot* s = st_.shard().FindLive(w->db, key, store::UnixTimeMs());
+        store::Slot* s = st_.shard().FindLive(w->db, key, now);
         store::StreamId last{0, 0};
         if (s && s->value.type() == store::ValueType::kStream) last = s->value.As<store::StreamObject>()->last_id();
         w->stream_ids[pos] = store::FormatStreamId(last);
@@ -146,49 +195,68 @@ class Registry : public store::WriteObserver {
         w->stream_ids[pos] = std::string(id);
       }
     }
-    Key k{w->db, key};
-    queues_[k].push_back({w, pos});
+    auto it = queues_.find(LockKey{w->db, key});
+    if (it == queues_.end()) it = queues_.emplace(OwnedLockKey{w->db, key}, Queue{}).first;
+    Queue& q = it->second;
+    q.push_back(Entry{w, pos});
+    w->links[pos] = Link{std::prev(q.end()), true};
     // Data may have arrived between the non-blocking attempt and now.
-    MarkReady(k);
+    if (st_.shard().FindLive(w->db, key, now)) MarkReady(w->db, key);
   }
 
-  void Remove(const std::shared_ptr<Waiter>& w) {
-    for (size_t pos = 0; pos < w->call.key_args.size(); ++pos) {
-      auto it = queues_.find(Key{w->db, w->argv[w->call.key_args[pos]]});
-      if (it == queues_.end()) continue;
-      std::erase_if(it->second, [&](const Entry& e) { return e.w == w; });
-      if (it->second.empty()) queues_.erase(it);
+  // Takes `w` out of the queues of its keys at `positions` (those of this shard).
+  void Remove(const std::shared_ptr<Waiter>& w, const std::vector<size_t>& positions) {
+    for (size_t pos : positions) {
+      Link& l = w->links[pos];
+      if (!l.linked) continue;
+      auto it = queues_.find(LockKey{w->db, w->argv[w->call.key_args[pos]]});
+      if (it == queues_.end()) std::abort();  // a linked entry's queue exists
+      Unlink(it, l.at);
     }
+    if (positions.size() >= kTrimAfterKeys) ScheduleTrim(st_.ctx());
+  }
+
+  // Has the key looked at again (a woken BLMOVE waiter that did not take the element
+  // it was woken for: the next waiter may).
+  void Poke(unsigned db, std::string_view key) {
+    if (queues_.find(LockKey{db, key}) != queues_.end()) MarkReady(db, key);
   }
 
   void OnWrite(store::Shard&, const store::AppliedWrite& write) override {
     if (queues_.empty()) return;
-    // Keyless writes (SWAPDB, FLUSHALL...) and writes into another database (MOVE, COPY
-    // ... DB) may bring data to any waited key: let the drain look at all of them.
-    if (write.keys.empty() || store::EqualsIgnoreCase(write.args[0], "move") ||
-        store::EqualsIgnoreCase(write.args[0], "copy")) {
-      for (auto& [k, q] : queues_) MarkReady(k);
+    // Keyless writes (SWAPDB, FLUSHALL...) may bring data to any waited key, or take
+    // the stream of an XREADGROUP waiter away: let the drain look at all of them.
+    if (write.keys.empty()) {
+      for (auto& [k, q] : queues_) MarkReady(k.db, k.key);
       return;
     }
-    for (std::string_view key : write.keys) {
-      Key k{write.db, std::string(key)};
-      if (queues_.count(k)) MarkReady(k);
+    for (std::string_view key : write.keys)
+      if (queues_.find(LockKey{write.db, key}) != queues_.end()) MarkReady(write.db, key);
+    // MOVE key db and COPY src dst DB n write a key of another database.
+    store::ArgList args = write.args;
+    if (store::EqualsIgnoreCase(args[0], "move") && args.size() == 3) {
+      auto target = store::ParseInt64(args[2]);
+      if (target && *target >= 0) Poke(static_cast<unsigned>(*target), args[1]);
+    } else if (store::EqualsIgnoreCase(args[0], "copy") && args.size() >= 3 &&
+               std::find(write.keys.begin(), write.keys.end(), args[2]) != write.keys.end()) {
+      Poke(CopyTargetDb(args, write.db), args[2]);
     }
   }
 
  private:
-  struct Key {
-    unsigned db;
-    std::string key;
-    bool operator<(const Key& o) const { return db != o.db ? db < o.db : key < o.key; }
-  };
-  struct Entry {
-    std::shared_ptr<Waiter> w;
-    size_t pos;  // index into w->call.key_args
-  };
+  using Queues = std::unordered_map<OwnedLockKey, Queue, LockKeyHash, LockKeyEq>;
 
-  void MarkReady(const Key& k) {
-    ready_.insert(k);
+  // Drops one entry; the queue goes when empty. `it` is invalid afterwards if so.
+  void Unlink(Queues::iterator it, Queue::iterator at) {
+    at->w->links[at->pos].linked = false;
+    it->second.erase(at);
+    if (it->second.empty()) queues_.erase(it);
+  }
+
+  void MarkReady(unsigned db, std::string_view key) {
+    if (ready_set_.find(LockKey{db, key}) != ready_set_.end()) return;
+    ready_set_.insert(OwnedLockKey{db, std::string(key)});
+    ready_.push_back(OwnedLockKey{db, std::string(key)});
     if (drain_posted_) return;
     drain_posted_ = true;
     // After the current command, hop or pipeline step: never in the middle of one.
@@ -197,13 +265,15 @@ class Registry : public store::WriteObserver {
 
   void Drain() {
     drain_posted_ = false;
-    std::set<Key> ready;
+    std::vector<OwnedLockKey> ready;
     ready.swap(ready_);
-    for (const Key& k : ready) {
-      auto owned = std::make_shared<Key>(k);
+    ready_set_.clear();
+    // In the order the keys became ready.
+    for (OwnedLockKey& k : ready) {
+      auto owned = std::make_shared<OwnedLockKey>(std::move(k));
       std::vector<std::string_view> keys{owned->key};
       // Behind a transaction that holds the key: served once it concluded.
-      st_.RunWhenUnlocked(owned->db, keys, [this, owned] { ServeKey(*owned); });
+      st_.RunWhenUnlocked(owned->db, keys, [this, owned] { ServeKey(owned->db, owned->key); });
     }
   }
 
@@ -228,19 +298,28 @@ class Registry : public store::WriteObserver {
            (maxid.ms > g->last_id.ms || (maxid.ms == g->last_id.ms && maxid.seq > g->last_id.seq));
   }
 
-  void ServeKey(const Key& k) {
-    auto it = queues_.find(k);
-    if (it == queues_.end()) return;
-    std::deque<Entry>& q = it->second;
+  void ServeKey(unsigned db, const std::string& key) {
+    auto qit = queues_.find(LockKey{db, key});
+    if (qit == queues_.end()) return;
+    Queue& q = qit->second;
     size_t reserved = 0;  // elements promised to woken BLMOVE waiters
-    for (size_t i = 0; i < q.size();) {
-      Entry e = q[i];
+    // Serving only marks keys ready and posts replies: it never adds or drops queues,
+    // so `qit` stays valid until the loop unlinks the last entry.
+    for (auto at = q.begin(); at != q.end();) {
+      const bool last = std::next(at) == q.end();
+      Entry e = *at;
       Waiter& w = *e.w;
+      auto drop = [&] {
+        auto next = std::next(at);
+        Unlink(qit, at);
+        at = next;
+      };
       if (w.state.load(std::memory_order_acquire) != kWaiting) {
-        q.erase(q.begin() + static_cast<long>(i));
+        drop();
+        if (last) return;  // the queue may be gone
         continue;
       }
-      store::Slot* s = st_.shard().FindLive(k.db, k.key, store::UnixTimeMs());
+      store::Slot* s = st_.shard().FindLive(db, key, store::UnixTimeMs());
       if (w.call.kind == sb::Kind::kXreadgroup) {
         // Redis 7.0.15 ends an XREADGROUP wait with an error when its stream or group
         // goes away (DEL, a write of another type, XGROUP DESTROY).
@@ -251,54 +330,54 @@ class Registry : public store::WriteObserver {
           err = "-NOGROUP the consumer group this client was blocked on no longer exists\r\n";
         if (!err.empty()) {
           std::shared_ptr<Waiter> held = e.w;
-          q.erase(q.begin() + static_cast<long>(i));
+          drop();
           if (held->TryClaim(kServed)) {
             held->reply = std::string(err);
             PostFinish(held);
           }
+          if (last) return;
           continue;
         }
       }
       if (!s) {
-        ++i;
+        ++at;
         continue;
       }
       store::ValueType want = w.call.stream      ? store::ValueType::kStream
                               : w.call.list_type ? store::ValueType::kList
                                                  : store::ValueType::kZset;
-      if (s->value.type() != want) {
-        ++i;
+      if (s->value.type() != want || (w.call.stream && !StreamReady(e, s))) {
+        ++at;
         continue;
       }
-      if (w.call.stream && !StreamReady(e, s)) {
-        ++i;
-        continue;
-      }
-      if (want == store::ValueType::kList && reserved >= s->value.As<store::ListObject>()->size()) break;
-      if (!w.TryClaim(w.call.moves ? kRetry : kServed)) {
-        q.erase(q.begin() + static_cast<long>(i));
-        continue;
-      }
+      if (want == store::ValueType::kList && reserved >= s->value.As<store::ListObject>()->size()) return;
       std::shared_ptr<Waiter> held = e.w;
-      q.erase(q.begin() + static_cast<long>(i));
+      if (!w.TryClaim(w.call.moves ? kRetry : kServed)) {
+        drop();
+        if (last) return;
+        continue;
+      }
+      drop();
       if (w.call.moves) {
         reserved++;
       } else {
+        std::vector<std::string_view> argv(w.argv.begin(), w.argv.end());
         std::vector<std::string> cmd =
-            sb::ServeCommand(w.call, w.argv_views, w.call.key_args[e.pos], w.call.stream ? w.stream_ids[e.pos] : "");
-        w.reply = RunLocal(st_, shard_count_, k.db, w.protocol, cmd);
-        sb::ServeReply(w.call.kind, k.key, &w.reply);
+            sb::ServeCommand(w.call, argv, w.call.key_args[e.pos], w.call.stream ? w.stream_ids[e.pos] : "");
+        w.reply = RunLocal(st_, shard_count_, db, w.protocol, cmd);
+        sb::ServeReply(w.call.kind, key, &w.reply);
       }
       PostFinish(held);
+      if (last) return;
     }
-    // `it` is still valid: serving only marks keys ready, it never adds or drops queues.
-    if (q.empty()) queues_.erase(it);
   }
 
   ShardThread& st_;
   unsigned shard_count_;
-  std::map<Key, std::deque<Entry>> queues_;
-  std::set<Key> ready_;
+  Queues queues_;
+  // Keys to look at in the next drain, in the order they became ready.
+  std::vector<OwnedLockKey> ready_;
+  std::unordered_set<OwnedLockKey, LockKeyHash, LockKeyEq> ready_set_;
   bool drain_posted_ = false;
 };
 
@@ -359,7 +438,8 @@ void StartRead(Connection& c, const std::shared_ptr<Waiter>& w) {
 
 // Claimers other than the connection's own thread post Finish; once claimed, the waiter
 // only has to leave the registries and the client table.
-void Unregister(ShardSet& shards, const std::shared_ptr<Waiter>& w, const std::vector<unsigned>& targets) {
+void Unregister(ShardSet& shards, const std::shared_ptr<Waiter>& w, const std::vector<unsigned>& targets,
+                std::shared_ptr<const std::vector<std::vector<size_t>>> positions) {
   {
     std::lock_guard<std::mutex> lock(g_by_client_mu);
     auto it = g_by_client.find(w->client_id);
@@ -370,7 +450,7 @@ void Unregister(ShardSet& shards, const std::shared_ptr<Waiter>& w, const std::v
   const unsigned n = shards.size();
   for (unsigned s : targets) {
     ShardThread* st = &shards.at(s);
-    asio::post(st->ctx(), [st, n, w] { RegistryOf(*st, n).Remove(w); });
+    asio::post(st->ctx(), [st, n, w, s, positions] { RegistryOf(*st, n).Remove(w, (*positions)[s]); });
   }
 }
 
@@ -381,10 +461,10 @@ std::shared_ptr<Waiter> NewWaiter(Connection& c, const sb::BlockingCall& call, s
   w->protocol = c.protocol();
   w->call = call;
   w->argv.assign(args.begin(), args.end());
-  w->argv_views.assign(w->argv.begin(), w->argv.end());
   w->home = &c.server().shards().at(c.thread()).ctx();
   w->timer = std::make_unique<asio::steady_timer>(BlockingAccess::socket(c).get_executor());
-  w->stream_ids.resize(call.key_args.size());
+  if (call.stream) w->stream_ids.resize(call.key_args.size());
+  w->links.resize(call.key_args.size());
   if (call.kind == sb::Kind::kXreadgroup) {
     for (size_t i = 1; i + 1 < args.size(); ++i)
       if (store::EqualsIgnoreCase(args[i], "group")) {
@@ -423,12 +503,24 @@ awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& s
   if (call->timeout_ms > 0)
     deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(call->timeout_ms);
   std::string& out = BlockingAccess::out(conn);
+  bool retried = false;  // this attempt follows a wake-up as a BLMOVE waiter
   while (true) {
     // The non-blocking form first: data present, or an error, ends the command.
     std::string first;
     resp::ReplyBuilder rb(&first);
     rb.SetProtocol(conn.protocol());
     co_await RunMultiShardOp(shards, spec, args, conn.db, rb);
+    if (retried && !first.empty() && first[0] == '-') {
+      // Woken for an element it could not move (its destination holds another type):
+      // it replies the error, and the next waiter of the source gets its chance, as in
+      // Redis.
+      std::string source(args[call->key_args.front()]);
+      unsigned s = store::ShardOf(source, n);
+      ShardThread* st = &shards.at(s);
+      unsigned db = conn.db;
+      asio::post(st->ctx(), [st, n, db, source] { RegistryOf(*st, n).Poke(db, source); });
+    }
+    retried = false;
     if (!sb::IsNullReply(first) || BlockingAccess::closed(conn)) {
       out += first;
       co_return true;
@@ -440,14 +532,14 @@ awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& s
       co_return true;
     }
     std::shared_ptr<Waiter> w = NewWaiter(conn, *call, args);
-    std::vector<std::vector<size_t>> positions;
-    std::vector<unsigned> targets = TargetsOf(*call, args, n, &positions);
+    auto positions = std::make_shared<std::vector<std::vector<size_t>>>();
+    std::vector<unsigned> targets = TargetsOf(*call, args, n, positions.get());
     std::vector<asio::io_context*> ctxs;
     for (unsigned s : targets) ctxs.push_back(&shards.at(s).ctx());
     Publish(w);
     co_await AwaitAll(ctxs, [&](size_t i) {
       Registry& r = RegistryOf(shards.at(targets[i]), n);
-      for (size_t pos : positions[targets[i]]) r.Add(w, pos);
+      for (size_t pos : (*positions)[targets[i]]) r.Add(w, pos);
     });
     // Counted once registered everywhere: a client seen in blocked_clients holds its
     // place in every key's queue (tests order waiters by it).
@@ -469,9 +561,12 @@ awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& s
         w->timer->expires_at(std::chrono::steady_clock::time_point::max());
       }
     }
-    Unregister(shards, w, targets);
+    Unregister(shards, w, targets, positions);
     int state = w->state.load(std::memory_order_acquire);
-    if (state == kRetry) continue;  // BLMOVE: the source has data; move it (or wait again)
+    if (state == kRetry) {  // BLMOVE: the source has data; move it (or wait again)
+      retried = true;
+      continue;
+    }
     if (state == kServed) {
       out += w->reply;
     } else if (state == kUnblockedErr) {
