@@ -5,12 +5,12 @@
 #include <atomic>
 #include <chrono>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "resp/reply_builder.h"
@@ -82,6 +82,8 @@ struct Waiter {
   // it registered the waiter (each shard writes only its own positions).
   std::vector<std::string> stream_ids;
   std::vector<Link> links;
+  // A woken BLMOVE's move chains (see chains:: below), set by the shard that woke it.
+  std::vector<uint64_t> chains;
   // Written by the claimer before it posts Finish to `home`.
   std::string reply;
 
@@ -152,6 +154,113 @@ unsigned CopyTargetDb(store::ArgList args, unsigned db) {
   return db;
 }
 
+// ---- Move chains ----
+//
+// Redis serves the clients a write made ready before it replies to the writer, and a
+// BLMOVE that pushes into a key other BLMOVE clients wait on serves those too, in the
+// same loop: whoever has seen the push's reply sees only the chain's final state. Here
+// a woken BLMOVE re-runs its move on its own thread (a transaction on the keys of both
+// lists), so the chain takes time; replies wait for it instead.
+//
+// A *chain* is counted from the write that makes a key with BLMOVE waiters ready
+// (registered in OnWrite, on the writer's shard, before the write's reply exists). Its
+// references: the ready key until its drain ran, each waiter woken for it until its move
+// has run, a destination's wake-up that move caused (that write joins the chain through
+// ExpectWrite). Every connection's Flush waits (AwaitMoveChains) until the chains that
+// existed when it started have ended, so the pusher's reply, and any reply that let a
+// client see an intermediate state, leave after the chain's last move. A chain joins at
+// most kMaxChainLinks writes, and a flush waits at most kMaxChainWait (liveness bounds;
+// neither is reached by a chain of clients that blocked before it started).
+namespace chains {
+
+constexpr int kMaxChainLinks = 1024;
+constexpr auto kMaxChainWait = std::chrono::seconds(1);
+
+struct Chain {
+  int refs = 0;
+  int links = 0;
+};
+struct FlushWaiter {
+  uint64_t snapshot;  // waits for every chain whose id is at most this
+  std::shared_ptr<asio::steady_timer> timer;
+  asio::any_io_executor executor;
+};
+
+std::mutex mu;
+std::map<uint64_t, Chain> alive;  // by id: begin() is the oldest
+uint64_t last_id = 0;
+std::atomic<size_t> alive_count{0};
+std::vector<FlushWaiter> flush_waiters;
+// Destinations a woken BLMOVE is about to push to, and the chains it serves.
+std::multimap<std::pair<unsigned, std::string>, uint64_t> expected;
+
+// REQUIRES: mu held.
+void WakeFlushersLocked() {
+  uint64_t oldest = alive.empty() ? UINT64_MAX : alive.begin()->first;
+  std::erase_if(flush_waiters, [&](const FlushWaiter& f) {
+    if (f.snapshot >= oldest) return false;
+    asio::post(f.executor, [t = f.timer] { t->cancel(); });
+    return true;
+  });
+}
+
+// A write to (db, key), which has BLMOVE waiters: joins the chain of a move expected to
+// write there, else starts one. Returns the chain, referenced once.
+uint64_t StartOrJoin(unsigned db, std::string_view key) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto range = expected.equal_range({db, std::string(key)});
+  for (auto it = range.first; it != range.second; ++it) {
+    auto c = alive.find(it->second);
+    if (c == alive.end() || c->second.links >= kMaxChainLinks) continue;
+    c->second.refs++;
+    c->second.links++;
+    return c->first;
+  }
+  uint64_t id = ++last_id;
+  alive.emplace(id, Chain{1, 1});
+  alive_count.fetch_add(1, std::memory_order_release);
+  return id;
+}
+
+void Ref(const std::vector<uint64_t>& ids) {
+  if (ids.empty()) return;
+  std::lock_guard<std::mutex> lock(mu);
+  for (uint64_t id : ids) alive[id].refs++;
+}
+
+void Unref(const std::vector<uint64_t>& ids) {
+  if (ids.empty()) return;
+  std::lock_guard<std::mutex> lock(mu);
+  bool ended = false;
+  for (uint64_t id : ids) {
+    auto c = alive.find(id);
+    if (c == alive.end() || --c->second.refs > 0) continue;
+    alive.erase(c);
+    alive_count.fetch_sub(1, std::memory_order_release);
+    ended = true;
+  }
+  if (ended) WakeFlushersLocked();
+}
+
+void ExpectWrite(unsigned db, std::string_view key, const std::vector<uint64_t>& ids) {
+  std::lock_guard<std::mutex> lock(mu);
+  for (uint64_t id : ids) expected.emplace(std::make_pair(db, std::string(key)), id);
+}
+
+void Unexpect(unsigned db, std::string_view key, const std::vector<uint64_t>& ids) {
+  std::lock_guard<std::mutex> lock(mu);
+  for (uint64_t id : ids) {
+    auto range = expected.equal_range({db, std::string(key)});
+    for (auto it = range.first; it != range.second; ++it)
+      if (it->second == id) {
+        expected.erase(it);
+        break;
+      }
+  }
+}
+
+}  // namespace chains
+
 // A waiter on many keys leaves thousands of small freed blocks (queue entries, its
 // copy of the arguments) that the allocator keeps. A moment after such a waiter left,
 // the memory is given back to the system, once for all that left meanwhile.
@@ -196,10 +305,11 @@ class Registry : public store::WriteObserver {
       }
     }
     auto it = queues_.find(LockKey{w->db, key});
-    if (it == queues_.end()) it = queues_.emplace(OwnedLockKey{w->db, key}, Queue{}).first;
-    Queue& q = it->second;
-    q.push_back(Entry{w, pos});
-    w->links[pos] = Link{std::prev(q.end()), true};
+    if (it == queues_.end()) it = queues_.emplace(OwnedLockKey{w->db, key}, KeyQueue{}).first;
+    KeyQueue& q = it->second;
+    q.entries.push_back(Entry{w, pos});
+    if (w->call.moves) q.moves++;
+    w->links[pos] = Link{std::prev(q.entries.end()), true};
     // Data may have arrived between the non-blocking attempt and now.
     if (st_.shard().FindLive(w->db, key, now)) MarkReady(w->db, key);
   }
@@ -217,9 +327,10 @@ class Registry : public store::WriteObserver {
   }
 
   // Has the key looked at again (a woken BLMOVE waiter that did not take the element
-  // it was woken for: the next waiter may).
-  void Poke(unsigned db, std::string_view key) {
-    if (queues_.find(LockKey{db, key}) != queues_.end()) MarkReady(db, key);
+  // it was woken for: the next waiter may), on behalf of `chain_refs` (taken over).
+  void Poke(unsigned db, std::string_view key, std::vector<uint64_t> chain_refs = {}) {
+    if (queues_.find(LockKey{db, key}) != queues_.end()) MarkReady(db, key, std::move(chain_refs));
+    else chains::Unref(chain_refs);
   }
 
   void OnWrite(store::Shard&, const store::AppliedWrite& write) override {
@@ -227,36 +338,63 @@ class Registry : public store::WriteObserver {
     // Keyless writes (SWAPDB, FLUSHALL...) may bring data to any waited key, or take
     // the stream of an XREADGROUP waiter away: let the drain look at all of them.
     if (write.keys.empty()) {
-      for (auto& [k, q] : queues_) MarkReady(k.db, k.key);
+      for (auto& [k, q] : queues_) MarkWritten(k.db, k.key, q);
       return;
     }
-    for (std::string_view key : write.keys)
-      if (queues_.find(LockKey{write.db, key}) != queues_.end()) MarkReady(write.db, key);
+    for (std::string_view key : write.keys) {
+      auto it = queues_.find(LockKey{write.db, key});
+      if (it != queues_.end()) MarkWritten(write.db, key, it->second);
+    }
     // MOVE key db and COPY src dst DB n write a key of another database.
     store::ArgList args = write.args;
     if (store::EqualsIgnoreCase(args[0], "move") && args.size() == 3) {
       auto target = store::ParseInt64(args[2]);
-      if (target && *target >= 0) Poke(static_cast<unsigned>(*target), args[1]);
+      if (target && *target >= 0) MarkWritten(static_cast<unsigned>(*target), args[1]);
     } else if (store::EqualsIgnoreCase(args[0], "copy") && args.size() >= 3 &&
                std::find(write.keys.begin(), write.keys.end(), args[2]) != write.keys.end()) {
-      Poke(CopyTargetDb(args, write.db), args[2]);
+      MarkWritten(CopyTargetDb(args, write.db), args[2]);
     }
   }
 
  private:
-  using Queues = std::unordered_map<OwnedLockKey, Queue, LockKeyHash, LockKeyEq>;
+  struct KeyQueue {
+    Queue entries;     // in blocking order
+    size_t moves = 0;  // entries of BLMOVE/BRPOPLPUSH waiters
+  };
+  using Queues = std::unordered_map<OwnedLockKey, KeyQueue, LockKeyHash, LockKeyEq>;
+  struct Ready {
+    OwnedLockKey key;
+    std::vector<uint64_t> chains;  // move chains waiting for this key's drain
+  };
 
   // Drops one entry; the queue goes when empty. `it` is invalid afterwards if so.
   void Unlink(Queues::iterator it, Queue::iterator at) {
     at->w->links[at->pos].linked = false;
-    it->second.erase(at);
-    if (it->second.empty()) queues_.erase(it);
+    if (at->w->call.moves) it->second.moves--;
+    it->second.entries.erase(at);
+    if (it->second.entries.empty()) queues_.erase(it);
   }
 
-  void MarkReady(unsigned db, std::string_view key) {
-    if (ready_set_.find(LockKey{db, key}) != ready_set_.end()) return;
-    ready_set_.insert(OwnedLockKey{db, std::string(key)});
-    ready_.push_back(OwnedLockKey{db, std::string(key)});
+  // A write to a waited key: a key with BLMOVE waiters starts (or continues) a chain.
+  void MarkWritten(unsigned db, std::string_view key) {
+    auto it = queues_.find(LockKey{db, key});
+    if (it != queues_.end()) MarkWritten(db, key, it->second);
+  }
+  void MarkWritten(unsigned db, std::string_view key, const KeyQueue& q) {
+    std::vector<uint64_t> chain_refs;
+    if (q.moves) chain_refs.push_back(chains::StartOrJoin(db, key));
+    MarkReady(db, key, std::move(chain_refs));
+  }
+
+  void MarkReady(unsigned db, std::string_view key, std::vector<uint64_t> chain_refs = {}) {
+    auto found = ready_set_.find(LockKey{db, key});
+    if (found != ready_set_.end()) {
+      std::vector<uint64_t>& c = ready_[found->second].chains;
+      c.insert(c.end(), chain_refs.begin(), chain_refs.end());
+      return;
+    }
+    ready_set_.emplace(OwnedLockKey{db, std::string(key)}, ready_.size());
+    ready_.push_back(Ready{OwnedLockKey{db, std::string(key)}, std::move(chain_refs)});
     if (drain_posted_) return;
     drain_posted_ = true;
     // After the current command, hop or pipeline step: never in the middle of one.
@@ -265,15 +403,18 @@ class Registry : public store::WriteObserver {
 
   void Drain() {
     drain_posted_ = false;
-    std::vector<OwnedLockKey> ready;
+    std::vector<Ready> ready;
     ready.swap(ready_);
     ready_set_.clear();
     // In the order the keys became ready.
-    for (OwnedLockKey& k : ready) {
-      auto owned = std::make_shared<OwnedLockKey>(std::move(k));
-      std::vector<std::string_view> keys{owned->key};
+    for (Ready& r : ready) {
+      auto owned = std::make_shared<Ready>(std::move(r));
+      std::vector<std::string_view> keys{owned->key.key};
       // Behind a transaction that holds the key: served once it concluded.
-      st_.RunWhenUnlocked(owned->db, keys, [this, owned] { ServeKey(owned->db, owned->key); });
+      st_.RunWhenUnlocked(owned->key.db, keys, [this, owned] {
+        ServeKey(owned->key.db, owned->key.key, owned->chains);
+        chains::Unref(owned->chains);
+      });
     }
   }
 
@@ -298,10 +439,12 @@ class Registry : public store::WriteObserver {
            (maxid.ms > g->last_id.ms || (maxid.ms == g->last_id.ms && maxid.seq > g->last_id.seq));
   }
 
-  void ServeKey(unsigned db, const std::string& key) {
+  // Serves the waiters of (db, key) that its data allows. BLMOVE waiters woken here
+  // carry `chain_refs` on (each referenced once more).
+  void ServeKey(unsigned db, const std::string& key, const std::vector<uint64_t>& chain_refs) {
     auto qit = queues_.find(LockKey{db, key});
     if (qit == queues_.end()) return;
-    Queue& q = qit->second;
+    Queue& q = qit->second.entries;
     size_t reserved = 0;  // elements promised to woken BLMOVE waiters
     // Serving only marks keys ready and posts replies: it never adds or drops queues,
     // so `qit` stays valid until the loop unlinks the last entry.
@@ -360,6 +503,8 @@ class Registry : public store::WriteObserver {
       drop();
       if (w.call.moves) {
         reserved++;
+        chains::Ref(chain_refs);
+        w.chains = chain_refs;
       } else {
         std::vector<std::string_view> argv(w.argv.begin(), w.argv.end());
         std::vector<std::string> cmd =
@@ -376,8 +521,8 @@ class Registry : public store::WriteObserver {
   unsigned shard_count_;
   Queues queues_;
   // Keys to look at in the next drain, in the order they became ready.
-  std::vector<OwnedLockKey> ready_;
-  std::unordered_set<OwnedLockKey, LockKeyHash, LockKeyEq> ready_set_;
+  std::vector<Ready> ready_;
+  std::unordered_map<OwnedLockKey, size_t, LockKeyHash, LockKeyEq> ready_set_;  // index into ready_
   bool drain_posted_ = false;
 };
 
@@ -504,12 +649,18 @@ awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& s
     deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(call->timeout_ms);
   std::string& out = BlockingAccess::out(conn);
   bool retried = false;  // this attempt follows a wake-up as a BLMOVE waiter
+  std::vector<uint64_t> held_chains;  // the move chains that wake-up serves
   while (true) {
     // The non-blocking form first: data present, or an error, ends the command.
     std::string first;
     resp::ReplyBuilder rb(&first);
     rb.SetProtocol(conn.protocol());
-    co_await RunMultiShardOp(shards, spec, args, conn.db, rb);
+    const unsigned db = conn.db;
+    // A woken BLMOVE's push continues its chains: waiters it wakes join them.
+    std::string_view dest = call->moves ? args[2] : std::string_view();
+    if (!held_chains.empty()) chains::ExpectWrite(db, dest, held_chains);
+    co_await RunMultiShardOp(shards, spec, args, db, rb);
+    if (!held_chains.empty()) chains::Unexpect(db, dest, held_chains);
     if (retried && !first.empty() && first[0] == '-') {
       // Woken for an element it could not move (its destination holds another type):
       // it replies the error, and the next waiter of the source gets its chance, as in
@@ -517,9 +668,12 @@ awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& s
       std::string source(args[call->key_args.front()]);
       unsigned s = store::ShardOf(source, n);
       ShardThread* st = &shards.at(s);
-      unsigned db = conn.db;
-      asio::post(st->ctx(), [st, n, db, source] { RegistryOf(*st, n).Poke(db, source); });
+      chains::Ref(held_chains);
+      asio::post(st->ctx(), [st, n, db, source, refs = held_chains] { RegistryOf(*st, n).Poke(db, source, refs); });
     }
+    // Released before anything can flush: the chain's end must not wait for this reply.
+    chains::Unref(held_chains);
+    held_chains.clear();
     retried = false;
     if (!sb::IsNullReply(first) || BlockingAccess::closed(conn)) {
       out += first;
@@ -565,6 +719,7 @@ awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& s
     int state = w->state.load(std::memory_order_acquire);
     if (state == kRetry) {  // BLMOVE: the source has data; move it (or wait again)
       retried = true;
+      held_chains = std::move(w->chains);
       continue;
     }
     if (state == kServed) {
@@ -591,6 +746,25 @@ bool UnblockClient(uint64_t client_id, bool with_error) {
   if (!w || !w->TryClaim(with_error ? kUnblockedErr : kUnblockedNil)) return false;
   PostFinish(w);
   return true;
+}
+
+awaitable<void> AwaitMoveChains() {
+  if (chains::alive_count.load(std::memory_order_acquire) == 0) co_return;
+  auto executor = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(executor, chains::kMaxChainWait);
+  {
+    std::lock_guard<std::mutex> lock(chains::mu);
+    if (chains::alive.empty()) co_return;
+    chains::flush_waiters.push_back({chains::last_id, timer, executor});
+  }
+  // Woken by the end of the last chain it waits for (a cancel posted to this thread,
+  // which cannot run before the wait below has started), or by the bound.
+  boost::system::error_code ec;
+  co_await timer->async_wait(asio::redirect_error(use_awaitable, ec));
+  if (!ec) {
+    std::lock_guard<std::mutex> lock(chains::mu);
+    std::erase_if(chains::flush_waiters, [&](const chains::FlushWaiter& f) { return f.timer == timer; });
+  }
 }
 
 uint64_t BlockedClientCount() { return g_blocked.load(std::memory_order_relaxed); }

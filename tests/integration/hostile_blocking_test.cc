@@ -186,6 +186,80 @@ TEST_CASE("BRPOPLPUSH: a waiter whose destination is not a list gets WRONGTYPE a
   }
 }
 
+// A: BLMOVE l1 l2, B: BLMOVE l2 l3, then RPUSH l1 foo. Redis serves the chain before it
+// replies to the pusher, so a client that has seen the RPUSH reply finds foo in l3 only,
+// and nobody ever sees the element twice (or, inside MULTI, anywhere but one list).
+TEST_CASE("a chain of BLMOVE waiters is served before the push is answered") {
+  StartedServer server = StartServerUnderTest(2);
+  REQUIRE_MESSAGE(server.status.ok, server.status.message);
+  const int port = server.port();
+  Client admin(port), pusher(port, 5s), a(port, 5s), b(port, 5s);
+  const std::vector<std::vector<std::string>> rounds = {
+      {"list1", "list2", "list3"}, {"{x}1", "{x}2", "{x}3"}, {"c1", "{c1}2", "c3"}, {"d1", "d2", "{d1}3"},
+      {"e1", "e2", "e3"}};
+  constexpr int kIterations = 60;
+  for (const auto& keys : rounds) {
+    CAPTURE(keys[0] + " " + keys[1] + " " + keys[2]);
+    // state: 2 * iteration + 1 from the RPUSH reply until the lists are reset.
+    std::atomic<int> state{0};
+    std::atomic<bool> stop{false};
+    Failures failures;
+    std::atomic<long> checked{0};
+    std::thread multi_reader([&] {
+      Client r(port, 5s);
+      while (!stop) {
+        int s0 = state;
+        std::vector<Reply> rep = r.Pipeline({{"MULTI"},
+                                             {"LRANGE", keys[0], "0", "-1"},
+                                             {"LRANGE", keys[1], "0", "-1"},
+                                             {"LRANGE", keys[2], "0", "-1"},
+                                             {"EXEC"}});
+        int s1 = state;
+        if (rep.size() != 5 || rep[4].elements.size() != 3) {
+          failures.Add("MULTI reader got " + (rep.empty() ? std::string("nothing") : Format(rep.back())));
+          return;
+        }
+        size_t total = 0;
+        for (auto& l : rep[4].elements) total += l.elements.size();
+        if (total > 1) failures.Add("MULTI saw " + Format(rep[4]));
+        if (s0 == s1 && (s0 & 1)) {
+          checked++;
+          if (Format(rep[4]) != "[[], [], [\"foo\"]]") failures.Add("after the push reply MULTI saw " + Format(rep[4]));
+        }
+      }
+    });
+    std::thread llen_reader([&] {
+      Client r(port, 5s);
+      while (!stop) {
+        int s0 = state;
+        std::string got;
+        for (int i = 2; i >= 0; --i) got += Format(r.Cmd({"LLEN", keys[i]}));
+        int s1 = state;
+        if (s0 == s1 && (s0 & 1) && got != ":1:0:0") failures.Add("after the push reply LLEN l3 l2 l1 gave " + got);
+      }
+    });
+    for (int i = 0; i < kIterations && failures.count() == 0; ++i) {
+      Send(a, {"BLMOVE", keys[0], keys[1], "RIGHT", "LEFT", "0"});
+      REQUIRE(WaitBlocked(admin, 1));
+      Send(b, {"BLMOVE", keys[1], keys[2], "LEFT", "RIGHT", "0"});
+      REQUIRE(WaitBlocked(admin, 2));
+      CHECK(Format(pusher.Cmd({"RPUSH", keys[0], "foo"})) == ":1");
+      state = 2 * i + 1;
+      CHECK(Format(pusher.Cmd({"LRANGE", keys[2], "0", "-1"})) == "[\"foo\"]");
+      CHECK(Format(a.ReadReply()) == "\"foo\"");
+      CHECK(Format(b.ReadReply()) == "\"foo\"");
+      std::this_thread::sleep_for(2ms);
+      state = 2 * i + 2;
+      CHECK(Format(admin.Cmd({"DEL", keys[2]})) == ":1");
+    }
+    stop = true;
+    multi_reader.join();
+    llen_reader.join();
+    CHECK_MESSAGE(failures.count() == 0, failures.first());
+  }
+  CheckHealthy(server, 256 * kMiB);
+}
+
 // A write that changes nothing does not touch a watched key (Redis 7.0.15's replies,
 // WATCH k; MULTI; PING; <other client's command>; EXEC).
 struct WatchCase {
