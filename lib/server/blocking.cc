@@ -309,6 +309,7 @@ class Registry : public store::WriteObserver {
     KeyQueue& q = it->second;
     q.entries.push_back(Entry{w, pos});
     if (w->call.moves) q.moves++;
+    if (w->call.kind == sb::Kind::kXreadgroup) q.groups++;
     w->links[pos] = Link{std::prev(q.entries.end()), true};
     // Data may have arrived between the non-blocking attempt and now.
     if (st_.shard().FindLive(w->db, key, now)) MarkReady(w->db, key);
@@ -358,8 +359,9 @@ class Registry : public store::WriteObserver {
 
  private:
   struct KeyQueue {
-    Queue entries;     // in blocking order
-    size_t moves = 0;  // entries of BLMOVE/BRPOPLPUSH waiters
+    Queue entries;      // in blocking order
+    size_t moves = 0;   // entries of BLMOVE/BRPOPLPUSH waiters
+    size_t groups = 0;  // entries of XREADGROUP waiters
   };
   using Queues = std::unordered_map<OwnedLockKey, KeyQueue, LockKeyHash, LockKeyEq>;
   struct Ready {
@@ -371,6 +373,7 @@ class Registry : public store::WriteObserver {
   void Unlink(Queues::iterator it, Queue::iterator at) {
     at->w->links[at->pos].linked = false;
     if (at->w->call.moves) it->second.moves--;
+    if (at->w->call.kind == sb::Kind::kXreadgroup) it->second.groups--;
     it->second.entries.erase(at);
     if (it->second.entries.empty()) queues_.erase(it);
   }
@@ -445,6 +448,10 @@ class Registry : public store::WriteObserver {
     auto qit = queues_.find(LockKey{db, key});
     if (qit == queues_.end()) return;
     Queue& q = qit->second.entries;
+    int64_t now = store::UnixTimeMs();
+    store::Slot* s = st_.shard().FindLive(db, key, now);
+    // A key without data serves nobody; only XREADGROUP waiters learn it went away.
+    if (!s && qit->second.groups == 0) return;
     size_t reserved = 0;  // elements promised to woken BLMOVE waiters
     // Serving only marks keys ready and posts replies: it never adds or drops queues,
     // so `qit` stays valid until the loop unlinks the last entry.
@@ -462,7 +469,6 @@ class Registry : public store::WriteObserver {
         if (last) return;  // the queue may be gone
         continue;
       }
-      store::Slot* s = st_.shard().FindLive(db, key, store::UnixTimeMs());
       if (w.call.kind == sb::Kind::kXreadgroup) {
         // Redis 7.0.15 ends an XREADGROUP wait with an error when its stream or group
         // goes away (DEL, a write of another type, XGROUP DESTROY).
@@ -511,6 +517,7 @@ class Registry : public store::WriteObserver {
             sb::ServeCommand(w.call, argv, w.call.key_args[e.pos], w.call.stream ? w.stream_ids[e.pos] : "");
         w.reply = RunLocal(st_, shard_count_, db, w.protocol, cmd);
         sb::ServeReply(w.call.kind, key, &w.reply);
+        s = st_.shard().FindLive(db, key, now);  // the pop changed it, or deleted it
       }
       PostFinish(held);
       if (last) return;
