@@ -78,8 +78,8 @@ struct Waiter {
   std::string group;  // XREADGROUP
   asio::io_context* home = nullptr;
 
-  // Streams only: stream_ids[pos]: XREAD's id for key_args[pos], '$' resolved by the key's shard when
-  // it registered the waiter (each shard writes only its own positions).
+  // Streams only. stream_ids[pos]: XREAD's id for key_args[pos], '$' resolved by the
+  // key's shard when it registered the waiter (each shard writes only its positions).
   std::vector<std::string> stream_ids;
   std::vector<Link> links;
   // A woken BLMOVE's move chains (see chains:: below), set by the shard that woke it.
@@ -169,8 +169,9 @@ unsigned CopyTargetDb(store::ArgList args, unsigned db) {
 // ExpectWrite). Every connection's Flush waits (AwaitMoveChains) until the chains that
 // existed when it started have ended, so the pusher's reply, and any reply that let a
 // client see an intermediate state, leave after the chain's last move. A chain joins at
-// most kMaxChainLinks writes, and a flush waits at most kMaxChainWait (liveness bounds;
-// neither is reached by a chain of clients that blocked before it started).
+// most kMaxChainLinks writes, and a flush waits at most kMaxChainWait: liveness bounds
+// against clients that keep re-blocking in a cycle or a link stuck behind a long
+// transaction (past them, a reply may leave before the chain's end).
 namespace chains {
 
 constexpr int kMaxChainLinks = 1024;
@@ -222,10 +223,14 @@ uint64_t StartOrJoin(unsigned db, std::string_view key) {
   return id;
 }
 
+// REQUIRES: each chain of `ids` is referenced by the caller (so it is alive).
 void Ref(const std::vector<uint64_t>& ids) {
   if (ids.empty()) return;
   std::lock_guard<std::mutex> lock(mu);
-  for (uint64_t id : ids) alive[id].refs++;
+  for (uint64_t id : ids) {
+    auto c = alive.find(id);
+    if (c != alive.end()) c->second.refs++;
+  }
 }
 
 void Unref(const std::vector<uint64_t>& ids) {
