@@ -35,6 +35,12 @@ awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& s
 // Any thread.
 bool UnblockClient(uint64_t client_id, bool with_error);
 
+// Waits until the BLMOVE/BRPOPLPUSH chains set off by writes before this call have run
+// their moves (at most a second), so that a reply leaves only after them, as in Redis,
+// where the clients a write made ready are served before the writer's reply. Returns at
+// once when no chain is running. A connection calls it before it writes replies.
+awaitable<void> AwaitMoveChains();
+
 // Clients currently blocked (INFO clients blocked_clients).
 uint64_t BlockedClientCount();
 

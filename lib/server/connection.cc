@@ -90,6 +90,8 @@ std::string Connection::Describe(int64_t now_ms) const {
 }
 
 awaitable<void> Connection::Flush() {
+  // Replies leave after the BLMOVE chains that writes before them set off (blocking.h).
+  if (!out_.empty()) co_await AwaitMoveChains();
   if (push_writing_) co_await WaitForPushWriter();
   if (out_.empty() || closed_) {
     out_.clear();

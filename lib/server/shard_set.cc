@@ -1,6 +1,7 @@
 #include "server/shard_set.h"
 
 #include <chrono>
+#include <unordered_set>
 
 namespace darter::server {
 
@@ -29,19 +30,25 @@ bool ShardThread::AnyLocked(unsigned db, std::span<const std::string_view> keys)
 
 void ShardThread::RunWhenUnlocked(unsigned db, std::vector<std::string_view> keys, std::function<void()> fn) {
   // Behind earlier deferred work on the same keys, even if the locks are free now, so
-  // that commands on one key keep their arrival order.
+  // that commands on one key keep their arrival order. O(keys): the deferred keys are
+  // counted in deferred_keys_ (the blocking registry defers one call per ready key, so a
+  // scan of the whole list per call would be quadratic).
   bool behind = false;
-  if (!deferred_.empty()) {
-    for (auto& d : deferred_) {
-      if (d.db != db) continue;
-      for (auto k : keys)
-        for (auto dk : d.keys)
-          if (k == dk) behind = true;
-    }
+  if (!deferred_keys_.empty()) {
+    for (auto k : keys)
+      if (deferred_keys_.count(LockKey{db, k})) {
+        behind = true;
+        break;
+      }
   }
   if (!behind && !AnyLocked(db, keys)) {
     fn();
     return;
+  }
+  for (auto k : keys) {
+    auto it = deferred_keys_.find(LockKey{db, k});
+    if (it == deferred_keys_.end()) it = deferred_keys_.emplace(OwnedLockKey{db, std::string(k)}, 0).first;
+    it->second++;
   }
   deferred_.push_back(Deferred{db, std::move(keys), std::move(fn)});
 }
@@ -50,24 +57,35 @@ void ShardThread::RunDeferred() {
   if (running_deferred_ || deferred_.empty()) return;
   running_deferred_ = true;
   // One pass in FIFO order; an entry still blocked also blocks later entries that share
-  // a key with it (checked through `blocked`).
-  std::vector<LockKey> blocked;
-  for (auto it = deferred_.begin(); it != deferred_.end();) {
-    bool wait = AnyLocked(it->db, it->keys);
-    if (!wait) {
-      for (auto k : it->keys)
-        for (auto& b : blocked)
-          if (b.db == it->db && b.key == k) wait = true;
+  // a key with it (checked through `blocked`). Work deferred while the pass runs goes
+  // after the entries still waiting.
+  std::deque<Deferred> pending;
+  pending.swap(deferred_);
+  std::deque<Deferred> waiting;
+  std::unordered_set<LockKey, LockKeyHash, LockKeyEq> blocked;
+  for (Deferred& d : pending) {
+    bool wait = AnyLocked(d.db, d.keys);
+    if (!wait && !blocked.empty()) {
+      for (auto k : d.keys)
+        if (blocked.count(LockKey{d.db, k})) {
+          wait = true;
+          break;
+        }
     }
     if (wait) {
-      for (auto k : it->keys) blocked.push_back(LockKey{it->db, k});
-      ++it;
+      for (auto k : d.keys) blocked.insert(LockKey{d.db, k});
+      waiting.push_back(std::move(d));
       continue;
     }
-    auto fn = std::move(it->fn);
-    it = deferred_.erase(it);
+    for (auto k : d.keys) {
+      auto it = deferred_keys_.find(LockKey{d.db, k});
+      if (it != deferred_keys_.end() && --it->second == 0) deferred_keys_.erase(it);
+    }
+    auto fn = std::move(d.fn);
     fn();
   }
+  for (Deferred& d : deferred_) waiting.push_back(std::move(d));
+  deferred_.swap(waiting);
   running_deferred_ = false;
 }
 

@@ -117,6 +117,8 @@ class ShardThread {
     std::function<void()> fn;
   };
   std::deque<Deferred> deferred_;
+  // How many entries of deferred_ name each key.
+  std::unordered_map<OwnedLockKey, uint32_t, LockKeyHash, LockKeyEq> deferred_keys_;
   bool running_deferred_ = false;
   std::unique_ptr<asio::steady_timer> expiry_timer_;
 };

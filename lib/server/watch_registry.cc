@@ -159,6 +159,14 @@ void WatchRegistry::OnWrite(store::Shard&, const store::AppliedWrite& write) {
     if (a && b && *a != *b && *a >= 0 && *b >= 0) TouchSwapped(static_cast<unsigned>(*a), static_cast<unsigned>(*b));
     return;
   }
+  // An SMOVE whose destination already held the member changed only its source, and
+  // says so by journaling SREM src member (set_family.cc).
+  if (EqualsIgnoreCase(name, "smove") && write.effects.rewritten()) {
+    for (const auto& cmd : write.effects.commands())
+      if (cmd.size() >= 2 && std::find(write.keys.begin(), write.keys.end(), cmd[1]) != write.keys.end())
+        Touch(write.db, cmd[1]);
+    return;
+  }
   if (size_t only = OnlyWrittenKey(args)) {
     if (only >= args.size()) return;
     std::string_view dest = args[only];

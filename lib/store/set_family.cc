@@ -572,7 +572,10 @@ std::vector<size_t> SInterCardKeys(ArgList args) {
 }
 
 // SMOVE src dst member. Hop 0 (both shards): look. Hop 1 (both shards): src removes,
-// dst adds. Same key: a membership test.
+// dst adds. Same key: a membership test. A dst that already holds the member does not
+// change, so, as in Redis, it is not touched (WATCH): its shard marks nothing dirty, and
+// the src shard journals the exact change (SREM src member), which tells the observers
+// of a shard holding both keys that only src changed.
 class SMoveOp : public MultiShardOp {
  public:
   explicit SMoveOp(ArgList args) : same_key_(args[1] == args[2]) {}
@@ -587,13 +590,15 @@ class SMoveOp : public MultiShardOp {
           src_has_ = s && !src_wrong_ && AsSet(s)->Contains(member);
         } else {
           dst_wrong_ = s && s->value.type() != ValueType::kSet;
+          dst_has_ = s && !dst_wrong_ && AsSet(s)->Contains(member);
         }
       } else if (i == 1) {
         SetObject* set = AsSet(s);
         set->Remove(member);
         if (set->size() == 0) DeleteSlot(h.shard, h.db, s);
         h.effects.MarkDirty();
-      } else {
+        if (dst_has_) h.effects.Propagate({"SREM", h.args[1], member});
+      } else if (!dst_has_) {
         if (!s) {
           AddObjectKey(h.shard, h.db, h.args[2], SetObject::CreateFor(member))->value.As<SetObject>()->Add(member);
         } else {
@@ -615,7 +620,7 @@ class SMoveOp : public MultiShardOp {
 
  private:
   bool same_key_;
-  bool src_exists_ = false, src_wrong_ = false, src_has_ = false, dst_wrong_ = false;
+  bool src_exists_ = false, src_wrong_ = false, src_has_ = false, dst_wrong_ = false, dst_has_ = false;
 };
 
 std::unique_ptr<MultiShardOp> MakeSMove(ArgList a) { return std::make_unique<SMoveOp>(a); }
