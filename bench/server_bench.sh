@@ -122,7 +122,7 @@ start_redis() {
 
 start_darter() {
   port[darter]="$(free_port)"
-  "$darter_bin" --port "${port[darter]}" --bind 127.0.0.1 --threads "$threads" \
+  "$darter_bin" --port "${port[darter]}" --bind 127.0.0.1 --enable-debug-command local --threads "$threads" \
     >"$workdir/darter.log" 2>&1 &
   pid[darter]=$!
   wait_ready darter

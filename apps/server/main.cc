@@ -7,6 +7,7 @@
 
 #include "server/log.h"
 #include "server/output_limits.h"
+#include "server/protected_actions.h"
 #include "server/server.h"
 
 namespace po = boost::program_options;
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   ServerOptions o;
   std::string maxmemory = "0";
   std::string multi_flow = "yes";
+  std::string protected_mode = "yes";
   std::vector<std::string> output_limits;
   po::options_description desc("darter-server: a Redis-compatible, multi-threaded in-memory server\n\nOptions");
   desc.add_options()
@@ -24,6 +26,9 @@ int main(int argc, char** argv) {
       ("bind", po::value(&o.bind)->default_value(o.bind), "address to listen on")
       ("threads", po::value(&o.threads)->default_value(0), "shard threads (0: one per core)")
       ("requirepass", po::value(&o.requirepass), "password clients must AUTH with")
+      ("protected-mode", po::value(&protected_mode)->default_value("yes"), "yes: with no password, serve loopback clients only")
+      ("enable-debug-command", po::value(&o.enable_debug_command)->default_value(o.enable_debug_command), "DEBUG: no, yes, or local (loopback clients)")
+      ("enable-protected-configs", po::value(&o.enable_protected_configs)->default_value(o.enable_protected_configs), "CONFIG SET dir/dbfilename: no, yes, or local")
       ("dbnum", po::value(&o.dbnum)->default_value(o.dbnum), "number of logical databases")
       ("databases", po::value(&o.dbnum), "alias of --dbnum (Redis's name)")
       ("maxmemory", po::value(&maxmemory)->default_value("0"), "memory limit (bytes, or 100mb, 2gb, ...); 0: none")
@@ -68,6 +73,18 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  for (auto [name, value] : {std::pair<const char*, std::string>{"enable-debug-command", o.enable_debug_command},
+                             {"enable-protected-configs", o.enable_protected_configs}}) {
+    if (!darter::server::ParseProtectedAction(value)) {
+      std::cerr << "darter-server: --" << name << ": argument must be 'yes', 'no' or 'local'\n";
+      return 2;
+    }
+  }
+  if (auto err = probe.Set("protected-mode", protected_mode)) {
+    std::cerr << "darter-server: --protected-mode: " << *err << "\n";
+    return 2;
+  }
+  o.protected_mode = probe.Snapshot().protected_mode;
   o.repl_multi_flow = probe.Snapshot().repl_multi_flow;
   o.repl_flow_compression = probe.Snapshot().repl_flow_compression;
   for (const std::string& limit : output_limits) {

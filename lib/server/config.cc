@@ -1,6 +1,13 @@
 #include "server/config.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "server/output_limits.h"
+#include "server/protected_actions.h"
 #include "server/script_family.h"
 #include "server/persistence.h"
 #include "store/store_config.h"
@@ -58,11 +65,18 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
   params_["port"] = ro([](const ServerOptions& o) { return std::to_string(o.port); });
   params_["databases"] = ro([](const ServerOptions& o) { return std::to_string(o.dbnum); });
   params_["io-threads"] = ro([](const ServerOptions& o) { return std::to_string(o.threads); });
-  // Redis 7.0 refuses it by default (enable-protected-configs no).
+  // Protected, as in Redis 7.0: settable only where enable-protected-configs allows.
   params_["dir"] = Param{[](const ServerOptions& o) { return o.dir; },
-                         [](ServerOptions&, std::string_view) -> std::optional<std::string> {
-                           return "can't set protected config";
-                         }};
+                         [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                           std::string d(v);
+                           struct stat st;
+                           if (stat(d.c_str(), &st) != 0) return std::string(std::strerror(errno));
+                           if (!S_ISDIR(st.st_mode)) return std::string(std::strerror(ENOTDIR));
+                           if (access(d.c_str(), W_OK | X_OK) != 0) return std::string(std::strerror(errno));
+                           o.dir = d;
+                           return std::nullopt;
+                         },
+                         /*is_protected=*/true};
   params_["logfile"] = ro([](const ServerOptions& o) { return o.logfile; });
   params_["daemonize"] = ro([](const ServerOptions&) { return std::string("no"); });
   params_["appendonly"] = ro([](const ServerOptions&) { return std::string("no"); });
@@ -97,10 +111,15 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction";
       }};
   params_["dbfilename"] = Param{[](const ServerOptions& o) { return o.dbfilename; },
-                                // Redis 7.0 refuses it by default (enable-protected-configs no).
-                                [](ServerOptions&, std::string_view) -> std::optional<std::string> {
-                                  return "can't set protected config";
-                                }};
+                                [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                                  if (v.empty() || v.find('/') != std::string_view::npos)
+                                    return "dbfilename can't be a path, just a filename";
+                                  o.dbfilename = v;
+                                  return std::nullopt;
+                                },
+                                /*is_protected=*/true};
+  params_["enable-debug-command"] = ro([](const ServerOptions& o) { return o.enable_debug_command; });
+  params_["enable-protected-configs"] = ro([](const ServerOptions& o) { return o.enable_protected_configs; });
   params_["loglevel"] = Param{[](const ServerOptions& o) { return o.loglevel; },
                               [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
                                 for (const char* l : {"debug", "verbose", "notice", "warning"}) {
@@ -142,6 +161,8 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
     else return "argument must be 'yes' or 'no'";
     return std::nullopt;
   };
+  params_["protected-mode"] = Param{[](const ServerOptions& o) { return std::string(o.protected_mode ? "yes" : "no"); },
+                                    [yes_no](ServerOptions& o, std::string_view v) { return yes_no(&o.protected_mode, v); }};
   for (const char* name : {"replica-read-only", "slave-read-only"}) {
     params_[name] = Param{[](const ServerOptions& o) { return std::string(o.replica_read_only ? "yes" : "no"); },
                           [yes_no](ServerOptions& o, std::string_view v) { return yes_no(&o.replica_read_only, v); }};
@@ -250,11 +271,13 @@ bool ConfigRegistry::Known(std::string_view name) const {
   return params_.count(store::ToLower(name)) > 0;
 }
 
-std::optional<std::string> ConfigRegistry::Set(std::string_view name, std::string_view value) {
+std::optional<std::string> ConfigRegistry::Set(std::string_view name, std::string_view value,
+                                               bool protected_allowed) {
   std::lock_guard lk(mu_);
   auto it = params_.find(store::ToLower(name));
   if (it == params_.end()) return "Unknown option or number of arguments for CONFIG SET - '" + std::string(name) + "'";
   if (!it->second.set) return "can't set immutable config";
+  if (it->second.is_protected && !protected_allowed) return "can't set protected config";
   return it->second.set(opts_, value);
 }
 

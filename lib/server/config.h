@@ -32,6 +32,12 @@ struct ServerOptions {
   uint64_t maxclients = 10000;
   uint64_t timeout = 0;
   uint64_t proto_max_bulk_len = 512ull * 1024 * 1024;
+  // Redis 7's protections (protected_actions.h): DEBUG, and CONFIG SET of dir and
+  // dbfilename, are refused unless these allow them ("no", "yes" or "local"); with
+  // protected-mode on and no password, only loopback clients are served.
+  std::string enable_debug_command = "no";
+  std::string enable_protected_configs = "no";
+  bool protected_mode = true;
   // Replication (replica side).
   std::string replicaof;  // "host:port" or "host port" at start-up
   std::string masterauth;
@@ -56,8 +62,10 @@ class ConfigRegistry {
 
   // Pairs of (name, value) for every parameter matching the glob `pattern`.
   std::vector<std::pair<std::string, std::string>> Get(std::string_view pattern) const;
-  // Returns an error message (Redis's wording) or nullopt on success.
-  std::optional<std::string> Set(std::string_view name, std::string_view value);
+  // Returns an error message (Redis's wording) or nullopt on success. A protected
+  // parameter (dir, dbfilename) is refused unless `protected_allowed` (the caller checked
+  // enable-protected-configs for the client; start-up settings always are).
+  std::optional<std::string> Set(std::string_view name, std::string_view value, bool protected_allowed = true);
   bool Known(std::string_view name) const;
 
   std::string requirepass() const;
@@ -70,6 +78,7 @@ class ConfigRegistry {
   struct Param {
     std::function<std::string(const ServerOptions&)> get;
     std::function<std::optional<std::string>(ServerOptions&, std::string_view)> set;  // null: immutable
+    bool is_protected = false;
   };
   void AddStoreParams();
 

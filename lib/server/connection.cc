@@ -6,6 +6,7 @@
 #include "server/server.h"
 #include "server/cross_thread.h"
 #include "server/multi_family.h"
+#include "server/protected_actions.h"
 #include "server/pubsub_family.h"
 #include "server/script_family.h"
 #include "server/transaction.h"
@@ -54,6 +55,7 @@ Connection::Connection(Server& server, unsigned thread, asio::ip::tcp::socket so
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   auto remote = socket_.remote_endpoint(ec);
   if (!ec) peer_address = Endpoint(remote);
+  local_client = IsLoopbackPeer(socket_);
   auto local = socket_.local_endpoint(ec);
   if (!ec) local_address = Endpoint(local);
   fd = socket_.native_handle();
@@ -326,6 +328,10 @@ awaitable<void> Connection::Execute(store::ArgList args) {
     co_return;
   }
   if (!is_master) {
+    if (std::string err = ProtectedCommandError(*spec, *this); !err.empty()) {
+      reply_.Error(err);
+      co_return;
+    }
     if (!authenticated && !(spec->flags & store::kCmdNoAuth) && !server_.config().requirepass().empty()) {
       reply_.Error(store::errors::kNoAuth);
       co_return;

@@ -51,6 +51,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int64_t last_interaction_ms = 0;
   std::string peer_address;
   std::string local_address;
+  bool local_client = false;  // on a loopback address (protected_actions.h)
   int fd = -1;
   // MULTI/WATCH state (multi_family.h); null until the client first uses them.
   std::shared_ptr<ClientTransaction> tx;

@@ -7,6 +7,7 @@
 
 #include "server/connection.h"
 #include "server/cross_thread.h"
+#include "server/protected_actions.h"
 #include "server/server.h"
 #include "server/transaction.h"
 #include "store/errors.h"
@@ -69,6 +70,7 @@ void EndTransaction(Server& srv, ClientTransaction& tx) {
 // checks, in its order, after the unknown-command and arity checks).
 std::string QueueTimeError(Connection& conn, const store::CommandSpec& spec) {
   Server& srv = conn.server();
+  if (std::string err = ProtectedCommandError(spec, conn); !err.empty()) return err;
   if (!conn.authenticated && !(spec.flags & store::kCmdNoAuth) && !srv.config().requirepass().empty())
     return std::string(store::errors::kNoAuth);
   // Queuing may grow memory without bound, so over maxmemory nothing is queued.

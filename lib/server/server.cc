@@ -16,6 +16,7 @@
 #include "server/log.h"
 #include "server/multi_family.h"
 #include "server/persistence.h"
+#include "server/protected_actions.h"
 #include "server/pubsub_family.h"
 #include "server/pubsub_registry.h"
 #include "server/repl_master.h"
@@ -226,10 +227,15 @@ awaitable<void> Server::AcceptLoop() {
       LOG_WARNING("accept failed: %s", ec.message().c_str());
       continue;
     }
-    if (connected_clients_.load(std::memory_order_relaxed) >= config_.Snapshot().maxclients) {
+    const ServerOptions cfg = config_.Snapshot();
+    if (connected_clients_.load(std::memory_order_relaxed) >= cfg.maxclients) {
       rejected_connections_.fetch_add(1, std::memory_order_relaxed);
       static const char kMsg[] = "-ERR max number of clients reached\r\n";
       asio::write(socket, asio::buffer(kMsg, sizeof kMsg - 1), ec);
+      continue;
+    }
+    if (ProtectedModeRefuses(cfg.protected_mode, !cfg.requirepass.empty(), IsLoopbackPeer(socket))) {
+      asio::write(socket, asio::buffer(kProtectedModeDenied.data(), kProtectedModeDenied.size()), ec);
       continue;
     }
     uint64_t id = next_client_id_.fetch_add(1) + 1;

@@ -16,6 +16,7 @@
 #include "server/debug_digest.h"
 #include "server/password.h"
 #include "server/persistence.h"
+#include "server/protected_actions.h"
 #include "server/pubsub_family.h"
 #include "server/repl_master.h"
 #include "server/server.h"
@@ -430,7 +431,10 @@ void ConfigCommand(ConnectionContext& c) {
       }
     }
     for (size_t j = 2; j < c.args.size(); j += 2) {
-      if (auto err = cfg.Set(c.args[j], c.args[j + 1])) {
+      bool protected_allowed = AllowProtectedAction(
+          ParseProtectedAction(cfg.Snapshot().enable_protected_configs).value_or(ProtectedAction::kNo),
+          c.conn.local_client);
+      if (auto err = cfg.Set(c.args[j], c.args[j + 1], protected_allowed)) {
         c.reply.Error("ERR CONFIG SET failed (possibly related to argument '" + std::string(c.args[j]) + "') - " +
                       *err);
         return;
@@ -994,7 +998,7 @@ void RegisterServerFamily(store::CommandTable& t) {
       {"@admin", "@slow", "@dangerous"});
   add("command", -1, kCmdLoading | kCmdStale, CommandCommand, {"@slow", "@connection"});
   add("info", -1, kCmdLoading | kCmdStale, InfoCommand, {"@slow", "@dangerous"});
-  add("debug", -2, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, DebugCommand,
+  add("debug", -2, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale | kCmdProtected, DebugCommand,
       {"@admin", "@slow", "@dangerous"});
   add("save", 1, kCmdAdmin | kCmdNoScript | kCmdNoMulti, SaveCommand, {"@admin", "@slow", "@dangerous"});
   add("bgsave", -1, kCmdAdmin | kCmdNoScript, BgsaveCommand, {"@admin", "@slow", "@dangerous"});

@@ -49,6 +49,7 @@ enum CommandFlag : uint32_t {
   kCmdSortForScript = 1u << 13,
   kCmdGlobal = 1u << 14,   // runs on every shard (FLUSHALL, SWAPDB, ...)
   kCmdNoMulti = 1u << 15,
+  kCmdProtected = 1u << 16,  // DEBUG: refused unless enable-debug-command allows it
 };
 
 using ArgList = std::span<const std::string_view>;

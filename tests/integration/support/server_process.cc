@@ -266,6 +266,9 @@ StartedServer StartRedis(int port, std::vector<std::string> extra_args) {
 StartedServer StartDarter(int port, std::vector<std::string> extra_args) {
   return StartWithRetry(DarterServerBinary(), port, [&](int p, const fs::path&) {
     std::vector<std::string> args = {"--port", std::to_string(p), "--bind", "127.0.0.1"};
+    // As StartRedis: the tests may use DEBUG, unless a test sets the option itself.
+    if (std::find(extra_args.begin(), extra_args.end(), "--enable-debug-command") == extra_args.end())
+      args.insert(args.end(), {"--enable-debug-command", "yes"});
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     return args;
   });
