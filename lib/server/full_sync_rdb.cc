@@ -79,7 +79,7 @@ struct FullSyncWriter {
 };
 
 awaitable<rdb::Status> BuildFullSyncRdb(Server& server, Journal& journal, uint64_t sync_id, FullSyncPayload& out,
-                                        const std::function<void()>& every_second) {
+                                        const std::function<void()>& every_second, unsigned stream_db) {
   auto result = std::make_shared<FullSyncWriter>();
   if (!result->OpenFile(server.config().Snapshot().dir, sync_id))
     LOG_WARNING("replication: cannot create a temp file in --dir for the full sync (%s); building it in memory",
@@ -91,8 +91,11 @@ awaitable<rdb::Status> BuildFullSyncRdb(Server& server, Journal& journal, uint64
   spec.at_point = [j, sync_id, shard_count](store::Shard& shard) {
     j->shard(shard.index()).AppendSyncPoint(sync_id, shard_count);
   };
-  // The stream after the RDB starts with a SELECT, so the replica's db is irrelevant.
-  spec.aux = [] { return std::vector<std::pair<std::string, std::string>>{{"repl-stream-db", "0"}}; };
+  // A journal stream after the RDB starts with a SELECT; a proxied one goes on in the db
+  // its primary last selected, which the replica must know.
+  spec.aux = [stream_db] {
+    return std::vector<std::pair<std::string, std::string>>{{"repl-stream-db", std::to_string(stream_db)}};
+  };
   spec.write = [result](std::string_view bytes) { return result->Append(bytes); };
   spec.done = [result](const rdb::Status& st, const MergedRdbStats& stats) {
     std::lock_guard lk(result->mu);

@@ -49,8 +49,9 @@ class FullSyncPayload {
 // Writes the dataset as an RDB into `out` and appends a kSyncPoint entry with `sync_id`
 // to every shard's journal at the snapshot point. `every_second` runs on the caller's
 // thread about once a second while the RDB is built (a keep-alive for the replica).
+// `stream_db` is the db the stream that follows is in (the RDB's repl-stream-db).
 // REQUIRES: the journal is registered.
 awaitable<rdb::Status> BuildFullSyncRdb(Server& server, Journal& journal, uint64_t sync_id, FullSyncPayload& out,
-                                        const std::function<void()>& every_second);
+                                        const std::function<void()>& every_second, unsigned stream_db = 0);
 
 }  // namespace darter::server

@@ -45,6 +45,9 @@ struct JournalEntry {
   uint64_t txid = 0;       // 0: not part of a multi-shard transaction
   unsigned tx_shards = 1;
   std::vector<std::string> commands;  // RESP-encoded
+  // Reader-side only (not on the wire): the write came from a PSYNC primary's stream that
+  // this server proxies byte for byte, so its stream must not carry it again.
+  bool upstream = false;
   size_t bytes() const {
     size_t n = 64;
     for (auto& c : commands) n += c.size();

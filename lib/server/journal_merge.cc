@@ -14,7 +14,7 @@ std::vector<MergedCommand> MergeTxParts(const std::vector<std::pair<unsigned, st
   for (auto& [shard, entries] : parts) {
     q.emplace_back();
     for (auto& e : entries)
-      for (auto& c : e.commands) q.back().push_back({e.db, &c});
+      for (auto& c : e.commands) q.back().push_back({e.db, &c, e.upstream});
   }
   std::vector<MergedCommand> out;
   while (true) {
@@ -44,7 +44,10 @@ std::vector<MergedCommand> MergeTxParts(const std::vector<std::pair<unsigned, st
 
 JournalMerger::JournalMerger(unsigned shards) : queues_(shards), blocked_on_(shards, 0) {}
 
-void JournalMerger::Push(unsigned shard, JournalEntry e) { queues_[shard].push_back(std::move(e)); }
+void JournalMerger::Push(unsigned shard, JournalEntry e) {
+  held_bytes_ += e.bytes();
+  queues_[shard].push_back(std::move(e));
+}
 
 void JournalMerger::Drain(JournalMergeSink& sink) {
   const unsigned n = shards();
@@ -57,6 +60,7 @@ void JournalMerger::Drain(JournalMergeSink& sink) {
         JournalEntry& head = q.front();
         if (head.kind == JournalEntry::Kind::kCommand && head.txid == 0) {
           sink.Single(s, head);
+          held_bytes_ -= head.bytes();
           q.pop_front();
           progress = true;
           continue;
@@ -76,11 +80,16 @@ void JournalMerger::Drain(JournalMergeSink& sink) {
         for (size_t i = 0; i < end; ++i) {
           if (q[i].kind != JournalEntry::Kind::kCommand) marks.push_back(std::move(q[i]));
           else if (q[i].txid == txid) part.push_back(std::move(q[i]));
-          else sink.Single(s, q[i]);
+          else {
+            sink.Single(s, q[i]);
+            held_bytes_ -= q[i].bytes();
+          }
         }
         // The end mark stays in the part (without commands) so LowestHeld sees it.
+        held_bytes_ -= q[end].bytes();
         part.push_back(std::move(q[end]));
         part.back().commands.clear();
+        held_bytes_ += part.back().bytes();
         q.erase(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(end + 1));
         for (auto it = marks.rbegin(); it != marks.rend(); ++it) q.push_front(std::move(*it));
         const bool wrote_here = part.size() > 1;
@@ -88,6 +97,8 @@ void JournalMerger::Drain(JournalMergeSink& sink) {
         progress = true;
         if (tx.parts.size() == tx.tx_shards) {
           Emit(sink, tx, txid);
+          for (auto& [shard, entries] : tx.parts)
+            for (auto& e : entries) held_bytes_ -= e.bytes();
           txs_.erase(txid);
           for (auto& b : blocked_on_)
             if (b == txid) b = 0;

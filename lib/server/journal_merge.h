@@ -36,6 +36,7 @@ namespace darter::server {
 struct MergedCommand {
   unsigned db;
   const std::string* resp;
+  bool upstream = false;  // JournalEntry::upstream of the entry it came from
   bool operator==(const MergedCommand& o) const { return db == o.db && *resp == *o.resp; }
 };
 
@@ -64,6 +65,8 @@ class JournalMerger {
   // transaction), or 0 when nothing of it is held.
   uint64_t LowestHeld(unsigned shard) const;
   size_t held_entries() const;
+  // JournalEntry::bytes() of every entry held (queued or in an incomplete transaction).
+  size_t held_bytes() const { return held_bytes_; }
   // One line per waiting transaction and blocked shard, for the logs.
   std::string DebugState() const;
 
@@ -78,6 +81,7 @@ class JournalMerger {
   std::vector<std::deque<JournalEntry>> queues_;
   std::vector<uint64_t> blocked_on_;
   std::map<uint64_t, PendingTx> txs_;
+  size_t held_bytes_ = 0;
 };
 
 }  // namespace darter::server

@@ -153,7 +153,7 @@ void FlowMaster::CancelAll() {
 awaitable<void> FlowMaster::ServeFlow(Connection& conn, resp::ReplyBuilder& rb, std::string master_id,
                                       std::string sync_id, int64_t flow, int64_t lsn) {
   co_await enable_journal_();
-  if (master_id != server_.repl_master().replid()) {
+  if (master_id != server_.repl_master().journal_id()) {
     rb.Error("ERR bad master id");
     co_return;
   }

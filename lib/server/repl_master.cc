@@ -71,10 +71,33 @@ const char* StateName(ReplicaFeed::State s) {
 
 }  // namespace
 
+awaitable<void> ApplyGate::Lock() {
+  while (held_) {
+    auto waiter = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor,
+                                                       asio::steady_timer::time_point::max());
+    waiters_.push_back(waiter);
+    boost::system::error_code ec;
+    co_await waiter->async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+  held_ = true;
+}
+
+void ApplyGate::Unlock() {
+  held_ = false;
+  if (waiters_.empty()) return;
+  waiters_.front()->cancel();
+  waiters_.pop_front();
+}
+
 ReplicationMaster::ReplicationMaster(Server& server)
-    : server_(server), merge_ctx_(server.shards().at(0).ctx()), merger_(server.shards().size()), replid_(server.run_id()) {
+    : server_(server),
+      merge_ctx_(server.shards().at(0).ctx()),
+      merger_(server.shards().size()),
+      replid_(server.run_id()),
+      journal_id_(server.run_id()) {
   unsigned n = server.shards().size();
   read_lsn_.assign(n, 0);
+  discard_through_.assign(n, 0);
   flows_ = std::make_unique<FlowMaster>(server, journal_, [this] { return EnableJournal(); });
   journal_.Create(n, [this](unsigned shard) {
     ScheduleMerge();
@@ -126,10 +149,21 @@ class ReplicationMaster::StreamSink : public JournalMergeSink {
  public:
   StreamSink(ReplicationMaster& m, std::string& out) : m_(m), out_(out) {}
   void Single(unsigned, const JournalEntry& e) override {
+    if (e.upstream) {
+      m_.last_db_ = -1;  // proxied instead; what follows in the journal starts with SELECT
+      return;
+    }
     Select(e.db);
     for (auto& c : e.commands) out_ += c;
   }
-  void Transaction(uint64_t, const std::vector<MergedCommand>& cmds) override {
+  void Transaction(uint64_t, const std::vector<MergedCommand>& all) override {
+    // Commands the proxied stream carried are not sent again. Only a command the link
+    // was applying when the proxy ended can have some of each.
+    std::vector<MergedCommand> cmds;
+    for (auto& c : all)
+      if (!c.upstream) cmds.push_back(c);
+    if (cmds.size() != all.size()) m_.last_db_ = -1;
+    if (cmds.empty()) return;
     Select(cmds[0].db);
     if (cmds.size() == 1) {
       out_ += *cmds[0].resp;
@@ -157,6 +191,11 @@ class ReplicationMaster::StreamSink : public JournalMergeSink {
       feed->pending.clear();
       m_.WakeLocked(feed);
     }
+    // The snapshot is taken: the link may apply (and proxy) again.
+    if (m_.gate_sync_ == sync_id) {
+      m_.gate_sync_ = 0;
+      m_.gate_.Unlock();
+    }
   }
 
  private:
@@ -171,13 +210,28 @@ class ReplicationMaster::StreamSink : public JournalMergeSink {
 
 void ReplicationMaster::Merge() {
   merge_posted_.store(false, std::memory_order_release);
+  {
+    std::lock_guard lk(mu_);
+    if (select_next_) last_db_ = -1;  // the stream changed source: say which db it is in
+    select_next_ = false;
+  }
   const unsigned n = merger_.shards();
   std::vector<JournalEntry> fresh;
   for (unsigned s = 0; s < n; ++s) {
     fresh.clear();
     journal_.shard(s).ReadAfter(read_lsn_[s], &fresh);
+    if (fresh.empty()) continue;
+    // Read after the entries: a boundary drawn meanwhile covers all of them.
+    uint64_t through;
+    {
+      std::lock_guard lk(mu_);
+      through = discard_through_[s];
+    }
     for (auto& e : fresh) {
+      e.upstream = e.lsn <= through;
       read_lsn_[s] = e.lsn;
+      // A write the proxied stream carries needs no merging; sync points still do.
+      if (e.upstream && e.kind != JournalEntry::Kind::kSyncPoint) continue;
       merger_.Push(s, std::move(e));
     }
   }
@@ -188,6 +242,25 @@ void ReplicationMaster::Merge() {
   if (!out.empty()) {
     std::lock_guard lk(mu_);
     AppendToStreamLocked(out);
+  }
+  // The merge holds entries only until every shard's part of a transaction is in: more
+  // than the backlog's worth held means one never completes (a transaction cut by the end
+  // of a proxied stream). Start the merge over rather than hold the journal forever;
+  // the stream cannot go on from there, so it starts a new history.
+  const size_t held_limit = std::max<size_t>(2 * backlog_limit_, 64u << 20);
+  if (merger_.held_bytes() > held_limit) {
+    LOG_WARNING("replication: the stream merge holds %zu bytes; starting a new history:\n%s", merger_.held_bytes(),
+                merger_.DebugState().c_str());
+    merger_ = JournalMerger(n);
+    std::lock_guard lk(mu_);
+    if (!upstream_) {
+      replid_ = RandomReplId();
+      replid2_ = std::string(40, '0');
+      second_offset_ = -1;
+      backlog_.clear();
+    }
+    CloseFeedsLocked();
+    syncing_.clear();
   }
   // Keep each shard's journal within the backlog size (only what was merged goes).
   for (unsigned s = 0; s < n; ++s) {
@@ -235,7 +308,8 @@ void ReplicationMaster::SchedulePing() {
       }
       {
         std::lock_guard lk(self->mu_);
-        if (!self->feeds_.empty()) self->AppendToStreamLocked(kPing);
+        // A proxied stream carries its primary's PINGs; ours would shift its offsets.
+        if (!self->feeds_.empty() && !self->upstream_) self->AppendToStreamLocked(kPing);
       }
       uint64_t period = std::max<uint64_t>(1, self->server_.config().Snapshot().repl_ping_replica_period);
       self->ping_timer_->expires_after(std::chrono::seconds(period));
@@ -247,17 +321,96 @@ void ReplicationMaster::SchedulePing() {
   ping_timer_->async_wait(Tick{this});
 }
 
-void ReplicationMaster::NewHistory() {
-  std::lock_guard lk(mu_);
-  replid_ = RandomReplId();
-  backlog_.clear();
+void ReplicationMaster::SetDiscardLocked(bool all) {
+  for (unsigned s = 0; s < discard_through_.size(); ++s)
+    discard_through_[s] = all ? UINT64_MAX : (journal_on_.load() ? journal_.shard(s).last_lsn() : 0);
+}
+
+void ReplicationMaster::CloseFeedsLocked() {
   for (auto& f : feeds_) {
     std::lock_guard fl(f->mu);
     f->closed = true;
     WakeLocked(f);
   }
+}
+
+void ReplicationMaster::NewHistory(const void* upstream) {
+  std::lock_guard lk(mu_);
+  replid_ = RandomReplId();
+  journal_id_ = replid_;
+  replid2_ = std::string(40, '0');
+  second_offset_ = -1;
+  backlog_.clear();
+  upstream_ = upstream;
+  SetDiscardLocked(upstream != nullptr);
+  CloseFeedsLocked();
   flows_->CancelAll();
   LOG_NOTICE("replication: new stream history %s (replicas of this server must resync)", replid_.c_str());
+}
+
+void ReplicationMaster::StartUpstream(const void* owner, const std::string& replid, int64_t offset, unsigned db) {
+  std::lock_guard lk(mu_);
+  upstream_ = owner;
+  upstream_db_ = db;
+  SetDiscardLocked(true);
+  replid_ = replid;
+  replid2_ = std::string(40, '0');
+  second_offset_ = -1;
+  offset_ = offset;
+  backlog_.clear();
+  backlog_active_ = true;
+  CloseFeedsLocked();
+}
+
+void ReplicationMaster::ContinueUpstream(const void* owner, const std::string& replid, int64_t offset) {
+  std::lock_guard lk(mu_);
+  if (upstream_ != owner || offset_ != offset) {
+    // Not the stream we proxy (cannot happen: a link's first sync is a full one).
+    upstream_ = owner;
+    SetDiscardLocked(true);
+    replid_ = replid;
+    offset_ = offset;
+    backlog_.clear();
+    CloseFeedsLocked();
+    return;
+  }
+  if (replid == replid_) return;
+  replid2_ = replid_;
+  second_offset_ = offset_ + 1;
+  replid_ = replid;
+  CloseFeedsLocked();
+}
+
+void ReplicationMaster::AppendUpstream(const void* owner, std::string_view bytes, unsigned db) {
+  std::lock_guard lk(mu_);
+  if (upstream_ != owner) return;
+  upstream_db_ = db;
+  AppendToStreamLocked(bytes);
+}
+
+void ReplicationMaster::EndUpstream(const void* owner) {
+  std::lock_guard lk(mu_);
+  if (!owner || upstream_ != owner) return;
+  upstream_ = nullptr;
+  SetDiscardLocked(false);
+  select_next_ = true;
+  replid2_ = replid_;
+  second_offset_ = offset_ + 1;
+  replid_ = RandomReplId();
+  // Redis drops its replicas here so they learn the new id; they continue by replid2.
+  CloseFeedsLocked();
+  LOG_NOTICE("replication: the stream continues as history %s from offset %lld", replid_.c_str(),
+             static_cast<long long>(offset_));
+}
+
+bool ReplicationMaster::proxying() {
+  std::lock_guard lk(mu_);
+  return upstream_ != nullptr;
+}
+
+std::string ReplicationMaster::journal_id() {
+  std::lock_guard lk(mu_);
+  return journal_id_;
 }
 
 void ReplicationMaster::Detach(const std::shared_ptr<ReplicaFeed>& feed) {
@@ -374,7 +527,9 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
     std::lock_guard lk(mu_);
     int64_t hist = static_cast<int64_t>(std::min(backlog_.size(), backlog_limit_));
     int64_t first = offset_ - hist + 1;
-    if (want_id == replid_ && backlog_active_ && want_offset >= first && want_offset <= offset_ + 1) {
+    // Our id, or the previous one up to where it stopped (Redis's replid2).
+    bool known = want_id == replid_ || (want_id == replid2_ && want_offset <= second_offset_);
+    if (known && backlog_active_ && want_offset >= first && want_offset <= offset_ + 1) {
       partial = true;
       std::lock_guard fl(feed->mu);
       feed->start_offset = want_offset - 1;
@@ -412,7 +567,29 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
       boost::system::error_code kec;
       asio::write(sock, asio::buffer("\n", 1), kec);
     };
-    rdb::Status st = co_await BuildFullSyncRdb(server_, journal_, sync_id, rdb, keepalive);
+    // While this server proxies its primary's stream, the snapshot must hold the data at
+    // exactly the offset the feed attaches at: the link stops between two commands (the
+    // gate) until the sync point is merged, and the RDB names the stream's db then.
+    ReplicationMaster* self_m = this;
+    unsigned stream_db = co_await asio::co_spawn(
+        merge_ctx_,
+        [self_m, sync_id]() -> awaitable<unsigned> {
+          co_await self_m->gate_.Lock();
+          std::lock_guard lk(self_m->mu_);
+          if (!self_m->upstream_) {
+            self_m->gate_.Unlock();
+            co_return 0;
+          }
+          self_m->gate_sync_ = sync_id;
+          co_return self_m->upstream_db_;
+        },
+        use_awaitable);
+    rdb::Status st = co_await BuildFullSyncRdb(server_, journal_, sync_id, rdb, keepalive, stream_db);
+    asio::post(merge_ctx_, [self_m, sync_id] {
+      if (self_m->gate_sync_ != sync_id) return;  // a failed build never reached its sync point
+      self_m->gate_sync_ = 0;
+      self_m->gate_.Unlock();
+    });
     LOG_VERBOSE("replication: snapshot %llx for replica %s:%d taken", static_cast<unsigned long long>(sync_id),
                 feed->ip.c_str(), feed->listening_port);
     // The merge attaches the feed at the sync point, maybe a moment later.
@@ -537,7 +714,7 @@ awaitable<int64_t> ReplicationMaster::Wait(int64_t wanted, int64_t timeout_ms) {
   if (n >= wanted) co_return n;
   if (on) {
     std::lock_guard lk(mu_);
-    AppendToStreamLocked(kGetAck);
+    if (!upstream_) AppendToStreamLocked(kGetAck);
   }
   asio::steady_timer timer(co_await asio::this_coro::executor);
   int64_t deadline = timeout_ms > 0 ? store::UnixTimeMs() + timeout_ms : INT64_MAX;
@@ -552,7 +729,7 @@ awaitable<int64_t> ReplicationMaster::Wait(int64_t wanted, int64_t timeout_ms) {
 
 // ---- INFO / ROLE ----
 
-std::string ReplicationMaster::InfoFields(const ReplicationSnapshot* as_replica) {
+std::string ReplicationMaster::InfoFields() {
   std::lock_guard lk(mu_);
   int64_t now = store::UnixTimeMs();
   std::string o;
@@ -565,17 +742,10 @@ std::string ReplicationMaster::InfoFields(const ReplicationSnapshot* as_replica)
   }
   o += flows_->InfoLines(feeds_.size());
   o += "master_failover_state:no-failover\r\n";
-  if (as_replica) {
-    o += "master_replid:" + as_replica->replid + "\r\n";
-    o += "master_replid2:" + as_replica->replid2 + "\r\n";
-    o += "master_repl_offset:" + std::to_string(as_replica->repl_offset) + "\r\n";
-    o += "second_repl_offset:" + std::to_string(as_replica->second_repl_offset) + "\r\n";
-  } else {
-    o += "master_replid:" + replid_ + "\r\n";
-    o += "master_replid2:0000000000000000000000000000000000000000\r\n";
-    o += "master_repl_offset:" + std::to_string(offset_) + "\r\n";
-    o += "second_repl_offset:-1\r\n";
-  }
+  o += "master_replid:" + replid_ + "\r\n";
+  o += "master_replid2:" + replid2_ + "\r\n";
+  o += "master_repl_offset:" + std::to_string(offset_) + "\r\n";
+  o += "second_repl_offset:" + std::to_string(second_offset_) + "\r\n";
   int64_t hist = static_cast<int64_t>(std::min(backlog_.size(), backlog_limit_));
   o += "repl_backlog_active:" + std::string(backlog_active_ ? "1" : "0") + "\r\n";
   o += "repl_backlog_size:" + std::to_string(server_.config().Snapshot().repl_backlog_size) + "\r\n";

@@ -13,11 +13,17 @@
 // A full sync's snapshot leaves a kSyncPoint on every shard; the stream offset where all
 // of them meet is the FULLRESYNC offset, and the replica's feed attaches right there.
 //
+// A PSYNC replica of another server (Redis's chained replica) does not re-encode: its
+// stream IS its primary's, proxied byte for byte as it applies it (AppendUpstream), with
+// the primary's replid and offsets, so everything below shares one offset space. The
+// journal merge then only serves the sync points of full syncs; its commands are dropped.
+//
 // Threads: the merge runs on shard thread 0. The stream (backlog, offset, replid, the
 // feeds' pending bytes) is behind mu_, so PSYNC, WAIT, INFO and ROLE may run anywhere.
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <cstdint>
 #include <map>
@@ -66,6 +72,19 @@ struct ReplicaFeed {
   asio::steady_timer* timer = nullptr;
 };
 
+// A mutual exclusion for coroutines of one thread (shard thread 0): the PSYNC link holds
+// it while it applies a chunk of its primary's stream, a full sync of a sub-replica while
+// it takes its snapshot, so the snapshot sees the data exactly at a proxied offset.
+class ApplyGate {
+ public:
+  awaitable<void> Lock();
+  void Unlock();
+
+ private:
+  bool held_ = false;
+  std::deque<std::shared_ptr<asio::steady_timer>> waiters_;
+};
+
 // Reads what a replica sends on its link (REPLCONF ACK <n>; anything else is ignored)
 // until `stopped()` or the socket fails; then calls on_end. Connection thread.
 awaitable<void> ReadReplicaAcks(std::shared_ptr<Connection> conn, std::function<bool()> stopped,
@@ -90,17 +109,36 @@ class ReplicationMaster {
   awaitable<int64_t> Wait(int64_t wanted, int64_t timeout_ms);
 
   // A new history (this server replaced its dataset from its own primary): every feed is
-  // dropped and the replid changes, so sub-replicas must full sync.
-  void NewHistory();
+  // dropped and the replid changes, so sub-replicas must full sync. `upstream`: the PSYNC
+  // link that is loading the new dataset; the stream will be its primary's (StartUpstream).
+  void NewHistory(const void* upstream = nullptr);
 
-  // INFO replication, from connected_slaves down to repl_backlog_histlen. `as_replica`:
-  // the node's replica state (ids and offsets are its primary's), else nullptr.
-  std::string InfoFields(const ReplicationSnapshot* as_replica);
+  // The PSYNC link `owner` (thread 0) applied its primary's stream up to `offset` of
+  // history `replid` after a full sync; from now on the stream is the primary's bytes.
+  void StartUpstream(const void* owner, const std::string& replid, int64_t offset, unsigned db);
+  // +CONTINUE from the primary: a new id keeps the offsets (the old id becomes replid2,
+  // sub-replicas reconnect to learn it, as Redis does).
+  void ContinueUpstream(const void* owner, const std::string& replid, int64_t offset);
+  // Bytes of the primary's stream the link applied; `db` is the stream's db after them.
+  void AppendUpstream(const void* owner, std::string_view bytes, unsigned db);
+  // The link stopped (REPLICAOF NO ONE / another primary): a new id, the primary's id and
+  // offset kept as replid2 / second_repl_offset; what the shards journal from here on is
+  // the stream. Any thread.
+  void EndUpstream(const void* owner);
+  bool proxying();
+  ApplyGate& apply_gate() { return gate_; }
+
+  // INFO replication, from connected_slaves down to repl_backlog_histlen: this server's
+  // stream (its primary's ids and offsets while it proxies them).
+  std::string InfoFields();
   std::string SyncStats();
   // ROLE for a primary.
   void RoleReply(resp::ReplyBuilder& rb);
   std::string replid();
   int64_t offset();
+  // The id of this server's journal history, which multi-flow replicas follow (its LSNs
+  // are this server's own, whatever the PSYNC stream proxies).
+  std::string journal_id();
   // Multi-flow replicas (Darter replicas of this server).
   FlowMaster& flows() { return *flows_; }
   // Each shard's last journal LSN (zeros before the first replica turned the journal on).
@@ -121,6 +159,11 @@ class ReplicationMaster {
   void WakeLocked(const std::shared_ptr<ReplicaFeed>& feed);
   void Detach(const std::shared_ptr<ReplicaFeed>& feed);
 
+  // Under mu_: drops what the link's own writes left in the journal while the stream
+  // proxies its primary (entries at or below the boundary of their shard).
+  void SetDiscardLocked(bool all);
+  void CloseFeedsLocked();
+
   Server& server_;
   Journal journal_;
   std::unique_ptr<FlowMaster> flows_;
@@ -139,6 +182,13 @@ class ReplicationMaster {
   // The stream.
   std::mutex mu_;
   std::string replid_;
+  std::string replid2_ = std::string(40, '0');
+  int64_t second_offset_ = -1;  // first offset replid2_ does not cover (+1 of its last)
+  std::string journal_id_;
+  const void* upstream_ = nullptr;  // the PSYNC link whose primary's stream this is
+  unsigned upstream_db_ = 0;
+  bool select_next_ = false;  // the next merged command goes out after a SELECT
+  std::vector<uint64_t> discard_through_;  // per shard; UINT64_MAX: everything
   int64_t offset_ = 0;       // bytes ever emitted (master_repl_offset)
   std::string backlog_;      // the last bytes, ending at offset_
   size_t backlog_limit_ = 1 << 20;
@@ -146,6 +196,8 @@ class ReplicationMaster {
   std::vector<std::shared_ptr<ReplicaFeed>> feeds_;            // every replica (INFO)
   std::map<uint64_t, std::shared_ptr<ReplicaFeed>> syncing_;   // sync id -> feed awaiting its point
   std::map<uint64_t, std::pair<int, std::string>> replconf_;   // conn id -> (port, ip)
+  uint64_t gate_sync_ = 0;  // thread 0: the full sync holding gate_ until its sync point
+  ApplyGate gate_;
 
   std::atomic<uint64_t> sync_full_{0}, sync_partial_ok_{0}, sync_partial_err_{0};
 };

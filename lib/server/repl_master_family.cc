@@ -27,7 +27,7 @@ void ReplconfCommand(ConnectionContext& c) {
     ReplicationMaster& m = c.server.repl_master();
     auto [port, ip] = m.NotedReplconf(c.conn.id());
     if (ip.empty()) ip = c.conn.peer_address.substr(0, c.conn.peer_address.rfind(':'));
-    m.flows().Handshake(c.reply, m.replid(), ip, port);
+    m.flows().Handshake(c.reply, m.journal_id(), ip, port);
     return;
   }
   for (size_t j = 1; j < c.args.size(); j += 2) {

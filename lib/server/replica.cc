@@ -20,6 +20,8 @@ namespace {
 constexpr auto kConnectTimeout = std::chrono::seconds(10);
 constexpr int kMaxBackoffMs = 5000;
 constexpr size_t kReadChunk = 64 * 1024;
+// A MULTI block waits in memory until its EXEC; Redis never sends one this large.
+constexpr int64_t kMaxBlockBytes = 1ll << 30;
 }  // namespace
 
 ReplicaLink::ReplicaLink(Server& server, std::string host, int port)
@@ -48,6 +50,8 @@ void ReplicaLink::UpdateServerState(const std::function<void(ReplicationSnapshot
 
 void ReplicaLink::Stop() {
   stop_.store(true);
+  // Before REPLICAOF returns: what this server journals from now on is its own stream.
+  server_.repl_master().EndUpstream(this);
   auto self = shared_from_this();
   asio::post(server_.shards().at(0).ctx(), [self] {
     if (self->socket_) {
@@ -193,6 +197,7 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::Session() {
   parser_.Reset();
   in_multi_ = false;
   block_.clear();
+  block_raw_.clear();
   UpdateState([&](ReplicationSnapshot& s) { s.link_state = "connecting"; });
 
   // Connect, bounded in time.
@@ -262,7 +267,7 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::Session() {
         Fail("malformed multi-flow handshake from the primary");
         co_return SessionEnd::kRetry;
       }
-      if (items[0] == server_.repl_master().replid()) {
+      if (items[0] == server_.repl_master().journal_id()) {
         Fail("can't replicate from myself");
         co_return SessionEnd::kRetry;
       }
@@ -294,11 +299,14 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::Session() {
       // The primary's history changed (failover): adopt its id, keep the old as replid2.
       std::string old = master_replid_;
       master_replid_ = new_id;
+      server_.repl_master().ContinueUpstream(this, new_id, applied_offset_);
       UpdateState([&](ReplicationSnapshot& s) {
         s.replid2 = old;
         s.second_repl_offset = applied_offset_ + 1;
         s.replid = new_id;
       });
+    } else {
+      server_.repl_master().ContinueUpstream(this, master_replid_, applied_offset_);
     }
     LOG_NOTICE("replication: partial resync from %s:%d accepted at offset %lld", host_.c_str(), port_,
                static_cast<long long>(applied_offset_ + 1));
@@ -358,8 +366,9 @@ awaitable<bool> ReplicaLink::FullSync(const std::string& replid, int64_t offset)
     s.sync_keys = 0;
   });
   server_.set_loading(true);
-  // Our own replicas followed the dataset we are about to replace.
-  server_.repl_master().NewHistory();
+  // Our own replicas followed the dataset we are about to replace; once it is loaded,
+  // they follow our primary's stream as we proxy it.
+  server_.repl_master().NewHistory(this);
   const int64_t sync_started_ms = store::UnixTimeMs();
   // A full resync replaces the dataset: whatever we had belongs to another history.
   co_await FlushAllDatabases();
@@ -417,6 +426,7 @@ awaitable<bool> ReplicaLink::FullSync(const std::string& replid, int64_t offset)
   const auto& info = loader.repl_info();
   current_db_ = info.repl_stream_db >= 0 ? static_cast<unsigned>(info.repl_stream_db) : 0;
   master_client_->db = current_db_;
+  server_.repl_master().StartUpstream(this, replid, offset, current_db_);
   server_.set_loading(false);
   UpdateState([&](ReplicationSnapshot& s) {
     s.replid = replid;
@@ -481,7 +491,24 @@ awaitable<void> ReplicaLink::ApplyBlock() {
 }
 
 awaitable<bool> ReplicaLink::StreamCommands() {
+  ReplicationMaster& m = server_.repl_master();
+  // Held while a chunk of the stream is applied, so a sub-replica's snapshot is taken
+  // between two commands, at an offset the proxied stream reached exactly. Released on
+  // every way out (explicitly: a frame destroyed with the loop must not touch the gate).
+  ApplyGate& gate = m.apply_gate();
   while (!stop_.load()) {
+    co_await gate.Lock();
+    bool ok = co_await ApplyChunk();
+    gate.Unlock();
+    if (!ok || !co_await ReadMore()) co_return false;
+  }
+  co_return false;
+}
+
+// Applies every complete command in the buffer. False when the link failed.
+awaitable<bool> ReplicaLink::ApplyChunk() {
+  ReplicationMaster& m = server_.repl_master();
+  {
     // Checked per command: after REPLICAOF NO ONE returns, nothing more is applied.
     while (in_pos_ < in_.size() && !stop_.load()) {
       resp::ParseResult r = parser_.Parse(std::string_view(in_.data() + in_pos_, in_.size() - in_pos_), &args_);
@@ -491,9 +518,13 @@ awaitable<bool> ReplicaLink::StreamCommands() {
         co_return false;
       }
       int64_t bytes = static_cast<int64_t>(r.consumed);
+      // The command's bytes as the primary sent them: what our own replicas get, once
+      // applied (a MULTI block's at its EXEC), so their offsets are the primary's.
+      std::string_view raw(in_.data() + in_pos_, r.consumed);
       if (args_.empty()) {
         in_pos_ += r.consumed;
         applied_offset_ += bytes;
+        m.AppendUpstream(this, raw, master_client_->db);
         continue;
       }
       std::string name = store::ToLower(args_[0]);
@@ -501,23 +532,36 @@ awaitable<bool> ReplicaLink::StreamCommands() {
         // GETACK is answered with the offset before the GETACK itself, as Redis does.
         if (args_.size() >= 2 && store::EqualsIgnoreCase(args_[1], "getack") && !SendAck()) co_return false;
         applied_offset_ += bytes;
+        m.AppendUpstream(this, raw, master_client_->db);
       } else if (name == "ping") {
         applied_offset_ += bytes;
+        m.AppendUpstream(this, raw, master_client_->db);
       } else if (name == "multi") {
         in_multi_ = true;
         block_.clear();
         block_bytes_ = bytes;
+        block_raw_.assign(raw);
       } else if (in_multi_ && name == "exec") {
         co_await ApplyBlock();
         in_multi_ = false;
         applied_offset_ += block_bytes_ + bytes;
+        block_raw_.append(raw);
+        m.AppendUpstream(this, block_raw_, master_client_->db);
+        std::string().swap(block_raw_);
       } else if (in_multi_) {
         block_.emplace_back(args_.begin(), args_.end());
         block_bytes_ += bytes;
+        block_raw_.append(raw);
+        if (block_bytes_ > kMaxBlockBytes) {
+          Fail("protocol error: a MULTI block from the primary passed " + std::to_string(kMaxBlockBytes) +
+               " bytes without EXEC");
+          co_return false;
+        }
       } else {
         std::string error = co_await master_client_->ExecuteAsMaster(store::ArgList(args_));
         if (!error.empty()) ReportRefused(name, error);
         applied_offset_ += bytes;
+        m.AppendUpstream(this, raw, master_client_->db);
       }
       in_pos_ += r.consumed;
       // The parser keeps offsets into the buffer: after a complete command it restarts.
@@ -526,9 +570,8 @@ awaitable<bool> ReplicaLink::StreamCommands() {
         s.read_offset = applied_offset_ + static_cast<int64_t>(in_.size() - in_pos_);
       });
     }
-    if (!co_await ReadMore()) co_return false;
   }
-  co_return false;
+  co_return true;
 }
 
 }  // namespace darter::server

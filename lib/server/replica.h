@@ -75,6 +75,7 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   awaitable<SessionEnd> MultiFlowSession(std::string master_id, std::string sync_id, unsigned flow_count);
   awaitable<void> ApplyMerged(FlowRun& run);
   awaitable<bool> StreamCommands();
+  awaitable<bool> ApplyChunk();
   awaitable<void> FlushAllDatabases();
   awaitable<void> ApplyBlock();
   void ReportRefused(const std::string& name, const std::string& error);
@@ -101,6 +102,7 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   bool in_multi_ = false;
   std::vector<std::vector<std::string>> block_;
   int64_t block_bytes_ = 0;
+  std::string block_raw_;  // the block's bytes as received, proxied at EXEC
   // Multi-flow state kept across reconnects to the same primary, so each flow resumes
   // where it stopped: entries received but not yet applied wait in the merger, and
   // flow_lsn_[i] is the last LSN received on flow i.

@@ -26,6 +26,7 @@ namespace {
 constexpr size_t kFlowReadChunk = 256 * 1024;
 // A flow stops reading while this much waits to be applied on thread 0.
 constexpr size_t kMaxHeldEntries = 256 * 1024;
+constexpr size_t kMaxHeldBytes = 64 << 20;
 constexpr size_t kMaxPostedBytes = 64 << 20;
 constexpr std::string_view kOk = "+OK";
 constexpr auto kFlowConnectTimeout = std::chrono::seconds(10);
@@ -87,6 +88,7 @@ struct ReplicaLink::FlowRun {
   std::string error;  // the first failure
   std::atomic<size_t> posted_bytes{0};
   std::atomic<size_t> held_entries{0};
+  std::atomic<size_t> held_bytes{0};
   asio::steady_timer* wake = nullptr;  // thread 0 only
 
   void Fail(const std::string& why) {
@@ -108,6 +110,7 @@ struct ReplicaLink::FlowRun {
   }
   bool paused() const {
     return held_entries.load(std::memory_order_relaxed) > kMaxHeldEntries ||
+           held_bytes.load(std::memory_order_relaxed) > kMaxHeldBytes ||
            posted_bytes.load(std::memory_order_relaxed) > kMaxPostedBytes;
   }
 };
@@ -392,6 +395,7 @@ awaitable<void> ReplicaLink::ApplyMerged(FlowRun& run) {
     CollectSink sink;
     merger_->Drain(sink);
     run.held_entries.store(merger_->held_entries());
+    run.held_bytes.store(merger_->held_bytes());
     if (sink.items.empty()) {
       publish();
       break;
@@ -568,6 +572,7 @@ awaitable<void> ReplicaFlowAccess::RunFlow(std::shared_ptr<ReplicaLink> link, Se
         // A heartbeat: every entry up to its LSN was sent before it.
         if (heartbeat > received) received = heartbeat;
         run->held_entries.store(lp->merger_->held_entries());
+        run->held_bytes.store(lp->merger_->held_bytes());
         if (run->wake) run->wake->cancel();
       });
     }
@@ -575,7 +580,11 @@ awaitable<void> ReplicaFlowAccess::RunFlow(std::shared_ptr<ReplicaLink> link, Se
       in.erase(0, pos);
       pos = 0;
     }
-    while (run->paused() && !run->failed.load()) co_await SleepMs(timer, 1);
+    // Paused, the flow waits for this server, not for the primary: that is no silence.
+    while (run->paused() && !run->failed.load()) {
+      co_await SleepMs(timer, 1);
+      flow->last_io_ms = store::UnixTimeMs();
+    }
     size_t old = in.size();
     in.resize(old + kFlowReadChunk);
     size_t n = co_await flow->socket->async_read_some(asio::buffer(in.data() + old, kFlowReadChunk),

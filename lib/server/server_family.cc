@@ -952,7 +952,7 @@ void InfoCommand(ConnectionContext& c) {
         o << "role:master\r\n";
       }
       // This server's replicas, stream and backlog (a replica lists its own replicas too).
-      o << srv.repl_master().InfoFields(r.is_replica ? &r : nullptr);
+      o << srv.repl_master().InfoFields();
     }
     if (want("cpu")) {
       section("CPU");

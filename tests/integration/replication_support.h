@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -202,10 +203,20 @@ inline std::vector<std::string> Strings(const Reply& r) {
 }
 
 // A logical rendering of one key: type, TTL bucket, value independent of encoding.
+// The TTL is the absolute deadline (PEXPIRETIME) in buckets: replication carries
+// absolute deadlines, so two servers agree however long apart they are read (a relative
+// TTL drifts between the two reads and flips a bucket on a loaded machine). Where
+// PEXPIRETIME is refused, the TTL left, rounded.
 inline std::string DumpKey(Client& c, const std::string& key, long long ttl_bucket_ms) {
   std::string type = c.Cmd({"TYPE", key}).str;
-  long long pttl = c.Cmd({"PTTL", key}).integer;
-  std::string ttl = pttl < 0 ? std::to_string(pttl) : "~" + std::to_string((pttl + ttl_bucket_ms / 2) / ttl_bucket_ms);
+  Reply at = c.Cmd({"PEXPIRETIME", key});
+  std::string ttl;
+  if (at.type == Reply::Type::kInteger) {
+    ttl = at.integer < 0 ? std::to_string(at.integer) : "@" + std::to_string(at.integer / ttl_bucket_ms);
+  } else {
+    long long pttl = c.Cmd({"PTTL", key}).integer;
+    ttl = pttl < 0 ? std::to_string(pttl) : "~" + std::to_string((pttl + ttl_bucket_ms / 2) / ttl_bucket_ms);
+  }
   std::string v;
   if (type == "string") v = Format(c.Cmd({"GET", key}));
   else if (type == "list") v = Format(c.Cmd({"LRANGE", key, "0", "-1"}));
@@ -244,6 +255,19 @@ inline std::map<std::string, std::string> DumpDb(Client& c, int db, long long tt
   return out;
 }
 
+// Two DumpKey renderings agree: equal, or equal but for absolute-deadline buckets one
+// apart (two deadlines a few ms apart can straddle a bucket boundary).
+inline bool SameKeyDump(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  size_t sa = a.find(" ttl@"), sb = b.find(" ttl@");
+  if (sa == std::string::npos || sa != sb) return false;
+  size_t ea = a.find(' ', sa + 5), eb = b.find(' ', sb + 5);
+  if (ea == std::string::npos || eb == std::string::npos || a.compare(ea, std::string::npos, b, eb) != 0)
+    return false;
+  long long ba = std::atoll(a.c_str() + sa + 5), bb = std::atoll(b.c_str() + sb + 5);
+  return std::llabs(ba - bb) <= 1;
+}
+
 // Differences between two servers over `dbs`, at most `max` lines.
 inline std::vector<std::string> CompareServers(Client& a, Client& b, const std::vector<int>& dbs, size_t max = 20) {
   std::vector<std::string> diffs;
@@ -253,7 +277,7 @@ inline std::vector<std::string> CompareServers(Client& a, Client& b, const std::
     for (auto& [k, v] : da) {
       auto it = dbb.find(k);
       std::string other = it == dbb.end() ? "(missing)" : it->second;
-      if (other != v && total++ < max) diffs.push_back("db" + std::to_string(db) + " " + k + ": source " + v.substr(0, 200) + " | target " + other.substr(0, 200));
+      if (!SameKeyDump(other, v) && total++ < max) diffs.push_back("db" + std::to_string(db) + " " + k + ": source " + v.substr(0, 200) + " | target " + other.substr(0, 200));
     }
     for (auto& [k, v] : dbb)
       if (!da.count(k) && total++ < max) diffs.push_back("db" + std::to_string(db) + " " + k + ": only on the target: " + v.substr(0, 200));
