@@ -12,6 +12,7 @@ extern "C" {
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -1017,12 +1018,40 @@ LuaEngine& LuaEngine::ForThisThread() {
 
 LuaEngine::LuaEngine() { Setup(); }
 
+void* LuaEngine::Allocate(void* engine, void* ptr, size_t old_size, size_t new_size) {
+  auto* self = static_cast<LuaEngine*>(engine);
+  if (new_size == 0) {
+    std::free(ptr);
+    self->memory_used_ -= old_size;
+    return nullptr;
+  }
+  // Lua passes old_size 0 for a new block; a shrink must never fail (Lua relies on it).
+  if (self->memory_limit_ && new_size > old_size &&
+      self->memory_used_ - old_size + new_size > self->memory_limit_)
+    return nullptr;
+  void* p = std::realloc(ptr, new_size);
+  if (p) self->memory_used_ = self->memory_used_ - old_size + new_size;
+  return p;
+}
+
+namespace {
+// Every Lua call that may raise runs inside lua_pcall/lua_cpcall (LuaEngine::Run, Load);
+// reaching this handler is a bug in that discipline, reported before Lua exits.
+int Panic(lua_State* L) {
+  const char* msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+  LOG_WARNING("Lua: unprotected error in call to Lua API (%s)", msg);
+  return 0;
+}
+}  // namespace
+
 LuaEngine::~LuaEngine() {
   if (L_) lua_close(L_);
 }
 
 void LuaEngine::Setup() {
-  L_ = luaL_newstate();
+  L_ = lua_newstate(Allocate, this);
+  if (!L_) std::abort();
+  lua_atpanic(L_, Panic);
   lua_State* L = L_;
   OpenLib(L, luaopen_base, "");
   OpenLib(L, luaopen_table, LUA_TABLIBNAME);
