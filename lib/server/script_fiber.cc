@@ -25,7 +25,9 @@ namespace darter::server {
 namespace {
 // Inaccessible pages below each stack: an overflow faults instead of corrupting memory.
 constexpr size_t kGuardPage = 64 * 1024;
-// Kept mapped at the top of a pooled stack; everything below is given back on reuse.
+// A pooled stack whose page this far below the top is resident was used deeply: all
+// but its top is given back (one mincore call tells; most scripts stay far above).
+constexpr size_t kDeepMark = 1024 * 1024;
 constexpr size_t kKeepTouched = 64 * 1024;
 
 // Lowest usable address of the stack the thread runs on now: the running fiber's, or
@@ -78,9 +80,12 @@ void* TakeStack(size_t total) {
 
 void GiveStack(void* mem, size_t total) {
   if (tl_pool.free.size() < StackPool::kMax) {
-    // A deep script may have touched megabytes: drop those pages (untouched ones cost
-    // nothing to drop), keep the top that every script uses.
-    madvise(static_cast<char*>(mem) + kGuardPage, total - kGuardPage - kKeepTouched, MADV_DONTNEED);
+    // A deep script may have touched megabytes: drop them, keep the top every script
+    // uses. A shallow one kept at most kDeepMark.
+    char* base = static_cast<char*>(mem);
+    unsigned char resident = 0;
+    if (total > kGuardPage + kDeepMark && mincore(base + total - kDeepMark, 4096, &resident) == 0 && (resident & 1))
+      madvise(base + kGuardPage, total - kGuardPage - kKeepTouched, MADV_DONTNEED);
     tl_pool.free.emplace_back(mem, total);
   } else {
     munmap(mem, total);
