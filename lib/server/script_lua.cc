@@ -650,16 +650,27 @@ int SafeLoad(lua_State* L) {
   const char* name = luaL_optstring(L, 2, "=(load)");
   luaL_checktype(L, 1, LUA_TFUNCTION);
   lua_settop(L, 2);
-  // The reader's pieces, joined (what lua_load would read), kept on the stack at 3.
+  // The reader's pieces, joined (what lua_load would read), kept on the stack at 3. As
+  // in Lua's load, a failing reader makes load return nil and the message.
   lua_pushliteral(L, "");
   while (true) {
     lua_pushvalue(L, 1);
-    lua_call(L, 0, 1);
+    if (lua_pcall(L, 0, 1, 0) != 0) {
+      lua_pushnil(L);
+      lua_insert(L, -2);
+      return 2;
+    }
     if (lua_isnil(L, -1)) {
       lua_pop(L, 1);
       break;
     }
-    if (!lua_isstring(L, -1)) return luaL_error(L, "reader function must return a string");
+    if (!lua_isstring(L, -1)) {
+      lua_pushnil(L);
+      luaL_where(L, 1);
+      lua_pushliteral(L, "reader function must return a string");
+      lua_concat(L, 2);
+      return 2;
+    }
     if (lua_objlen(L, -1) == 0) {
       lua_pop(L, 1);
       break;
