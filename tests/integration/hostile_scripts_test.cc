@@ -295,7 +295,7 @@ TEST_CASE("a script that allocates without end is stopped by SCRIPT KILL and its
   Client runner(port, 20s);
   // Grows by ~1 MB strings; killed long before it matters (Redis bounds no Lua memory).
   runner.Append({"EVAL", "local t = {} local i = 0 while true do i = i + 1 "
-                         "if i % 1000 == 0 and #t < 64 then t[#t + 1] = string.rep('x', 1000000) end end", "0"});
+                         "if i % 1000 == 0 and #t < 32 then t[#t + 1] = string.rep('x', 1000000) end end", "0"});
   REQUIRE(runner.Flush());
   REQUIRE(WaitForBusy(admin));
   std::this_thread::sleep_for(200ms);
