@@ -8,6 +8,7 @@
 #include "server/connection.h"
 #include "server/cross_thread.h"
 #include "server/protected_actions.h"
+#include "server/script_family.h"
 #include "server/server.h"
 #include "server/transaction.h"
 #include "store/errors.h"
@@ -68,7 +69,7 @@ void EndTransaction(Server& srv, ClientTransaction& tx) {
 
 // The error a command gets when MULTI tries to queue it, or "" (Redis's processCommand
 // checks, in its order, after the unknown-command and arity checks).
-std::string QueueTimeError(Connection& conn, const store::CommandSpec& spec) {
+std::string QueueTimeError(Connection& conn, const store::CommandSpec& spec, store::ArgList args) {
   Server& srv = conn.server();
   if (std::string err = ProtectedCommandError(spec, conn); !err.empty()) return err;
   if (!conn.authenticated && !(spec.flags & store::kCmdNoAuth) && !srv.config().requirepass().empty())
@@ -80,11 +81,13 @@ std::string QueueTimeError(Connection& conn, const store::CommandSpec& spec) {
     return "READONLY You can't write against a read only replica.";
   if (srv.loading() && !(spec.flags & store::kCmdLoading)) return "LOADING Redis is loading the dataset in memory";
   if (spec.flags & store::kCmdNoMulti) return "ERR Command not allowed inside a transaction";
+  // As outside MULTI (Connection::Execute), a primary's stream is never refused BUSY.
+  if (!conn.is_master) return std::string(ScriptBusyError(spec, args));
   return {};
 }
 
 // Why EXEC itself is refused, or "": as a command it carries the flags of what it queued.
-std::string ExecTimeError(Connection& conn, const ClientTransaction& tx) {
+std::string ExecTimeError(Connection& conn, const ClientTransaction& tx, store::ArgList args) {
   Server& srv = conn.server();
   uint32_t flags = 0;
   for (auto& c : tx.queued) flags |= c.spec ? c.spec->flags : 0;
@@ -93,6 +96,9 @@ std::string ExecTimeError(Connection& conn, const ClientTransaction& tx) {
     return std::string(store::errors::kOom);
   if ((flags & store::kCmdWrite) && srv.is_replica() && srv.config().Snapshot().replica_read_only)
     return "READONLY You can't write against a read only replica.";
+  // A busy script refuses EXEC itself, which aborts the transaction.
+  const store::CommandSpec* exec = store::CommandTable::Global().Find("exec");
+  if (exec && !conn.is_master) return std::string(ScriptBusyError(*exec, args));
   return {};
 }
 
@@ -354,12 +360,12 @@ bool QueueInMulti(Connection& conn, const store::CommandSpec* spec, store::ArgLi
   } else if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) {
     error = store::errors::WrongArity(spec->name);
   } else if (exec) {
-    error = ExecTimeError(conn, tx);
+    error = ExecTimeError(conn, tx, args);
     if (error.empty()) return false;
   } else if (spec->name == "discard" || spec->name == "quit" || spec->name == "reset") {
     return false;
   } else {
-    error = QueueTimeError(conn, *spec);
+    error = QueueTimeError(conn, *spec, args);
     if (error.empty() && (spec->name == "multi" || spec->name == "watch")) return false;
   }
   if (exec) {

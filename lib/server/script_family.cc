@@ -305,16 +305,25 @@ class DirectHost : public HostBase {
   DirectHost(ScriptJob& job, ShardThread& here, bool remote, bool whole = false)
       : HostBase(job, whole), here_(here), remote_(remote) {}
 
-  // The connection's own thread only: runs the script in a fiber, so that when it turns
-  // busy (or awaits a connection handler such as INFO) it can take real locks on its
-  // keys and let the loop serve other clients (BUSY replies, SCRIPT KILL) meanwhile.
-  awaitable<void> DriveLocal();
+  // Runs the script in a fiber, so that when it turns busy (or awaits a connection
+  // handler such as INFO: the connection's own thread only) it can take real locks on
+  // its keys and let the thread's loop serve other clients (BUSY replies, SCRIPT KILL,
+  // SHUTDOWN NOSAVE) meanwhile. Start() runs it until it first suspends and returns
+  // true when it already ended; Continue() drives it to the end from a coroutine on
+  // this thread; Finish() marks its end and releases its locks.
+  bool Start();
+  awaitable<void> Continue();
+  void Finish();
+  awaitable<void> DriveLocal() {
+    if (!Start()) co_await Continue();
+    Finish();
+  }
 
  protected:
   bool Allowed(unsigned shard) const override { return shard == here_.index(); }
   void RunOnShards(const std::vector<unsigned>&, const std::function<void(ShardThread&)>& fn) override { fn(here_); }
   bool AwaitThen(std::function<awaitable<void>()>& then) override {
-    if (!fiber_) return false;
+    if (!fiber_ || remote_) return false;
     TakeLocks();
     then_ = &then;
     fiber_->Suspend();
@@ -350,14 +359,24 @@ class DirectHost : public HostBase {
   std::function<awaitable<void>()>* then_ = nullptr;
   TxShardEntry entry_;
   bool locked_ = false;
+
+ public:
+  // Where a script run on another thread writes its reply (RunOnKeysShard).
+  std::string remote_out;
+  resp::ReplyBuilder* remote_reply = nullptr;
 };
 
-awaitable<void> DirectHost::DriveLocal() {
+bool DirectHost::Start() {
   ScriptJob& job = job_;
-  fiber_ = std::make_unique<ScriptFiber>([&job, this] {
-    Engine().Run(job.sha, job.keys, job.args, *this, *job.reply);
+  resp::ReplyBuilder* reply = remote_ ? remote_reply : job.reply;
+  fiber_ = std::make_unique<ScriptFiber>([&job, this, reply] {
+    Engine().Run(job.sha, job.keys, job.args, *this, *reply);
   });
   fiber_->Resume();
+  return fiber_->Done();
+}
+
+awaitable<void> DirectHost::Continue() {
   while (!fiber_->Done()) {
     if (then_) {
       std::function<awaitable<void>()>* then = then_;
@@ -368,6 +387,9 @@ awaitable<void> DirectHost::DriveLocal() {
     }
     fiber_->Resume();
   }
+}
+
+void DirectHost::Finish() {
   here_.shard().NotifyTxEnd(txid, 1);  // the journal groups the script's writes (journal.h)
   if (locked_) here_.Conclude(&entry_);
 }
@@ -395,18 +417,38 @@ bool EnsureCompiled(LuaEngine& engine, const std::string& sha, resp::ReplyBuilde
   return true;
 }
 
-// Runs the whole script on shard `s` (another thread) once its keys are free, and
-// returns the encoded reply.
-void RunOnKeysShard(ScriptJob& job, ShardThread& st, int protocol, std::string& out) {
-  resp::ReplyBuilder rb(&out);
-  rb.SetProtocol(protocol);
+// Runs the whole script on `st` (another thread: its keys' shard) once its keys are
+// free, and calls done() on that thread with the encoded reply in host->remote_out. The
+// script runs in a fiber there; when it turns busy it locks its keys and `st`'s loop
+// keeps serving its clients (BUSY replies, SCRIPT KILL, SHUTDOWN NOSAVE) between hook
+// calls, driven by a coroutine on `st`.
+void RunOnKeysShard(ScriptJob& job, ShardThread& st, int protocol, std::shared_ptr<DirectHost>& slot,
+                    std::function<void()> done) {
+  auto host = std::make_shared<DirectHost>(job, st, true);
+  slot = host;
+  auto rb = std::make_shared<resp::ReplyBuilder>(&host->remote_out);
+  rb->SetProtocol(protocol);
+  host->remote_reply = rb.get();
   LuaEngine& engine = Engine();
-  if (!EnsureCompiled(engine, job.sha, rb)) return;
-  DirectHost host(job, st, true);
-  host.txid = job.server->shards().NextTxId();
-  host.tx_shards = 1;
-  engine.Run(job.sha, job.keys, job.args, host, rb);
-  st.shard().NotifyTxEnd(host.txid, 1);
+  if (!EnsureCompiled(engine, job.sha, *rb)) {
+    done();
+    return;
+  }
+  host->txid = job.server->shards().NextTxId();
+  host->tx_shards = 1;
+  if (host->Start()) {
+    host->Finish();
+    done();
+    return;
+  }
+  asio::co_spawn(
+      st.ctx(),
+      [host, rb, done]() -> awaitable<void> {
+        co_await host->Continue();
+        host->Finish();
+        done();
+      },
+      asio::detached);
 }
 
 // The scheduled path: the script holds its locks through the transaction queues and
@@ -571,15 +613,14 @@ awaitable<void> RunJob(ScriptJob& job) {
   }
   if (one_shard) {
     ShardThread& st = shards.at(target);
-    std::string out;
+    std::shared_ptr<DirectHost> host;
     const int protocol = job.reply->protocol();
     co_await AwaitOn<bool>(st.ctx(), [&](Completion<bool> done) {
       st.RunWhenUnlocked(job.db, job.keys, [&, done] {
-        RunOnKeysShard(job, st, protocol, out);
-        done(true);
+        RunOnKeysShard(job, st, protocol, host, [done] { done(true); });
       });
     });
-    job.reply->Raw(out);
+    job.reply->Raw(host->remote_out);
     co_return;
   }
   auto host = std::make_unique<FiberHost>(job, whole);
@@ -666,7 +707,11 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
     InBlockHost host(*job, c.server.shards());
     host.txid = CurrentTransaction().txid;
     host.tx_shards = CurrentTransaction().shards;
-    engine.Run(job->sha, job->keys, job->args, host, c.reply);
+    // On a script stack (ScriptFiber), never suspended: InBlockHost runs everything
+    // synchronously, so the fiber is done when Resume returns.
+    ScriptFiber fiber([&] { engine.Run(job->sha, job->keys, job->args, host, c.reply); });
+    fiber.Resume();
+    if (!fiber.Done()) std::abort();
     return;
   }
   c.then = [job]() -> awaitable<void> { return RunJob(*job); };
@@ -799,11 +844,25 @@ std::atomic<bool>& LuaAllowUndeclaredKeys() {
   return allow;
 }
 
+std::string_view ScriptBusyError(const store::CommandSpec& spec, store::ArgList args) {
+  if (Busy().count.load(std::memory_order_relaxed) == 0) return {};
+  // Redis 7.0's CMD_ALLOW_BUSY commands. The transaction commands pass so that a
+  // pipelined MULTI ... EXEC keeps its shape: a queued command gets BUSY and flags the
+  // transaction, whose EXEC then aborts (multi_family.cc).
+  const std::string& n = spec.name;
+  if (n == "auth" || n == "hello" || n == "multi" || n == "discard" || n == "watch" || n == "unwatch") return {};
+  if (n == "script" && args.size() >= 2 && EqualsIgnoreCase(args[1], "kill")) return {};
+  // SHUTDOWN only with NOSAVE: saving would wait for the script (Redis's rule).
+  if (n == "shutdown")
+    for (size_t i = 1; i < args.size(); ++i)
+      if (EqualsIgnoreCase(args[i], "nosave")) return {};
+  return kBusyError;
+}
+
 bool ScriptBusyRefuses(const store::CommandSpec& spec, store::ArgList args, resp::ReplyBuilder& reply) {
-  if (Busy().count.load(std::memory_order_relaxed) == 0) return false;
-  if (spec.name == "shutdown" || spec.name == "auth" || spec.name == "hello") return false;
-  if (spec.name == "script" && args.size() >= 2 && EqualsIgnoreCase(args[1], "kill")) return false;
-  reply.Error(kBusyError);
+  std::string_view err = ScriptBusyError(spec, args);
+  if (err.empty()) return false;
+  reply.Error(err);
   return true;
 }
 

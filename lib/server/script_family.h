@@ -11,11 +11,11 @@
 //    other command while it runs). With one thread such a script runs inline.
 // Execution. Every thread has its own interpreter (script_lua.h); scripts are cached
 // by sha for all threads and compiled on a thread when first run there.
-//  * All declared keys on one shard: the whole script runs synchronously on that
-//    shard's thread — inline when it is the connection's own shard and the keys are
-//    unlocked (the fast path: no queueing, no hop; it runs in a fiber and takes locks
-//    only if it turns busy or awaits a connection handler such as INFO), else as one
-//    closure posted to that shard behind any lock on the keys. Nothing can interleave.
+//  * All declared keys on one shard: the whole script runs on that shard's thread —
+//    inline when it is the connection's own shard and the keys are unlocked (the fast
+//    path: no queueing, no hop), else started by a closure posted to that shard behind
+//    any lock on the keys. It runs in a fiber and takes real locks on its keys only if it
+//    turns busy (or awaits a connection handler such as INFO), so nothing interleaves.
 //    Connection-level commands other than PING/ECHO/TIME/SELECT are refused when the
 //    script runs on another thread (connection state belongs to its own thread).
 //  * Keys on several shards, or numkeys 0: the script is scheduled like a multi-shard
@@ -33,18 +33,22 @@
 // fast path) and tx_shards = the number of shards it locked, so a journal can group a
 // script's effects as one MULTI/EXEC. The script body itself is never journaled.
 // BUSY. A script running longer than lua-time-limit (busy-reply-threshold) makes other
-// clients' commands fail with BUSY (only SCRIPT KILL, SHUTDOWN, AUTH and HELLO pass);
-// SCRIPT KILL stops it through the Lua count hook unless it has written (UNKILLABLE).
-// A busy script on the connection's own thread (scheduled, or inline: the inline one
-// first takes real locks on its keys, see DirectHost::TakeLocks) lets that thread's
-// event loop run between hook calls, so clients there get BUSY and can SCRIPT KILL; a
-// script posted to its keys' shard (another thread) blocks that thread (clients there
-// wait; SCRIPT KILL must come from another thread). Commands that were already waiting
-// for the script's locks when it turned busy keep waiting and run when it ends.
+// clients' commands fail with BUSY, except Redis 7.0's allow-busy commands (SCRIPT KILL,
+// SHUTDOWN NOSAVE, AUTH, HELLO, MULTI, DISCARD, WATCH, UNWATCH: ScriptBusyError); inside
+// MULTI a refused command flags the transaction and EXEC aborts. SCRIPT KILL stops it
+// through the Lua count hook unless it has written (UNKILLABLE). Every script runs in a
+// ScriptFiber (a 32 MB stack). A busy script lets its thread's loop run between hook
+// calls wherever it runs — on the connection's thread (scheduled, or inline: the inline
+// one first takes real locks on its keys, see DirectHost::TakeLocks) or on its keys'
+// shard thread (the same, driven by a coroutine there) — so every client gets BUSY and
+// SHUTDOWN NOSAVE / SIGTERM stop the process. A script queued in MULTI runs synchronously
+// inside EXEC and cannot. Commands that were already waiting for the script's locks when
+// it turned busy keep waiting and run when it ends.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <string_view>
 
 #include "resp/reply_builder.h"
 #include "store/command_table.h"
@@ -60,6 +64,8 @@ std::atomic<int64_t>& LuaTimeLimitMs();
 // they did not declare still run atomically (at the price of concurrency).
 std::atomic<bool>& LuaAllowUndeclaredKeys();
 
+// The BUSY error when a script is busy and `spec` may not run meanwhile, else empty.
+std::string_view ScriptBusyError(const store::CommandSpec& spec, store::ArgList args);
 // Called by the connection before running a command: true (with the BUSY error written)
 // when a script is busy and `spec` may not run meanwhile.
 bool ScriptBusyRefuses(const store::CommandSpec& spec, store::ArgList args, resp::ReplyBuilder& reply);

@@ -1,5 +1,6 @@
 #include "server/script_fiber.h"
 
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include <cstdint>
@@ -9,13 +10,46 @@
 
 #if defined(__SANITIZE_ADDRESS__)
 #define DARTER_ASAN_FIBERS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DARTER_ASAN_FIBERS 1
+#endif
+#endif
+#ifdef DARTER_ASAN_FIBERS
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
 namespace darter::server {
 
 namespace {
-constexpr size_t kGuardPage = 4096;
+// Inaccessible pages below each stack: an overflow faults instead of corrupting memory.
+constexpr size_t kGuardPage = 64 * 1024;
+// A pooled stack whose page this far below the top is resident was used deeply: all
+// but its top is given back (one mincore call tells; most scripts stay far above).
+constexpr size_t kDeepMark = 1024 * 1024;
+constexpr size_t kKeepTouched = 64 * 1024;
+
+// Lowest usable address of the stack the thread runs on now: the running fiber's, or
+// (nullptr until first needed) the thread's own.
+thread_local const char* tl_stack_low = nullptr;
+thread_local const char* tl_thread_stack_low = nullptr;
+
+const char* ThreadStackLow() {
+  if (!tl_thread_stack_low) {
+    pthread_attr_t attr;
+    void* addr = nullptr;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      pthread_attr_getstack(&attr, &addr, &size);
+      pthread_attr_destroy(&attr);
+    }
+    // The lowest page of the main thread's stack may not be mapped yet and a guard
+    // page sits below other threads' stacks: keep a margin above the reported bottom.
+    tl_thread_stack_low = static_cast<const char*>(addr) + 64 * 1024;
+  }
+  return tl_thread_stack_low;
+}
 
 // A few stacks per thread are kept for reuse: a multi-shard script then costs no
 // mmap/munmap. Stacks are lazily backed (MAP_NORESERVE), so a pooled one costs only
@@ -40,19 +74,40 @@ void* TakeStack(size_t total) {
   void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED) std::abort();
   // One guard page below the stack turns an overflow into a crash instead of corruption.
-  mprotect(mem, kGuardPage, PROT_NONE);
+  if (mprotect(mem, kGuardPage, PROT_NONE) != 0) std::abort();
   return mem;
 }
 
 void GiveStack(void* mem, size_t total) {
-  if (tl_pool.free.size() < StackPool::kMax) tl_pool.free.emplace_back(mem, total);
-  else munmap(mem, total);
+  if (tl_pool.free.size() < StackPool::kMax) {
+    // A deep script may have touched megabytes: drop them, keep the top every script
+    // uses. A shallow one kept at most kDeepMark.
+    char* base = static_cast<char*>(mem);
+    unsigned char resident = 0;
+    if (total > kGuardPage + kDeepMark && mincore(base + total - kDeepMark, 4096, &resident) == 0 && (resident & 1))
+      madvise(base + kGuardPage, total - kGuardPage - kKeepTouched, MADV_DONTNEED);
+    tl_pool.free.emplace_back(mem, total);
+  } else {
+    munmap(mem, total);
+  }
 }
 }  // namespace
+
+size_t StackRemaining() {
+  char here;
+  const char* low = tl_stack_low ? tl_stack_low : ThreadStackLow();
+  return &here > low ? static_cast<size_t>(&here - low) : 0;
+}
 
 ScriptFiber::ScriptFiber(std::function<void()> fn, size_t stack_size) : fn_(std::move(fn)), stack_size_(stack_size) {
   void* mem = TakeStack(stack_size_ + kGuardPage);
   stack_ = mem;
+#ifdef DARTER_ASAN_FIBERS
+  // A pooled stack keeps the shadow of the frames its last fiber left (scopes ended,
+  // never unwound): without this, uninstrumented code (liblua) writing there trips
+  // false stack-use-after-scope reports.
+  ASAN_UNPOISON_MEMORY_REGION(static_cast<char*>(mem) + kGuardPage, stack_size_);
+#endif
   getcontext(&fiber_ctx_);
   fiber_ctx_.uc_stack.ss_sp = static_cast<char*>(mem) + kGuardPage;
   fiber_ctx_.uc_stack.ss_size = stack_size_;
@@ -86,7 +141,10 @@ void ScriptFiber::Resume() {
 #ifdef DARTER_ASAN_FIBERS
   __sanitizer_start_switch_fiber(&fake_stack_, static_cast<char*>(stack_) + kGuardPage, stack_size_);
 #endif
+  saved_low_ = tl_stack_low;
+  tl_stack_low = static_cast<char*>(stack_) + kGuardPage;
   swapcontext(&owner_ctx_, &fiber_ctx_);
+  tl_stack_low = saved_low_;
 #ifdef DARTER_ASAN_FIBERS
   __sanitizer_finish_switch_fiber(fake_stack_, nullptr, nullptr);
 #endif
@@ -98,6 +156,7 @@ void ScriptFiber::Suspend() {
   __sanitizer_start_switch_fiber(&fake, owner_stack_bottom_, owner_stack_size_);
 #endif
   swapcontext(&fiber_ctx_, &owner_ctx_);
+  // Resumed (Resume() set the bounds to this fiber's stack again).
 #ifdef DARTER_ASAN_FIBERS
   __sanitizer_finish_switch_fiber(fake, &owner_stack_bottom_, &owner_stack_size_);
 #endif

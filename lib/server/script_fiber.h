@@ -21,9 +21,19 @@
 
 namespace darter::server {
 
+// Bytes of stack left below the caller's frame on the current stack (a fiber's, or the
+// thread's own). Code that recurses in C by an amount the script controls (Lua's pattern
+// matcher) checks it first, so that a deep recursion is an error, never an overflow.
+size_t StackRemaining();
+
 class ScriptFiber {
  public:
-  explicit ScriptFiber(std::function<void()> fn, size_t stack_size = 1024 * 1024);
+  // Scripts get 32 MB (Redis runs them on its 8 MB main stack; the matcher check in
+  // script_lua.cc needs more for the same patterns since it is conservative). The
+  // memory is reserved lazily: only pages a script touches are committed, and a stack
+  // returned to the pool gives back what the script touched.
+  static constexpr size_t kDefaultStackSize = 32u << 20;
+  explicit ScriptFiber(std::function<void()> fn, size_t stack_size = kDefaultStackSize);
   ~ScriptFiber();
   ScriptFiber(const ScriptFiber&) = delete;
   ScriptFiber& operator=(const ScriptFiber&) = delete;
@@ -46,6 +56,8 @@ class ScriptFiber {
   bool started_ = false;
   // AddressSanitizer must be told about stack switches (else it reports false errors).
   void* fake_stack_ = nullptr;
+  // The stack bounds StackRemaining() used before Resume() switched to this fiber.
+  const char* saved_low_ = nullptr;
   const void* owner_stack_bottom_ = nullptr;
   size_t owner_stack_size_ = 0;
 };

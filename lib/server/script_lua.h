@@ -12,6 +12,7 @@
 // Lua thread (lua_newthread) so their stacks do not mix.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -62,10 +63,20 @@ class LuaEngine {
   uint64_t generation() const { return generation_; }
   void set_generation(uint64_t g) { generation_ = g; }
 
+  // Bytes the interpreter holds now.
+  size_t memory_used() const { return memory_used_; }
+  // For the script fuzzer only: past `bytes` the interpreter's allocations fail, which
+  // scripts see as Lua's "not enough memory" error. The server never sets it (Redis does
+  // not bound Lua's memory either); 0 means no bound.
+  void set_memory_limit_for_testing(size_t bytes) { memory_limit_ = bytes; }
+
  private:
   LuaEngine();
   void Setup();
+  static void* Allocate(void* engine, void* ptr, size_t old_size, size_t new_size);
 
+  size_t memory_used_ = 0;
+  size_t memory_limit_ = 0;
   lua_State* L_ = nullptr;
   uint64_t generation_ = 0;
   std::unordered_map<std::string, ScriptFlags> cached_;  // shas compiled here

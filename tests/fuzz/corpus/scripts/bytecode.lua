@@ -1,0 +1,1 @@
+return loadstring(string.dump(function() return 1 end))()

@@ -1,0 +1,1 @@
+redis.setresp(3) return {redis.call('hgetall','h'), redis.pcall('nosuch'), KEYS, ARGV}

@@ -1,0 +1,1 @@
+return {string.find(string.rep('a',50000), string.rep('a?',50000))}
