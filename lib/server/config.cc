@@ -17,7 +17,8 @@ namespace darter::server {
 
 namespace {
 
-std::optional<uint64_t> ParseMemory(std::string_view v) {
+// `overflow` (optional) is set when the value is well-formed but past 2^64 - 1.
+std::optional<uint64_t> ParseMemory(std::string_view v, bool* overflow = nullptr) {
   // Redis's memtoull: a number with an optional k/kb/m/mb/g/gb unit, case-insensitive.
   std::string s = store::ToLower(v);
   uint64_t mul = 1;
@@ -38,7 +39,10 @@ std::optional<uint64_t> ParseMemory(std::string_view v) {
   }
   auto n = store::ParseInt64(s);
   if (!n || *n < 0) return std::nullopt;
-  if (static_cast<uint64_t>(*n) > UINT64_MAX / mul) return std::nullopt;  // Redis: overflow is an error
+  if (static_cast<uint64_t>(*n) > UINT64_MAX / mul) {
+    if (overflow) *overflow = true;
+    return std::nullopt;
+  }
   return static_cast<uint64_t>(*n) * mul;
 }
 
@@ -141,9 +145,10 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                              [](ServerOptions& o, std::string_view v) { return SetUnsigned(&o.timeout, v); }};
   // Redis 7.0 takes any memory value from 1mb to LLONG_MAX for both, independently.
   auto buffer_size = [](uint64_t* field, std::atomic<uint64_t>* live, std::string_view v) -> std::optional<std::string> {
-    auto m = ParseMemory(v);
-    if (!m) return "argument must be a memory value";
-    if (*m < 1024 * 1024 || *m > static_cast<uint64_t>(INT64_MAX))
+    bool overflow = false;
+    auto m = ParseMemory(v, &overflow);
+    if (!m && !overflow) return "argument must be a memory value";
+    if (overflow || *m < 1024 * 1024 || *m > static_cast<uint64_t>(INT64_MAX))
       return "argument must be between 1048576 and 9223372036854775807 inclusive";
     *field = *m;
     live->store(*m, std::memory_order_relaxed);

@@ -159,7 +159,6 @@ awaitable<void> Connection::Run() {
   in_.resize(kInitialReadBuffer);
   ThreadStats& stats = server_.thread_stats(thread_);
   while (!closed_) {
-    RefreshParserLimits();
     if (in_.size() - in_end_ < kMinReadChunk) GrowInput();
     boost::system::error_code ec;
     size_t n = co_await socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
@@ -169,6 +168,7 @@ awaitable<void> Connection::Run() {
     stats.net_input_bytes += n;
     last_interaction_ms = store::UnixTimeMs();
     if (QueryBufferLimitReached()) break;
+    RefreshParserLimits();
     in_batch_ = true;
     bool stop = false;
     while (in_pos_ < in_end_ && !stop) {
@@ -194,6 +194,9 @@ awaitable<void> Connection::Run() {
           }
           batch_.push_back(std::move(e));
           if (store::EqualsIgnoreCase(args_[0], "quit")) break;
+          // Until the client authenticates, one command at a time: an AUTH must lift
+          // the unauthenticated caps before the next request is parsed, as in Redis.
+          if (!parser_.authenticated()) break;
         } else if (r.status == resp::ParseStatus::kNeedMore) {
           need_more = true;
           // Relative to `scan`, which becomes the buffer's front below.
