@@ -304,6 +304,11 @@ bool Connection::OutputLimitReached() {
   return true;
 }
 
+awaitable<void> Connection::FlushIfLarge() {
+  // The primary's link drops its replies (ExecuteAsMaster reads them): never written.
+  if (!is_master && out_.size() >= kFlushThreshold) co_await Flush();
+}
+
 awaitable<boost::system::error_code> Connection::WriteAll(const std::string& buf, size_t* sent) {
   boost::system::error_code ec;
   *sent = 0;
@@ -362,6 +367,7 @@ awaitable<void> Connection::ExecuteBatch() {
       last_command = batch_[j - 1].spec->name;
       co_await RunSquashed(i, j);
       if (closed_ || OutputLimitReached()) co_return;
+      co_await FlushIfLarge();
       i = j;
       continue;
     }
@@ -370,6 +376,7 @@ awaitable<void> Connection::ExecuteBatch() {
       stats.commands_processed++;
       co_await Execute(store::ArgList(batch_[i].args));
       if (close_after_reply || closed_ || OutputLimitReached()) co_return;
+      co_await FlushIfLarge();
     }
   }
 }

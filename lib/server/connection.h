@@ -138,6 +138,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // kOutputLimitCheckMs (Redis checks from its client cron too): a soft limit can expire
   // with no new output. Armed by the writers; disarms itself once nothing is pending.
   void WatchOutputLimits();
+  // Writes the replies gathered so far once they reach kFlushThreshold, in the middle of
+  // a batch too: a client that does not read then holds one reply plus 256 KB, not a
+  // batch of 256 big replies (the batch's arguments stay valid: they live in in_).
+  awaitable<void> FlushIfLarge();
   // Writes all of `buf`, counting progress in `*sent` (read by pending_output()).
   awaitable<boost::system::error_code> WriteAll(const std::string& buf, size_t* sent);
   // True when `e` can join a squashed run: a known single-key shard command that passes
