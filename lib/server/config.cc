@@ -17,7 +17,8 @@ namespace darter::server {
 
 namespace {
 
-std::optional<uint64_t> ParseMemory(std::string_view v) {
+// `overflow` (optional) is set when the value is well-formed but past 2^64 - 1.
+std::optional<uint64_t> ParseMemory(std::string_view v, bool* overflow = nullptr) {
   // Redis's memtoull: a number with an optional k/kb/m/mb/g/gb unit, case-insensitive.
   std::string s = store::ToLower(v);
   uint64_t mul = 1;
@@ -38,6 +39,10 @@ std::optional<uint64_t> ParseMemory(std::string_view v) {
   }
   auto n = store::ParseInt64(s);
   if (!n || *n < 0) return std::nullopt;
+  if (static_cast<uint64_t>(*n) > UINT64_MAX / mul) {
+    if (overflow) *overflow = true;
+    return std::nullopt;
+  }
   return static_cast<uint64_t>(*n) * mul;
 }
 
@@ -59,7 +64,11 @@ std::optional<std::string> SetSaveParams(ServerOptions& o, std::string_view v) {
 }  // namespace
 
 ConfigRegistry::ConfigRegistry(ServerOptions initial)
-    : opts_(initial), startup_(initial), maxmemory_(initial.maxmemory) {
+    : opts_(initial),
+      startup_(initial),
+      maxmemory_(initial.maxmemory),
+      proto_max_bulk_len_(initial.proto_max_bulk_len),
+      client_query_buffer_limit_(initial.client_query_buffer_limit) {
   auto ro = [](auto getter) { return Param{getter, nullptr}; };
   params_["bind"] = ro([](const ServerOptions& o) { return o.bind; });
   params_["port"] = ro([](const ServerOptions& o) { return std::to_string(o.port); });
@@ -134,14 +143,29 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                                 [](ServerOptions& o, std::string_view v) { return SetUnsigned(&o.maxclients, v); }};
   params_["timeout"] = Param{[](const ServerOptions& o) { return std::to_string(o.timeout); },
                              [](ServerOptions& o, std::string_view v) { return SetUnsigned(&o.timeout, v); }};
+  // Redis 7.0 takes any memory value from 1mb to LLONG_MAX for both, independently.
+  auto buffer_size = [](uint64_t* field, std::atomic<uint64_t>* live, std::string_view v) -> std::optional<std::string> {
+    bool overflow = false;
+    auto m = ParseMemory(v, &overflow);
+    if (!m && !overflow) return "argument must be a memory value";
+    if (overflow || *m < 1024 * 1024 || *m > static_cast<uint64_t>(INT64_MAX))
+      return "argument must be between 1048576 and 9223372036854775807 inclusive";
+    *field = *m;
+    live->store(*m, std::memory_order_relaxed);
+    return std::nullopt;
+  };
   params_["proto-max-bulk-len"] =
       Param{[](const ServerOptions& o) { return std::to_string(o.proto_max_bulk_len); },
-            [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
-              auto m = ParseMemory(v);
-              if (!m || *m < 1024 * 1024) return "argument must be a memory value";
-              o.proto_max_bulk_len = *m;
-              store::GetStoreConfig().proto_max_bulk_len.store(static_cast<int64_t>(*m));
-              return std::nullopt;
+            [this, buffer_size](ServerOptions& o, std::string_view v) {
+              auto err = buffer_size(&o.proto_max_bulk_len, &proto_max_bulk_len_, v);
+              // The store's families bound string growth and bit offsets by it too.
+              if (!err) store::GetStoreConfig().proto_max_bulk_len.store(static_cast<int64_t>(o.proto_max_bulk_len));
+              return err;
+            }};
+  params_["client-query-buffer-limit"] =
+      Param{[](const ServerOptions& o) { return std::to_string(o.client_query_buffer_limit); },
+            [this, buffer_size](ServerOptions& o, std::string_view v) {
+              return buffer_size(&o.client_query_buffer_limit, &client_query_buffer_limit_, v);
             }};
   params_["masterauth"] = Param{[](const ServerOptions& o) { return o.masterauth; },
                                 [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {

@@ -31,6 +31,7 @@ struct ServerOptions {
   std::string loglevel = "notice";
   uint64_t maxclients = 10000;
   uint64_t timeout = 0;
+  // Largest bulk argument a client may send (Redis's proto-max-bulk-len).
   uint64_t proto_max_bulk_len = 512ull * 1024 * 1024;
   // Redis 7's protections (protected_actions.h): DEBUG, and CONFIG SET of dir and
   // dbfilename, are refused unless these allow them ("no", "yes" or "local"); with
@@ -38,6 +39,9 @@ struct ServerOptions {
   std::string enable_debug_command = "no";
   std::string enable_protected_configs = "no";
   bool protected_mode = true;
+  // A client whose pending request bytes pass this is closed (Redis's
+  // client-query-buffer-limit; the primary's link is exempt).
+  uint64_t client_query_buffer_limit = 1024ull * 1024 * 1024;
   // Replication (replica side).
   std::string replicaof;  // "host:port" or "host port" at start-up
   std::string masterauth;
@@ -70,6 +74,9 @@ class ConfigRegistry {
 
   std::string requirepass() const;
   uint64_t maxmemory() const { return maxmemory_.load(std::memory_order_relaxed); }
+  // Read by every connection on each read, hence atomics.
+  uint64_t proto_max_bulk_len() const { return proto_max_bulk_len_.load(std::memory_order_relaxed); }
+  uint64_t client_query_buffer_limit() const { return client_query_buffer_limit_.load(std::memory_order_relaxed); }
   std::string maxmemory_policy() const;
   const ServerOptions& startup() const { return startup_; }
   ServerOptions Snapshot() const;
@@ -86,6 +93,8 @@ class ConfigRegistry {
   ServerOptions opts_;
   const ServerOptions startup_;
   std::atomic<uint64_t> maxmemory_;
+  std::atomic<uint64_t> proto_max_bulk_len_;
+  std::atomic<uint64_t> client_query_buffer_limit_;
   std::map<std::string, Param> params_;
 };
 

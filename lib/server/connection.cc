@@ -1,8 +1,10 @@
 #include "server/connection.h"
 
+#include <cstdio>
 #include <cstring>
 
 #include "server/blocking.h"
+#include "server/log.h"
 #include "server/server.h"
 #include "server/cross_thread.h"
 #include "server/multi_family.h"
@@ -19,6 +21,11 @@ namespace darter::server {
 namespace {
 constexpr size_t kInitialReadBuffer = 16 * 1024;
 constexpr size_t kMinReadChunk = 4 * 1024;
+// Redis 6.2's cap on a client's "*N" (Redis 7.0 allows up to INT_MAX). Each argument
+// costs a span in the parser and a view in the batch beyond its bytes in the buffer,
+// so without a cap a client could turn a 1 GB query buffer into several GB of bookkeeping
+// with empty arguments. The primary's link keeps the parser's default.
+constexpr size_t kClientMaxMultibulkLen = 1024 * 1024;
 // Replies beyond this are written before the rest of a pipeline runs, bounding memory.
 constexpr size_t kFlushThreshold = 256 * 1024;
 // Commands parsed and run as one batch (bounded so replies flush regularly).
@@ -26,6 +33,33 @@ constexpr size_t kMaxBatch = 256;
 
 std::string Endpoint(const asio::ip::tcp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// Redis's sdscatrepr: a quoted string with \n \r \t \a \b \\ \" escaped and other
+// non-printable bytes as \xHH.
+std::string Repr(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\a': out += "\\a"; break;
+      case '\b': out += "\\b"; break;
+      default:
+        if (c >= 0x20 && c < 0x7f) {
+          out.push_back(static_cast<char>(c));
+        } else {
+          char buf[5];
+          std::snprintf(buf, sizeof buf, "\\x%02x", c);
+          out += buf;
+        }
+    }
+  }
+  out += '"';
+  return out;
 }
 }  // namespace
 
@@ -49,7 +83,12 @@ Connection::Connection(Server& server, unsigned thread, asio::ip::tcp::socket so
       thread_(thread),
       socket_(std::move(socket)),
       id_(id),
-      parser_(resp::ParserLimits{}),
+      parser_([&server] {
+        resp::ParserLimits l;
+        l.max_bulk_len = server.config().proto_max_bulk_len();
+        l.max_multibulk_len = kClientMaxMultibulkLen;
+        return l;
+      }()),
       reply_(&out_) {
   boost::system::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -64,6 +103,7 @@ Connection::Connection(Server& server, unsigned thread, asio::ip::tcp::socket so
 
 void Connection::Close() {
   closed_ = true;
+  if (limit_watch_) limit_watch_->cancel();
   boost::system::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
@@ -99,10 +139,11 @@ awaitable<void> Connection::Flush() {
     out_.clear();
     co_return;
   }
-  boost::system::error_code ec;
   flush_writing_ = true;
-  co_await asio::async_write(socket_, asio::buffer(out_), asio::redirect_error(use_awaitable, ec));
+  WatchOutputLimits();
+  boost::system::error_code ec = co_await WriteAll(out_, &out_sent_);
   flush_writing_ = false;
+  out_sent_ = 0;
   server_.thread_stats(thread_).net_output_bytes += out_.size();
   if (out_.capacity() > 4 * kFlushThreshold) {
     std::string().swap(out_);
@@ -116,19 +157,19 @@ awaitable<void> Connection::Flush() {
 awaitable<void> Connection::Run() {
   auto self = shared_from_this();
   in_.resize(kInitialReadBuffer);
-  // Redis caps request sizes harder until a client has authenticated.
-  parser_.set_authenticated(authenticated);
   ThreadStats& stats = server_.thread_stats(thread_);
   while (!closed_) {
-    if (in_.size() - in_end_ < kMinReadChunk) in_.resize(std::max(in_.size() * 2, in_end_ + kMinReadChunk));
+    if (in_.size() - in_end_ < kMinReadChunk) GrowInput();
     boost::system::error_code ec;
     size_t n = co_await socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
                                                 asio::redirect_error(use_awaitable, ec));
     if (ec) break;
     in_end_ += n;
-    in_batch_ = true;
     stats.net_input_bytes += n;
     last_interaction_ms = store::UnixTimeMs();
+    if (QueryBufferLimitReached()) break;
+    RefreshParserLimits();
+    in_batch_ = true;
     bool stop = false;
     while (in_pos_ < in_end_ && !stop) {
       // Parse what is complete (up to a batch), then run it.
@@ -153,9 +194,13 @@ awaitable<void> Connection::Run() {
           }
           batch_.push_back(std::move(e));
           if (store::EqualsIgnoreCase(args_[0], "quit")) break;
+          // Until the client authenticates, one command at a time: an AUTH must lift
+          // the unauthenticated caps before the next request is parsed, as in Redis.
+          if (!parser_.authenticated()) break;
         } else if (r.status == resp::ParseStatus::kNeedMore) {
           need_more = true;
-          need_at_least = r.need_at_least;  // the buffer grows after the batch ran: args view into it
+          // Relative to `scan`, which becomes the buffer's front below.
+          need_at_least = r.need_at_least;
           break;
         } else {
           parse_error_ = std::string(r.error);
@@ -175,18 +220,25 @@ awaitable<void> Connection::Run() {
       if (stop) break;
       if (out_.size() >= kFlushThreshold) co_await Flush();
       if (need_more) {
-        // Keep the partial command at the front; the parser resumes by offset.
+        // Keep the partial command at the front; the parser resumes by offset. The
+        // buffer is not sized for the whole command here: it grows as bytes arrive.
         if (in_pos_ > 0) {
           std::memmove(in_.data(), in_.data() + in_pos_, in_end_ - in_pos_);
           in_end_ -= in_pos_;
           in_pos_ = 0;
         }
-        if (need_at_least > in_.size()) in_.resize(need_at_least);
+        in_need_ = need_at_least;
+        // A buffer grown for an earlier big command shrinks back once mostly empty.
+        if (in_.size() > 4 * kInitialReadBuffer && in_end_ < in_.size() / 8) {
+          in_.resize(std::max(kInitialReadBuffer, 2 * in_end_));
+          in_.shrink_to_fit();
+        }
         break;
       }
     }
     if (in_pos_ == in_end_) {
       in_pos_ = in_end_ = 0;
+      in_need_ = 0;
       if (in_.size() > 4 * kInitialReadBuffer) {
         in_.resize(kInitialReadBuffer);
         in_.shrink_to_fit();
@@ -201,6 +253,87 @@ awaitable<void> Connection::Run() {
   if (subscriber) DropSubscriptions(*this);
   server_.connections(thread_).erase(id_);
   server_.connected_clients().fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Connection::GrowInput() {
+  // Double, but not past what the pending command needs (when known): a client that
+  // declares a 512 MB bulk and sends it a byte at a time holds kilobytes, not 512 MB.
+  size_t target = std::max(in_.size() * 2, in_end_ + kMinReadChunk);
+  if (in_need_ > in_end_) target = std::min(target, std::max(in_need_, in_end_ + kMinReadChunk));
+  in_.resize(target);
+}
+
+bool Connection::QueryBufferLimitReached() {
+  // Redis's check on every read: the bytes received and not yet consumed, here including
+  // the parsed arguments of the pending command (they live in the same buffer). The
+  // primary's link is exempt.
+  if (is_master || in_end_ - in_pos_ <= server_.config().client_query_buffer_limit()) return false;
+  std::string_view pending(in_.data() + in_pos_, std::min<size_t>(in_end_ - in_pos_, 64));
+  LOG_WARNING("Closing client that reached max query buffer length: %s (qbuf initial bytes: %s)",
+              Describe(store::UnixTimeMs()).c_str(), Repr(pending).c_str());
+  Close();
+  return true;
+}
+
+void Connection::RefreshParserLimits() {
+  resp::ParserLimits limits = parser_.limits();
+  const uint64_t bulk = server_.config().proto_max_bulk_len();
+  if (limits.max_bulk_len != bulk) {
+    limits.max_bulk_len = bulk;
+    parser_.set_limits(limits);
+  }
+  // Redis's authRequired(): the unauthenticated caps apply only while a password is
+  // required and not yet given.
+  parser_.set_authenticated(authenticated || server_.config().requirepass().empty());
+}
+
+bool Connection::OutputLimitReached() {
+  // The primary's link drops its replies; a replica's feed has its own check.
+  if (closed_ || is_master || replica_feed) return closed_;
+  ClientClass cls = InSubscribedMode(*this) ? ClientClass::kPubSub : ClientClass::kNormal;
+  int64_t now = store::UnixTimeMs();
+  if (!output_limit_.Exceeded(cls, OutputBufferUsage(pending_output()), now)) return false;
+  // Redis frees such a client instead of buffering without end, and sends it nothing
+  // more. Buffers in flight (out_ during Flush, wbuf_ during PushWriter) are freed when
+  // their write ends.
+  LOG_WARNING("Client %s scheduled to be closed ASAP for overcoming of output buffer limits.",
+              Describe(now).c_str());
+  std::string().swap(push_);
+  if (!flush_writing_) std::string().swap(out_);
+  Close();
+  return true;
+}
+
+awaitable<void> Connection::FlushIfLarge() {
+  // The primary's link drops its replies (ExecuteAsMaster reads them): never written.
+  if (!is_master && out_.size() >= kFlushThreshold) co_await Flush();
+}
+
+awaitable<boost::system::error_code> Connection::WriteAll(const std::string& buf, size_t* sent) {
+  boost::system::error_code ec;
+  *sent = 0;
+  while (*sent < buf.size() && !ec) {
+    *sent += co_await socket_.async_write_some(asio::buffer(buf.data() + *sent, buf.size() - *sent),
+                                               asio::redirect_error(use_awaitable, ec));
+  }
+  co_return ec;
+}
+
+namespace {
+constexpr int kOutputLimitCheckMs = 250;
+}  // namespace
+
+void Connection::WatchOutputLimits() {
+  if (limit_watch_armed_ || closed_ || is_master || replica_feed) return;
+  if (!limit_watch_) limit_watch_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+  limit_watch_armed_ = true;
+  limit_watch_->expires_after(std::chrono::milliseconds(kOutputLimitCheckMs));
+  limit_watch_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    self->limit_watch_armed_ = false;
+    if (ec || self->closed_ || self->pending_output() == 0) return;
+    if (self->OutputLimitReached()) return;
+    self->WatchOutputLimits();
+  });
 }
 
 bool Connection::Squashable(BatchEntry& e) {
@@ -233,6 +366,8 @@ awaitable<void> Connection::ExecuteBatch() {
       stats.commands_processed += j - i;
       last_command = batch_[j - 1].spec->name;
       co_await RunSquashed(i, j);
+      if (closed_ || OutputLimitReached()) co_return;
+      co_await FlushIfLarge();
       i = j;
       continue;
     }
@@ -240,7 +375,8 @@ awaitable<void> Connection::ExecuteBatch() {
     for (; i < j; ++i) {
       stats.commands_processed++;
       co_await Execute(store::ArgList(batch_[i].args));
-      if (close_after_reply || closed_) co_return;
+      if (close_after_reply || closed_ || OutputLimitReached()) co_return;
+      co_await FlushIfLarge();
     }
   }
 }
@@ -374,7 +510,7 @@ awaitable<void> Connection::Execute(store::ArgList args) {
     store::ConnectionContext ctx{*this, server_, args, reply_, nullptr};
     spec->conn_handler(ctx);
     if (ctx.then) co_await ctx.then();
-    parser_.set_authenticated(authenticated);
+    RefreshParserLimits();  // AUTH, HELLO or RESET may have changed it
     co_return;
   }
 

@@ -95,8 +95,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // (and drops the bytes) when its unsent output exceeds client-output-buffer-limit.
   // Own thread only; defined in connection_push.cc.
   void Push(std::string_view bytes);
-  // Output produced but not yet written (replies and pushes).
-  size_t pending_output() const { return out_.size() + push_.size() + wbuf_.size(); }
+  // Output produced but not yet written (replies and pushes), less what the write in
+  // flight has already handed to the socket.
+  size_t pending_output() const {
+    return out_.size() - out_sent_ + push_.size() + wbuf_.size() - wbuf_sent_;
+  }
 
  private:
   // Runs one command. Returns true when it finished synchronously; otherwise the caller
@@ -118,6 +121,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const store::CommandSpec* spec = nullptr;
   };
   awaitable<void> ExecuteBatch();
+  // Input side (connection.cc). The buffer grows as bytes arrive, never ahead of them by
+  // more than its own size, so a declared-but-unsent bulk costs nothing.
+  void GrowInput();
+  // client-query-buffer-limit: logs and closes the client when its pending request bytes
+  // pass the limit. Returns true when it did.
+  bool QueryBufferLimitReached();
+  // proto-max-bulk-len, and the unauthenticated caps while a password is required and not
+  // yet given; read from the configuration on every read (atomics, cheap).
+  void RefreshParserLimits();
+  // client-output-buffer-limit for this client's class: logs and closes the client when
+  // its unsent output passes the class's hard limit, or its soft limit for longer than
+  // soft_seconds, dropping the output not yet handed to a write. Returns true when it did.
+  bool OutputLimitReached();
+  // While a write is stuck behind a client that does not read, re-checks the limits every
+  // kOutputLimitCheckMs (Redis checks from its client cron too): a soft limit can expire
+  // with no new output. Armed by the writers; disarms itself once nothing is pending.
+  void WatchOutputLimits();
+  // Writes the replies gathered so far once they reach kFlushThreshold, in the middle of
+  // a batch too: a client that does not read then holds one reply plus 256 KB, not a
+  // batch of 256 big replies (the batch's arguments stay valid: they live in in_).
+  awaitable<void> FlushIfLarge();
+  // Writes all of `buf`, counting progress in `*sent` (read by pending_output()).
+  awaitable<boost::system::error_code> WriteAll(const std::string& buf, size_t* sent);
   // True when `e` can join a squashed run: a known single-key shard command that passes
   // every admission check (arity, auth, loading, read-only, OOM) right now.
   bool Squashable(BatchEntry& e);
@@ -134,7 +160,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<std::string> batch_owned_;  // inline commands' arguments (not views into in_)
   std::vector<char> in_;
   size_t in_pos_ = 0, in_end_ = 0;
+  // Size the partial command at the front of in_ will reach when complete, when the
+  // parser knows it (a bulk's declared length), else 0. Caps GrowInput.
+  size_t in_need_ = 0;
   std::string out_;
+  size_t out_sent_ = 0;  // bytes of out_ written by the Flush in flight
   resp::ReplyBuilder reply_;
   bool closed_ = false;
   std::string parse_error_;
@@ -148,8 +178,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool push_writing_ = false;
   std::string push_;
   std::string wbuf_;
+  size_t wbuf_sent_ = 0;  // bytes of wbuf_ written by PushWriter
   std::unique_ptr<asio::steady_timer> push_done_;  // cancelled when PushWriter finishes
   OutputLimitTracker output_limit_;
+  std::unique_ptr<asio::steady_timer> limit_watch_;
+  bool limit_watch_armed_ = false;
 };
 
 // What a connection-level command handler sees (store::ConnectionHandler).

@@ -23,17 +23,7 @@ void Connection::Push(std::string_view bytes) {
   if (closed_) return;
   if (in_batch_ && !flush_writing_) out_.append(bytes);
   else push_.append(bytes);
-  ClientClass cls = InSubscribedMode(*this) ? ClientClass::kPubSub : ClientClass::kNormal;
-  int64_t now = store::UnixTimeMs();
-  if (output_limit_.Exceeded(cls, pending_output(), now)) {
-    // Redis frees such a client instead of buffering without end; so do we. Buffers in
-    // flight (out_ during Flush, wbuf_ during PushWriter) are freed when their write ends.
-    LOG_WARNING("Client %s scheduled to be closed ASAP for overcoming of output buffer limits.",
-                Describe(now).c_str());
-    std::string().swap(push_);
-    Close();
-    return;
-  }
+  if (OutputLimitReached()) return;
   if (!in_batch_ && !push_writing_) StartPushWriter();
 }
 
@@ -49,8 +39,9 @@ awaitable<void> Connection::PushWriter() {
   ThreadStats& stats = server_.thread_stats(thread_);
   while (!push_.empty() && !closed_) {
     wbuf_.swap(push_);
-    boost::system::error_code ec;
-    co_await asio::async_write(socket_, asio::buffer(wbuf_), asio::redirect_error(use_awaitable, ec));
+    WatchOutputLimits();
+    boost::system::error_code ec = co_await WriteAll(wbuf_, &wbuf_sent_);
+    wbuf_sent_ = 0;
     stats.net_output_bytes += wbuf_.size();
     if (wbuf_.capacity() > kKeepWriteBuffer) std::string().swap(wbuf_);
     else wbuf_.clear();

@@ -101,6 +101,11 @@ std::optional<std::string> SetOutputBufferLimits(std::string_view value) {
   return std::nullopt;
 }
 
+uint64_t OutputBufferUsage(uint64_t unsent) {
+  constexpr uint64_t kUncountedBuffer = 16 * 1024;  // Redis's PROTO_REPLY_CHUNK_BYTES
+  return unsent > kUncountedBuffer ? unsent - kUncountedBuffer : 0;
+}
+
 bool OutputLimitTracker::Exceeded(ClientClass cls, uint64_t pending, int64_t now_ms) {
   OutputBufferLimit l = GetOutputBufferLimit(cls);
   if (l.hard_bytes && pending >= l.hard_bytes) return true;

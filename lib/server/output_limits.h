@@ -3,8 +3,8 @@
 //   "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
 // A class's hard limit disconnects as soon as pending output reaches it; its soft limit
 // disconnects when pending output stays at or above it for more than soft_seconds.
-// 0 disables a limit. Only asynchronous output (pub/sub messages) can grow without the
-// client asking, so Connection::Push is where the limits are enforced.
+// 0 disables a limit. Connections check after every command of a batch and on every
+// asynchronous push (pub/sub message); the replication feed checks its replica class.
 //
 // Thread-safety: the limits are process-wide atomics; CONFIG SET may run on any thread.
 #pragma once
@@ -30,6 +30,11 @@ std::string FormatOutputBufferLimits();
 // CONFIG SET's value: one or more "<class> <hard> <soft> <soft_seconds>" groups; nothing
 // changes unless every group is valid. Returns Redis's error message on failure.
 std::optional<std::string> SetOutputBufferLimits(std::string_view value);
+
+// The bytes the limits are compared with, Redis's way: Redis keeps the first 16 KB of a
+// client's output in a fixed buffer it does not count, so a limit applies to what
+// overflows it. `unsent` is every byte produced and not yet written.
+uint64_t OutputBufferUsage(uint64_t unsent);
 
 // Tracks one client's time above its soft limit. Owner thread only.
 class OutputLimitTracker {

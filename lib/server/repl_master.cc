@@ -20,9 +20,6 @@ namespace darter::server {
 
 namespace {
 
-// A replica whose unsent stream grows past this is dropped (Redis's default
-// client-output-buffer-limit for replicas is 256 MB hard).
-constexpr size_t kFeedBufferLimit = 256ull << 20;
 constexpr char kPing[] = "*1\r\n$4\r\nPING\r\n";
 constexpr char kGetAck[] = "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
 constexpr char kMulti[] = "*1\r\n$5\r\nMULTI\r\n";
@@ -277,7 +274,8 @@ void ReplicationMaster::AppendToStreamLocked(std::string_view bytes) {
     std::lock_guard fl(f->mu);
     if (f->start_offset < 0 || f->overflow) continue;
     f->pending.append(bytes);
-    if (f->pending.size() > kFeedBufferLimit) {
+    // client-output-buffer-limit's replica class, on the stream bytes not yet written.
+    if (f->limit.Exceeded(ClientClass::kReplica, f->pending.size(), store::UnixTimeMs())) {
       f->overflow = true;
       f->pending.clear();
     }
@@ -663,8 +661,8 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
         if (out.empty()) feed->notified = false;
       }
       if (overflow) {
-        LOG_WARNING("replication: replica %s:%d dropped: its output buffer passed %zu bytes", feed->ip.c_str(),
-                    feed->listening_port, kFeedBufferLimit);
+        LOG_WARNING("replication: replica %s:%d dropped for overcoming of output buffer limits (%s)",
+                    feed->ip.c_str(), feed->listening_port, FormatOutputBufferLimits().c_str());
         break;
       }
       if (out.empty()) {

@@ -35,6 +35,7 @@
 #include "server/asio.h"
 #include "server/journal.h"
 #include "server/journal_merge.h"
+#include "server/output_limits.h"
 #include "server/repl_flow_master.h"
 #include "server/replication_state.h"
 
@@ -66,7 +67,8 @@ struct ReplicaFeed {
   std::string pending;
   int64_t start_offset = -1;  // -1 until attached to the stream
   bool notified = false;
-  bool overflow = false;
+  bool overflow = false;  // client-output-buffer-limit (replica class) passed: drop it
+  OutputLimitTracker limit;
 
   // Connection thread only: the writer waits on it; a wake cancels it.
   asio::steady_timer* timer = nullptr;
