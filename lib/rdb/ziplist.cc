@@ -117,8 +117,10 @@ bool ZiplistReader::Next(BlobElement* e) {
           }
       }
   }
-  // The entry plus the end marker must fit: data must stop before the last byte.
-  if (data_len > n - 1 - q) return Fail(start, "entry runs past the end of the blob");
+  // The entry plus the end marker must fit: data must stop before the last byte. q may
+  // already stand on or past it (a length field that ends the blob), so test that first:
+  // n - 1 - q would wrap.
+  if (q > n - 1 || data_len > n - 1 - q) return Fail(start, "entry runs past the end of the blob");
   if (is_str) {
     e->is_int = false;
     e->str = std::string_view(blob_.data() + q, data_len);

@@ -59,7 +59,8 @@ bool ZipmapReader::Next(std::string_view* field, std::string_view* value) {
   }
   size_t klen, vlen;
   if (!ReadLen(&klen)) return false;
-  if (klen > blob_.size() - 1 - pos_) return Fail(pos_, "field runs past the end");
+  // ReadLen may leave pos_ on the end marker or past it: test before subtracting.
+  if (pos_ >= blob_.size() || klen > blob_.size() - 1 - pos_) return Fail(pos_, "field runs past the end");
   *field = blob_.substr(pos_, klen);
   pos_ += klen;
   if (!ReadLen(&vlen)) return false;

@@ -106,6 +106,13 @@ TEST_CASE("ziplist rejects bad headers, counts and entries") {
   CHECK(st.message().find("prevlen") != std::string::npos);
   Texts(std::string("xxxxx"), false, &st);
   CHECK(st.message().find("shorter than a ziplist header") != std::string::npos);
+  // A length field that ends exactly at the end marker (found by the fuzz replay): the
+  // reader must refuse it, not read past the blob.
+  // Its last length byte is the end marker itself.
+  Texts(Ziplist({std::string("\x80\x00\x00\x00", 4)}), false, &st);
+  CHECK(st.message().find("runs past the end") != std::string::npos);
+  Texts(Ziplist({std::string("\x40", 1)}), false, &st);  // the same with a 14-bit length
+  CHECK(st.message().find("runs past the end") != std::string::npos);
 }
 
 TEST_CASE("listpack builder and reader agree on every encoding") {
