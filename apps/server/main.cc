@@ -16,6 +16,8 @@ using darter::server::ServerOptions;
 int main(int argc, char** argv) {
   ServerOptions o;
   std::string maxmemory = "0";
+  std::string proto_max_bulk_len = "512mb";
+  std::string client_query_buffer_limit = "1gb";
   std::string multi_flow = "yes";
   std::string protected_mode = "yes";
   std::vector<std::string> output_limits;
@@ -33,6 +35,8 @@ int main(int argc, char** argv) {
       ("databases", po::value(&o.dbnum), "alias of --dbnum (Redis's name)")
       ("maxmemory", po::value(&maxmemory)->default_value("0"), "memory limit (bytes, or 100mb, 2gb, ...); 0: none")
       ("maxmemory-policy", po::value(&o.maxmemory_policy)->default_value(o.maxmemory_policy), "eviction policy")
+      ("proto-max-bulk-len", po::value(&proto_max_bulk_len)->default_value("512mb"), "largest bulk argument a client may send")
+      ("client-query-buffer-limit", po::value(&client_query_buffer_limit)->default_value("1gb"), "a client whose pending input passes this is closed")
       ("maxclients", po::value(&o.maxclients)->default_value(o.maxclients), "maximum connected clients")
       ("dir", po::value(&o.dir)->default_value(o.dir), "working directory for RDB files")
       ("dbfilename", po::value(&o.dbfilename)->default_value(o.dbfilename), "RDB file name")
@@ -84,6 +88,15 @@ int main(int argc, char** argv) {
     std::cerr << "darter-server: --protected-mode: " << *err << "\n";
     return 2;
   }
+  for (auto [name, value] : {std::pair<const char*, std::string>{"proto-max-bulk-len", proto_max_bulk_len},
+                             {"client-query-buffer-limit", client_query_buffer_limit}}) {
+    if (auto err = probe.Set(name, value)) {
+      std::cerr << "darter-server: --" << name << ": " << *err << "\n";
+      return 2;
+    }
+  }
+  o.proto_max_bulk_len = probe.Snapshot().proto_max_bulk_len;
+  o.client_query_buffer_limit = probe.Snapshot().client_query_buffer_limit;
   o.protected_mode = probe.Snapshot().protected_mode;
   o.repl_multi_flow = probe.Snapshot().repl_multi_flow;
   o.repl_flow_compression = probe.Snapshot().repl_flow_compression;
