@@ -28,6 +28,8 @@
 #include <thread>
 #include <vector>
 
+#include "replication_support.h"
+
 namespace darter::test::migrate {
 
 using namespace std::chrono_literals;
@@ -284,27 +286,8 @@ class ScriptedPrimary {
       ssize_t n = recv(c, buf, sizeof buf, 0);
       if (n <= 0) return;
       in.append(buf, static_cast<size_t>(n));
-      while (true) {
-        size_t star = in.find('*');
-        if (star == std::string::npos) break;
-        size_t eol = in.find("\r\n", star);
-        if (eol == std::string::npos) break;
-        int argc = std::atoi(in.c_str() + star + 1);
-        size_t pos = eol + 2;
-        std::vector<std::string> argv;
-        bool complete = true;
-        for (int i = 0; i < argc; ++i) {
-          size_t e = in.find("\r\n", pos);
-          if (e == std::string::npos) { complete = false; break; }
-          size_t len = static_cast<size_t>(std::atoi(in.c_str() + pos + 1));
-          if (in.size() < e + 2 + len + 2) { complete = false; break; }
-          argv.push_back(in.substr(e + 2, len));
-          pos = e + 2 + len + 2;
-        }
-        if (!complete) break;
-        in.erase(0, pos);
-        std::string cmd = argv.empty() ? "" : argv[0];
-        for (auto& ch : cmd) ch = static_cast<char>(tolower(ch));
+      std::string cmd;
+      while (repl::TakeCommandName(&in, &cmd)) {
         std::string out;
         if (cmd == "ping") out = "+PONG\r\n";
         else if (cmd == "info") out = "$0\r\n\r\n";

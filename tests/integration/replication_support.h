@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
@@ -359,6 +360,31 @@ class BackgroundWriter {
   std::thread thread_;
 };
 
+// Takes the first complete RESP array command off the front of `in`; sets *name to its
+// first argument in lower case. False (and `in` unchanged) until one has fully arrived.
+// For fake primaries, which see only well-formed replica handshakes.
+inline bool TakeCommandName(std::string* in, std::string* name) {
+  size_t star = in->find('*');
+  if (star == std::string::npos) return false;
+  size_t eol = in->find("\r\n", star);
+  if (eol == std::string::npos) return false;
+  int argc = std::atoi(in->c_str() + star + 1);
+  size_t pos = eol + 2;
+  std::string first;
+  for (int i = 0; i < argc; ++i) {
+    size_t e = in->find("\r\n", pos);
+    if (e == std::string::npos) return false;
+    size_t len = static_cast<size_t>(std::atoi(in->c_str() + pos + 1));
+    if (in->size() < e + 2 + len + 2) return false;
+    if (i == 0) first = in->substr(e + 2, len);
+    pos = e + 2 + len + 2;
+  }
+  in->erase(0, pos);
+  for (auto& ch : first) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  *name = std::move(first);
+  return true;
+}
+
 // A primary that answers the handshake, then sends +FULLRESYNC and `payload` (the
 // RDB transfer: "$<len>\r\n" + bytes, whatever the test wants), then holds the link
 // until the replica closes it. Counts connections so a test can see a retry.
@@ -412,28 +438,9 @@ class FakePrimary {
       if (n <= 0) return;
       in.append(buf, static_cast<size_t>(n));
       if (sent) continue;
-      // Count complete commands by their leading '*' lines; answer each in order.
-      while (true) {
-        size_t star = in.find('*');
-        if (star == std::string::npos) break;
-        size_t eol = in.find("\r\n", star);
-        if (eol == std::string::npos) break;
-        int argc = std::atoi(in.c_str() + star + 1);
-        size_t pos = eol + 2;
-        std::vector<std::string> argv;
-        bool complete = true;
-        for (int i = 0; i < argc; ++i) {
-          size_t e = in.find("\r\n", pos);
-          if (e == std::string::npos) { complete = false; break; }
-          size_t len = static_cast<size_t>(std::atoi(in.c_str() + pos + 1));
-          if (in.size() < e + 2 + len + 2) { complete = false; break; }
-          argv.push_back(in.substr(e + 2, len));
-          pos = e + 2 + len + 2;
-        }
-        if (!complete) break;
-        in.erase(0, pos);
-        std::string cmd = argv.empty() ? "" : argv[0];
-        for (auto& ch : cmd) ch = static_cast<char>(tolower(ch));
+      // Answer each complete command in order.
+      std::string cmd;
+      while (TakeCommandName(&in, &cmd)) {
         std::string out;
         if (cmd == "ping") out = "+PONG\r\n";
         else if (cmd == "psync") {
