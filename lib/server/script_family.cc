@@ -97,13 +97,18 @@ class HostBase : public ScriptHost {
     for (auto k : job.keys) declared_.insert(std::string(k));
     start_ms_ = NowMs();
   }
-  ~HostBase() override {
-    if (registered_busy_) {
-      BusyRegistry& b = Busy();
-      std::lock_guard lk(b.mu);
-      std::erase(b.busy, &status_);
-      b.count.fetch_sub(1, std::memory_order_relaxed);
-    }
+  ~HostBase() override { EndBusy(); }
+
+  // The script has run: other clients stop getting BUSY for it. Called as soon as the
+  // engine returns, before the reply can reach its client, so a client that has seen
+  // the script's reply is never answered BUSY because of it.
+  void EndBusy() {
+    if (!registered_busy_) return;
+    BusyRegistry& b = Busy();
+    std::lock_guard lk(b.mu);
+    std::erase(b.busy, &status_);
+    b.count.fetch_sub(1, std::memory_order_relaxed);
+    registered_busy_ = false;
   }
 
   std::string Call(std::vector<std::string>& argv, int protocol, std::string& reply) override;
@@ -371,6 +376,7 @@ bool DirectHost::Start() {
   resp::ReplyBuilder* reply = remote_ ? remote_reply : job.reply;
   fiber_ = std::make_unique<ScriptFiber>([&job, this, reply] {
     Engine().Run(job.sha, job.keys, job.args, *this, *reply);
+    EndBusy();
   });
   fiber_->Resume();
   return fiber_->Done();
@@ -518,6 +524,7 @@ awaitable<void> FiberHost::Drive() {
   ScriptJob& job = job_;
   fiber_ = std::make_unique<ScriptFiber>([&job, this] {
     Engine().Run(job.sha, job.keys, job.args, *this, *job.reply);
+    EndBusy();
   });
   fiber_->Resume();
   while (!fiber_->Done()) {
@@ -709,7 +716,10 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
     host.tx_shards = CurrentTransaction().shards;
     // On a script stack (ScriptFiber), never suspended: InBlockHost runs everything
     // synchronously, so the fiber is done when Resume returns.
-    ScriptFiber fiber([&] { engine.Run(job->sha, job->keys, job->args, host, c.reply); });
+    ScriptFiber fiber([&] {
+      engine.Run(job->sha, job->keys, job->args, host, c.reply);
+      host.EndBusy();
+    });
     fiber.Resume();
     if (!fiber.Done()) std::abort();
     return;

@@ -194,17 +194,7 @@ namespace {
 class HoldingProxy {
  public:
   explicit HoldingProxy(int upstream_port) : upstream_(upstream_port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && listen(fd_, 16) == 0) {
-      socklen_t len = sizeof a;
-      getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-      port_ = ntohs(a.sin_port);
-    }
+    fd_ = ListenLoopback(&port_);
     accept_thread_ = std::thread([this] { Accept(); });
   }
   ~HoldingProxy() {

@@ -360,6 +360,23 @@ class BackgroundWriter {
   std::thread thread_;
 };
 
+// A listening socket on a free loopback port; *port is 0 when none could be had.
+inline int ListenLoopback(int* port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  *port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && listen(fd, 16) == 0) {
+    socklen_t len = sizeof a;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    *port = ntohs(a.sin_port);
+  }
+  return fd;
+}
+
 // Takes the first complete RESP array command off the front of `in`; sets *name to its
 // first argument in lower case. False (and `in` unchanged) until one has fully arrived.
 // For fake primaries, which see only well-formed replica handshakes.
@@ -391,18 +408,7 @@ inline bool TakeCommandName(std::string* in, std::string* name) {
 class FakePrimary {
  public:
   explicit FakePrimary(std::string payload) : payload_(std::move(payload)) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && listen(fd_, 8) == 0) {
-      socklen_t len = sizeof a;
-      getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-      port_ = ntohs(a.sin_port);
-    }
+    fd_ = ListenLoopback(&port_);
     thread_ = std::thread([this] { Loop(); });
   }
   ~FakePrimary() {
