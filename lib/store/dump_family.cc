@@ -97,7 +97,10 @@ void RestoreCommand(CommandContext& c) {
   }
   int64_t when = 0;
   if (*ttl > 0) {
-    when = absttl ? *ttl : c.now_ms + *ttl;
+    // A relative TTL past the end of time wraps in Redis (its sum overflows into the
+    // past), so the key counts as already expired; the same here, without the overflow.
+    if (absttl) when = *ttl;
+    else if (__builtin_add_overflow(c.now_ms, *ttl, &when)) when = c.now_ms;
     if (when <= c.now_ms && c.shard.expire_on_access()) {
       // Already expired: Redis deletes the target (with REPLACE) and replies OK; a
       // replica stores it and waits for its primary's DEL.
