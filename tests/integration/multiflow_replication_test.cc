@@ -1,4 +1,4 @@
-// Darter-to-Darter multi-flow replication (issue 7; lib/server/repl_flow_master.h,
+// Darter-to-Darter multi-flow replication (lib/server/repl_flow_master.h,
 // lib/server/replica_flows.cc): a Darter replica of a Darter primary follows over one
 // flow per primary shard and merges the flows at transaction barriers. These tests check
 // what that design promises beyond "the data arrives":

@@ -1,4 +1,4 @@
-// Darter as a primary (issue 7): stock redis-server replicas and Darter replicas follow
+// Darter as a primary: stock redis-server replicas and Darter replicas follow
 // a Darter primary over PSYNC, under concurrent load (single-key writes, multi-shard
 // MSET/DEL/RENAME, expiries), across link cuts during full sync and stable sync; once
 // the load stops and offsets meet, every replica holds what the primary holds. A short

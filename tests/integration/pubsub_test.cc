@@ -1,4 +1,4 @@
-// Pub/sub across threads (issue 8): subscribers spread over darter-server's threads,
+// Pub/sub across threads: subscribers spread over darter-server's threads,
 // compared with redis-server running the same scenario; a publish storm from several
 // threads; a RESP3 subscriber whose pushes interleave with its own replies; slow
 // subscribers cut off by client-output-buffer-limit; a replica delivering its Redis

@@ -1,4 +1,4 @@
-// MULTI/EXEC and WATCH across clients and shards (issue 8):
+// MULTI/EXEC and WATCH across clients and shards:
 //  * a WATCH is invalidated by another client's write to the key — a plain write, a
 //    write inside that client's own MULTI/EXEC or multi-key command, expiry (lazy
 //    deletion, and a key that has only logically expired), FLUSHDB, FLUSHALL, SWAPDB —
