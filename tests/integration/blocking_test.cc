@@ -32,29 +32,6 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-long long BlockedClients(Client& admin) {
-  Reply r = admin.Cmd({"INFO", "clients"});
-  size_t p = r.str.find("blocked_clients:");
-  if (p == std::string::npos) return -1;
-  return std::atoll(r.str.c_str() + p + 16);
-}
-
-// Polls until `n` clients are blocked (at most 10 s).
-bool WaitBlocked(Client& admin, long long n) {
-  auto deadline = Clock::now() + 10s;
-  while (Clock::now() < deadline) {
-    if (BlockedClients(admin) == n) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return false;
-}
-
-// Sends a command without reading its reply.
-void Send(Client& c, const std::vector<std::string>& argv) {
-  c.Append(argv);
-  c.Flush();
-}
-
 const int kThreadCounts[] = {2, 4};
 
 TEST_CASE("a blocked BLPOP is woken by another client's push, with pipelined commands after it") {

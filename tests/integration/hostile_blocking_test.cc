@@ -31,27 +31,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kMiB = 1024 * 1024;
 
-long long BlockedClients(Client& admin) {
-  Reply r = admin.Cmd({"INFO", "clients"});
-  size_t p = r.str.find("blocked_clients:");
-  if (p == std::string::npos) return -1;
-  return std::atoll(r.str.c_str() + p + 16);
-}
-
-bool WaitBlocked(Client& admin, long long n, std::chrono::milliseconds limit = 10s) {
-  auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (BlockedClients(admin) == n) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return false;
-}
-
-void Send(Client& c, const std::vector<std::string>& argv) {
-  c.Append(argv);
-  c.Flush();
-}
-
 // Indices of the clients that have something to read within `wait`.
 std::vector<size_t> Readable(std::vector<std::unique_ptr<Client>>& clients, std::chrono::milliseconds wait) {
   std::vector<pollfd> fds;

@@ -13,6 +13,7 @@
 #include "support/client.h"
 #include "support/server_health.h"
 #include "support/server_process.h"
+#include "support/server_under_test.h"
 
 namespace darter::test {
 namespace {
@@ -39,17 +40,6 @@ std::string Eval(Client& c, const std::string& body, std::vector<std::string> ke
 
 // The error text without its " script: <sha>, on ..." suffix.
 std::string ErrorHead(const std::string& formatted) { return formatted.substr(0, formatted.find(" script: ")); }
-
-bool WaitForBusy(Client& client) {
-  const auto deadline = Clock::now() + 10s;
-  for (int i = 0; i < 2000 && Clock::now() < deadline; ++i) {
-    Reply r = client.Cmd({"PING"});
-    if (r.type == Reply::Type::kError && r.str.rfind("BUSY", 0) == 0) return true;
-    if (r.type == Reply::Type::kIoError) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return false;
-}
 
 bool WaitForExit(ServerProcess& server, std::chrono::milliseconds limit) {
   const auto deadline = Clock::now() + limit;

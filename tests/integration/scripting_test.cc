@@ -234,20 +234,6 @@ TEST_CASE("declared keys: undeclared ones are refused unless lua-allow-undeclare
   CHECK(c.Cmd(eval).type == Reply::Type::kError);
 }
 
-// Polls `client` with PING until it answers BUSY (bounded by a count and a deadline).
-// PING touches no key: a key command sent before the script turned busy would wait
-// behind the script's locks instead (Darter serves it when the script ends).
-bool WaitForBusy(Client& client) {
-  const auto deadline = Clock::now() + 10s;
-  for (int i = 0; i < 2000 && Clock::now() < deadline; ++i) {
-    Reply r = client.Cmd({"PING"});
-    if (r.type == Reply::Type::kError && r.str.rfind("BUSY", 0) == 0) return true;
-    if (r.type == Reply::Type::kIoError) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return false;
-}
-
 TEST_CASE("BUSY while a script runs past lua-time-limit; SCRIPT KILL stops it") {
   StartedServer server = StartServerUnderTest(2);
   REQUIRE_MESSAGE(server.status.ok, server.status.message);
