@@ -694,7 +694,9 @@ awaitable<int64_t> ReplicationMaster::Wait(int64_t wanted, int64_t timeout_ms) {
   };
   // Everything written before WAIT is in the shards' journals: merge it, then ask the
   // replicas for an ACK (the GETACK itself is after the target). Multi-flow replicas
-  // acknowledge each shard's LSN by themselves as they apply.
+  // acknowledge each shard's LSN by themselves as they apply. A proxying replica's
+  // target is the upstream offset it applied so far; it injects no GETACK into a stream
+  // that must stay its primary's byte for byte, so it waits for the replicas' periodic ACKs.
   const bool on = journal_on_.load();
   std::vector<uint64_t> flow_target;
   if (on)

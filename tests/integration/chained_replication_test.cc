@@ -5,7 +5,7 @@
 // reports for R2, and R2's own slave_repl_offset are P's master_repl_offset. Checked:
 //   - every type, several DBs, MULTI blocks: R2 and D2 hold exactly what P holds;
 //   - offsets meet on idle, and across a reconnect of R2 (partial resync, no full one);
-//   - WAIT on D1 answers Redis's replica error at once (it never hangs);
+//   - WAIT on D1 counts the sub-replicas that have everything D1 applied;
 //   - promoting D1 keeps the offset space: R2 continues by partial resync (replid2).
 #include <doctest/doctest.h>
 
@@ -95,11 +95,16 @@ TEST_CASE("redis -> darter -> redis/darter: one offset space, exact data, partia
   CHECK(Format(d2c.Cmd({"SELECT", "2"})) == "+OK");
   CHECK(Format(d2c.Cmd({"GET", "in-db2-after-sync"})) == "\"x\"");
 
-  // WAIT on a replica is Redis's error, at once.
+  // WAIT on D1 counts the sub-replicas that have everything D1 applied: R2 and D2 in the
+  // proxied offset space, D3 by its flows' LSNs. A fourth never comes: the timeout answers.
+  for (Client* c : {&pc, &d1c, &r2c, &d2c, &d3c}) REQUIRE(Format(c->Cmd({"SELECT", "0"})) == "+OK");
+  pc.Cmd({"SET", "waited-for", "1"});
+  REQUIRE(WaitFor([&] { return Format(d1c.Cmd({"GET", "waited-for"})) == "\"1\""; }, 20s));
+  CHECK(d1c.Cmd({"WAIT", "3", "20000"}).integer == 3);
+  for (Client* sub : {&r2c, &d2c, &d3c}) CHECK(Format(sub->Cmd({"GET", "waited-for"})) == "\"1\"");
   auto t0 = Clock::now();
-  Reply w = d1c.Cmd({"WAIT", "1", "1000"});
-  CHECK(Format(w).rfind("-ERR WAIT cannot be used with replica instances", 0) == 0);
-  CHECK(Clock::now() - t0 < 900ms);
+  CHECK(d1c.Cmd({"WAIT", "4", "300"}).integer == 3);
+  CHECK(Clock::now() - t0 >= 250ms);
 
   // R2's link cut: it continues by partial resync in the shared offset space.
   long long partial_before = InfoInt(d1c, "stats", "sync_partial_ok", 0);

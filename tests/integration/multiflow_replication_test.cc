@@ -75,6 +75,28 @@ int OnlineReplicas(Client& primary) {
 
 std::string LogOf(const StartedServer& s) { return s.process ? s.process->LogTail(3000) : std::string(); }
 
+// What a failed catch-up or digest check needs to be diagnosed: each side's offsets.
+std::string Offsets(Client& upstream, Client& replica) {
+  std::string s = "upstream LSNs:";
+  for (auto& e : upstream.Cmd({"DARTER", "REPLICAOFFSET"}).elements) s += " " + std::to_string(e.integer);
+  for (const char* f : {"slave_repl_offset", "slave_read_repl_offset", "master_link_state", "master_last_error"})
+    s += std::string("; replica ") + f + "=" + InfoStr(replica, "replication", f);
+  return s;
+}
+
+// The "after<i>" keys written after the sync whose value differs on the replica.
+std::string DifferingAfterKeys(Client& upstream, Client& replica) {
+  std::string s = "differing keys:";
+  for (int i = 0; i < 200; ++i) {
+    std::string key = "after" + std::to_string(i);
+    Reply a = upstream.Cmd({"GET", key}), b = replica.Cmd({"GET", key});
+    if (a.type != b.type || a.str != b.str) s += " " + key;
+  }
+  s += "; dbsize " + std::to_string(upstream.Cmd({"DBSIZE"}).integer) + " vs " +
+       std::to_string(replica.Cmd({"DBSIZE"}).integer);
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("multi-shard transactions are applied whole on a multi-flow replica") {
@@ -256,8 +278,8 @@ TEST_CASE("the flow compression a replica asks for is used, and the full sync is
   for (size_t i = 0; i < cases.size(); ++i) {
     CAPTURE(cases[i].flag);
     Client r(replicas[i].port());
-    CHECK(FlowsCaughtUp(p, r, 30s));
-    CHECK(SameDigest(p, r));
+    CHECK_MESSAGE(FlowsCaughtUp(p, r, 30s), Offsets(p, r) << "\n" << LogOf(replicas[i]));
+    CHECK_MESSAGE(SameDigest(p, r), Offsets(p, r) << "\n" << DifferingAfterKeys(p, r) << "\n" << LogOf(replicas[i]));
   }
 }
 

@@ -353,8 +353,9 @@ TEST_CASE("WAIT counts replicas that acknowledged; INFO lists them") {
   CHECK(std::count(replicas.begin(), replicas.end(), '\n') == 3);
   CHECK(replicas.find("flags=S") != std::string::npos);
   CHECK(p.Cmd({"CLIENT", "LIST", "TYPE", "normal"}).str.find("flags=S") == std::string::npos);
-  // A Darter replica refuses WAIT as Redis does.
-  CHECK(Format(d.Cmd({"WAIT", "1", "0"})).find("ERR WAIT cannot be used with replica instances") != std::string::npos);
+  // WAIT on a Darter replica without replicas of its own: none to count, the timeout answers.
+  CHECK(d.Cmd({"WAIT", "0", "0"}).integer == 0);
+  CHECK(d.Cmd({"WAIT", "1", "100"}).integer == 0);
   // A replica of the replica (chained): the middle Darter serves its own stream.
   StartedServer leaf = StartRedis(0, {"--replicaof", "127.0.0.1", std::to_string(darter.port())});
   REQUIRE_MESSAGE(leaf.status.ok, leaf.status.message);
@@ -363,6 +364,8 @@ TEST_CASE("WAIT counts replicas that acknowledged; INFO lists them") {
   p.Cmd({"SET", "chained", "yes"});
   CHECK(WaitFor([&] { return l.Cmd({"GET", "chained"}).str == "yes"; }, 10s));
   CHECK(WaitFor([&] { return l.Cmd({"DBSIZE"}).integer == p.Cmd({"DBSIZE"}).integer; }, 10s));
+  // The middle replica's WAIT counts the leaf once it acknowledged what the middle applied.
+  CHECK(d.Cmd({"WAIT", "1", "10000"}).integer == 1);
 }
 
 TEST_CASE("a full sync is staged in an unlinked file in --dir, or in memory when --dir cannot take it") {
