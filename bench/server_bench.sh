@@ -20,6 +20,9 @@
 #   BENCH_KEYSPACE      -r key space           (default 100000)
 #   BENCH_POPULATE      keys for DEBUG POPULATE (default 1000000)
 #   BENCH_REDIS_ONLY=1  same as --redis-only: run without darter-server
+#   BENCH_PIN           "S,C": servers pinned to core S, redis-benchmark to core C
+#                       (taskset), darter --threads 1 unless BENCH_THREADS is set:
+#                       per-core efficiency without the client stealing the server's core
 #
 # Exit codes: 0 done, 1 a server failed, 2 darter-server binary missing
 # (without --redis-only).
@@ -43,7 +46,15 @@ done
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 darter_bin="${DARTER_BIN:-$repo_root/build/apps/server/darter-server}"
 redis_bin="${REDIS_SERVER_BIN:-/usr/bin/redis-server}"
-threads="${BENCH_THREADS:-$(nproc)}"
+pin="${BENCH_PIN:-}"
+server_pin=() client_pin=()
+if [[ -n "$pin" ]]; then
+  [[ "$pin" =~ ^[0-9]+,[0-9]+$ ]] || { echo "BENCH_PIN must be S,C (two core numbers), got '$pin'" >&2; exit 64; }
+  command -v taskset >/dev/null || { echo "BENCH_PIN needs taskset (util-linux)" >&2; exit 1; }
+  server_pin=(taskset -c "${pin%,*}")
+  client_pin=(taskset -c "${pin#*,}")
+fi
+threads="${BENCH_THREADS:-$([[ -n "$pin" ]] && echo 1 || nproc)}"
 n_plain="${BENCH_N:-200000}"
 n_pipe="${BENCH_N_PIPELINE:-$((n_plain * 10))}"
 clients="${BENCH_CLIENTS:-50}"
@@ -113,7 +124,7 @@ wait_ready() {  # name: polls PING until PONG, bounded, fails fast if the child 
 start_redis() {
   port[redis]="$(free_port)"
   mkdir -p "$workdir/redis"
-  "$redis_bin" --save '' --appendonly no --bind 127.0.0.1 --port "${port[redis]}" \
+  "${server_pin[@]}" "$redis_bin" --save '' --appendonly no --bind 127.0.0.1 --port "${port[redis]}" \
     --dir "$workdir/redis" --enable-debug-command yes --daemonize no \
     >"$workdir/redis.log" 2>&1 &
   pid[redis]=$!
@@ -122,7 +133,7 @@ start_redis() {
 
 start_darter() {
   port[darter]="$(free_port)"
-  "$darter_bin" --port "${port[darter]}" --bind 127.0.0.1 --enable-debug-command local --threads "$threads" \
+  "${server_pin[@]}" "$darter_bin" --port "${port[darter]}" --bind 127.0.0.1 --enable-debug-command local --threads "$threads" \
     >"$workdir/darter.log" 2>&1 &
   pid[darter]=$!
   wait_ready darter
@@ -165,7 +176,7 @@ measure_memory() {
 # redis-benchmark --csv prints: "test","rps","avg_latency_ms",...
 run_bench() {
   local name="$1" pipeline="$2" n="$3" csv
-  csv="$(redis-benchmark -h 127.0.0.1 -p "${port[$name]}" -t set,get -n "$n" -c "$clients" \
+  csv="$("${client_pin[@]}" redis-benchmark -h 127.0.0.1 -p "${port[$name]}" -t set,get -n "$n" -c "$clients" \
         -P "$pipeline" -r "$keyspace" --csv 2>/dev/null)"
   while IFS=, read -r test rps _; do
     test="${test//\"/}"; rps="${rps//\"/}"
@@ -180,7 +191,7 @@ servers=(redis)
 start_redis
 [[ -n "$darter_bin" ]] && start_darter
 
-echo "machine: $(nproc) cores; darter --threads $threads; clients $clients; keyspace $keyspace"
+echo "machine: $(nproc) cores; darter --threads $threads; clients $clients; keyspace $keyspace${pin:+; pinned: servers on core ${pin%,*}, client on core ${pin#*,}}"
 echo "requests: $n_plain per -P 1 run, $n_pipe per -P 32 run; DEBUG POPULATE $populate"
 for name in "${servers[@]}"; do
   echo "measuring $name (pid ${pid[$name]}, port ${port[$name]}) ..." >&2
