@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "store/check.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define DARTER_ASAN_FIBERS 1
 #elif defined(__has_feature)
@@ -72,9 +74,9 @@ void* TakeStack(size_t total) {
     }
   }
   void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (mem == MAP_FAILED) std::abort();
+  DARTER_CHECK(mem != MAP_FAILED, "out of memory for a script stack");
   // One guard page below the stack turns an overflow into a crash instead of corruption.
-  if (mprotect(mem, kGuardPage, PROT_NONE) != 0) std::abort();
+  DARTER_CHECK(mprotect(mem, kGuardPage, PROT_NONE) == 0, "cannot protect a script stack guard page");
   return mem;
 }
 

@@ -16,6 +16,7 @@ extern "C" {
 #include <cstring>
 #include <memory>
 
+#include "store/check.h"
 #include "resp/reply_parser.h"
 #include "server/log.h"
 #include "server/script_fiber.h"
@@ -1061,7 +1062,7 @@ LuaEngine::~LuaEngine() {
 
 void LuaEngine::Setup() {
   L_ = lua_newstate(Allocate, this);
-  if (!L_) std::abort();
+  DARTER_CHECK(L_, "out of memory");
   lua_atpanic(L_, Panic);
   lua_State* L = L_;
   OpenLib(L, luaopen_base, "");

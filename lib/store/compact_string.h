@@ -21,6 +21,8 @@
 #include <string>
 #include <string_view>
 
+#include "store/check.h"
+
 namespace darter::store {
 
 class CompactString {
@@ -90,14 +92,14 @@ class CompactString {
       char* p = heap_ptr();
       if (n > malloc_usable_size(p)) {
         p = static_cast<char*>(std::realloc(p, n > old ? n + n / 2 : n));
-        if (!p) std::abort();
+        DARTER_CHECK(p, "out of memory");
       }
       if (n > old) std::memset(p + old, 0, n - old);
       SetHeap(p, n);
       return;
     }
     char* p = static_cast<char*>(std::malloc(n));
-    if (!p) std::abort();
+    DARTER_CHECK(p, "out of memory");
     std::memcpy(p, data(), old < n ? old : n);
     if (n > old) std::memset(p + old, 0, n - old);
     Release();
@@ -127,7 +129,7 @@ class CompactString {
       bytes_[kTagByte] = static_cast<char>(s.size());
     } else {
       char* p = static_cast<char*>(std::malloc(s.size()));
-      if (!p) std::abort();
+      DARTER_CHECK(p, "out of memory");
       std::memcpy(p, s.data(), s.size());
       SetHeap(p, s.size());
     }

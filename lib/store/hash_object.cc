@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "store/check.h"
 #include "store/collection_codec.h"
 #include "store/db_table.h"
 #include "store/store_config.h"
@@ -64,7 +65,7 @@ void FieldTable::ReserveEntries(size_t n) {
   if (n <= entries_cap_) return;
   // CompactString is trivially relocatable (no self-pointers), so realloc moves it.
   void* p = std::realloc(static_cast<void*>(entries_), n * sizeof(Entry));
-  if (!p) std::abort();
+  DARTER_CHECK(p, "out of memory");
   entries_ = static_cast<Entry*>(p);
   entries_cap_ = n;
 }
@@ -72,7 +73,7 @@ void FieldTable::ReserveEntries(size_t n) {
 void FieldTable::Rehash(size_t index_cap) {
   std::free(index_);
   index_ = static_cast<uint32_t*>(std::calloc(index_cap, sizeof(uint32_t)));
-  if (!index_) std::abort();
+  DARTER_CHECK(index_, "out of memory");
   index_cap_ = index_cap;
   for (size_t e = 0; e < size_; ++e) {
     size_t i = FieldHash(entries_[e].field.view()) & mask();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "store/check.h"
 #include "store/collection_codec.h"
 #include "store/store_config.h"
 
@@ -53,7 +54,7 @@ EntryPack::EntryPack(const EntryPack& o) {
   if (o.p_) {
     size_t n = o.bytes();
     p_ = static_cast<char*>(std::malloc(n));
-    if (!p_) std::abort();
+    DARTER_CHECK(p_, "out of memory");
     std::memcpy(p_, o.p_, n);
   }
 }
@@ -76,11 +77,11 @@ size_t EntryPack::OffsetOf(size_t index) const {
 void EntryPack::Resize(size_t bytes) {
   if (!p_) {
     p_ = static_cast<char*>(std::malloc(bytes));
-    if (!p_) std::abort();
+    DARTER_CHECK(p_, "out of memory");
     Store(p_ + 4, 0);
   } else {
     char* np = static_cast<char*>(std::realloc(p_, bytes));
-    if (!np) std::abort();
+    DARTER_CHECK(np, "out of memory");
     p_ = np;
   }
   Store(p_, static_cast<uint32_t>(bytes));

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "store/check.h"
 #include "store/collection_codec.h"
 #include "store/db_table.h"
 #include "store/store_config.h"
@@ -28,7 +29,7 @@ uint8_t H2(uint64_t h) { return static_cast<uint8_t>(h >> 57); }  // 0..127: nev
 
 void* CheckedMalloc(size_t n) {
   void* p = std::malloc(n ? n : 1);
-  if (!p) std::abort();
+  DARTER_CHECK(p, "out of memory");
   return p;
 }
 
@@ -192,7 +193,7 @@ void SetObject::IntResize(uint32_t n) {
     std::memcpy(inline_, tmp, new_bytes);
   } else if (!old_in && !new_in) {
     void* p = std::realloc(buf_, new_bytes);
-    if (!p) std::abort();
+    DARTER_CHECK(p, "out of memory");
     buf_ = p;
   }
   size_ = n;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "resp/reply_builder.h"
+#include "store/check.h"
 #include "store/collection_codec.h"
 #include "store/db_table.h"
 #include "store/store_config.h"
@@ -267,7 +268,7 @@ struct SkipNode {
   static size_t AllocSize(int level) { return sizeof(SkipNode) + sizeof(Link) * level; }
   static SkipNode* New(int level, double score, std::string_view member) {
     void* mem = std::malloc(AllocSize(level));
-    if (!mem) std::abort();
+    DARTER_CHECK(mem, "out of memory");
     SkipNode* n = static_cast<SkipNode*>(mem);
     n->score = score;
     new (&n->member) CompactString(member);
@@ -377,7 +378,7 @@ class MemberIndex {
     SkipNode** old = slots_;
     size_t old_cap = capacity();
     slots_ = static_cast<SkipNode**>(std::calloc(cap, sizeof(SkipNode*)));
-    if (!slots_) std::abort();
+    DARTER_CHECK(slots_, "out of memory");
     mask_ = cap - 1;
     for (size_t i = 0; i < old_cap; ++i)
       if (old[i]) Place(old[i]);
@@ -568,7 +569,7 @@ std::unique_ptr<ZsetObject> ZsetObject::Build(std::vector<std::pair<std::string,
     size_t bytes = 0;
     for (auto& [m, s] : items) bytes += EntryLen(m, s);
     z->lp_ = static_cast<char*>(std::malloc(bytes ? bytes : 1));
-    if (!z->lp_) std::abort();
+    DARTER_CHECK(z->lp_, "out of memory");
     size_t off = 0;
     for (auto& [m, s] : items) off += PutEntry(z->lp_ + off, m, s);
     z->lp_bytes_ = static_cast<uint32_t>(bytes);
@@ -591,7 +592,7 @@ std::unique_ptr<Object> ZsetObject::Clone() const {
   auto z = std::make_unique<ZsetObject>();
   if (is_listpack()) {
     z->lp_ = static_cast<char*>(std::malloc(lp_bytes_ ? lp_bytes_ : 1));
-    if (!z->lp_) std::abort();
+    DARTER_CHECK(z->lp_, "out of memory");
     if (lp_bytes_) std::memcpy(z->lp_, lp_, lp_bytes_);
     z->lp_bytes_ = lp_bytes_;
     z->lp_count_ = lp_count_;
@@ -625,7 +626,7 @@ void ZsetObject::ConvertToListpackIfFits() {
     bytes += EntryLen(n->member.view(), n->score);
   }
   char* blob = static_cast<char*>(std::malloc(bytes ? bytes : 1));
-  if (!blob) std::abort();
+  DARTER_CHECK(blob, "out of memory");
   size_t off = 0;
   for (SkipNode* n = sl_->header->next(0); n; n = n->next(0)) off += PutEntry(blob + off, n->member.view(), n->score);
   uint32_t count = static_cast<uint32_t>(sl_->length);
@@ -677,7 +678,7 @@ void ZsetObject::InsertNew(double score, std::string_view member) {
   }
   size_t len = EntryLen(member, score);
   char* blob = static_cast<char*>(std::realloc(lp_, lp_bytes_ + len));
-  if (!blob) std::abort();
+  DARTER_CHECK(blob, "out of memory");
   std::memmove(blob + off + len, blob + off, lp_bytes_ - off);
   PutEntry(blob + off, member, score);
   lp_ = blob;
