@@ -5,7 +5,7 @@
 #include "rdb/writer.h"
 #include "server/connection.h"
 #include "server/log.h"
-#include "server/repl_master.h"
+#include "server/replica_acks.h"
 #include "server/server.h"
 #include "server/shard_snapshots.h"
 #include "store/shard.h"
@@ -85,8 +85,8 @@ void FlowSession::Cancel() {
   if (snapshots) snapshots->Abort();
 }
 
-FlowMaster::FlowMaster(Server& server, Journal& journal, std::function<awaitable<void>()> enable_journal)
-    : server_(server), journal_(journal), enable_journal_(std::move(enable_journal)) {}
+FlowMaster::FlowMaster(Server& server, Journal& journal, FlowMasterHooks hooks)
+    : server_(server), journal_(journal), hooks_(std::move(hooks)) {}
 
 void FlowMaster::Handshake(resp::ReplyBuilder& rb, const std::string& master_id, const std::string& ip, int port) {
   auto s = std::make_shared<FlowSession>();
@@ -152,8 +152,8 @@ void FlowMaster::CancelAll() {
 
 awaitable<void> FlowMaster::ServeFlow(Connection& conn, resp::ReplyBuilder& rb, std::string master_id,
                                       std::string sync_id, int64_t flow, int64_t lsn) {
-  co_await enable_journal_();
-  if (master_id != server_.repl_master().journal_id()) {
+  co_await hooks_.enable_journal();
+  if (master_id != hooks_.journal_id()) {
     rb.Error("ERR bad master id");
     co_return;
   }
@@ -362,7 +362,7 @@ awaitable<void> FlowMaster::Sync(resp::ReplyBuilder& rb, std::string sync_id, Fl
     rb.Error("ERR invalid state");
     co_return;
   }
-  co_await enable_journal_();
+  co_await hooks_.enable_journal();
   s->compression = compression;
   Journal* journal = &journal_;
   ShardSnapshotsSpec spec;
@@ -404,7 +404,7 @@ awaitable<void> FlowMaster::Sync(resp::ReplyBuilder& rb, std::string sync_id, Fl
   s->snapshots = co_await StartShardSnapshots(server_, std::move(spec));
   if (s->cancelled.load()) s->snapshots->Abort();
   s->state = FlowSession::State::kFullSync;
-  server_.repl_master().CountFullSync();
+  hooks_.on_full_sync();
   for (auto& f : flows) f->Wake();
   rb.Ok();
 }
@@ -426,7 +426,7 @@ void FlowMaster::StartStable(resp::ReplyBuilder& rb, const std::string& sync_id)
     return;
   }
   s->state = FlowSession::State::kStableSync;
-  server_.repl_master().CountPartialSync();
+  hooks_.on_partial_sync();
   for (auto& f : flows) f->Wake();
   rb.Ok();
 }

@@ -87,10 +87,21 @@ struct FlowSession {
   void Cancel();
 };
 
+// What FlowMaster needs from the server's replication state, given when it is built,
+// so that it depends on no more of it (the PSYNC side owns the FlowMaster).
+struct FlowMasterHooks {
+  // Starts the shards' journals (idempotent; waits until they record).
+  std::function<awaitable<void>()> enable_journal;
+  // The id of the journal's history: a flow naming another id cannot resume.
+  std::function<std::string()> journal_id;
+  // Counted in INFO stats (sync_full / sync_partial_ok).
+  std::function<void()> on_full_sync;
+  std::function<void()> on_partial_sync;
+};
+
 class FlowMaster {
  public:
-  // `enable_journal`: starts the shards' journals (idempotent; waits until they record).
-  FlowMaster(Server& server, Journal& journal, std::function<awaitable<void>()> enable_journal);
+  FlowMaster(Server& server, Journal& journal, FlowMasterHooks hooks);
 
   // REPLCONF capa darter: a new session; replies the handshake array.
   void Handshake(resp::ReplyBuilder& rb, const std::string& master_id, const std::string& ip, int port);
@@ -121,7 +132,7 @@ class FlowMaster {
 
   Server& server_;
   Journal& journal_;
-  std::function<awaitable<void>()> enable_journal_;
+  FlowMasterHooks hooks_;
   std::mutex mu_;
   uint64_t next_id_ = 1;
   std::atomic<uint64_t> next_reader_{1};

@@ -10,6 +10,7 @@
 #include "server/cross_thread.h"
 #include "server/full_sync_rdb.h"
 #include "server/log.h"
+#include "server/replica_acks.h"
 #include "server/server.h"
 #include "server/transaction.h"
 #include "store/multi_shard_op.h"
@@ -95,7 +96,9 @@ ReplicationMaster::ReplicationMaster(Server& server)
   unsigned n = server.shards().size();
   read_lsn_.assign(n, 0);
   discard_through_.assign(n, 0);
-  flows_ = std::make_unique<FlowMaster>(server, journal_, [this] { return EnableJournal(); });
+  flows_ = std::make_unique<FlowMaster>(server, journal_,
+                                        FlowMasterHooks{[this] { return EnableJournal(); }, [this] { return journal_id(); },
+                                                        [this] { CountFullSync(); }, [this] { CountPartialSync(); }});
   journal_.Create(n, [this](unsigned shard) {
     ScheduleMerge();
     flows_->WakeShard(shard);
@@ -466,37 +469,6 @@ awaitable<void> Sleep(ReplicaFeed&, asio::steady_timer& timer, int ms) {
 }
 
 }  // namespace
-
-awaitable<void> ReadReplicaAcks(std::shared_ptr<Connection> conn, std::function<bool()> stopped,
-                                std::function<void(int64_t)> on_ack, std::function<void()> on_end) {
-  resp::RequestParser parser;
-  std::vector<std::string_view> args;
-  std::vector<char> buf(16 * 1024);
-  std::string in;
-  while (!stopped()) {
-    boost::system::error_code ec;
-    size_t n = co_await conn->socket().async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
-    if (ec) break;
-    in.append(buf.data(), n);
-    size_t pos = 0;
-    bool bad = false;
-    while (pos < in.size()) {
-      resp::ParseResult r = parser.Parse(std::string_view(in).substr(pos), &args);
-      if (r.status == resp::ParseStatus::kNeedMore) break;
-      if (r.status != resp::ParseStatus::kCommand) {
-        bad = true;
-        break;
-      }
-      pos += r.consumed;
-      if (args.size() >= 3 && store::EqualsIgnoreCase(args[0], "replconf") && store::EqualsIgnoreCase(args[1], "ack")) {
-        if (auto off = store::ParseInt64(args[2])) on_ack(*off);
-      }
-    }
-    if (bad) break;
-    in.erase(0, pos);
-  }
-  on_end();
-}
 
 awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::string& want_id, int64_t want_offset,
                                                 bool psync) {

@@ -87,11 +87,6 @@ class ApplyGate {
   std::deque<std::shared_ptr<asio::steady_timer>> waiters_;
 };
 
-// Reads what a replica sends on its link (REPLCONF ACK <n>; anything else is ignored)
-// until `stopped()` or the socket fails; then calls on_end. Connection thread.
-awaitable<void> ReadReplicaAcks(std::shared_ptr<Connection> conn, std::function<bool()> stopped,
-                                std::function<void(int64_t)> on_ack, std::function<void()> on_end);
-
 class ReplicationMaster {
  public:
   explicit ReplicationMaster(Server& server);
