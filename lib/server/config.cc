@@ -284,7 +284,7 @@ void ConfigRegistry::AddStoreParams() {
 }
 
 std::vector<std::pair<std::string, std::string>> ConfigRegistry::Get(std::string_view pattern) const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   std::vector<std::pair<std::string, std::string>> out;
   for (auto& [name, p] : params_)
     if (store::GlobMatch(pattern, name, /*nocase=*/true)) out.emplace_back(name, p.get(opts_));
@@ -297,7 +297,7 @@ bool ConfigRegistry::Known(std::string_view name) const {
 
 std::optional<std::string> ConfigRegistry::Set(std::string_view name, std::string_view value,
                                                bool protected_allowed) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   auto it = params_.find(store::ToLower(name));
   if (it == params_.end()) return "Unknown option or number of arguments for CONFIG SET - '" + std::string(name) + "'";
   if (!it->second.set) return "can't set immutable config";
@@ -306,17 +306,17 @@ std::optional<std::string> ConfigRegistry::Set(std::string_view name, std::strin
 }
 
 std::string ConfigRegistry::requirepass() const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   return opts_.requirepass;
 }
 
 std::string ConfigRegistry::maxmemory_policy() const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   return opts_.maxmemory_policy;
 }
 
 ServerOptions ConfigRegistry::Snapshot() const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   return opts_;
 }
 

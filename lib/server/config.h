@@ -9,10 +9,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "store/thread_annotations.h"
 
 namespace darter::server {
 
@@ -89,8 +90,8 @@ class ConfigRegistry {
   };
   void AddStoreParams();
 
-  mutable std::mutex mu_;
-  ServerOptions opts_;
+  mutable Mutex mu_;
+  ServerOptions opts_ GUARDED_BY(mu_);
   const ServerOptions startup_;
   std::atomic<uint64_t> maxmemory_;
   std::atomic<uint64_t> proto_max_bulk_len_;

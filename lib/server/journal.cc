@@ -72,7 +72,7 @@ void ShardJournal::AppendSyncPoint(uint64_t sync_id, unsigned shard_count) {
 void ShardJournal::Append(JournalEntry e) {
   bool wake = false;
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     e.lsn = next_lsn_++;
     ring_bytes_ += e.bytes();
     ring_.push_back(std::move(e));
@@ -85,7 +85,7 @@ void ShardJournal::Append(JournalEntry e) {
 }
 
 void ShardJournal::ReadAfter(uint64_t after_lsn, std::vector<JournalEntry>* out) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   reader_notified_ = false;
   if (ring_.empty() || ring_.back().lsn <= after_lsn) return;
   // LSNs in the ring are consecutive: index by difference.
@@ -95,7 +95,7 @@ void ShardJournal::ReadAfter(uint64_t after_lsn, std::vector<JournalEntry>* out)
 }
 
 void ShardJournal::Trim(uint64_t consumed_lsn, size_t max_bytes) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   uint64_t keep_after = consumed_lsn;
   if (ring_bytes_ <= kPinnedLimit)
     for (auto& [reader, lsn] : pins_) keep_after = std::min(keep_after, lsn);
@@ -106,7 +106,7 @@ void ShardJournal::Trim(uint64_t consumed_lsn, size_t max_bytes) {
 }
 
 uint64_t ShardJournal::last_lsn() const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   return next_lsn_ - 1;
 }
 
@@ -116,20 +116,20 @@ bool ShardJournal::HoldsLocked(uint64_t after_lsn) const {
 }
 
 bool ShardJournal::Pin(uint64_t reader, uint64_t after_lsn) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   if (!HoldsLocked(after_lsn)) return false;
   pins_[reader] = after_lsn;
   return true;
 }
 
 void ShardJournal::Advance(uint64_t reader, uint64_t after_lsn) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   auto it = pins_.find(reader);
   if (it != pins_.end() && after_lsn > it->second) it->second = after_lsn;
 }
 
 void ShardJournal::Unpin(uint64_t reader) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   pins_.erase(reader);
 }
 

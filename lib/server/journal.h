@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "store/thread_annotations.h"
 #include "store/write_observer.h"
 
 namespace darter::server {
@@ -92,16 +93,16 @@ class ShardJournal : public store::WriteObserver {
  private:
   void Append(JournalEntry e);
   // True when every entry after `after_lsn` is still in the ring (a reader may resume there).
-  bool HoldsLocked(uint64_t after_lsn) const;
+  bool HoldsLocked(uint64_t after_lsn) const REQUIRES(mu_);
 
   unsigned shard_;
   std::function<void()> wake_;
-  mutable std::mutex mu_;
-  std::deque<JournalEntry> ring_;
-  size_t ring_bytes_ = 0;
-  uint64_t next_lsn_ = 1;
-  bool reader_notified_ = false;
-  std::map<uint64_t, uint64_t> pins_;  // reader -> the last LSN it no longer needs
+  mutable Mutex mu_;
+  std::deque<JournalEntry> ring_ GUARDED_BY(mu_);
+  size_t ring_bytes_ GUARDED_BY(mu_) = 0;
+  uint64_t next_lsn_ GUARDED_BY(mu_) = 1;
+  bool reader_notified_ GUARDED_BY(mu_) = false;
+  std::map<uint64_t, uint64_t> pins_ GUARDED_BY(mu_);  // reader -> the last LSN it no longer needs
 };
 
 // The shards' journals. Created once (Create), registered on each shard by the caller

@@ -70,7 +70,7 @@ awaitable<void> SleepOn(asio::steady_timer& timer, int64_t ms) {
 
 void FlowLink::Wake() {
   {
-    std::lock_guard lk(mu);
+    MutexLock lk(&mu);
     if (notified || !ctx) return;
     notified = true;
   }
@@ -95,7 +95,7 @@ void FlowMaster::Handshake(resp::ReplyBuilder& rb, const std::string& master_id,
   s->listening_port = port;
   s->flows.resize(server_.shards().size());
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     // Sessions whose replica never connected its flows (it gave up) go.
     std::erase_if(sessions_, [&](const std::shared_ptr<FlowSession>& old) {
       bool stale = old->state.load() == FlowSession::State::kPreparation &&
@@ -116,21 +116,21 @@ void FlowMaster::Handshake(resp::ReplyBuilder& rb, const std::string& master_id,
 }
 
 std::shared_ptr<FlowSession> FlowMaster::Find(const std::string& sync_id) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   for (auto& s : sessions_)
     if (s->sync_id == sync_id && !s->cancelled.load()) return s;
   return nullptr;
 }
 
 void FlowMaster::Remove(const std::shared_ptr<FlowSession>& s) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   std::erase(sessions_, s);
 }
 
 void FlowMaster::WakeShard(unsigned shard) {
   std::vector<std::shared_ptr<FlowLink>> wake;
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     for (auto& s : sessions_)
       if (shard < s->flows.size() && s->flows[shard]) wake.push_back(s->flows[shard]);
   }
@@ -140,7 +140,7 @@ void FlowMaster::WakeShard(unsigned shard) {
 void FlowMaster::CancelAll() {
   std::vector<std::shared_ptr<FlowSession>> all;
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     all.swap(sessions_);
   }
   for (auto& s : all) {
@@ -177,7 +177,7 @@ awaitable<void> FlowMaster::ServeFlow(Connection& conn, resp::ReplyBuilder& rb, 
     f->partial_ok = journal_.shard(f->shard).Pin(f->reader_id, static_cast<uint64_t>(lsn));
   }
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     if (s->flows[f->shard] || s->state.load() != FlowSession::State::kPreparation) {
       journal_.shard(f->shard).Unpin(f->reader_id);
       rb.Error("ERR invalid state");
@@ -240,7 +240,7 @@ awaitable<void> FlowMaster::StreamFlow(Connection& conn, std::shared_ptr<FlowSes
   const int64_t started_ms = store::UnixTimeMs();
   if (full) {
     {
-      std::lock_guard lk(f->mu);
+      MutexLock lk(&f->mu);
       read_lsn = f->start_lsn;
     }
     rdb::Status st = writer.WriteHeader();
@@ -266,7 +266,7 @@ awaitable<void> FlowMaster::StreamFlow(Connection& conn, std::shared_ptr<FlowSes
     std::string snapshot_error;
     uint64_t keys = 0;
     {
-      std::lock_guard lk(f->mu);
+      MutexLock lk(&f->mu);
       f->notified = false;
       chunks.swap(f->chunks);
       f->chunk_bytes = 0;
@@ -309,7 +309,7 @@ awaitable<void> FlowMaster::StreamFlow(Connection& conn, std::shared_ptr<FlowSes
         if (!writer.Finish().ok()) co_return;
         uint64_t start_lsn;
         {
-          std::lock_guard lk(f->mu);
+          MutexLock lk(&f->mu);
           start_lsn = f->start_lsn;
         }
         enc.AppendSnapshotEnd(&out, start_lsn, keys);
@@ -323,7 +323,7 @@ awaitable<void> FlowMaster::StreamFlow(Connection& conn, std::shared_ptr<FlowSes
                    FlowCompressionName(s->compression), static_cast<long long>(store::UnixTimeMs() - started_ms));
         bool all = true;
         {
-          std::lock_guard lk(mu_);
+          MutexLock lk(&mu_);
           for (auto& other : s->flows) all = all && other && other->stable.load();
         }
         if (all) s->state = FlowSession::State::kStableSync;
@@ -354,7 +354,7 @@ awaitable<void> FlowMaster::Sync(resp::ReplyBuilder& rb, std::string sync_id, Fl
   }
   std::vector<std::shared_ptr<FlowLink>> flows;
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     flows = s->flows;
   }
   bool all = std::all_of(flows.begin(), flows.end(), [](auto& f) { return f != nullptr; });
@@ -368,7 +368,7 @@ awaitable<void> FlowMaster::Sync(resp::ReplyBuilder& rb, std::string sync_id, Fl
   ShardSnapshotsSpec spec;
   spec.at_point = [flows, journal](store::Shard& shard) {
     FlowLink& f = *flows[shard.index()];
-    std::lock_guard lk(f.mu);
+    MutexLock lk(&f.mu);
     ShardJournal& j = journal->shard(shard.index());
     f.start_lsn = j.last_lsn();
     // Everything written after the cut stays in the journal until the flow has read it.
@@ -377,7 +377,7 @@ awaitable<void> FlowMaster::Sync(resp::ReplyBuilder& rb, std::string sync_id, Fl
   spec.chunk = [flows](unsigned i, std::string chunk) {
     FlowLink& f = *flows[i];
     {
-      std::lock_guard lk(f.mu);
+      MutexLock lk(&f.mu);
       f.chunk_bytes += chunk.size();
       f.chunks.push_back(std::move(chunk));
     }
@@ -385,13 +385,13 @@ awaitable<void> FlowMaster::Sync(resp::ReplyBuilder& rb, std::string sync_id, Fl
   };
   spec.paused = [flows](unsigned i) {
     FlowLink& f = *flows[i];
-    std::lock_guard lk(f.mu);
+    MutexLock lk(&f.mu);
     return f.chunk_bytes > kMaxQueuedChunkBytes && !f.closed.load();
   };
   spec.shard_done = [flows](unsigned i, const rdb::Status& st, uint64_t keys) {
     FlowLink& f = *flows[i];
     {
-      std::lock_guard lk(f.mu);
+      MutexLock lk(&f.mu);
       f.snapshot_done = true;
       f.snapshot_ok = st.ok();
       f.snapshot_error = st.message();
@@ -417,7 +417,7 @@ void FlowMaster::StartStable(resp::ReplyBuilder& rb, const std::string& sync_id)
   }
   std::vector<std::shared_ptr<FlowLink>> flows;
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     flows = s->flows;
   }
   bool all = std::all_of(flows.begin(), flows.end(), [](auto& f) { return f && f->partial_ok; });
@@ -432,7 +432,7 @@ void FlowMaster::StartStable(resp::ReplyBuilder& rb, const std::string& sync_id)
 }
 
 int64_t FlowMaster::CountAcked(const std::vector<uint64_t>& target) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   int64_t n = 0;
   for (auto& s : sessions_) {
     if (s->state.load() != FlowSession::State::kStableSync || s->cancelled.load()) continue;
@@ -445,7 +445,7 @@ int64_t FlowMaster::CountAcked(const std::vector<uint64_t>& target) {
 }
 
 size_t FlowMaster::session_count() {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   size_t n = 0;
   for (auto& s : sessions_)
     if (!s->cancelled.load()) ++n;
@@ -453,7 +453,7 @@ size_t FlowMaster::session_count() {
 }
 
 std::string FlowMaster::InfoLines(size_t first) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   const int64_t now = store::UnixTimeMs();
   std::string o;
   for (auto& s : sessions_) {
@@ -476,7 +476,7 @@ std::string FlowMaster::InfoLines(size_t first) {
 }
 
 void FlowMaster::RoleEntries(std::vector<std::array<std::string, 3>>* out) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   for (auto& s : sessions_) {
     if (s->cancelled.load() || s->state.load() != FlowSession::State::kStableSync) continue;
     uint64_t offset = 0;

@@ -35,6 +35,7 @@
 #include "server/asio.h"
 #include "server/flow_frame.h"
 #include "server/journal.h"
+#include "store/thread_annotations.h"
 
 namespace darter::server {
 
@@ -58,15 +59,15 @@ struct FlowLink : std::enable_shared_from_this<FlowLink> {
   int64_t resume_lsn = -1;          // DARTER FLOW's LSN, -1: none
   bool partial_ok = false;
 
-  std::mutex mu;  // guards the snapshot hand-over below
-  std::deque<std::string> chunks;
-  size_t chunk_bytes = 0;
-  bool snapshot_done = false;
-  bool snapshot_ok = true;
-  std::string snapshot_error;
-  uint64_t snapshot_keys = 0;
-  uint64_t start_lsn = 0;  // the journal LSN the snapshot ends at
-  bool notified = false;
+  Mutex mu;  // the snapshot hand-over below
+  std::deque<std::string> chunks GUARDED_BY(mu);
+  size_t chunk_bytes GUARDED_BY(mu) = 0;
+  bool snapshot_done GUARDED_BY(mu) = false;
+  bool snapshot_ok GUARDED_BY(mu) = true;
+  std::string snapshot_error GUARDED_BY(mu);
+  uint64_t snapshot_keys GUARDED_BY(mu) = 0;
+  uint64_t start_lsn GUARDED_BY(mu) = 0;  // the journal LSN the snapshot ends at
+  bool notified GUARDED_BY(mu) = false;
 
   void Wake();
 };
@@ -133,10 +134,10 @@ class FlowMaster {
   Server& server_;
   Journal& journal_;
   FlowMasterHooks hooks_;
-  std::mutex mu_;
-  uint64_t next_id_ = 1;
+  Mutex mu_;
+  uint64_t next_id_ GUARDED_BY(mu_) = 1;
   std::atomic<uint64_t> next_reader_{1};
-  std::vector<std::shared_ptr<FlowSession>> sessions_;
+  std::vector<std::shared_ptr<FlowSession>> sessions_ GUARDED_BY(mu_);
 };
 
 }  // namespace darter::server

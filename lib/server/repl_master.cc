@@ -134,7 +134,7 @@ awaitable<void> ReplicationMaster::EnableJournal() {
   std::vector<size_t> no_keys;
   co_await RunOp(server_.shards(), op, args, no_keys, 0, rb);
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     backlog_active_ = true;
   }
   journal_state_.store(2);
@@ -178,7 +178,7 @@ class ReplicationMaster::StreamSink : public JournalMergeSink {
   }
   void SyncPoint(uint64_t sync_id) override {
     // The FULLRESYNC offset: everything before is in the snapshot, nothing after is.
-    std::lock_guard lk(m_.mu_);
+    MutexLock lk(&m_.mu_);
     if (!out_.empty()) m_.AppendToStreamLocked(out_);
     out_.clear();
     m_.last_db_ = -1;  // the stream after a sync point starts with SELECT
@@ -186,7 +186,7 @@ class ReplicationMaster::StreamSink : public JournalMergeSink {
     if (it != m_.syncing_.end()) {
       std::shared_ptr<ReplicaFeed> feed = it->second;
       m_.syncing_.erase(it);
-      std::lock_guard fl(feed->mu);
+      MutexLock fl(&feed->mu);
       feed->start_offset = m_.offset_;
       feed->pending.clear();
       m_.WakeLocked(feed);
@@ -211,7 +211,7 @@ class ReplicationMaster::StreamSink : public JournalMergeSink {
 void ReplicationMaster::Merge() {
   merge_posted_.store(false, std::memory_order_release);
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     if (select_next_) last_db_ = -1;  // the stream changed source: say which db it is in
     select_next_ = false;
   }
@@ -224,7 +224,7 @@ void ReplicationMaster::Merge() {
     // Read after the entries: a boundary drawn meanwhile covers all of them.
     uint64_t through;
     {
-      std::lock_guard lk(mu_);
+      MutexLock lk(&mu_);
       through = discard_through_[s];
     }
     for (auto& e : fresh) {
@@ -235,24 +235,29 @@ void ReplicationMaster::Merge() {
       merger_.Push(s, std::move(e));
     }
   }
-  backlog_limit_ = std::max<uint64_t>(server_.config().Snapshot().repl_backlog_size, 16 * 1024);
+  // Read by PSYNC and INFO on other threads: set under the stream's lock.
+  const size_t backlog_limit = std::max<uint64_t>(server_.config().Snapshot().repl_backlog_size, 16 * 1024);
+  {
+    MutexLock lk(&mu_);
+    backlog_limit_ = backlog_limit;
+  }
   std::string out;
   StreamSink sink(*this, out);
   merger_.Drain(sink);
   if (!out.empty()) {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     AppendToStreamLocked(out);
   }
   // The merge holds entries only until every shard's part of a transaction is in: more
   // than the backlog's worth held means one never completes (a transaction cut by the end
   // of a proxied stream). Start the merge over rather than hold the journal forever;
   // the stream cannot go on from there, so it starts a new history.
-  const size_t held_limit = std::max<size_t>(2 * backlog_limit_, 64u << 20);
+  const size_t held_limit = std::max<size_t>(2 * backlog_limit, 64u << 20);
   if (merger_.held_bytes() > held_limit) {
     LOG_WARNING("replication: the stream merge holds %zu bytes; starting a new history:\n%s", merger_.held_bytes(),
                 merger_.DebugState().c_str());
     merger_ = JournalMerger(n);
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     if (!upstream_) {
       replid_ = RandomReplId();
       replid2_ = std::string(40, '0');
@@ -265,7 +270,7 @@ void ReplicationMaster::Merge() {
   // Keep each shard's journal within the backlog size (only what was merged goes).
   for (unsigned s = 0; s < n; ++s) {
     uint64_t held = merger_.LowestHeld(s);
-    journal_.shard(s).Trim(held ? held - 1 : read_lsn_[s], backlog_limit_);
+    journal_.shard(s).Trim(held ? held - 1 : read_lsn_[s], backlog_limit);
   }
 }
 
@@ -274,7 +279,7 @@ void ReplicationMaster::AppendToStreamLocked(std::string_view bytes) {
   backlog_.append(bytes);
   if (backlog_.size() > 2 * backlog_limit_) backlog_.erase(0, backlog_.size() - backlog_limit_);
   for (auto& f : feeds_) {
-    std::lock_guard fl(f->mu);
+    MutexLock fl(&f->mu);
     if (f->start_offset < 0 || f->overflow) continue;
     f->pending.append(bytes);
     // client-output-buffer-limit's replica class, on the stream bytes not yet written.
@@ -286,7 +291,6 @@ void ReplicationMaster::AppendToStreamLocked(std::string_view bytes) {
   }
 }
 
-// REQUIRES: f->mu held (or the feed not yet shared).
 void ReplicationMaster::WakeLocked(const std::shared_ptr<ReplicaFeed>& f) {
   if (f->notified || !f->ctx) return;
   f->notified = true;
@@ -308,7 +312,7 @@ void ReplicationMaster::SchedulePing() {
         if (!state.empty()) LOG_VERBOSE("replication: the stream waits:\n%s", state.c_str());
       }
       {
-        std::lock_guard lk(self->mu_);
+        MutexLock lk(&self->mu_);
         // A proxied stream carries its primary's PINGs; ours would shift its offsets.
         if (!self->feeds_.empty() && !self->upstream_) self->AppendToStreamLocked(kPing);
       }
@@ -329,14 +333,14 @@ void ReplicationMaster::SetDiscardLocked(bool all) {
 
 void ReplicationMaster::CloseFeedsLocked() {
   for (auto& f : feeds_) {
-    std::lock_guard fl(f->mu);
+    MutexLock fl(&f->mu);
     f->closed = true;
     WakeLocked(f);
   }
 }
 
 void ReplicationMaster::NewHistory(const void* upstream) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   replid_ = RandomReplId();
   journal_id_ = replid_;
   replid2_ = std::string(40, '0');
@@ -350,7 +354,7 @@ void ReplicationMaster::NewHistory(const void* upstream) {
 }
 
 void ReplicationMaster::StartUpstream(const void* owner, const std::string& replid, int64_t offset, unsigned db) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   upstream_ = owner;
   upstream_db_ = db;
   SetDiscardLocked(true);
@@ -364,7 +368,7 @@ void ReplicationMaster::StartUpstream(const void* owner, const std::string& repl
 }
 
 void ReplicationMaster::ContinueUpstream(const void* owner, const std::string& replid, int64_t offset) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   if (upstream_ != owner || offset_ != offset) {
     // Not the stream we proxy (cannot happen: a link's first sync is a full one).
     upstream_ = owner;
@@ -383,14 +387,14 @@ void ReplicationMaster::ContinueUpstream(const void* owner, const std::string& r
 }
 
 void ReplicationMaster::AppendUpstream(const void* owner, std::string_view bytes, unsigned db) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   if (upstream_ != owner) return;
   upstream_db_ = db;
   AppendToStreamLocked(bytes);
 }
 
 void ReplicationMaster::EndUpstream(const void* owner) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   if (!owner || upstream_ != owner) return;
   upstream_ = nullptr;
   SetDiscardLocked(false);
@@ -405,17 +409,17 @@ void ReplicationMaster::EndUpstream(const void* owner) {
 }
 
 bool ReplicationMaster::proxying() {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   return upstream_ != nullptr;
 }
 
 std::string ReplicationMaster::journal_id() {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   return journal_id_;
 }
 
 void ReplicationMaster::Detach(const std::shared_ptr<ReplicaFeed>& feed) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   std::erase(feeds_, feed);
   for (auto it = syncing_.begin(); it != syncing_.end();) {
     if (it->second == feed) it = syncing_.erase(it);
@@ -425,7 +429,7 @@ void ReplicationMaster::Detach(const std::shared_ptr<ReplicaFeed>& feed) {
 }
 
 void ReplicationMaster::NoteReplconf(uint64_t conn_id, int port, const std::string& ip) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   // Entries of connections that never sent PSYNC are not erased when they close; keep
   // the map bounded (a replica sends REPLCONF and PSYNC back to back).
   if (replconf_.size() >= 1024 && !replconf_.count(conn_id)) replconf_.clear();
@@ -441,19 +445,19 @@ std::vector<uint64_t> ReplicationMaster::JournalLsns() {
 }
 
 std::pair<int, std::string> ReplicationMaster::NotedReplconf(uint64_t conn_id) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   auto it = replconf_.find(conn_id);
   if (it == replconf_.end()) return {0, ""};
   return it->second;
 }
 
 std::string ReplicationMaster::replid() {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   return replid_;
 }
 
 int64_t ReplicationMaster::offset() {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   return offset_;
 }
 
@@ -478,7 +482,7 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
   feed->ctx = &server_.shards().at(conn.thread()).ctx();
   {
     std::string ip = conn.peer_address.substr(0, conn.peer_address.rfind(':'));
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     auto it = replconf_.find(conn.id());
     feed->ip = it != replconf_.end() && !it->second.second.empty() ? it->second.second : ip;
     feed->listening_port = it != replconf_.end() ? it->second.first : 0;
@@ -494,14 +498,14 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
   // Partial resync when the id matches and the backlog still holds the offset.
   bool partial = false;
   if (psync && want_id != "?") {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     int64_t hist = static_cast<int64_t>(std::min(backlog_.size(), backlog_limit_));
     int64_t first = offset_ - hist + 1;
     // Our id, or the previous one up to where it stopped (Redis's replid2).
     bool known = want_id == replid_ || (want_id == replid2_ && want_offset <= second_offset_);
     if (known && backlog_active_ && want_offset >= first && want_offset <= offset_ + 1) {
       partial = true;
-      std::lock_guard fl(feed->mu);
+      MutexLock fl(&feed->mu);
       feed->start_offset = want_offset - 1;
       feed->pending = backlog_.substr(backlog_.size() - static_cast<size_t>(offset_ + 1 - want_offset));
       feed->state = ReplicaFeed::State::kOnline;
@@ -522,7 +526,7 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
     sync_full_++;
     uint64_t sync_id = (uint64_t{1} << 63) | next_sync_id_.fetch_add(1);
     {
-      std::lock_guard lk(mu_);
+      MutexLock lk(&mu_);
       feeds_.push_back(feed);
       syncing_[sync_id] = feed;
     }
@@ -545,7 +549,7 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
         merge_ctx_,
         [self_m, sync_id]() -> awaitable<unsigned> {
           co_await self_m->gate_.Lock();
-          std::lock_guard lk(self_m->mu_);
+          MutexLock lk(&self_m->mu_);
           if (!self_m->upstream_) {
             self_m->gate_.Unlock();
             co_return 0;
@@ -566,7 +570,7 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
     int64_t start = -1;
     while (!feed->closed.load()) {
       {
-        std::lock_guard fl(feed->mu);
+        MutexLock fl(&feed->mu);
         start = feed->start_offset;
         feed->notified = false;
       }
@@ -627,7 +631,7 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
     while (!feed->closed.load()) {
       bool overflow = false;
       {
-        std::lock_guard fl(feed->mu);
+        MutexLock fl(&feed->mu);
         out.swap(feed->pending);
         overflow = feed->overflow;
         if (out.empty()) feed->notified = false;
@@ -658,7 +662,7 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
 
 awaitable<int64_t> ReplicationMaster::Wait(int64_t wanted, int64_t timeout_ms) {
   auto count_acked = [this](int64_t target) {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     int64_t n = 0;
     for (auto& f : feeds_)
       if (f->state.load() == ReplicaFeed::State::kOnline && f->ack_offset.load() >= target) ++n;
@@ -685,7 +689,7 @@ awaitable<int64_t> ReplicationMaster::Wait(int64_t wanted, int64_t timeout_ms) {
   int64_t n = count_all(target);
   if (n >= wanted) co_return n;
   if (on) {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     if (!upstream_) AppendToStreamLocked(kGetAck);
   }
   asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -702,7 +706,7 @@ awaitable<int64_t> ReplicationMaster::Wait(int64_t wanted, int64_t timeout_ms) {
 // ---- INFO / ROLE ----
 
 std::string ReplicationMaster::InfoFields() {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   int64_t now = store::UnixTimeMs();
   std::string o;
   o += "connected_slaves:" + std::to_string(feeds_.size() + flows_->session_count()) + "\r\n";
@@ -733,7 +737,7 @@ std::string ReplicationMaster::SyncStats() {
 }
 
 void ReplicationMaster::RoleReply(resp::ReplyBuilder& rb) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   rb.ArrayHeader(3);
   rb.Bulk("master");
   rb.Integer(offset_);

@@ -38,6 +38,7 @@
 #include "server/output_limits.h"
 #include "server/repl_flow_master.h"
 #include "server/replication_state.h"
+#include "store/thread_annotations.h"
 
 namespace darter::store {
 class CommandTable;
@@ -62,13 +63,13 @@ struct ReplicaFeed {
   std::atomic<int64_t> ack_time_ms{0};
   std::atomic<bool> closed{false};
 
-  // Guarded by mu: stream bytes not yet written, from offset start_offset + 1 on.
-  std::mutex mu;
-  std::string pending;
-  int64_t start_offset = -1;  // -1 until attached to the stream
-  bool notified = false;
-  bool overflow = false;  // client-output-buffer-limit (replica class) passed: drop it
-  OutputLimitTracker limit;
+  // Stream bytes not yet written, from offset start_offset + 1 on.
+  Mutex mu;
+  std::string pending GUARDED_BY(mu);
+  int64_t start_offset GUARDED_BY(mu) = -1;  // -1 until attached to the stream
+  bool notified GUARDED_BY(mu) = false;
+  bool overflow GUARDED_BY(mu) = false;  // client-output-buffer-limit (replica class) passed: drop it
+  OutputLimitTracker limit GUARDED_BY(mu);
 
   // Connection thread only: the writer waits on it; a wake cancels it.
   asio::steady_timer* timer = nullptr;
@@ -152,14 +153,14 @@ class ReplicationMaster {
   void ScheduleMerge();
   void SchedulePing();
   // Under mu_: appends to the backlog and to every attached feed.
-  void AppendToStreamLocked(std::string_view bytes);
-  void WakeLocked(const std::shared_ptr<ReplicaFeed>& feed);
+  void AppendToStreamLocked(std::string_view bytes) REQUIRES(mu_);
+  void WakeLocked(const std::shared_ptr<ReplicaFeed>& feed) REQUIRES(feed->mu);
   void Detach(const std::shared_ptr<ReplicaFeed>& feed);
 
   // Under mu_: drops what the link's own writes left in the journal while the stream
   // proxies its primary (entries at or below the boundary of their shard).
-  void SetDiscardLocked(bool all);
-  void CloseFeedsLocked();
+  void SetDiscardLocked(bool all) REQUIRES(mu_);
+  void CloseFeedsLocked() REQUIRES(mu_);
 
   Server& server_;
   Journal journal_;
@@ -177,22 +178,22 @@ class ReplicationMaster {
   std::atomic<bool> merge_posted_{false};
 
   // The stream.
-  std::mutex mu_;
-  std::string replid_;
-  std::string replid2_ = std::string(40, '0');
-  int64_t second_offset_ = -1;  // first offset replid2_ does not cover (+1 of its last)
-  std::string journal_id_;
-  const void* upstream_ = nullptr;  // the PSYNC link whose primary's stream this is
-  unsigned upstream_db_ = 0;
-  bool select_next_ = false;  // the next merged command goes out after a SELECT
-  std::vector<uint64_t> discard_through_;  // per shard; UINT64_MAX: everything
-  int64_t offset_ = 0;       // bytes ever emitted (master_repl_offset)
-  std::string backlog_;      // the last bytes, ending at offset_
-  size_t backlog_limit_ = 1 << 20;
-  bool backlog_active_ = false;
-  std::vector<std::shared_ptr<ReplicaFeed>> feeds_;            // every replica (INFO)
-  std::map<uint64_t, std::shared_ptr<ReplicaFeed>> syncing_;   // sync id -> feed awaiting its point
-  std::map<uint64_t, std::pair<int, std::string>> replconf_;   // conn id -> (port, ip)
+  Mutex mu_;
+  std::string replid_ GUARDED_BY(mu_);
+  std::string replid2_ GUARDED_BY(mu_) = std::string(40, '0');
+  int64_t second_offset_ GUARDED_BY(mu_) = -1;  // first offset replid2_ does not cover (+1 of its last)
+  std::string journal_id_ GUARDED_BY(mu_);
+  const void* upstream_ GUARDED_BY(mu_) = nullptr;  // the PSYNC link whose primary's stream this is
+  unsigned upstream_db_ GUARDED_BY(mu_) = 0;
+  bool select_next_ GUARDED_BY(mu_) = false;  // the next merged command goes out after a SELECT
+  std::vector<uint64_t> discard_through_ GUARDED_BY(mu_);  // per shard; UINT64_MAX: everything
+  int64_t offset_ GUARDED_BY(mu_) = 0;  // bytes ever emitted (master_repl_offset)
+  std::string backlog_ GUARDED_BY(mu_);  // the last bytes, ending at offset_
+  size_t backlog_limit_ GUARDED_BY(mu_) = 1 << 20;
+  bool backlog_active_ GUARDED_BY(mu_) = false;
+  std::vector<std::shared_ptr<ReplicaFeed>> feeds_ GUARDED_BY(mu_);           // every replica (INFO)
+  std::map<uint64_t, std::shared_ptr<ReplicaFeed>> syncing_ GUARDED_BY(mu_);  // sync id -> feed awaiting its point
+  std::map<uint64_t, std::pair<int, std::string>> replconf_ GUARDED_BY(mu_);  // conn id -> (port, ip)
   uint64_t gate_sync_ = 0;  // thread 0: the full sync holding gate_ until its sync point
   ApplyGate gate_;
 

@@ -4,8 +4,9 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <string>
+
+#include "store/thread_annotations.h"
 
 namespace darter::server {
 
@@ -45,18 +46,18 @@ struct ReplicationSnapshot {
 class ReplicationState {
  public:
   ReplicationSnapshot Get() const {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     return s_;
   }
   template <typename Fn>
   void Update(Fn fn) {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     fn(s_);
   }
 
  private:
-  mutable std::mutex mu_;
-  ReplicationSnapshot s_;
+  mutable Mutex mu_;
+  ReplicationSnapshot s_ GUARDED_BY(mu_);
 };
 
 }  // namespace darter::server
