@@ -530,10 +530,7 @@ awaitable<void> FiberHost::Drive() {
     }
     fiber_->Resume();
   }
-  co_await AwaitAll(ctxs_, [&](size_t i) {
-    shards.at(participants_[i]).shard().NotifyTxEnd(txid, tx_shards);
-    shards.at(participants_[i]).Conclude(&entries_[i]);
-  });
+  co_await ConcludeEverywhere(shards, participants_, entries_, ctxs_, Tx());
 }
 
 // A script queued in a client's MULTI block runs when EXEC reaches it, in order with the

@@ -106,8 +106,18 @@ awaitable<uint64_t> ScheduleEverywhere(ShardSet& shards, const std::vector<unsig
   }
 }
 
-// An ordinary function, not a coroutine: it only builds the awaitable, so the lambda's
+// Ordinary functions, not coroutines: they only build the awaitable, so the lambdas'
 // copies are made outside any coroutine frame (see cross_thread.h).
+awaitable<void> ConcludeEverywhere(ShardSet& shards, const std::vector<unsigned>& participants,
+                                   std::vector<TxShardEntry>& entries, const std::vector<asio::io_context*>& ctxs,
+                                   TxTag tx) {
+  return AwaitAll(ctxs, [&shards, &participants, &entries, tx](size_t i) {
+    ShardThread& st = shards.at(participants[i]);
+    st.shard().NotifyTxEnd(tx.txid, tx.shards);
+    st.Conclude(&entries[i]);
+  });
+}
+
 awaitable<std::string> RunOnKeyShard(ShardSet& shards, unsigned shard, const store::CommandSpec& spec,
                                      store::ArgList args, const std::vector<std::string_view>& keys, unsigned db,
                                      int protocol) {
@@ -225,10 +235,7 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
     PlanningScope planning(tx.txid, tx.shards);
     plan = op->NextHop(hop);
   }
-  co_await AwaitAll(ctxs, [&](size_t i) {
-    shards.at(participants[i]).shard().NotifyTxEnd(tx.txid, tx.shards);
-    shards.at(participants[i]).Conclude(&entries[i]);
-  });
+  co_await ConcludeEverywhere(shards, participants, entries, ctxs, tx);
   op->Reply(reply);
 }
 

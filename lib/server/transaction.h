@@ -48,6 +48,14 @@ awaitable<uint64_t> ScheduleEverywhere(ShardSet& shards, const std::vector<unsig
                                        std::vector<TxShardEntry>& entries,
                                        const std::vector<asio::io_context*>& ctxs);
 
+// Ends transaction `tx` on every participant (entries[i] on participants[i], whose
+// io_context is ctxs[i]): its part there is complete for the journal (OnTxEnd), then its
+// entry and locks go (ShardThread::Conclude), in that order, so no command that waited
+// on the locks is journaled inside the transaction.
+awaitable<void> ConcludeEverywhere(ShardSet& shards, const std::vector<unsigned>& participants,
+                                   std::vector<TxShardEntry>& entries, const std::vector<asio::io_context*>& ctxs,
+                                   TxTag tx);
+
 // RunMultiShardOp for an op built by the caller (a MULTI/EXEC block, a transaction a
 // replica applies, a whole-shard barrier): `args` and `key_indices` name the keys to
 // lock. `op` and `args` must outlive the awaitable.
