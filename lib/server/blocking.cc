@@ -16,6 +16,7 @@
 #include "resp/reply_builder.h"
 #include "server/connection.h"
 #include "server/cross_thread.h"
+#include "server/executor.h"
 #include "server/server.h"
 #include "server/shard_set.h"
 #include "server/transaction.h"
@@ -100,9 +101,9 @@ std::atomic<uint64_t> g_blocked{0};
 std::mutex g_by_client_mu;
 std::unordered_map<uint64_t, std::weak_ptr<Waiter>> g_by_client;
 
-// Runs `argv` on this shard thread as the connection path would (BeforeWrite, handler or
-// all hops of a single-shard op, NotifyWrite), returning the encoded reply. REQUIRES: every key
-// of argv lives on `st`, and none is locked.
+// Runs `argv` on this shard thread as the connection path would (through the shard
+// executor: a shard handler, or every hop of a single-shard op), returning the encoded
+// reply. REQUIRES: every key of argv lives on `st`, and none is locked.
 std::string RunLocal(ShardThread& st, unsigned shard_count, unsigned db, int protocol,
                      const std::vector<std::string>& argv) {
   std::vector<std::string_view> args(argv.begin(), argv.end());
@@ -112,28 +113,14 @@ std::string RunLocal(ShardThread& st, unsigned shard_count, unsigned db, int pro
   rb.SetProtocol(protocol);
   int64_t now = store::UnixTimeMs();
   std::vector<size_t> idx = spec->KeyIndices(args);
-  std::vector<std::string_view> keys;
-  for (size_t i : idx) keys.push_back(args[i]);
-  // Serialize-before-write for a running snapshot (store/snapshot.h).
-  if (spec->is_write()) st.shard().BeforeWrite(db, keys);
   if (spec->shard_handler) {
-    store::CommandContext ctx{st.shard(), db, args, rb, now};
-    spec->shard_handler(ctx);
-    if (ctx.effects.dirty()) st.shard().NotifyWrite({db, args, ctx.effects, keys});
+    std::vector<std::string_view> keys;
+    for (size_t i : idx) keys.push_back(args[i]);
+    RunOnShard(st.shard(), *spec, db, args, keys, rb, now);
     return out;
   }
   std::unique_ptr<store::MultiShardOp> op = spec->multi_shard(args);
-  store::HopPlan plan = op->FirstHop(shard_count);
-  bool verbatim_reported = false;  // the command as sent is journaled once (transaction.cc)
-  for (int hop = 0; plan.target != store::HopTarget::kDone; ++hop) {
-    store::HopContext ctx{st.shard(), db, args, idx, now, shard_count};
-    op->RunHop(hop, ctx);
-    const bool verbatim = ctx.effects.dirty() && !ctx.effects.rewritten();
-    if (ctx.effects.dirty() && !(verbatim && verbatim_reported))
-      st.shard().NotifyWrite({db, args, ctx.effects, keys});
-    verbatim_reported = verbatim_reported || verbatim;
-    plan = op->NextHop(hop);
-  }
+  RunAllHopsOnShard(st.shard(), *op, op->FirstHop(shard_count), args, idx, db, shard_count, now, TxTag{});
   op->Reply(rb);
   return out;
 }

@@ -435,14 +435,8 @@ awaitable<void> Connection::RunSquashed(size_t begin, size_t end) {
         BatchEntry& e = batch_[begin + k];
         resp::ReplyBuilder rb(&replies[k]);
         rb.SetProtocol(protocol);
-        store::CommandContext ctx{here.shard(), db_now, store::ArgList(e.args), rb, now};
-        std::string_view wkey = e.args[e.spec->first_key];
-        if (e.spec->is_write()) here.shard().BeforeWrite(db_now, {&wkey, 1});
-        e.spec->shard_handler(ctx);
-        if (ctx.effects.dirty()) {
-          std::string_view key = e.args[e.spec->first_key];
-          here.shard().NotifyWrite({db_now, ctx.args, ctx.effects, {&key, 1}});
-        }
+        std::string_view key = e.args[e.spec->first_key];
+        RunOnShard(here.shard(), *e.spec, db_now, store::ArgList(e.args), {&key, 1}, rb, now);
       }
       done();
     });
@@ -530,15 +524,11 @@ awaitable<void> Connection::Execute(store::ArgList args) {
     }
     unsigned target = keys.empty() ? thread_ : store::ShardOf(keys[0], shards.size());
     if (target == thread_ && !thread_ref_.AnyLocked(db, keys)) {
-      store::CommandContext ctx{thread_ref_.shard(), db, args, reply_, store::UnixTimeMs()};
-      if (spec->is_write()) thread_ref_.shard().BeforeWrite(db, keys);
-      spec->shard_handler(ctx);
-      if (ctx.effects.dirty()) thread_ref_.shard().NotifyWrite({db, args, ctx.effects, keys});
+      RunOnShard(thread_ref_.shard(), *spec, db, args, keys, reply_, store::UnixTimeMs());
       co_return;
     }
     std::vector<std::string_view> remote_keys(keys.begin(), keys.end());
-    std::string remote =
-        co_await RunOnKeyShard(shards, target, spec->shard_handler, args, remote_keys, db, reply_.protocol());
+    std::string remote = co_await RunOnKeyShard(shards, target, *spec, args, remote_keys, db, reply_.protocol());
     out_ += remote;
     co_return;
   }

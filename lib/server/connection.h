@@ -102,8 +102,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
  private:
-  // Runs one command. Returns true when it finished synchronously; otherwise the caller
-  // must co_await the returned task (held in pending_).
+  // Runs one command; its reply is in out_ when the returned awaitable completes.
   awaitable<void> Execute(store::ArgList args);
   awaitable<void> Flush();
   // Push's writer (connection_push.cc): drains push_ while no batch is writing.

@@ -47,11 +47,15 @@ awaitable<R> AwaitOn(asio::io_context& target, Work work) {
 // containers by reference and lambdas that capture only by reference; the copies are
 // made here, in ordinary functions.
 
-// Runs `fn(i)` on each target's loop (in parallel); resumes when all have finished.
-template <typename Fn>
-awaitable<void> AwaitAll(const std::vector<asio::io_context*>& target_list, Fn fn) {
+namespace cross_thread_detail {
+
+// Posts `step(i, done)` to each target's loop (in parallel); `done` (a copyable callable,
+// called exactly once per target, from any thread) resumes the awaiting coroutine on its
+// executor once every target has called it.
+template <typename Step>
+awaitable<void> FanOut(const std::vector<asio::io_context*>& target_list, Step step) {
   return asio::async_initiate<decltype(use_awaitable), void()>(
-      [targets = target_list, fn = std::move(fn)](auto handler) mutable {
+      [targets = target_list, step = std::move(step)](auto handler) mutable {
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
         auto ex = asio::get_associated_executor(*h);
         if (targets.empty()) {
@@ -59,38 +63,34 @@ awaitable<void> AwaitAll(const std::vector<asio::io_context*>& target_list, Fn f
           return;
         }
         auto remaining = std::make_shared<std::atomic<size_t>>(targets.size());
-        auto shared_fn = std::make_shared<Fn>(std::move(fn));
-        for (size_t i = 0; i < targets.size(); ++i) {
-          asio::post(*targets[i], [i, h, ex, remaining, shared_fn] {
-            (*shared_fn)(i);
-            if (remaining->fetch_sub(1, std::memory_order_acq_rel) == 1) asio::post(ex, [h] { (*h)(); });
-          });
-        }
+        auto shared_step = std::make_shared<Step>(std::move(step));
+        auto done = [h, ex, remaining] {
+          if (remaining->fetch_sub(1, std::memory_order_acq_rel) == 1) asio::post(ex, [h] { (*h)(); });
+        };
+        for (size_t i = 0; i < targets.size(); ++i)
+          asio::post(*targets[i], [i, shared_step, done] { (*shared_step)(i, done); });
       },
       use_awaitable);
 }
 
-// Like AwaitAll, but each target signals completion itself (possibly later).
+}  // namespace cross_thread_detail
+
+// Runs `fn(i)` on each target's loop (in parallel); resumes when all have finished.
+template <typename Fn>
+awaitable<void> AwaitAll(const std::vector<asio::io_context*>& target_list, Fn fn) {
+  return cross_thread_detail::FanOut(target_list, [fn = std::move(fn)](size_t i, const auto& done) mutable {
+    fn(i);
+    done();
+  });
+}
+
+// Like AwaitAll, but each target signals completion itself (possibly later), by calling
+// the std::function<void()> it is given.
 template <typename Fn>
 awaitable<void> AwaitAllAsync(const std::vector<asio::io_context*>& target_list, Fn fn) {
-  return asio::async_initiate<decltype(use_awaitable), void()>(
-      [targets = target_list, fn = std::move(fn)](auto handler) mutable {
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        auto ex = asio::get_associated_executor(*h);
-        if (targets.empty()) {
-          asio::post(ex, [h] { (*h)(); });
-          return;
-        }
-        auto remaining = std::make_shared<std::atomic<size_t>>(targets.size());
-        auto shared_fn = std::make_shared<Fn>(std::move(fn));
-        std::function<void()> one_done = [h, ex, remaining] {
-          if (remaining->fetch_sub(1, std::memory_order_acq_rel) == 1) asio::post(ex, [h] { (*h)(); });
-        };
-        for (size_t i = 0; i < targets.size(); ++i) {
-          asio::post(*targets[i], [i, shared_fn, one_done] { (*shared_fn)(i, one_done); });
-        }
-      },
-      use_awaitable);
+  return cross_thread_detail::FanOut(target_list, [fn = std::move(fn)](size_t i, const auto& done) mutable {
+    fn(i, std::function<void()>(done));
+  });
 }
 
 }  // namespace darter::server

@@ -139,11 +139,9 @@ class HostBase : public ScriptHost {
   virtual void Breathe() {}
   virtual bool OnConnectionThread() const { return true; }
 
-  void Notify(ShardThread& st, store::ArgList args, const store::Effects& effects,
-              std::span<const std::string_view> keys) {
-    status_.wrote.store(true, std::memory_order_relaxed);
-    st.shard().NotifyWrite({db_, args, effects, keys, txid, tx_shards});
-  }
+  // The script's writes are one transaction in the journal (journal.h).
+  TxTag Tx() const { return {txid, tx_shards}; }
+  void MarkWrote() { status_.wrote.store(true, std::memory_order_relaxed); }
 
   ScriptJob& job_;
   bool whole_;
@@ -254,10 +252,7 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
     for (size_t i : key_idx) keys.push_back(args[i]);
     unsigned db = db_;
     RunOnShards({shard}, [&](ShardThread& st) {
-      if (spec->is_write()) st.shard().BeforeWrite(db, keys);  // snapshot.h: serialize-before-write
-      store::CommandContext cc{st.shard(), db, args, rb, now};
-      spec->shard_handler(cc);
-      if (cc.effects.dirty()) Notify(st, args, cc.effects, keys);
+      if (RunOnShard(st.shard(), *spec, db, args, keys, rb, now, Tx())) MarkWrote();
     });
     return "";
   }
@@ -270,28 +265,15 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
                     plan.target == store::HopTarget::kShard))
       return "ERR Script attempted a keyspace-wide command with declared keys (pass numkeys 0 to lock every shard)";
     unsigned db = db_;
-    std::vector<char> verbatim_reported(n_, 0);
+    std::vector<OpOnShard> on_shard(n_, OpOnShard{Tx()});
     for (int hop = 0; plan.target != store::HopTarget::kDone; ++hop) {
       std::vector<unsigned> targets = HopShards(plan, keys_by_shard, args, n_);
       for (unsigned s : targets)
         if (!Allowed(s)) return "ERR Script attempted to access a shard it did not lock";
       RunOnShards(targets, [&](ShardThread& st) {
         store::HopContext ctx{st.shard(), db, args, keys_by_shard[st.index()], now, n_};
-        if (st.shard().snapshot_running()) {
-          std::vector<std::string_view> before;
-          for (size_t i : ctx.key_indices) before.push_back(args[i]);
-          st.shard().BeforeWrite(db, before);
-        }
-        op->RunHop(hop, ctx);
-        // The op's command as sent is journaled once per shard (transaction.cc, NotifyHopWrite).
-        char& verbatim = verbatim_reported[st.index()];
-        if (ctx.effects.dirty() && !ctx.effects.rewritten() && verbatim) return;
-        if (ctx.effects.dirty() && !ctx.effects.rewritten()) verbatim = 1;
-        if (ctx.effects.dirty()) {
-          std::vector<std::string_view> keys;
-          for (size_t i : ctx.key_indices) keys.push_back(args[i]);
-          Notify(st, args, ctx.effects, keys);
-        }
+        RunHopOnShard(*op, hop, ctx, on_shard[st.index()]);
+        if (ctx.effects.dirty()) MarkWrote();
       });
       plan = op->NextHop(hop);
     }
@@ -548,10 +530,7 @@ awaitable<void> FiberHost::Drive() {
     }
     fiber_->Resume();
   }
-  co_await AwaitAll(ctxs_, [&](size_t i) {
-    shards.at(participants_[i]).shard().NotifyTxEnd(txid, tx_shards);
-    shards.at(participants_[i]).Conclude(&entries_[i]);
-  });
+  co_await ConcludeEverywhere(shards, participants_, entries_, ctxs_, Tx());
 }
 
 // A script queued in a client's MULTI block runs when EXEC reaches it, in order with the

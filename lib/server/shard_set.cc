@@ -113,13 +113,6 @@ bool ShardThread::Schedule(TxShardEntry* entry) {
   return true;
 }
 
-void ShardThread::Cancel(TxShardEntry* entry) {
-  queue_.erase(entry->txid);
-  RemoveLocks(*entry);
-  RunDeferred();
-  Pump();
-}
-
 void ShardThread::RequestHop(TxShardEntry* entry, std::function<void()> hop) {
   entry->pending_hop = std::move(hop);
   Pump();

@@ -85,11 +85,13 @@ class ShardThread {
   // started here: running `entry` now would break the global order, so the
   // coordinator retries with a fresh id.
   bool Schedule(TxShardEntry* entry);
-  void Cancel(TxShardEntry* entry);
   void RequestHop(TxShardEntry* entry, std::function<void()> hop);
   // Records that transaction `txid` has started running here (a script that ran inline
   // and now holds locks, script_family.cc): later Schedule calls with smaller ids fail.
   void MarkStarted(uint64_t txid) { max_started_txid_ = std::max(max_started_txid_, txid); }
+  // Takes `entry` out of the queue and releases its locks, then runs what waited on
+  // them: at the end of a transaction here, and to undo a Schedule that succeeded when
+  // another shard refused the same id (the coordinator retries with a new one).
   void Conclude(TxShardEntry* entry);
 
   // Called by the thread's loop.

@@ -1,6 +1,7 @@
 #include "server/transaction.h"
 
 #include "server/cross_thread.h"
+#include "server/executor.h"
 #include "store/multi_shard_op.h"
 
 namespace darter::server {
@@ -16,9 +17,7 @@ struct OpLayout {
   std::vector<std::vector<size_t>> keys_by_shard;  // arg indices per shard
 };
 
-
-// Runs every hop of `op` on one shard, synchronously. REQUIRES: on that shard's thread,
-// and every hop targets this shard.
+// The multi-shard transaction whose coordinator runs on this thread (CurrentTransaction).
 thread_local RunningTransaction current_transaction;
 
 // Sets current_transaction for the scope of one NextHop call.
@@ -31,50 +30,15 @@ class PlanningScope {
   RunningTransaction saved_;
 };
 
-// Reports a hop's changes to the shard's write observers (write_observer.h), with the
-// keys this shard owns.
-// An op may write one shard in several hops (LMOVE pops, then pushes): a hop that
-// rewrote nothing stands for the op's command as sent, which must reach the journal once
-// per shard, so `verbatim_reported` (one per op and shard) drops the repeats. The first
-// report already named every key the op has on this shard (WATCH, wake-ups).
-void NotifyHopWrite(HopContext& ctx, uint64_t txid, unsigned tx_shards, char& verbatim_reported) {
-  if (!ctx.effects.dirty()) return;
-  if (!ctx.effects.rewritten()) {
-    if (verbatim_reported) return;
-    verbatim_reported = 1;
-  }
-  std::vector<std::string_view> keys;
-  keys.reserve(ctx.key_indices.size());
-  for (size_t i : ctx.key_indices) keys.push_back(ctx.args[i]);
-  store::AppliedWrite write{ctx.db, ctx.args, ctx.effects, keys, txid, tx_shards};
-  ctx.shard.NotifyWrite(write);
-}
-
-// Serialize-before-write for running snapshots (store/snapshot.h): the hop's keys on
-// this shard, before the hop changes any of them.
-void BeforeHop(HopContext& ctx) {
-  if (!ctx.shard.snapshot_running()) return;
-  std::vector<std::string_view> keys;
-  for (size_t i : ctx.key_indices) keys.push_back(ctx.args[i]);
-  ctx.shard.BeforeWrite(ctx.db, keys);
-}
-
-// `txid` groups the op's writes in the journal as a one-shard transaction (as scripts do):
-// an op of several writing hops here (a MULTI block, LMOVE) is one unit, and a replica
-// that shards keys differently must apply it whole.
+// Runs every hop of `op` on one shard, synchronously. REQUIRES: on that shard's thread,
+// and every hop targets this shard. `txid` groups the op's writes in the journal as a
+// one-shard transaction (as scripts do): an op of several writing hops here (a MULTI
+// block, LMOVE) is one unit, and a replica that shards keys differently must apply it
+// whole.
 void RunAllHopsHere(ShardThread& st, MultiShardOp& op, HopPlan plan, const OpLayout& layout, store::ArgList args,
                     unsigned db, unsigned n, uint64_t txid) {
-  int64_t now = store::UnixTimeMs();
-  char verbatim_reported = 0;
-  bool wrote = false;
-  for (int hop = 0; plan.target != HopTarget::kDone; ++hop) {
-    HopContext ctx{st.shard(), db, args, layout.keys_by_shard[st.index()], now, n};
-    BeforeHop(ctx);
-    op.RunHop(hop, ctx);
-    wrote = wrote || ctx.effects.dirty();
-    NotifyHopWrite(ctx, txid, 1, verbatim_reported);
-    plan = op.NextHop(hop);
-  }
+  bool wrote = RunAllHopsOnShard(st.shard(), op, plan, args, layout.keys_by_shard[st.index()], db, n,
+                                 store::UnixTimeMs(), TxTag{txid, 1});
   if (wrote) st.shard().NotifyTxEnd(txid, 1);
 }
 
@@ -138,25 +102,33 @@ awaitable<uint64_t> ScheduleEverywhere(ShardSet& shards, const std::vector<unsig
         undo_idx.push_back(i);
       }
     }
-    co_await AwaitAll(undo, [&](size_t j) { shards.at(participants[undo_idx[j]]).Cancel(&entries[undo_idx[j]]); });
+    co_await AwaitAll(undo, [&](size_t j) { shards.at(participants[undo_idx[j]]).Conclude(&entries[undo_idx[j]]); });
   }
 }
 
-// An ordinary function, not a coroutine: it only builds the awaitable, so the lambda's
+// Ordinary functions, not coroutines: they only build the awaitable, so the lambdas'
 // copies are made outside any coroutine frame (see cross_thread.h).
-awaitable<std::string> RunOnKeyShard(ShardSet& shards, unsigned shard, store::ShardHandler handler,
+awaitable<void> ConcludeEverywhere(ShardSet& shards, const std::vector<unsigned>& participants,
+                                   std::vector<TxShardEntry>& entries, const std::vector<asio::io_context*>& ctxs,
+                                   TxTag tx) {
+  return AwaitAll(ctxs, [&shards, &participants, &entries, tx](size_t i) {
+    ShardThread& st = shards.at(participants[i]);
+    st.shard().NotifyTxEnd(tx.txid, tx.shards);
+    st.Conclude(&entries[i]);
+  });
+}
+
+awaitable<std::string> RunOnKeyShard(ShardSet& shards, unsigned shard, const store::CommandSpec& spec,
                                      store::ArgList args, const std::vector<std::string_view>& keys, unsigned db,
                                      int protocol) {
   ShardThread& st = shards.at(shard);
-  return AwaitOn<std::string>(st.ctx(), [&st, handler, args, keys, db, protocol](Completion<std::string> done) {
-    st.RunWhenUnlocked(db, keys, [&st, handler, args, keys, db, protocol, done] {
+  const store::CommandSpec* sp = &spec;
+  return AwaitOn<std::string>(st.ctx(), [&st, sp, args, keys, db, protocol](Completion<std::string> done) {
+    st.RunWhenUnlocked(db, keys, [&st, sp, args, keys, db, protocol, done] {
       std::string out;
       resp::ReplyBuilder rb(&out);
       rb.SetProtocol(protocol);
-      store::CommandContext ctx{st.shard(), db, args, rb, store::UnixTimeMs()};
-      st.shard().BeforeWrite(db, keys);
-      handler(ctx);
-      if (ctx.effects.dirty()) st.shard().NotifyWrite({db, args, ctx.effects, keys});
+      RunOnShard(st.shard(), *sp, db, args, keys, rb, store::UnixTimeMs());
       done(std::move(out));
     });
   });
@@ -186,7 +158,7 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
   // Lock-free fan-outs (DBSIZE, KEYS, SCAN, RANDOMKEY): hop by hop, no scheduling.
   if (!op->needs_locks()) {
     int64_t now = store::UnixTimeMs();
-    std::vector<char> verbatim_reported(n, 0);
+    std::vector<OpOnShard> on_shard(n);
     for (int hop = 0; plan.target != HopTarget::kDone; ++hop) {
       std::vector<unsigned> targets = HopShards(plan, layout.keys_by_shard, args, n);
       std::vector<asio::io_context*> ctxs;
@@ -194,9 +166,7 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
       co_await AwaitAll(ctxs, [&, hop](size_t i) {
         ShardThread& st = shards.at(targets[i]);
         HopContext ctx{st.shard(), db, args, layout.keys_by_shard[targets[i]], now, n};
-        BeforeHop(ctx);
-        op->RunHop(hop, ctx);
-        NotifyHopWrite(ctx, 0, 1, verbatim_reported[targets[i]]);
+        RunHopOnShard(*op, hop, ctx, on_shard[targets[i]]);
       });
       plan = op->NextHop(hop);
     }
@@ -243,7 +213,8 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
   co_await ScheduleEverywhere(shards, participants, entries, ctxs);
 
   int64_t now = store::UnixTimeMs();
-  std::vector<char> verbatim_reported(n, 0);
+  const TxTag tx{entries[0].txid, static_cast<unsigned>(participants.size())};
+  std::vector<OpOnShard> on_shard(n, OpOnShard{tx});
   for (int hop = 0; plan.target != HopTarget::kDone; ++hop) {
     std::vector<unsigned> targets = HopShards(plan, layout.keys_by_shard, args, n);
     std::vector<asio::io_context*> hop_ctxs;
@@ -257,20 +228,14 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
       st.RequestHop(e, [&, s, hop, done] {
         ShardThread& here = shards.at(s);
         HopContext ctx{here.shard(), db, args, layout.keys_by_shard[s], now, n};
-        BeforeHop(ctx);
-        op->RunHop(hop, ctx);
-        NotifyHopWrite(ctx, entries[entry_of_shard[s]].txid, static_cast<unsigned>(participants.size()),
-                       verbatim_reported[s]);
+        RunHopOnShard(*op, hop, ctx, on_shard[s]);
         done();
       });
     });
-    PlanningScope planning(entries[0].txid, static_cast<unsigned>(participants.size()));
+    PlanningScope planning(tx.txid, tx.shards);
     plan = op->NextHop(hop);
   }
-  co_await AwaitAll(ctxs, [&](size_t i) {
-    shards.at(participants[i]).shard().NotifyTxEnd(entries[i].txid, static_cast<unsigned>(participants.size()));
-    shards.at(participants[i]).Conclude(&entries[i]);
-  });
+  co_await ConcludeEverywhere(shards, participants, entries, ctxs, tx);
   op->Reply(reply);
 }
 

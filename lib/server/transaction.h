@@ -8,7 +8,8 @@
 //     wait behind the locks;
 //  4. conclude releases the locks.
 // An op whose keys all live on one shard skips all of that: it runs as one closure on
-// that shard (inline when it is the caller's own shard and its keys are free).
+// that shard (inline when it is the caller's own shard and its keys are free). Each hop's
+// work on a shard goes through the shard executor (executor.h).
 //
 // Thread-safety: called from a coroutine on a shard thread; `args` must stay valid until
 // the awaitable completes.
@@ -16,6 +17,7 @@
 
 #include "resp/reply_builder.h"
 #include "server/asio.h"
+#include "server/executor.h"
 #include "server/shard_set.h"
 #include "store/command_table.h"
 #include "store/multi_shard_op.h"
@@ -25,8 +27,6 @@ namespace darter::server {
 awaitable<void> RunMultiShardOp(ShardSet& shards, const store::CommandSpec& spec, store::ArgList args, unsigned db,
                                 resp::ReplyBuilder& reply);
 
-// The same for an op built by the caller (a MULTI/EXEC block): `args` and
-// `key_indices` name the keys to lock. `op` and `args` must outlive the awaitable.
 // The shards a hop `plan` reaches, given each shard's key argument indices.
 std::vector<unsigned> HopShards(const store::HopPlan& plan, const std::vector<std::vector<size_t>>& keys_by_shard,
                                 store::ArgList args, unsigned n);
@@ -48,12 +48,24 @@ awaitable<uint64_t> ScheduleEverywhere(ShardSet& shards, const std::vector<unsig
                                        std::vector<TxShardEntry>& entries,
                                        const std::vector<asio::io_context*>& ctxs);
 
+// Ends transaction `tx` on every participant (entries[i] on participants[i], whose
+// io_context is ctxs[i]): its part there is complete for the journal (OnTxEnd), then its
+// entry and locks go (ShardThread::Conclude), in that order, so no command that waited
+// on the locks is journaled inside the transaction.
+awaitable<void> ConcludeEverywhere(ShardSet& shards, const std::vector<unsigned>& participants,
+                                   std::vector<TxShardEntry>& entries, const std::vector<asio::io_context*>& ctxs,
+                                   TxTag tx);
+
+// RunMultiShardOp for an op built by the caller (a MULTI/EXEC block, a transaction a
+// replica applies, a whole-shard barrier): `args` and `key_indices` name the keys to
+// lock. `op` and `args` must outlive the awaitable.
 awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op, store::ArgList args,
                       const std::vector<size_t>& key_indices, unsigned db, resp::ReplyBuilder& reply);
 
-// For a single-shard command: runs `handler` on the key's shard, behind any lock on the
-// key, and returns the encoded reply.
-awaitable<std::string> RunOnKeyShard(ShardSet& shards, unsigned shard, store::ShardHandler handler,
+// For a single-shard command: runs `spec` on the keys' shard (RunOnShard, executor.h),
+// behind any lock on the keys, and returns the encoded reply. A caller already on that
+// shard with the keys free calls RunOnShard itself.
+awaitable<std::string> RunOnKeyShard(ShardSet& shards, unsigned shard, const store::CommandSpec& spec,
                                      store::ArgList args, const std::vector<std::string_view>& keys, unsigned db,
                                      int protocol);
 

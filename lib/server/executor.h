@@ -1,0 +1,62 @@
+// The shard executor: the one place where a command's work runs on a shard. Every path
+// that runs a command (a connection's own shard, a squashed pipeline, a command posted
+// to its key's shard, a multi-shard op's hops, a script's redis.call, a woken blocked
+// client) goes through these functions, which do, in this order:
+//  1. serialize-before-write for running snapshots (store/snapshot.h): the keys the
+//     command may change are emitted, as they are now, by any snapshot that still owes
+//     them, so a snapshot stays point-in-time;
+//  2. the handler (or the op's hop), replying into the caller's builder;
+//  3. when it changed something, the report to the shard's write observers
+//     (store/write_observer.h: journal, WATCH, wake-ups), grouped as `tx` says.
+// A later per-command hook (statistics, keyspace events) belongs here too.
+//
+// Thread-safety: on the shard's own thread, with none of the command's keys locked by
+// another transaction (the caller checks or holds the locks).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "resp/reply_builder.h"
+#include "store/command_table.h"
+#include "store/multi_shard_op.h"
+#include "store/shard.h"
+
+namespace darter::server {
+
+// How the journal groups a write (journal.h): a command of its own (txid 0), or a part
+// of transaction `txid`, which spans `shards` shards (a multi-shard op, a script).
+struct TxTag {
+  uint64_t txid = 0;
+  unsigned shards = 1;
+};
+
+// Runs single-shard command `spec` (its shard_handler) on `shard`. `keys` are the
+// command's keys, all on this shard. Returns whether it changed anything.
+bool RunOnShard(store::Shard& shard, const store::CommandSpec& spec, unsigned db, store::ArgList args,
+                std::span<const std::string_view> keys, resp::ReplyBuilder& reply, int64_t now, TxTag tx = {});
+
+// One multi-hop op's state on one shard, carried from hop to hop. An op may write one
+// shard in several hops (LMOVE pops, then pushes): a hop that rewrote nothing stands for
+// the op's command as sent, which must reach the journal once per shard, so the repeats
+// are dropped. The first report already named every key the op has on this shard
+// (WATCH, wake-ups).
+struct OpOnShard {
+  TxTag tx;
+  bool verbatim_reported = false;
+  bool wrote = false;  // some hop changed this shard
+};
+
+// Runs hop `hop` of `op` on ctx.shard. The snapshot step covers the op's keys on this
+// shard (ctx.key_indices) whatever the hop does: an op does not say which hops write.
+void RunHopOnShard(store::MultiShardOp& op, int hop, store::HopContext& ctx, OpOnShard& state);
+
+// Runs every hop of `op`, from `plan` on, on `shard`, synchronously. REQUIRES: every
+// hop targets this shard; `key_indices` (into `args`) are the op's keys, all on it.
+// Returns whether any hop wrote.
+bool RunAllHopsOnShard(store::Shard& shard, store::MultiShardOp& op, store::HopPlan plan, store::ArgList args,
+                       std::span<const size_t> key_indices, unsigned db, unsigned shard_count, int64_t now,
+                       TxTag tx);
+
+}  // namespace darter::server
