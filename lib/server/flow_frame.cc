@@ -156,6 +156,7 @@ void FlowEncoder::AppendJournal(std::string* out, const JournalEntry& e) {
   PutU32(out, e.db);
   PutU64(out, e.txid);
   PutU32(out, e.tx_shards);
+  out->push_back(static_cast<char>(e.ran_here ? 1 : 0));
   PutU32(out, static_cast<uint32_t>(e.commands.size()));
   for (auto& c : e.commands) {
     PutU32(out, static_cast<uint32_t>(c.size()));
@@ -228,6 +229,9 @@ FlowDecoder::Result FlowDecoder::Next(std::string_view in, size_t* consumed, Flo
       e.db = c.U32();
       e.txid = c.U64();
       e.tx_shards = c.U32();
+      uint8_t flags = c.U8();
+      if (flags > 1) c.ok = false;
+      e.ran_here = flags & 1;
       uint32_t n = c.U32();
       if (n > c.p.size() / 4) c.ok = false;  // each command needs at least its length
       for (uint32_t i = 0; c.ok && i < n; ++i) {

@@ -53,11 +53,12 @@ void ShardJournal::OnWrite(store::Shard&, const store::AppliedWrite& write) {
   Append(std::move(e));
 }
 
-void ShardJournal::OnTxEnd(store::Shard&, uint64_t txid, unsigned tx_shards) {
+void ShardJournal::OnTxEnd(store::Shard&, uint64_t txid, unsigned tx_shards, bool ran_here) {
   JournalEntry e;
   e.kind = JournalEntry::Kind::kTxEnd;
   e.txid = txid;
   e.tx_shards = tx_shards;
+  e.ran_here = ran_here;
   Append(std::move(e));
 }
 

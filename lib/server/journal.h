@@ -45,6 +45,10 @@ struct JournalEntry {
   unsigned db = 0;
   uint64_t txid = 0;       // 0: not part of a multi-shard transaction
   unsigned tx_shards = 1;
+  // kTxEnd: the transaction ran a hop on this shard. Its later writes here then wait for
+  // the whole transaction in the merge (journal_merge.h), even when it wrote nothing here:
+  // a command replayed as sent (DEL k1 k2, SUNIONSTORE) also acts on this shard's keys.
+  bool ran_here = true;
   std::vector<std::string> commands;  // RESP-encoded
   // Reader-side only (not on the wire): the write came from a PSYNC primary's stream that
   // this server proxies byte for byte, so its stream must not carry it again.
@@ -68,7 +72,7 @@ class ShardJournal : public store::WriteObserver {
   ShardJournal(unsigned shard, std::function<void()> wake) : shard_(shard), wake_(std::move(wake)) {}
 
   void OnWrite(store::Shard& shard, const store::AppliedWrite& write) override;
-  void OnTxEnd(store::Shard& shard, uint64_t txid, unsigned tx_shards) override;
+  void OnTxEnd(store::Shard& shard, uint64_t txid, unsigned tx_shards, bool ran_here) override;
   // Shard thread: records a sync point (the caller holds the whole shard).
   void AppendSyncPoint(uint64_t sync_id, unsigned shard_count);
 

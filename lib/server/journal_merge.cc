@@ -92,7 +92,9 @@ void JournalMerger::Drain(JournalMergeSink& sink) {
         held_bytes_ += part.back().bytes();
         q.erase(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(end + 1));
         for (auto it = marks.rbegin(); it != marks.rend(); ++it) q.push_front(std::move(*it));
-        const bool wrote_here = part.size() > 1;
+        // The end mark stayed last in the part; a shard whose part ran a hop holds back
+        // its later writes even when it wrote nothing (journal.h, JournalEntry::ran_here).
+        const bool took_part = part.size() > 1 || part.back().ran_here;
         tx.parts.emplace_back(s, std::move(part));
         progress = true;
         if (tx.parts.size() == tx.tx_shards) {
@@ -104,8 +106,8 @@ void JournalMerger::Drain(JournalMergeSink& sink) {
             if (b == txid) b = 0;
           continue;
         }
-        // Later writes of this shard wait for the transaction only if it wrote here.
-        if (wrote_here || tx.sync_point) {
+        // Later writes of this shard wait for the transaction only if it ran here.
+        if (took_part || tx.sync_point) {
           blocked_on_[s] = txid;
           break;
         }

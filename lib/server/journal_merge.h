@@ -9,9 +9,11 @@
 // Rules (each shard runs transactions in txid order, so none of this waits in a cycle):
 //  * An entry outside any multi-shard transaction goes out as soon as it heads its queue.
 //  * A transaction (txid, tx_shards) goes out once every participating shard's part is
-//    complete (its kTxEnd mark); shards whose part wrote something emit nothing after it
-//    until it is out. A shard that concluded the transaction without running a hop there
-//    may hold its mark out of txid order, so it does not wait.
+//    complete (its kTxEnd mark); shards where it ran a hop emit nothing after it until it
+//    is out, even when it wrote nothing there: a command it replays as sent (DEL k1 k2,
+//    SUNIONSTORE d s1 s2) acts on their keys too, so their later writes must follow it.
+//    A shard that concluded the transaction without running a hop there may hold its mark
+//    out of txid order, so it does not wait.
 //  * Single-key writes a shard journaled between a transaction's first write there and
 //    its end touch keys the transaction did not lock (or are expiry DELs): they commute
 //    with it and go out ahead of it.

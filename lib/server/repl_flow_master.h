@@ -43,7 +43,8 @@ class Server;
 class Connection;
 class ShardSnapshots;
 
-constexpr int kFlowProtocolVersion = 1;
+// 2: journal entries carry JournalEntry::ran_here. Both sides must speak the same one.
+constexpr int kFlowProtocolVersion = 2;
 
 // One flow: shared by the session (which feeds the snapshot's chunks) and the flow
 // connection's coroutine (which writes frames and reads ACKs).

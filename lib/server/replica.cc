@@ -267,6 +267,11 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::Session() {
         Fail("malformed multi-flow handshake from the primary");
         co_return SessionEnd::kRetry;
       }
+      if (items[3] != std::to_string(kFlowProtocolVersion)) {
+        Fail("the primary speaks multi-flow protocol version " + items[3] + ", this server version " +
+             std::to_string(kFlowProtocolVersion) + " (run both at the same release, or --repl-multi-flow no)");
+        co_return SessionEnd::kRetry;
+      }
       if (items[0] == server_.repl_master().journal_id()) {
         Fail("can't replicate from myself");
         co_return SessionEnd::kRetry;

@@ -113,7 +113,7 @@ awaitable<void> ConcludeEverywhere(ShardSet& shards, const std::vector<unsigned>
                                    TxTag tx) {
   return AwaitAll(ctxs, [&shards, &participants, &entries, tx](size_t i) {
     ShardThread& st = shards.at(participants[i]);
-    st.shard().NotifyTxEnd(tx.txid, tx.shards);
+    st.shard().NotifyTxEnd(tx.txid, tx.shards, entries[i].started);
     st.Conclude(&entries[i]);
   });
 }

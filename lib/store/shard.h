@@ -119,8 +119,8 @@ class Shard {
     if (write.effects.dirty() == 0) return;
     for (WriteObserver* o : observers_) o->OnWrite(*this, write);
   }
-  void NotifyTxEnd(uint64_t txid, unsigned tx_shards) {
-    for (WriteObserver* o : observers_) o->OnTxEnd(*this, txid, tx_shards);
+  void NotifyTxEnd(uint64_t txid, unsigned tx_shards, bool ran_here = true) {
+    for (WriteObserver* o : observers_) o->OnTxEnd(*this, txid, tx_shards, ran_here);
   }
 
  private:

@@ -44,8 +44,10 @@ class WriteObserver {
   }
   // A multi-shard transaction concluded on this shard (after all its writes here, even
   // when it changed nothing here), so a journal knows this shard's part is complete.
-  virtual void OnTxEnd(Shard& shard, uint64_t txid, unsigned tx_shards) {
-    (void)shard, (void)txid, (void)tx_shards;
+  // `ran_here`: it ran a hop here (read or wrote this shard's keys); false when the shard
+  // was scheduled and released without one.
+  virtual void OnTxEnd(Shard& shard, uint64_t txid, unsigned tx_shards, bool ran_here) {
+    (void)shard, (void)txid, (void)tx_shards, (void)ran_here;
   }
 };
 

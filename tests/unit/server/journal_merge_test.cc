@@ -18,12 +18,13 @@ JournalEntry Cmd(uint64_t lsn, std::string c, uint64_t txid = 0, unsigned tx_sha
   return e;
 }
 
-JournalEntry End(uint64_t lsn, uint64_t txid, unsigned tx_shards) {
+JournalEntry End(uint64_t lsn, uint64_t txid, unsigned tx_shards, bool ran_here = true) {
   JournalEntry e;
   e.kind = JournalEntry::Kind::kTxEnd;
   e.lsn = lsn;
   e.txid = txid;
   e.tx_shards = tx_shards;
+  e.ran_here = ran_here;
   return e;
 }
 
@@ -91,11 +92,11 @@ TEST_CASE("writes that commute with a pending transaction are not held behind it
   CHECK(m.LowestHeld(0) == 0);
 }
 
-TEST_CASE("a shard whose part is only an end mark does not wait (no cycle)") {
+TEST_CASE("a shard released without a hop does not wait (no cycle)") {
   JournalMerger m(2);
   Recorder r;
-  // Shard 1 concluded transaction 9 (no writes there) before running transaction 8.
-  m.Push(1, End(1, 9, 2));
+  // Shard 1 concluded transaction 9 (no hop there) before running transaction 8.
+  m.Push(1, End(1, 9, 2, /*ran_here=*/false));
   m.Push(1, Cmd(2, "t8 on 1", 8, 2));
   m.Push(1, End(3, 8, 2));
   m.Push(0, Cmd(1, "t8 on 0", 8, 2));
@@ -104,4 +105,20 @@ TEST_CASE("a shard whose part is only an end mark does not wait (no cycle)") {
   m.Push(0, End(4, 9, 2));
   m.Drain(r);
   CHECK(r.out == std::vector<std::string>{"[t8 on 0 t8 on 1]", "[t9 on 0]"});
+}
+
+TEST_CASE("a shard where the transaction ran but wrote nothing holds its later writes behind it") {
+  // DEL k1 k2: k1 on shard 0 (deleted, the command journaled as sent), k2 on shard 1
+  // (absent: nothing written there). A client's SET k2, run on shard 1 once the lock is
+  // released, must reach a replica after the DEL, which deletes k2 there too.
+  JournalMerger m(2);
+  Recorder r;
+  m.Push(1, End(1, 4, 2));
+  m.Push(1, Cmd(2, "set k2"));
+  m.Drain(r);
+  CHECK(r.out.empty());
+  m.Push(0, Cmd(1, "del k1 k2", 4, 2));
+  m.Push(0, End(2, 4, 2));
+  m.Drain(r);
+  CHECK(r.out == std::vector<std::string>{"[del k1 k2]", "set k2"});
 }
