@@ -733,8 +733,7 @@ void EvalRoCommand(ConnectionContext& c) { EvalGeneric(c, false, true); }
 void EvalShaRoCommand(ConnectionContext& c) { EvalGeneric(c, true, true); }
 
 bool SubArity(ConnectionContext& c, int arity) {
-  int argc = static_cast<int>(c.args.size());
-  if ((arity > 0 && argc != arity) || (arity < 0 && argc < -arity)) {
+  if (!store::CommandSpec::ArityAllows(arity, c.args.size())) {
     c.reply.Error(store::errors::WrongArity("script|" + store::ToLower(c.args[1])));
     return false;
   }
