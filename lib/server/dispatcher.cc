@@ -149,33 +149,50 @@ std::string UnknownCommandError(store::ArgList args) {
   return msg;
 }
 
-awaitable<void> Dispatch(Connection& conn, store::ArgList args) {
-  const store::CommandSpec* spec = store::CommandTable::Global().Find(args[0]);
-  resp::ReplyBuilder& reply = conn.reply();
-  if (conn.tx && QueueInMulti(conn, spec, args, reply)) co_return;  // between MULTI and EXEC
-  if (!spec) {
-    reply.Error(UnknownCommandError(args));
-    co_return;
-  }
-  conn.last_command = spec->name;
-  const AdmissionPath path = conn.is_master ? AdmissionPath::kMaster : AdmissionPath::kClient;
-  if (Admission a = Admit(*spec, args, conn, path); !a.ok()) {
-    reply.Error(a.error);
-    co_return;
-  }
+namespace {
 
+// A command answered without running (queued, or refused): its reply is already written.
+awaitable<void> Answered() { co_return; }
+
+// An admitted command that may wait for its keys (a blocking command) or runs on this
+// thread with the connection (a connection handler).
+awaitable<void> RunOnConnection(Connection& conn, const store::CommandSpec* spec, store::ArgList args) {
   if ((spec->flags & store::kCmdBlocking) && !conn.is_master) {
     bool handled = co_await RunBlockingCommand(conn, *spec, args);
     if (handled) co_return;
   }
   if (spec->conn_handler) {
-    store::ConnectionContext ctx{conn, conn.server(), args, reply, nullptr};
+    store::ConnectionContext ctx{conn, conn.server(), args, conn.reply(), nullptr};
     spec->conn_handler(ctx);
     if (ctx.then) co_await ctx.then();
     conn.RefreshParserLimits();  // AUTH, HELLO or RESET may have changed it
     co_return;
   }
   co_await conn.ExecuteOnShards(spec, args);
+}
+
+}  // namespace
+
+// Not itself a coroutine: the lookup and admission run when it is called (its callers
+// await it at once) and it returns the route's task, so a shard command costs one
+// coroutine frame, its execution's.
+awaitable<void> Dispatch(Connection& conn, store::ArgList args) {
+  const store::CommandSpec* spec = store::CommandTable::Global().Find(args[0]);
+  resp::ReplyBuilder& reply = conn.reply();
+  if (conn.tx && QueueInMulti(conn, spec, args, reply)) return Answered();  // between MULTI and EXEC
+  if (!spec) {
+    reply.Error(UnknownCommandError(args));
+    return Answered();
+  }
+  conn.last_command = spec->name;
+  const AdmissionPath path = conn.is_master ? AdmissionPath::kMaster : AdmissionPath::kClient;
+  if (Admission a = Admit(*spec, args, conn, path); !a.ok()) {
+    reply.Error(a.error);
+    return Answered();
+  }
+  if (((spec->flags & store::kCmdBlocking) && !conn.is_master) || spec->conn_handler)
+    return RunOnConnection(conn, spec, args);
+  return conn.ExecuteOnShards(spec, args);
 }
 
 bool CanSquash(Connection& conn, const store::CommandSpec* spec, store::ArgList args) {

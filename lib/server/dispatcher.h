@@ -102,7 +102,8 @@ std::string UnknownCommandError(store::ArgList args);
 
 // Runs one command of `conn`'s and leaves its reply in the connection's output:
 // lookup, MULTI queueing, admission (kClient, or kMaster for the primary's stream), then
-// a blocking command's wait, a connection handler, or the shard execution.
+// a blocking command's wait, a connection handler, or the shard execution. The lookup,
+// queueing and admission happen when it is called: await the result at once.
 awaitable<void> Dispatch(Connection& conn, store::ArgList args);
 
 // The squash check: true when `spec` (the lookup of args[0], null when unknown) may
