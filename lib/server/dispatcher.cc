@@ -21,22 +21,24 @@ using Check = AdmissionCheck;
 
 // Each path's checks, in the order its Redis counterpart makes them. The first that
 // fails decides the error.
-constexpr Check kClientChecks[] = {Check::kArity,           Check::kProtected,  Check::kAuth,
-                                   Check::kLoading,         Check::kReadOnlyReplica, Check::kSubscribed,
-                                   Check::kBusyScript,      Check::kValidate,   Check::kOom};
+constexpr Check kClientChecks[] = {
+    Check::kArity,      Check::kProtected,  Check::kAuth,     Check::kLoading, Check::kReadOnlyReplica,
+    Check::kSubscribed, Check::kBusyScript, Check::kValidate, Check::kOom};
 constexpr Check kMasterChecks[] = {Check::kArity, Check::kValidate};
 // Queueing may grow memory without bound, so over maxmemory nothing is queued (kOom
-// here ignores deny-oom: see OomRefuses).
-constexpr Check kMultiQueueChecks[] = {Check::kArity,   Check::kProtected, Check::kAuth,       Check::kOom,
-                                       Check::kReadOnlyReplica, Check::kLoading, Check::kNoMulti, Check::kBusyScript};
+// ignores deny-oom on this path).
+constexpr Check kMultiQueueChecks[] = {
+    Check::kArity,   Check::kProtected, Check::kAuth, Check::kOom, Check::kReadOnlyReplica,
+    Check::kLoading, Check::kNoMulti,   Check::kBusyScript};
 constexpr Check kMultiAtOnceChecks[] = {Check::kArity};
-constexpr Check kExecChecks[] = {Check::kArity, Check::kAuth, Check::kOom, Check::kReadOnlyReplica,
-                                 Check::kBusyScript};
-constexpr Check kScriptChecks[] = {Check::kArity,           Check::kNoScript, Check::kScriptBlock,
-                                   Check::kReadOnlyReplica, Check::kOom,      Check::kValidate};
-constexpr Check kScriptReadOnlyChecks[] = {Check::kArity,       Check::kNoScript,        Check::kScriptBlock,
-                                           Check::kScriptWrite, Check::kReadOnlyReplica, Check::kOom,
-                                           Check::kValidate};
+constexpr Check kExecChecks[] = {
+    Check::kArity, Check::kAuth, Check::kOom, Check::kReadOnlyReplica, Check::kBusyScript};
+constexpr Check kScriptChecks[] = {
+    Check::kArity, Check::kNoScript, Check::kScriptBlock, Check::kReadOnlyReplica,
+    Check::kOom,   Check::kValidate};
+constexpr Check kScriptReadOnlyChecks[] = {
+    Check::kArity, Check::kNoScript, Check::kScriptBlock, Check::kScriptWrite,
+    Check::kReadOnlyReplica, Check::kOom, Check::kValidate};
 
 std::span<const Check> ChecksOf(AdmissionPath path) {
   switch (path) {
