@@ -31,17 +31,6 @@ namespace darter::server {
 
 namespace sb = store::blocking;
 
-// Friend of Connection: the wait reads the socket (to notice a disconnect and keep the
-// input a pipelining client sends meanwhile) and appends the reply.
-struct BlockingAccess {
-  static asio::ip::tcp::socket& socket(Connection& c) { return c.socket_; }
-  static std::vector<char>& in(Connection& c) { return c.in_; }
-  static size_t& in_end(Connection& c) { return c.in_end_; }
-  static bool closed(Connection& c) { return c.closed_; }
-  static std::string& out(Connection& c) { return c.out_; }
-  static awaitable<void> flush(Connection& c) { return c.Flush(); }
-};
-
 namespace {
 
 enum State : int { kWaiting, kServed, kRetry, kTimedOut, kUnblockedNil, kUnblockedErr, kGone };
@@ -553,23 +542,22 @@ void Finish(const std::shared_ptr<Waiter>& w) {
 // Reads what the client sends while it waits into the free tail of the connection's
 // buffer (parsed after the command), so that a disconnect ends the wait.
 void StartRead(Connection& c, const std::shared_ptr<Waiter>& w) {
-  std::vector<char>& in = BlockingAccess::in(c);
-  size_t& end = BlockingAccess::in_end(c);
-  if (BlockingAccess::closed(c) || end >= in.size()) return;
+  std::span<char> space = c.InputSpace();
+  if (c.closed() || space.empty()) return;
   w->read_pending = true;
-  w->socket = &BlockingAccess::socket(c);
-  BlockingAccess::socket(c).async_read_some(
-      asio::buffer(in.data() + end, in.size() - end),
+  w->socket = &c.socket();
+  c.socket().async_read_some(
+      asio::buffer(space.data(), space.size()),
       [&c, self = c.shared_from_this(), w](const boost::system::error_code& ec, size_t n) {
         w->read_pending = false;
         if (!ec) {
-          BlockingAccess::in_end(c) += n;
+          c.InputReceived(n);
           c.server().thread_stats(c.thread()).net_input_bytes += n;
         }
         // EOF / reset, or closed here (CLIENT KILL): the client is gone.
-        bool gone = (ec && ec != asio::error::operation_aborted) || BlockingAccess::closed(c);
+        bool gone = (ec && ec != asio::error::operation_aborted) || c.closed();
         if (gone && !w->finished) {
-          if (!BlockingAccess::closed(c)) c.Close();
+          if (!c.closed()) c.Close();
           if (w->TryClaim(kGone)) w->finished = true;
         }
         if (w->finished) {
@@ -606,7 +594,7 @@ std::shared_ptr<Waiter> NewWaiter(Connection& c, const sb::BlockingCall& call, s
   w->call = call;
   w->argv.assign(args.begin(), args.end());
   w->home = &c.server().shards().at(c.thread()).ctx();
-  w->timer = std::make_unique<asio::steady_timer>(BlockingAccess::socket(c).get_executor());
+  w->timer = std::make_unique<asio::steady_timer>(c.socket().get_executor());
   if (call.stream) w->stream_ids.resize(call.key_args.size());
   w->links.resize(call.key_args.size());
   if (call.kind == sb::Kind::kXreadgroup) {
@@ -646,7 +634,6 @@ awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& s
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (call->timeout_ms > 0)
     deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(call->timeout_ms);
-  std::string& out = BlockingAccess::out(conn);
   bool retried = false;  // this attempt follows a wake-up as a BLMOVE waiter
   std::vector<uint64_t> held_chains;  // the move chains that wake-up serves
   while (true) {
@@ -674,14 +661,12 @@ awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& s
     chains::Unref(held_chains);
     held_chains.clear();
     retried = false;
-    if (!sb::IsNullReply(first) || BlockingAccess::closed(conn)) {
-      out += first;
+    if (!sb::IsNullReply(first) || conn.closed()) {
+      conn.reply().Raw(first);
       co_return true;
     }
     if (deadline && std::chrono::steady_clock::now() >= *deadline) {
-      resp::ReplyBuilder nb(&out);
-      nb.SetProtocol(conn.protocol());
-      nb.NullArray();
+      conn.reply().NullArray();  // in the connection's protocol
       co_return true;
     }
     std::shared_ptr<Waiter> w = NewWaiter(conn, *call, args);
@@ -699,7 +684,7 @@ awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& s
     g_blocked.fetch_add(1, std::memory_order_relaxed);
     // Replies of earlier pipelined commands go out now, as Redis writes them before a
     // client blocks.
-    if (!out.empty()) co_await BlockingAccess::flush(conn);
+    if (conn.output_buffer_size() != 0) co_await conn.Flush();
     // Wait until the state is claimed (served, timed out, unblocked, gone) and the
     // read started meanwhile has ended.
     if (!w->finished) StartRead(conn, w);
@@ -722,13 +707,11 @@ awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& s
       continue;
     }
     if (state == kServed) {
-      out += w->reply;
+      conn.reply().Raw(w->reply);
     } else if (state == kUnblockedErr) {
-      resp::ReplyBuilder(&out).Error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+      conn.reply().Error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
     } else if (state == kTimedOut || state == kUnblockedNil) {
-      resp::ReplyBuilder nb(&out);
-      nb.SetProtocol(conn.protocol());
-      nb.NullArray();
+      conn.reply().NullArray();
     }
     co_return true;  // kGone: the client disconnected; nothing to say
   }

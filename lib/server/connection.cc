@@ -3,16 +3,12 @@
 #include <cstdio>
 #include <cstring>
 
-#include "server/blocking.h"
-#include "server/log.h"
-#include "server/server.h"
 #include "server/cross_thread.h"
-#include "server/multi_family.h"
+#include "server/dispatcher.h"
+#include "server/log.h"
 #include "server/protected_actions.h"
-#include "server/pubsub_family.h"
-#include "server/script_family.h"
+#include "server/server.h"
 #include "server/transaction.h"
-#include "store/errors.h"
 #include "store/shard.h"
 #include "store/string_util.h"
 
@@ -63,20 +59,6 @@ std::string Repr(std::string_view s) {
 }
 }  // namespace
 
-std::string UnknownCommandError(store::ArgList args) {
-  std::string list;
-  for (size_t i = 1; i < args.size() && list.size() < 128; ++i) {
-    list.push_back('\'');
-    list.append(args[i].substr(0, 128 - list.size()));
-    list.append("' ");
-  }
-  std::string msg = "ERR unknown command '";
-  msg.append(args[0].substr(0, 128));
-  msg.append("', with args beginning with: ");
-  msg.append(list);
-  return msg;
-}
-
 Connection::Connection(Server& server, unsigned thread, asio::ip::tcp::socket socket, uint64_t id)
     : server_(server),
       thread_ref_(server.shards().at(thread)),
@@ -118,12 +100,9 @@ std::string Connection::Describe(int64_t now_ms) const {
   s += " name=" + name;
   s += " age=" + std::to_string((now_ms - created_ms) / 1000);
   s += " idle=" + std::to_string((now_ms - last_interaction_ms) / 1000);
-  s += replica_feed              ? " flags=S"
-       : InSubscribedMode(*this) ? " flags=P"
-       : IsClientBlocked(id_)    ? " flags=b"
-                                 : " flags=N";
+  s += ClientListFlags(*this);
   s += " db=" + std::to_string(db);
-  s += PubSubClientFields(*this) + " multi=-1";
+  s += ClientListFamilyFields(*this) + " multi=-1";
   s += " qbuf=" + std::to_string(in_end_ - in_pos_) + " qbuf-free=" + std::to_string(in_.size() - in_end_);
   s += " argv-mem=0 multi-mem=0 rbs=" + std::to_string(in_.size()) + " rbp=0";
   s += " obl=0 oll=0 omem=" + std::to_string(pending_output()) + " tot-mem=" + std::to_string(in_.size() + out_.capacity());
@@ -133,7 +112,7 @@ std::string Connection::Describe(int64_t now_ms) const {
 
 awaitable<void> Connection::Flush() {
   // Replies leave after the BLMOVE chains that writes before them set off (blocking.h).
-  if (!out_.empty()) co_await AwaitMoveChains();
+  if (!out_.empty()) co_await AwaitRepliesMayLeave();
   if (push_writing_) co_await WaitForPushWriter();
   if (out_.empty() || closed_) {
     out_.clear();
@@ -249,8 +228,7 @@ awaitable<void> Connection::Run() {
     if (stop) break;
   }
   Close();
-  ReleaseTransaction(*this);
-  if (subscriber) DropSubscriptions(*this);
+  ReleaseClientState(*this);
   server_.connections(thread_).erase(id_);
   server_.connected_clients().fetch_sub(1, std::memory_order_relaxed);
 }
@@ -290,7 +268,7 @@ void Connection::RefreshParserLimits() {
 bool Connection::OutputLimitReached() {
   // The primary's link drops its replies; a replica's feed has its own check.
   if (closed_ || is_master || replica_feed) return closed_;
-  ClientClass cls = InSubscribedMode(*this) ? ClientClass::kPubSub : ClientClass::kNormal;
+  ClientClass cls = InPubSubOutputClass(*this) ? ClientClass::kPubSub : ClientClass::kNormal;
   int64_t now = store::UnixTimeMs();
   if (!output_limit_.Exceeded(cls, OutputBufferUsage(pending_output()), now)) return false;
   // Redis frees such a client instead of buffering without end, and sends it nothing
@@ -337,23 +315,8 @@ void Connection::WatchOutputLimits() {
 }
 
 bool Connection::Squashable(BatchEntry& e) {
-  const store::CommandSpec* spec = store::CommandTable::Global().Find(e.args[0]);
-  e.spec = spec;
-  if (!spec || !spec->shard_handler || spec->key_extractor || spec->validate || spec->first_key <= 0 ||
-      spec->last_key != spec->first_key || InMulti(*this))
-    return false;
-  int argc = static_cast<int>(e.args.size());
-  if (spec->first_key >= argc) return false;
-  if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) return false;
-  // The primary's stream skips the admission checks, as Execute does for it.
-  if (is_master) return true;
-  if (!authenticated || server_.loading()) return false;
-  if (subscriber && !SubscribedModeError(*this, *spec, e.args).empty()) return false;
-  if (spec->is_write() && server_.is_replica()) return false;
-  if ((spec->flags & store::kCmdDenyOom) && server_.config().maxmemory() &&
-      server_.used_memory() > server_.config().maxmemory())
-    return false;
-  return true;
+  e.spec = store::CommandTable::Global().Find(e.args[0]);
+  return CanSquash(*this, e.spec, e.args);
 }
 
 awaitable<void> Connection::ExecuteBatch() {
@@ -374,11 +337,19 @@ awaitable<void> Connection::ExecuteBatch() {
     if (j == i) j = i + 1;  // not squashable: run it alone
     for (; i < j; ++i) {
       stats.commands_processed++;
-      co_await Execute(store::ArgList(batch_[i].args));
+      co_await Dispatch(*this, store::ArgList(batch_[i].args));
       if (close_after_reply || closed_ || OutputLimitReached()) co_return;
       co_await FlushIfLarge();
     }
   }
+}
+
+awaitable<std::string> Connection::ExecuteAsMaster(store::ArgList args) {
+  co_await Dispatch(*this, args);
+  std::string error;
+  if (!out_.empty() && out_[0] == '-') error = out_.substr(1, out_.find('\r') - 1);
+  out_.clear();
+  co_return error;
 }
 
 awaitable<std::string> Connection::ExecutePipelineAsMaster(const std::vector<std::vector<std::string_view>>& commands) {
@@ -444,70 +415,8 @@ awaitable<void> Connection::RunSquashed(size_t begin, size_t end) {
   for (auto& r : replies) out_ += r;
 }
 
-awaitable<void> Connection::Execute(store::ArgList args) {
-  const store::CommandSpec* spec = store::CommandTable::Global().Find(args[0]);
-  if (tx && QueueInMulti(*this, spec, args, reply_)) co_return;  // between MULTI and EXEC
-  if (!spec) {
-    reply_.Error(UnknownCommandError(args));
-    co_return;
-  }
-  last_command = spec->name;
-  if ((spec->arity > 0 && static_cast<int>(args.size()) != spec->arity) ||
-      (spec->arity < 0 && static_cast<int>(args.size()) < -spec->arity)) {
-    reply_.Error(store::errors::WrongArity(spec->name));
-    co_return;
-  }
-  if (!is_master) {
-    if (std::string err = ProtectedCommandError(*spec, *this); !err.empty()) {
-      reply_.Error(err);
-      co_return;
-    }
-    if (!authenticated && !(spec->flags & store::kCmdNoAuth) && !server_.config().requirepass().empty()) {
-      reply_.Error(store::errors::kNoAuth);
-      co_return;
-    }
-    if (server_.loading() && !(spec->flags & store::kCmdLoading)) {
-      reply_.Error("LOADING Redis is loading the dataset in memory");
-      co_return;
-    }
-    if (spec->is_write() && server_.is_replica() && server_.config().Snapshot().replica_read_only) {
-      reply_.Error("READONLY You can't write against a read only replica.");
-      co_return;
-    }
-  }
-  if (subscriber && !is_master) {
-    std::string err = SubscribedModeError(*this, *spec, args);
-    if (!err.empty()) {
-      reply_.Error(err);
-      co_return;
-    }
-  }
-  if (!is_master && ScriptBusyRefuses(*spec, args, reply_)) co_return;
-  if (spec->validate) {
-    std::string err = spec->validate(args);
-    if (!err.empty()) {
-      reply_.Error(err);
-      co_return;
-    }
-  }
-  if (!is_master && (spec->flags & store::kCmdDenyOom) && server_.config().maxmemory() &&
-      server_.used_memory() > server_.config().maxmemory()) {
-    reply_.Error(store::errors::kOom);
-    co_return;
-  }
-
-  if ((spec->flags & store::kCmdBlocking) && !is_master) {
-    bool handled = co_await RunBlockingCommand(*this, *spec, args);
-    if (handled) co_return;
-  }
-  if (spec->conn_handler) {
-    store::ConnectionContext ctx{*this, server_, args, reply_, nullptr};
-    spec->conn_handler(ctx);
-    if (ctx.then) co_await ctx.then();
-    RefreshParserLimits();  // AUTH, HELLO or RESET may have changed it
-    co_return;
-  }
-
+// The shard-execution tail of a command Dispatch admitted (dispatcher.h).
+awaitable<void> Connection::ExecuteOnShards(const store::CommandSpec* spec, store::ArgList args) {
   ShardSet& shards = server_.shards();
   if (spec->shard_handler) {
     // The common case: one key, named by a fixed position; no allocation for it.

@@ -1,6 +1,7 @@
 // Connection: one client. Lives on one shard thread for its whole life: reads,
-// parses pipelined requests, runs each command (inline when its key is on this
-// thread, else on the owner shard), gathers the replies and writes them in one call.
+// parses pipelined requests, hands each command to the dispatcher (dispatcher.h: lookup,
+// admission, routing), which runs it inline when its key is on this thread, else on the
+// owner shard; gathers the replies and writes them in one call.
 //
 // Thread-safety: every member is touched only on the owning thread. Other threads
 // reach a connection (CLIENT KILL, CLIENT LIST) by posting to that thread.
@@ -8,6 +9,7 @@
 
 #include <deque>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,14 +24,9 @@ namespace darter::server {
 class Server;
 class ShardThread;
 struct ClientTransaction;
-
-// Redis 7.0's reply to an unknown command (also given when MULTI queues one).
-std::string UnknownCommandError(store::ArgList args);
 struct Subscriber;
 
 class Connection : public std::enable_shared_from_this<Connection> {
-  friend struct BlockingAccess;  // blocking.cc: reads and replies while a command waits
-
  public:
   Connection(Server& server, unsigned thread, asio::ip::tcp::socket socket, uint64_t id);
 
@@ -66,13 +63,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool is_master = false;
   // Runs one command of the stream; returns the error reply ("" when it succeeded), so
   // the link can report commands the primary accepted but this server refused.
-  awaitable<std::string> ExecuteAsMaster(store::ArgList args) {
-    co_await Execute(args);
-    std::string error;
-    if (!out_.empty() && out_[0] == '-') error = out_.substr(1, out_.find('\r') - 1);
-    out_.clear();
-    co_return error;
-  }
+  awaitable<std::string> ExecuteAsMaster(store::ArgList args);
 
   // The multi-flow replica's apply (replica_flows.cc): runs `commands` in order, squashing
   // runs of single-key commands per shard in parallel as a client pipeline does; replies
@@ -101,10 +92,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return out_.size() - out_sent_ + push_.size() + wbuf_.size() - wbuf_sent_;
   }
 
- private:
-  // Runs one command; its reply is in out_ when the returned awaitable completes.
-  awaitable<void> Execute(store::ArgList args);
+  // For the dispatcher (dispatcher.h). The reply builder writing this client's output.
+  resp::ReplyBuilder& reply() { return reply_; }
+  // Re-reads the parser's limits (proto-max-bulk-len, the unauthenticated caps): after a
+  // command that may change them (AUTH, HELLO, RESET). Read on every read too.
+  void RefreshParserLimits();
+  // The shard execution of a command the dispatcher admitted (not a connection-level
+  // one): its shard handler, inline when its key is on this thread and unlocked, else on
+  // the key's shard; or its multi-shard op through the transaction layer.
+  awaitable<void> ExecuteOnShards(const store::CommandSpec* spec, store::ArgList args);
+
+  // For a command that waits (blocking.cc): while it waits, the client's input is read
+  // into the buffer's free tail (so a disconnect ends the wait and pipelined requests
+  // are kept for after it), and the replies produced before it are written.
+  bool closed() const { return closed_; }
+  // The free tail of the input buffer; InputReceived(n) adds n bytes read into it.
+  std::span<char> InputSpace() { return {in_.data() + in_end_, in_.size() - in_end_}; }
+  void InputReceived(size_t n) { in_end_ += n; }
+  // Writes the output produced so far (after the BLMOVE chains it waits for, blocking.h).
   awaitable<void> Flush();
+
+ private:
   // Push's writer (connection_push.cc): drains push_ while no batch is writing.
   void StartPushWriter();
   awaitable<void> PushWriter();
@@ -126,9 +134,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // client-query-buffer-limit: logs and closes the client when its pending request bytes
   // pass the limit. Returns true when it did.
   bool QueryBufferLimitReached();
-  // proto-max-bulk-len, and the unauthenticated caps while a password is required and not
-  // yet given; read from the configuration on every read (atomics, cheap).
-  void RefreshParserLimits();
   // client-output-buffer-limit for this client's class: logs and closes the client when
   // its unsent output passes the class's hard limit, or its soft limit for longer than
   // soft_seconds, dropping the output not yet handed to a write. Returns true when it did.
@@ -143,8 +148,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<void> FlushIfLarge();
   // Writes all of `buf`, counting progress in `*sent` (read by pending_output()).
   awaitable<boost::system::error_code> WriteAll(const std::string& buf, size_t* sent);
-  // True when `e` can join a squashed run: a known single-key shard command that passes
-  // every admission check (arity, auth, loading, read-only, OOM) right now.
+  // True when `e` can join a squashed run (dispatcher.h, CanSquash); sets e.spec.
   bool Squashable(BatchEntry& e);
   awaitable<void> RunSquashed(size_t begin, size_t end);
 

@@ -8,7 +8,6 @@
 // PushWriter).
 #include "server/connection.h"
 #include "server/log.h"
-#include "server/pubsub_family.h"
 #include "server/server.h"
 #include "store/string_util.h"
 

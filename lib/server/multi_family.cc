@@ -7,11 +7,9 @@
 
 #include "server/connection.h"
 #include "server/cross_thread.h"
-#include "server/protected_actions.h"
-#include "server/script_family.h"
+#include "server/dispatcher.h"
 #include "server/server.h"
 #include "server/transaction.h"
-#include "store/errors.h"
 #include "store/multi_shard_op.h"
 #include "store/shard.h"
 #include "store/string_util.h"
@@ -67,39 +65,12 @@ void EndTransaction(Server& srv, ClientTransaction& tx) {
   DropWatches(srv, tx);
 }
 
-// The error a command gets when MULTI tries to queue it, or "" (Redis's processCommand
-// checks, in its order, after the unknown-command and arity checks).
-std::string QueueTimeError(Connection& conn, const store::CommandSpec& spec, store::ArgList args) {
-  Server& srv = conn.server();
-  if (std::string err = ProtectedCommandError(spec, conn); !err.empty()) return err;
-  if (!conn.authenticated && !(spec.flags & store::kCmdNoAuth) && !srv.config().requirepass().empty())
-    return std::string(store::errors::kNoAuth);
-  // Queuing may grow memory without bound, so over maxmemory nothing is queued.
-  if (srv.config().maxmemory() && srv.used_memory() > srv.config().maxmemory())
-    return std::string(store::errors::kOom);
-  if (spec.is_write() && srv.is_replica() && srv.config().Snapshot().replica_read_only)
-    return "READONLY You can't write against a read only replica.";
-  if (srv.loading() && !(spec.flags & store::kCmdLoading)) return "LOADING Redis is loading the dataset in memory";
-  if (spec.flags & store::kCmdNoMulti) return "ERR Command not allowed inside a transaction";
-  // As outside MULTI (Connection::Execute), a primary's stream is never refused BUSY.
-  if (!conn.is_master) return std::string(ScriptBusyError(spec, args));
-  return {};
-}
-
-// Why EXEC itself is refused, or "": as a command it carries the flags of what it queued.
-std::string ExecTimeError(Connection& conn, const ClientTransaction& tx, store::ArgList args) {
-  Server& srv = conn.server();
+// The flags EXEC is admitted with: those of the commands it would run (dispatcher.h,
+// AdmissionPath::kExec).
+uint32_t QueuedFlags(const ClientTransaction& tx) {
   uint32_t flags = 0;
   for (auto& c : tx.queued) flags |= c.spec ? c.spec->flags : 0;
-  if (!conn.authenticated && !srv.config().requirepass().empty()) return std::string(store::errors::kNoAuth);
-  if ((flags & store::kCmdDenyOom) && srv.config().maxmemory() && srv.used_memory() > srv.config().maxmemory())
-    return std::string(store::errors::kOom);
-  if ((flags & store::kCmdWrite) && srv.is_replica() && srv.config().Snapshot().replica_read_only)
-    return "READONLY You can't write against a read only replica.";
-  // A busy script refuses EXEC itself, which aborts the transaction.
-  const store::CommandSpec* exec = store::CommandTable::Global().Find("exec");
-  if (exec && !conn.is_master) return std::string(ScriptBusyError(*exec, args));
-  return {};
+  return flags;
 }
 
 // Whether a connection-level command queued in a block must run on the client's thread.
@@ -353,19 +324,18 @@ bool QueueInMulti(Connection& conn, const store::CommandSpec* spec, store::ArgLi
   if (!InMulti(conn)) return false;
   ClientTransaction& tx = *conn.tx;
   std::string error;
-  int argc = static_cast<int>(args.size());
   const bool exec = spec && spec->name == "exec";
   if (!spec) {
     error = UnknownCommandError(args);
-  } else if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) {
-    error = store::errors::WrongArity(spec->name);
   } else if (exec) {
-    error = ExecTimeError(conn, tx, args);
+    // A busy script refuses EXEC itself, which aborts the transaction.
+    error = Admit(*spec, args, conn, AdmissionPath::kExec, QueuedFlags(tx)).error;
     if (error.empty()) return false;
   } else if (spec->name == "discard" || spec->name == "quit" || spec->name == "reset") {
-    return false;
+    error = Admit(*spec, args, conn, AdmissionPath::kMultiAtOnce).error;
+    if (error.empty()) return false;
   } else {
-    error = QueueTimeError(conn, *spec, args);
+    error = Admit(*spec, args, conn, AdmissionPath::kMultiQueue).error;
     if (error.empty() && (spec->name == "multi" || spec->name == "watch")) return false;
   }
   if (exec) {

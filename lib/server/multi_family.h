@@ -1,8 +1,8 @@
 // MULTI, EXEC, DISCARD, WATCH, UNWATCH: a client's transaction state, and the hooks a
 // Connection calls (docs/transactions.md, "Client transactions").
 //
-// Inside MULTI a connection queues its commands (Connection::Execute calls QueueInMulti
-// first thing). EXEC runs the queue as one store::ExecBlockOp through the transaction
+// Inside MULTI a connection queues its commands (Dispatch, dispatcher.h, calls
+// QueueInMulti first thing). EXEC runs the queue as one store::ExecBlockOp through the transaction
 // layer — atomic across shards — after checking the client's WATCHes on the watched
 // keys' shards inside the same transaction (watch_registry.h).
 //
@@ -43,13 +43,14 @@ struct ClientTransaction {
 // must not squash them).
 bool InMulti(const Connection& conn);
 
-// Called by Connection::Execute while InMulti. Replies QUEUED, or the queue-time error
-// (unknown command, arity, NOAUTH, LOADING, READONLY, OOM, not allowed in MULTI) that
-// makes EXEC abort, and returns true; returns false for the commands that act at once
-// inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT), which then run as usual.
+// Called by Dispatch (dispatcher.h) while InMulti. Replies QUEUED, or the queue-time
+// error (unknown command, or refused by admission: AdmissionPath::kMultiQueue, kExec,
+// kMultiAtOnce) that makes EXEC abort, and returns true; returns false for the commands
+// that act at once inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET), which then
+// run as usual.
 bool QueueInMulti(Connection& conn, const store::CommandSpec* spec, store::ArgList args, resp::ReplyBuilder& reply);
 
-// For checks that Connection::Execute makes before QueueInMulti (Redis rejects, for
+// For checks that Dispatch makes before QueueInMulti (Redis rejects, for
 // instance, a RESP2 subscribed client's other commands before queueing them): after
 // replying the error, call this so that EXEC aborts, as Redis's rejectCommand does.
 // No-op outside MULTI.

@@ -27,6 +27,7 @@ namespace darter::server {
 
 class Server;
 class Connection;
+struct ReplicaFlow;  // replica_flows.cc
 struct ReplicationSnapshot;
 
 class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
@@ -36,7 +37,6 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
 
   void Start();
   struct FlowRun;  // replica_flows.cc
-  friend struct ReplicaFlowAccess;
   // Stops replicating; the data stays. Safe from any thread; idempotent.
   void Stop();
   // Server teardown, every shard loop stopped but none destroyed yet: drops the sockets
@@ -73,6 +73,11 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   // Multi-flow replication from a Darter primary (replica_flows.cc): the handshake's
   // reply array has been read.
   awaitable<SessionEnd> MultiFlowSession(std::string master_id, std::string sync_id, unsigned flow_count);
+  // One flow of that session: connect, DARTER FLOW, then frames until the run fails.
+  // Runs on flow->ctx, reaching the link's state on thread 0 through `to_thread0`.
+  static awaitable<void> RunFlow(std::shared_ptr<ReplicaLink> link, Server& server, std::shared_ptr<FlowRun> run,
+                                 std::shared_ptr<ReplicaFlow> flow, std::string host, int port, std::string master_id,
+                                 std::string sync_id, int64_t lsn, std::function<void(std::function<void()>)> to_thread0);
   awaitable<void> ApplyMerged(FlowRun& run);
   awaitable<bool> StreamCommands();
   awaitable<bool> ApplyChunk();

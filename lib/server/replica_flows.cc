@@ -21,6 +21,20 @@
 
 namespace darter::server {
 
+// One flow of a multi-flow run (replica.h).
+struct ReplicaFlow {
+  unsigned index = 0;
+  asio::io_context* ctx = nullptr;
+  std::unique_ptr<asio::ip::tcp::socket> socket;  // on ctx only
+  std::atomic<int> handshake{0};                  // 0: waiting, 1: FULL, 2: PARTIAL, -1: failed
+  std::atomic<bool> go{false};
+  std::atomic<bool> loaded{false};  // thread 0 sets it with the snapshot's LSN
+  std::atomic<bool> done{false};    // the flow's coroutine ended
+  std::atomic<uint64_t> rdb_bytes{0}, keys{0};
+  std::atomic<uint64_t> ack_lsn{0};
+  std::atomic<int64_t> last_io_ms{0};
+};
+
 namespace {
 
 constexpr size_t kFlowReadChunk = 256 * 1024;
@@ -37,19 +51,6 @@ awaitable<void> SleepMs(asio::steady_timer& timer, int64_t ms) {
   boost::system::error_code ec;
   co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
 }
-
-struct ReplicaFlow {
-  unsigned index = 0;
-  asio::io_context* ctx = nullptr;
-  std::unique_ptr<asio::ip::tcp::socket> socket;  // on ctx only
-  std::atomic<int> handshake{0};                  // 0: waiting, 1: FULL, 2: PARTIAL, -1: failed
-  std::atomic<bool> go{false};
-  std::atomic<bool> loaded{false};  // thread 0 sets it with the snapshot's LSN
-  std::atomic<bool> done{false};    // the flow's coroutine ended
-  std::atomic<uint64_t> rdb_bytes{0}, keys{0};
-  std::atomic<uint64_t> ack_lsn{0};
-  std::atomic<int64_t> last_io_ms{0};
-};
 
 // What the merger releases, copied out so it can be applied across co_awaits.
 struct MergedItem {
@@ -167,15 +168,6 @@ awaitable<void> FlowAckLoop(std::shared_ptr<ReplicaLink::FlowRun> run, std::shar
 
 }  // namespace
 
-// The flows' way into the link's state on thread 0.
-struct ReplicaFlowAccess {
-  // One flow: connect, DARTER FLOW, then frames until the run fails. Runs on flow->ctx.
-  static awaitable<void> RunFlow(std::shared_ptr<ReplicaLink> link, Server& server,
-                               std::shared_ptr<ReplicaLink::FlowRun> run, std::shared_ptr<ReplicaFlow> flow,
-                               std::string host, int port, std::string master_id, std::string sync_id, int64_t lsn,
-                               std::function<void(std::function<void()>)> to_thread0);
-};
-
 awaitable<ReplicaLink::SessionEnd> ReplicaLink::MultiFlowSession(std::string master_id, std::string sync_id,
                                                                  unsigned flow_count) {
   auto self = shared_from_this();
@@ -202,7 +194,7 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::MultiFlowSession(std::string mas
   for (unsigned i = 0; i < flow_count; ++i) {
     int64_t lsn = resume ? static_cast<int64_t>(flow_lsn_[i]) : -1;
     asio::co_spawn(*run->flows[i]->ctx,
-                   ReplicaFlowAccess::RunFlow(self, server_, run, run->flows[i], host_, port_, master_id, sync_id, lsn, to_thread0),
+                   RunFlow(self, server_, run, run->flows[i], host_, port_, master_id, sync_id, lsn, to_thread0),
                    asio::detached);
   }
   UpdateState([&](ReplicationSnapshot& s) {
@@ -434,10 +426,10 @@ awaitable<void> ReplicaLink::ApplyMerged(FlowRun& run) {
   }
 }
 
-awaitable<void> ReplicaFlowAccess::RunFlow(std::shared_ptr<ReplicaLink> link, Server& server,
-                               std::shared_ptr<ReplicaLink::FlowRun> run, std::shared_ptr<ReplicaFlow> flow,
-                               std::string host, int port, std::string master_id, std::string sync_id, int64_t lsn,
-                               std::function<void(std::function<void()>)> to_thread0) {
+awaitable<void> ReplicaLink::RunFlow(std::shared_ptr<ReplicaLink> link, Server& server, std::shared_ptr<FlowRun> run,
+                                     std::shared_ptr<ReplicaFlow> flow, std::string host, int port,
+                                     std::string master_id, std::string sync_id, int64_t lsn,
+                                     std::function<void(std::function<void()>)> to_thread0) {
   struct Done {
     ReplicaFlow* f;
     ~Done() { f->done = true; }

@@ -11,6 +11,7 @@
 
 #include "server/connection.h"
 #include "server/cross_thread.h"
+#include "server/dispatcher.h"
 #include "server/script_fiber.h"
 #include "server/script_lua.h"
 #include "server/script_sha1.h"
@@ -162,32 +163,15 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
   const store::CommandSpec* spec = store::CommandTable::Global().Find(argv[0]);
   if (!spec) return "ERR Unknown Redis command called from script";
   std::vector<std::string_view> args(argv.begin(), argv.end());
-  int argc = static_cast<int>(args.size());
-  if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity))
-    return "ERR Wrong number of args calling Redis command from script";
-  // Blocking commands run as their non-blocking forms (the table handlers never wait).
-  if (spec->flags & store::kCmdNoScript) return kNotAllowed;
-  if (spec->name == "xread" || spec->name == "xreadgroup") {
-    for (size_t i = 1; i < argv.size() && !EqualsIgnoreCase(argv[i], "streams"); ++i)
-      if (EqualsIgnoreCase(argv[i], "block"))
-        return "ERR " + spec->name + " command is not allowed with BLOCK option from scripts";
-  }
-  if (job_.read_only && spec->is_write()) return "ERR Write commands are not allowed from read-only scripts.";
-  Server& server = *job_.server;
-  if (spec->is_write() && server.is_replica() && !job_.conn->is_master &&
-      server.config().Snapshot().replica_read_only)
-    return "READONLY You can't write against a read only replica.";
-  if ((spec->flags & store::kCmdDenyOom) && server.config().maxmemory() &&
-      server.used_memory() > server.config().maxmemory())
-    return std::string(store::errors::kOom);
+  Admission admission =
+      Admit(*spec, args, *job_.conn, job_.read_only ? AdmissionPath::kScriptReadOnly : AdmissionPath::kScript);
   resp::ReplyBuilder rb(&reply);
   rb.SetProtocol(protocol);
-  if (spec->validate) {
-    std::string err = spec->validate(args);
-    if (!err.empty()) {
-      rb.Error(err);
-      return "";
-    }
+  if (!admission.ok()) {
+    // Invalid arguments are the command's error reply; the other refusals are the call's.
+    if (admission.refused_by != AdmissionCheck::kValidate) return admission.error;
+    rb.Error(admission.error);
+    return "";
   }
   if (spec->name == "select") {
     auto v = store::ParseInt64(args[1]);
@@ -712,8 +696,7 @@ void EvalRoCommand(ConnectionContext& c) { EvalGeneric(c, false, true); }
 void EvalShaRoCommand(ConnectionContext& c) { EvalGeneric(c, true, true); }
 
 bool SubArity(ConnectionContext& c, int arity) {
-  int argc = static_cast<int>(c.args.size());
-  if ((arity > 0 && argc != arity) || (arity < 0 && argc < -arity)) {
+  if (!store::CommandSpec::ArityAllows(arity, c.args.size())) {
     c.reply.Error(store::errors::WrongArity("script|" + store::ToLower(c.args[1])));
     return false;
   }
@@ -846,13 +829,6 @@ std::string_view ScriptBusyError(const store::CommandSpec& spec, store::ArgList 
     for (size_t i = 1; i < args.size(); ++i)
       if (EqualsIgnoreCase(args[i], "nosave")) return {};
   return kBusyError;
-}
-
-bool ScriptBusyRefuses(const store::CommandSpec& spec, store::ArgList args, resp::ReplyBuilder& reply) {
-  std::string_view err = ScriptBusyError(spec, args);
-  if (err.empty()) return false;
-  reply.Error(err);
-  return true;
 }
 
 void RegisterScriptFamily(store::CommandTable& t) {

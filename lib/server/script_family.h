@@ -64,10 +64,8 @@ std::atomic<int64_t>& LuaTimeLimitMs();
 // they did not declare still run atomically (at the price of concurrency).
 std::atomic<bool>& LuaAllowUndeclaredKeys();
 
-// The BUSY error when a script is busy and `spec` may not run meanwhile, else empty.
+// The BUSY error when a script is busy and `spec` may not run meanwhile, else empty
+// (the dispatcher's admission, dispatcher.h).
 std::string_view ScriptBusyError(const store::CommandSpec& spec, store::ArgList args);
-// Called by the connection before running a command: true (with the BUSY error written)
-// when a script is busy and `spec` may not run meanwhile.
-bool ScriptBusyRefuses(const store::CommandSpec& spec, store::ArgList args, resp::ReplyBuilder& reply);
 
 }  // namespace darter::server

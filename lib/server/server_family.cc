@@ -40,8 +40,7 @@ constexpr const char* kDarterVersion = "0.1.0";
 // Redis 7.0 checks each subcommand's arity like a command's, naming it "container|sub".
 // `arity` follows the command-table convention (negative: at least).
 bool SubcommandArityOk(ConnectionContext& c, std::string_view container, int arity) {
-  int argc = static_cast<int>(c.args.size());
-  if ((arity > 0 && argc != arity) || (arity < 0 && argc < -arity)) {
+  if (!store::CommandSpec::ArityAllows(arity, c.args.size())) {
     c.reply.Error(store::errors::WrongArity(std::string(container) + "|" + ToLower(c.args[1])));
     return false;
   }
@@ -535,8 +534,7 @@ void CommandCommand(ConnectionContext& c) {
       c.reply.Error("ERR Invalid command specified");
       return;
     }
-    if ((s->arity > 0 && static_cast<int>(cmd.size()) != s->arity) ||
-        static_cast<int>(cmd.size()) < -s->arity) {
+    if (!s->ArityOk(cmd.size())) {
       c.reply.Error("ERR Invalid number of arguments specified for command");
       return;
     }

@@ -87,6 +87,12 @@ struct CommandSpec {
   std::vector<std::string> categories;  // ACL categories for COMMAND INFO, e.g. "@string"
 
   bool is_write() const { return flags & kCmdWrite; }
+  // Whether `argc` arguments (the name included) fit `arity`: > 0 exactly, < 0 at least
+  // -arity, 0 any. ArityAllows is the same rule for a subcommand's own arity.
+  bool ArityOk(size_t argc) const { return ArityAllows(arity, argc); }
+  static bool ArityAllows(int arity, size_t argc) {
+    return arity >= 0 ? (arity == 0 || argc == static_cast<size_t>(arity)) : argc >= static_cast<size_t>(-arity);
+  }
   // Indices into args of the command's keys.
   std::vector<size_t> KeyIndices(ArgList args) const;
 };

@@ -23,11 +23,6 @@ class InBlockScope {
   bool was_;
 };
 
-bool ArityOk(const CommandSpec& spec, size_t argc_size) {
-  int argc = static_cast<int>(argc_size);
-  return !((spec.arity > 0 && argc != spec.arity) || (spec.arity < 0 && argc < -spec.arity));
-}
-
 // SELECT's argument as SELECT checks it: an int32, then a valid db index.
 std::optional<int64_t> SelectIndex(std::string_view arg, std::string_view* error, unsigned db_count) {
   auto v = ParseInt64(arg);
@@ -52,7 +47,7 @@ ExecBlockOp::ExecBlockOp(std::vector<Command> commands, unsigned start_db, unsig
   for (auto& c : commands_) {
     if (!c.spec) continue;
     std::vector<std::string_view> args(c.argv.begin(), c.argv.end());
-    if (!ArityOk(*c.spec, args.size())) continue;
+    if (!c.spec->ArityOk(args.size())) continue;
     for (size_t i : c.spec->KeyIndices(args)) lock_storage_.push_back(c.argv[i]);
   }
   for (auto& s : lock_storage_) lock_args_.push_back(s);
@@ -106,7 +101,7 @@ void ExecBlockOp::Prepare(unsigned shard_count) {
       if (v && *v != static_cast<int64_t>(db_)) whole_shards_ = true;
       continue;
     }
-    if (!cmd.spec || !ArityOk(*cmd.spec, args.size())) continue;
+    if (!cmd.spec || !cmd.spec->ArityOk(args.size())) continue;
     if (cmd.spec->shard_handler && cmd.spec->KeyIndices(args).empty()) whole_shards_ = true;
     if (!cmd.spec->multi_shard) continue;
     auto probe = cmd.spec->multi_shard(args);
@@ -155,8 +150,7 @@ HopPlan ExecBlockOp::AdvanceTo(size_t index) {
       rb.Error("ERR unknown command '" + cmd.argv[0] + "'");
       continue;
     }
-    int argc = static_cast<int>(current_args_.size());
-    if ((cmd.spec->arity > 0 && argc != cmd.spec->arity) || (cmd.spec->arity < 0 && argc < -cmd.spec->arity)) {
+    if (!cmd.spec->ArityOk(current_args_.size())) {
       rb.Error(errors::WrongArity(cmd.spec->name));
       continue;
     }

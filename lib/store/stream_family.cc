@@ -559,8 +559,7 @@ bool SubcommandOk(CommandContext& c, std::string_view container,
   std::string sub = ToLower(c.args[1]);
   for (auto [name, arity] : arities) {
     if (sub != name) continue;
-    int argc = static_cast<int>(c.args.size());
-    if ((arity > 0 && argc != arity) || (arity < 0 && argc < -arity)) {
+    if (!CommandSpec::ArityAllows(arity, c.args.size())) {
       c.reply.Error(errors::WrongArity(std::string(container) + "|" + sub));
       return false;
     }

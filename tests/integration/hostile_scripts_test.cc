@@ -197,6 +197,29 @@ TEST_CASE("a busy script on either thread: every client gets BUSY, SCRIPT KILL w
   ExpectHealthy(*server.process);
 }
 
+// A pipeline of single-key commands is squashed (run per shard in parallel) only when
+// the client path would admit each one, so a busy script refuses them all with BUSY, as
+// it refuses them one at a time, instead of leaving them waiting behind its locks.
+TEST_CASE("a pipeline of single-key commands during a busy script: each gets BUSY") {
+  StartedServer server = Start();
+  REQUIRE_MESSAGE(server.status.ok, server.status.message);
+  const int port = server.port();
+  Client admin(port, 5s);
+  REQUIRE(Format(admin.Cmd({"CONFIG", "SET", "busy-reply-threshold", "20"})) == "+OK");
+  Client runner(port, 20s);
+  runner.Append({"EVAL", "local i = 0 while true do i = i + 1 end", "0"});
+  REQUIRE(runner.Flush());
+  REQUIRE(WaitForBusy(admin));
+  Client c(port, 2s);
+  std::vector<Reply> r = c.Pipeline({{"GET", "a"}, {"SET", "b", "1"}, {"GET", "c"}, {"INCR", "d"}, {"GET", "e"}});
+  REQUIRE(r.size() == 5);
+  for (const Reply& reply : r) CHECK(Format(reply) == kBusy);
+  CHECK(Format(admin.Cmd({"SCRIPT", "KILL"})) == "+OK");
+  CHECK(runner.ReadReply().type == Reply::Type::kError);
+  CHECK(Format(c.Cmd({"MGET", "b", "d"})) == "[(nil), (nil)]");  // the writes never ran
+  ExpectHealthy(*server.process);
+}
+
 TEST_CASE("MULTI during a busy script: queued commands get BUSY and EXEC aborts") {
   StartedServer server = Start();
   REQUIRE_MESSAGE(server.status.ok, server.status.message);
