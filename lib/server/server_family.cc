@@ -490,8 +490,9 @@ void ReplyCommandInfo(resp::ReplyBuilder& rb, const store::CommandSpec& s) {
   rb.Integer(s.first_key);
   rb.Integer(s.last_key);
   rb.Integer(s.key_step);
-  rb.SetHeader(s.categories.size());
-  for (auto& cat : s.categories) rb.SimpleString(cat);
+  std::vector<std::string_view> categories = store::AclCategoryNames(s.acl_categories);
+  rb.SetHeader(categories.size());
+  for (std::string_view cat : categories) rb.SimpleString(cat);
   rb.SetHeader(0);   // tips
   rb.ArrayHeader(0); // key specs
   rb.ArrayHeader(0); // subcommands
@@ -981,34 +982,35 @@ void InfoCommand(ConnectionContext& c) {
 }  // namespace
 
 void RegisterServerFamily(store::CommandTable& t) {
-  auto add = [&](const char* name, int arity, uint32_t flags, store::ConnectionHandler h,
-                 std::vector<std::string> acl) { t.Register(store::MakeConnectionSpec(name, arity, flags, h, std::move(acl))); };
   using namespace store;
-  add("ping", -1, kCmdFast | kCmdStale | kCmdLoading, PingCommand, {"@fast", "@connection"});
-  add("echo", 2, kCmdFast | kCmdStale | kCmdLoading, EchoCommand, {"@fast", "@connection"});
-  add("quit", -1, kCmdNoAuth | kCmdFast | kCmdStale | kCmdLoading, QuitCommand, {"@fast", "@connection"});
-  add("time", 1, kCmdFast | kCmdStale | kCmdLoading | kCmdRandom, TimeCommand, {"@fast"});
-  add("auth", -2, kCmdNoAuth | kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast, AuthCommand,
-      {"@fast", "@connection"});
-  add("hello", -1, kCmdNoAuth | kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast, HelloCommand,
-      {"@fast", "@connection"});
-  add("select", 2, kCmdLoading | kCmdStale | kCmdFast, SelectCommand, {"@fast", "@connection"});
-  add("client", -2, kCmdNoScript | kCmdLoading | kCmdStale, ClientCommand, {"@slow", "@connection"});
-  add("config", -2, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, ConfigCommand,
-      {"@admin", "@slow", "@dangerous"});
-  add("command", -1, kCmdLoading | kCmdStale, CommandCommand, {"@slow", "@connection"});
-  add("info", -1, kCmdLoading | kCmdStale, InfoCommand, {"@slow", "@dangerous"});
-  add("debug", -2, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale | kCmdProtected, DebugCommand,
-      {"@admin", "@slow", "@dangerous"});
-  add("save", 1, kCmdAdmin | kCmdNoScript | kCmdNoMulti, SaveCommand, {"@admin", "@slow", "@dangerous"});
-  add("bgsave", -1, kCmdAdmin | kCmdNoScript, BgsaveCommand, {"@admin", "@slow", "@dangerous"});
-  add("lastsave", 1, kCmdLoading | kCmdStale | kCmdFast | kCmdRandom, LastSaveCommand,
-      {"@admin", "@fast", "@dangerous"});
-  add("replicaof", 3, kCmdAdmin | kCmdNoScript | kCmdStale, ReplicaOfCommand, {"@admin", "@slow", "@dangerous"});
-  add("slaveof", 3, kCmdAdmin | kCmdNoScript | kCmdStale, ReplicaOfCommand, {"@admin", "@slow", "@dangerous"});
-  add("role", 1, kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast, RoleCommand, {"@admin", "@fast", "@dangerous"});
-  add("shutdown", -1, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale | kCmdNoMulti, ShutdownCommand,
-      {"@admin", "@slow", "@dangerous"});
+  constexpr uint32_t kAnyState = kCmdLoading | kCmdStale;  // also while loading or with a broken link
+  constexpr uint32_t kAdmin = kCmdAdmin | kCmdNoScript;
+  CommandFamily family(t, 0);
+  family << CommandRow("ping", -1, kCmdFast | kAnyState).Connection(PingCommand).Acl(kAclConnection)
+         << CommandRow("echo", 2, kCmdFast | kAnyState).Connection(EchoCommand).Acl(kAclConnection)
+         << CommandRow("quit", -1, kCmdNoAuth | kCmdFast | kAnyState).Connection(QuitCommand).Acl(kAclConnection)
+         << CommandRow("time", 1, kCmdFast | kAnyState | kCmdRandom).Connection(TimeCommand)
+         << CommandRow("auth", -2, kCmdNoAuth | kCmdNoScript | kAnyState | kCmdFast)
+                .Connection(AuthCommand)
+                .Acl(kAclConnection)
+         << CommandRow("hello", -1, kCmdNoAuth | kCmdNoScript | kAnyState | kCmdFast)
+                .Connection(HelloCommand)
+                .Acl(kAclConnection)
+         << CommandRow("select", 2, kAnyState | kCmdFast).Connection(SelectCommand).Acl(kAclConnection)
+         << CommandRow("client", -2, kCmdNoScript | kAnyState).Connection(ClientCommand).Acl(kAclConnection)
+         << CommandRow("config", -2, kAdmin | kAnyState).Connection(ConfigCommand)
+         << CommandRow("command", -1, kAnyState).Connection(CommandCommand).Acl(kAclConnection)
+         << CommandRow("info", -1, kAnyState).Connection(InfoCommand).Acl(kAclDangerous)
+         << CommandRow("debug", -2, kAdmin | kAnyState | kCmdProtected).Connection(DebugCommand)
+         << CommandRow("save", 1, kAdmin | kCmdNoMulti).Connection(SaveCommand)
+         << CommandRow("bgsave", -1, kAdmin).Connection(BgsaveCommand)
+         << CommandRow("lastsave", 1, kAnyState | kCmdFast | kCmdRandom)
+                .Connection(LastSaveCommand)
+                .Acl(kAclAdmin | kAclDangerous)
+         << CommandRow("replicaof", 3, kAdmin | kCmdStale).Connection(ReplicaOfCommand)
+         << CommandRow("slaveof", 3, kAdmin | kCmdStale).Connection(ReplicaOfCommand)
+         << CommandRow("role", 1, kCmdNoScript | kAnyState | kCmdFast).Connection(RoleCommand).Acl(kAclAdmin | kAclDangerous)
+         << CommandRow("shutdown", -1, kAdmin | kAnyState | kCmdNoMulti).Connection(ShutdownCommand);
 }
 
 }  // namespace darter::server
