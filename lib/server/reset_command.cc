@@ -29,8 +29,8 @@ void ResetCommand(store::ConnectionContext& c) {
 
 void RegisterResetCommand(store::CommandTable& t) {
   using namespace store;
-  CommandFamily(t, kAclConnection)
-      << CommandRow("reset", 1, kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast | kCmdNoAuth).Connection(ResetCommand);
+  constexpr uint32_t kFlags = kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast | kCmdNoAuth;
+  CommandFamily(t, kAclConnection) << CommandRow("reset", 1, kFlags).Connection(ResetCommand);
 }
 
 }  // namespace darter::server

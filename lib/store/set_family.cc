@@ -651,7 +651,10 @@ void RegisterSetFamily(CommandTable& t) {
          << CommandRow("sunionstore", -3, W | M, 1, -1, 1).MultiShard(MakeSUnionStore)
          << CommandRow("sdiff", -2, R, 1, -1, 1).MultiShard(MakeSDiff)
          << CommandRow("sdiffstore", -3, W | M, 1, -1, 1).MultiShard(MakeSDiffStore)
-         << CommandRow("sintercard", -3, R).MultiShard(MakeSInterCard).Keys(SInterCardKeys).Validate(ValidateSInterCard);
+         << CommandRow("sintercard", -3, R)
+                .MultiShard(MakeSInterCard)
+                .Keys(SInterCardKeys)
+                .Validate(ValidateSInterCard);
 }
 
 }  // namespace darter::store
