@@ -367,19 +367,14 @@ void ReleaseTransaction(Connection& conn) {
 }
 
 void RegisterMultiFamily(store::CommandTable& t) {
-  auto add = [&](const char* name, int arity, uint32_t flags, int first_key, int last_key, int step,
-                 store::ConnectionHandler h, std::vector<std::string> acl) {
-    store::CommandSpec s = store::MakeSpec(name, arity, flags, first_key, last_key, step, std::move(acl));
-    s.conn_handler = h;
-    t.Register(std::move(s));
-  };
   using namespace store;
   constexpr uint32_t kTx = kCmdNoScript | kCmdLoading | kCmdStale;
-  add("multi", 1, kTx | kCmdFast, 0, 0, 0, MultiCommand, {"@fast", "@transaction"});
-  add("exec", 1, kTx, 0, 0, 0, ExecCommand, {"@slow", "@transaction"});
-  add("discard", 1, kTx | kCmdFast, 0, 0, 0, DiscardCommand, {"@fast", "@transaction"});
-  add("watch", -2, kTx | kCmdFast, 1, -1, 1, WatchCommand, {"@fast", "@transaction"});
-  add("unwatch", 1, kTx | kCmdFast, 0, 0, 0, UnwatchCommand, {"@fast", "@transaction"});
+  CommandFamily family(t, kAclTransaction);
+  family << CommandRow("multi", 1, kTx | kCmdFast).Connection(MultiCommand)
+         << CommandRow("exec", 1, kTx).Connection(ExecCommand)
+         << CommandRow("discard", 1, kTx | kCmdFast).Connection(DiscardCommand)
+         << CommandRow("watch", -2, kTx | kCmdFast, 1, -1, 1).Connection(WatchCommand)
+         << CommandRow("unwatch", 1, kTx | kCmdFast).Connection(UnwatchCommand);
 }
 
 }  // namespace darter::server

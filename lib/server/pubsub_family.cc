@@ -341,23 +341,19 @@ std::string PubSubInfoStats(Server& server) {
 
 void RegisterPubSubFamily(store::CommandTable& t) {
   using namespace store;
-  auto add = [&](const char* name, int arity, uint32_t flags, int first, int last, int step, ConnectionHandler h,
-                 std::vector<std::string> acl) {
-    CommandSpec s = MakeSpec(name, arity, flags, first, last, step, std::move(acl));
-    s.conn_handler = h;
-    t.Register(std::move(s));
-  };
-  const uint32_t sub_flags = kCmdPubSub | kCmdNoScript | kCmdLoading | kCmdStale;
-  const uint32_t pub_flags = kCmdPubSub | kCmdLoading | kCmdStale | kCmdFast;
-  add("subscribe", -2, sub_flags, 0, 0, 0, SubscribeCommand, {"@pubsub", "@slow"});
-  add("unsubscribe", -1, sub_flags, 0, 0, 0, UnsubscribeCommand, {"@pubsub", "@slow"});
-  add("psubscribe", -2, sub_flags, 0, 0, 0, PSubscribeCommand, {"@pubsub", "@slow"});
-  add("punsubscribe", -1, sub_flags, 0, 0, 0, PUnsubscribeCommand, {"@pubsub", "@slow"});
-  add("publish", 3, pub_flags, 0, 0, 0, PublishCommand, {"@pubsub", "@fast"});
-  add("pubsub", -2, 0, 0, 0, 0, PubSubCommand, {"@slow"});
-  add("ssubscribe", -2, sub_flags, 1, -1, 1, SSubscribeCommand, {"@pubsub", "@slow"});
-  add("sunsubscribe", -1, sub_flags, 1, -1, 1, SUnsubscribeCommand, {"@pubsub", "@slow"});
-  add("spublish", 3, pub_flags, 1, 1, 1, SPublishCommand, {"@pubsub", "@fast"});
+  // @pubsub comes from the pubsub flag: PUBSUB (introspection) has neither.
+  constexpr uint32_t kSub = kCmdPubSub | kCmdNoScript | kCmdLoading | kCmdStale;
+  constexpr uint32_t kPub = kCmdPubSub | kCmdLoading | kCmdStale | kCmdFast;
+  CommandFamily family(t, 0);
+  family << CommandRow("subscribe", -2, kSub).Connection(SubscribeCommand)
+         << CommandRow("unsubscribe", -1, kSub).Connection(UnsubscribeCommand)
+         << CommandRow("psubscribe", -2, kSub).Connection(PSubscribeCommand)
+         << CommandRow("punsubscribe", -1, kSub).Connection(PUnsubscribeCommand)
+         << CommandRow("publish", 3, kPub).Connection(PublishCommand)
+         << CommandRow("pubsub", -2, 0).Connection(PubSubCommand)
+         << CommandRow("ssubscribe", -2, kSub, 1, -1, 1).Connection(SSubscribeCommand)
+         << CommandRow("sunsubscribe", -1, kSub, 1, -1, 1).Connection(SUnsubscribeCommand)
+         << CommandRow("spublish", 3, kPub, 1, 1, 1).Connection(SPublishCommand);
 }
 
 }  // namespace darter::server

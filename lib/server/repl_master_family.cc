@@ -165,16 +165,14 @@ void WaitCommand(ConnectionContext& c) {
 }  // namespace
 
 void RegisterReplicationMasterFamily(store::CommandTable& t) {
-  auto add = [&](const char* name, int arity, uint32_t flags, store::ConnectionHandler h,
-                 std::vector<std::string> acl) { t.Register(store::MakeConnectionSpec(name, arity, flags, h, std::move(acl))); };
   using namespace store;
-  add("replconf", -1, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, ReplconfCommand,
-      {"@admin", "@slow", "@dangerous"});
-  add("darter", -2, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, DarterCommand,
-      {"@admin", "@slow", "@dangerous"});
-  add("psync", -3, kCmdAdmin | kCmdNoScript, PsyncCommand, {"@admin", "@slow", "@dangerous"});
-  add("sync", 1, kCmdAdmin | kCmdNoScript, SyncCommand, {"@admin", "@slow", "@dangerous"});
-  add("wait", 3, kCmdNoScript, WaitCommand, {"@slow", "@connection"});
+  constexpr uint32_t kLink = kCmdAdmin | kCmdNoScript;
+  CommandFamily family(t, 0);
+  family << CommandRow("replconf", -1, kLink | kCmdLoading | kCmdStale).Connection(ReplconfCommand)
+         << CommandRow("darter", -2, kLink | kCmdLoading | kCmdStale).Connection(DarterCommand)
+         << CommandRow("psync", -3, kLink).Connection(PsyncCommand)
+         << CommandRow("sync", 1, kLink).Connection(SyncCommand)
+         << CommandRow("wait", 3, kCmdNoScript).Connection(WaitCommand).Acl(kAclConnection);
 }
 
 }  // namespace darter::server

@@ -29,10 +29,8 @@ void ResetCommand(store::ConnectionContext& c) {
 
 void RegisterResetCommand(store::CommandTable& t) {
   using namespace store;
-  CommandSpec s = MakeSpec("reset", 1, kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast | kCmdNoAuth, 0, 0, 0,
-                           {"@fast", "@connection"});
-  s.conn_handler = ResetCommand;
-  t.Register(std::move(s));
+  constexpr uint32_t kFlags = kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast | kCmdNoAuth;
+  CommandFamily(t, kAclConnection) << CommandRow("reset", 1, kFlags).Connection(ResetCommand);
 }
 
 }  // namespace darter::server

@@ -834,20 +834,13 @@ std::string_view ScriptBusyError(const store::CommandSpec& spec, store::ArgList 
 void RegisterScriptFamily(store::CommandTable& t) {
   using namespace store;
   // EVAL's keys are counted by numkeys; COMMAND shows (0, 0, 0) as Redis 7.0 does.
-  auto add = [&](const char* name, int arity, uint32_t flags, ConnectionHandler h, int has_keys,
-                 std::vector<std::string> acl) {
-    CommandSpec s = MakeSpec(name, arity, flags, 0, 0, 0, std::move(acl));
-    s.conn_handler = h;
-    if (has_keys) s.key_extractor = EvalKeys;
-    t.Register(std::move(s));
-  };
-  add("eval", -3, kCmdNoScript | kCmdSkipMonitor | kCmdStale, EvalCommand, 1, {"@slow", "@scripting"});
-  add("evalsha", -3, kCmdNoScript | kCmdSkipMonitor | kCmdStale, EvalShaCommand, 1, {"@slow", "@scripting"});
-  add("eval_ro", -3, kCmdNoScript | kCmdSkipMonitor | kCmdStale | kCmdReadOnly, EvalRoCommand, 1,
-      {"@slow", "@scripting"});
-  add("evalsha_ro", -3, kCmdNoScript | kCmdSkipMonitor | kCmdStale | kCmdReadOnly, EvalShaRoCommand, 1,
-      {"@slow", "@scripting"});
-  add("script", -2, kCmdNoScript, ScriptCommand, 0, {"@slow", "@scripting"});
+  constexpr uint32_t kEval = kCmdNoScript | kCmdSkipMonitor | kCmdStale;
+  CommandFamily family(t, kAclScripting);
+  family << CommandRow("eval", -3, kEval).Connection(EvalCommand).Keys(EvalKeys)
+         << CommandRow("evalsha", -3, kEval).Connection(EvalShaCommand).Keys(EvalKeys)
+         << CommandRow("eval_ro", -3, kEval | kCmdReadOnly).Connection(EvalRoCommand).Keys(EvalKeys)
+         << CommandRow("evalsha_ro", -3, kEval | kCmdReadOnly).Connection(EvalShaRoCommand).Keys(EvalKeys)
+         << CommandRow("script", -2, kCmdNoScript).Connection(ScriptCommand);
 }
 
 }  // namespace darter::server

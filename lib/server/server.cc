@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "server/command_families.h"
 #include "server/connection.h"
 #include "server/log.h"
 #include "server/multi_family.h"
@@ -55,14 +56,7 @@ Server::Server(ServerOptions options)
       run_id_(RandomHex(40)),
       start_time_ms_(store::UnixTimeMs()) {
   static std::once_flag registered;
-  std::call_once(registered, [] {
-    RegisterServerFamily(store::CommandTable::Global());
-    RegisterMultiFamily(store::CommandTable::Global());
-    RegisterPubSubFamily(store::CommandTable::Global());
-    RegisterResetCommand(store::CommandTable::Global());
-    RegisterScriptFamily(store::CommandTable::Global());
-    RegisterReplicationMasterFamily(store::CommandTable::Global());
-  });
+  std::call_once(registered, [] { RegisterAllFamilies(store::CommandTable::Global()); });
   pubsub_ = std::make_unique<PubSubRegistry>();
   unsigned threads = ResolveThreads(options.threads);
   for (unsigned i = 0; i < threads; ++i) per_thread_.push_back(std::make_unique<PerThread>());

@@ -199,6 +199,81 @@ void SelectCommand(ConnectionContext& c) {
 
 // ---- CLIENT ----
 
+void ReplyUnknownSubcommand(ConnectionContext& c, std::string_view container) {
+  c.reply.Error("ERR unknown subcommand '" + std::string(c.args[1].substr(0, 128)) + "'. Try " +
+                std::string(container) + " HELP.");
+}
+
+void ClientId(ConnectionContext& c) { c.reply.Integer(static_cast<int64_t>(c.conn.id())); }
+
+void ClientGetName(ConnectionContext& c) {
+  if (c.conn.name.empty()) c.reply.Null();
+  else c.reply.Bulk(c.conn.name);
+}
+
+void ClientSetName(ConnectionContext& c) {
+  if (!ValidClientName(c.args[2])) {
+    c.reply.Error("ERR Client names cannot contain spaces, newlines or special characters.");
+    return;
+  }
+  c.conn.name = c.args[2];
+  c.reply.Ok();
+}
+
+void ClientInfo(ConnectionContext& c) { c.reply.Verbatim(c.conn.Describe(store::UnixTimeMs()) + "\n"); }
+
+// CLIENT LIST [TYPE type] [ID id ...]: every thread describes its own connections.
+void ClientList(ConnectionContext& c) {
+  std::optional<std::vector<uint64_t>> ids;
+  std::optional<std::string> type;
+  for (size_t j = 2; j < c.args.size(); ++j) {
+    if (EqualsIgnoreCase(c.args[j], "type") && j + 1 < c.args.size()) {
+      std::string t = ToLower(c.args[j + 1]);
+      if (t != "normal" && t != "master" && t != "replica" && t != "slave" && t != "pubsub") {
+        c.reply.Error("ERR Unknown client type '" + std::string(c.args[j + 1]) + "'");
+        return;
+      }
+      type = t;
+      ++j;
+    } else if (EqualsIgnoreCase(c.args[j], "id") && j + 1 < c.args.size()) {
+      ids = std::vector<uint64_t>{};
+      for (++j; j < c.args.size(); ++j) {
+        auto v = store::ParseInt64(c.args[j]);
+        if (!v || *v <= 0) {
+          c.reply.Error("ERR Invalid client ID");
+          return;
+        }
+        ids->push_back(static_cast<uint64_t>(*v));
+      }
+    } else {
+      c.reply.Error(store::errors::kSyntax);
+      return;
+    }
+  }
+  Server& srv = c.server;
+  resp::ReplyBuilder& rb = c.reply;
+  c.then = [&srv, &rb, ids, type]() -> awaitable<void> {
+    unsigned n = srv.shards().size();
+    std::vector<std::vector<std::pair<uint64_t, std::string>>> lines(n);
+    std::vector<asio::io_context*> ctxs;
+    for (unsigned t = 0; t < n; ++t) ctxs.push_back(&srv.shards().at(t).ctx());
+    int64_t now = store::UnixTimeMs();
+    co_await AwaitAll(ctxs, [&](size_t t) {
+      for (auto& [id, conn] : srv.connections(static_cast<unsigned>(t))) {
+        if (ids && std::find(ids->begin(), ids->end(), id) == ids->end()) continue;
+        if (type && !ClientTypeIs(*conn, *type)) continue;
+        lines[t].emplace_back(id, conn->Describe(now));
+      }
+    });
+    std::vector<std::pair<uint64_t, std::string>> all;
+    for (auto& v : lines) all.insert(all.end(), v.begin(), v.end());
+    std::sort(all.begin(), all.end());
+    std::string text;
+    for (auto& [id, line] : all) text += line + "\n";
+    rb.Verbatim(text);
+  };
+}
+
 struct ClientFilter {
   std::optional<uint64_t> id;
   std::optional<std::string> addr, laddr, user, type;
@@ -206,195 +281,167 @@ struct ClientFilter {
   std::optional<int64_t> maxage;
 };
 
+// CLIENT KILL's filters, from "<option> <value>" pairs at args[2...]; false (with the
+// error replied) on a bad one.
+bool ParseClientFilter(ConnectionContext& c, ClientFilter* f) {
+  for (size_t j = 2; j < c.args.size(); j += 2) {
+    if (j + 1 >= c.args.size()) {
+      c.reply.Error(store::errors::kSyntax);
+      return false;
+    }
+    std::string_view opt = c.args[j], val = c.args[j + 1];
+    if (EqualsIgnoreCase(opt, "id")) {
+      auto v = store::ParseInt64(val);
+      if (!v || *v <= 0) {
+        c.reply.Error("ERR client-id should be greater than 0");
+        return false;
+      }
+      f->id = static_cast<uint64_t>(*v);
+    } else if (EqualsIgnoreCase(opt, "addr")) {
+      f->addr = std::string(val);
+    } else if (EqualsIgnoreCase(opt, "laddr")) {
+      f->laddr = std::string(val);
+    } else if (EqualsIgnoreCase(opt, "user")) {
+      f->user = std::string(val);
+    } else if (EqualsIgnoreCase(opt, "type")) {
+      f->type = ToLower(val);
+    } else if (EqualsIgnoreCase(opt, "skipme")) {
+      if (EqualsIgnoreCase(val, "yes")) f->skipme = true;
+      else if (EqualsIgnoreCase(val, "no")) f->skipme = false;
+      else {
+        c.reply.Error(store::errors::kSyntax);
+        return false;
+      }
+    } else if (EqualsIgnoreCase(opt, "maxage")) {
+      auto v = store::ParseInt64(val);
+      if (!v) {
+        c.reply.Error(store::errors::kNotInteger);
+        return false;
+      }
+      f->maxage = *v;
+    } else {
+      c.reply.Error(store::errors::kSyntax);
+      return false;
+    }
+  }
+  return true;
+}
+
+// CLIENT KILL <ip:port> (the old form: +OK or "No such client") or CLIENT KILL <filters>
+// (the count killed). Each thread closes its own matching connections; this one is closed
+// after its reply is written.
+void ClientKill(ConnectionContext& c) {
+  ClientFilter f;
+  bool old_style = c.args.size() == 3;
+  if (old_style) {
+    f.addr = std::string(c.args[2]);
+    f.skipme = false;
+  } else if (!ParseClientFilter(c, &f)) {
+    return;
+  }
+  Server& srv = c.server;
+  resp::ReplyBuilder& rb = c.reply;
+  uint64_t me = c.conn.id();
+  Connection* self = &c.conn;
+  c.then = [&srv, &rb, f, me, old_style, self]() -> awaitable<void> {
+    unsigned n = srv.shards().size();
+    std::vector<asio::io_context*> ctxs;
+    for (unsigned t = 0; t < n; ++t) ctxs.push_back(&srv.shards().at(t).ctx());
+    std::vector<int> killed(n, 0);
+    int64_t now = store::UnixTimeMs();
+    bool kill_self = false;
+    co_await AwaitAll(ctxs, [&](size_t t) {
+      for (auto& [id, conn] : srv.connections(static_cast<unsigned>(t))) {
+        if (f.id && *f.id != id) continue;
+        if (f.addr && *f.addr != conn->peer_address) continue;
+        if (f.laddr && *f.laddr != conn->local_address) continue;
+        if (f.user && *f.user != "default") continue;
+        if (f.type && !ClientTypeIs(*conn, *f.type)) continue;
+        if (f.maxage && (now - conn->created_ms) / 1000 < *f.maxage) continue;
+        if (id == me) {
+          if (f.skipme) continue;
+          kill_self = true;  // closed after its reply is written
+          killed[t]++;
+          continue;
+        }
+        conn->Close();
+        killed[t]++;
+      }
+    });
+    int total = 0;
+    for (int k : killed) total += k;
+    if (old_style) {
+      if (total == 0) rb.Error("ERR No such client");
+      else rb.Ok();
+    } else {
+      rb.Integer(total);
+    }
+    if (kill_self) self->close_after_reply = true;
+  };
+}
+
+// CLIENT UNBLOCK <id> [TIMEOUT|ERROR]; with more arguments it is no CLIENT subcommand.
+void ClientUnblock(ConnectionContext& c) {
+  if (c.args.size() > 4) {
+    ReplyUnknownSubcommand(c, "CLIENT");
+    return;
+  }
+  bool with_error = false;
+  if (c.args.size() == 4) {
+    if (EqualsIgnoreCase(c.args[3], "error")) with_error = true;
+    else if (!EqualsIgnoreCase(c.args[3], "timeout")) {
+      c.reply.Error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+      return;
+    }
+  }
+  auto id = store::ParseInt64(c.args[2]);
+  if (!id) {
+    c.reply.Error(store::errors::kNotInteger);
+    return;
+  }
+  c.reply.Integer(*id > 0 && UnblockClient(static_cast<uint64_t>(*id), with_error) ? 1 : 0);
+}
+
+// CLIENT NO-EVICT on|off: there is no client eviction (maxmemory-clients), so every
+// client is already exempt and either answer is true.
+void ClientNoEvict(ConnectionContext& c) {
+  if (EqualsIgnoreCase(c.args[2], "on") || EqualsIgnoreCase(c.args[2], "off")) c.reply.Ok();
+  else c.reply.Error(store::errors::kSyntax);
+}
+
+void ClientHelp(ConnectionContext& c) {
+  ReplyHelp(c, {"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GETNAME",
+                "    Return the name of the current connection.", "ID", "    Return the ID of the current connection.",
+                "INFO", "    Return information about the current client connection.",
+                "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
+                "LIST [options ...]", "    Return information about client connections. Options:",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Return clients of specified type.",
+                "    * ID <client-id> [<client-id> ...]", "      Return clients of specified IDs only.",
+                "SETNAME <name>", "    Assign the name <name> to the current connection.", "HELP",
+                "    Print this help."});
+}
+
+struct ClientSubcommand {
+  const char* name;
+  int arity;  // of the whole command, as a command-table row's
+  void (*run)(ConnectionContext&);
+};
+
+constexpr ClientSubcommand kClientSubcommands[] = {
+    {"id", 2, ClientId},         {"getname", 2, ClientGetName}, {"setname", 3, ClientSetName},
+    {"info", 2, ClientInfo},     {"list", -2, ClientList},      {"kill", -3, ClientKill},
+    {"no-evict", 3, ClientNoEvict}, {"help", 2, ClientHelp},    {"unblock", -3, ClientUnblock}};
+
 void ClientCommand(ConnectionContext& c) {
   std::string sub = ToLower(c.args[1]);
-  static const std::pair<const char*, int> kArity[] = {{"id", 2},     {"getname", 2}, {"setname", 3},  {"info", 2},
-                                                       {"list", -2},  {"kill", -3},   {"no-evict", 3}, {"help", 2}, {"unblock", -3}};
-  for (auto& [name, arity] : kArity)
-    if (sub == name && !SubcommandArityOk(c, "client", arity)) return;
-  if (sub == "id") {
-    c.reply.Integer(static_cast<int64_t>(c.conn.id()));
-  } else if (sub == "getname") {
-    if (c.conn.name.empty()) c.reply.Null();
-    else c.reply.Bulk(c.conn.name);
-  } else if (sub == "setname") {
-    if (!ValidClientName(c.args[2])) {
-      c.reply.Error("ERR Client names cannot contain spaces, newlines or special characters.");
-      return;
-    }
-    c.conn.name = c.args[2];
-    c.reply.Ok();
-  } else if (sub == "info") {
-    c.reply.Verbatim(c.conn.Describe(store::UnixTimeMs()) + "\n");
-  } else if (sub == "list") {
-    std::optional<std::vector<uint64_t>> ids;
-    std::optional<std::string> type;
-    for (size_t j = 2; j < c.args.size(); ++j) {
-      if (EqualsIgnoreCase(c.args[j], "type") && j + 1 < c.args.size()) {
-        std::string t = ToLower(c.args[j + 1]);
-        if (t != "normal" && t != "master" && t != "replica" && t != "slave" && t != "pubsub") {
-          c.reply.Error("ERR Unknown client type '" + std::string(c.args[j + 1]) + "'");
-          return;
-        }
-        type = t;
-        ++j;
-      } else if (EqualsIgnoreCase(c.args[j], "id") && j + 1 < c.args.size()) {
-        ids = std::vector<uint64_t>{};
-        for (++j; j < c.args.size(); ++j) {
-          auto v = store::ParseInt64(c.args[j]);
-          if (!v || *v <= 0) {
-            c.reply.Error("ERR Invalid client ID");
-            return;
-          }
-          ids->push_back(static_cast<uint64_t>(*v));
-        }
-      } else {
-        c.reply.Error(store::errors::kSyntax);
-        return;
-      }
-    }
-    Server& srv = c.server;
-    resp::ReplyBuilder& rb = c.reply;
-    c.then = [&srv, &rb, ids, type]() -> awaitable<void> {
-      unsigned n = srv.shards().size();
-      std::vector<std::vector<std::pair<uint64_t, std::string>>> lines(n);
-      std::vector<asio::io_context*> ctxs;
-      for (unsigned t = 0; t < n; ++t) ctxs.push_back(&srv.shards().at(t).ctx());
-      int64_t now = store::UnixTimeMs();
-      co_await AwaitAll(ctxs, [&](size_t t) {
-        for (auto& [id, conn] : srv.connections(static_cast<unsigned>(t))) {
-          if (ids && std::find(ids->begin(), ids->end(), id) == ids->end()) continue;
-          if (type && !ClientTypeIs(*conn, *type)) continue;
-          lines[t].emplace_back(id, conn->Describe(now));
-        }
-      });
-      std::vector<std::pair<uint64_t, std::string>> all;
-      for (auto& v : lines) all.insert(all.end(), v.begin(), v.end());
-      std::sort(all.begin(), all.end());
-      std::string text;
-      for (auto& [id, line] : all) text += line + "\n";
-      rb.Verbatim(text);
-    };
-  } else if (sub == "kill") {
-    ClientFilter f;
-    bool old_style = c.args.size() == 3;
-    if (old_style) {
-      f.addr = std::string(c.args[2]);
-      f.skipme = false;
-    } else {
-      for (size_t j = 2; j < c.args.size(); j += 2) {
-        if (j + 1 >= c.args.size()) {
-          c.reply.Error(store::errors::kSyntax);
-          return;
-        }
-        std::string_view opt = c.args[j], val = c.args[j + 1];
-        if (EqualsIgnoreCase(opt, "id")) {
-          auto v = store::ParseInt64(val);
-          if (!v || *v <= 0) {
-            c.reply.Error("ERR client-id should be greater than 0");
-            return;
-          }
-          f.id = static_cast<uint64_t>(*v);
-        } else if (EqualsIgnoreCase(opt, "addr")) {
-          f.addr = std::string(val);
-        } else if (EqualsIgnoreCase(opt, "laddr")) {
-          f.laddr = std::string(val);
-        } else if (EqualsIgnoreCase(opt, "user")) {
-          f.user = std::string(val);
-        } else if (EqualsIgnoreCase(opt, "type")) {
-          f.type = ToLower(val);
-        } else if (EqualsIgnoreCase(opt, "skipme")) {
-          if (EqualsIgnoreCase(val, "yes")) f.skipme = true;
-          else if (EqualsIgnoreCase(val, "no")) f.skipme = false;
-          else {
-            c.reply.Error(store::errors::kSyntax);
-            return;
-          }
-        } else if (EqualsIgnoreCase(opt, "maxage")) {
-          auto v = store::ParseInt64(val);
-          if (!v) {
-            c.reply.Error(store::errors::kNotInteger);
-            return;
-          }
-          f.maxage = *v;
-        } else {
-          c.reply.Error(store::errors::kSyntax);
-          return;
-        }
-      }
-    }
-    Server& srv = c.server;
-    resp::ReplyBuilder& rb = c.reply;
-    uint64_t me = c.conn.id();
-    Connection* self = &c.conn;
-    c.then = [&srv, &rb, f, me, old_style, self]() -> awaitable<void> {
-      unsigned n = srv.shards().size();
-      std::vector<asio::io_context*> ctxs;
-      for (unsigned t = 0; t < n; ++t) ctxs.push_back(&srv.shards().at(t).ctx());
-      std::vector<int> killed(n, 0);
-      int64_t now = store::UnixTimeMs();
-      bool kill_self = false;
-      co_await AwaitAll(ctxs, [&](size_t t) {
-        for (auto& [id, conn] : srv.connections(static_cast<unsigned>(t))) {
-          if (f.id && *f.id != id) continue;
-          if (f.addr && *f.addr != conn->peer_address) continue;
-          if (f.laddr && *f.laddr != conn->local_address) continue;
-          if (f.user && *f.user != "default") continue;
-          if (f.type && !ClientTypeIs(*conn, *f.type)) continue;
-          if (f.maxage && (now - conn->created_ms) / 1000 < *f.maxage) continue;
-          if (id == me) {
-            if (f.skipme) continue;
-            kill_self = true;  // closed after its reply is written
-            killed[t]++;
-            continue;
-          }
-          conn->Close();
-          killed[t]++;
-        }
-      });
-      int total = 0;
-      for (int k : killed) total += k;
-      if (old_style) {
-        if (total == 0) rb.Error("ERR No such client");
-        else rb.Ok();
-      } else {
-        rb.Integer(total);
-      }
-      if (kill_self) self->close_after_reply = true;
-    };
-  } else if (sub == "unblock" && c.args.size() <= 4) {
-    bool with_error = false;
-    if (c.args.size() == 4) {
-      if (EqualsIgnoreCase(c.args[3], "error")) with_error = true;
-      else if (!EqualsIgnoreCase(c.args[3], "timeout")) {
-        c.reply.Error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
-        return;
-      }
-    }
-    auto id = store::ParseInt64(c.args[2]);
-    if (!id) {
-      c.reply.Error(store::errors::kNotInteger);
-      return;
-    }
-    c.reply.Integer(*id > 0 && UnblockClient(static_cast<uint64_t>(*id), with_error) ? 1 : 0);
-  } else if (sub == "no-evict") {
-    if (EqualsIgnoreCase(c.args[2], "on") || EqualsIgnoreCase(c.args[2], "off")) c.reply.Ok();
-    else c.reply.Error(store::errors::kSyntax);
-  } else if (sub == "help") {
-    ReplyHelp(c, {"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GETNAME",
-                  "    Return the name of the current connection.", "ID", "    Return the ID of the current connection.",
-                  "INFO", "    Return information about the current client connection.",
-                  "KILL <ip:port>", "    Kill connection made from <ip:port>.",
-                  "KILL <option> <value> [<option> <value> [...]]",
-                  "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
-                  "LIST [options ...]", "    Return information about client connections. Options:",
-                  "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Return clients of specified type.",
-                  "    * ID <client-id> [<client-id> ...]", "      Return clients of specified IDs only.",
-                  "SETNAME <name>", "    Assign the name <name> to the current connection.", "HELP",
-                  "    Print this help."});
-  } else {
-    c.reply.Error("ERR unknown subcommand '" + std::string(c.args[1].substr(0, 128)) + "'. Try CLIENT HELP.");
+  for (const ClientSubcommand& s : kClientSubcommands) {
+    if (sub != s.name) continue;
+    if (SubcommandArityOk(c, "client", s.arity)) s.run(c);
+    return;
   }
+  ReplyUnknownSubcommand(c, "CLIENT");
 }
 
 // ---- CONFIG ----
@@ -489,8 +536,9 @@ void ReplyCommandInfo(resp::ReplyBuilder& rb, const store::CommandSpec& s) {
   rb.Integer(s.first_key);
   rb.Integer(s.last_key);
   rb.Integer(s.key_step);
-  rb.SetHeader(s.categories.size());
-  for (auto& cat : s.categories) rb.SimpleString(cat);
+  std::vector<std::string_view> categories = store::AclCategoryNames(s.acl_categories);
+  rb.SetHeader(categories.size());
+  for (std::string_view cat : categories) rb.SimpleString(cat);
   rb.SetHeader(0);   // tips
   rb.ArrayHeader(0); // key specs
   rb.ArrayHeader(0); // subcommands
@@ -809,6 +857,176 @@ struct ShardInfo {
   ThreadStats thread;
 };
 
+// What the INFO sections read, gathered once after every shard thread reported.
+struct InfoInputs {
+  Server& srv;
+  std::vector<ShardInfo> shards;  // per shard thread
+  store::ShardStats total;        // the shards' counters, summed
+  ThreadStats threads;            // the threads' counters, summed
+  int64_t now;
+  ServerOptions opts;
+};
+
+void InfoServer(std::ostringstream& o, const InfoInputs& in) {
+  Server& srv = in.srv;
+  utsname u;
+  uname(&u);
+  o << "redis_version:" << kRedisVersion << "\r\n"
+    << "redis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\n"
+    << "os:" << u.sysname << " " << u.release << " " << u.machine << "\r\n"
+    << "arch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\n"
+    << "atomicvar_api:c11-builtin\r\ngcc_version:" << __GNUC__ << "." << __GNUC_MINOR__ << "."
+    << __GNUC_PATCHLEVEL__ << "\r\n"
+    << "process_id:" << getpid() << "\r\nprocess_supervised:no\r\n"
+    << "run_id:" << srv.run_id() << "\r\n"
+    << "tcp_port:" << srv.bound_port() << "\r\n"
+    << "server_time_usec:" << in.now * 1000 << "\r\n"
+    << "uptime_in_seconds:" << (in.now - srv.start_time_ms()) / 1000 << "\r\n"
+    << "uptime_in_days:" << (in.now - srv.start_time_ms()) / 86400000 << "\r\n"
+    << "hz:10\r\nconfigured_hz:10\r\nlru_clock:" << (store::LruClock() & 0xFFFFFF) << "\r\n"
+    << "executable:\r\nconfig_file:\r\nio_threads_active:0\r\n"
+    << "darter_version:" << kDarterVersion << "\r\n"
+    << "thread_count:" << in.shards.size() << "\r\n";
+}
+
+void InfoClients(std::ostringstream& o, const InfoInputs& in) {
+  o << "connected_clients:" << in.srv.connected_clients().load() << "\r\n"
+    << "cluster_connections:0\r\nmaxclients:" << in.opts.maxclients << "\r\n"
+    << "client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n"
+    << "blocked_clients:" << BlockedClientCount() << "\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n";
+}
+
+void InfoMemory(std::ostringstream& o, const InfoInputs& in) {
+  Server& srv = in.srv;
+  srv.RefreshUsedMemory();
+  uint64_t used = srv.used_memory(), rss = ProcessRss(), peak = srv.peak_memory();
+  o << "used_memory:" << used << "\r\nused_memory_human:" << Human(used) << "\r\n"
+    << "used_memory_rss:" << rss << "\r\nused_memory_rss_human:" << Human(rss) << "\r\n"
+    << "used_memory_peak:" << peak << "\r\nused_memory_peak_human:" << Human(peak) << "\r\n"
+    << "maxmemory:" << in.opts.maxmemory << "\r\nmaxmemory_human:" << Human(in.opts.maxmemory) << "\r\n"
+    << "maxmemory_policy:" << in.opts.maxmemory_policy << "\r\n"
+    << "mem_fragmentation_ratio:" << (used ? static_cast<double>(rss) / used : 0.0) << "\r\n"
+    << "mem_allocator:libc\r\nlazyfree_pending_objects:0\r\n";
+}
+
+void InfoPersistence(std::ostringstream& o, const InfoInputs& in) { o << in.srv.persistence().InfoLines(); }
+
+void InfoStats(std::ostringstream& o, const InfoInputs& in) {
+  Server& srv = in.srv;
+  o << "total_connections_received:" << srv.total_connections() << "\r\n"
+    << "total_commands_processed:" << in.threads.commands_processed << "\r\n"
+    << "instantaneous_ops_per_sec:0\r\n"
+    << "total_net_input_bytes:" << in.threads.net_input_bytes << "\r\n"
+    << "total_net_output_bytes:" << in.threads.net_output_bytes << "\r\n"
+    << "rejected_connections:" << srv.rejected_connections() << "\r\n"
+    << srv.repl_master().SyncStats()
+    << "replica_full_syncs:" << srv.repl_state().Get().full_syncs << "\r\n"
+    << "replica_partial_syncs:" << srv.repl_state().Get().partial_syncs << "\r\n"
+    << "expired_keys:" << in.total.expired_keys << "\r\nexpired_stale_perc:0.00\r\n"
+    << "expired_time_cap_reached_count:0\r\n"
+    << "evicted_keys:" << in.total.evicted_keys << "\r\n"
+    << "keyspace_hits:" << in.total.keyspace_hits << "\r\nkeyspace_misses:" << in.total.keyspace_misses << "\r\n"
+    << PubSubInfoStats(srv) << "latest_fork_usec:0\r\ntotal_forks:0\r\n";
+}
+
+// The replica's side of the Replication section: its link to its master.
+void InfoReplicaLink(std::ostringstream& o, const ReplicationSnapshot& r, const InfoInputs& in) {
+  int64_t now = in.now;
+  o << "role:slave\r\nmaster_host:" << r.master_host << "\r\nmaster_port:" << r.master_port << "\r\n"
+    << "master_link_status:" << (r.link_up ? "up" : "down") << "\r\n"
+    << "master_last_io_seconds_ago:" << (r.last_io_ms ? (now - r.last_io_ms) / 1000 : -1) << "\r\n"
+    << "master_sync_in_progress:" << (r.sync_in_progress ? 1 : 0) << "\r\n"
+    << "master_link_state:" << r.link_state << "\r\n"
+    << "master_sync_protocol:" << r.protocol << "\r\n";
+  if (r.protocol == "multi-flow")
+    o << "master_flows:" << r.flows << "\r\nmaster_flow_compression:" << r.flow_compression << "\r\n";
+  o << "slave_read_repl_offset:" << r.read_offset << "\r\n"
+    << "slave_repl_offset:" << r.repl_offset << "\r\n";
+  if (r.sync_in_progress) {
+    int64_t left = r.sync_total_bytes >= 0 ? r.sync_total_bytes - r.sync_read_bytes : -1;
+    double perc = r.sync_total_bytes > 0 ? 100.0 * r.sync_read_bytes / r.sync_total_bytes : 0.0;
+    char pbuf[32];
+    snprintf(pbuf, sizeof pbuf, "%.2f", perc);
+    o << "master_sync_total_bytes:" << r.sync_total_bytes << "\r\n"
+      << "master_sync_read_bytes:" << r.sync_read_bytes << "\r\n"
+      << "master_sync_left_bytes:" << left << "\r\n"
+      << "master_sync_perc:" << pbuf << "\r\n"
+      << "master_sync_last_io_seconds_ago:" << (r.sync_last_io_ms ? (now - r.sync_last_io_ms) / 1000 : 0)
+      << "\r\n"
+      << "master_sync_keys:" << r.sync_keys << "\r\n";
+  }
+  if (r.full_syncs)
+    o << "master_sync_last_keys:" << r.last_sync_keys << "\r\nmaster_sync_last_bytes:" << r.last_sync_bytes
+      << "\r\nmaster_sync_last_ms:" << r.last_sync_ms << "\r\n";
+  if (!r.link_up)
+    o << "master_link_down_since_seconds:" << (r.link_down_since_ms ? (now - r.link_down_since_ms) / 1000 : -1)
+      << "\r\n";
+  o << "slave_priority:100\r\nslave_read_only:" << (in.opts.replica_read_only ? 1 : 0)
+    << "\r\nreplica_announced:1\r\n";
+  if (!r.last_error.empty()) o << "master_last_error:" << r.last_error << "\r\n";
+}
+
+void InfoReplication(std::ostringstream& o, const InfoInputs& in) {
+  ReplicationSnapshot r = in.srv.repl_state().Get();
+  if (r.is_replica) InfoReplicaLink(o, r, in);
+  else o << "role:master\r\n";
+  // This server's replicas, stream and backlog (a replica lists its own replicas too).
+  o << in.srv.repl_master().InfoFields();
+}
+
+void InfoCpu(std::ostringstream& o, const InfoInputs&) {
+  rusage self;
+  getrusage(RUSAGE_SELF, &self);
+  char buf[256];
+  snprintf(buf, sizeof buf, "used_cpu_sys:%.6f\r\nused_cpu_user:%.6f\r\n",
+           self.ru_stime.tv_sec + self.ru_stime.tv_usec / 1e6, self.ru_utime.tv_sec + self.ru_utime.tv_usec / 1e6);
+  o << buf;
+}
+
+void InfoKeyspace(std::ostringstream& o, const InfoInputs& in) {
+  for (unsigned d = 0; d < in.srv.db_count(); ++d) {
+    size_t keys = 0, expires = 0;
+    for (auto& i : in.shards) {
+      keys += i.keys_expires[d].first;
+      expires += i.keys_expires[d].second;
+    }
+    if (keys) o << "db" << d << ":keys=" << keys << ",expires=" << expires << ",avg_ttl=0\r\n";
+  }
+}
+
+struct InfoSection {
+  const char* name;   // as INFO's arguments name it
+  const char* title;  // its "# Title" line
+  void (*write)(std::ostringstream&, const InfoInputs&);
+};
+
+// In the order INFO prints them.
+constexpr InfoSection kInfoSections[] = {
+    {"server", "Server", InfoServer},
+    {"clients", "Clients", InfoClients},
+    {"memory", "Memory", InfoMemory},
+    {"persistence", "Persistence", InfoPersistence},
+    {"stats", "Stats", InfoStats},
+    {"replication", "Replication", InfoReplication},
+    {"cpu", "CPU", InfoCpu},
+    {"keyspace", "Keyspace", InfoKeyspace},
+};
+
+// The INFO text for `sections` (lower-cased arguments; none, "all", "everything" or
+// "default" select every section).
+std::string RenderInfo(const std::vector<std::string>& sections, const InfoInputs& in) {
+  auto named = [&](const char* s) { return std::find(sections.begin(), sections.end(), s) != sections.end(); };
+  bool all = sections.empty() || named("all") || named("everything") || named("default");
+  std::ostringstream o;
+  for (const InfoSection& s : kInfoSections) {
+    if (!all && !named(s.name)) continue;
+    if (o.tellp() > 0) o << "\r\n";
+    o << "# " << s.title << "\r\n";
+    s.write(o, in);
+  }
+  return o.str();
+}
+
 void InfoCommand(ConnectionContext& c) {
   std::vector<std::string> sections;
   for (size_t j = 1; j < c.args.size(); ++j) sections.push_back(ToLower(c.args[j]));
@@ -826,187 +1044,54 @@ void InfoCommand(ConnectionContext& c) {
       for (unsigned d = 0; d < shard.db_count(); ++d)
         infos[t].keys_expires.emplace_back(shard.db(d).size(), shard.db(d).expire_count());
     });
-    store::ShardStats total;
-    ThreadStats threads;
-    for (auto& i : infos) {
-      total.expired_keys += i.stats.expired_keys;
-      total.keyspace_hits += i.stats.keyspace_hits;
-      total.keyspace_misses += i.stats.keyspace_misses;
-      total.evicted_keys += i.stats.evicted_keys;
-      threads.commands_processed += i.thread.commands_processed;
-      threads.net_input_bytes += i.thread.net_input_bytes;
-      threads.net_output_bytes += i.thread.net_output_bytes;
+    InfoInputs in{srv, std::move(infos), {}, {}, store::UnixTimeMs(), srv.config().Snapshot()};
+    for (auto& i : in.shards) {
+      in.total.expired_keys += i.stats.expired_keys;
+      in.total.keyspace_hits += i.stats.keyspace_hits;
+      in.total.keyspace_misses += i.stats.keyspace_misses;
+      in.total.evicted_keys += i.stats.evicted_keys;
+      in.threads.commands_processed += i.thread.commands_processed;
+      in.threads.net_input_bytes += i.thread.net_input_bytes;
+      in.threads.net_output_bytes += i.thread.net_output_bytes;
     }
-    bool all = sections.empty() || std::find(sections.begin(), sections.end(), "all") != sections.end() ||
-               std::find(sections.begin(), sections.end(), "everything") != sections.end() ||
-               std::find(sections.begin(), sections.end(), "default") != sections.end();
-    auto want = [&](const char* s) { return all || std::find(sections.begin(), sections.end(), s) != sections.end(); };
-    std::ostringstream o;
-    int64_t now = store::UnixTimeMs();
-    ServerOptions opts = srv.config().Snapshot();
-    auto section = [&](const char* title) {
-      if (o.tellp() > 0) o << "\r\n";
-      o << "# " << title << "\r\n";
-    };
-    if (want("server")) {
-      section("Server");
-      utsname u;
-      uname(&u);
-      o << "redis_version:" << kRedisVersion << "\r\n"
-        << "redis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\n"
-        << "os:" << u.sysname << " " << u.release << " " << u.machine << "\r\n"
-        << "arch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\n"
-        << "atomicvar_api:c11-builtin\r\ngcc_version:" << __GNUC__ << "." << __GNUC_MINOR__ << "."
-        << __GNUC_PATCHLEVEL__ << "\r\n"
-        << "process_id:" << getpid() << "\r\nprocess_supervised:no\r\n"
-        << "run_id:" << srv.run_id() << "\r\n"
-        << "tcp_port:" << srv.bound_port() << "\r\n"
-        << "server_time_usec:" << now * 1000 << "\r\n"
-        << "uptime_in_seconds:" << (now - srv.start_time_ms()) / 1000 << "\r\n"
-        << "uptime_in_days:" << (now - srv.start_time_ms()) / 86400000 << "\r\n"
-        << "hz:10\r\nconfigured_hz:10\r\nlru_clock:" << (store::LruClock() & 0xFFFFFF) << "\r\n"
-        << "executable:\r\nconfig_file:\r\nio_threads_active:0\r\n"
-        << "darter_version:" << kDarterVersion << "\r\n"
-        << "thread_count:" << n << "\r\n";
-    }
-    if (want("clients")) {
-      section("Clients");
-      o << "connected_clients:" << srv.connected_clients().load() << "\r\n"
-        << "cluster_connections:0\r\nmaxclients:" << opts.maxclients << "\r\n"
-        << "client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n"
-        << "blocked_clients:" << BlockedClientCount() << "\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n";
-    }
-    if (want("memory")) {
-      section("Memory");
-      srv.RefreshUsedMemory();
-      uint64_t used = srv.used_memory(), rss = ProcessRss(), peak = srv.peak_memory();
-      o << "used_memory:" << used << "\r\nused_memory_human:" << Human(used) << "\r\n"
-        << "used_memory_rss:" << rss << "\r\nused_memory_rss_human:" << Human(rss) << "\r\n"
-        << "used_memory_peak:" << peak << "\r\nused_memory_peak_human:" << Human(peak) << "\r\n"
-        << "maxmemory:" << opts.maxmemory << "\r\nmaxmemory_human:" << Human(opts.maxmemory) << "\r\n"
-        << "maxmemory_policy:" << opts.maxmemory_policy << "\r\n"
-        << "mem_fragmentation_ratio:" << (used ? static_cast<double>(rss) / used : 0.0) << "\r\n"
-        << "mem_allocator:libc\r\nlazyfree_pending_objects:0\r\n";
-    }
-    if (want("persistence")) {
-      section("Persistence");
-      o << srv.persistence().InfoLines();
-    }
-    if (want("stats")) {
-      section("Stats");
-      o << "total_connections_received:" << srv.total_connections() << "\r\n"
-        << "total_commands_processed:" << threads.commands_processed << "\r\n"
-        << "instantaneous_ops_per_sec:0\r\n"
-        << "total_net_input_bytes:" << threads.net_input_bytes << "\r\n"
-        << "total_net_output_bytes:" << threads.net_output_bytes << "\r\n"
-        << "rejected_connections:" << srv.rejected_connections() << "\r\n"
-        << srv.repl_master().SyncStats()
-        << "replica_full_syncs:" << srv.repl_state().Get().full_syncs << "\r\n"
-        << "replica_partial_syncs:" << srv.repl_state().Get().partial_syncs << "\r\n"
-        << "expired_keys:" << total.expired_keys << "\r\nexpired_stale_perc:0.00\r\n"
-        << "expired_time_cap_reached_count:0\r\n"
-        << "evicted_keys:" << total.evicted_keys << "\r\n"
-        << "keyspace_hits:" << total.keyspace_hits << "\r\nkeyspace_misses:" << total.keyspace_misses << "\r\n"
-        << PubSubInfoStats(srv) << "latest_fork_usec:0\r\ntotal_forks:0\r\n";
-    }
-    if (want("replication")) {
-      section("Replication");
-      ReplicationSnapshot r = srv.repl_state().Get();
-      if (r.is_replica) {
-        o << "role:slave\r\nmaster_host:" << r.master_host << "\r\nmaster_port:" << r.master_port << "\r\n"
-          << "master_link_status:" << (r.link_up ? "up" : "down") << "\r\n"
-          << "master_last_io_seconds_ago:" << (r.last_io_ms ? (now - r.last_io_ms) / 1000 : -1) << "\r\n"
-          << "master_sync_in_progress:" << (r.sync_in_progress ? 1 : 0) << "\r\n"
-          << "master_link_state:" << r.link_state << "\r\n"
-          << "master_sync_protocol:" << r.protocol << "\r\n";
-        if (r.protocol == "multi-flow")
-          o << "master_flows:" << r.flows << "\r\nmaster_flow_compression:" << r.flow_compression << "\r\n";
-        o
-          << "slave_read_repl_offset:" << r.read_offset << "\r\n"
-          << "slave_repl_offset:" << r.repl_offset << "\r\n";
-        if (r.sync_in_progress) {
-          int64_t left = r.sync_total_bytes >= 0 ? r.sync_total_bytes - r.sync_read_bytes : -1;
-          double perc = r.sync_total_bytes > 0 ? 100.0 * r.sync_read_bytes / r.sync_total_bytes : 0.0;
-          char pbuf[32];
-          snprintf(pbuf, sizeof pbuf, "%.2f", perc);
-          o << "master_sync_total_bytes:" << r.sync_total_bytes << "\r\n"
-            << "master_sync_read_bytes:" << r.sync_read_bytes << "\r\n"
-            << "master_sync_left_bytes:" << left << "\r\n"
-            << "master_sync_perc:" << pbuf << "\r\n"
-            << "master_sync_last_io_seconds_ago:" << (r.sync_last_io_ms ? (now - r.sync_last_io_ms) / 1000 : 0)
-            << "\r\n"
-            << "master_sync_keys:" << r.sync_keys << "\r\n";
-        }
-        if (r.full_syncs)
-          o << "master_sync_last_keys:" << r.last_sync_keys << "\r\nmaster_sync_last_bytes:" << r.last_sync_bytes
-            << "\r\nmaster_sync_last_ms:" << r.last_sync_ms << "\r\n";
-        if (!r.link_up)
-          o << "master_link_down_since_seconds:"
-            << (r.link_down_since_ms ? (now - r.link_down_since_ms) / 1000 : -1) << "\r\n";
-        o << "slave_priority:100\r\nslave_read_only:" << (opts.replica_read_only ? 1 : 0)
-          << "\r\nreplica_announced:1\r\n";
-        if (!r.last_error.empty()) o << "master_last_error:" << r.last_error << "\r\n";
-      } else {
-        o << "role:master\r\n";
-      }
-      // This server's replicas, stream and backlog (a replica lists its own replicas too).
-      o << srv.repl_master().InfoFields();
-    }
-    if (want("cpu")) {
-      section("CPU");
-      rusage self;
-      getrusage(RUSAGE_SELF, &self);
-      char buf[256];
-      snprintf(buf, sizeof buf, "used_cpu_sys:%.6f\r\nused_cpu_user:%.6f\r\n",
-               self.ru_stime.tv_sec + self.ru_stime.tv_usec / 1e6, self.ru_utime.tv_sec + self.ru_utime.tv_usec / 1e6);
-      o << buf;
-    }
-    if (want("keyspace")) {
-      section("Keyspace");
-      for (unsigned d = 0; d < srv.db_count(); ++d) {
-        size_t keys = 0, expires = 0;
-        for (auto& i : infos) {
-          keys += i.keys_expires[d].first;
-          expires += i.keys_expires[d].second;
-        }
-        if (keys) o << "db" << d << ":keys=" << keys << ",expires=" << expires << ",avg_ttl=0\r\n";
-      }
-    }
-    rb.Verbatim(o.str());
+    rb.Verbatim(RenderInfo(sections, in));
   };
 }
 
 }  // namespace
 
 void RegisterServerFamily(store::CommandTable& t) {
-  auto add = [&](const char* name, int arity, uint32_t flags, store::ConnectionHandler h,
-                 std::vector<std::string> acl) { t.Register(store::MakeConnectionSpec(name, arity, flags, h, std::move(acl))); };
   using namespace store;
-  add("ping", -1, kCmdFast | kCmdStale | kCmdLoading, PingCommand, {"@fast", "@connection"});
-  add("echo", 2, kCmdFast | kCmdStale | kCmdLoading, EchoCommand, {"@fast", "@connection"});
-  add("quit", -1, kCmdNoAuth | kCmdFast | kCmdStale | kCmdLoading, QuitCommand, {"@fast", "@connection"});
-  add("time", 1, kCmdFast | kCmdStale | kCmdLoading | kCmdRandom, TimeCommand, {"@fast"});
-  add("auth", -2, kCmdNoAuth | kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast, AuthCommand,
-      {"@fast", "@connection"});
-  add("hello", -1, kCmdNoAuth | kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast, HelloCommand,
-      {"@fast", "@connection"});
-  add("select", 2, kCmdLoading | kCmdStale | kCmdFast, SelectCommand, {"@fast", "@connection"});
-  add("client", -2, kCmdNoScript | kCmdLoading | kCmdStale, ClientCommand, {"@slow", "@connection"});
-  add("config", -2, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale, ConfigCommand,
-      {"@admin", "@slow", "@dangerous"});
-  add("command", -1, kCmdLoading | kCmdStale, CommandCommand, {"@slow", "@connection"});
-  add("info", -1, kCmdLoading | kCmdStale, InfoCommand, {"@slow", "@dangerous"});
-  add("debug", -2, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale | kCmdProtected, DebugCommand,
-      {"@admin", "@slow", "@dangerous"});
-  add("save", 1, kCmdAdmin | kCmdNoScript | kCmdNoMulti, SaveCommand, {"@admin", "@slow", "@dangerous"});
-  add("bgsave", -1, kCmdAdmin | kCmdNoScript, BgsaveCommand, {"@admin", "@slow", "@dangerous"});
-  add("lastsave", 1, kCmdLoading | kCmdStale | kCmdFast | kCmdRandom, LastSaveCommand,
-      {"@admin", "@fast", "@dangerous"});
-  add("replicaof", 3, kCmdAdmin | kCmdNoScript | kCmdStale, ReplicaOfCommand, {"@admin", "@slow", "@dangerous"});
-  add("slaveof", 3, kCmdAdmin | kCmdNoScript | kCmdStale, ReplicaOfCommand, {"@admin", "@slow", "@dangerous"});
-  add("role", 1, kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast, RoleCommand, {"@admin", "@fast", "@dangerous"});
-  add("shutdown", -1, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale | kCmdNoMulti, ShutdownCommand,
-      {"@admin", "@slow", "@dangerous"});
+  constexpr uint32_t kAnyState = kCmdLoading | kCmdStale;  // also while loading or with a broken link
+  constexpr uint32_t kAdmin = kCmdAdmin | kCmdNoScript;
+  CommandFamily family(t, 0);
+  family << CommandRow("ping", -1, kCmdFast | kAnyState).Connection(PingCommand).Acl(kAclConnection)
+         << CommandRow("echo", 2, kCmdFast | kAnyState).Connection(EchoCommand).Acl(kAclConnection)
+         << CommandRow("quit", -1, kCmdNoAuth | kCmdFast | kAnyState).Connection(QuitCommand).Acl(kAclConnection)
+         << CommandRow("time", 1, kCmdFast | kAnyState | kCmdRandom).Connection(TimeCommand)
+         << CommandRow("auth", -2, kCmdNoAuth | kCmdNoScript | kAnyState | kCmdFast)
+                .Connection(AuthCommand)
+                .Acl(kAclConnection)
+         << CommandRow("hello", -1, kCmdNoAuth | kCmdNoScript | kAnyState | kCmdFast)
+                .Connection(HelloCommand)
+                .Acl(kAclConnection)
+         << CommandRow("select", 2, kAnyState | kCmdFast).Connection(SelectCommand).Acl(kAclConnection)
+         << CommandRow("client", -2, kCmdNoScript | kAnyState).Connection(ClientCommand).Acl(kAclConnection)
+         << CommandRow("config", -2, kAdmin | kAnyState).Connection(ConfigCommand)
+         << CommandRow("command", -1, kAnyState).Connection(CommandCommand).Acl(kAclConnection)
+         << CommandRow("info", -1, kAnyState).Connection(InfoCommand).Acl(kAclDangerous)
+         << CommandRow("debug", -2, kAdmin | kAnyState | kCmdProtected).Connection(DebugCommand)
+         << CommandRow("save", 1, kAdmin | kCmdNoMulti).Connection(SaveCommand)
+         << CommandRow("bgsave", -1, kAdmin).Connection(BgsaveCommand)
+         << CommandRow("lastsave", 1, kAnyState | kCmdFast | kCmdRandom)
+                .Connection(LastSaveCommand)
+                .Acl(kAclAdmin | kAclDangerous)
+         << CommandRow("replicaof", 3, kAdmin | kCmdStale).Connection(ReplicaOfCommand)
+         << CommandRow("slaveof", 3, kAdmin | kCmdStale).Connection(ReplicaOfCommand)
+         << CommandRow("role", 1, kCmdNoScript | kAnyState | kCmdFast)
+                .Connection(RoleCommand)
+                .Acl(kAclAdmin | kAclDangerous)
+         << CommandRow("shutdown", -1, kAdmin | kAnyState | kCmdNoMulti).Connection(ShutdownCommand);
 }
 
 }  // namespace darter::server

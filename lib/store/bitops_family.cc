@@ -545,35 +545,16 @@ std::unique_ptr<MultiShardOp> MakeBitOp(ArgList args) { return std::make_unique<
 }  // namespace
 
 void RegisterBitopsFamily(CommandTable& t) {
-  auto shard = [&](const char* name, int arity, uint32_t flags, ShardHandler h, std::vector<std::string> acl) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.first_key = s.last_key = s.key_step = 1;
-    s.shard_handler = h;
-    s.categories = std::move(acl);
-    t.Register(std::move(s));
-  };
   constexpr uint32_t W = kCmdWrite | kCmdDenyOom;
-  shard("setbit", 4, W, SetBitCommand, {"@write", "@bitmap", "@slow"});
-  shard("getbit", 3, kCmdReadOnly | kCmdFast, GetBitCommand, {"@read", "@bitmap", "@fast"});
-  shard("bitcount", -2, kCmdReadOnly, BitCountCommand, {"@read", "@bitmap", "@slow"});
-  shard("bitpos", -3, kCmdReadOnly, BitPosCommand, {"@read", "@bitmap", "@slow"});
-  shard("bitfield", -2, W, BitfieldCommand, {"@write", "@bitmap", "@slow"});
-  shard("bitfield_ro", -2, kCmdReadOnly | kCmdFast, BitfieldRoCommand, {"@read", "@bitmap", "@fast"});
-
-  CommandSpec s;
-  s.name = "bitop";
-  s.arity = -4;
-  s.flags = W;
-  s.first_key = 2;
-  s.last_key = -1;
-  s.key_step = 1;
-  s.multi_shard = MakeBitOp;
-  s.validate = ValidateBitOp;
-  s.categories = {"@write", "@bitmap", "@slow"};
-  t.Register(std::move(s));
+  constexpr uint32_t R = kCmdReadOnly;
+  CommandFamily family(t, kAclBitmap);
+  family << CommandRow("setbit", 4, W, 1, 1, 1).Shard(SetBitCommand)
+         << CommandRow("getbit", 3, R | kCmdFast, 1, 1, 1).Shard(GetBitCommand)
+         << CommandRow("bitcount", -2, R, 1, 1, 1).Shard(BitCountCommand)
+         << CommandRow("bitpos", -3, R, 1, 1, 1).Shard(BitPosCommand)
+         << CommandRow("bitfield", -2, W, 1, 1, 1).Shard(BitfieldCommand)
+         << CommandRow("bitfield_ro", -2, R | kCmdFast, 1, 1, 1).Shard(BitfieldRoCommand)
+         << CommandRow("bitop", -4, W, 2, -1, 1).MultiShard(MakeBitOp).Validate(ValidateBitOp);
 }
 
 }  // namespace darter::store

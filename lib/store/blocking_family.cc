@@ -409,23 +409,20 @@ std::unique_ptr<MultiShardOp> MakeNonBlocking(ArgList args) { return std::make_u
 }  // namespace blocking
 
 void RegisterBlockingFamily(CommandTable& t) {
-  auto add = [&](const char* name, int arity, uint32_t flags, int first, int last, int step,
-                 std::vector<std::string> acl, KeyExtractor keys) {
-    CommandSpec s = MakeSpec(name, arity, flags | kCmdWrite | kCmdBlocking, first, last, step, std::move(acl));
-    s.multi_shard = blocking::MakeNonBlocking;
-    s.key_extractor = keys;
-    t.Register(std::move(s));
-  };
-  const std::vector<std::string> list_acl{"@write", "@list", "@slow", "@blocking"};
-  const std::vector<std::string> zset_acl{"@write", "@sortedset", "@fast", "@blocking"};
-  add("blpop", -3, kCmdNoScript, 1, -2, 1, list_acl, nullptr);
-  add("brpop", -3, kCmdNoScript, 1, -2, 1, list_acl, nullptr);
-  add("blmpop", -5, 0, 0, 0, 0, list_acl, blocking::BlmpopKeys);
-  add("brpoplpush", 4, kCmdDenyOom | kCmdNoScript, 1, 2, 1, list_acl, nullptr);
-  add("blmove", 6, kCmdDenyOom | kCmdNoScript, 1, 2, 1, list_acl, nullptr);
-  add("bzpopmin", -3, kCmdNoScript | kCmdFast, 1, -2, 1, zset_acl, nullptr);
-  add("bzpopmax", -3, kCmdNoScript | kCmdFast, 1, -2, 1, zset_acl, nullptr);
-  add("bzmpop", -5, 0, 0, 0, 0, {"@write", "@sortedset", "@slow", "@blocking"}, blocking::BlmpopKeys);
+  // Each row's op is the command's non-blocking form (above); parking the client when it
+  // finds nothing is lib/server's.
+  constexpr uint32_t B = kCmdWrite | kCmdBlocking;
+  constexpr uint32_t N = kCmdNoScript;
+  CommandFamily lists(t, kAclList);
+  lists << CommandRow("blpop", -3, B | N, 1, -2, 1).MultiShard(blocking::MakeNonBlocking)
+        << CommandRow("brpop", -3, B | N, 1, -2, 1).MultiShard(blocking::MakeNonBlocking)
+        << CommandRow("blmpop", -5, B).MultiShard(blocking::MakeNonBlocking).Keys(blocking::BlmpopKeys)
+        << CommandRow("brpoplpush", 4, B | kCmdDenyOom | N, 1, 2, 1).MultiShard(blocking::MakeNonBlocking)
+        << CommandRow("blmove", 6, B | kCmdDenyOom | N, 1, 2, 1).MultiShard(blocking::MakeNonBlocking);
+  CommandFamily sorted_sets(t, kAclSortedSet);
+  sorted_sets << CommandRow("bzpopmin", -3, B | N | kCmdFast, 1, -2, 1).MultiShard(blocking::MakeNonBlocking)
+              << CommandRow("bzpopmax", -3, B | N | kCmdFast, 1, -2, 1).MultiShard(blocking::MakeNonBlocking)
+              << CommandRow("bzmpop", -5, B).MultiShard(blocking::MakeNonBlocking).Keys(blocking::BlmpopKeys);
 }
 
 }  // namespace darter::store

@@ -1,17 +1,28 @@
 #include "store/command_table.h"
 
 #include <algorithm>
-#include <cctype>
+#include <array>
 
 namespace darter::store {
 
 namespace {
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+
+constexpr char FoldAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+constexpr std::array<std::string_view, 21> kAclCategoryNames = {
+    "@keyspace", "@read",  "@write", "@set",      "@sortedset", "@list",       "@hash",
+    "@string",   "@bitmap", "@hyperloglog", "@geo", "@stream",   "@pubsub",     "@admin",
+    "@fast",     "@slow",  "@blocking", "@dangerous", "@connection", "@transaction", "@scripting"};
+static_assert(kAclScripting == 1u << (kAclCategoryNames.size() - 1), "one name per AclCategory bit");
+
+}  // namespace
+
+std::vector<std::string_view> AclCategoryNames(uint32_t categories) {
+  std::vector<std::string_view> out;
+  for (size_t i = 0; i < kAclCategoryNames.size(); ++i)
+    if (categories & (1u << i)) out.push_back(kAclCategoryNames[i]);
   return out;
 }
-}  // namespace
 
 std::vector<size_t> CommandSpec::KeyIndices(ArgList args) const {
   if (key_extractor) return key_extractor(args);
@@ -22,60 +33,123 @@ std::vector<size_t> CommandSpec::KeyIndices(ArgList args) const {
   return out;
 }
 
-CommandSpec MakeSpec(std::string_view name, int arity, uint32_t flags, int first_key, int last_key, int key_step,
-                     std::vector<std::string> categories) {
-  CommandSpec s;
-  s.name = name;
-  s.arity = arity;
-  s.flags = flags;
-  s.first_key = first_key;
-  s.last_key = last_key;
-  s.key_step = key_step;
-  s.categories = std::move(categories);
-  return s;
-}
-
-CommandSpec MakeConnectionSpec(std::string_view name, int arity, uint32_t flags, ConnectionHandler handler,
-                               std::vector<std::string> categories) {
-  CommandSpec s = MakeSpec(name, arity, flags, 0, 0, 0, std::move(categories));
-  s.conn_handler = handler;
-  return s;
-}
+// ---- CommandTable ----
 
 CommandTable& CommandTable::Global() {
-  static CommandTable* table = [] {
-    auto* t = new CommandTable();
-    RegisterStringFamily(*t);
-    RegisterGenericFamily(*t);
-    RegisterListFamily(*t);
-    RegisterHashFamily(*t);
-    RegisterSetFamily(*t);
-    RegisterZsetFamily(*t);
-    RegisterSortFamily(*t);
-    RegisterGeoFamily(*t);
-    RegisterStreamFamily(*t);
-    RegisterHllFamily(*t);
-    RegisterBitopsFamily(*t);
-    RegisterDumpFamily(*t);
-    RegisterBlockingFamily(*t);
-    return t;
-  }();
-  return *table;
+  static CommandTable table;
+  return table;
+}
+
+size_t CommandTable::FoldedHash::operator()(std::string_view s) const noexcept {
+  // FNV-1a over the folded bytes: command names are short, so a byte loop beats hashing
+  // a lowered copy.
+  uint64_t h = 14695981039346656037ull;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(FoldAscii(c));
+    h *= 1099511628211ull;
+  }
+  return static_cast<size_t>(h);
+}
+
+bool CommandTable::FoldedEqual::operator()(std::string_view a, std::string_view b) const noexcept {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (FoldAscii(a[i]) != FoldAscii(b[i])) return false;
+  return true;
 }
 
 void CommandTable::Register(CommandSpec spec) {
-  spec.name = Lower(spec.name);
+  for (char& c : spec.name) c = FoldAscii(c);
   auto owned = std::make_unique<CommandSpec>(std::move(spec));
+  longest_name_ = std::max(longest_name_, owned->name.size());
   by_name_[owned->name] = owned.get();
   specs_.push_back(std::move(owned));
 }
 
 const CommandSpec* CommandTable::Find(std::string_view name) const {
-  char buf[64];
-  if (name.size() >= sizeof buf) return nullptr;
-  for (size_t i = 0; i < name.size(); ++i) buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
-  auto it = by_name_.find(std::string(buf, name.size()));
+  if (name.size() > longest_name_) return nullptr;
+  auto it = by_name_.find(name);
   return it == by_name_.end() ? nullptr : it->second;
+}
+
+// ---- Registration ----
+
+uint32_t ImpliedAclCategories(uint32_t flags, uint32_t categories) {
+  if (flags & kCmdWrite) categories |= kAclWrite;
+  if ((flags & kCmdReadOnly) && !(categories & kAclScripting)) categories |= kAclRead;
+  if (flags & kCmdAdmin) categories |= kAclAdmin | kAclDangerous;
+  if (flags & kCmdPubSub) categories |= kAclPubSub;
+  if (flags & kCmdFast) categories |= kAclFast;
+  if (flags & kCmdBlocking) categories |= kAclBlocking;
+  if (!(categories & kAclFast)) categories |= kAclSlow;
+  return categories;
+}
+
+CommandRow::CommandRow(std::string_view name, int arity, uint32_t flags, int first_key, int last_key,
+                       int key_step) {
+  spec_.name = name;
+  spec_.arity = arity;
+  spec_.flags = flags;
+  spec_.first_key = first_key;
+  spec_.last_key = last_key;
+  spec_.key_step = key_step;
+}
+
+CommandRow& CommandRow::Shard(ShardHandler handler) {
+  spec_.shard_handler = handler;
+  return *this;
+}
+
+CommandRow& CommandRow::MultiShard(MultiShardFactory factory) {
+  spec_.multi_shard = factory;
+  return *this;
+}
+
+CommandRow& CommandRow::Connection(ConnectionHandler handler) {
+  spec_.conn_handler = handler;
+  return *this;
+}
+
+CommandRow& CommandRow::Keys(KeyExtractor extractor) {
+  spec_.key_extractor = extractor;
+  return *this;
+}
+
+CommandRow& CommandRow::Validate(ArgValidator validator) {
+  spec_.validate = validator;
+  return *this;
+}
+
+CommandRow& CommandRow::Acl(uint32_t categories) {
+  acl_ |= categories;
+  return *this;
+}
+
+CommandRow& CommandRow::Container() {
+  container_ = true;
+  return *this;
+}
+
+CommandSpec CommandRow::Build(uint32_t family_acl) const {
+  CommandSpec s = spec_;
+  s.acl_categories = container_ ? (acl_ | kAclSlow) : ImpliedAclCategories(s.flags, acl_ | family_acl);
+  return s;
+}
+
+void RegisterStoreFamilies(CommandTable& t) {
+  RegisterStringFamily(t);
+  RegisterGenericFamily(t);
+  RegisterListFamily(t);
+  RegisterHashFamily(t);
+  RegisterSetFamily(t);
+  RegisterZsetFamily(t);
+  RegisterSortFamily(t);
+  RegisterGeoFamily(t);
+  RegisterStreamFamily(t);
+  RegisterHllFamily(t);
+  RegisterBitopsFamily(t);
+  RegisterDumpFamily(t);
+  RegisterBlockingFamily(t);
 }
 
 }  // namespace darter::store

@@ -52,6 +52,35 @@ enum CommandFlag : uint32_t {
   kCmdProtected = 1u << 16,  // DEBUG: refused unless enable-debug-command allows it
 };
 
+// Redis 7.0's ACL categories, in the order its COMMAND INFO lists them; a command's
+// categories are a mask of these (CommandSpec::acl_categories).
+enum AclCategory : uint32_t {
+  kAclKeyspace = 1u << 0,
+  kAclRead = 1u << 1,
+  kAclWrite = 1u << 2,
+  kAclSet = 1u << 3,
+  kAclSortedSet = 1u << 4,
+  kAclList = 1u << 5,
+  kAclHash = 1u << 6,
+  kAclString = 1u << 7,
+  kAclBitmap = 1u << 8,
+  kAclHyperLogLog = 1u << 9,
+  kAclGeo = 1u << 10,
+  kAclStream = 1u << 11,
+  kAclPubSub = 1u << 12,
+  kAclAdmin = 1u << 13,
+  kAclFast = 1u << 14,
+  kAclSlow = 1u << 15,
+  kAclBlocking = 1u << 16,
+  kAclDangerous = 1u << 17,
+  kAclConnection = 1u << 18,
+  kAclTransaction = 1u << 19,
+  kAclScripting = 1u << 20,
+};
+
+// The names ("@read", ...) of the bits set in `categories`, in AclCategory order.
+std::vector<std::string_view> AclCategoryNames(uint32_t categories);
+
 using ArgList = std::span<const std::string_view>;
 
 // What a shard handler sees. Lives on the stack of the shard thread for one command.
@@ -84,7 +113,7 @@ struct CommandSpec {
   ConnectionHandler conn_handler = nullptr;
   KeyExtractor key_extractor = nullptr;
   ArgValidator validate = nullptr;
-  std::vector<std::string> categories;  // ACL categories for COMMAND INFO, e.g. "@string"
+  uint32_t acl_categories = 0;  // AclCategory bits, as COMMAND INFO lists them
 
   bool is_write() const { return flags & kCmdWrite; }
   // Whether `argc` arguments (the name included) fit `arity`: > 0 exactly, < 0 at least
@@ -97,31 +126,95 @@ struct CommandSpec {
   std::vector<size_t> KeyIndices(ArgList args) const;
 };
 
-// A row with the fields every command has (key positions as COMMAND INFO reports them);
-// the family then sets how it runs (shard_handler / multi_shard / ...) and any extras.
-CommandSpec MakeSpec(std::string_view name, int arity, uint32_t flags, int first_key, int last_key, int key_step,
-                     std::vector<std::string> categories);
-
-// A connection-level command (lib/server's families): no keys, run by `handler` on the
-// connection's thread.
-CommandSpec MakeConnectionSpec(std::string_view name, int arity, uint32_t flags, ConnectionHandler handler,
-                               std::vector<std::string> categories);
-
 class CommandTable {
  public:
+  // The process's table: empty until the program registers its families into it
+  // (lib/server's RegisterAllFamilies; the store's unit tests RegisterStoreFamilies).
   static CommandTable& Global();
 
   void Register(CommandSpec spec);
-  // Case-insensitive; nullptr when unknown.
+  // Case-insensitive, without allocating: a command name longer than every registered
+  // one is unknown at once, so a hostile name costs no more than the longest command.
+  // nullptr when unknown.
   const CommandSpec* Find(std::string_view name) const;
   const std::vector<std::unique_ptr<CommandSpec>>& all() const { return specs_; }
 
  private:
-  std::vector<std::unique_ptr<CommandSpec>> specs_;
-  std::unordered_map<std::string, const CommandSpec*> by_name_;
+  // ASCII case folding: command names are ASCII, and a byte >= 0x80 only equals itself.
+  struct FoldedHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept;
+  };
+  struct FoldedEqual {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept;
+  };
+
+  std::vector<std::unique_ptr<CommandSpec>> specs_;  // registration order: COMMAND's order
+  std::unordered_map<std::string, const CommandSpec*, FoldedHash, FoldedEqual> by_name_;
+  size_t longest_name_ = 0;
 };
 
-// Each family file defines one of these; lib/server calls them all once at start-up.
+// One command's row under construction, in the shape of Redis's command table and
+// Dragonfly's CommandId:
+//
+//   CommandFamily family(table, kAclString);
+//   family << CommandRow("get", 2, kCmdReadOnly | kCmdFast, 1, 1, 1).Shard(GetCommand)
+//          << CommandRow("mset", -3, kCmdWrite | kCmdDenyOom, 1, -1, 2).MultiShard(Make<MSetOp>);
+//
+// (first_key, last_key, key_step) are the positions COMMAND INFO reports; Keys() names the
+// real ones when that triple cannot describe them. The ACL categories are derived from the
+// flags as Redis 7.0 does (ImpliedAclCategories); a row names only what its flags cannot
+// say, e.g. Acl(kAclDangerous) on KEYS.
+class CommandRow {
+ public:
+  CommandRow(std::string_view name, int arity, uint32_t flags, int first_key = 0, int last_key = 0,
+             int key_step = 0);
+
+  CommandRow& Shard(ShardHandler handler);
+  CommandRow& MultiShard(MultiShardFactory factory);
+  CommandRow& Connection(ConnectionHandler handler);
+  CommandRow& Keys(KeyExtractor extractor);
+  CommandRow& Validate(ArgValidator validator);
+  // Categories beyond the family's and those the flags imply.
+  CommandRow& Acl(uint32_t categories);
+  // Redis 7.0 gives a container command (XGROUP, XINFO) only @slow: its other categories
+  // belong to its subcommands. The row keeps its flags, which dispatch reads, but derives
+  // nothing from them and takes no family category.
+  CommandRow& Container();
+
+  // The finished row; `family_acl` is the category of the family registering it.
+  CommandSpec Build(uint32_t family_acl) const;
+
+ private:
+  CommandSpec spec_;
+  uint32_t acl_ = 0;
+  bool container_ = false;
+};
+
+// Redis 7.0's implicit categories (setImplicitACLCategories): write -> @write; readonly ->
+// @read unless the command is @scripting; admin -> @admin @dangerous; pubsub -> @pubsub;
+// fast -> @fast, otherwise @slow; blocking -> @blocking. `categories` are the explicit ones.
+uint32_t ImpliedAclCategories(uint32_t flags, uint32_t categories);
+
+// Registers one family's rows into a table, each with the family's ACL category
+// (kAclString, kAclList, ...; 0 for families whose rows differ, which name theirs).
+class CommandFamily {
+ public:
+  CommandFamily(CommandTable& table, uint32_t family_acl) : table_(table), family_acl_(family_acl) {}
+  CommandFamily& operator<<(const CommandRow& row) {
+    table_.Register(row.Build(family_acl_));
+    return *this;
+  }
+
+ private:
+  CommandTable& table_;
+  uint32_t family_acl_;
+};
+
+// Each family file defines one of these. RegisterStoreFamilies registers them all, in
+// COMMAND's order; lib/server's RegisterAllFamilies adds its own after them.
+void RegisterStoreFamilies(CommandTable& table);
 void RegisterStringFamily(CommandTable& table);
 void RegisterGenericFamily(CommandTable& table);
 void RegisterListFamily(CommandTable& table);

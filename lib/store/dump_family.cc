@@ -138,22 +138,9 @@ void RestoreCommand(CommandContext& c) {
 }  // namespace
 
 void RegisterDumpFamily(CommandTable& t) {
-  CommandSpec dump;
-  dump.name = "dump";
-  dump.arity = 2;
-  dump.flags = kCmdReadOnly | kCmdRandom;
-  dump.first_key = dump.last_key = dump.key_step = 1;
-  dump.shard_handler = DumpCommand;
-  dump.categories = {"@keyspace", "@read", "@slow"};
-  t.Register(std::move(dump));
-  CommandSpec restore;
-  restore.name = "restore";
-  restore.arity = -4;
-  restore.flags = kCmdWrite | kCmdDenyOom;
-  restore.first_key = restore.last_key = restore.key_step = 1;
-  restore.shard_handler = RestoreCommand;
-  restore.categories = {"@keyspace", "@write", "@slow", "@dangerous"};
-  t.Register(std::move(restore));
+  CommandFamily family(t, kAclKeyspace);
+  family << CommandRow("dump", 2, kCmdReadOnly | kCmdRandom, 1, 1, 1).Shard(DumpCommand)
+         << CommandRow("restore", -4, kCmdWrite | kCmdDenyOom, 1, 1, 1).Shard(RestoreCommand).Acl(kAclDangerous);
 }
 
 }  // namespace darter::store

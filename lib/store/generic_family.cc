@@ -765,58 +765,36 @@ std::string_view TypeName(ValueType t) {
 }
 
 void RegisterGenericFamily(CommandTable& t) {
-  auto shard = [&](const char* name, int arity, uint32_t flags, ShardHandler h, std::vector<std::string> acl) {
-    CommandSpec s = MakeSpec(name, arity, flags, 1, 1, 1, std::move(acl));
-    s.shard_handler = h;
-    t.Register(std::move(s));
-  };
-  auto multi = [&](const char* name, int arity, uint32_t flags, int first, int last, MultiShardFactory f,
-                   std::vector<std::string> acl) -> CommandSpec& {
-    CommandSpec s = MakeSpec(name, arity, flags, first, last, first ? 1 : 0, std::move(acl));
-    s.multi_shard = f;
-    t.Register(std::move(s));
-    return const_cast<CommandSpec&>(*t.Find(name));
-  };
   constexpr uint32_t R = kCmdReadOnly;
   constexpr uint32_t W = kCmdWrite;
   constexpr uint32_t F = kCmdFast;
-
-  multi("del", -2, W, 1, -1, MakeDel, {"@keyspace", "@write", "@slow"});
-  multi("unlink", -2, W | F, 1, -1, MakeDel, {"@keyspace", "@write", "@fast"});
-  multi("exists", -2, R | F, 1, -1, MakeExists, {"@keyspace", "@read", "@fast"});
-  multi("touch", -2, R | F, 1, -1, MakeTouch, {"@keyspace", "@read", "@fast"});
-  shard("type", 2, R | F, TypeCommand, {"@keyspace", "@read", "@fast"});
-  shard("expire", -3, W | F, ExpireCommand, {"@keyspace", "@write", "@fast"});
-  shard("pexpire", -3, W | F, PExpireCommand, {"@keyspace", "@write", "@fast"});
-  shard("expireat", -3, W | F, ExpireAtCommand, {"@keyspace", "@write", "@fast"});
-  shard("pexpireat", -3, W | F, PExpireAtCommand, {"@keyspace", "@write", "@fast"});
-  shard("ttl", 2, R | F | kCmdRandom, TtlCommand, {"@keyspace", "@read", "@fast"});
-  shard("pttl", 2, R | F | kCmdRandom, PTtlCommand, {"@keyspace", "@read", "@fast"});
-  shard("expiretime", 2, R | F, ExpireTimeCommand, {"@keyspace", "@read", "@fast"});
-  shard("pexpiretime", 2, R | F, PExpireTimeCommand, {"@keyspace", "@read", "@fast"});
-  shard("persist", 2, W | F, PersistCommand, {"@keyspace", "@write", "@fast"});
-  shard("move", 3, W | F, MoveCommand, {"@keyspace", "@write", "@fast"});
-  {
-    CommandSpec& s = multi("rename", 3, W, 1, 2, MakeRename, {"@keyspace", "@write", "@slow"});
-    s.key_extractor = FirstTwoKeys;
-    CommandSpec& nx = multi("renamenx", 3, W | F, 1, 2, MakeRenameNx, {"@keyspace", "@write", "@fast"});
-    nx.key_extractor = FirstTwoKeys;
-    CommandSpec& cp = multi("copy", -3, W | kCmdDenyOom, 1, 2, MakeCopy, {"@keyspace", "@write", "@slow"});
-    cp.key_extractor = FirstTwoKeys;
-  }
-  multi("keys", 2, R, 0, 0, MakeKeys, {"@keyspace", "@read", "@slow", "@dangerous"});
-  multi("scan", -2, R, 0, 0, MakeScan, {"@keyspace", "@read", "@slow"});
-  multi("randomkey", 1, R | kCmdRandom, 0, 0, MakeRandomKey, {"@keyspace", "@read", "@slow"});
-  multi("dbsize", 1, R | F, 0, 0, MakeDbSize, {"@keyspace", "@read", "@fast"});
-  multi("flushdb", -1, W | kCmdGlobal, 0, 0, MakeFlushDb, {"@keyspace", "@write", "@slow", "@dangerous"});
-  multi("flushall", -1, W | kCmdGlobal, 0, 0, MakeFlushAll, {"@keyspace", "@write", "@slow", "@dangerous"});
-  multi("swapdb", 3, W | F | kCmdGlobal, 0, 0, MakeSwapDb, {"@keyspace", "@write", "@fast", "@dangerous"});
-  {
-    CommandSpec s = MakeSpec("object", -2, R, 2, 2, 1, {"@keyspace", "@read", "@slow"});
-    s.shard_handler = ObjectCommand;
-    s.key_extractor = ObjectKeys;
-    t.Register(std::move(s));
-  }
+  CommandFamily family(t, kAclKeyspace);
+  family << CommandRow("del", -2, W, 1, -1, 1).MultiShard(MakeDel)
+         << CommandRow("unlink", -2, W | F, 1, -1, 1).MultiShard(MakeDel)
+         << CommandRow("exists", -2, R | F, 1, -1, 1).MultiShard(MakeExists)
+         << CommandRow("touch", -2, R | F, 1, -1, 1).MultiShard(MakeTouch)
+         << CommandRow("type", 2, R | F, 1, 1, 1).Shard(TypeCommand)
+         << CommandRow("expire", -3, W | F, 1, 1, 1).Shard(ExpireCommand)
+         << CommandRow("pexpire", -3, W | F, 1, 1, 1).Shard(PExpireCommand)
+         << CommandRow("expireat", -3, W | F, 1, 1, 1).Shard(ExpireAtCommand)
+         << CommandRow("pexpireat", -3, W | F, 1, 1, 1).Shard(PExpireAtCommand)
+         << CommandRow("ttl", 2, R | F | kCmdRandom, 1, 1, 1).Shard(TtlCommand)
+         << CommandRow("pttl", 2, R | F | kCmdRandom, 1, 1, 1).Shard(PTtlCommand)
+         << CommandRow("expiretime", 2, R | F, 1, 1, 1).Shard(ExpireTimeCommand)
+         << CommandRow("pexpiretime", 2, R | F, 1, 1, 1).Shard(PExpireTimeCommand)
+         << CommandRow("persist", 2, W | F, 1, 1, 1).Shard(PersistCommand)
+         << CommandRow("move", 3, W | F, 1, 1, 1).Shard(MoveCommand)
+         << CommandRow("rename", 3, W, 1, 2, 1).MultiShard(MakeRename).Keys(FirstTwoKeys)
+         << CommandRow("renamenx", 3, W | F, 1, 2, 1).MultiShard(MakeRenameNx).Keys(FirstTwoKeys)
+         << CommandRow("copy", -3, W | kCmdDenyOom, 1, 2, 1).MultiShard(MakeCopy).Keys(FirstTwoKeys)
+         << CommandRow("keys", 2, R).MultiShard(MakeKeys).Acl(kAclDangerous)
+         << CommandRow("scan", -2, R).MultiShard(MakeScan)
+         << CommandRow("randomkey", 1, R | kCmdRandom).MultiShard(MakeRandomKey)
+         << CommandRow("dbsize", 1, R | F).MultiShard(MakeDbSize)
+         << CommandRow("flushdb", -1, W | kCmdGlobal).MultiShard(MakeFlushDb).Acl(kAclDangerous)
+         << CommandRow("flushall", -1, W | kCmdGlobal).MultiShard(MakeFlushAll).Acl(kAclDangerous)
+         << CommandRow("swapdb", 3, W | F | kCmdGlobal).MultiShard(MakeSwapDb).Acl(kAclDangerous)
+         << CommandRow("object", -2, R, 2, 2, 1).Shard(ObjectCommand).Keys(ObjectKeys);
 }
 
 }  // namespace darter::store

@@ -518,41 +518,20 @@ std::unique_ptr<MultiShardOp> MakeGeoSearchStore(ArgList a) {
 }  // namespace
 
 void RegisterGeoFamily(CommandTable& t) {
-  auto spec = [&](const char* name, int arity, uint32_t flags, int first, int last) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.first_key = first;
-    s.last_key = last;
-    s.key_step = 1;
-    s.categories = (flags & kCmdWrite) ? std::vector<std::string>{"@write", "@geo", "@slow"}
-                                       : std::vector<std::string>{"@read", "@geo", "@slow"};
-    return s;
-  };
-  auto shard = [&](const char* name, int arity, uint32_t flags, ShardHandler h) {
-    CommandSpec s = spec(name, arity, flags, 1, 1);
-    s.shard_handler = h;
-    t.Register(std::move(s));
-  };
-  auto multi = [&](const char* name, int arity, uint32_t flags, int first, int last, MultiShardFactory f,
-                   KeyExtractor keys) {
-    CommandSpec s = spec(name, arity, flags, first, last);
-    s.multi_shard = f;
-    s.key_extractor = keys;
-    t.Register(std::move(s));
-  };
   constexpr uint32_t R = kCmdReadOnly, W = kCmdWrite, M = kCmdDenyOom;
-  shard("geoadd", -5, W | M, GeoAddCommand);
-  shard("geodist", -4, R, GeoDistCommand);
-  shard("geohash", -2, R, GeoHashCommand);
-  shard("geopos", -2, R, GeoPosCommand);
-  multi("georadius", -6, W | M, 1, 1, MakeGeoRadius, GeoRadiusKeys);
-  multi("georadiusbymember", -5, W | M, 1, 1, MakeGeoRadiusByMember, GeoRadiusByMemberKeys);
-  multi("georadius_ro", -6, R, 1, 1, MakeGeoRadiusRo, nullptr);
-  multi("georadiusbymember_ro", -5, R, 1, 1, MakeGeoRadiusByMemberRo, nullptr);
-  multi("geosearch", -7, R, 1, 1, MakeGeoSearch, nullptr);
-  multi("geosearchstore", -8, W | M, 1, 2, MakeGeoSearchStore, nullptr);
+  CommandFamily family(t, kAclGeo);
+  family << CommandRow("geoadd", -5, W | M, 1, 1, 1).Shard(GeoAddCommand)
+         << CommandRow("geodist", -4, R, 1, 1, 1).Shard(GeoDistCommand)
+         << CommandRow("geohash", -2, R, 1, 1, 1).Shard(GeoHashCommand)
+         << CommandRow("geopos", -2, R, 1, 1, 1).Shard(GeoPosCommand)
+         << CommandRow("georadius", -6, W | M, 1, 1, 1).MultiShard(MakeGeoRadius).Keys(GeoRadiusKeys)
+         << CommandRow("georadiusbymember", -5, W | M, 1, 1, 1)
+                .MultiShard(MakeGeoRadiusByMember)
+                .Keys(GeoRadiusByMemberKeys)
+         << CommandRow("georadius_ro", -6, R, 1, 1, 1).MultiShard(MakeGeoRadiusRo)
+         << CommandRow("georadiusbymember_ro", -5, R, 1, 1, 1).MultiShard(MakeGeoRadiusByMemberRo)
+         << CommandRow("geosearch", -7, R, 1, 1, 1).MultiShard(MakeGeoSearch)
+         << CommandRow("geosearchstore", -8, W | M, 1, 2, 1).MultiShard(MakeGeoSearchStore);
 }
 
 }  // namespace darter::store

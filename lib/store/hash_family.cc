@@ -374,39 +374,26 @@ void HScanCommand(CommandContext& c) {
 }  // namespace
 
 void RegisterHashFamily(CommandTable& t) {
-  auto shard = [&](const char* name, int arity, uint32_t flags, ShardHandler h, std::vector<std::string> acl,
-                   ArgValidator validate = nullptr) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.first_key = 1;
-    s.last_key = 1;
-    s.key_step = 1;
-    s.shard_handler = h;
-    s.validate = validate;
-    s.categories = std::move(acl);
-    t.Register(std::move(s));
-  };
   constexpr uint32_t W = kCmdWrite | kCmdDenyOom | kCmdFast;
   constexpr uint32_t RF = kCmdReadOnly | kCmdFast;
   constexpr uint32_t R = kCmdReadOnly;
-  shard("hset", -4, W, HSetCommand, {"@write", "@hash", "@fast"}, ValidatePairs);
-  shard("hmset", -4, W, HMSetCommand, {"@write", "@hash", "@fast"}, ValidatePairs);
-  shard("hsetnx", 4, W, HSetNxCommand, {"@write", "@hash", "@fast"});
-  shard("hget", 3, RF, HGetCommand, {"@read", "@hash", "@fast"});
-  shard("hmget", -3, RF, HMGetCommand, {"@read", "@hash", "@fast"});
-  shard("hgetall", 2, R, HGetAllCommand, {"@read", "@hash", "@slow"});
-  shard("hkeys", 2, R, HKeysCommand, {"@read", "@hash", "@slow"});
-  shard("hvals", 2, R, HValsCommand, {"@read", "@hash", "@slow"});
-  shard("hdel", -3, kCmdWrite | kCmdFast, HDelCommand, {"@write", "@hash", "@fast"});
-  shard("hlen", 2, RF, HLenCommand, {"@read", "@hash", "@fast"});
-  shard("hexists", 3, RF, HExistsCommand, {"@read", "@hash", "@fast"});
-  shard("hstrlen", 3, RF, HStrlenCommand, {"@read", "@hash", "@fast"});
-  shard("hincrby", 4, W, HIncrByCommand, {"@write", "@hash", "@fast"});
-  shard("hincrbyfloat", 4, W, HIncrByFloatCommand, {"@write", "@hash", "@fast"});
-  shard("hrandfield", -2, R, HRandFieldCommand, {"@read", "@hash", "@slow"});
-  shard("hscan", -3, R, HScanCommand, {"@read", "@hash", "@slow"});
+  CommandFamily family(t, kAclHash);
+  family << CommandRow("hset", -4, W, 1, 1, 1).Shard(HSetCommand).Validate(ValidatePairs)
+         << CommandRow("hmset", -4, W, 1, 1, 1).Shard(HMSetCommand).Validate(ValidatePairs)
+         << CommandRow("hsetnx", 4, W, 1, 1, 1).Shard(HSetNxCommand)
+         << CommandRow("hget", 3, RF, 1, 1, 1).Shard(HGetCommand)
+         << CommandRow("hmget", -3, RF, 1, 1, 1).Shard(HMGetCommand)
+         << CommandRow("hgetall", 2, R, 1, 1, 1).Shard(HGetAllCommand)
+         << CommandRow("hkeys", 2, R, 1, 1, 1).Shard(HKeysCommand)
+         << CommandRow("hvals", 2, R, 1, 1, 1).Shard(HValsCommand)
+         << CommandRow("hdel", -3, kCmdWrite | kCmdFast, 1, 1, 1).Shard(HDelCommand)
+         << CommandRow("hlen", 2, RF, 1, 1, 1).Shard(HLenCommand)
+         << CommandRow("hexists", 3, RF, 1, 1, 1).Shard(HExistsCommand)
+         << CommandRow("hstrlen", 3, RF, 1, 1, 1).Shard(HStrlenCommand)
+         << CommandRow("hincrby", 4, W, 1, 1, 1).Shard(HIncrByCommand)
+         << CommandRow("hincrbyfloat", 4, W, 1, 1, 1).Shard(HIncrByFloatCommand)
+         << CommandRow("hrandfield", -2, R, 1, 1, 1).Shard(HRandFieldCommand)
+         << CommandRow("hscan", -3, R, 1, 1, 1).Shard(HScanCommand);
 }
 
 }  // namespace darter::store

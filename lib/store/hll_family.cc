@@ -259,30 +259,11 @@ std::unique_ptr<MultiShardOp> Make(ArgList args) {
 }  // namespace
 
 void RegisterHllFamily(CommandTable& t) {
-  {
-    CommandSpec s;
-    s.name = "pfadd";
-    s.arity = -2;
-    s.flags = kCmdWrite | kCmdDenyOom | kCmdFast;
-    s.first_key = s.last_key = s.key_step = 1;
-    s.shard_handler = PfAddCommand;
-    s.categories = {"@write", "@hyperloglog", "@fast"};
-    t.Register(std::move(s));
-  }
-  auto multi = [&](const char* name, uint32_t flags, MultiShardFactory f, std::vector<std::string> acl) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = -2;
-    s.flags = flags;
-    s.first_key = 1;
-    s.last_key = -1;
-    s.key_step = 1;
-    s.multi_shard = f;
-    s.categories = std::move(acl);
-    t.Register(std::move(s));
-  };
-  multi("pfcount", kCmdReadOnly, Make<PfCountOp>, {"@read", "@hyperloglog", "@slow"});
-  multi("pfmerge", kCmdWrite | kCmdDenyOom, Make<PfMergeOp>, {"@write", "@hyperloglog", "@slow"});
+  constexpr uint32_t W = kCmdWrite | kCmdDenyOom;
+  CommandFamily family(t, kAclHyperLogLog);
+  family << CommandRow("pfadd", -2, W | kCmdFast, 1, 1, 1).Shard(PfAddCommand)
+         << CommandRow("pfcount", -2, kCmdReadOnly, 1, -1, 1).MultiShard(Make<PfCountOp>)
+         << CommandRow("pfmerge", -2, W, 1, -1, 1).MultiShard(Make<PfMergeOp>);
 }
 
 }  // namespace darter::store

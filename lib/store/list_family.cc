@@ -558,52 +558,27 @@ std::unique_ptr<MultiShardOp> MakeLmpop(ArgList a) { return std::make_unique<Lmp
 }  // namespace
 
 void RegisterListFamily(CommandTable& t) {
-  auto shard = [&](const char* name, int arity, uint32_t flags, ShardHandler h, std::vector<std::string> acl) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.first_key = 1;
-    s.last_key = 1;
-    s.key_step = 1;
-    s.shard_handler = h;
-    s.categories = std::move(acl);
-    t.Register(std::move(s));
-  };
   constexpr uint32_t W = kCmdWrite | kCmdDenyOom;
   constexpr uint32_t R = kCmdReadOnly;
-  shard("lpush", -3, W | kCmdFast, LPushCommand, {"@write", "@list", "@fast"});
-  shard("rpush", -3, W | kCmdFast, RPushCommand, {"@write", "@list", "@fast"});
-  shard("lpushx", -3, W | kCmdFast, LPushXCommand, {"@write", "@list", "@fast"});
-  shard("rpushx", -3, W | kCmdFast, RPushXCommand, {"@write", "@list", "@fast"});
-  shard("lpop", -2, kCmdWrite | kCmdFast, LPopCommand, {"@write", "@list", "@fast"});
-  shard("rpop", -2, kCmdWrite | kCmdFast, RPopCommand, {"@write", "@list", "@fast"});
-  shard("llen", 2, R | kCmdFast, LLenCommand, {"@read", "@list", "@fast"});
-  shard("lrange", 4, R, LRangeCommand, {"@read", "@list", "@slow"});
-  shard("lindex", 3, R, LIndexCommand, {"@read", "@list", "@slow"});
-  shard("lset", 4, W, LSetCommand, {"@write", "@list", "@slow"});
-  shard("linsert", 5, W, LInsertCommand, {"@write", "@list", "@slow"});
-  shard("lrem", 4, kCmdWrite, LRemCommand, {"@write", "@list", "@slow"});
-  shard("ltrim", 4, kCmdWrite, LTrimCommand, {"@write", "@list", "@slow"});
-  shard("lpos", -3, R, LPosCommand, {"@read", "@list", "@slow"});
-
-  auto multi = [&](const char* name, int arity, uint32_t flags, int first, int last, MultiShardFactory f,
-                   KeyExtractor keys) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.first_key = first;
-    s.last_key = last;
-    s.key_step = first ? 1 : 0;
-    s.multi_shard = f;
-    s.key_extractor = keys;
-    s.categories = {"@write", "@list", "@slow"};
-    t.Register(std::move(s));
-  };
-  multi("rpoplpush", 3, W, 1, 2, MakeRPopLPush, nullptr);
-  multi("lmove", 5, W, 1, 2, MakeLMove, nullptr);
-  multi("lmpop", -4, kCmdWrite, 0, 0, MakeLmpop, LmpopKeys);
+  constexpr uint32_t F = kCmdFast;
+  CommandFamily family(t, kAclList);
+  family << CommandRow("lpush", -3, W | F, 1, 1, 1).Shard(LPushCommand)
+         << CommandRow("rpush", -3, W | F, 1, 1, 1).Shard(RPushCommand)
+         << CommandRow("lpushx", -3, W | F, 1, 1, 1).Shard(LPushXCommand)
+         << CommandRow("rpushx", -3, W | F, 1, 1, 1).Shard(RPushXCommand)
+         << CommandRow("lpop", -2, kCmdWrite | F, 1, 1, 1).Shard(LPopCommand)
+         << CommandRow("rpop", -2, kCmdWrite | F, 1, 1, 1).Shard(RPopCommand)
+         << CommandRow("llen", 2, R | F, 1, 1, 1).Shard(LLenCommand)
+         << CommandRow("lrange", 4, R, 1, 1, 1).Shard(LRangeCommand)
+         << CommandRow("lindex", 3, R, 1, 1, 1).Shard(LIndexCommand)
+         << CommandRow("lset", 4, W, 1, 1, 1).Shard(LSetCommand)
+         << CommandRow("linsert", 5, W, 1, 1, 1).Shard(LInsertCommand)
+         << CommandRow("lrem", 4, kCmdWrite, 1, 1, 1).Shard(LRemCommand)
+         << CommandRow("ltrim", 4, kCmdWrite, 1, 1, 1).Shard(LTrimCommand)
+         << CommandRow("lpos", -3, R, 1, 1, 1).Shard(LPosCommand)
+         << CommandRow("rpoplpush", 3, W, 1, 2, 1).MultiShard(MakeRPopLPush)
+         << CommandRow("lmove", 5, W, 1, 2, 1).MultiShard(MakeLMove)
+         << CommandRow("lmpop", -4, kCmdWrite).MultiShard(MakeLmpop).Keys(LmpopKeys);
 }
 
 }  // namespace darter::store

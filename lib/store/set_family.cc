@@ -630,41 +630,31 @@ std::vector<size_t> SMoveKeys(ArgList) { return {1, 2}; }
 }  // namespace
 
 void RegisterSetFamily(CommandTable& t) {
-  auto shard = [&](const char* name, int arity, uint32_t flags, ShardHandler h, std::vector<std::string> acl) {
-    CommandSpec s = MakeSpec(name, arity, flags, 1, 1, 1, std::move(acl));
-    s.shard_handler = h;
-    t.Register(std::move(s));
-  };
-  auto multi = [&](const char* name, int arity, uint32_t flags, int first, int last, int step, MultiShardFactory f,
-                   std::vector<std::string> acl, KeyExtractor keys = nullptr, ArgValidator validate = nullptr) {
-    CommandSpec s = MakeSpec(name, arity, flags, first, last, step, std::move(acl));
-    s.multi_shard = f;
-    s.key_extractor = keys;
-    s.validate = validate;
-    t.Register(std::move(s));
-  };
   constexpr uint32_t R = kCmdReadOnly;
   constexpr uint32_t W = kCmdWrite;
   constexpr uint32_t F = kCmdFast;
   constexpr uint32_t M = kCmdDenyOom;
-
-  shard("sadd", -3, W | M | F, SAddCommand, {"@write", "@set", "@fast"});
-  shard("srem", -3, W | F, SRemCommand, {"@write", "@set", "@fast"});
-  shard("smembers", 2, R, SMembersCommand, {"@read", "@set", "@slow"});
-  shard("sismember", 3, R | F, SIsMemberCommand, {"@read", "@set", "@fast"});
-  shard("smismember", -3, R | F, SMIsMemberCommand, {"@read", "@set", "@fast"});
-  shard("scard", 2, R | F, SCardCommand, {"@read", "@set", "@fast"});
-  shard("spop", -2, W | F | kCmdRandom, SPopCommand, {"@write", "@set", "@fast"});
-  shard("srandmember", -2, R | kCmdRandom, SRandMemberCommand, {"@read", "@set", "@slow"});
-  shard("sscan", -3, R | kCmdRandom, SScanCommand, {"@read", "@set", "@slow"});
-  multi("smove", 4, W | F, 1, 2, 1, MakeSMove, {"@write", "@set", "@fast"}, SMoveKeys);
-  multi("sinter", -2, R, 1, -1, 1, MakeSInter, {"@read", "@set", "@slow"});
-  multi("sinterstore", -3, W | M, 1, -1, 1, MakeSInterStore, {"@write", "@set", "@slow"});
-  multi("sunion", -2, R, 1, -1, 1, MakeSUnion, {"@read", "@set", "@slow"});
-  multi("sunionstore", -3, W | M, 1, -1, 1, MakeSUnionStore, {"@write", "@set", "@slow"});
-  multi("sdiff", -2, R, 1, -1, 1, MakeSDiff, {"@read", "@set", "@slow"});
-  multi("sdiffstore", -3, W | M, 1, -1, 1, MakeSDiffStore, {"@write", "@set", "@slow"});
-  multi("sintercard", -3, R, 0, 0, 0, MakeSInterCard, {"@read", "@set", "@slow"}, SInterCardKeys, ValidateSInterCard);
+  CommandFamily family(t, kAclSet);
+  family << CommandRow("sadd", -3, W | M | F, 1, 1, 1).Shard(SAddCommand)
+         << CommandRow("srem", -3, W | F, 1, 1, 1).Shard(SRemCommand)
+         << CommandRow("smembers", 2, R, 1, 1, 1).Shard(SMembersCommand)
+         << CommandRow("sismember", 3, R | F, 1, 1, 1).Shard(SIsMemberCommand)
+         << CommandRow("smismember", -3, R | F, 1, 1, 1).Shard(SMIsMemberCommand)
+         << CommandRow("scard", 2, R | F, 1, 1, 1).Shard(SCardCommand)
+         << CommandRow("spop", -2, W | F | kCmdRandom, 1, 1, 1).Shard(SPopCommand)
+         << CommandRow("srandmember", -2, R | kCmdRandom, 1, 1, 1).Shard(SRandMemberCommand)
+         << CommandRow("sscan", -3, R | kCmdRandom, 1, 1, 1).Shard(SScanCommand)
+         << CommandRow("smove", 4, W | F, 1, 2, 1).MultiShard(MakeSMove).Keys(SMoveKeys)
+         << CommandRow("sinter", -2, R, 1, -1, 1).MultiShard(MakeSInter)
+         << CommandRow("sinterstore", -3, W | M, 1, -1, 1).MultiShard(MakeSInterStore)
+         << CommandRow("sunion", -2, R, 1, -1, 1).MultiShard(MakeSUnion)
+         << CommandRow("sunionstore", -3, W | M, 1, -1, 1).MultiShard(MakeSUnionStore)
+         << CommandRow("sdiff", -2, R, 1, -1, 1).MultiShard(MakeSDiff)
+         << CommandRow("sdiffstore", -3, W | M, 1, -1, 1).MultiShard(MakeSDiffStore)
+         << CommandRow("sintercard", -3, R)
+                .MultiShard(MakeSInterCard)
+                .Keys(SInterCardKeys)
+                .Validate(ValidateSInterCard);
 }
 
 }  // namespace darter::store

@@ -473,25 +473,11 @@ std::vector<size_t> SortRoKeys(ArgList) { return {1}; }
 }  // namespace
 
 void RegisterSortFamily(CommandTable& t) {
-  CommandSpec sort;
-  sort.name = "sort";
-  sort.arity = -2;
-  sort.flags = kCmdWrite | kCmdDenyOom;
-  sort.first_key = sort.last_key = sort.key_step = 1;
-  sort.multi_shard = MakeSort;
-  sort.key_extractor = SortKeys;
-  sort.categories = {"@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"};
-  t.Register(std::move(sort));
-
-  CommandSpec ro;
-  ro.name = "sort_ro";
-  ro.arity = -2;
-  ro.flags = kCmdReadOnly;
-  ro.first_key = ro.last_key = ro.key_step = 1;
-  ro.multi_shard = MakeSortRo;
-  ro.key_extractor = SortRoKeys;
-  ro.categories = {"@read", "@set", "@sortedset", "@list", "@slow", "@dangerous"};
-  t.Register(std::move(ro));
+  // SORT reads sets, sorted sets and lists: no one family category.
+  constexpr uint32_t kSorted = kAclSet | kAclSortedSet | kAclList | kAclDangerous;
+  CommandFamily family(t, 0);
+  family << CommandRow("sort", -2, kCmdWrite | kCmdDenyOom, 1, 1, 1).MultiShard(MakeSort).Keys(SortKeys).Acl(kSorted)
+         << CommandRow("sort_ro", -2, kCmdReadOnly, 1, 1, 1).MultiShard(MakeSortRo).Keys(SortRoKeys).Acl(kSorted);
 }
 
 }  // namespace darter::store

@@ -1472,63 +1472,31 @@ std::vector<size_t> KeyAtTwo(ArgList args) {
 }  // namespace
 
 void RegisterStreamFamily(CommandTable& t) {
-  auto add = [&](const char* name, int arity, uint32_t flags, ShardHandler h, std::vector<std::string> acl) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.first_key = 1;
-    s.last_key = 1;
-    s.key_step = 1;
-    s.shard_handler = h;
-    s.categories = std::move(acl);
-    t.Register(std::move(s));
-  };
   constexpr uint32_t W = kCmdWrite;
   constexpr uint32_t R = kCmdReadOnly;
-  add("xadd", -5, W | kCmdDenyOom | kCmdFast, XAddCommand, {"@write", "@stream", "@fast"});
-  add("xrange", -4, R, XRangeCommand, {"@read", "@stream", "@slow"});
-  add("xrevrange", -4, R, XRevRangeCommand, {"@read", "@stream", "@slow"});
-  add("xlen", 2, R | kCmdFast, XLenCommand, {"@read", "@stream", "@fast"});
-  add("xdel", -3, W | kCmdFast, XDelCommand, {"@write", "@stream", "@fast"});
-  add("xtrim", -4, W, XTrimCommand, {"@write", "@stream", "@slow"});
-  add("xsetid", -3, W | kCmdDenyOom | kCmdFast, XSetIdCommand, {"@write", "@stream", "@fast"});
-  add("xack", -4, W | kCmdFast, XAckCommand, {"@write", "@stream", "@fast"});
-  add("xpending", -3, R, XPendingCommand, {"@read", "@stream", "@slow"});
-  add("xclaim", -6, W | kCmdFast, XClaimCommand, {"@write", "@stream", "@fast"});
-  add("xautoclaim", -6, W | kCmdFast, XAutoClaimCommand, {"@write", "@stream", "@fast"});
-
-  // Containers: Redis 7.0 lists them with no flags and keys per subcommand; the
-  // key (when there is one) is args[2].
-  auto container = [&](const char* name, uint32_t flags, ShardHandler h) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = -2;
-    s.flags = flags;
-    s.first_key = 2;
-    s.last_key = 2;
-    s.key_step = 1;
-    s.key_extractor = KeyAtTwo;
-    s.shard_handler = h;
-    s.categories = {"@slow"};
-    t.Register(std::move(s));
-  };
-  container("xgroup", W | kCmdDenyOom, XGroupCommand);
-  container("xinfo", R, XInfoCommand);
-
-  auto read = [&](const char* name, int arity, uint32_t flags, std::vector<std::string> acl) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.key_extractor = ReadKeys;
-    s.validate = ReadValidator;
-    s.multi_shard = Make<XReadOp>;
-    s.categories = std::move(acl);
-    t.Register(std::move(s));
-  };
-  read("xread", -4, R | kCmdBlocking, {"@read", "@stream", "@slow", "@blocking"});
-  read("xreadgroup", -7, W | kCmdBlocking, {"@write", "@stream", "@slow", "@blocking"});
+  constexpr uint32_t F = kCmdFast;
+  constexpr uint32_t M = kCmdDenyOom;
+  CommandFamily family(t, kAclStream);
+  family << CommandRow("xadd", -5, W | M | F, 1, 1, 1).Shard(XAddCommand)
+         << CommandRow("xrange", -4, R, 1, 1, 1).Shard(XRangeCommand)
+         << CommandRow("xrevrange", -4, R, 1, 1, 1).Shard(XRevRangeCommand)
+         << CommandRow("xlen", 2, R | F, 1, 1, 1).Shard(XLenCommand)
+         << CommandRow("xdel", -3, W | F, 1, 1, 1).Shard(XDelCommand)
+         << CommandRow("xtrim", -4, W, 1, 1, 1).Shard(XTrimCommand)
+         << CommandRow("xsetid", -3, W | M | F, 1, 1, 1).Shard(XSetIdCommand)
+         << CommandRow("xack", -4, W | F, 1, 1, 1).Shard(XAckCommand)
+         << CommandRow("xpending", -3, R, 1, 1, 1).Shard(XPendingCommand)
+         << CommandRow("xclaim", -6, W | F, 1, 1, 1).Shard(XClaimCommand)
+         << CommandRow("xautoclaim", -6, W | F, 1, 1, 1).Shard(XAutoClaimCommand)
+         // Containers: Redis 7.0 lists them with no flags and keys per subcommand; the
+         // key (when there is one) is args[2].
+         << CommandRow("xgroup", -2, W | M, 2, 2, 1).Shard(XGroupCommand).Keys(KeyAtTwo).Container()
+         << CommandRow("xinfo", -2, R, 2, 2, 1).Shard(XInfoCommand).Keys(KeyAtTwo).Container()
+         << CommandRow("xread", -4, R | kCmdBlocking).MultiShard(Make<XReadOp>).Keys(ReadKeys).Validate(ReadValidator)
+         << CommandRow("xreadgroup", -7, W | kCmdBlocking)
+                .MultiShard(Make<XReadOp>)
+                .Keys(ReadKeys)
+                .Validate(ReadValidator);
 }
 
 }  // namespace darter::store

@@ -490,65 +490,40 @@ std::unique_ptr<MultiShardOp> Make(ArgList args) {
   return std::make_unique<Op>(args);
 }
 
+// MSET/MSETNX: the name, then key-value pairs.
+std::string ValidateKeyValuePairs(ArgList args) {
+  if (args.size() % 2 == 0) return errors::WrongArity(ToLower(args[0]));
+  return {};
+}
+
 }  // namespace
 
 void RegisterStringFamily(CommandTable& t) {
-  const std::vector<std::string> cat = {"@string"};
-  auto shard = [&](const char* name, int arity, uint32_t flags, ShardHandler h, std::vector<std::string> acl) {
-    CommandSpec s;
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.first_key = 1;
-    s.last_key = 1;
-    s.key_step = 1;
-    s.shard_handler = h;
-    s.categories = std::move(acl);
-    t.Register(std::move(s));
-  };
   constexpr uint32_t R = kCmdReadOnly | kCmdFast;
   constexpr uint32_t W = kCmdWrite | kCmdDenyOom;
-  shard("get", 2, R, GetCommand, {"@read", "@string", "@fast"});
-  shard("set", -3, W, SetCommand, {"@write", "@string", "@slow"});
-  shard("setnx", 3, W | kCmdFast, SetNxCommand, {"@write", "@string", "@fast"});
-  shard("setex", 4, W, SetExCommand, {"@write", "@string", "@slow"});
-  shard("psetex", 4, W, PSetExCommand, {"@write", "@string", "@slow"});
-  shard("getset", 3, W | kCmdFast, GetSetCommand, {"@write", "@string", "@fast"});
-  shard("getdel", 2, kCmdWrite | kCmdFast, GetDelCommand, {"@write", "@string", "@fast"});
-  shard("getex", -2, kCmdWrite | kCmdFast, GetExCommand, {"@write", "@string", "@fast"});
-  shard("append", 3, W | kCmdFast, AppendCommand, {"@write", "@string", "@fast"});
-  shard("strlen", 2, R, StrlenCommand, {"@read", "@string", "@fast"});
-  shard("incr", 2, W | kCmdFast, IncrCommand, {"@write", "@string", "@fast"});
-  shard("decr", 2, W | kCmdFast, DecrCommand, {"@write", "@string", "@fast"});
-  shard("incrby", 3, W | kCmdFast, IncrByCommand, {"@write", "@string", "@fast"});
-  shard("decrby", 3, W | kCmdFast, DecrByCommand, {"@write", "@string", "@fast"});
-  shard("incrbyfloat", 3, W | kCmdFast, IncrByFloatCommand, {"@write", "@string", "@fast"});
-  shard("getrange", 4, kCmdReadOnly, GetRangeCommand, {"@read", "@string", "@slow"});
-  shard("substr", 4, kCmdReadOnly, GetRangeCommand, {"@read", "@string", "@slow"});
-  shard("setrange", 4, W, SetRangeCommand, {"@write", "@string", "@slow"});
-
-  auto multi = [&](const char* name, int arity, uint32_t flags, int step, MultiShardFactory f,
-                   std::vector<std::string> acl) {
-    CommandSpec s;
-    if (step == 2) {
-      s.validate = [](ArgList args) -> std::string {
-        if (args.size() % 2 == 0) return errors::WrongArity(ToLower(args[0]));
-        return {};
-      };
-    }
-    s.name = name;
-    s.arity = arity;
-    s.flags = flags;
-    s.first_key = 1;
-    s.last_key = -1;
-    s.key_step = step;
-    s.multi_shard = f;
-    s.categories = std::move(acl);
-    t.Register(std::move(s));
-  };
-  multi("mget", -2, R, 1, Make<MGetOp>, {"@read", "@string", "@fast"});
-  multi("mset", -3, W, 2, Make<MSetOp>, {"@write", "@string", "@slow"});
-  multi("msetnx", -3, W, 2, Make<MSetNxOp>, {"@write", "@string", "@slow"});
+  constexpr uint32_t F = kCmdFast;
+  CommandFamily family(t, kAclString);
+  family << CommandRow("get", 2, R, 1, 1, 1).Shard(GetCommand)
+         << CommandRow("set", -3, W, 1, 1, 1).Shard(SetCommand)
+         << CommandRow("setnx", 3, W | F, 1, 1, 1).Shard(SetNxCommand)
+         << CommandRow("setex", 4, W, 1, 1, 1).Shard(SetExCommand)
+         << CommandRow("psetex", 4, W, 1, 1, 1).Shard(PSetExCommand)
+         << CommandRow("getset", 3, W | F, 1, 1, 1).Shard(GetSetCommand)
+         << CommandRow("getdel", 2, kCmdWrite | F, 1, 1, 1).Shard(GetDelCommand)
+         << CommandRow("getex", -2, kCmdWrite | F, 1, 1, 1).Shard(GetExCommand)
+         << CommandRow("append", 3, W | F, 1, 1, 1).Shard(AppendCommand)
+         << CommandRow("strlen", 2, R, 1, 1, 1).Shard(StrlenCommand)
+         << CommandRow("incr", 2, W | F, 1, 1, 1).Shard(IncrCommand)
+         << CommandRow("decr", 2, W | F, 1, 1, 1).Shard(DecrCommand)
+         << CommandRow("incrby", 3, W | F, 1, 1, 1).Shard(IncrByCommand)
+         << CommandRow("decrby", 3, W | F, 1, 1, 1).Shard(DecrByCommand)
+         << CommandRow("incrbyfloat", 3, W | F, 1, 1, 1).Shard(IncrByFloatCommand)
+         << CommandRow("getrange", 4, kCmdReadOnly, 1, 1, 1).Shard(GetRangeCommand)
+         << CommandRow("substr", 4, kCmdReadOnly, 1, 1, 1).Shard(GetRangeCommand)
+         << CommandRow("setrange", 4, W, 1, 1, 1).Shard(SetRangeCommand)
+         << CommandRow("mget", -2, R, 1, -1, 1).MultiShard(Make<MGetOp>)
+         << CommandRow("mset", -3, W, 1, -1, 2).MultiShard(Make<MSetOp>).Validate(ValidateKeyValuePairs)
+         << CommandRow("msetnx", -3, W, 1, -1, 2).MultiShard(Make<MSetNxOp>).Validate(ValidateKeyValuePairs);
 }
 
 }  // namespace darter::store

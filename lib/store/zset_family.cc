@@ -1073,56 +1073,40 @@ std::unique_ptr<MultiShardOp> MakeZInterCard(ArgList a) {
 }  // namespace
 
 void RegisterZsetFamily(CommandTable& t) {
-  auto shard = [&](const char* name, int arity, uint32_t flags, ShardHandler h, std::vector<std::string> acl) {
-    CommandSpec s = MakeSpec(name, arity, flags, 1, 1, 1, std::move(acl));
-    s.shard_handler = h;
-    t.Register(std::move(s));
-  };
-  auto multi = [&](const char* name, int arity, uint32_t flags, int first, int last, int step, MultiShardFactory f,
-                   KeyExtractor keys, std::vector<std::string> acl) {
-    CommandSpec s = MakeSpec(name, arity, flags, first, last, step, std::move(acl));
-    s.multi_shard = f;
-    s.key_extractor = keys;
-    t.Register(std::move(s));
-  };
   constexpr uint32_t R = kCmdReadOnly, W = kCmdWrite, F = kCmdFast, M = kCmdDenyOom;
-  const std::vector<std::string> wf = {"@write", "@sortedset", "@fast"};
-  const std::vector<std::string> ws = {"@write", "@sortedset", "@slow"};
-  const std::vector<std::string> rf = {"@read", "@sortedset", "@fast"};
-  const std::vector<std::string> rs = {"@read", "@sortedset", "@slow"};
-
-  shard("zadd", -4, W | M | F, ZAddCommand, wf);
-  shard("zincrby", 4, W | M | F, ZIncrByCommand, wf);
-  shard("zrem", -3, W | F, ZRemCommand, wf);
-  shard("zcard", 2, R | F, ZCardCommand, rf);
-  shard("zcount", 4, R | F, ZCountCommand, rf);
-  shard("zlexcount", 4, R | F, ZLexCountCommand, rf);
-  shard("zscore", 3, R | F, ZScoreCommand, rf);
-  shard("zmscore", -3, R | F, ZMScoreCommand, rf);
-  shard("zrank", 3, R | F, ZRankCommand, rf);
-  shard("zrevrank", 3, R | F, ZRevRankCommand, rf);
-  shard("zrange", -4, R, ZRangeCommand, rs);
-  shard("zrevrange", -4, R, ZRevRangeCommand, rs);
-  shard("zrangebyscore", -4, R, ZRangeByScoreCommand, rs);
-  shard("zrevrangebyscore", -4, R, ZRevRangeByScoreCommand, rs);
-  shard("zrangebylex", -4, R, ZRangeByLexCommand, rs);
-  shard("zrevrangebylex", -4, R, ZRevRangeByLexCommand, rs);
-  shard("zremrangebyrank", 4, W, ZRemRangeByRankCommand, ws);
-  shard("zremrangebyscore", 4, W, ZRemRangeByScoreCommand, ws);
-  shard("zremrangebylex", 4, W, ZRemRangeByLexCommand, ws);
-  shard("zpopmin", -2, W | F, ZPopMinCommand, wf);
-  shard("zpopmax", -2, W | F, ZPopMaxCommand, wf);
-  shard("zrandmember", -2, R | kCmdRandom, ZRandMemberCommand, rs);
-  shard("zscan", -3, R | kCmdRandom, ZScanCommand, rs);
-  multi("zrangestore", -5, W | M, 1, 2, 1, MakeZRangeStore, nullptr, ws);
-  multi("zunion", -3, R, 0, 0, 0, MakeZUnion, KeysAfterNumKeys1, rs);
-  multi("zinter", -3, R, 0, 0, 0, MakeZInter, KeysAfterNumKeys1, rs);
-  multi("zdiff", -3, R, 0, 0, 0, MakeZDiff, KeysAfterNumKeys1, rs);
-  multi("zunionstore", -4, W | M, 1, 1, 1, MakeZUnionStore, StoreKeysAfterNumKeys2, ws);
-  multi("zinterstore", -4, W | M, 1, 1, 1, MakeZInterStore, StoreKeysAfterNumKeys2, ws);
-  multi("zdiffstore", -4, W | M, 1, 1, 1, MakeZDiffStore, StoreKeysAfterNumKeys2, ws);
-  multi("zintercard", -3, R, 0, 0, 0, MakeZInterCard, KeysAfterNumKeys1, rs);
-  multi("zmpop", -4, W, 0, 0, 0, MakeZMPop, KeysAfterNumKeys1, ws);
+  CommandFamily family(t, kAclSortedSet);
+  family << CommandRow("zadd", -4, W | M | F, 1, 1, 1).Shard(ZAddCommand)
+         << CommandRow("zincrby", 4, W | M | F, 1, 1, 1).Shard(ZIncrByCommand)
+         << CommandRow("zrem", -3, W | F, 1, 1, 1).Shard(ZRemCommand)
+         << CommandRow("zcard", 2, R | F, 1, 1, 1).Shard(ZCardCommand)
+         << CommandRow("zcount", 4, R | F, 1, 1, 1).Shard(ZCountCommand)
+         << CommandRow("zlexcount", 4, R | F, 1, 1, 1).Shard(ZLexCountCommand)
+         << CommandRow("zscore", 3, R | F, 1, 1, 1).Shard(ZScoreCommand)
+         << CommandRow("zmscore", -3, R | F, 1, 1, 1).Shard(ZMScoreCommand)
+         << CommandRow("zrank", 3, R | F, 1, 1, 1).Shard(ZRankCommand)
+         << CommandRow("zrevrank", 3, R | F, 1, 1, 1).Shard(ZRevRankCommand)
+         << CommandRow("zrange", -4, R, 1, 1, 1).Shard(ZRangeCommand)
+         << CommandRow("zrevrange", -4, R, 1, 1, 1).Shard(ZRevRangeCommand)
+         << CommandRow("zrangebyscore", -4, R, 1, 1, 1).Shard(ZRangeByScoreCommand)
+         << CommandRow("zrevrangebyscore", -4, R, 1, 1, 1).Shard(ZRevRangeByScoreCommand)
+         << CommandRow("zrangebylex", -4, R, 1, 1, 1).Shard(ZRangeByLexCommand)
+         << CommandRow("zrevrangebylex", -4, R, 1, 1, 1).Shard(ZRevRangeByLexCommand)
+         << CommandRow("zremrangebyrank", 4, W, 1, 1, 1).Shard(ZRemRangeByRankCommand)
+         << CommandRow("zremrangebyscore", 4, W, 1, 1, 1).Shard(ZRemRangeByScoreCommand)
+         << CommandRow("zremrangebylex", 4, W, 1, 1, 1).Shard(ZRemRangeByLexCommand)
+         << CommandRow("zpopmin", -2, W | F, 1, 1, 1).Shard(ZPopMinCommand)
+         << CommandRow("zpopmax", -2, W | F, 1, 1, 1).Shard(ZPopMaxCommand)
+         << CommandRow("zrandmember", -2, R | kCmdRandom, 1, 1, 1).Shard(ZRandMemberCommand)
+         << CommandRow("zscan", -3, R | kCmdRandom, 1, 1, 1).Shard(ZScanCommand)
+         << CommandRow("zrangestore", -5, W | M, 1, 2, 1).MultiShard(MakeZRangeStore)
+         << CommandRow("zunion", -3, R).MultiShard(MakeZUnion).Keys(KeysAfterNumKeys1)
+         << CommandRow("zinter", -3, R).MultiShard(MakeZInter).Keys(KeysAfterNumKeys1)
+         << CommandRow("zdiff", -3, R).MultiShard(MakeZDiff).Keys(KeysAfterNumKeys1)
+         << CommandRow("zunionstore", -4, W | M, 1, 1, 1).MultiShard(MakeZUnionStore).Keys(StoreKeysAfterNumKeys2)
+         << CommandRow("zinterstore", -4, W | M, 1, 1, 1).MultiShard(MakeZInterStore).Keys(StoreKeysAfterNumKeys2)
+         << CommandRow("zdiffstore", -4, W | M, 1, 1, 1).MultiShard(MakeZDiffStore).Keys(StoreKeysAfterNumKeys2)
+         << CommandRow("zintercard", -3, R).MultiShard(MakeZInterCard).Keys(KeysAfterNumKeys1)
+         << CommandRow("zmpop", -4, W).MultiShard(MakeZMPop).Keys(KeysAfterNumKeys1);
 }
 
 }  // namespace darter::store

@@ -136,7 +136,9 @@ TEST_CASE("ExecBlockOp reports each hop as the command it runs, and marks its co
 TEST_CASE("ExecBlockOp runs connection-level commands through its local runner") {
   std::vector<std::unique_ptr<Shard>> shards;
   shards.push_back(std::make_unique<Shard>(0, 4));
-  CommandSpec echo = MakeSpec("echo", 2, 0, 0, 0, 0, {});
+  CommandSpec echo;
+  echo.name = "echo";
+  echo.arity = 2;
   echo.conn_handler = [](ConnectionContext&) {};
   std::vector<ExecBlockOp::Command> cmds;
   cmds.push_back({{"ECHO", "hi"}, &echo});
