@@ -321,11 +321,14 @@ bool Connection::Squashable(BatchEntry& e) {
 
 awaitable<void> Connection::ExecuteBatch() {
   ThreadStats& stats = server_.thread_stats(thread_);
+  // With one shard there is nothing to run in parallel: no squash scan (it would admit
+  // every command twice).
+  const bool may_squash = server_.shards().size() > 1;
   size_t i = 0;
   while (i < batch_.size()) {
     size_t j = i;
-    while (j < batch_.size() && Squashable(batch_[j])) ++j;
-    if (j - i >= 2 && server_.shards().size() > 1) {
+    while (may_squash && j < batch_.size() && Squashable(batch_[j])) ++j;
+    if (j - i >= 2) {
       stats.commands_processed += j - i;
       last_command = batch_[j - 1].spec->name;
       co_await RunSquashed(i, j);

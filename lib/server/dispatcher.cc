@@ -60,64 +60,82 @@ bool FromScript(AdmissionPath path) {
 
 bool OverMaxmemory(Server& srv) { return srv.config().maxmemory() && srv.used_memory() > srv.config().maxmemory(); }
 
-// One check: its error, or "" when it passes. `flags` are the spec's (kExec: its queue's).
-std::string RunCheck(Check check, const store::CommandSpec& spec, store::ArgList args, Connection& conn,
-                     AdmissionPath path, uint32_t flags) {
+// One check: true when it refuses, with its error in *error. On the hot path every check
+// passes: none builds text unless it refuses. `flags` are the spec's (kExec: its queue's).
+bool Refuses(Check check, const store::CommandSpec& spec, store::ArgList args, Connection& conn,
+             AdmissionPath path, uint32_t flags, std::string* error) {
   Server& srv = conn.server();
   switch (check) {
-    case Check::kNone: return {};
+    case Check::kNone: return false;
     case Check::kArity:
-      if (spec.ArityOk(args.size())) return {};
-      if (FromScript(path)) return "ERR Wrong number of args calling Redis command from script";
-      return store::errors::WrongArity(spec.name);
-    case Check::kProtected: return ProtectedCommandError(spec, conn);
+      if (spec.ArityOk(args.size())) return false;
+      *error = FromScript(path) ? std::string("ERR Wrong number of args calling Redis command from script")
+                                : store::errors::WrongArity(spec.name);
+      return true;
+    case Check::kProtected:
+      if (!(spec.flags & store::kCmdProtected)) return false;
+      *error = ProtectedCommandError(spec, conn);
+      return !error->empty();
     case Check::kAuth:
-      if (!conn.authenticated && !(flags & store::kCmdNoAuth) && !srv.config().requirepass().empty())
-        return std::string(store::errors::kNoAuth);
-      return {};
+      if (conn.authenticated || (flags & store::kCmdNoAuth) || srv.config().requirepass().empty()) return false;
+      *error = store::errors::kNoAuth;
+      return true;
     case Check::kLoading:
-      if (srv.loading() && !(flags & store::kCmdLoading)) return "LOADING Redis is loading the dataset in memory";
-      return {};
+      if (!srv.loading() || (flags & store::kCmdLoading)) return false;
+      *error = "LOADING Redis is loading the dataset in memory";
+      return true;
     case Check::kReadOnlyReplica:
       // A script run by the primary's stream writes on a replica as the stream does.
-      if ((flags & store::kCmdWrite) && srv.is_replica() && !(FromScript(path) && conn.is_master) &&
-          srv.config().Snapshot().replica_read_only)
-        return "READONLY You can't write against a read only replica.";
-      return {};
+      if (!(flags & store::kCmdWrite) || !srv.is_replica() || (FromScript(path) && conn.is_master) ||
+          !srv.config().Snapshot().replica_read_only)
+        return false;
+      *error = "READONLY You can't write against a read only replica.";
+      return true;
     case Check::kSubscribed:
-      if (conn.subscriber) return SubscribedModeError(conn, spec, args);
-      return {};
-    case Check::kBusyScript:
+      if (!conn.subscriber) return false;
+      *error = SubscribedModeError(conn, spec, args);
+      return !error->empty();
+    case Check::kBusyScript: {
       // A primary's stream is never refused BUSY (in MULTI and at EXEC too).
-      if (conn.is_master) return {};
-      return std::string(ScriptBusyError(spec, args));
+      if (conn.is_master) return false;
+      std::string_view busy = ScriptBusyError(spec, args);
+      if (busy.empty()) return false;
+      *error = busy;
+      return true;
+    }
     case Check::kValidate:
-      if (spec.validate) return spec.validate(args);
-      return {};
+      if (!spec.validate) return false;
+      *error = spec.validate(args);
+      return !error->empty();
     case Check::kOom:
       // Deny-oom commands only, except that MULTI queues nothing over maxmemory.
-      if ((path == AdmissionPath::kMultiQueue || (flags & store::kCmdDenyOom)) && OverMaxmemory(srv))
-        return std::string(store::errors::kOom);
-      return {};
+      if (!(path == AdmissionPath::kMultiQueue || (flags & store::kCmdDenyOom)) || !OverMaxmemory(srv)) return false;
+      *error = store::errors::kOom;
+      return true;
     case Check::kNoMulti:
-      if (flags & store::kCmdNoMulti) return "ERR Command not allowed inside a transaction";
-      return {};
+      if (!(flags & store::kCmdNoMulti)) return false;
+      *error = "ERR Command not allowed inside a transaction";
+      return true;
     case Check::kNoScript:
       // Blocking commands run as their non-blocking forms (the table handlers never wait).
-      if (flags & store::kCmdNoScript) return "ERR This Redis command is not allowed from script";
-      return {};
+      if (!(flags & store::kCmdNoScript)) return false;
+      *error = "ERR This Redis command is not allowed from script";
+      return true;
     case Check::kScriptBlock:
       if (spec.name == "xread" || spec.name == "xreadgroup") {
         for (size_t i = 1; i < args.size() && !store::EqualsIgnoreCase(args[i], "streams"); ++i)
-          if (store::EqualsIgnoreCase(args[i], "block"))
-            return "ERR " + spec.name + " command is not allowed with BLOCK option from scripts";
+          if (store::EqualsIgnoreCase(args[i], "block")) {
+            *error = "ERR " + spec.name + " command is not allowed with BLOCK option from scripts";
+            return true;
+          }
       }
-      return {};
+      return false;
     case Check::kScriptWrite:
-      if (flags & store::kCmdWrite) return "ERR Write commands are not allowed from read-only scripts.";
-      return {};
+      if (!(flags & store::kCmdWrite)) return false;
+      *error = "ERR Write commands are not allowed from read-only scripts.";
+      return true;
   }
-  return {};
+  return false;
 }
 
 }  // namespace
@@ -127,10 +145,8 @@ Admission Admit(const store::CommandSpec& spec, store::ArgList args, Connection&
   const uint32_t flags = path == AdmissionPath::kExec ? queued_flags & ~store::kCmdNoAuth : spec.flags;
   Admission a;
   for (Check check : ChecksOf(path)) {
-    std::string err = RunCheck(check, spec, args, conn, path, flags);
-    if (!err.empty()) {
+    if (Refuses(check, spec, args, conn, path, flags, &a.error)) {
       a.refused_by = check;
-      a.error = std::move(err);
       break;
     }
   }
