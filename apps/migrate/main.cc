@@ -12,7 +12,7 @@
 #include <boost/program_options.hpp>
 
 #include "migrate/migration.h"
-#include "server/log.h"
+#include "server/core/log.h"
 
 namespace po = boost::program_options;
 using namespace darter::migrate;

@@ -15,7 +15,7 @@
 
 #include "migrate/report.h"
 #include "migrate/source_uri.h"
-#include "server/config.h"
+#include "server/core/config.h"
 
 namespace darter::migrate {
 

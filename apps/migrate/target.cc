@@ -2,7 +2,7 @@
 
 #include <filesystem>
 
-#include "server/server.h"
+#include "server/core/server.h"
 
 namespace darter::migrate {
 

@@ -14,7 +14,7 @@
 
 #include "migrate/redis_conn.h"
 #include "migrate/source_uri.h"
-#include "server/config.h"
+#include "server/core/config.h"
 
 namespace darter::server {
 class Server;

@@ -5,10 +5,10 @@
 
 #include <boost/program_options.hpp>
 
-#include "server/log.h"
-#include "server/output_limits.h"
-#include "server/protected_actions.h"
-#include "server/server.h"
+#include "server/core/log.h"
+#include "server/core/output_limits.h"
+#include "server/core/protected_actions.h"
+#include "server/core/server.h"
 
 namespace po = boost::program_options;
 using darter::server::ServerOptions;

@@ -7,7 +7,7 @@
 // non-blocking command (LMPOP, ZMPOP, LMOVE, RPOPLPUSH; XREAD itself), so the pop runs
 // through that command's code and its effects reach the write observers.
 //
-// Waiting is the server's business (lib/server/blocking.*): when the non-blocking form
+// Waiting is the server's business (lib/server/blocking/blocking.*): when the non-blocking form
 // found nothing, the connection waits on the keys, and the key's shard serves it by
 // running ServeCommand() there (the same code path, one key).
 #pragma once

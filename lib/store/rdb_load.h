@@ -2,7 +2,7 @@
 //
 // It builds each key's Value (string or collection Object, through collection_codec.h)
 // and hands a LoadedEntry to a callback, which decides where it goes: one Shard in
-// tests and tools, the owning shard's thread in the server (lib/server/rdb_loader.h).
+// tests and tools, the owning shard's thread in the server (lib/server/persist/rdb_loader.h).
 // A collection is built in place as its chunks arrive, so memory stays bounded by the
 // values being built, never by a copy of the file.
 //

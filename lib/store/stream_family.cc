@@ -1,7 +1,7 @@
 // Stream commands (Redis's t_stream.c): XADD XRANGE XREVRANGE XLEN XDEL XTRIM XSETID,
 // consumer groups (XGROUP XREADGROUP XACK XPENDING XCLAIM XAUTOCLAIM) and XINFO.
 // XREAD and XREADGROUP are MultiShardOps (their keys follow STREAMS); the rest run
-// on their key's shard. BLOCK waits in lib/server/blocking.cc; the op here is the
+// on their key's shard. BLOCK waits in lib/server/blocking/blocking.cc; the op here is the
 // non-blocking form (null when nothing is there).
 //
 // Replication (effects.h): XADD with '*' or 'ms-*' and approximate trimming are
@@ -1278,7 +1278,7 @@ class XReadOp : public MultiShardOp {
     for (const Result& r : results_) served += r.served;
     if (!served) {
       // With BLOCK this is the non-blocking form (MULTI/EXEC); a connection that can
-      // wait does so in lib/server/blocking.cc.
+      // wait does so in lib/server/blocking/blocking.cc.
       rb.NullArray();
       return;
     }

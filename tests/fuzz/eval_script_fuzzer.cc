@@ -1,5 +1,5 @@
 // Script fuzzer: arbitrary script source text through the in-process Lua engine
-// (lib/server/script_lua.h), on a script stack (ScriptFiber) as the server runs it.
+// (lib/server/script/script_lua.h), on a script stack (ScriptFiber) as the server runs it.
 // Every input must compile or be refused, and run to a reply or an error: no crash, no
 // abort, no hang (a kill budget in the host's hook bounds loops; the engine's memory is
 // bounded for the fuzzer only). After every input a canary script must reply exactly
@@ -21,9 +21,9 @@
 
 #include "resp/reply_builder.h"
 #include "resp/reply_parser.h"
-#include "server/script_fiber.h"
-#include "server/script_lua.h"
-#include "server/script_sha1.h"
+#include "server/script/script_fiber.h"
+#include "server/script/script_lua.h"
+#include "server/script/script_sha1.h"
 
 namespace {
 

@@ -1,11 +1,11 @@
-// libFuzzer target: multi-flow replication frames (lib/server/flow_frame.h) as a primary
+// libFuzzer target: multi-flow replication frames (lib/server/repl/flow_frame.h) as a primary
 // would send them, in arbitrary pieces. Decoding must refuse or accept, never crash,
 // hang or allocate beyond the frame limits.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
-#include "server/flow_frame.h"
+#include "server/repl/flow_frame.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

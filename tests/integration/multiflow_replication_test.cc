@@ -1,5 +1,5 @@
-// Darter-to-Darter multi-flow replication (lib/server/repl_flow_master.h,
-// lib/server/replica_flows.cc): a Darter replica of a Darter primary follows over one
+// Darter-to-Darter multi-flow replication (lib/server/repl/repl_flow_master.h,
+// lib/server/repl/replica_flows.cc): a Darter replica of a Darter primary follows over one
 // flow per primary shard and merges the flows at transaction barriers. These tests check
 // what that design promises beyond "the data arrives":
 //   - a multi-shard transaction (MSET, MULTI/EXEC) is applied whole on the replica: a

@@ -1,7 +1,7 @@
 // The shard executor (executor.h): serialize-before-write for a running snapshot, the
 // handler, and one report per write to the shard's observers, with the journal's rule
 // that an op's command as sent is reported once per shard across its hops.
-#include "server/executor.h"
+#include "server/core/executor.h"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "server/flow_frame.h"
+#include "server/repl/flow_frame.h"
 
 #include <doctest/doctest.h>
 

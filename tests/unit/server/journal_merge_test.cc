@@ -1,4 +1,4 @@
-#include "server/journal_merge.h"
+#include "server/repl/journal_merge.h"
 
 #include <doctest/doctest.h>
 

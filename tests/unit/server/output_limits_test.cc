@@ -1,4 +1,4 @@
-#include "server/output_limits.h"
+#include "server/core/output_limits.h"
 
 #include <doctest/doctest.h>
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "server/password.h"
+#include "server/core/password.h"
 
 using darter::server::PasswordsMatch;
 

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "server/protected_actions.h"
+#include "server/core/protected_actions.h"
 
 using namespace darter::server;
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "server/shard_set.h"
+#include "server/core/shard_set.h"
 
 using darter::server::LockKey;
 using darter::server::ShardThread;

@@ -1,0 +1,36 @@
+// RESET (Redis 6.2): returns the connection to the state of a fresh one — no
+// subscriptions, RESP2, database 0, no name, and authenticated only when the default
+// user needs no password — and replies +RESET. State that other features keep per
+// connection (MULTI queue, WATCHed keys; CLIENT REPLY/TRACKING when they exist) is
+// reset here too.
+#include "server/admin/reset_command.h"
+
+#include "server/core/connection.h"
+#include "server/multi/multi_family.h"
+#include "server/pubsub/pubsub_family.h"
+#include "server/core/server.h"
+
+namespace darter::server {
+
+namespace {
+
+void ResetCommand(store::ConnectionContext& c) {
+  Connection& conn = c.conn;
+  DropSubscriptions(conn);
+  ReleaseTransaction(conn);  // discards a MULTI queue and drops WATCHes
+  conn.db = 0;
+  conn.name.clear();
+  conn.set_protocol(2);
+  conn.authenticated = c.server.config().requirepass().empty();
+  c.reply.SimpleString("RESET");
+}
+
+}  // namespace
+
+void RegisterResetCommand(store::CommandTable& t) {
+  using namespace store;
+  constexpr uint32_t kFlags = kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast | kCmdNoAuth;
+  CommandFamily(t, kAclConnection) << CommandRow("reset", 1, kFlags).Connection(ResetCommand);
+}
+
+}  // namespace darter::server

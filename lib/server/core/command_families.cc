@@ -1,0 +1,22 @@
+#include "server/core/command_families.h"
+
+#include "server/multi/multi_family.h"
+#include "server/pubsub/pubsub_family.h"
+#include "server/repl/repl_master.h"
+#include "server/admin/reset_command.h"
+#include "server/script/script_family.h"
+#include "server/admin/server_family.h"
+
+namespace darter::server {
+
+void RegisterAllFamilies(store::CommandTable& table) {
+  store::RegisterStoreFamilies(table);
+  RegisterServerFamily(table);
+  RegisterMultiFamily(table);
+  RegisterPubSubFamily(table);
+  RegisterResetCommand(table);
+  RegisterScriptFamily(table);
+  RegisterReplicationMasterFamily(table);
+}
+
+}  // namespace darter::server

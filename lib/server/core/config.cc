@@ -1,0 +1,323 @@
+#include "server/core/config.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "server/core/output_limits.h"
+#include "server/core/protected_actions.h"
+#include "server/script/script_family.h"
+#include "server/persist/persistence.h"
+#include "store/store_config.h"
+#include "store/string_util.h"
+
+namespace darter::server {
+
+namespace {
+
+// `overflow` (optional) is set when the value is well-formed but past 2^64 - 1.
+std::optional<uint64_t> ParseMemory(std::string_view v, bool* overflow = nullptr) {
+  // Redis's memtoull: a number with an optional k/kb/m/mb/g/gb unit, case-insensitive.
+  std::string s = store::ToLower(v);
+  uint64_t mul = 1;
+  auto ends = [&](std::string_view suffix) {
+    return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  struct Unit {
+    const char* name;
+    uint64_t mul;
+  } units[] = {{"kb", 1024}, {"mb", 1024 * 1024}, {"gb", 1024ull * 1024 * 1024}, {"k", 1000}, {"m", 1000 * 1000},
+               {"g", 1000ull * 1000 * 1000}, {"b", 1}};
+  for (auto& u : units) {
+    if (ends(u.name)) {
+      mul = u.mul;
+      s.resize(s.size() - std::string_view(u.name).size());
+      break;
+    }
+  }
+  auto n = store::ParseInt64(s);
+  if (!n || *n < 0) return std::nullopt;
+  if (static_cast<uint64_t>(*n) > UINT64_MAX / mul) {
+    if (overflow) *overflow = true;
+    return std::nullopt;
+  }
+  return static_cast<uint64_t>(*n) * mul;
+}
+
+std::optional<std::string> SetUnsigned(uint64_t* field, std::string_view v) {
+  auto n = store::ParseInt64(v);
+  if (!n || *n < 0) return "argument couldn't be parsed into an integer";
+  *field = static_cast<uint64_t>(*n);
+  return std::nullopt;
+}
+
+std::optional<std::string> SetSaveParams(ServerOptions& o, std::string_view v) {
+  std::vector<std::pair<int64_t, int64_t>> points;
+  if (!Persistence::ParseSaveParams(v, &points)) return "Invalid save parameters";
+  o.save.clear();
+  for (auto [s, c] : points) o.save += (o.save.empty() ? "" : " ") + std::to_string(s) + " " + std::to_string(c);
+  return std::nullopt;
+}
+
+}  // namespace
+
+ConfigRegistry::ConfigRegistry(ServerOptions initial)
+    : opts_(initial),
+      startup_(initial),
+      maxmemory_(initial.maxmemory),
+      proto_max_bulk_len_(initial.proto_max_bulk_len),
+      client_query_buffer_limit_(initial.client_query_buffer_limit) {
+  auto ro = [](auto getter) { return Param{getter, nullptr}; };
+  params_["bind"] = ro([](const ServerOptions& o) { return o.bind; });
+  params_["port"] = ro([](const ServerOptions& o) { return std::to_string(o.port); });
+  params_["databases"] = ro([](const ServerOptions& o) { return std::to_string(o.dbnum); });
+  params_["io-threads"] = ro([](const ServerOptions& o) { return std::to_string(o.threads); });
+  // Protected, as in Redis 7.0: settable only where enable-protected-configs allows.
+  params_["dir"] = Param{[](const ServerOptions& o) { return o.dir; },
+                         [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                           std::string d(v);
+                           struct stat st;
+                           if (stat(d.c_str(), &st) != 0) return std::string(std::strerror(errno));
+                           if (!S_ISDIR(st.st_mode)) return std::string(std::strerror(ENOTDIR));
+                           if (access(d.c_str(), W_OK | X_OK) != 0) return std::string(std::strerror(errno));
+                           o.dir = d;
+                           return std::nullopt;
+                         },
+                         /*is_protected=*/true};
+  params_["logfile"] = ro([](const ServerOptions& o) { return o.logfile; });
+  params_["daemonize"] = ro([](const ServerOptions&) { return std::string("no"); });
+  params_["appendonly"] = ro([](const ServerOptions&) { return std::string("no"); });
+  params_["save"] = Param{[](const ServerOptions& o) { return o.save; }, SetSaveParams};
+  params_["requirepass"] = Param{[](const ServerOptions& o) { return o.requirepass; },
+                                 [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                                   o.requirepass = v;
+                                   return std::nullopt;
+                                 }};
+  params_["maxmemory"] = Param{[](const ServerOptions& o) { return std::to_string(o.maxmemory); },
+                               [this](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                                 auto m = ParseMemory(v);
+                                 if (!m) return "argument must be a memory value";
+                                 o.maxmemory = *m;
+                                 maxmemory_.store(*m, std::memory_order_relaxed);
+                                 return std::nullopt;
+                               }};
+  params_["maxmemory-policy"] = Param{
+      [](const ServerOptions& o) { return o.maxmemory_policy; },
+      [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+        static const char* kPolicies[] = {"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+                                          "allkeys-lru",  "allkeys-lfu",  "allkeys-random",  "noeviction"};
+        for (const char* p : kPolicies) {
+          if (store::EqualsIgnoreCase(v, p)) {
+            o.maxmemory_policy = p;
+            store::GetStoreConfig().lfu_policy.store(o.maxmemory_policy.find("lfu") != std::string::npos);
+            store::GetStoreConfig().lru_policy.store(o.maxmemory_policy.find("lru") != std::string::npos);
+            return std::nullopt;
+          }
+        }
+        return "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, "
+               "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction";
+      }};
+  params_["dbfilename"] = Param{[](const ServerOptions& o) { return o.dbfilename; },
+                                [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                                  if (v.empty() || v.find('/') != std::string_view::npos)
+                                    return "dbfilename can't be a path, just a filename";
+                                  o.dbfilename = v;
+                                  return std::nullopt;
+                                },
+                                /*is_protected=*/true};
+  params_["enable-debug-command"] = ro([](const ServerOptions& o) { return o.enable_debug_command; });
+  params_["enable-protected-configs"] = ro([](const ServerOptions& o) { return o.enable_protected_configs; });
+  params_["loglevel"] = Param{[](const ServerOptions& o) { return o.loglevel; },
+                              [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                                for (const char* l : {"debug", "verbose", "notice", "warning"}) {
+                                  if (store::EqualsIgnoreCase(v, l)) {
+                                    o.loglevel = l;
+                                    return std::nullopt;
+                                  }
+                                }
+                                return "argument(s) must be one of the following: debug, verbose, notice, warning";
+                              }};
+  params_["maxclients"] = Param{[](const ServerOptions& o) { return std::to_string(o.maxclients); },
+                                [](ServerOptions& o, std::string_view v) { return SetUnsigned(&o.maxclients, v); }};
+  params_["timeout"] = Param{[](const ServerOptions& o) { return std::to_string(o.timeout); },
+                             [](ServerOptions& o, std::string_view v) { return SetUnsigned(&o.timeout, v); }};
+  // Redis 7.0 takes any memory value from 1mb to LLONG_MAX for both, independently.
+  auto buffer_size = [](uint64_t* field, std::atomic<uint64_t>* live, std::string_view v) -> std::optional<std::string> {
+    bool overflow = false;
+    auto m = ParseMemory(v, &overflow);
+    if (!m && !overflow) return "argument must be a memory value";
+    if (overflow || *m < 1024 * 1024 || *m > static_cast<uint64_t>(INT64_MAX))
+      return "argument must be between 1048576 and 9223372036854775807 inclusive";
+    *field = *m;
+    live->store(*m, std::memory_order_relaxed);
+    return std::nullopt;
+  };
+  params_["proto-max-bulk-len"] =
+      Param{[](const ServerOptions& o) { return std::to_string(o.proto_max_bulk_len); },
+            [this, buffer_size](ServerOptions& o, std::string_view v) {
+              auto err = buffer_size(&o.proto_max_bulk_len, &proto_max_bulk_len_, v);
+              // The store's families bound string growth and bit offsets by it too.
+              if (!err) store::GetStoreConfig().proto_max_bulk_len.store(static_cast<int64_t>(o.proto_max_bulk_len));
+              return err;
+            }};
+  params_["client-query-buffer-limit"] =
+      Param{[](const ServerOptions& o) { return std::to_string(o.client_query_buffer_limit); },
+            [this, buffer_size](ServerOptions& o, std::string_view v) {
+              return buffer_size(&o.client_query_buffer_limit, &client_query_buffer_limit_, v);
+            }};
+  params_["masterauth"] = Param{[](const ServerOptions& o) { return o.masterauth; },
+                                [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                                  o.masterauth = v;
+                                  return std::nullopt;
+                                }};
+  params_["masteruser"] = Param{[](const ServerOptions& o) { return o.masteruser; },
+                                [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                                  o.masteruser = v;
+                                  return std::nullopt;
+                                }};
+  params_["repl-timeout"] = Param{[](const ServerOptions& o) { return std::to_string(o.repl_timeout); },
+                                  [](ServerOptions& o, std::string_view v) { return SetUnsigned(&o.repl_timeout, v); }};
+  auto yes_no = [](bool* field, std::string_view v) -> std::optional<std::string> {
+    if (store::EqualsIgnoreCase(v, "yes")) *field = true;
+    else if (store::EqualsIgnoreCase(v, "no")) *field = false;
+    else return "argument must be 'yes' or 'no'";
+    return std::nullopt;
+  };
+  params_["protected-mode"] = Param{[](const ServerOptions& o) { return std::string(o.protected_mode ? "yes" : "no"); },
+                                    [yes_no](ServerOptions& o, std::string_view v) { return yes_no(&o.protected_mode, v); }};
+  for (const char* name : {"replica-read-only", "slave-read-only"}) {
+    params_[name] = Param{[](const ServerOptions& o) { return std::string(o.replica_read_only ? "yes" : "no"); },
+                          [yes_no](ServerOptions& o, std::string_view v) { return yes_no(&o.replica_read_only, v); }};
+  }
+  params_["repl-multi-flow"] =
+      Param{[](const ServerOptions& o) { return std::string(o.repl_multi_flow ? "yes" : "no"); },
+            [yes_no](ServerOptions& o, std::string_view v) { return yes_no(&o.repl_multi_flow, v); }};
+  params_["repl-flow-compression"] =
+      Param{[](const ServerOptions& o) { return o.repl_flow_compression; },
+            [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+              for (const char* c : {"auto", "none", "lz4", "zstd"}) {
+                if (store::EqualsIgnoreCase(v, c)) {
+                  o.repl_flow_compression = c;
+                  return std::nullopt;
+                }
+              }
+              return "argument must be one of the following: auto, none, lz4, zstd";
+            }};
+  params_["client-output-buffer-limit"] =
+      Param{[](const ServerOptions&) { return FormatOutputBufferLimits(); },
+            [](ServerOptions&, std::string_view v) { return SetOutputBufferLimits(v); }};
+  for (const char* name : {"lua-time-limit", "busy-reply-threshold"}) {  // script_family.h
+    params_[name] = Param{[](const ServerOptions&) { return std::to_string(LuaTimeLimitMs().load()); },
+                          [](ServerOptions&, std::string_view v) -> std::optional<std::string> {
+                            auto n = store::ParseInt64(v);
+                            if (!n) return "argument couldn't be parsed into an integer";
+                            LuaTimeLimitMs().store(*n);
+                            return std::nullopt;
+                          }};
+  }
+  params_["lua-allow-undeclared-keys"] =
+      Param{[](const ServerOptions&) { return std::string(LuaAllowUndeclaredKeys().load() ? "yes" : "no"); },
+            [](ServerOptions&, std::string_view v) -> std::optional<std::string> {
+              if (store::EqualsIgnoreCase(v, "yes")) LuaAllowUndeclaredKeys().store(true);
+              else if (store::EqualsIgnoreCase(v, "no")) LuaAllowUndeclaredKeys().store(false);
+              else return "argument must be 'yes' or 'no'";
+              return std::nullopt;
+            }};
+  params_["repl-backlog-size"] =
+      Param{[](const ServerOptions& o) { return std::to_string(o.repl_backlog_size); },
+            [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+              auto m = ParseMemory(v);
+              if (!m || *m < 1) return "argument must be a memory value";
+              o.repl_backlog_size = *m;
+              return std::nullopt;
+            }};
+  for (const char* name : {"repl-ping-replica-period", "repl-ping-slave-period"}) {
+    params_[name] = Param{[](const ServerOptions& o) { return std::to_string(o.repl_ping_replica_period); },
+                          [](ServerOptions& o, std::string_view v) {
+                            return SetUnsigned(&o.repl_ping_replica_period, v);
+                          }};
+  }
+  AddStoreParams();
+  store::GetStoreConfig().lfu_policy.store(opts_.maxmemory_policy.find("lfu") != std::string::npos);
+  store::GetStoreConfig().lru_policy.store(opts_.maxmemory_policy.find("lru") != std::string::npos);
+  store::GetStoreConfig().proto_max_bulk_len.store(static_cast<int64_t>(opts_.proto_max_bulk_len));
+}
+
+void ConfigRegistry::AddStoreParams() {
+  // Encoding thresholds live in StoreConfig (read by the families on shard threads).
+  // Redis 7.0 accepts the 6.2 "ziplist" names as aliases of the "listpack" ones; CONFIG
+  // GET lists both.
+  store::StoreConfig& sc = store::GetStoreConfig();
+  struct IntParam {
+    const char* name;
+    std::atomic<int64_t>* field;
+    int64_t min, max;
+  } ints[] = {
+      {"hash-max-listpack-entries", &sc.hash_max_listpack_entries, 0, INT64_MAX},
+      {"hash-max-ziplist-entries", &sc.hash_max_listpack_entries, 0, INT64_MAX},
+      {"hash-max-listpack-value", &sc.hash_max_listpack_value, 0, INT64_MAX},
+      {"hash-max-ziplist-value", &sc.hash_max_listpack_value, 0, INT64_MAX},
+      {"zset-max-listpack-entries", &sc.zset_max_listpack_entries, 0, INT64_MAX},
+      {"zset-max-ziplist-entries", &sc.zset_max_listpack_entries, 0, INT64_MAX},
+      {"zset-max-listpack-value", &sc.zset_max_listpack_value, 0, INT64_MAX},
+      {"zset-max-ziplist-value", &sc.zset_max_listpack_value, 0, INT64_MAX},
+      {"set-max-intset-entries", &sc.set_max_intset_entries, 0, INT64_MAX},
+      {"list-max-listpack-size", &sc.list_max_listpack_size, INT32_MIN, INT32_MAX},
+      {"list-max-ziplist-size", &sc.list_max_listpack_size, INT32_MIN, INT32_MAX},
+      {"list-compress-depth", &sc.list_compress_depth, 0, INT32_MAX},
+      {"stream-node-max-bytes", &sc.stream_node_max_bytes, 0, INT64_MAX},
+      {"stream-node-max-entries", &sc.stream_node_max_entries, 0, INT64_MAX},
+  };
+  for (const IntParam& p : ints) {
+    params_[p.name] = Param{
+        [f = p.field](const ServerOptions&) { return std::to_string(f->load()); },
+        [f = p.field, lo = p.min, hi = p.max](ServerOptions&, std::string_view v) -> std::optional<std::string> {
+          auto n = store::ParseInt64(v);
+          if (!n) return "argument couldn't be parsed into an integer";
+          if (*n < lo || *n > hi) return "argument must be between " + std::to_string(lo) + " and " + std::to_string(hi) + " inclusive";
+          f->store(*n);
+          return std::nullopt;
+        }};
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> ConfigRegistry::Get(std::string_view pattern) const {
+  MutexLock lk(&mu_);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& [name, p] : params_)
+    if (store::GlobMatch(pattern, name, /*nocase=*/true)) out.emplace_back(name, p.get(opts_));
+  return out;
+}
+
+bool ConfigRegistry::Known(std::string_view name) const {
+  return params_.count(store::ToLower(name)) > 0;
+}
+
+std::optional<std::string> ConfigRegistry::Set(std::string_view name, std::string_view value,
+                                               bool protected_allowed) {
+  MutexLock lk(&mu_);
+  auto it = params_.find(store::ToLower(name));
+  if (it == params_.end()) return "Unknown option or number of arguments for CONFIG SET - '" + std::string(name) + "'";
+  if (!it->second.set) return "can't set immutable config";
+  if (it->second.is_protected && !protected_allowed) return "can't set protected config";
+  return it->second.set(opts_, value);
+}
+
+std::string ConfigRegistry::requirepass() const {
+  MutexLock lk(&mu_);
+  return opts_.requirepass;
+}
+
+std::string ConfigRegistry::maxmemory_policy() const {
+  MutexLock lk(&mu_);
+  return opts_.maxmemory_policy;
+}
+
+ServerOptions ConfigRegistry::Snapshot() const {
+  MutexLock lk(&mu_);
+  return opts_;
+}
+
+}  // namespace darter::server

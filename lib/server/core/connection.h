@@ -1,0 +1,204 @@
+// Connection: one client. Lives on one shard thread for its whole life: reads,
+// parses pipelined requests, hands each command to the dispatcher (dispatcher.h: lookup,
+// admission, routing), which runs it inline when its key is on this thread, else on the
+// owner shard; gathers the replies and writes them in one call.
+//
+// Thread-safety: every member is touched only on the owning thread. Other threads
+// reach a connection (CLIENT KILL, CLIENT LIST) by posting to that thread.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "resp/reply_builder.h"
+#include "resp/request_parser.h"
+#include "server/core/asio.h"
+#include "server/core/output_limits.h"
+#include "store/command_table.h"
+
+namespace darter::server {
+
+class Server;
+class ShardThread;
+struct ClientTransaction;
+struct Subscriber;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Server& server, unsigned thread, asio::ip::tcp::socket socket, uint64_t id);
+
+  awaitable<void> Run();
+  // Closes the socket; the read loop ends. Own thread only.
+  void Close();
+
+  uint64_t id() const { return id_; }
+  unsigned thread() const { return thread_; }
+  Server& server() { return server_; }
+
+  // Client state, read and written by connection-level commands.
+  unsigned db = 0;
+  bool authenticated = false;
+  std::string name;
+  bool close_after_reply = false;
+  std::string last_command = "NULL";
+  int64_t created_ms = 0;
+  int64_t last_interaction_ms = 0;
+  std::string peer_address;
+  std::string local_address;
+  bool local_client = false;  // on a loopback address (protected_actions.h)
+  int fd = -1;
+  // MULTI/WATCH state (multi_family.h); null until the client first uses them.
+  std::shared_ptr<ClientTransaction> tx;
+
+  int protocol() const { return reply_.protocol(); }
+  void set_protocol(int p) { reply_.SetProtocol(p); }
+  size_t query_buffer_size() const { return in_end_ - in_pos_; }
+  size_t output_buffer_size() const { return out_.size(); }
+
+  // The replication link's client: runs the primary's stream, may write on a replica,
+  // skips AUTH/READONLY/LOADING/OOM checks, and its replies are dropped.
+  bool is_master = false;
+  // Runs one command of the stream; returns the error reply ("" when it succeeded), so
+  // the link can report commands the primary accepted but this server refused.
+  awaitable<std::string> ExecuteAsMaster(store::ArgList args);
+
+  // The multi-flow replica's apply (replica_flows.cc): runs `commands` in order, squashing
+  // runs of single-key commands per shard in parallel as a client pipeline does; replies
+  // are dropped. Returns the first error reply, or "".
+  awaitable<std::string> ExecutePipelineAsMaster(const std::vector<std::vector<std::string_view>>& commands);
+
+  // A replica's link after PSYNC/SYNC: the replication feed (repl_master.h) owns the
+  // socket until the link ends; CLIENT KILL TYPE replica matches it.
+  bool replica_feed = false;
+  asio::ip::tcp::socket& socket() { return socket_; }
+
+  // CLIENT LIST / CLIENT INFO line.
+  std::string Describe(int64_t now_ms) const;
+
+  // Pub/sub (pubsub_family.cc): this connection's subscriptions; null until its first
+  // (P|S)SUBSCRIBE.
+  std::shared_ptr<Subscriber> subscriber;
+  // Asynchronous output (a pub/sub message): written after any reply already produced,
+  // whether the connection is idle, running a batch or writing. Disconnects the client
+  // (and drops the bytes) when its unsent output exceeds client-output-buffer-limit.
+  // Own thread only; defined in connection_push.cc.
+  void Push(std::string_view bytes);
+  // Output produced but not yet written (replies and pushes), less what the write in
+  // flight has already handed to the socket.
+  size_t pending_output() const {
+    return out_.size() - out_sent_ + push_.size() + wbuf_.size() - wbuf_sent_;
+  }
+
+  // For the dispatcher (dispatcher.h). The reply builder writing this client's output.
+  resp::ReplyBuilder& reply() { return reply_; }
+  // Re-reads the parser's limits (proto-max-bulk-len, the unauthenticated caps): after a
+  // command that may change them (AUTH, HELLO, RESET). Read on every read too.
+  void RefreshParserLimits();
+  // The shard execution of a command the dispatcher admitted (not a connection-level
+  // one): its shard handler, inline when its key is on this thread and unlocked, else on
+  // the key's shard; or its multi-shard op through the transaction layer.
+  awaitable<void> ExecuteOnShards(const store::CommandSpec* spec, store::ArgList args);
+
+  // For a command that waits (blocking.cc): while it waits, the client's input is read
+  // into the buffer's free tail (so a disconnect ends the wait and pipelined requests
+  // are kept for after it), and the replies produced before it are written.
+  bool closed() const { return closed_; }
+  // The free tail of the input buffer; InputReceived(n) adds n bytes read into it.
+  std::span<char> InputSpace() { return {in_.data() + in_end_, in_.size() - in_end_}; }
+  void InputReceived(size_t n) { in_end_ += n; }
+  // Writes the output produced so far (after the BLMOVE chains it waits for, blocking.h).
+  awaitable<void> Flush();
+
+ private:
+  // Push's writer (connection_push.cc): drains push_ while no batch is writing.
+  void StartPushWriter();
+  awaitable<void> PushWriter();
+  awaitable<void> WaitForPushWriter();
+
+  // Pipelining: commands parsed from one read run as a batch. A run of consecutive
+  // single-key commands is "squashed": one hop per owning shard runs that shard's
+  // commands in order, all shards in parallel, and the replies are put back in request
+  // order. Commands on one key stay in order (they share a shard); commands on different
+  // keys may run in any order, which no client can tell apart from some serial order.
+  struct BatchEntry {
+    std::vector<std::string_view> args;
+    const store::CommandSpec* spec = nullptr;
+  };
+  awaitable<void> ExecuteBatch();
+  // Input side (connection.cc). The buffer grows as bytes arrive, never ahead of them by
+  // more than its own size, so a declared-but-unsent bulk costs nothing.
+  void GrowInput();
+  // client-query-buffer-limit: logs and closes the client when its pending request bytes
+  // pass the limit. Returns true when it did.
+  bool QueryBufferLimitReached();
+  // client-output-buffer-limit for this client's class: logs and closes the client when
+  // its unsent output passes the class's hard limit, or its soft limit for longer than
+  // soft_seconds, dropping the output not yet handed to a write. Returns true when it did.
+  bool OutputLimitReached();
+  // While a write is stuck behind a client that does not read, re-checks the limits every
+  // kOutputLimitCheckMs (Redis checks from its client cron too): a soft limit can expire
+  // with no new output. Armed by the writers; disarms itself once nothing is pending.
+  void WatchOutputLimits();
+  // Writes the replies gathered so far once they reach kFlushThreshold, in the middle of
+  // a batch too: a client that does not read then holds one reply plus 256 KB, not a
+  // batch of 256 big replies (the batch's arguments stay valid: they live in in_).
+  awaitable<void> FlushIfLarge();
+  // Writes all of `buf`, counting progress in `*sent` (read by pending_output()).
+  awaitable<boost::system::error_code> WriteAll(const std::string& buf, size_t* sent);
+  // True when `e` can join a squashed run (dispatcher.h, CanSquash); sets e.spec.
+  bool Squashable(BatchEntry& e);
+  awaitable<void> RunSquashed(size_t begin, size_t end);
+
+  Server& server_;
+  ShardThread& thread_ref_;
+  unsigned thread_;
+  asio::ip::tcp::socket socket_;
+  uint64_t id_;
+  resp::RequestParser parser_;
+  std::vector<std::string_view> args_;
+  std::vector<BatchEntry> batch_;
+  std::deque<std::string> batch_owned_;  // inline commands' arguments (not views into in_)
+  std::vector<char> in_;
+  size_t in_pos_ = 0, in_end_ = 0;
+  // Size the partial command at the front of in_ will reach when complete, when the
+  // parser knows it (a bulk's declared length), else 0. Caps GrowInput.
+  size_t in_need_ = 0;
+  std::string out_;
+  size_t out_sent_ = 0;  // bytes of out_ written by the Flush in flight
+  resp::ReplyBuilder reply_;
+  bool closed_ = false;
+  std::string parse_error_;
+  // Output ordering with pushes: while a batch runs (in_batch_) pushes join out_ after the
+  // replies produced so far, unless out_ is being written (flush_writing_); otherwise
+  // they queue in push_, which PushWriter writes from wbuf_. One write is in flight at a
+  // time: Flush waits for PushWriter, and PushWriter only starts outside a batch or
+  // after Flush's write.
+  bool in_batch_ = false;
+  bool flush_writing_ = false;
+  bool push_writing_ = false;
+  std::string push_;
+  std::string wbuf_;
+  size_t wbuf_sent_ = 0;  // bytes of wbuf_ written by PushWriter
+  std::unique_ptr<asio::steady_timer> push_done_;  // cancelled when PushWriter finishes
+  OutputLimitTracker output_limit_;
+  std::unique_ptr<asio::steady_timer> limit_watch_;
+  bool limit_watch_armed_ = false;
+};
+
+// What a connection-level command handler sees (store::ConnectionHandler).
+}  // namespace darter::server
+
+namespace darter::store {
+struct ConnectionContext {
+  server::Connection& conn;
+  server::Server& server;
+  ArgList args;
+  resp::ReplyBuilder& reply;
+  // Set by handlers that must wait for other threads (INFO, CLIENT LIST, DEBUG
+  // POPULATE, ...): the connection awaits it before the next command.
+  std::function<server::awaitable<void>()> then;
+};
+}  // namespace darter::store

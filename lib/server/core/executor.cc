@@ -1,0 +1,54 @@
+#include "server/core/executor.h"
+
+#include <vector>
+
+namespace darter::server {
+
+namespace {
+
+std::vector<std::string_view> KeysAt(store::ArgList args, std::span<const size_t> indices) {
+  std::vector<std::string_view> keys;
+  keys.reserve(indices.size());
+  for (size_t i : indices) keys.push_back(args[i]);
+  return keys;
+}
+
+}  // namespace
+
+bool RunOnShard(store::Shard& shard, const store::CommandSpec& spec, unsigned db, store::ArgList args,
+                std::span<const std::string_view> keys, resp::ReplyBuilder& reply, int64_t now, TxTag tx) {
+  // A read changes nothing a snapshot holds; only a write must go first.
+  if (spec.is_write()) shard.BeforeWrite(db, keys);
+  store::CommandContext ctx{shard, db, args, reply, now};
+  spec.shard_handler(ctx);
+  if (!ctx.effects.dirty()) return false;
+  shard.NotifyWrite({db, args, ctx.effects, keys, tx.txid, tx.shards});
+  return true;
+}
+
+void RunHopOnShard(store::MultiShardOp& op, int hop, store::HopContext& ctx, OpOnShard& state) {
+  if (ctx.shard.snapshot_running()) ctx.shard.BeforeWrite(ctx.db, KeysAt(ctx.args, ctx.key_indices));
+  op.RunHop(hop, ctx);
+  if (!ctx.effects.dirty()) return;
+  state.wrote = true;
+  if (!ctx.effects.rewritten()) {
+    if (state.verbatim_reported) return;
+    state.verbatim_reported = true;
+  }
+  std::vector<std::string_view> keys = KeysAt(ctx.args, ctx.key_indices);
+  ctx.shard.NotifyWrite({ctx.db, ctx.args, ctx.effects, keys, state.tx.txid, state.tx.shards});
+}
+
+bool RunAllHopsOnShard(store::Shard& shard, store::MultiShardOp& op, store::HopPlan plan, store::ArgList args,
+                       std::span<const size_t> key_indices, unsigned db, unsigned shard_count, int64_t now,
+                       TxTag tx) {
+  OpOnShard state{tx};
+  for (int hop = 0; plan.target != store::HopTarget::kDone; ++hop) {
+    store::HopContext ctx{shard, db, args, key_indices, now, shard_count};
+    RunHopOnShard(op, hop, ctx, state);
+    plan = op.NextHop(hop);
+  }
+  return state.wrote;
+}
+
+}  // namespace darter::server

@@ -1,0 +1,60 @@
+#include "server/persist/rdb_loader.h"
+
+#include "server/core/cross_thread.h"
+
+namespace darter::server {
+
+ShardedRdbLoader::ShardedRdbLoader(ShardSet& shards, unsigned db_count, bool keep_expired)
+    : shards_(shards),
+      keep_expired_(keep_expired),
+      builder_(db_count,
+               [this](store::LoadedEntry&& e) -> rdb::Status {
+                 if (!keep_expired_ && e.expire_ms && e.expire_ms <= store::UnixTimeMs()) {
+                   expired_skipped_++;
+                   return {};
+                 }
+                 unsigned s = store::ShardOf(e.key, shards_.size());
+                 batched_bytes_ += e.key.size() + e.value.MallocUsed() + sizeof(store::LoadedEntry);
+                 batches_[s].push_back(std::move(e));
+                 batched_++;
+                 keys_loaded_++;
+                 return {};
+               }),
+      reader_(&builder_),
+      batches_(shards.size()) {}
+
+rdb::Status ShardedRdbLoader::Feed(std::string_view data, size_t* consumed) { return reader_.Feed(data, consumed); }
+
+awaitable<void> ShardedRdbLoader::Flush() {
+  if (batched_ == 0) co_return;
+  std::vector<asio::io_context*> ctxs;
+  std::vector<unsigned> targets;
+  for (unsigned s = 0; s < shards_.size(); ++s) {
+    if (batches_[s].empty()) continue;
+    ctxs.push_back(&shards_.at(s).ctx());
+    targets.push_back(s);
+  }
+  co_await AwaitAll(ctxs, [&](size_t i) {
+    unsigned s = targets[i];
+    store::Shard& shard = shards_.at(s).shard();
+    for (store::LoadedEntry& e : batches_[s]) {
+      store::DbTable& t = shard.db(e.db);
+      uint64_t h = store::HashKey(e.key);
+      store::Slot* slot = t.Find(e.key, h);
+      if (slot) {
+        duplicates_.fetch_add(1, std::memory_order_relaxed);  // Redis refuses such files; we keep the last
+      } else {
+        slot = t.Insert(e.key, h);
+      }
+      slot->value = std::move(e.value);
+      slot->access = e.access;
+      slot->flags = 0;
+      t.SetExpire(slot, e.expire_ms);
+    }
+    batches_[s].clear();
+  });
+  batched_ = 0;
+  batched_bytes_ = 0;
+}
+
+}  // namespace darter::server

@@ -1,0 +1,59 @@
+// ShardedRdbLoader: loads an RDB, fed incrementally from a socket or a file, straight
+// into the shards. Values are built on the feeding thread (lib/store's
+// RdbValueBuilder), batched per owning shard and posted to the shard threads; Flush()
+// waits until every posted batch is in, which bounds memory to the batches in flight.
+//
+// Thread-safety: Feed/Flush from one coroutine (one thread); the shards are touched
+// only on their own threads.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rdb/reader.h"
+#include "server/core/asio.h"
+#include "server/core/shard_set.h"
+#include "store/rdb_load.h"
+
+namespace darter::server {
+
+class ShardedRdbLoader {
+ public:
+  // `keep_expired`: a replica keeps keys whose deadline passed (the primary's DEL will
+  // come); a master loading a file drops them, as Redis does.
+  ShardedRdbLoader(ShardSet& shards, unsigned db_count, bool keep_expired);
+
+  // Decodes `data`; *consumed tells how many bytes belonged to the RDB (the rest is
+  // what follows it on the wire). Errors name the byte offset.
+  rdb::Status Feed(std::string_view data, size_t* consumed);
+  rdb::Status Finish() { return reader_.Finish(); }
+  bool done() const { return reader_.done(); }
+  uint64_t offset() const { return reader_.offset(); }
+
+  // True when enough is batched that the caller should co_await Flush().
+  bool ShouldFlush() const { return batched_ >= kFlushEntries || batched_bytes_ >= kFlushBytes; }
+  awaitable<void> Flush();
+
+  const store::RdbReplInfo& repl_info() const { return builder_.repl_info(); }
+  uint64_t keys_loaded() const { return keys_loaded_; }
+  uint64_t expired_skipped() const { return expired_skipped_; }
+  uint64_t duplicates() const { return duplicates_.load(); }
+
+ private:
+  static constexpr size_t kFlushEntries = 8192;
+  static constexpr size_t kFlushBytes = 8 << 20;
+
+  ShardSet& shards_;
+  bool keep_expired_;
+  store::RdbValueBuilder builder_;
+  rdb::Reader reader_;
+  std::vector<std::vector<store::LoadedEntry>> batches_;
+  size_t batched_ = 0;
+  size_t batched_bytes_ = 0;
+  uint64_t keys_loaded_ = 0;
+  uint64_t expired_skipped_ = 0;
+  std::atomic<uint64_t> duplicates_{0};
+};
+
+}  // namespace darter::server
