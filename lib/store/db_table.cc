@@ -6,6 +6,8 @@
 #include <new>
 #include <random>
 
+#include "store/check.h"
+
 namespace darter::store {
 
 namespace {
@@ -63,7 +65,6 @@ uint64_t HashKey(std::string_view key) {
 
 struct DbTable::Bucket {
   static constexpr uint32_t kFull = (1u << kSlotsPerBucket) - 1;
-  uint64_t version = 0;
   uint16_t busy = 0;      // bit i: slot i holds an entry
   uint16_t overflow = 0;  // home buckets only: entries of this home that live in a stash bucket
   uint8_t fp[kSlotsPerBucket] = {};
@@ -180,7 +181,6 @@ bool DbTable::TryPlace(Segment* seg, uint64_t hash, Slot** out) {
   if (idx >= kSlotsPerBucket) return false;  // unreachable: target is not full
   target->busy |= (1u << idx);
   target->fp[idx] = Fingerprint(hash);
-  target->version++;
   if (stashed) a.overflow++;
   *out = new (target->slot(idx)) Slot();
   seg->count++;
@@ -205,7 +205,7 @@ void DbTable::Split(size_t dir_index) {
   if (seg->local_depth == global_depth_) {
     // Only reachable with > 2^32 segments' worth of colliding prefixes, i.e. never
     // for a real dataset; abort rather than loop.
-    if (global_depth_ >= kMaxGlobalDepth) std::abort();
+    DARTER_CHECK(global_depth_ < kMaxGlobalDepth, "keyspace directory at its maximum depth");
     std::vector<Segment*> bigger(dir_.size() * 2);
     for (size_t i = 0; i < dir_.size(); ++i) bigger[2 * i] = bigger[2 * i + 1] = dir_[i];
     dir_.swap(bigger);
@@ -239,8 +239,6 @@ void DbTable::Split(size_t dir_index) {
       to.busy |= (1u << i);
       to.fp[i] = from.fp[i];
       from.busy &= ~(1u << i);
-      from.version++;
-      to.version = from.version;
       seg->count--;
       sibling->count++;
       if (b >= kHomeBuckets) {
@@ -263,7 +261,6 @@ void DbTable::Erase(Slot* slot) {
     if (slot->expire_ms) expire_count_--;
     slot->~Slot();
     bucket.busy &= ~(1u << i);
-    bucket.version++;
     if (b >= kHomeBuckets) seg->buckets[HomeBucket(hash)].overflow--;
     seg->count--;
     size_--;

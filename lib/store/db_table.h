@@ -13,7 +13,8 @@
 //    which covers the upper half of the old hash range — a range a cursor has not
 //    reached yet. So a cursor of (hash prefix, bucket) visits every key that is present
 //    for the whole scan at least once, however much the table grows meanwhile.
-//  * Every bucket has a version; writers bump it (snapshot support, see docs/).
+//  * Each slot carries one bit per running snapshot (store/snapshot.h); splits move a slot
+//    with its bits.
 //
 // Slot pointers are stable until the next insert into the same table (a split may move
 // entries) or the slot's deletion.

@@ -26,6 +26,7 @@
 #include "store/shard.h"
 #include "store/stream_object.h"
 #include "store/string_util.h"
+#include "store/check.h"
 
 namespace darter::server {
 
@@ -302,7 +303,7 @@ class Registry : public store::WriteObserver {
       Link& l = w->links[pos];
       if (!l.linked) continue;
       auto it = queues_.find(LockKey{w->db, w->argv[w->call.key_args[pos]]});
-      if (it == queues_.end()) std::abort();  // a linked entry's queue exists
+      DARTER_CHECK(it != queues_.end(), "a linked entry's queue exists");
       Unlink(it, l.at);
     }
     if (positions.size() >= kTrimAfterKeys) ScheduleTrim(st_.ctx());

@@ -3,6 +3,7 @@
 #include "server/core/cross_thread.h"
 #include "server/core/executor.h"
 #include "store/multi_shard_op.h"
+#include "store/check.h"
 
 namespace darter::server {
 
@@ -223,7 +224,7 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
       unsigned s = targets[i];
       ShardThread& st = shards.at(s);
       // An op may only hop to shards it scheduled on (see MultiShardOp::locks_whole_shards).
-      if (entry_of_shard[s] < 0) std::abort();
+      DARTER_CHECK(entry_of_shard[s] >= 0, "a hop targets only scheduled shards");
       TxShardEntry* e = &entries[entry_of_shard[s]];
       st.RequestHop(e, [&, s, hop, done] {
         ShardThread& here = shards.at(s);

@@ -357,10 +357,6 @@ bool QueueInMulti(Connection& conn, const store::CommandSpec* spec, store::ArgLi
   return true;
 }
 
-void FlagQueueError(Connection& conn) {
-  if (InMulti(conn)) conn.tx->dirty_exec = true;
-}
-
 void ReleaseTransaction(Connection& conn) {
   if (!conn.tx) return;
   EndTransaction(conn.server(), *conn.tx);

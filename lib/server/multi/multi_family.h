@@ -50,12 +50,6 @@ bool InMulti(const Connection& conn);
 // run as usual.
 bool QueueInMulti(Connection& conn, const store::CommandSpec* spec, store::ArgList args, resp::ReplyBuilder& reply);
 
-// For checks that Dispatch makes before QueueInMulti (Redis rejects, for
-// instance, a RESP2 subscribed client's other commands before queueing them): after
-// replying the error, call this so that EXEC aborts, as Redis's rejectCommand does.
-// No-op outside MULTI.
-void FlagQueueError(Connection& conn);
-
 // Called when the connection ends: unregisters its watches.
 void ReleaseTransaction(Connection& conn);
 

@@ -23,6 +23,7 @@
 #include "store/multi_shard_op.h"
 #include "store/shard.h"
 #include "store/string_util.h"
+#include "store/check.h"
 
 namespace darter::server {
 
@@ -320,7 +321,7 @@ class DirectHost : public HostBase {
     entry_.whole_shard = whole_;
     if (!whole_)
       for (auto k : job_.keys) entry_.locks.push_back(LockKey{job_.db, k});
-    if (!here_.Schedule(&entry_)) std::abort();  // cannot fail: see above
+    DARTER_CHECK(here_.Schedule(&entry_), "a script's own shard accepts its fresh txid (see above)");
     here_.MarkStarted(txid);
   }
 
@@ -684,7 +685,7 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
       host.EndBusy();
     });
     fiber.Resume();
-    if (!fiber.Done()) std::abort();
+    DARTER_CHECK(fiber.Done(), "a script that needs no other shard finishes in one resume");
     return;
   }
   c.then = [job]() -> awaitable<void> { return RunJob(*job); };
