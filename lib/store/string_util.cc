@@ -202,6 +202,30 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+std::optional<uint64_t> ParseMemorySize(std::string_view v, bool* overflow) {
+  std::string s = ToLower(v);
+  uint64_t mul = 1;
+  static constexpr struct {
+    std::string_view name;
+    uint64_t mul;
+  } kUnits[] = {{"kb", 1024}, {"mb", 1024 * 1024}, {"gb", 1024ull * 1024 * 1024}, {"k", 1000}, {"m", 1000 * 1000},
+                {"g", 1000ull * 1000 * 1000}, {"b", 1}};
+  for (const auto& u : kUnits) {
+    if (s.size() > u.name.size() && s.compare(s.size() - u.name.size(), u.name.size(), u.name) == 0) {
+      mul = u.mul;
+      s.resize(s.size() - u.name.size());
+      break;
+    }
+  }
+  auto n = ParseInt64(s);
+  if (!n || *n < 0) return std::nullopt;
+  if (static_cast<uint64_t>(*n) > UINT64_MAX / mul) {
+    if (overflow) *overflow = true;
+    return std::nullopt;
+  }
+  return static_cast<uint64_t>(*n) * mul;
+}
+
 std::string ToLower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -17,6 +17,10 @@ std::optional<int64_t> ParseInt64(std::string_view s);
 std::optional<long double> ParseLongDouble(std::string_view s);
 // Redis's getDoubleFromObject rules (scores, EXPIRE never): whole string, no NaN.
 std::optional<double> ParseDouble(std::string_view s);
+// Redis's memtoull, for memory settings (maxmemory, client-output-buffer-limit, ...):
+// digits with an optional b/k/kb/m/mb/g/gb unit, case-insensitive (k = 1000, kb = 1024).
+// `overflow` (optional) is set when the value is well-formed but past 2^64 - 1.
+std::optional<uint64_t> ParseMemorySize(std::string_view v, bool* overflow = nullptr);
 
 std::string FormatInt64(int64_t v);
 // Redis's ld2string(LD_STR_HUMAN): "%.17Lf" without trailing zeros or dot.

@@ -17,35 +17,6 @@ namespace darter::server {
 
 namespace {
 
-// `overflow` (optional) is set when the value is well-formed but past 2^64 - 1.
-std::optional<uint64_t> ParseMemory(std::string_view v, bool* overflow = nullptr) {
-  // Redis's memtoull: a number with an optional k/kb/m/mb/g/gb unit, case-insensitive.
-  std::string s = store::ToLower(v);
-  uint64_t mul = 1;
-  auto ends = [&](std::string_view suffix) {
-    return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
-  struct Unit {
-    const char* name;
-    uint64_t mul;
-  } units[] = {{"kb", 1024}, {"mb", 1024 * 1024}, {"gb", 1024ull * 1024 * 1024}, {"k", 1000}, {"m", 1000 * 1000},
-               {"g", 1000ull * 1000 * 1000}, {"b", 1}};
-  for (auto& u : units) {
-    if (ends(u.name)) {
-      mul = u.mul;
-      s.resize(s.size() - std::string_view(u.name).size());
-      break;
-    }
-  }
-  auto n = store::ParseInt64(s);
-  if (!n || *n < 0) return std::nullopt;
-  if (static_cast<uint64_t>(*n) > UINT64_MAX / mul) {
-    if (overflow) *overflow = true;
-    return std::nullopt;
-  }
-  return static_cast<uint64_t>(*n) * mul;
-}
-
 std::optional<std::string> SetUnsigned(uint64_t* field, std::string_view v) {
   auto n = store::ParseInt64(v);
   if (!n || *n < 0) return "argument couldn't be parsed into an integer";
@@ -97,7 +68,7 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                                  }};
   params_["maxmemory"] = Param{[](const ServerOptions& o) { return std::to_string(o.maxmemory); },
                                [this](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
-                                 auto m = ParseMemory(v);
+                                 auto m = store::ParseMemorySize(v);
                                  if (!m) return "argument must be a memory value";
                                  o.maxmemory = *m;
                                  maxmemory_.store(*m, std::memory_order_relaxed);
@@ -146,7 +117,7 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
   // Redis 7.0 takes any memory value from 1mb to LLONG_MAX for both, independently.
   auto buffer_size = [](uint64_t* field, std::atomic<uint64_t>* live, std::string_view v) -> std::optional<std::string> {
     bool overflow = false;
-    auto m = ParseMemory(v, &overflow);
+    auto m = store::ParseMemorySize(v, &overflow);
     if (!m && !overflow) return "argument must be a memory value";
     if (overflow || *m < 1024 * 1024 || *m > static_cast<uint64_t>(INT64_MAX))
       return "argument must be between 1048576 and 9223372036854775807 inclusive";
@@ -228,7 +199,7 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
   params_["repl-backlog-size"] =
       Param{[](const ServerOptions& o) { return std::to_string(o.repl_backlog_size); },
             [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
-              auto m = ParseMemory(v);
+              auto m = store::ParseMemorySize(v);
               if (!m || *m < 1) return "argument must be a memory value";
               o.repl_backlog_size = *m;
               return std::nullopt;

@@ -21,28 +21,6 @@ AtomicLimit g_limits[3] = {
     {32ull * 1024 * 1024, 8ull * 1024 * 1024, 60},
 };
 
-// Redis's memtoull: digits with an optional b/k/kb/m/mb/g/gb unit (case-insensitive).
-std::optional<uint64_t> ParseBytes(std::string_view v) {
-  std::string s = store::ToLower(v);
-  uint64_t mul = 1;
-  struct Unit {
-    const char* name;
-    uint64_t mul;
-  } units[] = {{"kb", 1024}, {"mb", 1024 * 1024}, {"gb", 1024ull * 1024 * 1024}, {"k", 1000}, {"m", 1000 * 1000},
-               {"g", 1000ull * 1000 * 1000}, {"b", 1}};
-  for (auto& u : units) {
-    std::string_view n(u.name);
-    if (s.size() > n.size() && s.compare(s.size() - n.size(), n.size(), n) == 0) {
-      mul = u.mul;
-      s.resize(s.size() - n.size());
-      break;
-    }
-  }
-  auto n = store::ParseInt64(s);
-  if (!n || *n < 0) return std::nullopt;
-  return static_cast<uint64_t>(*n) * mul;
-}
-
 }  // namespace
 
 OutputBufferLimit GetOutputBufferLimit(ClientClass cls) {
@@ -85,8 +63,8 @@ std::optional<std::string> SetOutputBufferLimits(std::string_view value) {
     else if (store::EqualsIgnoreCase(words[w], "replica") || store::EqualsIgnoreCase(words[w], "slave")) cls = 1;
     else if (store::EqualsIgnoreCase(words[w], "pubsub")) cls = 2;
     else return "Invalid client class specified in buffer limit configuration.";
-    auto hard = ParseBytes(words[w + 1]);
-    auto soft = ParseBytes(words[w + 2]);
+    auto hard = store::ParseMemorySize(words[w + 1]);
+    auto soft = store::ParseMemorySize(words[w + 2]);
     auto seconds = store::ParseInt64(words[w + 3]);
     if (!hard || !soft || !seconds || *seconds < 0)
       return "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
