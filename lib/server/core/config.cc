@@ -4,12 +4,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "server/core/output_limits.h"
 #include "server/core/protected_actions.h"
-#include "server/script/script_family.h"
-#include "server/persist/persistence.h"
 #include "store/store_config.h"
 #include "store/string_util.h"
 
@@ -26,7 +25,7 @@ std::optional<std::string> SetUnsigned(uint64_t* field, std::string_view v) {
 
 std::optional<std::string> SetSaveParams(ServerOptions& o, std::string_view v) {
   std::vector<std::pair<int64_t, int64_t>> points;
-  if (!Persistence::ParseSaveParams(v, &points)) return "Invalid save parameters";
+  if (!ParseSavePoints(v, &points)) return "Invalid save parameters";
   o.save.clear();
   for (auto [s, c] : points) o.save += (o.save.empty() ? "" : " ") + std::to_string(s) + " " + std::to_string(c);
   return std::nullopt;
@@ -289,6 +288,41 @@ std::string ConfigRegistry::maxmemory_policy() const {
 ServerOptions ConfigRegistry::Snapshot() const {
   MutexLock lk(&mu_);
   return opts_;
+}
+
+bool ParseSavePoints(std::string_view text, std::vector<std::pair<int64_t, int64_t>>* out) {
+  // As Redis's CONFIG SET save: "" clears; otherwise split at every single space (so
+  // doubled spaces make empty words), an even count, seconds >= 1, changes >= 0.
+  out->clear();
+  if (text.empty()) return true;
+  std::vector<std::string> words;
+  size_t start = 0;
+  while (true) {
+    size_t sp = text.find(' ', start);
+    words.emplace_back(text.substr(start, sp == std::string_view::npos ? std::string_view::npos : sp - start));
+    if (sp == std::string_view::npos) break;
+    start = sp + 1;
+  }
+  if (words.size() % 2) return false;
+  std::vector<int64_t> vals;
+  for (size_t i = 0; i < words.size(); ++i) {
+    char* end = nullptr;
+    long long v = std::strtoll(words[i].c_str(), &end, 10);
+    if (*end != '\0' || (i % 2 == 0 && v < 1) || (i % 2 == 1 && v < 0)) return false;
+    vals.push_back(v);
+  }
+  for (size_t i = 0; i < vals.size(); i += 2) out->emplace_back(vals[i], vals[i + 1]);
+  return true;
+}
+
+std::atomic<int64_t>& LuaTimeLimitMs() {
+  static std::atomic<int64_t> ms{5000};
+  return ms;
+}
+
+std::atomic<bool>& LuaAllowUndeclaredKeys() {
+  static std::atomic<bool> allow{false};
+  return allow;
 }
 
 }  // namespace darter::server

@@ -11,6 +11,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "store/thread_annotations.h"
@@ -98,5 +100,17 @@ class ConfigRegistry {
   std::atomic<uint64_t> client_query_buffer_limit_;
   std::map<std::string, Param> params_;
 };
+
+// Parses Redis's `save` parameter ("3600 1 300 100", or "" for none) into (seconds,
+// changes) pairs; false when malformed (CONFIG SET's rules).
+bool ParseSavePoints(std::string_view text, std::vector<std::pair<int64_t, int64_t>>* out);
+
+// Script settings, read by the scripting engine on every script (atomics: CONFIG SET may
+// run on any thread). lua-time-limit / busy-reply-threshold in ms.
+std::atomic<int64_t>& LuaTimeLimitMs();
+// lua-allow-undeclared-keys (default no): when yes, every script locks every shard whole,
+// as numkeys 0 does, so scripts written for Redis that touch keys they did not declare
+// still run atomically (at the price of concurrency).
+std::atomic<bool>& LuaAllowUndeclaredKeys();
 
 }  // namespace darter::server

@@ -1,3 +1,4 @@
+#include "server/core/config.h"
 #include "server/persist/persistence.h"
 
 #include <fcntl.h>
@@ -113,34 +114,9 @@ uint64_t Persistence::changes_since_last_save() const {
   return total >= saved_base_ ? total - saved_base_ : 0;
 }
 
-bool Persistence::ParseSaveParams(std::string_view text, std::vector<std::pair<int64_t, int64_t>>* out) {
-  // As Redis's CONFIG SET save: "" clears; otherwise split at every single space (so
-  // doubled spaces make empty words), an even count, seconds >= 1, changes >= 0.
-  out->clear();
-  if (text.empty()) return true;
-  std::vector<std::string> words;
-  size_t start = 0;
-  while (true) {
-    size_t sp = text.find(' ', start);
-    words.emplace_back(text.substr(start, sp == std::string_view::npos ? std::string_view::npos : sp - start));
-    if (sp == std::string_view::npos) break;
-    start = sp + 1;
-  }
-  if (words.size() % 2) return false;
-  std::vector<int64_t> vals;
-  for (size_t i = 0; i < words.size(); ++i) {
-    char* end = nullptr;
-    long long v = std::strtoll(words[i].c_str(), &end, 10);
-    if (*end != '\0' || (i % 2 == 0 && v < 1) || (i % 2 == 1 && v < 0)) return false;
-    vals.push_back(v);
-  }
-  for (size_t i = 0; i < vals.size(); i += 2) out->emplace_back(vals[i], vals[i + 1]);
-  return true;
-}
-
 bool Persistence::save_schedule_set() const {
   std::vector<std::pair<int64_t, int64_t>> points;
-  return ParseSaveParams(server_.config().Snapshot().save, &points) && !points.empty();
+  return ParseSavePoints(server_.config().Snapshot().save, &points) && !points.empty();
 }
 
 void Persistence::ScheduleTick() {
@@ -148,7 +124,7 @@ void Persistence::ScheduleTick() {
   timer_->async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopped_.load()) return;
     std::vector<std::pair<int64_t, int64_t>> points;
-    if (!in_progress_.load() && ParseSaveParams(server_.config().Snapshot().save, &points) && !points.empty()) {
+    if (!in_progress_.load() && ParseSavePoints(server_.config().Snapshot().save, &points) && !points.empty()) {
       int64_t now_ms = store::UnixTimeMs();
       uint64_t changes = changes_since_last_save();
       bool retry_ok;

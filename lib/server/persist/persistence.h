@@ -60,9 +60,6 @@ class Persistence {
   // The "# Persistence" section's lines, as Redis 7.0 prints them.
   std::string InfoLines() const;
 
-  // Parses Redis's `save` parameter ("3600 1 300 100", or "" for none).
-  static bool ParseSaveParams(std::string_view text, std::vector<std::pair<int64_t, int64_t>>* out);
-
  private:
   void ScheduleTick();
   void Finished(SaveJob& job, const rdb::Status& st, uint64_t keys);

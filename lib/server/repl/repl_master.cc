@@ -8,7 +8,7 @@
 #include "resp/request_parser.h"
 #include "server/core/connection.h"
 #include "server/core/cross_thread.h"
-#include "server/persist/full_sync_rdb.h"
+#include "server/repl/full_sync_rdb.h"
 #include "server/core/log.h"
 #include "server/repl/replica_acks.h"
 #include "server/core/server.h"

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "server/core/config.h"
 #include "server/core/connection.h"
 #include "server/core/cross_thread.h"
 #include "server/core/dispatcher.h"
@@ -806,16 +807,6 @@ std::vector<size_t> EvalKeys(store::ArgList args) {
 }
 
 }  // namespace
-
-std::atomic<int64_t>& LuaTimeLimitMs() {
-  static std::atomic<int64_t> ms{5000};
-  return ms;
-}
-
-std::atomic<bool>& LuaAllowUndeclaredKeys() {
-  static std::atomic<bool> allow{false};
-  return allow;
-}
 
 std::string_view ScriptBusyError(const store::CommandSpec& spec, store::ArgList args) {
   if (Busy().count.load(std::memory_order_relaxed) == 0) return {};

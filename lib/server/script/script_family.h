@@ -57,13 +57,6 @@ namespace darter::server {
 
 void RegisterScriptFamily(store::CommandTable& table);
 
-// lua-time-limit / busy-reply-threshold in ms (CONFIG GET/SET).
-std::atomic<int64_t>& LuaTimeLimitMs();
-// lua-allow-undeclared-keys (CONFIG GET/SET, default no): when yes, every script locks
-// every shard whole, as numkeys 0 does, so scripts written for Redis that touch keys
-// they did not declare still run atomically (at the price of concurrency).
-std::atomic<bool>& LuaAllowUndeclaredKeys();
-
 // The BUSY error when a script is busy and `spec` may not run meanwhile, else empty
 // (the dispatcher's admission, dispatcher.h).
 std::string_view ScriptBusyError(const store::CommandSpec& spec, store::ArgList args);

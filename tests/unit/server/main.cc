@@ -1,7 +1,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
-#include "server/core/command_families.h"
+#include "server/command_families.h"
 
 // Tests look commands up in the process's table, as the server does.
 int main(int argc, char** argv) {

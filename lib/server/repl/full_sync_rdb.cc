@@ -1,4 +1,4 @@
-#include "server/persist/full_sync_rdb.h"
+#include "server/repl/full_sync_rdb.h"
 
 #include <fcntl.h>
 #include <unistd.h>

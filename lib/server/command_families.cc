@@ -1,4 +1,4 @@
-#include "server/core/command_families.h"
+#include "server/command_families.h"
 
 #include "server/multi/multi_family.h"
 #include "server/pubsub/pubsub_family.h"

@@ -12,7 +12,7 @@
 #include <mutex>
 #include <thread>
 
-#include "server/core/command_families.h"
+#include "server/command_families.h"
 #include "server/core/connection.h"
 #include "server/core/log.h"
 #include "server/multi/multi_family.h"
