@@ -457,6 +457,7 @@ void Fold(BitOpKind op, std::string* acc, std::string_view src) {
 class BitOpOp : public MultiShardOp {
  public:
   explicit BitOpOp(ArgList args) : op_(*ParseBitOp(args[1])) {}
+  int max_hops() const override { return 2; }
 
   HopPlan FirstHop(unsigned shard_count) override {
     partials_.resize(shard_count);

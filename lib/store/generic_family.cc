@@ -24,6 +24,7 @@ class CountKeysOp : public MultiShardOp {
  public:
   enum class Kind { kDelete, kExists, kTouch };
   CountKeysOp(ArgList args, Kind kind) : counts_(args.size(), 0), kind_(kind) {}
+  int max_hops() const override { return 1; }
   void RunHop(int, HopContext& h) override {
     for (size_t i : h.key_indices) {
       switch (kind_) {
@@ -298,6 +299,7 @@ std::unique_ptr<MultiShardOp> MakeRenameNx(ArgList a) { return std::make_unique<
 class CopyOp : public MultiShardOp {
  public:
   explicit CopyOp(ArgList args) : args_(args) {}
+  int max_hops() const override { return 2; }
   HopPlan FirstHop(unsigned) override { return {HopTarget::kShardOfKey, 1}; }
   void RunHop(int hop, HopContext& h) override {
     if (hop == 0) {

@@ -296,6 +296,7 @@ class GeoSearchOp : public MultiShardOp {
     h.effects.MarkDirty(returned_);
   }
 
+  int max_hops() const override { return 2; }
   HopPlan NextHop(int hop) override {
     if (hop == 0 && error_.empty() && store_) return {HopTarget::kShardOfKey, store_idx_};
     return {};

@@ -101,6 +101,7 @@ void PfAddCommand(CommandContext& c) {
 class PfCountOp : public MultiShardOp {
  public:
   explicit PfCountOp(ArgList args) : status_(args.size(), KeyStatus::kOk) {}
+  int max_hops() const override { return 1; }
 
   HopPlan FirstHop(unsigned shard_count) override {
     per_shard_.resize(shard_count);
@@ -174,6 +175,7 @@ class PfCountOp : public MultiShardOp {
 class PfMergeOp : public MultiShardOp {
  public:
   explicit PfMergeOp(ArgList args) : status_(args.size(), KeyStatus::kOk) {}
+  int max_hops() const override { return 2; }
 
   HopPlan FirstHop(unsigned shard_count) override {
     per_shard_.resize(shard_count);

@@ -421,6 +421,7 @@ class MoveOp : public MultiShardOp {
     d->value.As<ListObject>()->Push(to_, value_);
     h.effects.MarkDirty();
   }
+  int max_hops() const override { return 3; }
   HopPlan NextHop(int hop) override {
     if (hop == 0) {
       if (states_[1] == KeyState::kWrongType) {
@@ -513,6 +514,7 @@ class LmpopOp : public MultiShardOp {
     h.effects.MarkDirty();
     if (l->size() == 0) DeleteSlot(h.shard, h.db, s);
   }
+  int max_hops() const override { return 2; }
   HopPlan NextHop(int hop) override {
     if (hop > 0) return {HopTarget::kDone};
     for (int64_t i = 0; i < numkeys_; ++i) {

@@ -60,6 +60,12 @@ class MultiShardOp {
     (void)hop;
     return {HopTarget::kDone};
   }
+  // At most this many hops run (0: not known). When hop max_hops() - 1 runs, NextHop
+  // after it must return kDone, so the transaction layer concludes each shard right
+  // after that hop's work there: one fan-out to the shards instead of two (Dragonfly's
+  // "conclude on the last hop"). An op that may stop earlier still declares its maximum.
+  virtual int max_hops() const { return 0; }
+  bool IsLastHop(int hop) const { return max_hops() > 0 && hop + 1 >= max_hops(); }
   virtual void Reply(resp::ReplyBuilder& reply) = 0;
   // Global commands (FLUSHALL, SWAPDB) lock whole shards rather than keys.
   virtual bool locks_whole_shards() const { return false; }

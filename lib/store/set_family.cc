@@ -397,6 +397,7 @@ class SetAlgebraOp : public MultiShardOp {
     h.effects.MarkDirty();
   }
 
+  int max_hops() const override { return 2; }
   HopPlan NextHop(int hop) override {
     if (hop != 0) return {HopTarget::kDone};
     for (auto& s : sources_) {
@@ -579,6 +580,7 @@ std::vector<size_t> SInterCardKeys(ArgList args) {
 class SMoveOp : public MultiShardOp {
  public:
   explicit SMoveOp(ArgList args) : same_key_(args[1] == args[2]) {}
+  int max_hops() const override { return 2; }
   void RunHop(int hop, HopContext& h) override {
     std::string_view member = h.args[3];
     for (size_t i : h.key_indices) {

@@ -417,6 +417,7 @@ void SetRangeCommand(CommandContext& c) {
 class MGetOp : public MultiShardOp {
  public:
   explicit MGetOp(ArgList args) : values_(args.size()), present_(args.size(), false) {}
+  int max_hops() const override { return 1; }
   void RunHop(int, HopContext& h) override {
     for (size_t i : h.key_indices) {
       Slot* s = h.shard.FindForRead(h.db, h.args[i], h.now_ms);
@@ -456,6 +457,7 @@ void WritePairs(HopContext& h) {
 class MSetOp : public MultiShardOp {
  public:
   explicit MSetOp(ArgList) {}
+  int max_hops() const override { return 1; }
   void RunHop(int, HopContext& h) override { WritePairs(h); }
   void Reply(ReplyBuilder& rb) override { rb.Ok(); }
 };
@@ -464,6 +466,7 @@ class MSetOp : public MultiShardOp {
 class MSetNxOp : public MultiShardOp {
  public:
   explicit MSetNxOp(ArgList args) : exists_(args.size(), 0) {}
+  int max_hops() const override { return 2; }
   void RunHop(int hop, HopContext& h) override {
     if (hop == 0) {
       for (size_t i : h.key_indices) exists_[i] = h.shard.FindLive(h.db, h.args[i], h.now_ms) != nullptr;

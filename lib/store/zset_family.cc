@@ -513,6 +513,7 @@ class ZRangeStoreOp : public MultiShardOp {
     NormalizeListpackPhase(req_.kind == RangeKind::kScore || req_.kind == RangeKind::kLex, &result_);
     StoreResult(h, h.args[1], std::move(result_));
   }
+  int max_hops() const override { return 2; }
   HopPlan NextHop(int hop) override {
     if (hop == 0 && error_.empty()) return {HopTarget::kShardOfKey, 1};
     return {HopTarget::kDone};
@@ -649,6 +650,7 @@ class ZMPopOp : public MultiShardOp {
     PopElements(h.shard, h.db, s, max_, count_, &popped_, h.effects);
     h.effects.Propagate({max_ ? "ZPOPMAX" : "ZPOPMIN", h.args[chosen_], std::to_string(count_)});
   }
+  int max_hops() const override { return 2; }
   HopPlan NextHop(int hop) override {
     if (hop != 0) return {};
     for (size_t i = 2; i < 2 + numkeys_; ++i) {
@@ -950,6 +952,7 @@ class ZSetOpOp : public MultiShardOp {
     StoreResult(h, h.args[1], std::move(result_));
   }
 
+  int max_hops() const override { return 2; }
   HopPlan NextHop(int hop) override {
     if (hop != 0) return {};
     if (wrongtype_) {

@@ -127,17 +127,23 @@ void ShardThread::Conclude(TxShardEntry* entry) {
 
 // Runs the head transaction's pending hop. Only the head may run: transactions execute
 // on every shard in txid order, which makes the schedule serializable.
+// A hop may conclude its transaction (its op's last hop), which pumps again: the loop
+// here runs what that made runnable, so the stack does not grow with the queue.
 void ShardThread::Pump() {
-  if (queue_.empty()) return;
-  TxShardEntry* head = queue_.begin()->second;
-  if (!head->pending_hop) return;
-  if (!head->started) {
-    head->started = true;
-    if (head->txid > max_started_txid_) max_started_txid_ = head->txid;
+  if (pumping_) return;
+  pumping_ = true;
+  while (!queue_.empty()) {
+    TxShardEntry* head = queue_.begin()->second;
+    if (!head->pending_hop) break;
+    if (!head->started) {
+      head->started = true;
+      if (head->txid > max_started_txid_) max_started_txid_ = head->txid;
+    }
+    auto hop = std::move(head->pending_hop);
+    head->pending_hop = nullptr;
+    hop();
   }
-  auto hop = std::move(head->pending_hop);
-  head->pending_hop = nullptr;
-  hop();
+  pumping_ = false;
 }
 
 std::string ShardThread::DescribeTxState() const {

@@ -122,6 +122,7 @@ class ShardThread {
   // How many entries of deferred_ name each key.
   std::unordered_map<OwnedLockKey, uint32_t, LockKeyHash, LockKeyEq> deferred_keys_;
   bool running_deferred_ = false;
+  bool pumping_ = false;  // Pump is on the stack (a hop concluding pumps again)
   std::unique_ptr<asio::steady_timer> expiry_timer_;
 };
 

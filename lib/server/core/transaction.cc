@@ -107,15 +107,18 @@ awaitable<uint64_t> ScheduleEverywhere(ShardSet& shards, const std::vector<unsig
   }
 }
 
+void ConcludeOnShard(ShardThread& st, TxShardEntry& entry, TxTag tx) {
+  st.shard().NotifyTxEnd(tx.txid, tx.shards, entry.started);
+  st.Conclude(&entry);
+}
+
 // Ordinary functions, not coroutines: they only build the awaitable, so the lambdas'
 // copies are made outside any coroutine frame (see cross_thread.h).
 awaitable<void> ConcludeEverywhere(ShardSet& shards, const std::vector<unsigned>& participants,
                                    std::vector<TxShardEntry>& entries, const std::vector<asio::io_context*>& ctxs,
                                    TxTag tx) {
   return AwaitAll(ctxs, [&shards, &participants, &entries, tx](size_t i) {
-    ShardThread& st = shards.at(participants[i]);
-    st.shard().NotifyTxEnd(tx.txid, tx.shards, entries[i].started);
-    st.Conclude(&entries[i]);
+    ConcludeOnShard(shards.at(participants[i]), entries[i], tx);
   });
 }
 
@@ -216,27 +219,49 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
   int64_t now = store::UnixTimeMs();
   const TxTag tx{entries[0].txid, static_cast<unsigned>(participants.size())};
   std::vector<OpOnShard> on_shard(n, OpOnShard{tx});
+  bool concluded = false;
   for (int hop = 0; plan.target != HopTarget::kDone; ++hop) {
     std::vector<unsigned> targets = HopShards(plan, layout.keys_by_shard, args, n);
+    // On an op's last hop every participant concludes in the same fan-out: a target
+    // right after its hop (same task, so nothing runs between its writes and its end
+    // in the journal), any other participant at once (its part ended with an earlier
+    // hop, which the coordinator has awaited).
+    const bool last = op->IsLastHop(hop);
+    std::vector<char> is_target(n, 0);
+    for (unsigned s : targets) is_target[s] = 1;
+    if (last) {
+      for (unsigned s : participants)
+        if (!is_target[s]) targets.push_back(s);
+    }
     std::vector<asio::io_context*> hop_ctxs;
     for (unsigned s : targets) hop_ctxs.push_back(&shards.at(s).ctx());
-    co_await AwaitAllAsync(hop_ctxs, [&, hop](size_t i, std::function<void()> done) {
+    co_await AwaitAllAsync(hop_ctxs, [&, hop, last](size_t i, std::function<void()> done) {
       unsigned s = targets[i];
       ShardThread& st = shards.at(s);
       // An op may only hop to shards it scheduled on (see MultiShardOp::locks_whole_shards).
       DARTER_CHECK(entry_of_shard[s] >= 0, "a hop targets only scheduled shards");
       TxShardEntry* e = &entries[entry_of_shard[s]];
-      st.RequestHop(e, [&, s, hop, done] {
+      if (!is_target[s]) {
+        ConcludeOnShard(st, *e, tx);
+        done();
+        return;
+      }
+      st.RequestHop(e, [&, s, hop, last, e, done] {
         ShardThread& here = shards.at(s);
         HopContext ctx{here.shard(), db, args, layout.keys_by_shard[s], now, n};
         RunHopOnShard(*op, hop, ctx, on_shard[s]);
+        if (last) ConcludeOnShard(here, *e, tx);
         done();
       });
     });
     PlanningScope planning(tx.txid, tx.shards);
     plan = op->NextHop(hop);
+    if (last) {
+      DARTER_CHECK(plan.target == HopTarget::kDone, "no hop after the one an op declared its last");
+      concluded = true;
+    }
   }
-  co_await ConcludeEverywhere(shards, participants, entries, ctxs, tx);
+  if (!concluded) co_await ConcludeEverywhere(shards, participants, entries, ctxs, tx);
   op->Reply(reply);
 }
 

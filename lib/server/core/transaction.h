@@ -6,7 +6,9 @@
 //     coordinator retries with a new id, so every shard runs transactions in id order;
 //  3. hops run at the head of each shard's queue; single-shard commands on locked keys
 //     wait behind the locks;
-//  4. conclude releases the locks.
+//  4. conclude releases the locks; an op that declares its hop count (max_hops) concludes
+//     in the fan-out of its last hop, so MSET or DEL over several shards costs two
+//     fan-outs (schedule, hop) rather than three.
 // An op whose keys all live on one shard skips all of that: it runs as one closure on
 // that shard (inline when it is the caller's own shard and its keys are free). Each hop's
 // work on a shard goes through the shard executor (executor.h).
@@ -55,6 +57,10 @@ awaitable<uint64_t> ScheduleEverywhere(ShardSet& shards, const std::vector<unsig
 awaitable<void> ConcludeEverywhere(ShardSet& shards, const std::vector<unsigned>& participants,
                                    std::vector<TxShardEntry>& entries, const std::vector<asio::io_context*>& ctxs,
                                    TxTag tx);
+
+// Ends transaction `tx` on the shard of `st` (the calling thread): journal first, then
+// the entry and its locks (see ConcludeEverywhere).
+void ConcludeOnShard(ShardThread& st, TxShardEntry& entry, TxTag tx);
 
 // RunMultiShardOp for an op built by the caller (a MULTI/EXEC block, a transaction a
 // replica applies, a whole-shard barrier): `args` and `key_indices` name the keys to

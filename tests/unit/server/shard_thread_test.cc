@@ -4,6 +4,8 @@
 // arrival order.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -92,6 +94,47 @@ TEST_CASE("only the head of the queue runs its hop; the next runs when the head 
   CHECK(t.IsLocked(0, "k"));  // tx2 still holds it
   t.Conclude(&tx2);
   CHECK_FALSE(t.IsLocked(0, "k"));
+}
+
+TEST_CASE("a last hop that concludes its transaction lets the next run, without nesting") {
+  // 100k queued transactions whose hops each conclude themselves (an op's last hop): each
+  // runs in order, and every hop runs at the same stack depth (nesting would grow the
+  // stack with the queue, and overflow it on a long enough one).
+  ShardThread t(0, 16);
+  constexpr uint64_t kCount = 100000;
+  std::vector<TxShardEntry> txs;
+  txs.reserve(kCount);
+  for (uint64_t id = 1; id <= kCount; ++id) txs.push_back(Entry(id, {{0, "k"}}));
+  for (auto& tx : txs) REQUIRE(t.Schedule(&tx));
+  std::vector<uint64_t> order;
+  std::vector<uintptr_t> depth;  // the address of a local in each hop
+  bool deferred_ran = false;
+  t.RunWhenUnlocked(0, {"k"}, [&] { deferred_ran = true; });
+  for (uint64_t i = kCount; i-- > 1;) {
+    TxShardEntry* e = &txs[i];
+    t.RequestHop(e, [&t, &order, &depth, e] {
+      int local = 0;
+      depth.push_back(reinterpret_cast<uintptr_t>(&local));
+      order.push_back(e->txid);
+      t.Conclude(e);
+    });
+  }
+  CHECK(order.empty());  // the head has not asked
+  TxShardEntry* head = &txs[0];
+  t.RequestHop(head, [&t, &order, &depth, head] {
+    int local = 0;
+    depth.push_back(reinterpret_cast<uintptr_t>(&local));
+    order.push_back(head->txid);
+    t.Conclude(head);
+  });
+  REQUIRE(order.size() == kCount);
+  size_t out_of_order = 0;
+  for (uint64_t i = 0; i < kCount; ++i) out_of_order += order[i] != i + 1;
+  CHECK(out_of_order == 0);
+  auto [lowest, highest] = std::minmax_element(depth.begin(), depth.end());
+  CHECK(*highest - *lowest < 4096);
+  CHECK_FALSE(t.IsLocked(0, "k"));
+  CHECK(deferred_ran);
 }
 
 TEST_CASE("a shard refuses a transaction older than one that already started there") {
