@@ -61,7 +61,7 @@ bool ParseBitfieldType(std::string_view arg, bool* sign, unsigned* bits) {
 }
 
 // Looks `key` up as a string for reading; false after replying WRONGTYPE.
-bool LookupString(CommandContext& c, Slot** slot) {
+bool LookupString(CommandContext& c, const Slot** slot) {
   *slot = c.shard.FindForRead(c.db, c.args[1], c.now_ms);
   if (*slot && !(*slot)->value.is_string()) {
     c.reply.Error(errors::kWrongType);
@@ -82,7 +82,7 @@ Slot* StringForBitWrite(CommandContext& c, uint64_t max_bit, bool* grown) {
   }
   *grown = false;
   if (!s) {
-    s = c.shard.db(c.db).Insert(c.args[1]);
+    s = c.shard.Insert(c.db, c.args[1]);
     *grown = true;
   }
   CompactString& str = s->value.mutable_string();
@@ -126,7 +126,7 @@ void GetBitCommand(CommandContext& c) {
     c.reply.Error(kBadOffset);
     return;
   }
-  Slot* s;
+  const Slot* s;
   if (!LookupString(c, &s)) return;
   int bit = 0;
   if (s) {
@@ -164,7 +164,7 @@ std::optional<bool> ParseUnit(CommandContext& c, std::string_view arg) {
 // Redis 7.0 looks the key up before parsing the range: a missing key answers 0 even
 // for malformed ranges.
 void BitCountCommand(CommandContext& c) {
-  Slot* s;
+  const Slot* s;
   if (!LookupString(c, &s)) return;
   if (!s) {
     c.reply.Integer(0);
@@ -214,7 +214,7 @@ void BitPosCommand(CommandContext& c) {
     c.reply.Error(kBitposBit);
     return;
   }
-  Slot* s;
+  const Slot* s;
   if (!LookupString(c, &s)) return;
   if (!s) {  // an endless run of zero bits
     c.reply.Integer(*bit ? -1 : 0);
@@ -376,9 +376,10 @@ void BitfieldGeneric(CommandContext& c, bool ro_command) {
     j += op.kind == BitfieldOp::kGet ? 2 : 3;
   }
 
-  Slot* s = nullptr;
+  const Slot* r = nullptr;  // what GET reads
+  Slot* s = nullptr;        // what SET / INCRBY change (the write form only)
   if (readonly) {
-    if (!LookupString(c, &s)) return;
+    if (!LookupString(c, &r)) return;
   } else {
     if (ro_command) {
       c.reply.Error(kBitfieldRoGetOnly);
@@ -386,13 +387,14 @@ void BitfieldGeneric(CommandContext& c, bool ro_command) {
     }
     bool grown;
     if (!(s = StringForBitWrite(c, highest_write, &grown))) return;
+    r = s;
   }
 
   c.reply.ArrayHeader(ops.size());
   uint64_t changes = 0;
   for (const BitfieldOp& op : ops) {
     if (op.kind == BitfieldOp::kGet) {
-      std::string_view v = s ? s->value.string_view() : std::string_view();
+      std::string_view v = r ? r->value.string_view() : std::string_view();
       if (op.sign) c.reply.Integer(bits::GetSigned(v, op.offset, op.width));
       else c.reply.Integer(static_cast<int64_t>(bits::GetUnsigned(v, op.offset, op.width)));
     } else {

@@ -72,6 +72,16 @@ class DbTable {
 
   Slot* Find(std::string_view key) { return Find(key, HashKey(key)); }
   Slot* Find(std::string_view key, uint64_t hash);
+  const Slot* Find(std::string_view key) const { return Find(key, HashKey(key)); }
+  const Slot* Find(std::string_view key, uint64_t hash) const {
+    return const_cast<DbTable*>(this)->Find(key, hash);  // a lookup changes nothing
+  }
+
+  // The mutating members below (and the mutable Find/Traverse/RandomSlot) are for the
+  // Shard and the snapshot code only: a slot may change only after every running
+  // snapshot has serialized it (snapshot.h), which the Shard's write lookup and its
+  // Insert/Erase/SetExpire/Upsert/Delete guarantee. Everything else reaches a DbTable
+  // through Shard::db(), which is const.
 
   // Inserts a new key. REQUIRES: key absent. Returns the new slot (value empty string).
   Slot* Insert(std::string_view key, uint64_t hash);
@@ -88,9 +98,13 @@ class DbTable {
   // Visits the slots of whole buckets starting at `cursor` until at least `min_visits`
   // slots were offered or the table ends. Returns the next cursor (0 at the end).
   uint64_t Traverse(uint64_t cursor, size_t min_visits, const std::function<void(Slot&)>& fn);
+  uint64_t Traverse(uint64_t cursor, size_t min_visits, const std::function<void(const Slot&)>& fn) const {
+    return const_cast<DbTable*>(this)->Traverse(cursor, min_visits, [&fn](Slot& s) { fn(s); });
+  }
 
   // A uniformly-ish random slot, or nullptr when empty. `rnd` is any random number.
   Slot* RandomSlot(uint64_t rnd);
+  const Slot* RandomSlot(uint64_t rnd) const { return const_cast<DbTable*>(this)->RandomSlot(rnd); }
 
   // Bytes held by the table's structure (segments and directory), not by keys/values.
   size_t table_bytes() const;

@@ -99,11 +99,11 @@ ShardDigest ComputeShardDigest(Shard& shard) {
   out.per_db.assign(shard.db_count(), Digest{});
   out.non_empty.assign(shard.db_count(), false);
   for (unsigned db = 0; db < shard.db_count(); ++db) {
-    DbTable& t = shard.db(db);
+    const DbTable& t = shard.db(db);
     if (t.size() == 0) continue;
     out.non_empty[db] = true;
     Digest& acc = out.per_db[db];
-    t.Traverse(0, SIZE_MAX, [&](Slot& s) {
+    t.Traverse(0, SIZE_MAX, [&](const Slot& s) {
       Digest k{};
       MixDigest(k, s.key.view());
       ObjectDigest(k, s);

@@ -15,7 +15,7 @@ namespace darter::store {
 namespace {
 
 void DumpCommand(CommandContext& c) {
-  Slot* s = c.shard.FindForRead(c.db, c.args[1], c.now_ms);
+  const Slot* s = c.shard.FindForRead(c.db, c.args[1], c.now_ms);
   if (!s) {
     c.reply.Null();
     return;
@@ -110,8 +110,7 @@ void RestoreCommand(CommandContext& c) {
     }
   }
   c.shard.Delete(c.db, c.args[1], c.now_ms);
-  DbTable& t = c.shard.db(c.db);
-  Slot* s = t.Insert(c.args[1]);
+  Slot* s = c.shard.Insert(c.db, c.args[1]);
   s->value = std::move(*restored);
   s->access = NewAccessStamp();
   // As Redis: FREQ counts under an LFU maxmemory-policy only, IDLETIME otherwise only.
@@ -120,7 +119,7 @@ void RestoreCommand(CommandContext& c) {
   } else if (idletime >= 0) {
     s->access = LruClock() - static_cast<uint32_t>(std::min<int64_t>(idletime, LruClock()));
   }
-  t.SetExpire(s, when);
+  c.shard.SetExpire(c.db, s, when);
   c.effects.MarkDirty();
   if (when && !absttl) {
     // Replay with an absolute deadline so a late replica does not extend the key's life.

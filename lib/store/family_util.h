@@ -14,7 +14,7 @@ namespace darter::store {
 
 // Finds `key` for reading. Returns false after replying WRONGTYPE when the key holds
 // another type; *slot is nullptr when the key is absent (or logically expired).
-inline bool FindTyped(CommandContext& c, std::string_view key, ValueType type, Slot** slot) {
+inline bool FindTyped(CommandContext& c, std::string_view key, ValueType type, const Slot** slot) {
   *slot = c.shard.FindForRead(c.db, key, c.now_ms);
   if (*slot && (*slot)->value.type() != type) {
     c.reply.Error(errors::kWrongType);
@@ -36,19 +36,19 @@ inline bool FindTypedForWrite(CommandContext& c, std::string_view key, ValueType
 // A source key of a command that may store its result (SORT .. STORE, GEORADIUS ..
 // STORE, ZUNIONSTORE, ...): the write lookup when it stores (shard.h), so that a replica
 // reads what its primary read; the read lookup otherwise.
-inline Slot* FindSource(Shard& shard, unsigned db, std::string_view key, int64_t now_ms, bool stores) {
+inline const Slot* FindSource(Shard& shard, unsigned db, std::string_view key, int64_t now_ms, bool stores) {
   return stores ? shard.FindLive(db, key, now_ms) : shard.FindForRead(db, key, now_ms);
 }
 
 // Adds a new key holding `obj`. REQUIRES: key absent (FindLive returned nullptr).
 inline Slot* AddObjectKey(Shard& shard, unsigned db, std::string_view key, std::unique_ptr<Object> obj) {
-  Slot* s = shard.db(db).Insert(key);
+  Slot* s = shard.Insert(db, key);
   s->value.SetObject(std::move(obj));
   s->access = NewAccessStamp();
   return s;
 }
 
 // Removes a key whose collection became empty (Redis never keeps empty collections).
-inline void DeleteSlot(Shard& shard, unsigned db, Slot* slot) { shard.db(db).Erase(slot); }
+inline void DeleteSlot(Shard& shard, unsigned db, Slot* slot) { shard.Erase(db, slot); }
 
 }  // namespace darter::store

@@ -59,7 +59,7 @@ std::unique_ptr<MultiShardOp> MakeExists(ArgList a) {
 std::unique_ptr<MultiShardOp> MakeTouch(ArgList a) { return std::make_unique<CountKeysOp>(a, CountKeysOp::Kind::kTouch); }
 
 void TypeCommand(CommandContext& c) {
-  Slot* s = c.shard.FindForReadNoTouch(c.db, c.args[1], c.now_ms);
+  const Slot* s = c.shard.FindForReadNoTouch(c.db, c.args[1], c.now_ms);
   c.reply.SimpleString(s ? TypeName(s->value.type()) : "none");
 }
 
@@ -117,15 +117,14 @@ void ExpireGeneric(CommandContext& c, int64_t basetime, ExpireUnit unit) {
     c.reply.Integer(0);
     return;
   }
-  DbTable& t = c.shard.db(c.db);
   c.effects.MarkDirty();
   if (when <= c.now_ms && c.shard.expire_on_access()) {
     // A deadline already past deletes the key at once, as Redis does; a replica stores
     // it and waits for its primary's DEL (Redis's checkAlreadyExpired).
-    t.Erase(s);
+    c.shard.Erase(c.db, s);
     c.effects.Propagate({"DEL", c.args[1]});
   } else {
-    t.SetExpire(s, when);
+    c.shard.SetExpire(c.db, s, when);
     std::string at = FormatInt64(when);
     c.effects.Propagate({"PEXPIREAT", c.args[1], at});
   }
@@ -138,7 +137,7 @@ void ExpireAtCommand(CommandContext& c) { ExpireGeneric(c, 0, kSeconds); }
 void PExpireAtCommand(CommandContext& c) { ExpireGeneric(c, 0, kMillis); }
 
 void TtlGeneric(CommandContext& c, bool ms, bool absolute) {
-  Slot* s = c.shard.FindForReadNoTouch(c.db, c.args[1], c.now_ms);
+  const Slot* s = c.shard.FindForReadNoTouch(c.db, c.args[1], c.now_ms);
   if (!s) {
     c.reply.Integer(-2);
     return;
@@ -166,7 +165,7 @@ void PersistCommand(CommandContext& c) {
     c.reply.Integer(0);
     return;
   }
-  c.shard.db(c.db).SetExpire(s, 0);
+  c.shard.SetExpire(c.db, s, 0);
   c.effects.MarkDirty();
   c.reply.Integer(1);
 }
@@ -191,12 +190,12 @@ void MoveCommand(CommandContext& c) {
     c.reply.Integer(0);
     return;
   }
-  Slot* d = c.shard.db(dst).Insert(c.args[1]);
+  Slot* d = c.shard.Insert(dst, c.args[1]);
   d->value = std::move(s->value);
   d->flags = s->flags;
   d->access = s->access;
-  c.shard.db(dst).SetExpire(d, s->expire_ms);
-  c.shard.db(c.db).Erase(s);
+  c.shard.SetExpire(dst, d, s->expire_ms);
+  c.shard.Erase(c.db, s);
   c.effects.MarkDirty();
   c.reply.Integer(1);
 }
@@ -211,12 +210,11 @@ struct MovedValue {
 
 void PlaceValue(Shard& shard, unsigned db, std::string_view key, MovedValue&& mv, int64_t now_ms) {
   shard.Delete(db, key, now_ms);
-  DbTable& t = shard.db(db);
-  Slot* s = t.Insert(key);
+  Slot* s = shard.Insert(db, key);
   s->value = std::move(mv.value);
   s->flags = mv.flags;
   s->access = mv.access;
-  t.SetExpire(s, mv.expire_ms);
+  shard.SetExpire(db, s, mv.expire_ms);
 }
 
 // RENAME / RENAMENX as four hops (any of which may be on the same shard):
@@ -239,7 +237,7 @@ class RenameOp : public MultiShardOp {
         moved_.expire_ms = s->expire_ms;
         moved_.flags = s->flags;
         moved_.access = s->access;
-        h.shard.db(h.db).Erase(s);
+        h.shard.Erase(h.db, s);
         // The source's shard changed too; when dst lives here, hop 3 reports both.
         if (std::find(h.key_indices.begin(), h.key_indices.end(), size_t{2}) == h.key_indices.end())
           h.effects.MarkDirty();
@@ -383,7 +381,7 @@ class KeysOp : public MultiShardOp {
     auto& out = per_shard_[h.shard.index()];
     std::string_view pattern = h.args[1];
     bool all = pattern == "*";
-    h.shard.db(h.db).Traverse(0, SIZE_MAX, [&](Slot& s) {
+    h.shard.db(h.db).Traverse(0, SIZE_MAX, [&](const Slot& s) {
       if (s.expire_ms && s.expire_ms <= h.now_ms) return;
       if (all || GlobMatch(pattern, s.key.view())) out.push_back(s.key.str());
     });
@@ -426,8 +424,8 @@ class ScanOp : public MultiShardOp {
   void RunHop(int, HopContext& h) override {
     uint64_t table_cursor = cursor_ >> kScanShardBits;
     unsigned shard = h.shard.index();
-    DbTable& t = h.shard.db(h.db);
-    uint64_t next = t.Traverse(table_cursor, count_ > keys_.size() ? count_ - keys_.size() : 1, [&](Slot& s) {
+    const DbTable& t = h.shard.db(h.db);
+    uint64_t next = t.Traverse(table_cursor, count_ > keys_.size() ? count_ - keys_.size() : 1, [&](const Slot& s) {
       if (s.expire_ms && s.expire_ms <= h.now_ms) return;
       if (pattern_ && !GlobMatch(*pattern_, s.key.view())) return;
       if (type_ && TypeName(s.value.type()) != ToLower(*type_)) return;
@@ -556,10 +554,10 @@ class RandomKeyOp : public MultiShardOp {
   void RunHop(int, HopContext& h) override {
     thread_local std::mt19937_64 rng{std::random_device{}()};
     auto& offer = offers_[h.shard.index()];
-    DbTable& t = h.shard.db(h.db);
+    const DbTable& t = h.shard.db(h.db);
     // Try a few times to skip logically expired keys, as Redis does.
     for (int attempt = 0; attempt < 100 && t.size() > 0; ++attempt) {
-      Slot* s = t.RandomSlot(rng());
+      const Slot* s = t.RandomSlot(rng());
       if (!s) break;
       if (s->expire_ms && s->expire_ms <= h.now_ms) continue;
       offer.key = s->key.str();
@@ -712,7 +710,7 @@ void ObjectCommand(CommandContext& c) {
     c.reply.Error(errors::WrongArity("object|" + ToLower(sub)));
     return;
   }
-  Slot* s = c.shard.FindForReadNoTouch(c.db, c.args[2], c.now_ms);
+  const Slot* s = c.shard.FindForReadNoTouch(c.db, c.args[2], c.now_ms);
   if (!s) {
     c.reply.Null();
     return;

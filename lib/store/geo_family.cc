@@ -25,7 +25,7 @@ namespace {
 
 using resp::ReplyBuilder;
 
-ZsetObject* ZsetOf(Slot* s) { return s ? s->value.As<ZsetObject>() : nullptr; }
+ZsetObject* ZsetOf(const Slot* s) { return s ? s->value.As<ZsetObject>() : nullptr; }
 
 // Redis's extractLongLatOrReply: two floats, then the WGS84/Mercator bounds.
 bool ParseLongLat(std::string_view lon, std::string_view lat, double* xy, std::string* err) {
@@ -174,7 +174,7 @@ void GeoDistCommand(CommandContext& c) {
     c.reply.Error(errors::kSyntax);
     return;
   }
-  Slot* slot;
+  const Slot* slot;
   if (!FindTyped(c, c.args[1], ValueType::kZset, &slot)) return;
   if (!slot) {
     c.reply.Null();
@@ -191,7 +191,7 @@ void GeoDistCommand(CommandContext& c) {
 }
 
 void GeoHashCommand(CommandContext& c) {
-  Slot* slot;
+  const Slot* slot;
   if (!FindTyped(c, c.args[1], ValueType::kZset, &slot)) return;
   c.reply.ArrayHeader(c.args.size() - 2);
   for (size_t j = 2; j < c.args.size(); ++j) {
@@ -203,7 +203,7 @@ void GeoHashCommand(CommandContext& c) {
 }
 
 void GeoPosCommand(CommandContext& c) {
-  Slot* slot;
+  const Slot* slot;
   if (!FindTyped(c, c.args[1], ValueType::kZset, &slot)) return;
   c.reply.ArrayHeader(c.args.size() - 2);
   for (size_t j = 2; j < c.args.size(); ++j) {
@@ -334,7 +334,7 @@ class GeoSearchOp : public MultiShardOp {
   // cross-option checks, then the search.
   void Search(HopContext& h) {
     ArgList args = h.args;
-    Slot* slot = FindSource(h.shard, h.db, args[src_], h.now_ms, store_);
+    const Slot* slot = FindSource(h.shard, h.db, args[src_], h.now_ms, store_);
     if (slot && slot->value.type() != ValueType::kZset) {
       error_ = errors::kWrongType;
       return;

@@ -33,7 +33,7 @@ constexpr std::string_view kLongRange =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 constexpr std::string_view kInvalidCursor = "ERR invalid cursor";
 
-HashObject* AsHash(Slot* s) { return s->value.As<HashObject>(); }
+HashObject* AsHash(const Slot* s) { return s->value.As<HashObject>(); }
 
 std::mt19937_64& Rng() {
   thread_local std::mt19937_64 rng(std::random_device{}());
@@ -85,7 +85,7 @@ void HSetNxCommand(CommandContext& c) {
 }
 
 void HGetCommand(CommandContext& c) {
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
   auto v = s ? AsHash(s)->Get(c.args[2]) : std::nullopt;
   if (v) c.reply.Bulk(*v);
@@ -93,7 +93,7 @@ void HGetCommand(CommandContext& c) {
 }
 
 void HMGetCommand(CommandContext& c) {
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
   c.reply.ArrayHeader(c.args.size() - 2);
   for (size_t i = 2; i < c.args.size(); ++i) {
@@ -119,19 +119,19 @@ void HDelCommand(CommandContext& c) {
 }
 
 void HLenCommand(CommandContext& c) {
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
   c.reply.Integer(s ? static_cast<int64_t>(AsHash(s)->size()) : 0);
 }
 
 void HExistsCommand(CommandContext& c) {
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
   c.reply.Integer(s && AsHash(s)->Get(c.args[2]) ? 1 : 0);
 }
 
 void HStrlenCommand(CommandContext& c) {
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
   auto v = s ? AsHash(s)->Get(c.args[2]) : std::nullopt;
   c.reply.Integer(v ? static_cast<int64_t>(v->size()) : 0);
@@ -140,7 +140,7 @@ void HStrlenCommand(CommandContext& c) {
 enum GetAllWhat { kFields = 1, kValues = 2, kBoth = 3 };
 
 void GetAll(CommandContext& c, GetAllWhat what) {
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
   if (!s) {
     if (what == kBoth) c.reply.MapHeader(0);
@@ -226,7 +226,7 @@ void HIncrByFloatCommand(CommandContext& c) {
 // HRANDFIELD key [count [WITHVALUES]].
 void HRandFieldCommand(CommandContext& c) {
   if (c.args.size() == 2) {
-    Slot* s;
+    const Slot* s;
     if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
     if (!s) {
       c.reply.Null();
@@ -257,7 +257,7 @@ void HRandFieldCommand(CommandContext& c) {
       return;
     }
   }
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
   if (!s || *l == 0) {
     c.reply.ArrayHeader(0);
@@ -324,7 +324,7 @@ void HScanCommand(CommandContext& c) {
     c.reply.Error(kInvalidCursor);
     return;
   }
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kHash, &s)) return;
   if (!s) {
     c.reply.ArrayHeader(2);

@@ -58,7 +58,7 @@ void PfAddCommand(CommandContext& c) {
   Slot* s = c.shard.FindLive(c.db, c.args[1], c.now_ms);
   uint64_t updated = 0;
   if (!s) {
-    s = c.shard.db(c.db).Insert(c.args[1]);
+    s = c.shard.Insert(c.db, c.args[1]);
     s->value.SetString(hll::Empty());
     updated++;
   } else if (KeyStatus st = CheckHll(s); st != KeyStatus::kOk) {
@@ -115,7 +115,7 @@ class PfCountOp : public MultiShardOp {
     }
     std::unique_ptr<uint8_t[]>& max = per_shard_[h.shard.index()];
     for (size_t i : h.key_indices) {
-      Slot* s = h.shard.FindForRead(h.db, h.args[i], h.now_ms);
+      const Slot* s = h.shard.FindForRead(h.db, h.args[i], h.now_ms);
       if (!s) continue;
       if ((status_[i] = CheckHll(s)) != KeyStatus::kOk) continue;
       if (!max) {
@@ -147,9 +147,11 @@ class PfCountOp : public MultiShardOp {
 
  private:
   void CountOne(HopContext& h) {
-    Slot* s = h.shard.FindForRead(h.db, h.args[1], h.now_ms);
-    if (!s) return;
-    if ((status_[1] = CheckHll(s)) != KeyStatus::kOk) return;
+    const Slot* found = h.shard.FindForRead(h.db, h.args[1], h.now_ms);
+    if (!found) return;
+    if ((status_[1] = CheckHll(found)) != KeyStatus::kOk) return;
+    // PFCOUNT caches the cardinality inside the value, as Redis does: a change.
+    Slot* s = h.shard.ForChange(h.db, found);
     s->flags = kSlotRawString;
     std::string_view v = s->value.string_view();
     if (hll::CacheValid(v)) {
@@ -234,7 +236,7 @@ class PfMergeOp : public MultiShardOp {
     Slot* s = h.shard.FindLive(h.db, h.args[1], h.now_ms);
     std::string work = s ? std::string(s->value.string_view()) : hll::Empty();
     if (!s) {
-      s = h.shard.db(h.db).Insert(h.args[1]);
+      s = h.shard.Insert(h.db, h.args[1]);
       s->value.SetString(work);
     }
     s->flags = kSlotRawString;

@@ -31,7 +31,7 @@ constexpr std::string_view kMaxlenNegative = "ERR MAXLEN can't be negative";
 constexpr std::string_view kNumkeys = "ERR numkeys should be greater than 0";
 constexpr std::string_view kCountPositive = "ERR count should be greater than 0";
 
-ListObject* AsList(Slot* s) { return s->value.As<ListObject>(); }
+ListObject* AsList(const Slot* s) { return s->value.As<ListObject>(); }
 
 // LEFT / RIGHT.
 bool ParseEnd(std::string_view arg, End* end) {
@@ -111,7 +111,7 @@ void LPopCommand(CommandContext& c) { PopGeneric(c, End::kHead); }
 void RPopCommand(CommandContext& c) { PopGeneric(c, End::kTail); }
 
 void LLenCommand(CommandContext& c) {
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kList, &s)) return;
   c.reply.Integer(s ? static_cast<int64_t>(AsList(s)->size()) : 0);
 }
@@ -135,7 +135,7 @@ void LRangeCommand(CommandContext& c) {
     c.reply.Error(errors::kNotInteger);
     return;
   }
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kList, &s)) return;
   int64_t from, to;
   if (!s || !NormalizeRange(*start, *end, static_cast<int64_t>(AsList(s)->size()), &from, &to)) {
@@ -189,7 +189,7 @@ bool ResolveIndex(int64_t index, size_t len, size_t* out) {
 }
 
 void LIndexCommand(CommandContext& c) {
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kList, &s)) return;
   if (!s) {
     c.reply.Null();
@@ -329,7 +329,7 @@ void LPosCommand(CommandContext& c) {
       return;
     }
   }
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kList, &s)) return;
   if (!s) {
     if (count >= 0) c.reply.ArrayHeader(0);

@@ -39,7 +39,7 @@ std::mt19937_64& Rng() {
   return rng;
 }
 
-SetObject* AsSet(Slot* s) { return s ? s->value.As<SetObject>() : nullptr; }
+SetObject* AsSet(const Slot* s) { return s ? s->value.As<SetObject>() : nullptr; }
 
 // Replies a list of members as a RESP3 set (RESP2 array).
 void ReplyMemberSet(ReplyBuilder& rb, const std::vector<std::string>& members) {
@@ -87,7 +87,7 @@ void SRemCommand(CommandContext& c) {
 }
 
 void SMembersCommand(CommandContext& c) {
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kSet, &s)) return;
   SetObject* set = AsSet(s);
   if (!set) {
@@ -99,14 +99,14 @@ void SMembersCommand(CommandContext& c) {
 }
 
 void SIsMemberCommand(CommandContext& c) {
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kSet, &s)) return;
   SetObject* set = AsSet(s);
   c.reply.Integer(set && set->Contains(c.args[2]) ? 1 : 0);
 }
 
 void SMIsMemberCommand(CommandContext& c) {
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kSet, &s)) return;
   SetObject* set = AsSet(s);
   c.reply.ArrayHeader(c.args.size() - 2);
@@ -114,7 +114,7 @@ void SMIsMemberCommand(CommandContext& c) {
 }
 
 void SCardCommand(CommandContext& c) {
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kSet, &s)) return;
   SetObject* set = AsSet(s);
   c.reply.Integer(set ? static_cast<int64_t>(set->size()) : 0);
@@ -206,7 +206,7 @@ void SRandMemberWithCount(CommandContext& c) {
     c.reply.Error(kOutOfRange);
     return;
   }
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kSet, &s)) return;
   SetObject* set = AsSet(s);
   if (!set || *n == 0) {
@@ -252,7 +252,7 @@ void SRandMemberCommand(CommandContext& c) {
     c.reply.Error(errors::kSyntax);
     return;
   }
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kSet, &s)) return;
   SetObject* set = AsSet(s);
   if (!set) c.reply.Null();
@@ -278,7 +278,7 @@ void SScanCommand(CommandContext& c) {
     c.reply.Error("ERR invalid cursor");
     return;
   }
-  Slot* s;
+  const Slot* s;
   if (!FindTyped(c, c.args[1], ValueType::kSet, &s)) return;
   SetObject* set = AsSet(s);
   if (!set) {
@@ -386,7 +386,7 @@ class SetAlgebraOp : public MultiShardOp {
     Slot* old = h.shard.FindLive(h.db, dst, h.now_ms);
     if (result_.empty()) {
       if (old) {
-        h.shard.db(h.db).Erase(old);
+        h.shard.Erase(h.db, old);
         h.effects.MarkDirty();
       }
       return;
@@ -426,7 +426,7 @@ class SetAlgebraOp : public MultiShardOp {
     for (size_t i : h.key_indices) {
       if (i < first_ || i >= last_) continue;  // the destination
       // Writers look keys up without touching hit/miss statistics, as Redis does.
-      Slot* s = store_ ? h.shard.FindLive(h.db, h.args[i], h.now_ms) : h.shard.FindForRead(h.db, h.args[i], h.now_ms);
+      const Slot* s = store_ ? h.shard.FindLive(h.db, h.args[i], h.now_ms) : h.shard.FindForRead(h.db, h.args[i], h.now_ms);
       SourceSet& src = sources_[i - first_];
       if (!s) {
         missing = true;

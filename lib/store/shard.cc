@@ -80,7 +80,8 @@ Shard::Shard(unsigned index, unsigned db_count) : index_(index) {
 }
 
 void Shard::ExpireSlot(unsigned db, Slot* slot) {
-  if (snapshot_count_) SnapshotBeforeErase(db, *slot);
+  if (snapshot_count_ != 0) [[unlikely]]
+    SnapshotBeforeChange(db, *slot);
   stats_.expired_keys++;
   if (observers_.empty()) {
     dbs_[db]->Erase(slot);
@@ -96,7 +97,7 @@ void Shard::ExpireSlot(unsigned db, Slot* slot) {
   NotifyWrite(write);
 }
 
-Slot* Shard::FindLive(unsigned db, std::string_view key, int64_t now_ms) {
+Slot* Shard::Lookup(unsigned db, std::string_view key, int64_t now_ms) {
   DbTable& t = *dbs_[db];
   if (t.size() == 0) return nullptr;
   Slot* s = t.Find(key);
@@ -108,16 +109,17 @@ Slot* Shard::FindLive(unsigned db, std::string_view key, int64_t now_ms) {
   return s;
 }
 
-Slot* Shard::FindForReadNoTouch(unsigned db, std::string_view key, int64_t now_ms) {
-  Slot* s = FindLive(db, key, now_ms);
+Slot* Shard::ReadLookup(unsigned db, std::string_view key, int64_t now_ms) {
+  Slot* s = Lookup(db, key, now_ms);
   if (s && s->expire_ms && s->expire_ms <= now_ms) s = nullptr;  // a replica's expired key
   if (s) stats_.keyspace_hits++;
   else stats_.keyspace_misses++;
   return s;
 }
 
-Slot* Shard::FindForRead(unsigned db, std::string_view key, int64_t now_ms) {
-  Slot* s = FindForReadNoTouch(db, key, now_ms);
+const Slot* Shard::FindForRead(unsigned db, std::string_view key, int64_t now_ms) {
+  Slot* s = ReadLookup(db, key, now_ms);
+  // The access stamp is bookkeeping, not content: no snapshot hook.
   if (s) TouchAccess(&s->access);
   return s;
 }
@@ -127,6 +129,8 @@ Slot* Shard::Upsert(unsigned db, std::string_view key, Value value, int64_t now_
   uint64_t h = HashKey(key);
   Slot* s = t.Find(key, h);
   if (!s) s = t.Insert(key, h);
+  else if (snapshot_count_ != 0) [[unlikely]]
+    SnapshotBeforeChange(db, *s);
   (void)now_ms;
   s->value = std::move(value);
   s->flags = 0;
@@ -137,9 +141,9 @@ Slot* Shard::Upsert(unsigned db, std::string_view key, Value value, int64_t now_
 
 bool Shard::Delete(unsigned db, std::string_view key, int64_t now_ms) {
   // On a replica the write lookup returns an expired key: the primary's DEL removes it.
-  Slot* s = FindLive(db, key, now_ms);
+  Slot* s = Lookup(db, key, now_ms);
   if (!s) return false;
-  dbs_[db]->Erase(s);
+  Erase(db, s);
   return true;
 }
 

@@ -53,7 +53,11 @@ class Shard {
 
   unsigned index() const { return index_; }
   unsigned db_count() const { return static_cast<unsigned>(dbs_.size()); }
-  DbTable& db(unsigned i) { return *dbs_[i]; }
+  // Read-only view of a database (sizes, reads, walks). Every change to a key goes
+  // through the Shard methods below, which is what keeps snapshots point-in-time: before
+  // a slot can change, each running snapshot for which it is still pending serializes it
+  // (snapshot.h). There is deliberately no mutable accessor for families or the server.
+  const DbTable& db(unsigned i) const { return *dbs_[i]; }
 
   // Off on a replica: its primary does the expiring. A key past its deadline stays
   // until the primary's DEL arrives; ordinary clients' reads see it as absent, while
@@ -69,16 +73,53 @@ class Shard {
   //
   // Write lookup: the slot for `key`, or nullptr. On a primary an expired key is
   // deleted (counting in expired_keys) and reads as absent; on a replica it is returned.
-  Slot* FindLive(unsigned db, std::string_view key, int64_t now_ms);
+  // The only way to a slot that may be changed: before returning it, every running
+  // snapshot for which it is still pending serializes it (serialize-before-write). With
+  // no snapshot running that costs one predictable branch.
+  Slot* FindLive(unsigned db, std::string_view key, int64_t now_ms) {
+    Slot* s = Lookup(db, key, now_ms);
+    if (snapshot_count_ != 0 && s) [[unlikely]]
+      SnapshotBeforeChange(db, *s);
+    return s;
+  }
   // Read lookups: an expired key is absent (and deleted on a primary). Both count
   // keyspace hits and misses; FindForRead also records the access (LRU/LFU), the
   // NoTouch form does not (TYPE, TTL, EXISTS, OBJECT: Redis's LOOKUP_NOTOUCH).
-  Slot* FindForRead(unsigned db, std::string_view key, int64_t now_ms);
-  Slot* FindForReadNoTouch(unsigned db, std::string_view key, int64_t now_ms);
+  // They return const slots: a command that changes what it found must use FindLive.
+  const Slot* FindForRead(unsigned db, std::string_view key, int64_t now_ms);
+  const Slot* FindForReadNoTouch(unsigned db, std::string_view key, int64_t now_ms) {
+    return ReadLookup(db, key, now_ms);
+  }
+
+  // ---- Mutations. Each serializes the slot for running snapshots first. ----
 
   // Inserts or overwrites `key` with `value`, clearing any TTL. Returns the slot.
   Slot* Upsert(unsigned db, std::string_view key, Value value, int64_t now_ms);
-
+  // Inserts a new key (value: empty string, no TTL, access stamp unset). REQUIRES: key
+  // absent (a write lookup returned nullptr). A new slot is not part of any running
+  // snapshot, so nothing is emitted. Slot pointers of this database may move.
+  Slot* Insert(unsigned db, std::string_view key) { return dbs_[db]->Insert(key); }
+  Slot* Insert(unsigned db, std::string_view key, uint64_t hash) { return dbs_[db]->Insert(key, hash); }
+  // Removes a slot of database `db`.
+  void Erase(unsigned db, Slot* slot) {
+    if (snapshot_count_ != 0) [[unlikely]]
+      SnapshotBeforeChange(db, *slot);
+    dbs_[db]->Erase(slot);
+  }
+  // Sets the slot's deadline (0 = persistent).
+  void SetExpire(unsigned db, Slot* slot, int64_t expire_ms) {
+    if (snapshot_count_ != 0) [[unlikely]]
+      SnapshotBeforeChange(db, *slot);
+    dbs_[db]->SetExpire(slot, expire_ms);
+  }
+  // A read lookup's slot, made changeable: for a read command that updates a cache kept
+  // inside the value (PFCOUNT's cached cardinality). Serializes it first, like FindLive.
+  Slot* ForChange(unsigned db, const Slot* slot) {
+    Slot* s = const_cast<Slot*>(slot);
+    if (snapshot_count_ != 0) [[unlikely]]
+      SnapshotBeforeChange(db, *s);
+    return s;
+  }
   // Removes `key`; true if it was there. On a replica (no local expiry) a key past its
   // deadline is removed too: that is how the primary's DEL of an expired key lands.
   bool Delete(unsigned db, std::string_view key, int64_t now_ms);
@@ -98,11 +139,6 @@ class Shard {
     dbs_[db]->Clear();
   }
 
-  // Serialize-before-write (snapshot.h): before a command changes `keys`, running
-  // snapshots emit those still pending. A no-op when no snapshot runs.
-  void BeforeWrite(unsigned db, std::span<const std::string_view> keys) {
-    if (snapshot_count_) SnapshotBeforeWrite(db, keys);
-  }
   bool snapshot_running() const { return snapshot_count_ != 0; }
 
   size_t TotalKeys() const;
@@ -126,9 +162,13 @@ class Shard {
  private:
   friend class ShardSnapshot;
   void ExpireSlot(unsigned db, Slot* slot);
-  // snapshot.cc
-  void SnapshotBeforeWrite(unsigned db, std::span<const std::string_view> keys);
-  void SnapshotBeforeErase(unsigned db, Slot& slot);
+  // The slot for `key` with expiry applied (shard.h's write lookup), no snapshot hook.
+  Slot* Lookup(unsigned db, std::string_view key, int64_t now_ms);
+  // The read lookups' common part: Lookup, a replica's expired key hidden, hits counted.
+  // Internal only: the slot is mutable so FindForRead can record the access.
+  Slot* ReadLookup(unsigned db, std::string_view key, int64_t now_ms);
+  // snapshot.cc: every running snapshot for which `slot` is pending emits it now.
+  void SnapshotBeforeChange(unsigned db, Slot& slot);
   void FinishSnapshots();
 
   unsigned index_;

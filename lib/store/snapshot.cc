@@ -40,7 +40,7 @@ rdb::Status ShardSnapshot::Start() {
   shard_.snapshot_count_++;
   // Flipping the parity makes every existing slot pending; new slots get the new stamp.
   shard_.snap_parity_ ^= static_cast<uint8_t>(1u << k);
-  for (unsigned d = 0; d < shard_.db_count(); ++d) shard_.db(d).set_snap_stamp(shard_.snap_parity_);
+  for (unsigned d = 0; d < shard_.db_count(); ++d) shard_.dbs_[d]->set_snap_stamp(shard_.snap_parity_);
   running_ = true;
   db_ = 0;
   cursor_ = 0;
@@ -84,7 +84,7 @@ bool ShardSnapshot::Step(size_t budget) {
   size_t visited = 0;
   if (budget == 0) budget = 1;
   while (visited < budget && db_ < shard_.db_count()) {
-    DbTable& t = shard_.db(db_);
+    DbTable& t = *shard_.dbs_[db_];
     if (t.size() == 0) {
       db_++;
       cursor_ = 0;
@@ -122,7 +122,7 @@ void ShardSnapshot::Cancel() {
   const uint8_t mask = static_cast<uint8_t>(1u << bit_);
   const uint8_t parity = shard_.snap_parity_ & mask;
   for (; db_ < shard_.db_count(); ++db_, cursor_ = 0) {
-    DbTable& t = shard_.db(db_);
+    DbTable& t = *shard_.dbs_[db_];
     if (t.size() == 0) continue;
     do {
       cursor_ = t.Traverse(cursor_, SIZE_MAX, [&](Slot& s) { s.snap = static_cast<uint8_t>((s.snap & ~mask) | parity); });
@@ -133,20 +133,7 @@ void ShardSnapshot::Cancel() {
 
 // ---- Shard's side ----
 
-void Shard::SnapshotBeforeWrite(unsigned db, std::span<const std::string_view> keys) {
-  (void)db;  // every database: MOVE and COPY ... DB write a key of the same name elsewhere
-  for (std::string_view key : keys) {
-    uint64_t h = HashKey(key);
-    for (unsigned d = 0; d < dbs_.size(); ++d) {
-      DbTable& t = *dbs_[d];
-      if (t.size() == 0) continue;
-      Slot* s = t.Find(key, h);
-      if (s) SnapshotBeforeErase(d, *s);
-    }
-  }
-}
-
-void Shard::SnapshotBeforeErase(unsigned db, Slot& slot) {
+void Shard::SnapshotBeforeChange(unsigned db, Slot& slot) {
   for (unsigned k = 0; k < ShardSnapshot::kMaxSnapshots; ++k) {
     ShardSnapshot* snap = snapshots_[k];
     if (!snap) continue;

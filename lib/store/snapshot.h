@@ -13,10 +13,14 @@
 //  * Step() walks every database with DbTable's split-stable cursor and emits pending
 //    slots. Splits move slots together with their bit, so a slot visited twice is
 //    emitted once.
-//  * Serialize-before-write: before a command changes keys, Shard::BeforeWrite emits
-//    those of them that are still pending (in every database: MOVE/COPY DB cross dbs).
-//    Expiry and eviction deletions do the same (Shard::ExpireSlot). FLUSHDB, FLUSHALL and
-//    SWAPDB finish every running snapshot of the shard first.
+//  * Serialize-before-write: before a slot can change, every running snapshot for which
+//    it is pending emits it. That happens inside the Shard's mutating entry points —
+//    the write lookup FindLive, Upsert (overwrite), Delete, Erase, SetExpire, ForChange,
+//    expiry and eviction (Shard::ExpireSlot) — which are the only ways to a changeable
+//    slot: Shard::db() is const and the read lookups return const slots. So no command
+//    path or undeclared key can skip it. MOVE/COPY ... DB reach the other database's
+//    key through its write lookup. FLUSHDB, FLUSHALL and SWAPDB finish every running
+//    snapshot of the shard first.
 //  * When the walk ends, every slot's bit k equals parity k again: the invariant that
 //    makes the next Start() O(1). Cancel() restores it by marking what is left.
 //

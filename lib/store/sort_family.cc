@@ -106,7 +106,7 @@ struct Lookup {
 };
 
 void Resolve(Shard& shard, unsigned db, int64_t now_ms, bool stores, Lookup& l) {
-  Slot* s = FindSource(shard, db, l.key, now_ms, stores);
+  const Slot* s = FindSource(shard, db, l.key, now_ms, stores);
   if (!s) return;
   if (!l.has_field) {
     if (s->value.is_string()) l.value = std::string(s->value.string_view());
@@ -281,7 +281,7 @@ class SortOp : public MultiShardOp {
   }
 
   void Load(HopContext& h) {
-    Slot* s = FindSource(h.shard, h.db, args_[1], h.now_ms, store_key_.has_value());
+    const Slot* s = FindSource(h.shard, h.db, args_[1], h.now_ms, store_key_.has_value());
     ValueType type = s ? s->value.type() : ValueType::kList;
     if (s && type != ValueType::kList && type != ValueType::kSet && type != ValueType::kZset) {
       error_ = errors::kWrongType;

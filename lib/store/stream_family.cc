@@ -180,7 +180,7 @@ void PropagateStrings(Effects& e, const std::vector<std::string>& argv) {
   e.Propagate(v);
 }
 
-StreamObject* StreamOf(Slot* s) { return s ? s->value.As<StreamObject>() : nullptr; }
+StreamObject* StreamOf(const Slot* s) { return s ? s->value.As<StreamObject>() : nullptr; }
 
 // --- XADD / XTRIM argument parsing (Redis's streamParseAddOrTrimArgsOrReply) ---
 
@@ -394,7 +394,7 @@ void XRangeGeneric(CommandContext& c, bool rev) {
       return;
     }
   }
-  Slot* slot;
+  const Slot* slot;
   if (!FindTyped(c, c.args[1], ValueType::kStream, &slot)) return;
   if (!slot) {
     c.reply.ArrayHeader(0);
@@ -411,7 +411,7 @@ void XRangeCommand(CommandContext& c) { XRangeGeneric(c, false); }
 void XRevRangeCommand(CommandContext& c) { XRangeGeneric(c, true); }
 
 void XLenCommand(CommandContext& c) {
-  Slot* slot;
+  const Slot* slot;
   if (!FindTyped(c, c.args[1], ValueType::kStream, &slot)) return;
   c.reply.Integer(slot ? static_cast<int64_t>(StreamOf(slot)->length()) : 0);
 }
@@ -742,7 +742,7 @@ void XPendingCommand(CommandContext& c) {
     if (!ParseRangeStart(c, c.args[startidx], &start) || !ParseRangeEnd(c, c.args[startidx + 1], &end)) return;
     if (startidx + 3 < c.args.size()) consumername = c.args[startidx + 3];
   }
-  Slot* slot;
+  const Slot* slot;
   if (!FindTyped(c, key, ValueType::kStream, &slot)) return;
   Group* g = slot ? StreamOf(slot)->FindGroup(groupname) : nullptr;
   if (!g) {
@@ -1131,7 +1131,7 @@ void XInfoCommand(CommandContext& c) {
     return;
   }
   std::string_view key = c.args[2];
-  Slot* slot;
+  const Slot* slot;
   if (!FindTyped(c, key, ValueType::kStream, &slot)) return;
   if (!slot) {
     c.reply.Error(kNoKey);
@@ -1349,7 +1349,7 @@ class XReadOp : public MultiShardOp {
   void Check(HopContext& h, size_t i) {
     Result& r = results_[i];
     r.key = std::string(KeyArg(h, i));
-    Slot* slot = h.shard.FindForRead(h.db, r.key, h.now_ms);
+    const Slot* slot = h.shard.FindForRead(h.db, r.key, h.now_ms);
     if (slot && slot->value.type() != ValueType::kStream) {
       r.error = std::string(errors::kWrongType);
       return;

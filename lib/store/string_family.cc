@@ -28,14 +28,14 @@ using resp::ReplyBuilder;
 // Looks `key` up for a string command: the read lookup for reads, the write lookup
 // (shard.h) for commands that write. Returns false (and replies WRONGTYPE) when the key
 // holds another type; *slot is nullptr when the key is absent.
-bool CheckString(CommandContext& c, Slot* slot) {
+bool CheckString(CommandContext& c, const Slot* slot) {
   if (slot && !slot->value.is_string()) {
     c.reply.Error(errors::kWrongType);
     return false;
   }
   return true;
 }
-bool LookupString(CommandContext& c, std::string_view key, Slot** slot) {
+bool LookupString(CommandContext& c, std::string_view key, const Slot** slot) {
   *slot = c.shard.FindForRead(c.db, key, c.now_ms);
   return CheckString(c, *slot);
 }
@@ -46,11 +46,9 @@ bool LookupStringForWrite(CommandContext& c, std::string_view key, Slot** slot) 
 
 // Writes a string value, keeping the slot's TTL when `keep_ttl`.
 Slot* StoreString(CommandContext& c, std::string_view key, std::string_view value, bool keep_ttl, uint8_t flags = 0) {
-  DbTable& t = c.shard.db(c.db);
-  uint64_t h = HashKey(key);
   Slot* s = c.shard.FindLive(c.db, key, c.now_ms);
-  if (!s) s = t.Insert(key, h);
-  else if (!keep_ttl) t.SetExpire(s, 0);
+  if (!s) s = c.shard.Insert(c.db, key);
+  else if (!keep_ttl) c.shard.SetExpire(c.db, s, 0);
   s->value.SetString(value);
   s->flags = flags;
   s->access = NewAccessStamp();
@@ -152,7 +150,7 @@ void SetGeneric(CommandContext& c, unsigned flags, std::string_view key, std::st
   Slot* s = StoreString(c, key, value, flags & kKeepTtl);
   c.effects.MarkDirty();
   if (expire) {
-    c.shard.db(c.db).SetExpire(s, when);
+    c.shard.SetExpire(c.db, s, when);
     // Relative expiries are replayed as absolute ones so a replica that applies the
     // command later does not extend the key's life (Redis 7.0 does the same).
     std::string at = FormatInt64(when);
@@ -167,7 +165,7 @@ void SetGeneric(CommandContext& c, unsigned flags, std::string_view key, std::st
 }
 
 void GetCommand(CommandContext& c) {
-  Slot* s;
+  const Slot* s;
   if (!LookupString(c, c.args[1], &s)) return;
   if (s) c.reply.Bulk(s->value.string_view());
   else c.reply.Null();
@@ -204,7 +202,7 @@ void GetDelCommand(CommandContext& c) {
     return;
   }
   c.reply.Bulk(s->value.string_view());
-  c.shard.db(c.db).Erase(s);
+  c.shard.Erase(c.db, s);
   c.effects.MarkDirty();
   c.effects.Propagate({"DEL", c.args[1]});
 }
@@ -222,19 +220,18 @@ void GetExCommand(CommandContext& c) {
   int64_t when = 0;
   if (expire && !ExpireDeadline(c, *expire, flags, "getex", &when)) return;
   c.reply.Bulk(s->value.string_view());
-  DbTable& t = c.shard.db(c.db);
   if ((flags & (kExAt | kPxAt)) && when <= c.now_ms && c.shard.expire_on_access()) {
-    t.Erase(s);
+    c.shard.Erase(c.db, s);
     c.effects.MarkDirty();
     c.effects.Propagate({"DEL", c.args[1]});
   } else if (expire) {
-    t.SetExpire(s, when);
+    c.shard.SetExpire(c.db, s, when);
     c.effects.MarkDirty();
     std::string at = FormatInt64(when);
     c.effects.Propagate({"PEXPIREAT", c.args[1], at});
   } else if (flags & kPersist) {
     if (s->expire_ms) {
-      t.SetExpire(s, 0);
+      c.shard.SetExpire(c.db, s, 0);
       c.effects.MarkDirty();
       c.effects.Propagate({"PERSIST", c.args[1]});
     }
@@ -265,7 +262,7 @@ void AppendCommand(CommandContext& c) {
 }
 
 void StrlenCommand(CommandContext& c) {
-  Slot* s;
+  const Slot* s;
   if (!LookupString(c, c.args[1], &s)) return;
   c.reply.Integer(s ? static_cast<int64_t>(s->value.string_view().size()) : 0);
 }
@@ -355,7 +352,7 @@ void GetRangeCommand(CommandContext& c) {
     c.reply.Error(errors::kNotInteger);
     return;
   }
-  Slot* s;
+  const Slot* s;
   if (!LookupString(c, c.args[1], &s)) return;
   if (!s) {
     c.reply.Bulk("");
@@ -420,7 +417,7 @@ class MGetOp : public MultiShardOp {
   int max_hops() const override { return 1; }
   void RunHop(int, HopContext& h) override {
     for (size_t i : h.key_indices) {
-      Slot* s = h.shard.FindForRead(h.db, h.args[i], h.now_ms);
+      const Slot* s = h.shard.FindForRead(h.db, h.args[i], h.now_ms);
       if (s && s->value.is_string()) {
         values_[i].assign(s->value.string_view());
         present_[i] = true;
@@ -443,11 +440,9 @@ class MGetOp : public MultiShardOp {
 void WritePairs(HopContext& h) {
   for (size_t i : h.key_indices) {
     h.effects.MarkDirty();
-    DbTable& t = h.shard.db(h.db);
-    uint64_t hash = HashKey(h.args[i]);
     Slot* s = h.shard.FindLive(h.db, h.args[i], h.now_ms);
-    if (!s) s = t.Insert(h.args[i], hash);
-    else t.SetExpire(s, 0);
+    if (!s) s = h.shard.Insert(h.db, h.args[i]);
+    else h.shard.SetExpire(h.db, s, 0);
     s->value.SetString(h.args[i + 1]);
     s->flags = 0;
     s->access = NewAccessStamp();

@@ -36,7 +36,7 @@ constexpr std::string_view kMinMaxNotFloat = "ERR min or max is not a float";
 constexpr std::string_view kMinMaxNotLex = "ERR min or max not valid string range item";
 constexpr std::string_view kMustBePositive = "ERR value is out of range, must be positive";
 
-ZsetObject* ZsetOf(Slot* s) { return s ? s->value.As<ZsetObject>() : nullptr; }
+ZsetObject* ZsetOf(const Slot* s) { return s ? s->value.As<ZsetObject>() : nullptr; }
 
 // Redis's getLongFromObjectOrReply (long is 64-bit here).
 bool ParseLong(CommandContext& c, std::string_view s, int64_t* v) {
@@ -198,13 +198,13 @@ void ZRemCommand(CommandContext& c) {
 }
 
 void ZCardCommand(CommandContext& c) {
-  Slot* slot;
+  const Slot* slot;
   if (!FindTyped(c, c.args[1], ValueType::kZset, &slot)) return;
   c.reply.Integer(slot ? static_cast<int64_t>(ZsetOf(slot)->size()) : 0);
 }
 
 void ZScoreCommand(CommandContext& c) {
-  Slot* slot;
+  const Slot* slot;
   if (!FindTyped(c, c.args[1], ValueType::kZset, &slot)) return;
   std::optional<double> s = slot ? ZsetOf(slot)->Score(c.args[2]) : std::nullopt;
   if (s) c.reply.Double(*s);
@@ -212,7 +212,7 @@ void ZScoreCommand(CommandContext& c) {
 }
 
 void ZMScoreCommand(CommandContext& c) {
-  Slot* slot;
+  const Slot* slot;
   if (!FindTyped(c, c.args[1], ValueType::kZset, &slot)) return;
   c.reply.ArrayHeader(c.args.size() - 2);
   for (size_t j = 2; j < c.args.size(); ++j) {
@@ -223,7 +223,7 @@ void ZMScoreCommand(CommandContext& c) {
 }
 
 void ZRankGeneric(CommandContext& c, bool reverse) {
-  Slot* slot;
+  const Slot* slot;
   if (!FindTyped(c, c.args[1], ValueType::kZset, &slot)) return;
   std::optional<size_t> r = slot ? ZsetOf(slot)->Rank(c.args[2]) : std::nullopt;
   if (!r) {
@@ -340,7 +340,7 @@ void ZRangeGeneric(CommandContext& c, RangeKind kind, Direction dir) {
     c.reply.Error(err);
     return;
   }
-  Slot* slot;
+  const Slot* slot;
   if (!FindTyped(c, c.args[1], ValueType::kZset, &slot)) return;
   if (!slot) {
     c.reply.ArrayHeader(0);
@@ -369,7 +369,7 @@ void ZCountCommand(CommandContext& c) {
     c.reply.Error(kMinMaxNotFloat);
     return;
   }
-  Slot* slot;
+  const Slot* slot;
   if (!FindTyped(c, c.args[1], ValueType::kZset, &slot)) return;
   if (!slot) {
     c.reply.Integer(0);
@@ -385,7 +385,7 @@ void ZLexCountCommand(CommandContext& c) {
     c.reply.Error(kMinMaxNotLex);
     return;
   }
-  Slot* slot;
+  const Slot* slot;
   if (!FindTyped(c, c.args[1], ValueType::kZset, &slot)) return;
   if (!slot) {
     c.reply.Integer(0);
@@ -433,7 +433,7 @@ void ZRemRangeByLexCommand(CommandContext& c) { ZRemRangeGeneric(c, RangeKind::k
 // a type other than zset (or set, when `allow_set`).
 bool ReadSource(HopContext& h, std::string_view key, bool allow_set, bool stores, ScoredMembers* items,
                 bool* exists) {
-  Slot* s = FindSource(h.shard, h.db, key, h.now_ms, stores);
+  const Slot* s = FindSource(h.shard, h.db, key, h.now_ms, stores);
   *exists = s != nullptr;
   if (!s) return true;
   ValueType t = s->value.type();
@@ -694,7 +694,7 @@ std::unique_ptr<MultiShardOp> MakeZMPop(ArgList a) { return std::make_unique<ZMP
 
 void ZRandMemberCommand(CommandContext& c) {
   if (c.args.size() == 2) {
-    Slot* slot;
+    const Slot* slot;
     if (!FindTyped(c, c.args[1], ValueType::kZset, &slot)) return;
     if (!slot) {
       c.reply.Null();
@@ -727,7 +727,7 @@ void ZRandMemberCommand(CommandContext& c) {
     c.reply.Error("ERR value is out of range");
     return;
   }
-  Slot* slot;
+  const Slot* slot;
   if (!FindTyped(c, c.args[1], ValueType::kZset, &slot)) return;
   if (!slot || *v == 0) {
     c.reply.ArrayHeader(0);
@@ -804,7 +804,7 @@ void ZScanCommand(CommandContext& c) {
     c.reply.Error("ERR invalid cursor");
     return;
   }
-  Slot* slot;
+  const Slot* slot;
   if (!FindTyped(c, c.args[1], ValueType::kZset, &slot)) return;
   if (!slot) {
     c.reply.ArrayHeader(2);

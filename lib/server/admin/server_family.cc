@@ -679,7 +679,7 @@ void DebugCommand(ConnectionContext& c) {
         int64_t end = std::min(n, begin + kPopulateChunk);
         co_await AwaitAll(ctxs, [&](size_t t) {
           store::Shard& shard = srv.shards().at(static_cast<unsigned>(t)).shard();
-          store::DbTable& table = shard.db(db);
+          const store::DbTable& table = shard.db(db);
           std::string key = prefix + ":", value;
           size_t base = key.size();
           for (int64_t i = begin; i < end; ++i) {
@@ -690,7 +690,7 @@ void DebugCommand(ConnectionContext& c) {
             if (table.Find(key, h)) continue;  // as Redis: existing keys are left alone
             value = "value:" + std::to_string(i);
             if (size) value.resize(static_cast<size_t>(*size), '\0');
-            store::Slot* s = table.Insert(key, h);
+            store::Slot* s = shard.Insert(db, key, h);  // new: no snapshot holds it
             s->value.SetString(value);
             s->access = store::NewAccessStamp();
           }

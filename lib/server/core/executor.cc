@@ -17,8 +17,8 @@ std::vector<std::string_view> KeysAt(store::ArgList args, std::span<const size_t
 
 bool RunOnShard(store::Shard& shard, const store::CommandSpec& spec, unsigned db, store::ArgList args,
                 std::span<const std::string_view> keys, resp::ReplyBuilder& reply, int64_t now, TxTag tx) {
-  // A read changes nothing a snapshot holds; only a write must go first.
-  if (spec.is_write()) shard.BeforeWrite(db, keys);
+  // No snapshot hook here: the Shard's mutating lookups serialize a slot for running
+  // snapshots before it can change (store/snapshot.h).
   store::CommandContext ctx{shard, db, args, reply, now};
   spec.shard_handler(ctx);
   if (!ctx.effects.dirty()) return false;
@@ -27,7 +27,6 @@ bool RunOnShard(store::Shard& shard, const store::CommandSpec& spec, unsigned db
 }
 
 void RunHopOnShard(store::MultiShardOp& op, int hop, store::HopContext& ctx, OpOnShard& state) {
-  if (ctx.shard.snapshot_running()) ctx.shard.BeforeWrite(ctx.db, KeysAt(ctx.args, ctx.key_indices));
   op.RunHop(hop, ctx);
   if (!ctx.effects.dirty()) return;
   state.wrote = true;

@@ -43,13 +43,13 @@ unsigned CopyTargetDb(store::ArgList args, unsigned db) {
 
 WatchRegistry::WatchRegistry(store::Shard& shard) : shard_(shard) {}
 
-store::Slot* WatchRegistry::Present(unsigned db, std::string_view key) {
+const store::Slot* WatchRegistry::Present(unsigned db, std::string_view key) {
   if (db >= shard_.db_count()) return nullptr;
   return shard_.db(db).Find(key);
 }
 
 bool WatchRegistry::ExpiredNow(unsigned db, std::string_view key, int64_t now_ms) {
-  store::Slot* s = Present(db, key);
+  const store::Slot* s = Present(db, key);
   return s && s->expire_ms && s->expire_ms <= now_ms;
 }
 

@@ -74,7 +74,7 @@ class WatchRegistry final : public store::WriteObserver {
   void Touch(unsigned db, std::string_view key);
   void TouchSwapped(unsigned a, unsigned b);
   // The slot of (db, key) whether or not it is past its deadline (Redis's dictFind).
-  store::Slot* Present(unsigned db, std::string_view key);
+  const store::Slot* Present(unsigned db, std::string_view key);
   bool ExpiredNow(unsigned db, std::string_view key, int64_t now_ms);
 
   store::Shard& shard_;

@@ -38,18 +38,12 @@ awaitable<void> ShardedRdbLoader::Flush() {
     unsigned s = targets[i];
     store::Shard& shard = shards_.at(s).shard();
     for (store::LoadedEntry& e : batches_[s]) {
-      store::DbTable& t = shard.db(e.db);
-      uint64_t h = store::HashKey(e.key);
-      store::Slot* slot = t.Find(e.key, h);
-      if (slot) {
+      if (shard.db(e.db).Find(e.key))
         duplicates_.fetch_add(1, std::memory_order_relaxed);  // Redis refuses such files; we keep the last
-      } else {
-        slot = t.Insert(e.key, h);
-      }
-      slot->value = std::move(e.value);
+      // Through the Shard: an overwritten key reaches a running snapshot first.
+      store::Slot* slot = shard.Upsert(e.db, e.key, std::move(e.value), 0);
       slot->access = e.access;
-      slot->flags = 0;
-      t.SetExpire(slot, e.expire_ms);
+      shard.SetExpire(e.db, slot, e.expire_ms);
     }
     batches_[s].clear();
   });

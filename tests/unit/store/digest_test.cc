@@ -32,8 +32,8 @@ TEST_CASE("The digest of keys spread over shards equals the digest of one shard 
     Slot* a = one.Upsert(db, key, Value("v" + std::to_string(i)), 0);
     Slot* b = many[ShardOf(key, n)]->Upsert(db, key, Value("v" + std::to_string(i)), 0);
     if (i % 7 == 0) {
-      one.db(db).SetExpire(a, 1ll << 50);
-      many[ShardOf(key, n)]->db(db).SetExpire(b, 1ll << 50);
+      one.SetExpire(db, a, 1ll << 50);
+      many[ShardOf(key, n)]->SetExpire(db, b, 1ll << 50);
     }
   }
   std::vector<ShardDigest> parts;

@@ -92,7 +92,7 @@ TEST_CASE("on a primary, the same writes see an expired key as absent") {
 TEST_CASE("TTL, TYPE, EXISTS and OBJECT do not touch the access clock") {
   CommandRunner r;
   r.Run({"SET", "k", "v"});
-  darter::store::Slot* s = r.shard().db(0).Find("k");
+  darter::store::Slot* s = r.shard().ForChange(0, r.shard().db(0).Find("k"));
   REQUIRE(s != nullptr);
   s->access = 7;
   for (const char* cmd : {"TTL", "PTTL", "TYPE", "EXISTS"}) r.Run({cmd, "k"});

@@ -27,7 +27,7 @@ TEST_CASE("Keys spread over shards") {
 TEST_CASE("Lazy expiry: an expired key reads as absent and is deleted on access") {
   Shard shard(0, 2);
   Slot* s = shard.Upsert(0, "k", Value("v"), 1000);
-  shard.db(0).SetExpire(s, 5000);
+  shard.SetExpire(0, s, 5000);
   CHECK(shard.FindLive(0, "k", 4999) != nullptr);
   CHECK(shard.FindLive(0, "k", 5000) == nullptr);
   CHECK(shard.db(0).size() == 0);
@@ -38,7 +38,7 @@ TEST_CASE("On a replica, expired keys read as absent but stay until the primary 
   Shard shard(0, 1);
   shard.set_expire_on_access(false);
   Slot* s = shard.Upsert(0, "k", Value("v"), 0);
-  shard.db(0).SetExpire(s, 10);
+  shard.SetExpire(0, s, 10);
   CHECK(shard.FindForRead(0, "k", 20) == nullptr);
   CHECK(shard.FindForReadNoTouch(0, "k", 20) == nullptr);
   CHECK(shard.FindLive(0, "k", 20) != nullptr);  // the primary's writes still reach it
@@ -49,7 +49,7 @@ TEST_CASE("Active expiry removes expired keys incrementally and leaves the rest"
   Shard shard(0, 3);
   for (int i = 0; i < 10000; ++i) {
     Slot* s = shard.Upsert(1, "k" + std::to_string(i), Value("v"), 0);
-    if (i % 2) shard.db(1).SetExpire(s, 100);
+    if (i % 2) shard.SetExpire(1, s, 100);
   }
   shard.Upsert(2, "persistent", Value("v"), 0);
   size_t deleted = 0;

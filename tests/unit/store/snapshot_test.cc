@@ -42,21 +42,16 @@ Content Decode(const std::vector<std::string>& chunks, unsigned dbs) {
 Content Live(Shard& shard) {
   Content c;
   for (unsigned d = 0; d < shard.db_count(); ++d)
-    shard.db(d).Traverse(0, SIZE_MAX, [&](Slot& s) { c[{d, s.key.str()}] = std::string(s.value.string_view()); });
+    shard.db(d).Traverse(0, SIZE_MAX, [&](const Slot& s) { c[{d, s.key.str()}] = std::string(s.value.string_view()); });
   return c;
 }
 
+// Plain Shard mutations: the serialize-before-write hook lives inside them.
 void Set(Shard& shard, unsigned db, const std::string& key, const std::string& v) {
-  std::string_view k = key;
-  shard.BeforeWrite(db, {&k, 1});
   shard.Upsert(db, key, Value(v), 0);
 }
 
-void Del(Shard& shard, unsigned db, const std::string& key) {
-  std::string_view k = key;
-  shard.BeforeWrite(db, {&k, 1});
-  shard.Delete(db, key, 0);
-}
+void Del(Shard& shard, unsigned db, const std::string& key) { shard.Delete(db, key, 0); }
 
 }  // namespace
 
@@ -110,7 +105,7 @@ TEST_CASE("Expiry and FLUSHDB during a snapshot keep the point-in-time content")
   Shard shard(0, 2);
   for (int i = 0; i < 2000; ++i) {
     Slot* s = shard.Upsert(0, "e" + std::to_string(i), Value("x"), 0);
-    if (i % 2) shard.db(0).SetExpire(s, 1000);  // long expired: active expiry deletes them
+    if (i % 2) shard.SetExpire(0, s, 1000);  // long expired: active expiry deletes them
   }
   for (int i = 0; i < 500; ++i) shard.Upsert(1, "f" + std::to_string(i), Value("y"), 0);
   Content before = Live(shard);
@@ -157,7 +152,7 @@ TEST_CASE("Several snapshots run at once; Cancel leaves the shard ready for the 
   CHECK(Decode(c3, 1) == v3);
 }
 
-TEST_CASE("BeforeWrite emits a pending key of the same name in every database (MOVE, COPY ... DB)") {
+TEST_CASE("A write in another database emits that database's key of the same name (MOVE, COPY ... DB)") {
   Shard shard(0, 3);
   shard.Upsert(0, "k", Value("in0"), 0);
   shard.Upsert(2, "k", Value("in2"), 0);
@@ -165,21 +160,56 @@ TEST_CASE("BeforeWrite emits a pending key of the same name in every database (M
   std::vector<std::string> chunks;
   ShardSnapshot snap(shard, [&](std::string c) { chunks.push_back(std::move(c)); });
   REQUIRE(snap.Start().ok());
-  // A command in db 0 that overwrites db 2's "k" (COPY k k DB 2 REPLACE) names db 0.
-  std::string_view k = "k";
-  shard.BeforeWrite(0, {&k, 1});
+  // COPY k k DB 2 REPLACE, run in db 0: the write lookup of db 2 emits db 2's "k" only.
+  REQUIRE(shard.FindLive(0, "k", 0) != nullptr);
+  CHECK(snap.keys_written() == 1);
+  REQUIRE(shard.FindLive(2, "k", 0) != nullptr);
   CHECK(snap.keys_written() == 2);
   shard.Upsert(2, "k", Value("copied"), 0);
+  shard.Delete(0, "k", 0);
   snap.Finish();
   CHECK(snap.keys_written() == 2);
   CHECK(Decode(chunks, 3) == before);
 }
 
-TEST_CASE("BeforeWrite is a no-op without a running snapshot, and Start fails past the limit") {
+TEST_CASE("Every mutating Shard entry point emits a pending slot first; read lookups do not") {
+  Shard shard(0, 1);
+  for (const char* k : {"live", "up", "del", "erase", "ttl", "change", "read"}) shard.Upsert(0, k, Value("v"), 0);
+  std::vector<std::string> chunks;
+  ShardSnapshot snap(shard, [&](std::string c) { chunks.push_back(std::move(c)); });
+  REQUIRE(snap.Start().ok());
+  REQUIRE(shard.FindForRead(0, "read", 0) != nullptr);
+  REQUIRE(shard.FindForReadNoTouch(0, "read", 0) != nullptr);
+  CHECK(snap.keys_written() == 0);
+  Slot* live = shard.FindLive(0, "live", 0);
+  REQUIRE(live != nullptr);
+  CHECK(snap.keys_written() == 1);
+  live->value.SetString("changed");
+  shard.FindLive(0, "live", 0);  // already emitted: not again
+  CHECK(snap.keys_written() == 1);
+  shard.Upsert(0, "up", Value("changed"), 0);
+  CHECK(snap.keys_written() == 2);
+  CHECK(shard.Delete(0, "del", 0));
+  CHECK(snap.keys_written() == 3);
+  shard.Erase(0, const_cast<Slot*>(shard.db(0).Find("erase")));
+  CHECK(snap.keys_written() == 4);
+  shard.SetExpire(0, const_cast<Slot*>(shard.db(0).Find("ttl")), 1ll << 50);
+  CHECK(snap.keys_written() == 5);
+  shard.ForChange(0, shard.FindForRead(0, "change", 0))->value.SetString("changed");
+  CHECK(snap.keys_written() == 6);
+  shard.Upsert(0, "new", Value("after the point"), 0);  // not part of the snapshot
+  snap.Finish();
+  CHECK(snap.keys_written() == 7);
+  Content got = Decode(chunks, 1);
+  CHECK(got.size() == 7);
+  CHECK(got.count({0, "new"}) == 0);
+  for (auto& [key, value] : got) CHECK(value == "v");
+}
+
+TEST_CASE("The write lookup emits nothing without a running snapshot, and Start fails past the limit") {
   Shard shard(0, 1);
   shard.Upsert(0, "k", Value("v"), 0);
-  std::string_view k = "k";
-  shard.BeforeWrite(0, {&k, 1});
+  CHECK(shard.FindLive(0, "k", 0) != nullptr);
   CHECK(!shard.snapshot_running());
   std::vector<std::unique_ptr<ShardSnapshot>> snaps;
   for (unsigned i = 0; i < ShardSnapshot::kMaxSnapshots; ++i) {
