@@ -14,9 +14,8 @@
 #include <vector>
 
 #include "command_runner.h"
-#include "rdb/reader.h"
+#include "snapshot_reader.h"
 #include "rdb/writer.h"
-#include "store/rdb_load.h"
 #include "store/rdb_save.h"
 #include "store/shard.h"
 #include "store/snapshot.h"
@@ -35,14 +34,8 @@ constexpr int kKeyNames = 160;
 using KeyDump = std::map<std::pair<unsigned, std::string>, std::string>;
 
 KeyDump DecodeKeys(const std::vector<std::string>& chunks) {
-  std::string file;
-  rdb::StringByteSink out(&file);
-  rdb::Writer w(&out);
-  REQUIRE(w.WriteHeader().ok());
-  for (auto& c : chunks) REQUIRE(w.WriteRecords(c).ok());
-  REQUIRE(w.Finish().ok());
   KeyDump got;
-  RdbValueBuilder builder(kDbs, [&](LoadedEntry&& e) {
+  testing::ForEachSnapshotEntry(chunks, kDbs, [&](LoadedEntry&& e) {
     std::string record;
     rdb::StringByteSink sink(&record);
     rdb::Writer rw(&sink);
@@ -55,12 +48,7 @@ KeyDump DecodeKeys(const std::vector<std::string>& chunks) {
     auto key = std::make_pair(e.db, e.key);
     CHECK_MESSAGE(got.count(key) == 0, "emitted twice: db " << e.db << " " << e.key);
     got[key] = std::move(record);
-    return rdb::Status();
   });
-  rdb::Reader reader(&builder);
-  rdb::Status st = reader.Feed(file);
-  REQUIRE_MESSAGE(st.ok(), st.message());
-  REQUIRE(reader.Finish().ok());
   return got;
 }
 

@@ -4,9 +4,7 @@
 #include <map>
 #include <string>
 
-#include "rdb/reader.h"
-#include "rdb/writer.h"
-#include "store/rdb_load.h"
+#include "snapshot_reader.h"
 #include "store/shard.h"
 #include "store/snapshot.h"
 
@@ -17,25 +15,13 @@ namespace {
 
 using Content = std::map<std::pair<unsigned, std::string>, std::string>;
 
-// Wraps a shard's chunks in a file (header, chunks, EOF+CRC) and decodes it.
 Content Decode(const std::vector<std::string>& chunks, unsigned dbs) {
-  std::string file;
-  rdb::StringByteSink out(&file);
-  rdb::Writer w(&out);
-  REQUIRE(w.WriteHeader().ok());
-  for (auto& c : chunks) REQUIRE(w.WriteRecords(c).ok());
-  REQUIRE(w.Finish().ok());
   Content got;
-  RdbValueBuilder builder(dbs, [&](LoadedEntry&& e) {
+  testing::ForEachSnapshotEntry(chunks, dbs, [&](LoadedEntry&& e) {
     auto key = std::make_pair(e.db, e.key);
     CHECK_MESSAGE(got.count(key) == 0, "emitted twice: " << e.key);
     got[key] = std::string(e.value.string_view());
-    return rdb::Status();
   });
-  rdb::Reader reader(&builder);
-  rdb::Status st = reader.Feed(file);
-  REQUIRE_MESSAGE(st.ok(), st.message());
-  REQUIRE(reader.Finish().ok());
   return got;
 }
 
