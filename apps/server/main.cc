@@ -64,12 +64,19 @@ int main(int argc, char** argv) {
     std::cout << desc << "\n";
     return 0;
   }
+  const std::string policy = o.maxmemory_policy;
+  o.maxmemory_policy = "noeviction";  // checked below, once the limit is known
   darter::server::ConfigRegistry probe(o);
   if (auto err = probe.Set("maxmemory", maxmemory)) {
     std::cerr << "darter-server: --maxmemory: " << *err << "\n";
     return 2;
   }
+  if (auto err = probe.Set("maxmemory-policy", policy)) {
+    std::cerr << "darter-server: --maxmemory-policy: " << *err << "\n";
+    return 2;
+  }
   o.maxmemory = probe.maxmemory();
+  o.maxmemory_policy = probe.Snapshot().maxmemory_policy;
   for (auto [name, value] : {std::pair<const char*, std::string>{"repl-multi-flow", multi_flow},
                              {"repl-flow-compression", o.repl_flow_compression}}) {
     if (auto err = probe.Set(name, value)) {

@@ -16,6 +16,14 @@ namespace darter::server {
 
 namespace {
 
+// Keys are never evicted yet: over maxmemory every write gets -OOM, which is the
+// noeviction policy. Any other policy with a limit set would be accepted and ignored, so
+// the combination is refused (at start and by CONFIG SET). Without a limit the policy
+// still chooses what OBJECT FREQ / IDLETIME and the RDB's FREQ / IDLE record.
+constexpr char kEvictionNotImplemented[] =
+    "key eviction is not implemented yet: with maxmemory set, maxmemory-policy must be noeviction "
+    "(writes over the limit get -OOM)";
+
 std::optional<std::string> SetUnsigned(uint64_t* field, std::string_view v) {
   auto n = store::ParseInt64(v);
   if (!n || *n < 0) return "argument couldn't be parsed into an integer";
@@ -69,6 +77,8 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                                [this](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
                                  auto m = store::ParseMemorySize(v);
                                  if (!m) return "argument must be a memory value";
+                                 if (*m > 0 && !store::EqualsIgnoreCase(o.maxmemory_policy, "noeviction"))
+                                   return kEvictionNotImplemented;
                                  o.maxmemory = *m;
                                  maxmemory_.store(*m, std::memory_order_relaxed);
                                  return std::nullopt;
@@ -80,6 +90,7 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                                           "allkeys-lru",  "allkeys-lfu",  "allkeys-random",  "noeviction"};
         for (const char* p : kPolicies) {
           if (store::EqualsIgnoreCase(v, p)) {
+            if (o.maxmemory > 0 && std::string_view(p) != "noeviction") return kEvictionNotImplemented;
             o.maxmemory_policy = p;
             store::GetStoreConfig().lfu_policy.store(o.maxmemory_policy.find("lfu") != std::string::npos);
             store::GetStoreConfig().lru_policy.store(o.maxmemory_policy.find("lru") != std::string::npos);
