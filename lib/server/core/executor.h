@@ -2,11 +2,10 @@
 // that runs a command (a connection's own shard, a squashed pipeline, a command posted
 // to its key's shard, a multi-shard op's hops, a script's redis.call, a woken blocked
 // client) goes through these functions, which do, in this order:
-//  1. serialize-before-write for running snapshots (store/snapshot.h): the keys the
-//     command may change are emitted, as they are now, by any snapshot that still owes
-//     them, so a snapshot stays point-in-time;
-//  2. the handler (or the op's hop), replying into the caller's builder;
-//  3. when it changed something, the report to the shard's write observers
+//  1. the handler (or the op's hop), replying into the caller's builder; a running
+//     snapshot gets each key before it changes from the store's mutating lookups
+//     (store/snapshot.h), not from here;
+//  2. when it changed something, the report to the shard's write observers
 //     (store/write_observer.h: journal, WATCH, wake-ups), grouped as `tx` says.
 // A later per-command hook (statistics, keyspace events) belongs here too.
 //

@@ -1,6 +1,7 @@
-// The shard executor (executor.h): serialize-before-write for a running snapshot, the
-// handler, and one report per write to the shard's observers, with the journal's rule
-// that an op's command as sent is reported once per shard across its hops.
+// The shard executor (executor.h): the handler, with a running snapshot still getting
+// each key as it was (the store's lookups emit it), and one report per write to the
+// shard's observers, with the journal's rule that an op's command as sent is reported
+// once per shard across its hops.
 #include "server/core/executor.h"
 
 #include <doctest/doctest.h>
