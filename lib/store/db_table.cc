@@ -115,6 +115,7 @@ void DbTable::Clear() {
   global_depth_ = 0;
   size_ = 0;
   expire_count_ = 0;
+  avg_ttl_ms_ = 0;
   segment_count_ = 0;
 }
 

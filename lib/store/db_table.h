@@ -69,6 +69,14 @@ class DbTable {
 
   size_t size() const { return size_; }
   size_t expire_count() const { return expire_count_; }
+  // INFO keyspace's avg_ttl: a running estimate of the remaining TTL (ms) of keys with
+  // one, from active expiry's samples, smoothed as Redis does; 0 when unknown.
+  int64_t avg_ttl_ms() const { return avg_ttl_ms_; }
+  void RecordTtlSample(int64_t sample_avg_ms) {
+    if (avg_ttl_ms_ == 0) avg_ttl_ms_ = sample_avg_ms;
+    avg_ttl_ms_ = (avg_ttl_ms_ / 50) * 49 + sample_avg_ms / 50;
+  }
+  void ForgetTtlSamples() { avg_ttl_ms_ = 0; }
 
   Slot* Find(std::string_view key) { return Find(key, HashKey(key)); }
   Slot* Find(std::string_view key, uint64_t hash);
@@ -129,6 +137,7 @@ class DbTable {
   unsigned global_depth_ = 0;
   size_t size_ = 0;
   size_t expire_count_ = 0;
+  int64_t avg_ttl_ms_ = 0;
   size_t segment_count_ = 0;
   uint8_t snap_stamp_ = 0;
 };

@@ -154,6 +154,7 @@ size_t Shard::ActiveExpireStep(int64_t now_ms, size_t budget) {
   for (unsigned tried = 0; tried < dbs_.size() && visited < budget; ++tried) {
     DbTable& t = *dbs_[expire_db_];
     if (t.expire_count() == 0) {
+      t.ForgetTtlSamples();
       expire_db_ = (expire_db_ + 1) % dbs_.size();
       expire_cursor_ = 0;
       continue;
@@ -162,10 +163,18 @@ size_t Shard::ActiveExpireStep(int64_t now_ms, size_t budget) {
     // this table (no entry moves on erase), but keeping the walk read-only is simpler to
     // reason about.
     std::vector<Slot*> expired;
+    int64_t ttl_sum = 0, ttl_samples = 0;  // of keys that keep living (INFO's avg_ttl)
     expire_cursor_ = t.Traverse(expire_cursor_, budget - visited, [&](Slot& s) {
       visited++;
-      if (s.expire_ms && s.expire_ms <= now_ms) expired.push_back(&s);
+      if (!s.expire_ms) return;
+      if (s.expire_ms <= now_ms) {
+        expired.push_back(&s);
+      } else {
+        ttl_sum += s.expire_ms - now_ms;
+        ttl_samples++;
+      }
     });
+    if (ttl_samples) t.RecordTtlSample(ttl_sum / ttl_samples);
     for (Slot* s : expired) ExpireSlot(expire_db_, s);
     deleted += expired.size();
     if (expire_cursor_ == 0) expire_db_ = (expire_db_ + 1) % dbs_.size();

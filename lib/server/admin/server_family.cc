@@ -854,6 +854,7 @@ uint64_t ProcessRss() {
 struct ShardInfo {
   store::ShardStats stats;
   std::vector<std::pair<size_t, size_t>> keys_expires;  // per db
+  std::vector<int64_t> avg_ttl_ms;                      // per db
   ThreadStats thread;
 };
 
@@ -986,11 +987,19 @@ void InfoCpu(std::ostringstream& o, const InfoInputs&) {
 void InfoKeyspace(std::ostringstream& o, const InfoInputs& in) {
   for (unsigned d = 0; d < in.srv.db_count(); ++d) {
     size_t keys = 0, expires = 0;
+    // avg_ttl: each shard's estimate weighted by how many keys with a TTL it holds.
+    long double ttl_weighted = 0;
+    size_t ttl_weight = 0;
     for (auto& i : in.shards) {
       keys += i.keys_expires[d].first;
       expires += i.keys_expires[d].second;
+      if (i.avg_ttl_ms[d] > 0) {
+        ttl_weighted += static_cast<long double>(i.avg_ttl_ms[d]) * i.keys_expires[d].second;
+        ttl_weight += i.keys_expires[d].second;
+      }
     }
-    if (keys) o << "db" << d << ":keys=" << keys << ",expires=" << expires << ",avg_ttl=0\r\n";
+    const int64_t avg_ttl = ttl_weight ? static_cast<int64_t>(ttl_weighted / ttl_weight) : 0;
+    if (keys) o << "db" << d << ":keys=" << keys << ",expires=" << expires << ",avg_ttl=" << avg_ttl << "\r\n";
   }
 }
 
@@ -1041,8 +1050,10 @@ void InfoCommand(ConnectionContext& c) {
       store::Shard& shard = srv.shards().at(static_cast<unsigned>(t)).shard();
       infos[t].stats = shard.stats();
       infos[t].thread = srv.thread_stats(static_cast<unsigned>(t));
-      for (unsigned d = 0; d < shard.db_count(); ++d)
+      for (unsigned d = 0; d < shard.db_count(); ++d) {
         infos[t].keys_expires.emplace_back(shard.db(d).size(), shard.db(d).expire_count());
+        infos[t].avg_ttl_ms.push_back(shard.db(d).avg_ttl_ms());
+      }
     });
     InfoInputs in{srv, std::move(infos), {}, {}, store::UnixTimeMs(), srv.config().Snapshot()};
     for (auto& i : in.shards) {

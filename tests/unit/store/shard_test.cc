@@ -60,3 +60,23 @@ TEST_CASE("Active expiry removes expired keys incrementally and leaves the rest"
   CHECK(shard.db(2).size() == 1);
   CHECK(shard.stats().expired_keys == 5000);
 }
+
+TEST_CASE("Active expiry keeps INFO's avg_ttl: the smoothed remaining TTL of keys that live on") {
+  Shard shard(0, 2);
+  CHECK(shard.db(0).avg_ttl_ms() == 0);  // nothing sampled yet
+  const int64_t now = 1'000'000;
+  for (int i = 0; i < 2000; ++i) {
+    Slot* s = shard.Upsert(0, "k" + std::to_string(i), Value("v"), now);
+    // Remaining TTLs of 50 s and 150 s, half each: 100 s on average.
+    shard.SetExpire(0, s, now + (i % 2 ? 150'000 : 50'000));
+  }
+  shard.Upsert(1, "persistent", Value("v"), now);
+  for (int round = 0; round < 200; ++round) shard.ActiveExpireStep(now, 100);
+  CHECK(shard.db(0).avg_ttl_ms() > 90'000);
+  CHECK(shard.db(0).avg_ttl_ms() <= 110'000);
+  CHECK(shard.db(1).avg_ttl_ms() == 0);  // no key with a TTL there
+  // Once no key has a TTL the estimate is dropped, as Redis does.
+  for (int i = 0; i < 2000; ++i) shard.SetExpire(0, shard.FindLive(0, "k" + std::to_string(i), now), 0);
+  shard.ActiveExpireStep(now, 100);
+  CHECK(shard.db(0).avg_ttl_ms() == 0);
+}
