@@ -112,8 +112,9 @@ class Shard {
       SnapshotBeforeChange(db, *slot);
     dbs_[db]->SetExpire(slot, expire_ms);
   }
-  // A read lookup's slot, made changeable: for a read command that updates a cache kept
-  // inside the value (PFCOUNT's cached cardinality). Serializes it first, like FindLive.
+  // A slot found through a read-only path (a read lookup, Shard::db()), made changeable:
+  // PFCOUNT updating the cache kept inside its value, the RDB loader overwriting a key
+  // a file holds twice. Serializes it first, like FindLive.
   Slot* ForChange(unsigned db, const Slot* slot) {
     Slot* s = const_cast<Slot*>(slot);
     if (snapshot_count_ != 0) [[unlikely]]

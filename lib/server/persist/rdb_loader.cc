@@ -38,11 +38,19 @@ awaitable<void> ShardedRdbLoader::Flush() {
     unsigned s = targets[i];
     store::Shard& shard = shards_.at(s).shard();
     for (store::LoadedEntry& e : batches_[s]) {
-      if (shard.db(e.db).Find(e.key))
+      // One hash and one probe per key (this is the load's hot loop). Changes go through
+      // the Shard, so an overwritten key reaches a running snapshot first.
+      const uint64_t h = store::HashKey(e.key);
+      store::Slot* slot;
+      if (const store::Slot* found = shard.db(e.db).Find(e.key, h)) {
         duplicates_.fetch_add(1, std::memory_order_relaxed);  // Redis refuses such files; we keep the last
-      // Through the Shard: an overwritten key reaches a running snapshot first.
-      store::Slot* slot = shard.Upsert(e.db, e.key, std::move(e.value), 0);
+        slot = shard.ForChange(e.db, found);
+      } else {
+        slot = shard.Insert(e.db, e.key, h);
+      }
+      slot->value = std::move(e.value);
       slot->access = e.access;
+      slot->flags = 0;
       shard.SetExpire(e.db, slot, e.expire_ms);
     }
     batches_[s].clear();
