@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   std::string client_query_buffer_limit = "1gb";
   std::string multi_flow = "yes";
   std::string protected_mode = "yes";
+  std::string maxmemory_samples = "5", lfu_log_factor = "10", lfu_decay_time = "1", replica_ignore_maxmemory = "yes";
   std::vector<std::string> output_limits;
   po::options_description desc("darter-server: a Redis-compatible, multi-threaded in-memory server\n\nOptions");
   desc.add_options()
@@ -34,7 +35,11 @@ int main(int argc, char** argv) {
       ("dbnum", po::value(&o.dbnum)->default_value(o.dbnum), "number of logical databases")
       ("databases", po::value(&o.dbnum), "alias of --dbnum (Redis's name)")
       ("maxmemory", po::value(&maxmemory)->default_value("0"), "memory limit (bytes, or 100mb, 2gb, ...); 0: none")
-      ("maxmemory-policy", po::value(&o.maxmemory_policy)->default_value(o.maxmemory_policy), "eviction policy")
+      ("maxmemory-policy", po::value(&o.maxmemory_policy)->default_value(o.maxmemory_policy), "what goes over maxmemory: noeviction (writes get -OOM), allkeys-lru/lfu/random, volatile-lru/lfu/random/ttl")
+      ("maxmemory-samples", po::value(&maxmemory_samples)->default_value("5"), "keys sampled per eviction (LRU, LFU, TTL policies)")
+      ("lfu-log-factor", po::value(&lfu_log_factor)->default_value("10"), "LFU counter growth: higher, slower")
+      ("lfu-decay-time", po::value(&lfu_decay_time)->default_value("1"), "minutes per LFU counter decrement (0: no decay)")
+      ("replica-ignore-maxmemory", po::value(&replica_ignore_maxmemory)->default_value("yes"), "yes: a replica never evicts (its primary's DELs do)")
       ("proto-max-bulk-len", po::value(&proto_max_bulk_len)->default_value("512mb"), "largest bulk argument a client may send")
       ("client-query-buffer-limit", po::value(&client_query_buffer_limit)->default_value("1gb"), "a client whose pending input passes this is closed")
       ("maxclients", po::value(&o.maxclients)->default_value(o.maxclients), "maximum connected clients")
@@ -65,7 +70,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string policy = o.maxmemory_policy;
-  o.maxmemory_policy = "noeviction";  // checked below, once the limit is known
   darter::server::ConfigRegistry probe(o);
   if (auto err = probe.Set("maxmemory", maxmemory)) {
     std::cerr << "darter-server: --maxmemory: " << *err << "\n";
@@ -74,6 +78,15 @@ int main(int argc, char** argv) {
   if (auto err = probe.Set("maxmemory-policy", policy)) {
     std::cerr << "darter-server: --maxmemory-policy: " << *err << "\n";
     return 2;
+  }
+  for (auto [name, value] : {std::pair<const char*, std::string>{"maxmemory-samples", maxmemory_samples},
+                             {"lfu-log-factor", lfu_log_factor},
+                             {"lfu-decay-time", lfu_decay_time},
+                             {"replica-ignore-maxmemory", replica_ignore_maxmemory}}) {
+    if (auto err = probe.Set(name, value)) {
+      std::cerr << "darter-server: --" << name << ": " << *err << "\n";
+      return 2;
+    }
   }
   o.maxmemory = probe.maxmemory();
   o.maxmemory_policy = probe.Snapshot().maxmemory_policy;

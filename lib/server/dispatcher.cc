@@ -5,6 +5,7 @@
 
 #include "server/blocking/blocking.h"
 #include "server/core/connection.h"
+#include "server/core/eviction.h"
 #include "server/multi/multi_family.h"
 #include "server/core/protected_actions.h"
 #include "server/pubsub/pubsub_family.h"
@@ -58,7 +59,11 @@ bool FromScript(AdmissionPath path) {
   return path == AdmissionPath::kScript || path == AdmissionPath::kScriptReadOnly;
 }
 
-bool OverMaxmemory(Server& srv) { return srv.config().maxmemory() && srv.used_memory() > srv.config().maxmemory(); }
+// Redis's test after performEvictions: over the limit and nothing could be evicted
+// (eviction itself runs on the shards, eviction.h).
+bool OverMaxmemory(Server& srv) {
+  return srv.config().maxmemory() && OverMaxmemoryWithNothingToEvict(srv.shards().size());
+}
 
 // One check: true when it refuses, with its error in *error. On the hot path every check
 // passes: none builds text unless it refuses. `flags` are the spec's (kExec: its queue's).

@@ -14,6 +14,7 @@
 
 #include "server/command_families.h"
 #include "server/core/connection.h"
+#include "server/core/eviction.h"
 #include "server/core/log.h"
 #include "server/multi/multi_family.h"
 #include "server/persist/persistence.h"
@@ -152,9 +153,9 @@ Server::~Server() {
 }
 
 void Server::RefreshUsedMemory() {
-  struct mallinfo2 mi = mallinfo2();
-  uint64_t used = mi.uordblks + mi.hblkhd;
+  auto used = static_cast<uint64_t>(memory::AllocatedBytes());
   used_memory_.store(used, std::memory_order_relaxed);
+  if (repl_master_) GetEvictionSettings().replication_buffers.store(repl_master_->ReplicationBufferBytes(), std::memory_order_relaxed);
   if (used > peak_memory_.load(std::memory_order_relaxed)) peak_memory_.store(used, std::memory_order_relaxed);
 }
 

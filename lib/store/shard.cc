@@ -38,15 +38,14 @@ uint32_t LruClock() {
 
 namespace {
 constexpr uint8_t kLfuInitValue = 5;
-constexpr int kLfuLogFactor = 10;
-constexpr unsigned kLfuDecayMinutes = 1;
 
 uint32_t LfuMinutes() { return (LruClock() / 60) & 0xFFFF; }
 
 uint8_t LfuDecayed(uint32_t access) {
   uint32_t last = access >> 8, now = LfuMinutes();
   uint32_t elapsed = now >= last ? now - last : 0xFFFF - last + now;
-  uint32_t periods = elapsed / kLfuDecayMinutes;
+  int64_t decay = GetStoreConfig().lfu_decay_time.load(std::memory_order_relaxed);
+  uint32_t periods = decay > 0 ? static_cast<uint32_t>(elapsed / decay) : 0;
   uint32_t counter = access & 0xFF;
   return static_cast<uint8_t>(periods > counter ? 0 : counter - periods);
 }
@@ -67,7 +66,8 @@ void TouchAccess(uint32_t* access) {
     thread_local std::mt19937 rng{std::random_device{}()};
     double r = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
     double base = counter > kLfuInitValue ? counter - kLfuInitValue : 0;
-    if (r < 1.0 / (base * kLfuLogFactor + 1)) counter++;
+    double factor = static_cast<double>(GetStoreConfig().lfu_log_factor.load(std::memory_order_relaxed));
+    if (r < 1.0 / (base * factor + 1)) counter++;
   }
   *access = (LfuMinutes() << 8) | counter;
 }
@@ -83,6 +83,16 @@ void Shard::ExpireSlot(unsigned db, Slot* slot) {
   if (snapshot_count_ != 0) [[unlikely]]
     SnapshotBeforeChange(db, *slot);
   stats_.expired_keys++;
+  RemoveAndReport(db, slot, /*expired=*/true);
+}
+
+void Shard::EvictKey(unsigned db, const Slot* slot) {
+  Slot* s = ForChange(db, slot);
+  stats_.evicted_keys++;
+  RemoveAndReport(db, s, /*expired=*/false);
+}
+
+void Shard::RemoveAndReport(unsigned db, Slot* slot, bool expired) {
   if (observers_.empty()) {
     dbs_[db]->Erase(slot);
     return;
@@ -93,7 +103,7 @@ void Shard::ExpireSlot(unsigned db, Slot* slot) {
   Effects effects;
   effects.MarkDirty();
   AppliedWrite write{db, ArgList(argv), effects, std::span<const std::string_view>(&argv[1], 1)};
-  write.expired = true;
+  write.expired = expired;
   NotifyWrite(write);
 }
 

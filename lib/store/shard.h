@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "store/db_table.h"
+#include "store/eviction.h"
 #include "store/write_observer.h"
 
 namespace darter::store {
@@ -142,6 +143,17 @@ class Shard {
 
   bool snapshot_running() const { return snapshot_count_ != 0; }
 
+  // ---- Eviction (eviction.h) ----
+  // Evicts one key chosen by `policy`; false when none qualifies.
+  bool EvictOne(EvictionPolicy policy, int64_t now_ms) { return evictor_.EvictOne(*this, policy, now_ms); }
+  // Removes `slot` as an eviction: counted in evicted_keys and reported to the write
+  // observers as DEL key (so replicas, the journal, WATCH and tracking see it).
+  void EvictKey(unsigned db, const Slot* slot);
+  // Not owned; set once by the shard's thread before it serves commands.
+  void set_eviction_guard(const EvictionGuard* g) { eviction_guard_ = g; }
+  const EvictionGuard* eviction_guard() const { return eviction_guard_; }
+  void ResetEvictionPool() { evictor_.Reset(); }
+
   size_t TotalKeys() const;
   // Bytes used by tables, keys and values (approximate, for INFO memory).
   size_t MemoryUsage() const;
@@ -163,6 +175,8 @@ class Shard {
  private:
   friend class ShardSnapshot;
   void ExpireSlot(unsigned db, Slot* slot);
+  // Erases `slot` and reports it as DEL key (expiry and eviction).
+  void RemoveAndReport(unsigned db, Slot* slot, bool expired);
   // The slot for `key` with expiry applied (shard.h's write lookup), no snapshot hook.
   Slot* Lookup(unsigned db, std::string_view key, int64_t now_ms);
   // The read lookups' common part: Lookup, a replica's expired key hidden, hits counted.
@@ -176,6 +190,8 @@ class Shard {
   std::vector<std::unique_ptr<DbTable>> dbs_;
   bool expire_on_access_ = true;
   ShardStats stats_;
+  Evictor evictor_;
+  const EvictionGuard* eviction_guard_ = nullptr;
   // Active expiry resumes where it stopped: database, then table cursor.
   unsigned expire_db_ = 0;
   uint64_t expire_cursor_ = 0;

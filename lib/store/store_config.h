@@ -25,6 +25,13 @@ struct StoreConfig {
   std::atomic<bool> lfu_policy{false};
   // maxmemory-policy is LRU: RDB files record each key's idle time.
   std::atomic<bool> lru_policy{false};
+  // maxmemory-policy itself (eviction.h's EvictionPolicy), and how candidates are chosen.
+  std::atomic<uint8_t> eviction_policy{0};  // EvictionPolicy::kNoEviction
+  std::atomic<int64_t> maxmemory_samples{5};
+  // LFU: the counter grows with probability 1 / ((counter - 5) * lfu_log_factor + 1) and
+  // loses one per lfu_decay_time idle minutes (0: never decays).
+  std::atomic<int64_t> lfu_log_factor{10};
+  std::atomic<int64_t> lfu_decay_time{1};
   // proto-max-bulk-len: the largest string value (SETRANGE, APPEND), hence the largest
   // bit offset (8 * this - 1), and the largest reply to a repeated random pick.
   std::atomic<int64_t> proto_max_bulk_len{512ll * 1024 * 1024};

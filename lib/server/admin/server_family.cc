@@ -12,6 +12,7 @@
 
 #include "server/blocking/blocking.h"
 #include "server/core/connection.h"
+#include "server/core/eviction.h"
 #include "server/core/cross_thread.h"
 #include "server/admin/debug_digest.h"
 #include "server/core/password.h"
@@ -906,6 +907,7 @@ void InfoMemory(std::ostringstream& o, const InfoInputs& in) {
     << "used_memory_peak:" << peak << "\r\nused_memory_peak_human:" << Human(peak) << "\r\n"
     << "maxmemory:" << in.opts.maxmemory << "\r\nmaxmemory_human:" << Human(in.opts.maxmemory) << "\r\n"
     << "maxmemory_policy:" << in.opts.maxmemory_policy << "\r\n"
+    << "mem_not_counted_for_evict:" << MemoryNotCountedForEviction() << "\r\n"
     << "mem_fragmentation_ratio:" << (used ? static_cast<double>(rss) / used : 0.0) << "\r\n"
     << "mem_allocator:libc\r\nlazyfree_pending_objects:0\r\n";
 }

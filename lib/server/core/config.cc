@@ -7,8 +7,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "server/core/eviction.h"
 #include "server/core/output_limits.h"
 #include "server/core/protected_actions.h"
+#include "store/eviction.h"
 #include "store/store_config.h"
 #include "store/string_util.h"
 
@@ -16,13 +18,14 @@ namespace darter::server {
 
 namespace {
 
-// Keys are never evicted yet: over maxmemory every write gets -OOM, which is the
-// noeviction policy. Any other policy with a limit set would be accepted and ignored, so
-// the combination is refused (at start and by CONFIG SET). Without a limit the policy
-// still chooses what OBJECT FREQ / IDLETIME and the RDB's FREQ / IDLE record.
-constexpr char kEvictionNotImplemented[] =
-    "key eviction is not implemented yet: with maxmemory set, maxmemory-policy must be noeviction "
-    "(writes over the limit get -OOM)";
+// The policy as the store reads it (eviction, OBJECT FREQ/IDLETIME, RDB LRU/LFU fields).
+void ApplyEvictionPolicy(const std::string& name) {
+  store::EvictionPolicy p = store::ParseEvictionPolicy(name).value_or(store::EvictionPolicy::kNoEviction);
+  store::StoreConfig& sc = store::GetStoreConfig();
+  sc.eviction_policy.store(static_cast<uint8_t>(p));
+  sc.lfu_policy.store(name.find("lfu") != std::string::npos);
+  sc.lru_policy.store(name.find("lru") != std::string::npos);
+}
 
 std::optional<std::string> SetUnsigned(uint64_t* field, std::string_view v) {
   auto n = store::ParseInt64(v);
@@ -77,29 +80,34 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                                [this](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
                                  auto m = store::ParseMemorySize(v);
                                  if (!m) return "argument must be a memory value";
-                                 if (*m > 0 && !store::EqualsIgnoreCase(o.maxmemory_policy, "noeviction"))
-                                   return kEvictionNotImplemented;
                                  o.maxmemory = *m;
                                  maxmemory_.store(*m, std::memory_order_relaxed);
+                                 GetEvictionSettings().maxmemory.store(*m, std::memory_order_relaxed);
                                  return std::nullopt;
                                }};
   params_["maxmemory-policy"] = Param{
       [](const ServerOptions& o) { return o.maxmemory_policy; },
       [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
-        static const char* kPolicies[] = {"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
-                                          "allkeys-lru",  "allkeys-lfu",  "allkeys-random",  "noeviction"};
-        for (const char* p : kPolicies) {
-          if (store::EqualsIgnoreCase(v, p)) {
-            if (o.maxmemory > 0 && std::string_view(p) != "noeviction") return kEvictionNotImplemented;
-            o.maxmemory_policy = p;
-            store::GetStoreConfig().lfu_policy.store(o.maxmemory_policy.find("lfu") != std::string::npos);
-            store::GetStoreConfig().lru_policy.store(o.maxmemory_policy.find("lru") != std::string::npos);
-            return std::nullopt;
-          }
-        }
-        return "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, "
-               "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction";
+        auto policy = store::ParseEvictionPolicy(v);
+        if (!policy)
+          return "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, "
+                 "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction";
+        o.maxmemory_policy = store::EvictionPolicyName(*policy);
+        ApplyEvictionPolicy(o.maxmemory_policy);
+        return std::nullopt;
       }};
+  for (const char* name : {"replica-ignore-maxmemory", "slave-ignore-maxmemory"}) {
+    params_[name] = Param{
+        [](const ServerOptions&) {
+          return std::string(GetEvictionSettings().replica_ignore_maxmemory.load() ? "yes" : "no");
+        },
+        [](ServerOptions&, std::string_view v) -> std::optional<std::string> {
+          if (store::EqualsIgnoreCase(v, "yes")) GetEvictionSettings().replica_ignore_maxmemory.store(true);
+          else if (store::EqualsIgnoreCase(v, "no")) GetEvictionSettings().replica_ignore_maxmemory.store(false);
+          else return "argument must be 'yes' or 'no'";
+          return std::nullopt;
+        }};
+  }
   params_["dbfilename"] = Param{[](const ServerOptions& o) { return o.dbfilename; },
                                 [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
                                   if (v.empty() || v.find('/') != std::string_view::npos)
@@ -221,8 +229,8 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                           }};
   }
   AddStoreParams();
-  store::GetStoreConfig().lfu_policy.store(opts_.maxmemory_policy.find("lfu") != std::string::npos);
-  store::GetStoreConfig().lru_policy.store(opts_.maxmemory_policy.find("lru") != std::string::npos);
+  ApplyEvictionPolicy(opts_.maxmemory_policy);
+  GetEvictionSettings().maxmemory.store(opts_.maxmemory, std::memory_order_relaxed);
   store::GetStoreConfig().proto_max_bulk_len.store(static_cast<int64_t>(opts_.proto_max_bulk_len));
 }
 
@@ -250,6 +258,9 @@ void ConfigRegistry::AddStoreParams() {
       {"list-compress-depth", &sc.list_compress_depth, 0, INT32_MAX},
       {"stream-node-max-bytes", &sc.stream_node_max_bytes, 0, INT64_MAX},
       {"stream-node-max-entries", &sc.stream_node_max_entries, 0, INT64_MAX},
+      {"maxmemory-samples", &sc.maxmemory_samples, 1, INT32_MAX},
+      {"lfu-log-factor", &sc.lfu_log_factor, 0, INT32_MAX},
+      {"lfu-decay-time", &sc.lfu_decay_time, 0, INT32_MAX},
   };
   for (const IntParam& p : ints) {
     params_[p.name] = Param{

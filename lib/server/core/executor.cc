@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "server/core/eviction.h"
+
 namespace darter::server {
 
 namespace {
@@ -19,6 +21,10 @@ bool RunOnShard(store::Shard& shard, const store::CommandSpec& spec, unsigned db
                 std::span<const std::string_view> keys, resp::ReplyBuilder& reply, int64_t now, TxTag tx) {
   // No snapshot hook here: the Shard's mutating lookups serialize a slot for running
   // snapshots before it can change (store/snapshot.h).
+  // Over maxmemory, room is made on this shard before a command that may grow memory
+  // (eviction.h); keys locked by running transactions are never chosen.
+  if ((spec.flags & store::kCmdDenyOom) && EvictionArmed()) [[unlikely]]
+    EvictBeforeWrite(shard);
   store::CommandContext ctx{shard, db, args, reply, now};
   spec.shard_handler(ctx);
   if (!ctx.effects.dirty()) return false;

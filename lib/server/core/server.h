@@ -15,6 +15,7 @@
 
 #include "server/core/asio.h"
 #include "server/core/config.h"
+#include "server/core/memory_accounting.h"
 #include "server/core/replication_state.h"
 #include "server/core/shard_set.h"
 
@@ -66,8 +67,12 @@ class Server {
   uint64_t total_connections() const { return total_connections_.load(std::memory_order_relaxed); }
   uint64_t rejected_connections() const { return rejected_connections_.load(std::memory_order_relaxed); }
 
-  // Process-wide used memory (allocator view), refreshed by a timer; read on the hot path.
-  uint64_t used_memory() const { return used_memory_.load(std::memory_order_relaxed); }
+  // Process-wide used memory: exact and current where the allocator is counted
+  // (memory_accounting.h), else the allocator's view refreshed by a timer.
+  uint64_t used_memory() const {
+    if (memory::ExactAccounting()) return static_cast<uint64_t>(memory::AllocatedBytes());
+    return used_memory_.load(std::memory_order_relaxed);
+  }
   uint64_t peak_memory() const { return peak_memory_.load(std::memory_order_relaxed); }
   void RefreshUsedMemory();
 

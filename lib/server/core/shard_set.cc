@@ -3,6 +3,8 @@
 #include <chrono>
 #include <unordered_set>
 
+#include "server/core/eviction.h"
+
 namespace darter::server {
 
 namespace {
@@ -12,7 +14,9 @@ constexpr size_t kExpiryBudget = 2000;
 constexpr auto kExpiryMaxTime = std::chrono::microseconds(2500);
 }  // namespace
 
-ShardThread::ShardThread(unsigned index, unsigned db_count) : ctx_(1), shard_(index, db_count) {}
+ShardThread::ShardThread(unsigned index, unsigned db_count) : ctx_(1), shard_(index, db_count) {
+  shard_.set_eviction_guard(this);
+}
 
 bool ShardThread::IsLocked(unsigned db, std::string_view key) const {
   if (whole_shard_locks_) return true;
@@ -169,6 +173,7 @@ void ShardThread::ScheduleExpiryTick() {
       size_t deleted = shard_.ActiveExpireStep(store::UnixTimeMs(), kExpiryBudget);
       if (deleted < kExpiryBudget / 4 || std::chrono::steady_clock::now() - start > kExpiryMaxTime) break;
     }
+    EvictOnTick(shard_);
     ScheduleExpiryTick();
   });
 }

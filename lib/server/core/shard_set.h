@@ -66,7 +66,7 @@ struct TxShardEntry {
   std::function<void()> pending_hop;  // set when the coordinator asks for a hop here
 };
 
-class ShardThread {
+class ShardThread : public store::EvictionGuard {
  public:
   ShardThread(unsigned index, unsigned db_count);
 
@@ -77,6 +77,9 @@ class ShardThread {
   // ---- shard thread only ----
   bool IsLocked(unsigned db, std::string_view key) const;
   bool AnyLocked(unsigned db, std::span<const std::string_view> keys) const;
+  // store::EvictionGuard: a key a running transaction holds is not evicted.
+  bool ShardInUse() const override { return whole_shard_locks_ != 0; }
+  bool KeyInUse(unsigned db, std::string_view key) const override { return IsLocked(db, key); }
   // Runs `fn` now if none of `keys` (in `db`) is locked, else once they all are free.
   // Deferred commands run in arrival order among those waiting on the same keys.
   void RunWhenUnlocked(unsigned db, std::vector<std::string_view> keys, std::function<void()> fn);

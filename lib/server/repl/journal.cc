@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "server/core/eviction.h"
 #include "store/shard.h"
 
 namespace darter::server {
@@ -76,6 +77,8 @@ void ShardJournal::Append(JournalEntry e) {
     MutexLock lk(&mu_);
     e.lsn = next_lsn_++;
     ring_bytes_ += e.bytes();
+    // The ring's bytes are replication buffers, not counted against maxmemory.
+    JournalBytesOfShard(shard_).fetch_add(static_cast<int64_t>(e.heap_bytes()), std::memory_order_relaxed);
     ring_.push_back(std::move(e));
     if (!reader_notified_) {
       reader_notified_ = true;
@@ -102,6 +105,7 @@ void ShardJournal::Trim(uint64_t consumed_lsn, size_t max_bytes) {
     for (auto& [reader, lsn] : pins_) keep_after = std::min(keep_after, lsn);
   while (!ring_.empty() && ring_bytes_ > max_bytes && ring_.front().lsn <= keep_after) {
     ring_bytes_ -= ring_.front().bytes();
+    JournalBytesOfShard(shard_).fetch_sub(static_cast<int64_t>(ring_.front().heap_bytes()), std::memory_order_relaxed);
     ring_.pop_front();
   }
 }

@@ -58,6 +58,15 @@ struct JournalEntry {
     for (auto& c : commands) n += c.size();
     return n;
   }
+  // What the entry holds in malloc blocks (for mem_not_counted_for_evict): the entry in
+  // its deque, the vector, and each command's buffer once past the inline 15 bytes,
+  // with the allocator's 16-byte chunk header per block.
+  size_t heap_bytes() const {
+    size_t n = sizeof(JournalEntry) + (commands.empty() ? 0 : commands.capacity() * sizeof(std::string) + 16);
+    for (auto& c : commands)
+      if (c.capacity() > 15) n += c.capacity() + 1 + 16;
+    return n;
+  }
 };
 
 // Appends the RESP array encoding of `argv` to `out`.

@@ -645,11 +645,16 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
         co_await Sleep(*feed, timer, 1000);
         continue;
       }
+      feed->writing_bytes.store(out.capacity(), std::memory_order_relaxed);
       co_await asio::async_write(sock, asio::buffer(out), asio::redirect_error(use_awaitable, ec));
       if (ec) break;
       server_.thread_stats(conn.thread()).net_output_bytes += out.size();
       out.clear();
+      // A burst leaves a large buffer behind: give it back rather than keep it idle.
+      if (out.capacity() > (1u << 20)) std::string().swap(out);
+      feed->writing_bytes.store(out.capacity(), std::memory_order_relaxed);
     }
+    feed->writing_bytes.store(0, std::memory_order_relaxed);
   }
   feed->closed = true;
   feed->timer = nullptr;
@@ -704,6 +709,16 @@ awaitable<int64_t> ReplicationMaster::Wait(int64_t wanted, int64_t timeout_ms) {
 }
 
 // ---- INFO / ROLE ----
+
+uint64_t ReplicationMaster::ReplicationBufferBytes() {
+  uint64_t n = 0;
+  MutexLock lk(&mu_);
+  for (auto& f : feeds_) {
+    MutexLock fl(&f->mu);
+    n += f->pending.capacity() + f->writing_bytes.load(std::memory_order_relaxed);
+  }
+  return n;
+}
 
 std::string ReplicationMaster::InfoFields() {
   MutexLock lk(&mu_);

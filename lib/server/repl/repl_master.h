@@ -71,6 +71,10 @@ struct ReplicaFeed {
   bool overflow GUARDED_BY(mu) = false;  // client-output-buffer-limit (replica class) passed: drop it
   OutputLimitTracker limit GUARDED_BY(mu);
 
+  // The buffer the writer has taken out of `pending` (capacity), for INFO's
+  // mem_not_counted_for_evict.
+  std::atomic<size_t> writing_bytes{0};
+
   // Connection thread only: the writer waits on it; a wake cancels it.
   asio::steady_timer* timer = nullptr;
 };
@@ -141,6 +145,10 @@ class ReplicationMaster {
   FlowMaster& flows() { return *flows_; }
   // Each shard's last journal LSN (zeros before the first replica turned the journal on).
   std::vector<uint64_t> JournalLsns();
+  // Replicas' output buffers, part of mem_not_counted_for_evict (evicting keys would
+  // not shrink them): the stream bytes not yet sent. As in Redis, the PSYNC backlog
+  // counts against maxmemory. (The journal rings report their own bytes: eviction.h.)
+  uint64_t ReplicationBufferBytes();
   void CountFullSync() { sync_full_++; }
   void CountPartialSync() { sync_partial_ok_++; }
 

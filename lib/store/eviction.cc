@@ -1,0 +1,199 @@
+#include "store/eviction.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "store/shard.h"
+#include "store/store_config.h"
+#include "store/string_util.h"
+
+namespace darter::store {
+
+namespace {
+
+constexpr struct {
+  EvictionPolicy policy;
+  const char* name;
+} kPolicyNames[] = {
+    {EvictionPolicy::kVolatileLru, "volatile-lru"},       {EvictionPolicy::kVolatileLfu, "volatile-lfu"},
+    {EvictionPolicy::kVolatileRandom, "volatile-random"}, {EvictionPolicy::kVolatileTtl, "volatile-ttl"},
+    {EvictionPolicy::kAllKeysLru, "allkeys-lru"},         {EvictionPolicy::kAllKeysLfu, "allkeys-lfu"},
+    {EvictionPolicy::kAllKeysRandom, "allkeys-random"},   {EvictionPolicy::kNoEviction, "noeviction"},
+};
+
+bool VolatileOnly(EvictionPolicy p) {
+  return p == EvictionPolicy::kVolatileLru || p == EvictionPolicy::kVolatileLfu ||
+         p == EvictionPolicy::kVolatileRandom || p == EvictionPolicy::kVolatileTtl;
+}
+
+// Higher is a better victim.
+uint64_t Score(EvictionPolicy p, const Slot& s) {
+  switch (p) {
+    case EvictionPolicy::kAllKeysLru:
+    case EvictionPolicy::kVolatileLru: {
+      uint32_t now = LruClock();
+      return now >= s.access ? now - s.access : 0;
+    }
+    case EvictionPolicy::kAllKeysLfu:
+    case EvictionPolicy::kVolatileLfu:
+      return 255 - LfuCounterNow(s.access);
+    case EvictionPolicy::kVolatileTtl:
+      return std::numeric_limits<uint64_t>::max() - static_cast<uint64_t>(s.expire_ms);
+    default:
+      return 0;
+  }
+}
+
+// A random table cursor (db_table.h's format: 32-bit hash prefix, bucket).
+uint64_t RandomCursor(uint64_t rnd) {
+  return ((rnd >> 32) << DbTable::kCursorBucketBits) | (rnd % DbTable::kBuckets);
+}
+
+// Visits whole buckets from `*cursor` on until `want` slots qualified or `max_visits`
+// slots were seen, wrapping around at the end; leaves `*cursor` where it stopped. Every
+// qualifying slot of a visited bucket is taken: a bucket's first positions are the ones
+// refilled first, so cutting inside one would favour recently inserted keys.
+template <typename Fn>
+void SampleSlots(const DbTable& t, uint64_t* cursor, size_t want, size_t max_visits, bool volatile_only, Fn&& take) {
+  size_t taken = 0, visited = 0;
+  while (taken < want && visited < max_visits) {
+    *cursor = t.Traverse(*cursor, 1, [&](const Slot& s) {
+      visited++;
+      if (volatile_only && s.expire_ms == 0) return;
+      taken++;
+      take(s);
+    });
+  }
+}
+
+}  // namespace
+
+std::optional<EvictionPolicy> ParseEvictionPolicy(std::string_view name) {
+  for (const auto& p : kPolicyNames)
+    if (EqualsIgnoreCase(name, p.name)) return p.policy;
+  return std::nullopt;
+}
+
+const char* EvictionPolicyName(EvictionPolicy p) {
+  for (const auto& e : kPolicyNames)
+    if (e.policy == p) return e.name;
+  return "noeviction";
+}
+
+EvictionPolicy CurrentEvictionPolicy() {
+  return static_cast<EvictionPolicy>(GetStoreConfig().eviction_policy.load(std::memory_order_relaxed));
+}
+
+uint64_t Evictor::NextRandom() {
+  // splitmix64: cheap, and good enough to pick sampling points.
+  uint64_t z = (rng_state_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+void Evictor::Offer(uint64_t score, unsigned db, std::string_view key) {
+  // Position: the first entry with a higher score; the pool stays ascending.
+  unsigned k = 0;
+  while (k < pool_size_ && pool_[k].score < score) ++k;
+  if (k == 0 && pool_size_ == kPoolSize) return;  // worse than every candidate held
+  if (pool_size_ < kPoolSize) {
+    std::move_backward(pool_.begin() + k, pool_.begin() + pool_size_, pool_.begin() + pool_size_ + 1);
+    pool_size_++;
+  } else {
+    // Full: drop the worst (index 0) and insert just before position k.
+    std::move(pool_.begin() + 1, pool_.begin() + k, pool_.begin());
+    --k;
+  }
+  pool_[k].score = score;
+  pool_[k].db = db;
+  pool_[k].key.assign(key);
+}
+
+void Evictor::Populate(const Shard& shard, EvictionPolicy policy, unsigned samples, int64_t now_ms) {
+  (void)now_ms;
+  bool volatile_only = VolatileOnly(policy);
+  for (unsigned db = 0; db < shard.db_count(); ++db) {
+    const DbTable& t = shard.db(db);
+    size_t eligible = volatile_only ? t.expire_count() : t.size();
+    if (eligible == 0) continue;
+    auto offer = [&](const Slot& s) { Offer(Score(policy, s), db, s.key.view()); };
+    if (!volatile_only) {
+      // Uniform picks: a random slot of a random bucket, `samples` times.
+      for (unsigned i = 0; i < samples; ++i)
+        if (const Slot* s = t.RandomSlot(NextRandom())) offer(*s);
+      continue;
+    }
+    // Keys with a TTL: Redis samples its expires dict; without one, the walk goes on from
+    // where the last one stopped, as far as it takes (a whole pass at most), so a TTL key
+    // is found however sparse they are: -OOM must not be answered while one exists.
+    if (volatile_cursor_.size() < shard.db_count()) volatile_cursor_.resize(shard.db_count(), 0);
+    SampleSlots(t, &volatile_cursor_[db], samples, t.size() + DbTable::kSlotsPerBucket, true, offer);
+  }
+}
+
+bool Evictor::EvictFromPool(Shard& shard, EvictionPolicy policy, int64_t now_ms) {
+  const EvictionGuard* guard = shard.eviction_guard();
+  bool volatile_only = VolatileOnly(policy);
+  auto samples = static_cast<unsigned>(
+      std::clamp<int64_t>(GetStoreConfig().maxmemory_samples.load(std::memory_order_relaxed), 1, 64));
+  // A few rounds: pool entries can be stale (the key was deleted or rewritten since it
+  // was sampled) or in use; fresh samples replace them.
+  for (int round = 0; round < 8; ++round) {
+    Populate(shard, policy, samples, now_ms);
+    if (pool_size_ == 0) return false;
+    while (pool_size_ > 0) {
+      Candidate c = std::move(pool_[--pool_size_]);
+      if (c.db >= shard.db_count()) continue;
+      const Slot* s = shard.db(c.db).Find(c.key);
+      if (!s || (volatile_only && s->expire_ms == 0)) continue;
+      if (guard && guard->KeyInUse(c.db, c.key)) continue;
+      shard.EvictKey(c.db, s);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Evictor::EvictRandom(Shard& shard, bool volatile_only, int64_t now_ms) {
+  (void)now_ms;
+  const EvictionGuard* guard = shard.eviction_guard();
+  unsigned n = shard.db_count();
+  for (unsigned tries = 0; tries < n; ++tries) {
+    unsigned db = next_db_++ % n;
+    const DbTable& t = shard.db(db);
+    if ((volatile_only ? t.expire_count() : t.size()) == 0) continue;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      const Slot* pick = nullptr;
+      if (volatile_only) {
+        // A random start, then as far as it takes (see Populate).
+        uint64_t cursor = RandomCursor(NextRandom());
+        SampleSlots(t, &cursor, 1, t.size() + DbTable::kSlotsPerBucket, true, [&](const Slot& s) { pick = &s; });
+      } else {
+        pick = t.RandomSlot(NextRandom());
+      }
+      if (!pick) break;
+      if (guard && guard->KeyInUse(db, pick->key.view())) continue;
+      shard.EvictKey(db, pick);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Evictor::EvictOne(Shard& shard, EvictionPolicy policy, int64_t now_ms) {
+  const EvictionGuard* guard = shard.eviction_guard();
+  if (guard && guard->ShardInUse()) return false;
+  switch (policy) {
+    case EvictionPolicy::kNoEviction:
+      return false;
+    case EvictionPolicy::kAllKeysRandom:
+      return EvictRandom(shard, false, now_ms);
+    case EvictionPolicy::kVolatileRandom:
+      return EvictRandom(shard, true, now_ms);
+    default:
+      return EvictFromPool(shard, policy, now_ms);
+  }
+}
+
+}  // namespace darter::store
