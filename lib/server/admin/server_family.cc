@@ -21,6 +21,7 @@
 #include "server/repl/repl_master.h"
 #include "server/core/server.h"
 #include "server/core/shard_set.h"
+#include "server/tracking/tracking_family.h"
 #include "store/errors.h"
 #include "store/shard.h"
 #include "store/store_config.h"
@@ -432,7 +433,10 @@ struct ClientSubcommand {
 constexpr ClientSubcommand kClientSubcommands[] = {
     {"id", 2, ClientId},         {"getname", 2, ClientGetName}, {"setname", 3, ClientSetName},
     {"info", 2, ClientInfo},     {"list", -2, ClientList},      {"kill", -3, ClientKill},
-    {"no-evict", 3, ClientNoEvict}, {"help", 2, ClientHelp},    {"unblock", -3, ClientUnblock}};
+    {"no-evict", 3, ClientNoEvict}, {"help", 2, ClientHelp},    {"unblock", -3, ClientUnblock},
+    // Client-side caching (tracking_family.h).
+    {"tracking", -3, ClientTrackingCommand}, {"caching", 3, ClientCachingCommand},
+    {"getredir", 2, ClientGetRedirCommand},  {"trackinginfo", 2, ClientTrackingInfoCommand}};
 
 void ClientCommand(ConnectionContext& c) {
   std::string sub = ToLower(c.args[1]);
@@ -894,7 +898,8 @@ void InfoClients(std::ostringstream& o, const InfoInputs& in) {
   o << "connected_clients:" << in.srv.connected_clients().load() << "\r\n"
     << "cluster_connections:0\r\nmaxclients:" << in.opts.maxclients << "\r\n"
     << "client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n"
-    << "blocked_clients:" << BlockedClientCount() << "\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n";
+    << "blocked_clients:" << BlockedClientCount() << "\r\ntracking_clients:" << TrackingClientCount(in.srv)
+    << "\r\nclients_in_timeout_table:0\r\n";
 }
 
 void InfoMemory(std::ostringstream& o, const InfoInputs& in) {
@@ -927,7 +932,7 @@ void InfoStats(std::ostringstream& o, const InfoInputs& in) {
     << "expired_time_cap_reached_count:0\r\n"
     << "evicted_keys:" << in.total.evicted_keys << "\r\n"
     << "keyspace_hits:" << in.total.keyspace_hits << "\r\nkeyspace_misses:" << in.total.keyspace_misses << "\r\n"
-    << PubSubInfoStats(srv) << "latest_fork_usec:0\r\ntotal_forks:0\r\n";
+    << PubSubInfoStats(srv) << "latest_fork_usec:0\r\ntotal_forks:0\r\n" << TrackingInfoStats(srv);
 }
 
 // The replica's side of the Replication section: its link to its master.

@@ -16,6 +16,7 @@
 #include "resp/reply_builder.h"
 #include "resp/request_parser.h"
 #include "server/core/asio.h"
+#include "server/core/executor.h"
 #include "server/core/output_limits.h"
 #include "store/command_table.h"
 
@@ -25,6 +26,25 @@ class Server;
 class ShardThread;
 struct ClientTransaction;
 struct Subscriber;
+
+class Connection;
+
+// Client-side caching state of one client (CLIENT TRACKING, server/tracking/,
+// docs/client-tracking.md). Own thread only; the shards see it through the TrackingScope
+// of the command running (executor.h).
+struct ClientTracking {
+  bool on = false;
+  bool bcast = false, optin = false, optout = false, noloop = false;
+  bool caching = false;          // CLIENT CACHING YES/NO given, for the next command
+  bool broken_redirect = false;  // the redirect client was gone at a delivery
+  uint64_t redirect = 0;         // client id, 0: none
+  unsigned redirect_thread = 0;  // where that client lives (found at CLIENT TRACKING ON)
+  std::vector<std::string> prefixes;  // BCAST prefixes, sorted
+  // The scopes handed to the shards: for a read that counts, and for any other command.
+  TrackingScope reads, others;
+  // Set by the tracking module: called once when the connection ends while tracking.
+  void (*release)(Connection& conn) = nullptr;
+};
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -81,6 +101,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Pub/sub (pubsub_family.cc): this connection's subscriptions; null until its first
   // (P|S)SUBSCRIBE.
   std::shared_ptr<Subscriber> subscriber;
+  // Client-side caching (ClientTracking above); null until CLIENT TRACKING is first used.
+  std::unique_ptr<ClientTracking> tracking;
+  // The scope the shards see for `spec` run now by this client: null unless it tracks and
+  // the command has something to tell them (a read to remember, NOLOOP).
+  const TrackingScope* TrackingScopeFor(const store::CommandSpec& spec) const;
   // Asynchronous output (a pub/sub message): written after any reply already produced,
   // whether the connection is idle, running a batch or writing. Disconnects the client
   // (and drops the bytes) when its unsent output exceeds client-output-buffer-limit.
