@@ -189,6 +189,24 @@ TEST_CASE("RESP3 tracking: reads on both shards are invalidated once by another 
   });
 }
 
+TEST_CASE("An invalidation of the client's own write follows that write's reply") {
+  Differential([](int port) {
+    std::vector<std::string> log;
+    Client tracker(port, kTimeout);
+    tracker.Cmd({"HELLO", "3"});
+    log.push_back(Format(tracker.Cmd({"CLIENT", "TRACKING", "on"})));
+    for (auto& k : Keys("own")) {
+      // Keys on both shards: the one of the client's thread and the other.
+      tracker.Append({"GET", k});
+      tracker.Append({"SET", k, "v"});
+      tracker.Append({"PING"});
+      tracker.Flush();
+      for (int i = 0; i < 4; ++i) log.push_back(Format(tracker.ReadReply()));
+    }
+    return log;
+  });
+}
+
 TEST_CASE("A replica's tracking clients are invalidated by the primary's stream") {
   StartedServer primary = StartRedis();
   REQUIRE_MESSAGE(primary.status.ok, primary.status.message);

@@ -233,6 +233,7 @@ awaitable<void> Connection::Run() {
     }
     co_await Flush();
     in_batch_ = false;
+    ReleaseAfterCommand();
     if (stop) break;
   }
   Close();
@@ -330,8 +331,9 @@ const TrackingScope* Connection::TrackingScopeFor(const store::CommandSpec& spec
   // or OPTOUT after CACHING NO.
   bool reads = (spec.flags & store::kCmdReadOnly) && !(spec.flags & store::kCmdPubSub) && !t.bcast &&
                !(t.optin && !t.caching) && !(t.optout && t.caching);
-  if (reads) return &t.reads;
-  return t.noloop ? &t.others : nullptr;
+  // Any other command: the scope names the writer (NOLOOP, and the order of an
+  // invalidation of the client's own write after its reply).
+  return reads ? &t.reads : &t.others;
 }
 
 bool Connection::Squashable(BatchEntry& e) {
@@ -354,6 +356,7 @@ awaitable<void> Connection::ExecuteBatch() {
       stats.commands_processed += j - i;
       last_command = batch_[j - 1].spec->name;
       co_await RunSquashed(i, j);
+      ReleaseAfterCommand();
       if (closed_ || OutputLimitReached()) co_return;
       co_await FlushIfLarge();
       i = j;
@@ -366,6 +369,7 @@ awaitable<void> Connection::ExecuteBatch() {
       // CLIENT CACHING lasts for the next command (any CLIENT subcommand keeps it, as in
       // Redis).
       if (tracking && tracking->caching && last_command != "client") tracking->caching = false;
+      ReleaseAfterCommand();
       if (close_after_reply || closed_ || OutputLimitReached()) co_return;
       co_await FlushIfLarge();
     }

@@ -103,14 +103,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<Subscriber> subscriber;
   // Client-side caching (ClientTracking above); null until CLIENT TRACKING is first used.
   std::unique_ptr<ClientTracking> tracking;
-  // The scope the shards see for `spec` run now by this client: null unless it tracks and
-  // the command has something to tell them (a read to remember, NOLOOP).
+  // The scope the shards see for `spec` run now by this client: null unless it tracks.
   const TrackingScope* TrackingScopeFor(const store::CommandSpec& spec) const;
   // Asynchronous output (a pub/sub message): written after any reply already produced,
   // whether the connection is idle, running a batch or writing. Disconnects the client
   // (and drops the bytes) when its unsent output exceeds client-output-buffer-limit.
   // Own thread only; defined in connection_push.cc.
   void Push(std::string_view bytes);
+  // A push that must follow the reply of the command running now (an invalidation of a
+  // key the client itself wrote, which Redis 7.0 sends after the reply): held while a
+  // batch runs, pushed after the current command's reply.
+  void PushAfterCommand(std::string_view bytes);
   // Output produced but not yet written (replies and pushes), less what the write in
   // flight has already handed to the socket.
   size_t pending_output() const {
@@ -140,6 +143,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   // Push's writer (connection_push.cc): drains push_ while no batch is writing.
   void StartPushWriter();
+  void ReleaseAfterCommand();
   awaitable<void> PushWriter();
   awaitable<void> WaitForPushWriter();
 
@@ -205,6 +209,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool flush_writing_ = false;
   bool push_writing_ = false;
   std::string push_;
+  std::string after_command_;  // PushAfterCommand's bytes, until the command's reply
   std::string wbuf_;
   size_t wbuf_sent_ = 0;  // bytes of wbuf_ written by PushWriter
   std::unique_ptr<asio::steady_timer> push_done_;  // cancelled when PushWriter finishes

@@ -50,7 +50,7 @@ void DeliverRedirected(Server& server, unsigned target_thread, uint64_t target, 
   // A RESP2 target not in subscribed mode cannot be told: dropped, as in Redis.
 }
 
-void SendTrackingMessage(Server& server, Connection& c, const std::string& value) {
+void SendTrackingMessage(Server& server, Connection& c, const std::string& value, bool own_write = false) {
   ClientTracking& t = *c.tracking;
   if (t.redirect) {
     unsigned to = t.redirect_thread;
@@ -62,8 +62,12 @@ void SendTrackingMessage(Server& server, Connection& c, const std::string& value
     }
     return;
   }
-  // Without a redirect only RESP3 has a channel for it.
-  if (c.protocol() == 3) c.Push(std::string(kInvalidatePush) + value);
+  // Without a redirect only RESP3 has a channel for it. The client's own write: after
+  // that command's reply (the message may arrive before a reply that a remote shard
+  // sends back).
+  if (c.protocol() != 3) return;
+  if (own_write) c.PushAfterCommand(std::string(kInvalidatePush) + value);
+  else c.Push(std::string(kInvalidatePush) + value);
 }
 
 void Deliver(Server& server, unsigned thread, const std::vector<Invalidation>& list) {
@@ -84,7 +88,7 @@ void Deliver(Server& server, unsigned thread, const std::vector<Invalidation>& l
     // A key remembered before the client switched to BCAST is not sent (Redis), nor a
     // prefix match after it left BCAST.
     if (c->tracking->bcast != (inv.kind == Invalidation::Kind::kPrefix)) continue;
-    SendTrackingMessage(server, *c, inv.keys);
+    SendTrackingMessage(server, *c, inv.keys, inv.own_write);
   }
 }
 

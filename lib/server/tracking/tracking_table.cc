@@ -121,7 +121,7 @@ void TrackingTable::InvalidateKey(std::string_view key, const TrackingScope* wri
     // all the same, as in Redis).
     if (writer && writer->noloop && writer->client == c.id) continue;
     if (array.empty()) array = KeyArray({&key, 1});
-    out.Add(c.thread, {Invalidation::Kind::kKey, c.id, array});
+    out.Add(c.thread, {Invalidation::Kind::kKey, c.id, array, writer && writer->client == c.id});
   }
   items_ -= it->second.size();
   keys_.erase(it);
@@ -145,7 +145,8 @@ void TrackingTable::Broadcast(std::span<const std::string_view> keys, const Trac
   }
   if (per_client.empty()) return;
   Outbox out(server_.shards().size());
-  for (auto& [id, entry] : per_client) out.Add(entry.first, {Invalidation::Kind::kPrefix, id, KeyArray(entry.second)});
+  for (auto& [id, entry] : per_client)
+    out.Add(entry.first, {Invalidation::Kind::kPrefix, id, KeyArray(entry.second), writer && writer->client == id});
   out.Post(server_);
 }
 

@@ -108,8 +108,9 @@ Tracking* FindTracking(Server& server);
 struct Invalidation {
   enum class Kind { kKey, kPrefix, kFlush };
   Kind kind;
-  uint64_t client;
+  uint64_t client;   // kFlush: the flush's transaction id (one null per flush and thread)
   std::string keys;  // the RESP array of keys (kKey, kPrefix); empty for kFlush
+  bool own_write = false;  // the client wrote the key itself: the message follows its reply
 };
 // Posts `list` (for clients on `thread`) to that thread.
 void PostInvalidations(Server& server, unsigned thread, std::vector<Invalidation> list);
