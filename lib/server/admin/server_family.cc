@@ -411,7 +411,9 @@ void ClientNoEvict(ConnectionContext& c) {
 }
 
 void ClientHelp(ConnectionContext& c) {
-  ReplyHelp(c, {"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GETNAME",
+  ReplyHelp(c, {"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "CACHING (YES|NO)",
+                "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.", "GETREDIR",
+                "    Return the client ID we are redirecting to when tracking is enabled.", "GETNAME",
                 "    Return the name of the current connection.", "ID", "    Return the ID of the current connection.",
                 "INFO", "    Return information about the current client connection.",
                 "KILL <ip:port>", "    Kill connection made from <ip:port>.",
@@ -420,7 +422,10 @@ void ClientHelp(ConnectionContext& c) {
                 "LIST [options ...]", "    Return information about client connections. Options:",
                 "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Return clients of specified type.",
                 "    * ID <client-id> [<client-id> ...]", "      Return clients of specified IDs only.",
-                "SETNAME <name>", "    Assign the name <name> to the current connection.", "HELP",
+                "SETNAME <name>", "    Assign the name <name> to the current connection.",
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+                "         [OPTIN] [OPTOUT] [NOLOOP]", "    Control server assisted client side caching.",
+                "TRACKINGINFO", "    Report tracking status for the current connection.", "HELP",
                 "    Print this help."});
 }
 
