@@ -346,7 +346,13 @@ TEST_CASE("FLUSHALL and FLUSHDB send one null invalidation to every tracking cli
     writer.Cmd({"SET", "f1", "v"});
     writer.Cmd({"FLUSHDB"});
     Add(log, WaitPushes(a, 1));
-    CHECK(std::count(log.begin(), log.end(), ">invalidate <null>") == 2);
+    // Inside MULTI/EXEC too.
+    writer.Cmd({"MULTI"});
+    writer.Cmd({"SET", "f2", "v"});
+    writer.Cmd({"FLUSHALL"});
+    writer.Cmd({"EXEC"});
+    Add(log, WaitPushes(a, 1));
+    CHECK(std::count(log.begin(), log.end(), ">invalidate <null>") == 3);
     CHECK(Has(log, "*message __redis__:invalidate <null>"));
     return log;
   });

@@ -29,13 +29,22 @@ std::string KeyArray(std::span<const std::string_view> keys) {
   return out;
 }
 
-bool IsFlush(const store::AppliedWrite& write) {
-  return write.keys.empty() && !write.args.empty() &&
-         (store::EqualsIgnoreCase(write.args[0], "flushall") || store::EqualsIgnoreCase(write.args[0], "flushdb"));
+bool IsFlushCommand(std::string_view name) {
+  return store::EqualsIgnoreCase(name, "flushall") || store::EqualsIgnoreCase(name, "flushdb");
 }
 
-// Invalidations gathered by one write, by destination thread, then posted.
-class Outbox {
+// FLUSHALL/FLUSHDB as a command, or inside a MULTI block or script (their commands are
+// the write's rewrites).
+bool IsFlush(const store::AppliedWrite& write) {
+  if (!write.args.empty() && IsFlushCommand(write.args[0])) return true;
+  for (const auto& command : write.effects.commands())
+    if (!command.empty() && IsFlushCommand(command[0])) return true;
+  return false;
+}
+
+}  // namespace
+
+class TrackingTable::Outbox {
  public:
   explicit Outbox(unsigned threads) : by_thread_(threads) {}
   void Add(unsigned thread, Invalidation inv) { by_thread_[thread].push_back(std::move(inv)); }
@@ -47,8 +56,6 @@ class Outbox {
  private:
   std::vector<std::vector<Invalidation>> by_thread_;
 };
-
-}  // namespace
 
 // ---- TrackingTable ----
 
@@ -66,7 +73,7 @@ void TrackingTable::UpdateCounts() {
 
 void TrackingTable::Remember(const TrackingScope& scope, std::span<const std::string_view> keys) {
   for (std::string_view key : keys) {
-    auto it = keys_.find(std::string(key));
+    auto it = keys_.find(key);
     if (it == keys_.end()) it = keys_.emplace(std::string(key), std::vector<TrackedClient>()).first;
     auto& clients = it->second;
     if (std::none_of(clients.begin(), clients.end(), [&](const TrackedClient& c) { return c.id == scope.client; })) {
@@ -84,14 +91,17 @@ void TrackingTable::EvictOverLimit() {
   // This shard's share of the server-wide bound: the shards together stay under it.
   const size_t share = std::max<uint64_t>(1, max_keys / server_.shards().size());
   thread_local std::minstd_rand rng(std::random_device{}());
+  if (keys_.size() <= share) return;
+  Outbox out(server_.shards().size());
   while (keys_.size() > share) {
     // A random key: a random bucket, then the next non-empty one.
     size_t buckets = keys_.bucket_count();
     size_t b = rng() % buckets;
     while (keys_.bucket_size(b) == 0) b = (b + 1) % buckets;
     std::string key = keys_.begin(b)->first;
-    InvalidateKey(key, nullptr);  // as Redis: the clients are told, as for a write
+    InvalidateKey(key, nullptr, out);  // as Redis: the clients are told, as for a write
   }
+  out.Post(server_);
 }
 
 void TrackingTable::AddPrefix(const std::string& prefix, TrackedClient client) {
@@ -111,10 +121,9 @@ void TrackingTable::RemovePrefixes(uint64_t client, const std::vector<std::strin
   UpdateCounts();
 }
 
-void TrackingTable::InvalidateKey(std::string_view key, const TrackingScope* writer) {
-  auto it = keys_.find(std::string(key));
+void TrackingTable::InvalidateKey(std::string_view key, const TrackingScope* writer, Outbox& out) {
+  auto it = keys_.find(key);
   if (it == keys_.end()) return;
-  Outbox out(server_.shards().size());
   std::string array;
   for (const TrackedClient& c : it->second) {
     // NOLOOP: the client's own writes do not invalidate its keys (the key is forgotten
@@ -125,7 +134,6 @@ void TrackingTable::InvalidateKey(std::string_view key, const TrackingScope* wri
   }
   items_ -= it->second.size();
   keys_.erase(it);
-  out.Post(server_);
 }
 
 void TrackingTable::Broadcast(std::span<const std::string_view> keys, const TrackingScope* writer) {
@@ -166,7 +174,9 @@ void TrackingTable::OnWrite(store::Shard& shard, const store::AppliedWrite& writ
   const TrackingScope* writer = t_tracking_scope;
   if (!prefixes_.empty()) Broadcast(write.keys, writer);
   if (!keys_.empty()) {
-    for (std::string_view key : write.keys) InvalidateKey(key, writer);
+    Outbox out(server_.shards().size());
+    for (std::string_view key : write.keys) InvalidateKey(key, writer, out);
+    out.Post(server_);
     UpdateCounts();
   }
 }

@@ -66,9 +66,11 @@ class TrackingTable final : public store::WriteObserver {
   size_t prefix_count() const { return prefix_count_.load(std::memory_order_relaxed); }
 
  private:
-  // Sends the invalidation of `key` to its clients (but the writer when it is NOLOOP)
-  // and forgets it.
-  void InvalidateKey(std::string_view key, const TrackingScope* writer);
+  // Invalidations gathered by one write, by destination thread, then posted.
+  class Outbox;
+  // Adds the invalidation of `key` for its clients (but the writer when it is NOLOOP) to
+  // `out` and forgets the key.
+  void InvalidateKey(std::string_view key, const TrackingScope* writer, Outbox& out);
   void Broadcast(std::span<const std::string_view> keys, const TrackingScope* writer);
   void EvictOverLimit();
   void UpdateCounts();
@@ -76,7 +78,11 @@ class TrackingTable final : public store::WriteObserver {
   Server& server_;
   const unsigned shard_;
   bool observing_ = false;
-  std::unordered_map<std::string, std::vector<TrackedClient>> keys_;
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, std::vector<TrackedClient>, KeyHash, std::equal_to<>> keys_;
   size_t items_ = 0;
   std::map<std::string, std::vector<TrackedClient>, std::less<>> prefixes_;
   std::atomic<size_t> key_count_{0}, item_count_{0}, prefix_count_{0};
