@@ -179,7 +179,8 @@ void DisableTracking(Connection& conn) {
     auto prefixes = std::make_shared<const std::vector<std::string>>(std::move(t.prefixes));
     const uint64_t id = conn.id();
     for (unsigned s = 0; s < srv.shards().size(); ++s)
-      asio::post(srv.shards().at(s).ctx(), [&tracking, s, id, prefixes] { tracking.table(s).RemovePrefixes(id, *prefixes); });
+      asio::post(srv.shards().at(s).ctx(),
+                 [&tracking, s, id, prefixes] { tracking.table(s).RemovePrefixes(id, *prefixes); });
   }
   tracking.clients.fetch_sub(1, std::memory_order_relaxed);
   t.prefixes.clear();
