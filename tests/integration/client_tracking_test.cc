@@ -438,6 +438,31 @@ TEST_CASE("CLIENT TRACKING, CACHING, GETREDIR and TRACKINGINFO replies and error
   });
 }
 
+TEST_CASE("A BCAST request with many prefixes is checked and served without stalling") {
+  StartedServer d = StartDarter(0, {"--threads", "2"});
+  REQUIRE_MESSAGE(d.status.ok, d.status.message);
+  Conn tracker(d.port()), writer(d.port());
+  tracker.Cmd({"HELLO", "3"});
+  constexpr int kPrefixes = 200000;  // Redis's pairwise check would take minutes
+  std::vector<std::string> argv{"CLIENT", "TRACKING", "on", "BCAST"};
+  for (int i = 0; i < kPrefixes; ++i) argv.insert(argv.end(), {"PREFIX", "p" + std::to_string(i) + ":"});
+  std::vector<std::string> overlapping = argv;
+  overlapping.insert(overlapping.end(), {"PREFIX", "p17:x"});
+  auto start = std::chrono::steady_clock::now();
+  CHECK(Format(tracker.Cmd(overlapping)) ==
+        "-ERR Prefix 'p17:' overlaps with another provided prefix 'p17:x'. Prefixes for a single client must "
+        "not overlap.");
+  CHECK(Format(tracker.Cmd(argv)) == "+OK");
+  CHECK(InfoInt(writer.c, "stats", "tracking_total_prefixes") == kPrefixes);
+  for (int i = 0; i < 1000; ++i) writer.Cmd({"SET", "p" + std::to_string(i * 100) + ":k", "v"});
+  CHECK(WaitPushes(tracker, 1000).size() == 1000);
+  CHECK(std::chrono::steady_clock::now() - start < 10s);
+  CHECK(Format(tracker.Cmd({"CLIENT", "TRACKING", "off"})) == "+OK");
+  CHECK(InfoInt(writer.c, "stats", "tracking_total_prefixes") == 0);
+  HealthReport h = CheckServerHealthy(*d.process, kRssBound);
+  CHECK_MESSAGE(h.ok, h.message);
+}
+
 TEST_CASE("tracking-table-max-keys bounds the table; evicted keys are invalidated") {
   StartedServer d = StartDarter(0, {"--threads", "2"});
   REQUIRE_MESSAGE(d.status.ok, d.status.message);

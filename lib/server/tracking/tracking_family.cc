@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <optional>
 #include <sstream>
 #include <vector>
@@ -94,6 +95,36 @@ TrackingRequest Parse(store::ArgList args) {
   return r;
 }
 
+std::string OverlapError(const std::string& given, const std::string& other, bool existing) {
+  return "ERR Prefix '" + given + "' overlaps with " + (existing ? "an existing" : "another provided") +
+         " prefix '" + other + "'. Prefixes for a single client must not overlap.";
+}
+
+// Redis compares every pair, which a request with a million prefixes would turn into
+// hours; past this many pairs the check sorts instead (the same verdict, though the pair
+// named may be another one than Redis's).
+constexpr size_t kExactOverlapCheck = 1u << 20;
+
+// Two prefixes overlap when one starts with the other; sorted, an overlapping pair
+// implies an overlapping neighbour pair (a prefix sorts right before what extends it,
+// with only its other extensions between).
+std::string CheckOverlapSorted(const ClientTracking& t, const TrackingRequest& r) {
+  std::vector<std::pair<std::string_view, bool>> all;  // (prefix, given in this request)
+  for (const std::string& p : t.prefixes) all.emplace_back(p, false);
+  for (const std::string& p : r.prefixes) all.emplace_back(p, true);
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i + 1 < all.size(); ++i) {
+    auto [a, a_given] = all[i];
+    auto [b, b_given] = all[i + 1];
+    if (!a_given && !b_given) continue;  // the client's own prefixes never overlap
+    if (!Overlap(a, b)) continue;
+    if (!a_given) return OverlapError(std::string(b), std::string(a), true);
+    if (!b_given) return OverlapError(std::string(a), std::string(b), true);
+    return OverlapError(std::string(a), std::string(b), false);
+  }
+  return "";
+}
+
 // Redis's checks before enabling, in its order; "" when the request may proceed.
 std::string CheckOn(const ClientTracking& t, const TrackingRequest& r) {
   if (!r.bcast && !r.prefixes.empty()) return "ERR PREFIX option requires BCAST mode to be enabled";
@@ -105,6 +136,8 @@ std::string CheckOn(const ClientTracking& t, const TrackingRequest& r) {
   if ((r.optin && t.optout) || (r.optout && t.optin))
     return "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then "
            "re-enabling it with a different mode.";
+  if (r.bcast && r.prefixes.size() * (r.prefixes.size() + t.prefixes.size()) > kExactOverlapCheck)
+    return CheckOverlapSorted(t, r);
   if (r.bcast) {
     for (size_t i = 0; i < r.prefixes.size(); ++i) {
       for (const std::string& existing : t.prefixes)
@@ -135,12 +168,14 @@ awaitable<void> EnableTracking(Server& srv, Connection& conn, resp::ReplyBuilder
   if (r.bcast) {
     std::vector<std::string> wanted = r.prefixes;
     if (wanted.empty()) wanted.emplace_back();  // BCAST alone: every key
-    for (std::string& p : wanted) {
-      if (std::find(t.prefixes.begin(), t.prefixes.end(), p) != t.prefixes.end()) continue;
-      t.prefixes.push_back(p);
-      added.push_back(std::move(p));
-    }
-    std::sort(t.prefixes.begin(), t.prefixes.end());
+    std::sort(wanted.begin(), wanted.end());
+    wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+    // t.prefixes is sorted: the new ones are those it lacks.
+    std::set_difference(wanted.begin(), wanted.end(), t.prefixes.begin(), t.prefixes.end(), std::back_inserter(added));
+    std::vector<std::string> merged;
+    merged.reserve(t.prefixes.size() + added.size());
+    std::merge(t.prefixes.begin(), t.prefixes.end(), added.begin(), added.end(), std::back_inserter(merged));
+    t.prefixes.swap(merged);
   }
   t.bcast = r.bcast;
   t.optin = r.optin;

@@ -140,14 +140,23 @@ void TrackingTable::Broadcast(std::span<const std::string_view> keys, const Trac
   // Per client, the keys of this write under its prefixes (a client's prefixes never
   // overlap, so a key matches at most one of them).
   std::map<uint64_t, std::pair<unsigned, std::vector<std::string_view>>> per_client;
+  auto match = [&](std::string_view key, const std::vector<TrackedClient>& clients) {
+    for (const TrackedClient& c : clients) {
+      if (writer && writer->noloop && writer->client == c.id) continue;
+      auto& entry = per_client[c.id];
+      entry.first = c.thread;
+      entry.second.push_back(key);
+    }
+  };
   for (std::string_view key : keys) {
-    for (const auto& [prefix, clients] : prefixes_) {
-      if (!key.starts_with(prefix)) continue;
-      for (const TrackedClient& c : clients) {
-        if (writer && writer->noloop && writer->client == c.id) continue;
-        auto& entry = per_client[c.id];
-        entry.first = c.thread;
-        entry.second.push_back(key);
+    if (prefixes_.size() <= key.size() + 1) {
+      for (const auto& [prefix, clients] : prefixes_)
+        if (key.starts_with(prefix)) match(key, clients);
+    } else {
+      // Many prefixes: look up each prefix of the key instead of walking them all.
+      for (size_t len = 0; len <= key.size(); ++len) {
+        auto it = prefixes_.find(key.substr(0, len));
+        if (it != prefixes_.end()) match(key, it->second);
       }
     }
   }
