@@ -207,6 +207,39 @@ TEST_CASE("An invalidation of the client's own write follows that write's reply"
   });
 }
 
+TEST_CASE("Reads inside MULTI/EXEC are remembered; CLIENT CACHING YES carries into the block") {
+  Differential([](int port) {
+    std::vector<std::string> log;
+    Conn tracker(port), optin(port), writer(port);
+    tracker.Cmd({"HELLO", "3"});
+    optin.Cmd({"HELLO", "3"});
+    log.push_back(Format(tracker.Cmd({"CLIENT", "TRACKING", "on"})));
+    for (auto& k : Keys("x")) writer.Cmd({"SET", k, "v"});
+    tracker.Cmd({"MULTI"});
+    for (int i = 0; i < 5; ++i) tracker.Cmd({"GET", "x" + std::to_string(i)});  // read
+    for (int i = 5; i < 10; ++i) tracker.Cmd({"SET", "x" + std::to_string(i), "t"});  // written only
+    log.push_back(Format(tracker.Cmd({"EXEC"})));
+    Add(log, DrainPushes(tracker));
+    log.push_back(Format(optin.Cmd({"CLIENT", "TRACKING", "on", "OPTIN"})));
+    log.push_back(Format(optin.Cmd({"CLIENT", "CACHING", "yes"})));
+    optin.Cmd({"MULTI"});
+    optin.Cmd({"GET", "x7"});
+    optin.Cmd({"MGET", "x8", "x9"});
+    log.push_back(Format(optin.Cmd({"EXEC"})));
+    optin.Cmd({"MULTI"});
+    optin.Cmd({"GET", "x6"});  // no CACHING YES for this block
+    optin.Cmd({"EXEC"});
+    for (auto& k : Keys("x")) writer.Cmd({"SET", k, "w"});
+    auto a = WaitPushes(tracker, 5);
+    auto b = WaitPushes(optin, 3);
+    Add(log, a);
+    Add(log, b);
+    for (int i = 0; i < 5; ++i) CHECK(Has(a, ">invalidate x" + std::to_string(i)));
+    for (int i = 7; i < 10; ++i) CHECK(Has(b, ">invalidate x" + std::to_string(i)));
+    return log;
+  });
+}
+
 TEST_CASE("A replica's tracking clients are invalidated by the primary's stream") {
   StartedServer primary = StartRedis();
   REQUIRE_MESSAGE(primary.status.ok, primary.status.message);

@@ -337,6 +337,24 @@ const TrackingScope* Connection::TrackingScopeFor(const store::CommandSpec& spec
   return reads ? &t.reads : &t.others;
 }
 
+const TrackingScope* Connection::TrackingScopeForBlock(const std::vector<store::ExecBlockOp::Command>& commands) {
+  if (!tracking || !tracking->on) return nullptr;
+  ClientTracking& t = *tracking;
+  t.block = t.others;
+  t.block_reads.clear();
+  for (const auto& c : commands) {
+    if (!c.spec || TrackingScopeFor(*c.spec) != &t.reads) continue;
+    std::vector<std::string_view> argv(c.argv.begin(), c.argv.end());
+    if (!c.spec->ArityOk(argv.size())) continue;
+    for (size_t i : c.spec->KeyIndices(argv)) t.block_reads.push_back(c.argv[i]);
+  }
+  if (t.block_reads.empty()) return &t.others;
+  std::sort(t.block_reads.begin(), t.block_reads.end());
+  t.block.record_reads = true;
+  t.block.block_reads = &t.block_reads;
+  return &t.block;
+}
+
 bool Connection::Squashable(BatchEntry& e) {
   // CLIENT CACHING applies to the next command alone: such a client runs one at a time.
   if (tracking && (tracking->optin || tracking->optout)) return false;
@@ -368,8 +386,10 @@ awaitable<void> Connection::ExecuteBatch() {
       stats.commands_processed++;
       co_await Dispatch(*this, store::ArgList(batch_[i].args));
       // CLIENT CACHING lasts for the next command (any CLIENT subcommand keeps it, as in
-      // Redis).
-      if (tracking && tracking->caching && last_command != "client") tracking->caching = false;
+      // Redis), or for a MULTI block up to its EXEC (queued commands leave last_command
+      // at "multi").
+      if (tracking && tracking->caching && last_command != "client" && last_command != "multi")
+        tracking->caching = false;
       ReleaseAfterCommand();
       if (close_after_reply || closed_ || OutputLimitReached()) co_return;
       co_await FlushIfLarge();

@@ -19,6 +19,7 @@
 #include "server/core/executor.h"
 #include "server/core/output_limits.h"
 #include "store/command_table.h"
+#include "store/exec_block.h"
 
 namespace darter::server {
 
@@ -40,8 +41,10 @@ struct ClientTracking {
   uint64_t redirect = 0;         // client id, 0: none
   unsigned redirect_thread = 0;  // where that client lives (found at CLIENT TRACKING ON)
   std::vector<std::string> prefixes;  // BCAST prefixes, sorted
-  // The scopes handed to the shards: for a read that counts, and for any other command.
-  TrackingScope reads, others;
+  // The scopes handed to the shards: for a read that counts, for any other command, and
+  // for a MULTI block (with the keys its read commands name).
+  TrackingScope reads, others, block;
+  std::vector<std::string> block_reads;
   // Set by the tracking module: called once when the connection ends while tracking.
   void (*release)(Connection& conn) = nullptr;
 };
@@ -105,6 +108,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<ClientTracking> tracking;
   // The scope the shards see for `spec` run now by this client: null unless it tracks.
   const TrackingScope* TrackingScopeFor(const store::CommandSpec& spec) const;
+  // The same for a MULTI block at EXEC: the keys of its read commands count as read.
+  const TrackingScope* TrackingScopeForBlock(const std::vector<store::ExecBlockOp::Command>& commands);
   // Asynchronous output (a pub/sub message): written after any reply already produced,
   // whether the connection is idle, running a batch or writing. Disconnects the client
   // (and drops the bytes) when its unsent output exceeds client-output-buffer-limit.

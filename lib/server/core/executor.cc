@@ -1,5 +1,7 @@
 #include "server/core/executor.h"
 
+#include <algorithm>
+#include <functional>
 #include <vector>
 
 namespace darter::server {
@@ -36,7 +38,11 @@ void RunHopOnShard(store::MultiShardOp& op, int hop, store::HopContext& ctx, OpO
   if (const TrackingScope* t = t_tracking_scope) [[unlikely]] {
     if (t->record_reads && !ctx.key_indices.empty()) {
       std::vector<std::string_view> keys = KeysAt(ctx.args, ctx.key_indices);
-      t->remember(ctx.shard, *t, keys);
+      if (t->block_reads)
+        std::erase_if(keys, [&](std::string_view k) {
+          return !std::binary_search(t->block_reads->begin(), t->block_reads->end(), k, std::less<>());
+        });
+      if (!keys.empty()) t->remember(ctx.shard, *t, keys);
     }
   }
   if (!ctx.effects.dirty()) return;

@@ -17,7 +17,9 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "resp/reply_builder.h"
 #include "store/command_table.h"
@@ -43,6 +45,9 @@ struct TrackingScope {
   unsigned thread = 0;        // the client's connection thread
   bool record_reads = false;  // remember this command's keys (a read the mode lets count)
   bool noloop = false;        // NOLOOP: the client's own writes do not invalidate its keys
+  // A MULTI block's scope: of the op's keys only these (sorted) count as read, those of
+  // the block's read commands. Null for any other command.
+  const std::vector<std::string>* block_reads = nullptr;
   // Remembers `keys` of `shard` for the client; set by the tracking module, with `tables`
   // (its own state) for it to find the shard's table.
   void (*remember)(store::Shard& shard, const TrackingScope& scope, std::span<const std::string_view> keys) = nullptr;
