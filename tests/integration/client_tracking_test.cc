@@ -240,6 +240,26 @@ TEST_CASE("Reads inside MULTI/EXEC are remembered; CLIENT CACHING YES carries in
   });
 }
 
+TEST_CASE("Reads by a script are remembered for its caller") {
+  Differential([](int port) {
+    std::vector<std::string> log;
+    Conn tracker(port), writer(port);
+    tracker.Cmd({"HELLO", "3"});
+    log.push_back(Format(tracker.Cmd({"CLIENT", "TRACKING", "on"})));
+    for (auto& k : Keys("y")) {
+      writer.Cmd({"SET", k, "v"});
+      log.push_back(Format(tracker.Cmd({"EVAL", "return redis.call('get', KEYS[1])", "1", k})));
+    }
+    log.push_back(Format(tracker.Cmd({"EVAL", "return redis.call('mget', KEYS[1], KEYS[2])", "2", "{z}1", "{z}2"})));
+    for (auto& k : Keys("y")) writer.Cmd({"SET", k, "w"});
+    writer.Cmd({"MSET", "{z}1", "a", "{z}2", "b"});
+    auto pushes = WaitPushes(tracker, 12);
+    CHECK(pushes.size() == 12);
+    Add(log, pushes);
+    return log;
+  });
+}
+
 TEST_CASE("A replica's tracking clients are invalidated by the primary's stream") {
   StartedServer primary = StartRedis();
   REQUIRE_MESSAGE(primary.status.ok, primary.status.message);
