@@ -75,9 +75,12 @@ void TrackingTable::Remember(const TrackingScope& scope, std::span<const std::st
   for (std::string_view key : keys) {
     auto it = keys_.find(key);
     if (it == keys_.end()) it = keys_.emplace(std::string(key), std::vector<TrackedClient>()).first;
+    // Sorted by id: a hot key read again by one of many clients costs a binary search.
     auto& clients = it->second;
-    if (std::none_of(clients.begin(), clients.end(), [&](const TrackedClient& c) { return c.id == scope.client; })) {
-      clients.push_back({scope.client, scope.thread});
+    auto at = std::lower_bound(clients.begin(), clients.end(), scope.client,
+                               [](const TrackedClient& c, uint64_t id) { return c.id < id; });
+    if (at == clients.end() || at->id != scope.client) {
+      clients.insert(at, {scope.client, scope.thread});
       ++items_;
     }
   }

@@ -82,6 +82,7 @@ class TrackingTable final : public store::WriteObserver {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
+  // Key -> the clients that read it, sorted by id.
   std::unordered_map<std::string, std::vector<TrackedClient>, KeyHash, std::equal_to<>> keys_;
   size_t items_ = 0;
   std::map<std::string, std::vector<TrackedClient>, std::less<>> prefixes_;
