@@ -1,7 +1,7 @@
 // RESET (Redis 6.2): returns the connection to the state of a fresh one — no
 // subscriptions, RESP2, database 0, no name, and authenticated only when the default
 // user needs no password — and replies +RESET. State that other features keep per
-// connection (MULTI queue, WATCHed keys; CLIENT REPLY/TRACKING when they exist) is
+// connection (MULTI queue, WATCHed keys, CLIENT TRACKING; CLIENT REPLY when it exists) is
 // reset here too.
 #include "server/admin/reset_command.h"
 
@@ -9,6 +9,7 @@
 #include "server/multi/multi_family.h"
 #include "server/pubsub/pubsub_family.h"
 #include "server/core/server.h"
+#include "server/tracking/tracking_family.h"
 
 namespace darter::server {
 
@@ -18,6 +19,7 @@ void ResetCommand(store::ConnectionContext& c) {
   Connection& conn = c.conn;
   DropSubscriptions(conn);
   ReleaseTransaction(conn);  // discards a MULTI queue and drops WATCHes
+  DisableTracking(conn);
   conn.db = 0;
   conn.name.clear();
   conn.set_protocol(2);

@@ -22,6 +22,7 @@
 #include "server/repl/repl_master.h"
 #include "server/core/server.h"
 #include "server/core/shard_set.h"
+#include "server/tracking/tracking_family.h"
 #include "store/errors.h"
 #include "store/shard.h"
 #include "store/store_config.h"
@@ -411,7 +412,9 @@ void ClientNoEvict(ConnectionContext& c) {
 }
 
 void ClientHelp(ConnectionContext& c) {
-  ReplyHelp(c, {"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GETNAME",
+  ReplyHelp(c, {"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "CACHING (YES|NO)",
+                "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.", "GETREDIR",
+                "    Return the client ID we are redirecting to when tracking is enabled.", "GETNAME",
                 "    Return the name of the current connection.", "ID", "    Return the ID of the current connection.",
                 "INFO", "    Return information about the current client connection.",
                 "KILL <ip:port>", "    Kill connection made from <ip:port>.",
@@ -420,7 +423,10 @@ void ClientHelp(ConnectionContext& c) {
                 "LIST [options ...]", "    Return information about client connections. Options:",
                 "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Return clients of specified type.",
                 "    * ID <client-id> [<client-id> ...]", "      Return clients of specified IDs only.",
-                "SETNAME <name>", "    Assign the name <name> to the current connection.", "HELP",
+                "SETNAME <name>", "    Assign the name <name> to the current connection.",
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+                "         [OPTIN] [OPTOUT] [NOLOOP]", "    Control server assisted client side caching.",
+                "TRACKINGINFO", "    Report tracking status for the current connection.", "HELP",
                 "    Print this help."});
 }
 
@@ -433,7 +439,10 @@ struct ClientSubcommand {
 constexpr ClientSubcommand kClientSubcommands[] = {
     {"id", 2, ClientId},         {"getname", 2, ClientGetName}, {"setname", 3, ClientSetName},
     {"info", 2, ClientInfo},     {"list", -2, ClientList},      {"kill", -3, ClientKill},
-    {"no-evict", 3, ClientNoEvict}, {"help", 2, ClientHelp},    {"unblock", -3, ClientUnblock}};
+    {"no-evict", 3, ClientNoEvict}, {"help", 2, ClientHelp},    {"unblock", -3, ClientUnblock},
+    // Client-side caching (tracking_family.h).
+    {"tracking", -3, ClientTrackingCommand}, {"caching", 3, ClientCachingCommand},
+    {"getredir", 2, ClientGetRedirCommand},  {"trackinginfo", 2, ClientTrackingInfoCommand}};
 
 void ClientCommand(ConnectionContext& c) {
   std::string sub = ToLower(c.args[1]);
@@ -895,7 +904,8 @@ void InfoClients(std::ostringstream& o, const InfoInputs& in) {
   o << "connected_clients:" << in.srv.connected_clients().load() << "\r\n"
     << "cluster_connections:0\r\nmaxclients:" << in.opts.maxclients << "\r\n"
     << "client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n"
-    << "blocked_clients:" << BlockedClientCount() << "\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n";
+    << "blocked_clients:" << BlockedClientCount() << "\r\ntracking_clients:" << TrackingClientCount(in.srv)
+    << "\r\nclients_in_timeout_table:0\r\n";
 }
 
 void InfoMemory(std::ostringstream& o, const InfoInputs& in) {
@@ -929,7 +939,7 @@ void InfoStats(std::ostringstream& o, const InfoInputs& in) {
     << "expired_time_cap_reached_count:0\r\n"
     << "evicted_keys:" << in.total.evicted_keys << "\r\n"
     << "keyspace_hits:" << in.total.keyspace_hits << "\r\nkeyspace_misses:" << in.total.keyspace_misses << "\r\n"
-    << PubSubInfoStats(srv) << "latest_fork_usec:0\r\ntotal_forks:0\r\n";
+    << PubSubInfoStats(srv) << "latest_fork_usec:0\r\ntotal_forks:0\r\n" << TrackingInfoStats(srv);
 }
 
 // The replica's side of the Replication section: its link to its master.

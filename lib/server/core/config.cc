@@ -197,6 +197,15 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
   params_["client-output-buffer-limit"] =
       Param{[](const ServerOptions&) { return FormatOutputBufferLimits(); },
             [](ServerOptions&, std::string_view v) { return SetOutputBufferLimits(v); }};
+  params_["tracking-table-max-keys"] =
+      Param{[](const ServerOptions&) { return std::to_string(TrackingTableMaxKeys().load()); },
+            [](ServerOptions&, std::string_view v) -> std::optional<std::string> {
+              auto n = store::ParseInt64(v);
+              if (!n) return "argument couldn't be parsed into an integer";
+              if (*n < 0) return "argument must be between 0 and 9223372036854775807 inclusive";
+              TrackingTableMaxKeys().store(static_cast<uint64_t>(*n));
+              return std::nullopt;
+            }};
   for (const char* name : {"lua-time-limit", "busy-reply-threshold"}) {  // script_family.h
     params_[name] = Param{[](const ServerOptions&) { return std::to_string(LuaTimeLimitMs().load()); },
                           [](ServerOptions&, std::string_view v) -> std::optional<std::string> {
@@ -335,6 +344,11 @@ bool ParseSavePoints(std::string_view text, std::vector<std::pair<int64_t, int64
   }
   for (size_t i = 0; i < vals.size(); i += 2) out->emplace_back(vals[i], vals[i + 1]);
   return true;
+}
+
+std::atomic<uint64_t>& TrackingTableMaxKeys() {
+  static std::atomic<uint64_t> keys{1000000};
+  return keys;
 }
 
 std::atomic<int64_t>& LuaTimeLimitMs() {

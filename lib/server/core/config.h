@@ -113,4 +113,8 @@ std::atomic<int64_t>& LuaTimeLimitMs();
 // still run atomically (at the price of concurrency).
 std::atomic<bool>& LuaAllowUndeclaredKeys();
 
+// tracking-table-max-keys (Redis 7.0's default 1000000; 0: no bound): the most keys the
+// client-side caching tables remember, all shards together (server/tracking/).
+std::atomic<uint64_t>& TrackingTableMaxKeys();
+
 }  // namespace darter::server

@@ -100,13 +100,22 @@ std::string Connection::Describe(int64_t now_ms) const {
   s += " name=" + name;
   s += " age=" + std::to_string((now_ms - created_ms) / 1000);
   s += " idle=" + std::to_string((now_ms - last_interaction_ms) / 1000);
-  s += ClientListFlags(*this);
+  std::string flags = ClientListFlags(*this);
+  if (tracking && tracking->on) {  // Redis's t (tracking), R (broken redirect), B (BCAST)
+    if (flags == " flags=N") flags.pop_back();
+    flags += 't';
+    if (tracking->broken_redirect) flags += 'R';
+    if (tracking->bcast) flags += 'B';
+  }
+  s += flags;
   s += " db=" + std::to_string(db);
   s += ClientListFamilyFields(*this) + " multi=-1";
   s += " qbuf=" + std::to_string(in_end_ - in_pos_) + " qbuf-free=" + std::to_string(in_.size() - in_end_);
   s += " argv-mem=0 multi-mem=0 rbs=" + std::to_string(in_.size()) + " rbp=0";
   s += " obl=0 oll=0 omem=" + std::to_string(pending_output()) + " tot-mem=" + std::to_string(in_.size() + out_.capacity());
-  s += " events=r cmd=" + last_command + " user=default redir=-1 resp=" + std::to_string(reply_.protocol());
+  const int64_t redir = tracking && tracking->on ? static_cast<int64_t>(tracking->redirect) : -1;
+  s += " events=r cmd=" + last_command + " user=default redir=" + std::to_string(redir) +
+       " resp=" + std::to_string(reply_.protocol());
   return s;
 }
 
@@ -225,10 +234,12 @@ awaitable<void> Connection::Run() {
     }
     co_await Flush();
     in_batch_ = false;
+    ReleaseAfterCommand();
     if (stop) break;
   }
   Close();
   ReleaseClientState(*this);
+  if (tracking && tracking->release) tracking->release(*this);
   server_.connections(thread_).erase(id_);
   server_.connected_clients().fetch_sub(1, std::memory_order_relaxed);
 }
@@ -314,7 +325,39 @@ void Connection::WatchOutputLimits() {
   });
 }
 
+const TrackingScope* Connection::TrackingScopeFor(const store::CommandSpec& spec) const {
+  const ClientTracking& t = *tracking;
+  if (!t.on) return nullptr;
+  // Redis's trackingRememberKeys: reads count unless BCAST, OPTIN without CACHING YES,
+  // or OPTOUT after CACHING NO.
+  bool reads = (spec.flags & store::kCmdReadOnly) && !(spec.flags & store::kCmdPubSub) && !t.bcast &&
+               !(t.optin && !t.caching) && !(t.optout && t.caching);
+  // Any other command: the scope names the writer (NOLOOP, and the order of an
+  // invalidation of the client's own write after its reply).
+  return reads ? &t.reads : &t.others;
+}
+
+const TrackingScope* Connection::TrackingScopeForBlock(const std::vector<store::ExecBlockOp::Command>& commands) {
+  if (!tracking || !tracking->on) return nullptr;
+  ClientTracking& t = *tracking;
+  t.block = t.others;
+  t.block_reads.clear();
+  for (const auto& c : commands) {
+    if (!c.spec || TrackingScopeFor(*c.spec) != &t.reads) continue;
+    std::vector<std::string_view> argv(c.argv.begin(), c.argv.end());
+    if (!c.spec->ArityOk(argv.size())) continue;
+    for (size_t i : c.spec->KeyIndices(argv)) t.block_reads.push_back(c.argv[i]);
+  }
+  if (t.block_reads.empty()) return &t.others;
+  std::sort(t.block_reads.begin(), t.block_reads.end());
+  t.block.record_reads = true;
+  t.block.block_reads = &t.block_reads;
+  return &t.block;
+}
+
 bool Connection::Squashable(BatchEntry& e) {
+  // CLIENT CACHING applies to the next command alone: such a client runs one at a time.
+  if (tracking && (tracking->optin || tracking->optout)) return false;
   e.spec = store::CommandTable::Global().Find(e.args[0]);
   return CanSquash(*this, e.spec, e.args);
 }
@@ -332,6 +375,7 @@ awaitable<void> Connection::ExecuteBatch() {
       stats.commands_processed += j - i;
       last_command = batch_[j - 1].spec->name;
       co_await RunSquashed(i, j);
+      ReleaseAfterCommand();
       if (closed_ || OutputLimitReached()) co_return;
       co_await FlushIfLarge();
       i = j;
@@ -341,6 +385,12 @@ awaitable<void> Connection::ExecuteBatch() {
     for (; i < j; ++i) {
       stats.commands_processed++;
       co_await Dispatch(*this, store::ArgList(batch_[i].args));
+      // CLIENT CACHING lasts for the next command (any CLIENT subcommand keeps it, as in
+      // Redis), or for a MULTI block up to its EXEC (queued commands leave last_command
+      // at "multi").
+      if (tracking && tracking->caching && last_command != "client" && last_command != "multi")
+        tracking->caching = false;
+      ReleaseAfterCommand();
       if (close_after_reply || closed_ || OutputLimitReached()) co_return;
       co_await FlushIfLarge();
     }
@@ -395,6 +445,7 @@ awaitable<void> Connection::RunSquashed(size_t begin, size_t end) {
   }
   const unsigned db_now = db;
   const int protocol = reply_.protocol();
+  const ClientTracking* track = tracking && tracking->on ? tracking.get() : nullptr;
   co_await AwaitAllAsync(ctxs, [&](size_t t, std::function<void()> done) {
     ShardThread& st = shards.at(targets[t]);
     std::vector<std::string_view> keys;
@@ -410,6 +461,7 @@ awaitable<void> Connection::RunSquashed(size_t begin, size_t end) {
         resp::ReplyBuilder rb(&replies[k]);
         rb.SetProtocol(protocol);
         std::string_view key = e.args[e.spec->first_key];
+        TrackingScopeGuard scope(track ? TrackingScopeFor(*e.spec) : nullptr);
         RunOnShard(here.shard(), *e.spec, db_now, store::ArgList(e.args), {&key, 1}, rb, now);
       }
       done();
@@ -435,17 +487,19 @@ awaitable<void> Connection::ExecuteOnShards(const store::CommandSpec* spec, stor
       keys = many;
     }
     unsigned target = keys.empty() ? thread_ : store::ShardOf(keys[0], shards.size());
+    const TrackingScope* scope = tracking ? TrackingScopeFor(*spec) : nullptr;
     if (target == thread_ && !thread_ref_.AnyLocked(db, keys)) {
+      TrackingScopeGuard guard(scope);
       RunOnShard(thread_ref_.shard(), *spec, db, args, keys, reply_, store::UnixTimeMs());
       co_return;
     }
     std::vector<std::string_view> remote_keys(keys.begin(), keys.end());
-    std::string remote = co_await RunOnKeyShard(shards, target, *spec, args, remote_keys, db, reply_.protocol());
+    std::string remote = co_await RunOnKeyShard(shards, target, *spec, args, remote_keys, db, reply_.protocol(), scope);
     out_ += remote;
     co_return;
   }
   if (spec->multi_shard) {
-    co_await RunMultiShardOp(shards, *spec, args, db, reply_);
+    co_await RunMultiShardOp(shards, *spec, args, db, reply_, tracking ? TrackingScopeFor(*spec) : nullptr);
     co_return;
   }
   reply_.Error("ERR command not implemented");

@@ -16,8 +16,10 @@
 #include "resp/reply_builder.h"
 #include "resp/request_parser.h"
 #include "server/core/asio.h"
+#include "server/core/executor.h"
 #include "server/core/output_limits.h"
 #include "store/command_table.h"
+#include "store/exec_block.h"
 
 namespace darter::server {
 
@@ -25,6 +27,27 @@ class Server;
 class ShardThread;
 struct ClientTransaction;
 struct Subscriber;
+
+class Connection;
+
+// Client-side caching state of one client (CLIENT TRACKING, server/tracking/,
+// docs/client-tracking.md). Own thread only; the shards see it through the TrackingScope
+// of the command running (executor.h).
+struct ClientTracking {
+  bool on = false;
+  bool bcast = false, optin = false, optout = false, noloop = false;
+  bool caching = false;          // CLIENT CACHING YES/NO given, for the next command
+  bool broken_redirect = false;  // the redirect client was gone at a delivery
+  uint64_t redirect = 0;         // client id, 0: none
+  unsigned redirect_thread = 0;  // where that client lives (found at CLIENT TRACKING ON)
+  std::vector<std::string> prefixes;  // BCAST prefixes, sorted
+  // The scopes handed to the shards: for a read that counts, for any other command, and
+  // for a MULTI block (with the keys its read commands name).
+  TrackingScope reads, others, block;
+  std::vector<std::string> block_reads;
+  // Set by the tracking module: called once when the connection ends while tracking.
+  void (*release)(Connection& conn) = nullptr;
+};
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -81,11 +104,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Pub/sub (pubsub_family.cc): this connection's subscriptions; null until its first
   // (P|S)SUBSCRIBE.
   std::shared_ptr<Subscriber> subscriber;
+  // Client-side caching (ClientTracking above); null until CLIENT TRACKING is first used.
+  std::unique_ptr<ClientTracking> tracking;
+  // The scope the shards see for `spec` run now by this client: null unless it tracks.
+  const TrackingScope* TrackingScopeFor(const store::CommandSpec& spec) const;
+  // The same for a MULTI block at EXEC: the keys of its read commands count as read.
+  const TrackingScope* TrackingScopeForBlock(const std::vector<store::ExecBlockOp::Command>& commands);
   // Asynchronous output (a pub/sub message): written after any reply already produced,
   // whether the connection is idle, running a batch or writing. Disconnects the client
   // (and drops the bytes) when its unsent output exceeds client-output-buffer-limit.
   // Own thread only; defined in connection_push.cc.
   void Push(std::string_view bytes);
+  // A push that must follow the reply of the command running now (an invalidation of a
+  // key the client itself wrote, which Redis 7.0 sends after the reply): held while a
+  // batch runs, pushed after the current command's reply.
+  void PushAfterCommand(std::string_view bytes);
   // Output produced but not yet written (replies and pushes), less what the write in
   // flight has already handed to the socket.
   size_t pending_output() const {
@@ -115,6 +148,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   // Push's writer (connection_push.cc): drains push_ while no batch is writing.
   void StartPushWriter();
+  void ReleaseAfterCommand();
   awaitable<void> PushWriter();
   awaitable<void> WaitForPushWriter();
 
@@ -180,6 +214,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool flush_writing_ = false;
   bool push_writing_ = false;
   std::string push_;
+  std::string after_command_;  // PushAfterCommand's bytes, until the command's reply
   std::string wbuf_;
   size_t wbuf_sent_ = 0;  // bytes of wbuf_ written by PushWriter
   std::unique_ptr<asio::steady_timer> push_done_;  // cancelled when PushWriter finishes

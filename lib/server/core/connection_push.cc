@@ -26,6 +26,18 @@ void Connection::Push(std::string_view bytes) {
   if (!in_batch_ && !push_writing_) StartPushWriter();
 }
 
+void Connection::PushAfterCommand(std::string_view bytes) {
+  if (in_batch_) after_command_.append(bytes);
+  else Push(bytes);
+}
+
+void Connection::ReleaseAfterCommand() {
+  if (after_command_.empty()) return;
+  std::string bytes;
+  bytes.swap(after_command_);
+  Push(bytes);
+}
+
 void Connection::StartPushWriter() {
   if (push_writing_ || closed_) return;
   push_writing_ = true;

@@ -1,5 +1,7 @@
 #include "server/core/executor.h"
 
+#include <algorithm>
+#include <functional>
 #include <vector>
 
 #include "server/core/eviction.h"
@@ -17,6 +19,8 @@ std::vector<std::string_view> KeysAt(store::ArgList args, std::span<const size_t
 
 }  // namespace
 
+thread_local const TrackingScope* t_tracking_scope = nullptr;
+
 bool RunOnShard(store::Shard& shard, const store::CommandSpec& spec, unsigned db, store::ArgList args,
                 std::span<const std::string_view> keys, resp::ReplyBuilder& reply, int64_t now, TxTag tx) {
   // No snapshot hook here: the Shard's mutating lookups serialize a slot for running
@@ -27,6 +31,9 @@ bool RunOnShard(store::Shard& shard, const store::CommandSpec& spec, unsigned db
     EvictBeforeWrite(shard);
   store::CommandContext ctx{shard, db, args, reply, now};
   spec.shard_handler(ctx);
+  if (const TrackingScope* t = t_tracking_scope) [[unlikely]] {
+    if (t->record_reads && (spec.flags & store::kCmdReadOnly) && !keys.empty()) t->remember(shard, *t, keys);
+  }
   if (!ctx.effects.dirty()) return false;
   shard.NotifyWrite({db, args, ctx.effects, keys, tx.txid, tx.shards});
   return true;
@@ -34,6 +41,16 @@ bool RunOnShard(store::Shard& shard, const store::CommandSpec& spec, unsigned db
 
 void RunHopOnShard(store::MultiShardOp& op, int hop, store::HopContext& ctx, OpOnShard& state) {
   op.RunHop(hop, ctx);
+  if (const TrackingScope* t = t_tracking_scope) [[unlikely]] {
+    if (t->record_reads && !ctx.key_indices.empty()) {
+      std::vector<std::string_view> keys = KeysAt(ctx.args, ctx.key_indices);
+      if (t->block_reads)
+        std::erase_if(keys, [&](std::string_view k) {
+          return !std::binary_search(t->block_reads->begin(), t->block_reads->end(), k, std::less<>());
+        });
+      if (!keys.empty()) t->remember(ctx.shard, *t, keys);
+    }
+  }
   if (!ctx.effects.dirty()) return;
   state.wrote = true;
   if (!ctx.effects.rewritten()) {

@@ -7,7 +7,9 @@
 //     (store/snapshot.h), not from here;
 //  2. when it changed something, the report to the shard's write observers
 //     (store/write_observer.h: journal, WATCH, wake-ups), grouped as `tx` says.
-// A later per-command hook (statistics, keyspace events) belongs here too.
+// A tracking client's read also leaves its keys in the shard's client-side caching table
+// (TrackingScope below). A later per-command hook (statistics, keyspace events) belongs
+// here too.
 //
 // Thread-safety: on the shard's own thread, with none of the command's keys locked by
 // another transaction (the caller checks or holds the locks).
@@ -15,7 +17,9 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "resp/reply_builder.h"
 #include "store/command_table.h"
@@ -29,6 +33,36 @@ namespace darter::server {
 struct TxTag {
   uint64_t txid = 0;
   unsigned shards = 1;
+};
+
+// Client-side caching (server/tracking/, docs/client-tracking.md): the tracking client a
+// command runs for, set on the thread that runs it (TrackingScopeGuard) by the paths a
+// tracking client's commands take. RunOnShard and RunHopOnShard remember a read's keys
+// for it; the tracking table's write observer reads `noloop`. Null for every client that
+// does not track, so the executor pays one branch.
+struct TrackingScope {
+  uint64_t client = 0;
+  unsigned thread = 0;        // the client's connection thread
+  bool record_reads = false;  // remember this command's keys (a read the mode lets count)
+  bool noloop = false;        // NOLOOP: the client's own writes do not invalidate its keys
+  // A MULTI block's scope: of the op's keys only these (sorted) count as read, those of
+  // the block's read commands. Null for any other command.
+  const std::vector<std::string>* block_reads = nullptr;
+  // Remembers `keys` of `shard` for the client; set by the tracking module, with `tables`
+  // (its own state) for it to find the shard's table.
+  void (*remember)(store::Shard& shard, const TrackingScope& scope, std::span<const std::string_view> keys) = nullptr;
+  void* tables = nullptr;
+};
+extern thread_local const TrackingScope* t_tracking_scope;
+class TrackingScopeGuard {
+ public:
+  explicit TrackingScopeGuard(const TrackingScope* s) : saved_(t_tracking_scope) { t_tracking_scope = s; }
+  ~TrackingScopeGuard() { t_tracking_scope = saved_; }
+  TrackingScopeGuard(const TrackingScopeGuard&) = delete;
+  TrackingScopeGuard& operator=(const TrackingScopeGuard&) = delete;
+
+ private:
+  const TrackingScope* saved_;
 };
 
 // Runs single-shard command `spec` (its shard_handler) on `shard`. `keys` are the

@@ -124,11 +124,12 @@ awaitable<void> ConcludeEverywhere(ShardSet& shards, const std::vector<unsigned>
 
 awaitable<std::string> RunOnKeyShard(ShardSet& shards, unsigned shard, const store::CommandSpec& spec,
                                      store::ArgList args, const std::vector<std::string_view>& keys, unsigned db,
-                                     int protocol) {
+                                     int protocol, const TrackingScope* tracking) {
   ShardThread& st = shards.at(shard);
   const store::CommandSpec* sp = &spec;
-  return AwaitOn<std::string>(st.ctx(), [&st, sp, args, keys, db, protocol](Completion<std::string> done) {
-    st.RunWhenUnlocked(db, keys, [&st, sp, args, keys, db, protocol, done] {
+  return AwaitOn<std::string>(st.ctx(), [&st, sp, args, keys, db, protocol, tracking](Completion<std::string> done) {
+    st.RunWhenUnlocked(db, keys, [&st, sp, args, keys, db, protocol, tracking, done] {
+      TrackingScopeGuard scope(tracking);
       std::string out;
       resp::ReplyBuilder rb(&out);
       rb.SetProtocol(protocol);
@@ -139,14 +140,15 @@ awaitable<std::string> RunOnKeyShard(ShardSet& shards, unsigned shard, const sto
 }
 
 awaitable<void> RunMultiShardOp(ShardSet& shards, const store::CommandSpec& spec, store::ArgList args, unsigned db,
-                                resp::ReplyBuilder& reply) {
+                                resp::ReplyBuilder& reply, const TrackingScope* tracking) {
   std::unique_ptr<MultiShardOp> owned = spec.multi_shard(args);
   std::vector<size_t> key_indices = spec.KeyIndices(args);
-  co_await RunOp(shards, *owned, args, key_indices, db, reply);
+  co_await RunOp(shards, *owned, args, key_indices, db, reply, tracking);
 }
 
 awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgList args,
-                      const std::vector<size_t>& key_indices, unsigned db, resp::ReplyBuilder& reply) {
+                      const std::vector<size_t>& key_indices, unsigned db, resp::ReplyBuilder& reply,
+                      const TrackingScope* tracking) {
   const unsigned n = shards.size();
   MultiShardOp* op = &op_ref;
   OpLayout layout;
@@ -170,6 +172,7 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
       co_await AwaitAll(ctxs, [&, hop](size_t i) {
         ShardThread& st = shards.at(targets[i]);
         HopContext ctx{st.shard(), db, args, layout.keys_by_shard[targets[i]], now, n};
+        TrackingScopeGuard scope(tracking);
         RunHopOnShard(*op, hop, ctx, on_shard[targets[i]]);
       });
       plan = op->NextHop(hop);
@@ -190,10 +193,12 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
     std::vector<std::string_view> shard_keys = KeysOf(layout.keys_by_shard[s], args);
     const uint64_t txid = shards.NextTxId();
     if (ShardSet::CurrentIndex() == static_cast<int>(s) && !st.AnyLocked(db, shard_keys)) {
+      TrackingScopeGuard scope(tracking);
       RunAllHopsHere(st, *op, plan, layout, args, db, n, txid);
     } else {
       co_await AwaitOn<bool>(st.ctx(), [&](Completion<bool> done) {
         st.RunWhenUnlocked(db, shard_keys, [&, done] {
+          TrackingScopeGuard scope(tracking);
           RunAllHopsHere(st, *op, plan, layout, args, db, n, txid);
           done(true);
         });
@@ -249,6 +254,7 @@ awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op_ref, store::ArgL
       st.RequestHop(e, [&, s, hop, last, e, done] {
         ShardThread& here = shards.at(s);
         HopContext ctx{here.shard(), db, args, layout.keys_by_shard[s], now, n};
+        TrackingScopeGuard scope(tracking);
         RunHopOnShard(*op, hop, ctx, on_shard[s]);
         if (last) ConcludeOnShard(here, *e, tx);
         done();

@@ -26,8 +26,9 @@
 
 namespace darter::server {
 
+// `tracking`: the tracking client the op runs for (executor.h), set around each hop.
 awaitable<void> RunMultiShardOp(ShardSet& shards, const store::CommandSpec& spec, store::ArgList args, unsigned db,
-                                resp::ReplyBuilder& reply);
+                                resp::ReplyBuilder& reply, const TrackingScope* tracking = nullptr);
 
 // The shards a hop `plan` reaches, given each shard's key argument indices.
 std::vector<unsigned> HopShards(const store::HopPlan& plan, const std::vector<std::vector<size_t>>& keys_by_shard,
@@ -66,13 +67,14 @@ void ConcludeOnShard(ShardThread& st, TxShardEntry& entry, TxTag tx);
 // replica applies, a whole-shard barrier): `args` and `key_indices` name the keys to
 // lock. `op` and `args` must outlive the awaitable.
 awaitable<void> RunOp(ShardSet& shards, store::MultiShardOp& op, store::ArgList args,
-                      const std::vector<size_t>& key_indices, unsigned db, resp::ReplyBuilder& reply);
+                      const std::vector<size_t>& key_indices, unsigned db, resp::ReplyBuilder& reply,
+                      const TrackingScope* tracking = nullptr);
 
 // For a single-shard command: runs `spec` on the keys' shard (RunOnShard, executor.h),
 // behind any lock on the keys, and returns the encoded reply. A caller already on that
 // shard with the keys free calls RunOnShard itself.
 awaitable<std::string> RunOnKeyShard(ShardSet& shards, unsigned shard, const store::CommandSpec& spec,
                                      store::ArgList args, const std::vector<std::string_view>& keys, unsigned db,
-                                     int protocol);
+                                     int protocol, const TrackingScope* tracking = nullptr);
 
 }  // namespace darter::server

@@ -188,6 +188,8 @@ awaitable<void> RunExec(Connection& conn, Server& srv, resp::ReplyBuilder& rb) {
   bool whole_shards = false;
   for (auto& c : tx.queued)
     if (c.spec && c.spec->conn_handler && NeedsClientThread(c.spec->name)) whole_shards = true;
+  // Client-side caching: the reads of the block are remembered for a tracking client.
+  const TrackingScope* tracking = conn.TrackingScopeForBlock(tx.queued);
   store::ExecBlockOp block(std::move(tx.queued), conn.db, srv.db_count(), conn.protocol());
   LocalCommands local(conn, srv, conn.protocol());
   block.set_local_runner([&local](const store::CommandSpec& spec, store::ArgList args, std::string* reply) {
@@ -202,7 +204,7 @@ awaitable<void> RunExec(Connection& conn, Server& srv, resp::ReplyBuilder& rb) {
   std::string unused;
   resp::ReplyBuilder sink(&unused);
   store::ArgList lock_args = op.lock_args();
-  co_await RunOp(srv.shards(), op, lock_args, op.lock_key_indices(), conn.db, sink);
+  co_await RunOp(srv.shards(), op, lock_args, op.lock_key_indices(), conn.db, sink, tracking);
   if (op.aborted()) {
     rb.NullArray();
     co_return;

@@ -223,6 +223,9 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
     }
   }
   const int64_t now = store::UnixTimeMs();
+  // Client-side caching: the caller's reads through the script are remembered for it.
+  const TrackingScope* tracking =
+      job_.conn && job_.conn->tracking ? job_.conn->TrackingScopeFor(*spec) : nullptr;
   if (spec->shard_handler) {
     unsigned shard;
     if (!key_idx.empty()) {
@@ -238,6 +241,7 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
     for (size_t i : key_idx) keys.push_back(args[i]);
     unsigned db = db_;
     RunOnShards({shard}, [&](ShardThread& st) {
+      TrackingScopeGuard scope(tracking);
       if (RunOnShard(st.shard(), *spec, db, args, keys, rb, now, Tx())) MarkWrote();
     });
     return "";
@@ -258,6 +262,7 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
         if (!Allowed(s)) return "ERR Script attempted to access a shard it did not lock";
       RunOnShards(targets, [&](ShardThread& st) {
         store::HopContext ctx{st.shard(), db, args, keys_by_shard[st.index()], now, n_};
+        TrackingScopeGuard scope(tracking);
         RunHopOnShard(*op, hop, ctx, on_shard[st.index()]);
         if (ctx.effects.dirty()) MarkWrote();
       });
