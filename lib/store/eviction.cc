@@ -26,14 +26,12 @@ bool VolatileOnly(EvictionPolicy p) {
          p == EvictionPolicy::kVolatileRandom || p == EvictionPolicy::kVolatileTtl;
 }
 
-// Higher is a better victim.
-uint64_t Score(EvictionPolicy p, const Slot& s) {
+// Higher is a better victim. `lru_now`: the LRU clock, read once per sampling round.
+uint64_t Score(EvictionPolicy p, const Slot& s, uint32_t lru_now) {
   switch (p) {
     case EvictionPolicy::kAllKeysLru:
-    case EvictionPolicy::kVolatileLru: {
-      uint32_t now = LruClock();
-      return now >= s.access ? now - s.access : 0;
-    }
+    case EvictionPolicy::kVolatileLru:
+      return lru_now >= s.access ? lru_now - s.access : 0;
     case EvictionPolicy::kAllKeysLfu:
     case EvictionPolicy::kVolatileLfu:
       return 255 - LfuCounterNow(s.access);
@@ -93,40 +91,53 @@ uint64_t Evictor::NextRandom() {
 }
 
 void Evictor::Offer(uint64_t score, unsigned db, std::string_view key) {
-  // Position: the first entry with a higher score; the pool stays ascending.
-  unsigned k = 0;
-  while (k < pool_size_ && pool_[k].score < score) ++k;
-  if (k == 0 && pool_size_ == kPoolSize) return;  // worse than every candidate held
-  if (pool_size_ < kPoolSize) {
-    std::move_backward(pool_.begin() + k, pool_.begin() + pool_size_, pool_.begin() + pool_size_ + 1);
-    pool_size_++;
+  // Unordered: with 16 entries a scan is cheaper than keeping them sorted, and no key
+  // string moves (each entry's buffer is reused, as Redis's pool reuses its cached sds).
+  unsigned k = pool_size_;
+  if (pool_size_ == kPoolSize) {
+    k = 0;
+    for (unsigned i = 1; i < kPoolSize; ++i)
+      if (pool_[i].score < pool_[k].score) k = i;
+    if (pool_[k].score >= score) return;  // worse than every candidate held
   } else {
-    // Full: drop the worst (index 0) and insert just before position k.
-    std::move(pool_.begin() + 1, pool_.begin() + k, pool_.begin());
-    --k;
+    pool_size_++;
   }
   pool_[k].score = score;
   pool_[k].db = db;
   pool_[k].key.assign(key);
 }
 
+bool Evictor::TakeBest(Candidate* out) {
+  if (pool_size_ == 0) return false;
+  unsigned best = 0;
+  for (unsigned i = 1; i < pool_size_; ++i)
+    if (pool_[i].score > pool_[best].score) best = i;
+  std::swap(*out, pool_[best]);
+  // Keep the entries packed: the last one fills the hole (its buffer moves, not copied).
+  if (best != pool_size_ - 1) std::swap(pool_[best], pool_[pool_size_ - 1]);
+  pool_size_--;
+  return true;
+}
+
 void Evictor::Populate(const Shard& shard, EvictionPolicy policy, unsigned samples, int64_t now_ms) {
   (void)now_ms;
   bool volatile_only = VolatileOnly(policy);
+  uint32_t lru_now = LruClock();
   for (unsigned db = 0; db < shard.db_count(); ++db) {
     const DbTable& t = shard.db(db);
     size_t eligible = volatile_only ? t.expire_count() : t.size();
     if (eligible == 0) continue;
-    auto offer = [&](const Slot& s) { Offer(Score(policy, s), db, s.key.view()); };
+    auto offer = [&](const Slot& s) { Offer(Score(policy, s, lru_now), db, s.key.view()); };
+    // Whole buckets from a random point (one or two cache-friendly runs rather than a
+    // miss per sample, like Redis's dictGetSomeKeys); keys with a TTL: Redis samples its
+    // expires dict; without one, the walk goes on from where the last one stopped, as far
+    // as it takes (a whole pass at most), so a TTL key is found however sparse they are:
+    // -OOM must not be answered while one exists.
     if (!volatile_only) {
-      // Uniform picks: a random slot of a random bucket, `samples` times.
-      for (unsigned i = 0; i < samples; ++i)
-        if (const Slot* s = t.RandomSlot(NextRandom())) offer(*s);
+      uint64_t cursor = RandomCursor(NextRandom());
+      SampleSlots(t, &cursor, samples, samples * 4 + 64, false, offer);
       continue;
     }
-    // Keys with a TTL: Redis samples its expires dict; without one, the walk goes on from
-    // where the last one stopped, as far as it takes (a whole pass at most), so a TTL key
-    // is found however sparse they are: -OOM must not be answered while one exists.
     if (volatile_cursor_.size() < shard.db_count()) volatile_cursor_.resize(shard.db_count(), 0);
     SampleSlots(t, &volatile_cursor_[db], samples, t.size() + DbTable::kSlotsPerBucket, true, offer);
   }
@@ -142,8 +153,8 @@ bool Evictor::EvictFromPool(Shard& shard, EvictionPolicy policy, int64_t now_ms)
   for (int round = 0; round < 8; ++round) {
     Populate(shard, policy, samples, now_ms);
     if (pool_size_ == 0) return false;
-    while (pool_size_ > 0) {
-      Candidate c = std::move(pool_[--pool_size_]);
+    while (TakeBest(&taken_)) {
+      const Candidate& c = taken_;
       if (c.db >= shard.db_count()) continue;
       const Slot* s = shard.db(c.db).Find(c.key);
       if (!s || (volatile_only && s->expire_ms == 0)) continue;
@@ -151,6 +162,27 @@ bool Evictor::EvictFromPool(Shard& shard, EvictionPolicy policy, int64_t now_ms)
       shard.EvictKey(c.db, s);
       return true;
     }
+  }
+  return EvictAnyByWalk(shard, volatile_only);
+}
+
+bool Evictor::EvictAnyByWalk(Shard& shard, bool volatile_only) {
+  const EvictionGuard* guard = shard.eviction_guard();
+  for (unsigned db = 0; db < shard.db_count(); ++db) {
+    const DbTable& t = shard.db(db);
+    if ((volatile_only ? t.expire_count() : t.size()) == 0) continue;
+    std::string victim;
+    uint64_t cursor = 0;
+    do {
+      cursor = t.Traverse(cursor, 64, [&](const Slot& s) {
+        if (!victim.empty() || (volatile_only && s.expire_ms == 0)) return;
+        if (guard && guard->KeyInUse(db, s.key.view())) return;
+        victim.assign(s.key.view());
+      });
+    } while (victim.empty() && cursor != 0);
+    if (victim.empty()) continue;
+    shard.EvictKey(db, t.Find(victim));
+    return true;
   }
   return false;
 }
@@ -178,7 +210,7 @@ bool Evictor::EvictRandom(Shard& shard, bool volatile_only, int64_t now_ms) {
       return true;
     }
   }
-  return false;
+  return EvictAnyByWalk(shard, volatile_only);
 }
 
 bool Evictor::EvictOne(Shard& shard, EvictionPolicy policy, int64_t now_ms) {

@@ -75,13 +75,19 @@ class Evictor {
   };
   void Populate(const Shard& shard, EvictionPolicy policy, unsigned samples, int64_t now_ms);
   void Offer(uint64_t score, unsigned db, std::string_view key);
+  // Moves the best candidate out into *out (swapping buffers); false when empty.
+  bool TakeBest(Candidate* out);
   bool EvictFromPool(Shard& shard, EvictionPolicy policy, int64_t now_ms);
   bool EvictRandom(Shard& shard, bool volatile_only, int64_t now_ms);
+  // The fallback when sampling keeps finding keys in use: the first qualifying key not
+  // in use, by a walk of the whole table. False means there truly is none, which is
+  // what lets the server answer -OOM.
+  bool EvictAnyByWalk(Shard& shard, bool volatile_only);
   uint64_t NextRandom();
 
-  // Ascending by score: the best candidate is the last.
-  std::array<Candidate, kPoolSize> pool_;
+  std::array<Candidate, kPoolSize> pool_;  // [0, pool_size_) in use, in no order
   unsigned pool_size_ = 0;
+  Candidate taken_;  // the candidate being tried (its buffer is reused)
   unsigned next_db_ = 0;
   std::vector<uint64_t> volatile_cursor_;  // per database: where the TTL-key walk stopped
   uint64_t rng_state_ = 0x9E3779B97F4A7C15ull;

@@ -1,6 +1,7 @@
 #include "store/shard.h"
 
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <random>
 
@@ -97,7 +98,18 @@ void Shard::RemoveAndReport(unsigned db, Slot* slot, bool expired) {
     dbs_[db]->Erase(slot);
     return;
   }
-  std::string key = slot->key.str();
+  // The key's bytes go with the slot: keep a copy for the report (on the stack when short,
+  // as most are: eviction runs before writes at the limit).
+  char short_key[64];
+  std::string long_key;
+  std::string_view key = slot->key.view();
+  if (key.size() <= sizeof short_key) {
+    std::memcpy(short_key, key.data(), key.size());
+    key = {short_key, key.size()};
+  } else {
+    long_key.assign(key);
+    key = long_key;
+  }
   dbs_[db]->Erase(slot);
   std::string_view argv[2] = {"DEL", key};
   Effects effects;

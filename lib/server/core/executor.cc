@@ -26,8 +26,10 @@ bool RunOnShard(store::Shard& shard, const store::CommandSpec& spec, unsigned db
   // No snapshot hook here: the Shard's mutating lookups serialize a slot for running
   // snapshots before it can change (store/snapshot.h).
   // Over maxmemory, room is made on this shard before a command that may grow memory
-  // (eviction.h); keys locked by running transactions are never chosen.
-  if ((spec.flags & store::kCmdDenyOom) && EvictionArmed()) [[unlikely]]
+  // (eviction.h). Never inside a script or transaction (tx.txid != 0), as Redis evicts
+  // only between commands: what it read must not vanish before it ends. Keys locked by
+  // running transactions are never chosen.
+  if ((spec.flags & store::kCmdDenyOom) && tx.txid == 0 && EvictionArmed()) [[unlikely]]
     EvictBeforeWrite(shard);
   store::CommandContext ctx{shard, db, args, reply, now};
   spec.shard_handler(ctx);
