@@ -15,9 +15,9 @@
 //    buffers and output buffer capacities, summed on each connection's thread.
 //  * Lua: the interpreters' bytes summed over threads; the script cache's entries.
 //    Darter has no AOF, no cluster bus and no FUNCTION libraries: those figures are 0.
-//  * The allocator is glibc's: allocator.allocated is used_memory, allocator.active
-//    what malloc holds from the system (mallinfo2 arena + mmapped blocks);
-//    glibc cannot tell which of it is resident, so allocator.resident is the RSS.
+//  * The allocator is glibc's, which has no cheap statistics (mallinfo2 walks every free
+//    chunk holding the arena locks): as Redis built with libc, allocator.allocated is
+//    used_memory and allocator.active and allocator.resident are the RSS.
 #pragma once
 
 #include <cstddef>
