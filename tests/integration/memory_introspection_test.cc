@@ -306,8 +306,10 @@ TEST_CASE("MEMORY PURGE gives freed memory back") {
   CHECK(d.Cmd({"MEMORY", "PURGE"}).type == Reply::Type::kStatus);
   const uint64_t purged = ResidentBytes(darter.process->pid());
   MESSAGE("RSS full=", full, " after FLUSHALL=", flushed, " after PURGE=", purged);
-  CHECK(purged <= flushed);
+  CHECK(purged <= flushed + (1 << 20));
+#if !defined(__SANITIZE_ADDRESS__)  // ASan's allocator, not glibc's, holds the memory there
   CHECK(purged < full / 2);
+#endif
   HealthReport h = CheckServerHealthy(*darter.process, 128ull << 20);
   CHECK_MESSAGE(h.ok, h.message);
 }
