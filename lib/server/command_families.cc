@@ -1,5 +1,6 @@
 #include "server/command_families.h"
 
+#include "server/admin/memory_family.h"
 #include "server/multi/multi_family.h"
 #include "server/pubsub/pubsub_family.h"
 #include "server/repl/repl_master.h"
@@ -12,6 +13,7 @@ namespace darter::server {
 void RegisterAllFamilies(store::CommandTable& table) {
   store::RegisterStoreFamilies(table);
   RegisterServerFamily(table);
+  RegisterMemoryFamily(table);
   RegisterMultiFamily(table);
   RegisterPubSubFamily(table);
   RegisterResetCommand(table);

@@ -23,6 +23,7 @@
 #include "server/pubsub/pubsub_registry.h"
 #include "server/repl/repl_master.h"
 #include "server/repl/replica.h"
+#include "server/admin/memory_family.h"
 #include "server/admin/reset_command.h"
 #include "server/script/script_family.h"
 #include "server/admin/server_family.h"
@@ -183,6 +184,8 @@ std::optional<std::string> Server::Start() {
   bound_port_ = acceptor_->local_endpoint().port();
   RefreshUsedMemory();
   shards_->Start();
+  // Redis's startup.allocated: the server ready, before any data is loaded.
+  RecordStartupMemory(memory::AllocatedBytes());
   // Start from the last snapshot, as Redis does, before any client can connect.
   std::string rdb_path = RdbPath(*this);
   if (::access(rdb_path.c_str(), R_OK) == 0) {

@@ -164,6 +164,21 @@ size_t FieldTable::MallocUsed() const {
   return n;
 }
 
+size_t FieldTable::MallocUsedSampled(size_t samples) const {
+  if (samples == 0 || samples >= size_) return MallocUsed();
+  size_t n = sizeof(*this) + entries_cap_ * sizeof(Entry) + index_cap_ * sizeof(uint32_t);
+  size_t sampled = 0;
+  // Scattered over the dense entry array (insertion order) by a fixed mix, so a
+  // periodic pattern in what was inserted cannot line up with the samples.
+  for (size_t k = 0; k < samples; ++k) {
+    uint64_t x = (k + 1) * 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 31)) * 0xBF58476D1CE4E5B9ull;
+    const Entry& e = entries_[(x ^ (x >> 29)) % size_];
+    sampled += e.field.heap_bytes() + e.value.heap_bytes();
+  }
+  return n + sampled * size_ / samples;
+}
+
 // ---------------------------------------------------------------------------------
 // HashObject
 
@@ -173,6 +188,10 @@ HashObject::HashObject(const HashObject& o) : Object(), pack_(o.pack_) {
 
 size_t HashObject::MallocUsed() const {
   return sizeof(*this) + pack_.heap_bytes() + (table_ ? table_->MallocUsed() : 0);
+}
+
+size_t HashObject::MallocUsedSampled(size_t samples) const {
+  return sizeof(*this) + pack_.heap_bytes() + (table_ ? table_->MallocUsedSampled(samples) : 0);
 }
 
 std::optional<std::string_view> HashObject::Get(std::string_view field) const {

@@ -58,6 +58,8 @@ class FieldTable {
   // the end of the scan).
   uint64_t Scan(uint64_t cursor, const std::function<void(const Entry&)>& fn) const;
   size_t MallocUsed() const;
+  // The entries' heap bytes estimated from `samples` entries spread over the table.
+  size_t MallocUsedSampled(size_t samples) const;
 
  private:
   static constexpr uint32_t kEmpty = 0;
@@ -83,6 +85,7 @@ class HashObject : public Object {
 
   ValueType type() const override { return ValueType::kHash; }
   size_t MallocUsed() const override;
+  size_t MallocUsedSampled(size_t samples) const override;
   std::string_view EncodingName() const override { return table_ ? "hashtable" : "listpack"; }
   std::unique_ptr<Object> Clone() const override { return std::make_unique<HashObject>(*this); }
   void OnLoaded() override;

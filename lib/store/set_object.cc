@@ -94,6 +94,26 @@ size_t SetObject::MallocUsed() const {
   return n;
 }
 
+size_t SetObject::MallocUsedSampled(size_t samples) const {
+  if (enc_ == Encoding::kIntset || samples == 0 || samples >= size_) return MallocUsed();
+  const uint32_t cap = hdr().cap;
+  size_t n = sizeof(*this) + sizeof(HtHeader) + static_cast<size_t>(cap) * (sizeof(CompactString) + 1);
+  CompactString* sl = slots();
+  uint8_t* c = ctrl();
+  // The first member at or after each of `samples` evenly spaced slots.
+  size_t sampled = 0, found = 0;
+  for (size_t k = 0; k < samples; ++k) {
+    for (size_t i = k * cap / samples; i < cap; ++i) {
+      if (c[i] < kEmpty) {
+        sampled += sl[i].heap_bytes();
+        ++found;
+        break;
+      }
+    }
+  }
+  return found ? n + sampled * size_ / found : MallocUsed();
+}
+
 std::string_view SetObject::EncodingName() const { return enc_ == Encoding::kIntset ? "intset" : "hashtable"; }
 
 std::unique_ptr<Object> SetObject::Clone() const {

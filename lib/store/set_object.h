@@ -43,6 +43,7 @@ class SetObject final : public Object {
 
   ValueType type() const override { return ValueType::kSet; }
   size_t MallocUsed() const override;
+  size_t MallocUsedSampled(size_t samples) const override;
   std::string_view EncodingName() const override;
   std::unique_ptr<Object> Clone() const override;
   void OnLoaded() override;

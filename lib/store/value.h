@@ -34,6 +34,14 @@ class Object {
   virtual ValueType type() const = 0;
   // Bytes this object owns on the heap, including itself (MEMORY USAGE, INFO).
   virtual size_t MallocUsed() const = 0;
+  // MallocUsed with the elements' own heap blocks estimated from about `samples` of
+  // them (MEMORY USAGE ... SAMPLES). Only hash tables of members (hash, set) override
+  // it: there each element's block costs a cache miss to size, while every other
+  // encoding sizes a whole node of elements per block and stays exact.
+  virtual size_t MallocUsedSampled(size_t samples) const {
+    (void)samples;
+    return MallocUsed();
+  }
   // OBJECT ENCODING name ("listpack", "hashtable", ...).
   virtual std::string_view EncodingName() const = 0;
   // Deep copy (COPY). Never null.

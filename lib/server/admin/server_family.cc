@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cmath>
-#include <fstream>
 #include <sstream>
 
 #include "server/blocking/blocking.h"
@@ -15,6 +14,7 @@
 #include "server/core/eviction.h"
 #include "server/core/cross_thread.h"
 #include "server/admin/debug_digest.h"
+#include "server/admin/memory_family.h"
 #include "server/core/password.h"
 #include "server/persist/persistence.h"
 #include "server/core/protected_actions.h"
@@ -844,28 +844,12 @@ void RoleCommand(ConnectionContext& c) {
 
 // ---- INFO ----
 
-std::string Human(uint64_t bytes) {
-  char buf[64];
-  double d = static_cast<double>(bytes);
-  if (bytes < 1024) snprintf(buf, sizeof buf, "%" PRIu64 "B", bytes);
-  else if (bytes < 1024 * 1024) snprintf(buf, sizeof buf, "%.2fK", d / 1024);
-  else if (bytes < 1024ull * 1024 * 1024) snprintf(buf, sizeof buf, "%.2fM", d / (1024 * 1024));
-  else snprintf(buf, sizeof buf, "%.2fG", d / (1024.0 * 1024 * 1024));
-  return buf;
-}
-
-uint64_t ProcessRss() {
-  std::ifstream f("/proc/self/statm");
-  uint64_t pages = 0, rss = 0;
-  f >> pages >> rss;
-  return rss * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-}
-
 struct ShardInfo {
   store::ShardStats stats;
   std::vector<std::pair<size_t, size_t>> keys_expires;  // per db
   std::vector<int64_t> avg_ttl_ms;                      // per db
   ThreadStats thread;
+  ThreadMemory memory;  // INFO memory's per-thread figures (memory_family.h)
 };
 
 // What the INFO sections read, gathered once after every shard thread reported.
@@ -909,17 +893,9 @@ void InfoClients(std::ostringstream& o, const InfoInputs& in) {
 }
 
 void InfoMemory(std::ostringstream& o, const InfoInputs& in) {
-  Server& srv = in.srv;
-  srv.RefreshUsedMemory();
-  uint64_t used = srv.used_memory(), rss = ProcessRss(), peak = srv.peak_memory();
-  o << "used_memory:" << used << "\r\nused_memory_human:" << Human(used) << "\r\n"
-    << "used_memory_rss:" << rss << "\r\nused_memory_rss_human:" << Human(rss) << "\r\n"
-    << "used_memory_peak:" << peak << "\r\nused_memory_peak_human:" << Human(peak) << "\r\n"
-    << "maxmemory:" << in.opts.maxmemory << "\r\nmaxmemory_human:" << Human(in.opts.maxmemory) << "\r\n"
-    << "maxmemory_policy:" << in.opts.maxmemory_policy << "\r\n"
-    << "mem_not_counted_for_evict:" << MemoryNotCountedForEviction() << "\r\n"
-    << "mem_fragmentation_ratio:" << (used ? static_cast<double>(rss) / used : 0.0) << "\r\n"
-    << "mem_allocator:libc\r\nlazyfree_pending_objects:0\r\n";
+  std::vector<ThreadMemory> threads;
+  for (const ShardInfo& i : in.shards) threads.push_back(i.memory);
+  o << InfoMemoryLines(ComputeMemoryOverhead(in.srv, threads), in.opts);
 }
 
 void InfoPersistence(std::ostringstream& o, const InfoInputs& in) { o << in.srv.persistence().InfoLines(); }
@@ -1062,6 +1038,7 @@ void InfoCommand(ConnectionContext& c) {
       store::Shard& shard = srv.shards().at(static_cast<unsigned>(t)).shard();
       infos[t].stats = shard.stats();
       infos[t].thread = srv.thread_stats(static_cast<unsigned>(t));
+      infos[t].memory = CollectThreadMemory(srv, static_cast<unsigned>(t));
       for (unsigned d = 0; d < shard.db_count(); ++d) {
         infos[t].keys_expires.emplace_back(shard.db(d).size(), shard.db(d).expire_count());
         infos[t].avg_ttl_ms.push_back(shard.db(d).avg_ttl_ms());

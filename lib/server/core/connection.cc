@@ -112,7 +112,7 @@ std::string Connection::Describe(int64_t now_ms) const {
   s += ClientListFamilyFields(*this) + " multi=-1";
   s += " qbuf=" + std::to_string(in_end_ - in_pos_) + " qbuf-free=" + std::to_string(in_.size() - in_end_);
   s += " argv-mem=0 multi-mem=0 rbs=" + std::to_string(in_.size()) + " rbp=0";
-  s += " obl=0 oll=0 omem=" + std::to_string(pending_output()) + " tot-mem=" + std::to_string(in_.size() + out_.capacity());
+  s += " obl=0 oll=0 omem=" + std::to_string(pending_output()) + " tot-mem=" + std::to_string(buffer_bytes());
   const int64_t redir = tracking && tracking->on ? static_cast<int64_t>(tracking->redirect) : -1;
   s += " events=r cmd=" + last_command + " user=default redir=" + std::to_string(redir) +
        " resp=" + std::to_string(reply_.protocol());

@@ -121,6 +121,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void PushAfterCommand(std::string_view bytes);
   // Output produced but not yet written (replies and pushes), less what the write in
   // flight has already handed to the socket.
+  // The input buffer and the output buffer's capacity: what CLIENT LIST's tot-mem
+  // reports, MEMORY STATS's clients.normal / clients.slaves sum.
+  size_t buffer_bytes() const { return in_.size() + out_.capacity(); }
   size_t pending_output() const {
     return out_.size() - out_sent_ + push_.size() + wbuf_.size() - wbuf_sent_;
   }

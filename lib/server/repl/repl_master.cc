@@ -710,6 +710,12 @@ awaitable<int64_t> ReplicationMaster::Wait(int64_t wanted, int64_t timeout_ms) {
 
 // ---- INFO / ROLE ----
 
+uint64_t ReplicationMaster::BacklogBytes() {
+  MutexLock lk(&mu_);
+  // A heap block of capacity + 1 once past the inline buffer; nothing before.
+  return backlog_.capacity() > 15 ? backlog_.capacity() + 1 : 0;
+}
+
 uint64_t ReplicationMaster::ReplicationBufferBytes() {
   uint64_t n = 0;
   MutexLock lk(&mu_);

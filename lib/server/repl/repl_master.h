@@ -149,6 +149,8 @@ class ReplicationMaster {
   // not shrink them): the stream bytes not yet sent. As in Redis, the PSYNC backlog
   // counts against maxmemory. (The journal rings report their own bytes: eviction.h.)
   uint64_t ReplicationBufferBytes();
+  // The PSYNC backlog's bytes (its buffer's capacity): MEMORY STATS replication.backlog.
+  uint64_t BacklogBytes();
   void CountFullSync() { sync_full_++; }
   void CountPartialSync() { sync_partial_ok_++; }
 

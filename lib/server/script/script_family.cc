@@ -50,6 +50,27 @@ ScriptCache& Cache() {
   return c;
 }
 
+}  // namespace
+
+ScriptCacheStats GetScriptCacheStats() {
+  ScriptCacheStats st;
+  ScriptCache& cache = Cache();
+  std::lock_guard lk(cache.mu);
+  st.scripts = cache.bodies.size();
+  // An empty map's single bucket is static storage, not a heap block.
+  st.bytes = cache.bodies.bucket_count() > 1 ? cache.bodies.bucket_count() * sizeof(void*) : 0;
+  // A node: the pair, a next pointer and the cached hash; strings past their inline
+  // buffer hold a heap block of capacity + 1.
+  for (const auto& [sha, body] : cache.bodies) {
+    st.bytes += sizeof(std::pair<const std::string, std::string>) + 2 * sizeof(void*);
+    if (sha.capacity() > 15) st.bytes += sha.capacity() + 1;
+    if (body.capacity() > 15) st.bytes += body.capacity() + 1;
+  }
+  return st;
+}
+
+namespace {
+
 LuaEngine& Engine() {
   LuaEngine& e = LuaEngine::ForThisThread();
   uint64_t g = Cache().generation.load(std::memory_order_acquire);

@@ -57,6 +57,14 @@ namespace darter::server {
 
 void RegisterScriptFamily(store::CommandTable& table);
 
+// The script cache shared by all threads (Redis's lua_scripts): INFO memory's
+// number_of_cached_scripts and used_memory_scripts_eval.
+struct ScriptCacheStats {
+  size_t scripts = 0;
+  size_t bytes = 0;  // the map's nodes and buckets, the shas and the bodies
+};
+ScriptCacheStats GetScriptCacheStats();
+
 // The BUSY error when a script is busy and `spec` may not run meanwhile, else empty
 // (the dispatcher's admission, dispatcher.h).
 std::string_view ScriptBusyError(const store::CommandSpec& spec, store::ArgList args);

@@ -15,6 +15,8 @@ extern "C" {
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <vector>
 
 #include "store/check.h"
 #include "resp/reply_parser.h"
@@ -1028,21 +1030,46 @@ LuaEngine& LuaEngine::ForThisThread() {
   return *engine;
 }
 
-LuaEngine::LuaEngine() { Setup(); }
+namespace {
+// Every live engine, for TotalMemoryUsed: engines come and go with their threads.
+struct EngineRegistry {
+  std::mutex mu;
+  std::vector<const LuaEngine*> engines;
+};
+EngineRegistry& Engines() {
+  static EngineRegistry r;
+  return r;
+}
+}  // namespace
+
+LuaEngine::LuaEngine() {
+  {
+    std::lock_guard lk(Engines().mu);
+    Engines().engines.push_back(this);
+  }
+  Setup();
+}
+
+size_t LuaEngine::TotalMemoryUsed() {
+  std::lock_guard lk(Engines().mu);
+  size_t n = 0;
+  for (const LuaEngine* e : Engines().engines) n += e->memory_used();
+  return n;
+}
 
 void* LuaEngine::Allocate(void* engine, void* ptr, size_t old_size, size_t new_size) {
   auto* self = static_cast<LuaEngine*>(engine);
+  const size_t used = self->memory_used_.load(std::memory_order_relaxed);
   if (new_size == 0) {
     std::free(ptr);
-    self->memory_used_ -= old_size;
+    self->memory_used_.store(used - old_size, std::memory_order_relaxed);
     return nullptr;
   }
   // Lua passes old_size 0 for a new block; a shrink must never fail (Lua relies on it).
-  if (self->memory_limit_ && new_size > old_size &&
-      self->memory_used_ - old_size + new_size > self->memory_limit_)
+  if (self->memory_limit_ && new_size > old_size && used - old_size + new_size > self->memory_limit_)
     return nullptr;
   void* p = std::realloc(ptr, new_size);
-  if (p) self->memory_used_ = self->memory_used_ - old_size + new_size;
+  if (p) self->memory_used_.store(used - old_size + new_size, std::memory_order_relaxed);
   return p;
 }
 
@@ -1058,6 +1085,9 @@ int Panic(lua_State* L) {
 
 LuaEngine::~LuaEngine() {
   if (L_) lua_close(L_);
+  std::lock_guard lk(Engines().mu);
+  auto& v = Engines().engines;
+  v.erase(std::remove(v.begin(), v.end(), this), v.end());
 }
 
 void LuaEngine::Setup() {

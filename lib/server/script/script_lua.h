@@ -12,6 +12,7 @@
 // Lua thread (lua_newthread) so their stacks do not mix.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -64,7 +65,9 @@ class LuaEngine {
   void set_generation(uint64_t g) { generation_ = g; }
 
   // Bytes the interpreter holds now.
-  size_t memory_used() const { return memory_used_; }
+  size_t memory_used() const { return memory_used_.load(std::memory_order_relaxed); }
+  // The bytes of every thread's interpreter (INFO memory's used_memory_lua); any thread.
+  static size_t TotalMemoryUsed();
   // For the script fuzzer only: past `bytes` the interpreter's allocations fail, which
   // scripts see as Lua's "not enough memory" error. The server never sets it (Redis does
   // not bound Lua's memory either); 0 means no bound.
@@ -75,7 +78,9 @@ class LuaEngine {
   void Setup();
   static void* Allocate(void* engine, void* ptr, size_t old_size, size_t new_size);
 
-  size_t memory_used_ = 0;
+  // Written only by the engine's thread (a load and a store, no locked instruction),
+  // read by TotalMemoryUsed from any thread.
+  std::atomic<size_t> memory_used_{0};
   size_t memory_limit_ = 0;
   lua_State* L_ = nullptr;
   uint64_t generation_ = 0;
