@@ -82,7 +82,7 @@ Slot* StringForBitWrite(CommandContext& c, uint64_t max_bit, bool* grown) {
   }
   *grown = false;
   if (!s) {
-    s = c.shard.Insert(c.db, c.args[1]);
+    s = c.shard.InsertNew(c.db, c.args[1]);
     *grown = true;
   }
   CompactString& str = s->value.mutable_string();

@@ -110,7 +110,7 @@ void RestoreCommand(CommandContext& c) {
     }
   }
   c.shard.Delete(c.db, c.args[1], c.now_ms);
-  Slot* s = c.shard.Insert(c.db, c.args[1]);
+  Slot* s = c.shard.InsertNew(c.db, c.args[1]);
   s->value = std::move(*restored);
   s->access = NewAccessStamp();
   // As Redis: FREQ counts under an LFU maxmemory-policy only, IDLETIME otherwise only.

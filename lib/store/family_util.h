@@ -40,9 +40,9 @@ inline const Slot* FindSource(Shard& shard, unsigned db, std::string_view key, i
   return stores ? shard.FindLive(db, key, now_ms) : shard.FindForRead(db, key, now_ms);
 }
 
-// Adds a new key holding `obj`. REQUIRES: key absent (FindLive returned nullptr).
+// Adds a new key holding `obj` (fires new). REQUIRES: key absent (FindLive returned nullptr).
 inline Slot* AddObjectKey(Shard& shard, unsigned db, std::string_view key, std::unique_ptr<Object> obj) {
-  Slot* s = shard.Insert(db, key);
+  Slot* s = shard.InsertNew(db, key);
   s->value.SetObject(std::move(obj));
   s->access = NewAccessStamp();
   return s;

@@ -58,7 +58,7 @@ void PfAddCommand(CommandContext& c) {
   Slot* s = c.shard.FindLive(c.db, c.args[1], c.now_ms);
   uint64_t updated = 0;
   if (!s) {
-    s = c.shard.Insert(c.db, c.args[1]);
+    s = c.shard.InsertNew(c.db, c.args[1]);
     s->value.SetString(hll::Empty());
     updated++;
   } else if (KeyStatus st = CheckHll(s); st != KeyStatus::kOk) {
@@ -236,7 +236,7 @@ class PfMergeOp : public MultiShardOp {
     Slot* s = h.shard.FindLive(h.db, h.args[1], h.now_ms);
     std::string work = s ? std::string(s->value.string_view()) : hll::Empty();
     if (!s) {
-      s = h.shard.Insert(h.db, h.args[1]);
+      s = h.shard.InsertNew(h.db, h.args[1]);
       s->value.SetString(work);
     }
     s->flags = kSlotRawString;
