@@ -116,6 +116,7 @@ void SetBitCommand(CommandContext& c) {
   if (grown || old != (*on == 1)) {
     byte = static_cast<uint8_t>(*on ? (byte | mask) : (byte & ~mask));
     c.effects.MarkDirty();
+    c.shard.NotifyKeyspaceEvent(kNotifyString, "setbit", c.db, c.args[1]);
   }
   c.reply.Integer(old ? 1 : 0);
 }
@@ -402,7 +403,10 @@ void BitfieldGeneric(CommandContext& c, bool ro_command) {
       ++changes;
     }
   }
-  if (changes) c.effects.MarkDirty(changes);
+  if (changes) {
+    c.effects.MarkDirty(changes);
+    c.shard.NotifyKeyspaceEvent(kNotifyString, "setbit", c.db, c.args[1]);
+  }
 }
 
 void BitfieldCommand(CommandContext& c) { BitfieldGeneric(c, false); }
@@ -530,12 +534,16 @@ class BitOpOp : public MultiShardOp {
       for (char& ch : result) ch = static_cast<char>(~ch);
     result_len_ = result.size();
     if (result.empty()) {
-      if (h.shard.Delete(h.db, h.args[2], h.now_ms)) h.effects.MarkDirty();
+      if (h.shard.Delete(h.db, h.args[2], h.now_ms)) {
+        h.effects.MarkDirty();
+        h.shard.NotifyKeyspaceEvent(kNotifyGeneric, "del", h.db, h.args[2]);
+      }
       return;
     }
     Slot* s = h.shard.Upsert(h.db, h.args[2], Value(result), h.now_ms);
     s->flags = kSlotRawString;
     h.effects.MarkDirty();
+    h.shard.NotifyKeyspaceEvent(kNotifyString, "set", h.db, h.args[2]);
   }
 
   BitOpKind op_;

@@ -48,7 +48,11 @@ inline Slot* AddObjectKey(Shard& shard, unsigned db, std::string_view key, std::
   return s;
 }
 
-// Removes a key whose collection became empty (Redis never keeps empty collections).
-inline void DeleteSlot(Shard& shard, unsigned db, Slot* slot) { shard.Erase(db, slot); }
+// Removes a key whose collection became empty (Redis never keeps empty collections),
+// firing del as Redis does; the caller fires the command's own event first.
+inline void DeleteSlot(Shard& shard, unsigned db, Slot* slot, std::string_view key) {
+  shard.Erase(db, slot);
+  shard.NotifyKeyspaceEvent(kNotifyGeneric, "del", db, key);
+}
 
 }  // namespace darter::store

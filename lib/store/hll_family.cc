@@ -90,6 +90,7 @@ void PfAddCommand(CommandContext& c) {
   if (updated) {
     hll::InvalidateCache(s->value.mutable_string().mutable_data());
     c.effects.MarkDirty(updated);
+    c.shard.NotifyKeyspaceEvent(kNotifyString, "pfadd", c.db, c.args[1]);
   }
   c.reply.Integer(updated ? 1 : 0);
 }
@@ -247,6 +248,7 @@ class PfMergeOp : public MultiShardOp {
     }
     s->value.SetString(work);
     h.effects.MarkDirty();
+    h.shard.NotifyKeyspaceEvent(kNotifyString, "pfadd", h.db, h.args[1]);  // PFMERGE's event, as Redis's
   }
 
   std::vector<KeyStatus> status_;

@@ -134,6 +134,9 @@ void SetGeneric(CommandContext& c, unsigned flags, std::string_view key, std::st
   if (expire && !ExpireDeadline(c, *expire, flags, cmd_name, &when)) return;
   Slot* old = nullptr;
   if (flags & kGet) {
+    // Redis answers the GET part with a read lookup first (a miss fires keymiss).
+    const Slot* read;
+    if (!LookupString(c, key, &read)) return;
     if (!LookupStringForWrite(c, key, &old)) return;
   } else {
     old = c.shard.FindLive(c.db, key, c.now_ms);
@@ -187,6 +190,9 @@ void SetExCommand(CommandContext& c) { SetGeneric(c, kEx, c.args[1], c.args[3], 
 void PSetExCommand(CommandContext& c) { SetGeneric(c, kPx, c.args[1], c.args[3], c.args[2], "psetex"); }
 
 void GetSetCommand(CommandContext& c) {
+  // Redis answers with a read lookup first (a miss fires keymiss), then writes.
+  const Slot* read;
+  if (!LookupString(c, c.args[1], &read)) return;
   Slot* s;
   if (!LookupStringForWrite(c, c.args[1], &s)) return;
   if (s) c.reply.Bulk(s->value.string_view());
