@@ -15,6 +15,7 @@
 #include "store/command_table.h"
 #include "store/errors.h"
 #include "store/multi_shard_op.h"
+#include "store/family_util.h"
 #include "store/shard.h"
 #include "store/store_config.h"
 #include "store/string_ops.h"
@@ -503,7 +504,7 @@ class BitOpOp : public MultiShardOp {
     Partial& part = partials_[h.shard.index()];
     for (size_t i : h.key_indices) {
       if (i < 3) continue;  // the destination, unless it is also a source (a later index)
-      Slot* s = h.shard.FindLive(h.db, h.args[i], h.now_ms);  // a writer's sources: write lookup
+      const Slot* s = FindSource(h.shard, h.db, h.args[i], h.now_ms, /*stores=*/true);
       if (s && !s->value.is_string()) {
         part.wrong_type = true;
         return;

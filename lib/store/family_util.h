@@ -36,8 +36,13 @@ inline bool FindTypedForWrite(CommandContext& c, std::string_view key, ValueType
 // A source key of a command that may store its result (SORT .. STORE, GEORADIUS ..
 // STORE, ZUNIONSTORE, ...): the write lookup when it stores (shard.h), so that a replica
 // reads what its primary read; the read lookup otherwise.
+// Redis 7.0 reads these sources with lookupKeyRead even when storing, so a missing one
+// fires keymiss either way.
 inline const Slot* FindSource(Shard& shard, unsigned db, std::string_view key, int64_t now_ms, bool stores) {
-  return stores ? shard.FindLive(db, key, now_ms) : shard.FindForRead(db, key, now_ms);
+  if (!stores) return shard.FindForRead(db, key, now_ms);
+  const Slot* s = shard.FindLive(db, key, now_ms);
+  if (!s) shard.NotifyKeyspaceEvent(kNotifyKeyMiss, "keymiss", db, key);
+  return s;
 }
 
 // Adds a new key holding `obj` (fires new). REQUIRES: key absent (FindLive returned nullptr).

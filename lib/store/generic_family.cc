@@ -314,7 +314,8 @@ class CopyOp : public MultiShardOp {
   void RunHop(int hop, HopContext& h) override {
     if (hop == 0) {
       if (!ParseOptions(h)) return;
-      Slot* s = h.shard.FindLive(h.db, h.args[1], h.now_ms);
+      // Redis reads COPY's source with a read lookup (a miss fires keymiss).
+      const Slot* s = h.shard.FindForRead(h.db, h.args[1], h.now_ms);
       if (!s) return;
       found_ = true;
       moved_.value = s->value.Clone();

@@ -213,7 +213,7 @@ class PfMergeOp : public MultiShardOp {
   void Gather(HopContext& h) {
     unsigned me = h.shard.index();
     for (size_t i : h.key_indices) {
-      Slot* s = h.shard.FindLive(h.db, h.args[i], h.now_ms);  // the sources of a writer
+      const Slot* s = FindSource(h.shard, h.db, h.args[i], h.now_ms, /*stores=*/true);
       if (!s) continue;
       if ((status_[i] = CheckHll(s)) != KeyStatus::kOk) continue;
       std::string_view v = s->value.string_view();

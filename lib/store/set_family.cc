@@ -439,7 +439,7 @@ class SetAlgebraOp : public MultiShardOp {
     for (size_t i : h.key_indices) {
       if (i < first_ || i >= last_) continue;  // the destination
       // Writers look keys up without touching hit/miss statistics, as Redis does.
-      const Slot* s = store_ ? h.shard.FindLive(h.db, h.args[i], h.now_ms) : h.shard.FindForRead(h.db, h.args[i], h.now_ms);
+      const Slot* s = FindSource(h.shard, h.db, h.args[i], h.now_ms, store_);
       SourceSet& src = sources_[i - first_];
       if (!s) {
         missing = true;

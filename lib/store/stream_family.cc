@@ -1375,6 +1375,11 @@ class XReadOp : public MultiShardOp {
       return;
     }
     r.error = IdError(IdArg(h, i));
+    if (r.error.empty() && !spec_.group_mode && !s) {
+      // Redis's XREAD looks each key up twice (checking ids, then reading): a missing
+      // one fires keymiss twice (per key here, where Redis does all keys, then all again).
+      h.shard.NotifyKeyspaceEvent(kNotifyKeyMiss, "keymiss", h.db, r.key);
+    }
     if (!r.error.empty() || spec_.group_mode || !s) return;
     // XREAD: serve now (no side effects).
     StreamId gt;

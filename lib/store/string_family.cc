@@ -204,8 +204,10 @@ void GetSetCommand(CommandContext& c) {
 }
 
 void GetDelCommand(CommandContext& c) {
-  Slot* s;
-  if (!LookupStringForWrite(c, c.args[1], &s)) return;
+  // Redis's GETDEL and GETEX find the key with a read lookup (a miss fires keymiss).
+  const Slot* read;
+  if (!LookupString(c, c.args[1], &read)) return;
+  Slot* s = read ? c.shard.FindLive(c.db, c.args[1], c.now_ms) : nullptr;
   if (!s) {
     c.reply.Null();
     return;
@@ -221,8 +223,9 @@ void GetExCommand(CommandContext& c) {
   unsigned flags = 0;
   std::optional<std::string_view> expire;
   if (!ParseSetOptions(c, 2, OptionSet::kGetEx, &flags, &expire)) return;
-  Slot* s;
-  if (!LookupStringForWrite(c, c.args[1], &s)) return;
+  const Slot* read;
+  if (!LookupString(c, c.args[1], &read)) return;
+  Slot* s = read ? c.shard.FindLive(c.db, c.args[1], c.now_ms) : nullptr;
   if (!s) {
     c.reply.Null();
     return;

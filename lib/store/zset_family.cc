@@ -512,7 +512,7 @@ class ZRangeStoreOp : public MultiShardOp {
   }
   void RunHop(int hop, HopContext& h) override {
     if (hop == 0) {
-      Slot* s = h.shard.FindLive(h.db, h.args[2], h.now_ms);  // the source of a writer
+      const Slot* s = FindSource(h.shard, h.db, h.args[2], h.now_ms, /*stores=*/true);
       if (!s) return;
       if (s->value.type() != ValueType::kZset) {
         error_ = errors::kWrongType;
