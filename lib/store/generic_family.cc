@@ -9,6 +9,7 @@
 #include "store/command_table.h"
 #include "store/errors.h"
 #include "store/multi_shard_op.h"
+#include "store/family_util.h"
 #include "store/shard.h"
 #include "store/string_ops.h"
 #include "store/store_config.h"
@@ -314,8 +315,9 @@ class CopyOp : public MultiShardOp {
   void RunHop(int hop, HopContext& h) override {
     if (hop == 0) {
       if (!ParseOptions(h)) return;
-      // Redis reads COPY's source with a read lookup (a miss fires keymiss).
-      const Slot* s = h.shard.FindForRead(h.db, h.args[1], h.now_ms);
+      // The write lookup (a replica copies what its primary copied); Redis's read lookup
+      // of the source fires keymiss when it is missing.
+      const Slot* s = FindSource(h.shard, h.db, h.args[1], h.now_ms, /*stores=*/true);
       if (!s) return;
       found_ = true;
       moved_.value = s->value.Clone();
