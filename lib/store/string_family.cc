@@ -43,6 +43,14 @@ bool LookupStringForWrite(CommandContext& c, std::string_view key, Slot** slot) 
   *slot = c.shard.FindLive(c.db, key, c.now_ms);
   return CheckString(c, *slot);
 }
+// For the commands Redis answers through a read lookup before writing (SET .. GET,
+// GETSET, GETDEL, GETEX): one write lookup, plus the keymiss event the read lookup fires
+// when the key is missing.
+bool LookupStringForReadWrite(CommandContext& c, std::string_view key, Slot** slot) {
+  *slot = c.shard.FindLive(c.db, key, c.now_ms);
+  if (!*slot) c.shard.NotifyKeyspaceEvent(kNotifyKeyMiss, "keymiss", c.db, key);
+  return CheckString(c, *slot);
+}
 
 // Writes a string value, keeping the slot's TTL when `keep_ttl`.
 Slot* StoreString(CommandContext& c, std::string_view key, std::string_view value, bool keep_ttl, uint8_t flags = 0) {
@@ -134,10 +142,7 @@ void SetGeneric(CommandContext& c, unsigned flags, std::string_view key, std::st
   if (expire && !ExpireDeadline(c, *expire, flags, cmd_name, &when)) return;
   Slot* old = nullptr;
   if (flags & kGet) {
-    // Redis answers the GET part with a read lookup first (a miss fires keymiss).
-    const Slot* read;
-    if (!LookupString(c, key, &read)) return;
-    if (!LookupStringForWrite(c, key, &old)) return;
+    if (!LookupStringForReadWrite(c, key, &old)) return;
   } else {
     old = c.shard.FindLive(c.db, key, c.now_ms);
   }
@@ -190,11 +195,8 @@ void SetExCommand(CommandContext& c) { SetGeneric(c, kEx, c.args[1], c.args[3], 
 void PSetExCommand(CommandContext& c) { SetGeneric(c, kPx, c.args[1], c.args[3], c.args[2], "psetex"); }
 
 void GetSetCommand(CommandContext& c) {
-  // Redis answers with a read lookup first (a miss fires keymiss), then writes.
-  const Slot* read;
-  if (!LookupString(c, c.args[1], &read)) return;
   Slot* s;
-  if (!LookupStringForWrite(c, c.args[1], &s)) return;
+  if (!LookupStringForReadWrite(c, c.args[1], &s)) return;
   if (s) c.reply.Bulk(s->value.string_view());
   else c.reply.Null();
   StoreString(c, c.args[1], c.args[2], false);
@@ -204,10 +206,8 @@ void GetSetCommand(CommandContext& c) {
 }
 
 void GetDelCommand(CommandContext& c) {
-  // Redis's GETDEL and GETEX find the key with a read lookup (a miss fires keymiss).
-  const Slot* read;
-  if (!LookupString(c, c.args[1], &read)) return;
-  Slot* s = read ? c.shard.FindLive(c.db, c.args[1], c.now_ms) : nullptr;
+  Slot* s;
+  if (!LookupStringForReadWrite(c, c.args[1], &s)) return;
   if (!s) {
     c.reply.Null();
     return;
@@ -223,9 +223,8 @@ void GetExCommand(CommandContext& c) {
   unsigned flags = 0;
   std::optional<std::string_view> expire;
   if (!ParseSetOptions(c, 2, OptionSet::kGetEx, &flags, &expire)) return;
-  const Slot* read;
-  if (!LookupString(c, c.args[1], &read)) return;
-  Slot* s = read ? c.shard.FindLive(c.db, c.args[1], c.now_ms) : nullptr;
+  Slot* s;
+  if (!LookupStringForReadWrite(c, c.args[1], &s)) return;
   if (!s) {
     c.reply.Null();
     return;
