@@ -590,17 +590,17 @@ std::vector<size_t> SInterCardKeys(ArgList args) {
 // change, so, as in Redis, it is not touched (WATCH): its shard marks nothing dirty, and
 // the src shard journals the exact change (SREM src member), which tells the observers
 // of a shard holding both keys that only src changed.
-// Hop 0 checks both keys; hop 1 removes from the source, hop 2 adds to the destination,
-// one after the other so the events come in Redis's order (srem, del, new, sadd).
+// Hop 0 checks both keys; hop 1 moves the member on both keys' shards. With keyspace
+// notifications on, hop 1 removes from the source and hop 2 adds to the destination, one
+// after the other, so the events come in Redis's order (srem, del, new, sadd).
 class SMoveOp : public MultiShardOp {
  public:
   explicit SMoveOp(ArgList args) : same_key_(args[1] == args[2]) {}
-  int max_hops() const override { return 3; }
+  int max_hops() const override { return sequential_ ? 3 : 2; }
   void RunHop(int hop, HopContext& h) override {
     std::string_view member = h.args[3];
-    std::vector<size_t> only;
-    if (hop > 0) only.push_back(static_cast<size_t>(hop));
-    for (size_t i : hop == 0 ? h.key_indices : std::span<const size_t>(only)) {
+    size_t only = static_cast<size_t>(hop);
+    for (size_t i : hop == 0 || !sequential_ ? h.key_indices : std::span<const size_t>(&only, 1)) {
       Slot* s = h.shard.FindLive(h.db, h.args[i], h.now_ms);
       if (hop == 0) {
         if (i == 1) {
@@ -630,9 +630,11 @@ class SMoveOp : public MultiShardOp {
     }
   }
   HopPlan NextHop(int hop) override {
-    if (hop == 0 && src_exists_ && !src_wrong_ && !dst_wrong_ && !same_key_ && src_has_)
-      return {HopTarget::kShardOfKey, 1};
-    if (hop == 1 && !dst_has_) return {HopTarget::kShardOfKey, 2};
+    if (hop == 0 && src_exists_ && !src_wrong_ && !dst_wrong_ && !same_key_ && src_has_) {
+      sequential_ = keyspace_event_flags.load(std::memory_order_relaxed) != 0;
+      return sequential_ ? HopPlan{HopTarget::kShardOfKey, 1} : HopPlan{HopTarget::kKeyShards};
+    }
+    if (hop == 1 && sequential_ && !dst_has_) return {HopTarget::kShardOfKey, 2};
     return {HopTarget::kDone};
   }
   void Reply(ReplyBuilder& rb) override {
@@ -644,6 +646,7 @@ class SMoveOp : public MultiShardOp {
  private:
   bool same_key_;
   bool src_exists_ = false, src_wrong_ = false, src_has_ = false, dst_wrong_ = false, dst_has_ = false;
+  bool sequential_ = false;  // decided after hop 0
 };
 
 std::unique_ptr<MultiShardOp> MakeSMove(ArgList a) { return std::make_unique<SMoveOp>(a); }
