@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
       ("repl-flow-compression", po::value(&o.repl_flow_compression)->default_value(o.repl_flow_compression), "full-sync compression asked of a Darter primary: auto (lz4 unless loopback), none, lz4, zstd")
       ("repl-backlog-size", po::value(&o.repl_backlog_size)->default_value(o.repl_backlog_size), "bytes of replication stream kept for partial resyncs")
       ("repl-ping-replica-period", po::value(&o.repl_ping_replica_period)->default_value(o.repl_ping_replica_period), "seconds between PINGs to replicas")
+      ("notify-keyspace-events", po::value(&o.notify_keyspace_events), "keyspace notification classes (Redis's flags, e.g. KEA); empty: none")
       ("client-output-buffer-limit", po::value(&output_limits)->composing(), "\"<class> <hard> <soft> <seconds>\" (repeatable), e.g. \"pubsub 32mb 8mb 60\"");
   po::variables_map vm;
   try {
@@ -103,6 +104,10 @@ int main(int argc, char** argv) {
       std::cerr << "darter-server: --" << name << ": argument must be 'yes', 'no' or 'local'\n";
       return 2;
     }
+  }
+  if (auto err = probe.Set("notify-keyspace-events", o.notify_keyspace_events)) {
+    std::cerr << "darter-server: --notify-keyspace-events: " << *err << "\n";
+    return 2;
   }
   if (auto err = probe.Set("protected-mode", protected_mode)) {
     std::cerr << "darter-server: --protected-mode: " << *err << "\n";

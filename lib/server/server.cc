@@ -19,6 +19,7 @@
 #include "server/multi/multi_family.h"
 #include "server/persist/persistence.h"
 #include "server/core/protected_actions.h"
+#include "server/pubsub/keyspace_notify.h"
 #include "server/pubsub/pubsub_family.h"
 #include "server/pubsub/pubsub_registry.h"
 #include "server/repl/repl_master.h"
@@ -144,6 +145,7 @@ Server::~Server() {
   memory_timer_.reset();
   // Threads first: their loops own coroutine frames that reference this Server.
   shards_->Stop();
+  RemoveKeyspaceNotifier(*this);  // no shard thread fires events any more
   // The link's sockets belong to shard 0's loop: drop our reference while the loop still
   // exists (its own coroutine frames, destroyed with the loop, may hold the last one).
   if (link) link->ReleaseIo();  // multi-flow: frames on other shards may hold it too
@@ -183,6 +185,7 @@ std::optional<std::string> Server::Start() {
   if (ec) return "could not listen on " + o.bind + ":" + std::to_string(o.port) + ": " + ec.message();
   bound_port_ = acceptor_->local_endpoint().port();
   RefreshUsedMemory();
+  InstallKeyspaceNotifier(*this);
   shards_->Start();
   // Redis's startup.allocated: the server ready, before any data is loaded.
   RecordStartupMemory(memory::AllocatedBytes());

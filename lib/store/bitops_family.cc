@@ -15,6 +15,7 @@
 #include "store/command_table.h"
 #include "store/errors.h"
 #include "store/multi_shard_op.h"
+#include "store/family_util.h"
 #include "store/shard.h"
 #include "store/store_config.h"
 #include "store/string_ops.h"
@@ -82,7 +83,7 @@ Slot* StringForBitWrite(CommandContext& c, uint64_t max_bit, bool* grown) {
   }
   *grown = false;
   if (!s) {
-    s = c.shard.Insert(c.db, c.args[1]);
+    s = c.shard.InsertNew(c.db, c.args[1]);
     *grown = true;
   }
   CompactString& str = s->value.mutable_string();
@@ -116,6 +117,7 @@ void SetBitCommand(CommandContext& c) {
   if (grown || old != (*on == 1)) {
     byte = static_cast<uint8_t>(*on ? (byte | mask) : (byte & ~mask));
     c.effects.MarkDirty();
+    c.shard.NotifyKeyspaceEvent(kNotifyString, "setbit", c.db, c.args[1]);
   }
   c.reply.Integer(old ? 1 : 0);
 }
@@ -402,7 +404,10 @@ void BitfieldGeneric(CommandContext& c, bool ro_command) {
       ++changes;
     }
   }
-  if (changes) c.effects.MarkDirty(changes);
+  if (changes) {
+    c.effects.MarkDirty(changes);
+    c.shard.NotifyKeyspaceEvent(kNotifyString, "setbit", c.db, c.args[1]);
+  }
 }
 
 void BitfieldCommand(CommandContext& c) { BitfieldGeneric(c, false); }
@@ -499,7 +504,7 @@ class BitOpOp : public MultiShardOp {
     Partial& part = partials_[h.shard.index()];
     for (size_t i : h.key_indices) {
       if (i < 3) continue;  // the destination, unless it is also a source (a later index)
-      Slot* s = h.shard.FindLive(h.db, h.args[i], h.now_ms);  // a writer's sources: write lookup
+      const Slot* s = FindSource(h.shard, h.db, h.args[i], h.now_ms, /*stores=*/true);
       if (s && !s->value.is_string()) {
         part.wrong_type = true;
         return;
@@ -530,12 +535,16 @@ class BitOpOp : public MultiShardOp {
       for (char& ch : result) ch = static_cast<char>(~ch);
     result_len_ = result.size();
     if (result.empty()) {
-      if (h.shard.Delete(h.db, h.args[2], h.now_ms)) h.effects.MarkDirty();
+      if (h.shard.Delete(h.db, h.args[2], h.now_ms)) {
+        h.effects.MarkDirty();
+        h.shard.NotifyKeyspaceEvent(kNotifyGeneric, "del", h.db, h.args[2]);
+      }
       return;
     }
     Slot* s = h.shard.Upsert(h.db, h.args[2], Value(result), h.now_ms);
     s->flags = kSlotRawString;
     h.effects.MarkDirty();
+    h.shard.NotifyKeyspaceEvent(kNotifyString, "set", h.db, h.args[2]);
   }
 
   BitOpKind op_;

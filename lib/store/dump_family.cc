@@ -104,13 +104,16 @@ void RestoreCommand(CommandContext& c) {
     if (when <= c.now_ms && c.shard.expire_on_access()) {
       // Already expired: Redis deletes the target (with REPLACE) and replies OK; a
       // replica stores it and waits for its primary's DEL.
-      if (replace && c.shard.Delete(c.db, c.args[1], c.now_ms)) c.effects.MarkDirty();
+      if (replace && c.shard.Delete(c.db, c.args[1], c.now_ms)) {
+        c.effects.MarkDirty();
+        c.shard.NotifyKeyspaceEvent(kNotifyGeneric, "del", c.db, c.args[1]);
+      }
       c.reply.Ok();
       return;
     }
   }
   c.shard.Delete(c.db, c.args[1], c.now_ms);
-  Slot* s = c.shard.Insert(c.db, c.args[1]);
+  Slot* s = c.shard.InsertNew(c.db, c.args[1]);
   s->value = std::move(*restored);
   s->access = NewAccessStamp();
   // As Redis: FREQ counts under an LFU maxmemory-policy only, IDLETIME otherwise only.
@@ -121,6 +124,7 @@ void RestoreCommand(CommandContext& c) {
   }
   c.shard.SetExpire(c.db, s, when);
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyGeneric, "restore", c.db, c.args[1]);
   if (when && !absttl) {
     // Replay with an absolute deadline so a late replica does not extend the key's life.
     std::vector<std::string_view> argv(c.args.begin(), c.args.end());

@@ -36,19 +36,28 @@ inline bool FindTypedForWrite(CommandContext& c, std::string_view key, ValueType
 // A source key of a command that may store its result (SORT .. STORE, GEORADIUS ..
 // STORE, ZUNIONSTORE, ...): the write lookup when it stores (shard.h), so that a replica
 // reads what its primary read; the read lookup otherwise.
+// Redis 7.0 reads these sources with lookupKeyRead even when storing, so a missing one
+// fires keymiss either way.
 inline const Slot* FindSource(Shard& shard, unsigned db, std::string_view key, int64_t now_ms, bool stores) {
-  return stores ? shard.FindLive(db, key, now_ms) : shard.FindForRead(db, key, now_ms);
+  if (!stores) return shard.FindForRead(db, key, now_ms);
+  const Slot* s = shard.FindLive(db, key, now_ms);
+  if (!s) shard.NotifyKeyspaceEvent(kNotifyKeyMiss, "keymiss", db, key);
+  return s;
 }
 
-// Adds a new key holding `obj`. REQUIRES: key absent (FindLive returned nullptr).
+// Adds a new key holding `obj` (fires new). REQUIRES: key absent (FindLive returned nullptr).
 inline Slot* AddObjectKey(Shard& shard, unsigned db, std::string_view key, std::unique_ptr<Object> obj) {
-  Slot* s = shard.Insert(db, key);
+  Slot* s = shard.InsertNew(db, key);
   s->value.SetObject(std::move(obj));
   s->access = NewAccessStamp();
   return s;
 }
 
-// Removes a key whose collection became empty (Redis never keeps empty collections).
-inline void DeleteSlot(Shard& shard, unsigned db, Slot* slot) { shard.Erase(db, slot); }
+// Removes a key whose collection became empty (Redis never keeps empty collections),
+// firing del as Redis does; the caller fires the command's own event first.
+inline void DeleteSlot(Shard& shard, unsigned db, Slot* slot, std::string_view key) {
+  shard.Erase(db, slot);
+  shard.NotifyKeyspaceEvent(kNotifyGeneric, "del", db, key);
+}
 
 }  // namespace darter::store

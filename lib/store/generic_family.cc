@@ -9,6 +9,7 @@
 #include "store/command_table.h"
 #include "store/errors.h"
 #include "store/multi_shard_op.h"
+#include "store/family_util.h"
 #include "store/shard.h"
 #include "store/string_ops.h"
 #include "store/store_config.h"
@@ -30,7 +31,10 @@ class CountKeysOp : public MultiShardOp {
       switch (kind_) {
         case Kind::kDelete:
           counts_[i] = h.shard.Delete(h.db, h.args[i], h.now_ms);
-          if (counts_[i]) h.effects.MarkDirty();
+          if (counts_[i]) {
+            h.effects.MarkDirty();
+            h.shard.NotifyKeyspaceEvent(kNotifyGeneric, "del", h.db, h.args[i]);
+          }
           break;
         case Kind::kExists:
           counts_[i] = h.shard.FindForReadNoTouch(h.db, h.args[i], h.now_ms) != nullptr;
@@ -123,8 +127,10 @@ void ExpireGeneric(CommandContext& c, int64_t basetime, ExpireUnit unit) {
     // it and waits for its primary's DEL (Redis's checkAlreadyExpired).
     c.shard.Erase(c.db, s);
     c.effects.Propagate({"DEL", c.args[1]});
+    c.shard.NotifyKeyspaceEvent(kNotifyGeneric, "del", c.db, c.args[1]);
   } else {
     c.shard.SetExpire(c.db, s, when);
+    c.shard.NotifyKeyspaceEvent(kNotifyGeneric, "expire", c.db, c.args[1]);
     std::string at = FormatInt64(when);
     c.effects.Propagate({"PEXPIREAT", c.args[1], at});
   }
@@ -167,6 +173,7 @@ void PersistCommand(CommandContext& c) {
   }
   c.shard.SetExpire(c.db, s, 0);
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyGeneric, "persist", c.db, c.args[1]);
   c.reply.Integer(1);
 }
 
@@ -190,13 +197,15 @@ void MoveCommand(CommandContext& c) {
     c.reply.Integer(0);
     return;
   }
-  Slot* d = c.shard.Insert(dst, c.args[1]);
+  Slot* d = c.shard.InsertNew(dst, c.args[1]);
   d->value = std::move(s->value);
   d->flags = s->flags;
   d->access = s->access;
   c.shard.SetExpire(dst, d, s->expire_ms);
   c.shard.Erase(c.db, s);
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyGeneric, "move_from", c.db, c.args[1]);
+  c.shard.NotifyKeyspaceEvent(kNotifyGeneric, "move_to", dst, c.args[1]);
   c.reply.Integer(1);
 }
 
@@ -210,7 +219,7 @@ struct MovedValue {
 
 void PlaceValue(Shard& shard, unsigned db, std::string_view key, MovedValue&& mv, int64_t now_ms) {
   shard.Delete(db, key, now_ms);
-  Slot* s = shard.Insert(db, key);
+  Slot* s = shard.InsertNew(db, key);
   s->value = std::move(mv.value);
   s->flags = mv.flags;
   s->access = mv.access;
@@ -246,6 +255,10 @@ class RenameOp : public MultiShardOp {
       case 3:
         PlaceValue(h.shard, h.db, h.args[2], std::move(moved_), h.now_ms);
         h.effects.MarkDirty();
+        // Both events fire here, after dst's new, in Redis's order (new, rename_from,
+        // rename_to); the sink does not care which shard fires them.
+        h.shard.NotifyKeyspaceEvent(kNotifyGeneric, "rename_from", h.db, h.args[1]);
+        h.shard.NotifyKeyspaceEvent(kNotifyGeneric, "rename_to", h.db, h.args[2]);
         break;
     }
   }
@@ -302,7 +315,9 @@ class CopyOp : public MultiShardOp {
   void RunHop(int hop, HopContext& h) override {
     if (hop == 0) {
       if (!ParseOptions(h)) return;
-      Slot* s = h.shard.FindLive(h.db, h.args[1], h.now_ms);
+      // The write lookup (a replica copies what its primary copied); Redis's read lookup
+      // of the source fires keymiss when it is missing.
+      const Slot* s = FindSource(h.shard, h.db, h.args[1], h.now_ms, /*stores=*/true);
       if (!s) return;
       found_ = true;
       moved_.value = s->value.Clone();
@@ -313,6 +328,7 @@ class CopyOp : public MultiShardOp {
       if (h.shard.FindLive(dst_db_, h.args[2], h.now_ms) && !replace_) return;
       PlaceValue(h.shard, dst_db_, h.args[2], std::move(moved_), h.now_ms);
       h.effects.MarkDirty();
+      h.shard.NotifyKeyspaceEvent(kNotifyGeneric, "copy_to", dst_db_, h.args[2]);
       copied_ = true;
     }
   }
@@ -710,7 +726,7 @@ void ObjectCommand(CommandContext& c) {
     c.reply.Error(errors::WrongArity("object|" + ToLower(sub)));
     return;
   }
-  const Slot* s = c.shard.FindForReadNoTouch(c.db, c.args[2], c.now_ms);
+  const Slot* s = c.shard.FindForReadNoTouch(c.db, c.args[2], c.now_ms, /*notify_miss=*/false);
   if (!s) {
     c.reply.Null();
     return;

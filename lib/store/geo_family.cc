@@ -156,8 +156,11 @@ void GeoAddCommand(CommandContext& c) {
     if (out & kZAddOutAdded) ++added;
     if (out & kZAddOutUpdated) ++updated;
   }
-  if (z->size() == 0) DeleteSlot(c.shard, c.db, slot);
-  if (added + updated) c.effects.MarkDirty(added + updated);
+  if (z->size() == 0) c.shard.Erase(c.db, slot);
+  if (added + updated) {
+    c.effects.MarkDirty(added + updated);
+    c.shard.NotifyKeyspaceEvent(kNotifyZset, "zadd", c.db, c.args[1]);  // GEOADD is ZADD in Redis
+  }
   c.reply.Integer(ch ? added + updated : added);
 }
 
@@ -289,11 +292,17 @@ class GeoSearchOp : public MultiShardOp {
                                                                   : points_[i].score);
     std::string_view key = h.args[store_idx_];
     if (items.empty()) {
-      if (h.shard.Delete(h.db, key, h.now_ms)) h.effects.MarkDirty();
+      if (h.shard.Delete(h.db, key, h.now_ms)) {
+        h.effects.MarkDirty();
+        h.shard.NotifyKeyspaceEvent(kNotifyGeneric, "del", h.db, key);
+      }
       return;
     }
     h.shard.Upsert(h.db, key, Value(ZsetObject::Build(std::move(items))), h.now_ms);
     h.effects.MarkDirty(returned_);
+    h.shard.NotifyKeyspaceEvent(kNotifyZset,
+                                EqualsIgnoreCase(h.args[0], "geosearchstore") ? "geosearchstore" : "georadiusstore",
+                                h.db, key);
   }
 
   int max_hops() const override { return 2; }

@@ -60,6 +60,7 @@ void HSetCommand(CommandContext& c) {
   HashObject* h = AsHash(s);
   int64_t created = static_cast<int64_t>(h->SetPairs(c.args.subspan(2)));
   c.effects.MarkDirty((c.args.size() - 2) / 2);
+  c.shard.NotifyKeyspaceEvent(kNotifyHash, "hset", c.db, c.args[1]);
   c.reply.Integer(created);
 }
 
@@ -68,6 +69,7 @@ void HMSetCommand(CommandContext& c) {
   if (!s) return;
   AsHash(s)->SetPairs(c.args.subspan(2));
   c.effects.MarkDirty((c.args.size() - 2) / 2);
+  c.shard.NotifyKeyspaceEvent(kNotifyHash, "hset", c.db, c.args[1]);
   c.reply.Ok();
 }
 
@@ -81,6 +83,7 @@ void HSetNxCommand(CommandContext& c) {
   if (!s) s = AddObjectKey(c.shard, c.db, c.args[1], std::make_unique<HashObject>());
   AsHash(s)->Set(c.args[2], c.args[3]);
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyHash, "hset", c.db, c.args[1]);
   c.reply.Integer(1);
 }
 
@@ -113,8 +116,11 @@ void HDelCommand(CommandContext& c) {
   HashObject* h = AsHash(s);
   int64_t deleted = 0;
   for (size_t i = 2; i < c.args.size() && h->size() > 0; ++i) deleted += h->Delete(c.args[i]);
-  if (deleted) c.effects.MarkDirty(static_cast<uint64_t>(deleted));
-  if (h->size() == 0) DeleteSlot(c.shard, c.db, s);
+  if (deleted) {
+    c.effects.MarkDirty(static_cast<uint64_t>(deleted));
+    c.shard.NotifyKeyspaceEvent(kNotifyHash, "hdel", c.db, c.args[1]);
+  }
+  if (h->size() == 0) DeleteSlot(c.shard, c.db, s, c.args[1]);
   c.reply.Integer(deleted);
 }
 
@@ -185,6 +191,7 @@ void HIncrByCommand(CommandContext& c) {
   value += *incr;
   h->Set(c.args[2], FormatInt64(value));
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyHash, "hincrby", c.db, c.args[1]);
   c.reply.Integer(value);
 }
 
@@ -218,6 +225,7 @@ void HIncrByFloatCommand(CommandContext& c) {
   std::string text = FormatLongDoubleHuman(value);
   h->Set(c.args[2], text);
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyHash, "hincrbyfloat", c.db, c.args[1]);
   // Replaying the increment could round differently elsewhere: send the result.
   c.effects.Propagate({"HSET", c.args[1], c.args[2], text});
   c.reply.Bulk(text);

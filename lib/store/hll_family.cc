@@ -58,7 +58,7 @@ void PfAddCommand(CommandContext& c) {
   Slot* s = c.shard.FindLive(c.db, c.args[1], c.now_ms);
   uint64_t updated = 0;
   if (!s) {
-    s = c.shard.Insert(c.db, c.args[1]);
+    s = c.shard.InsertNew(c.db, c.args[1]);
     s->value.SetString(hll::Empty());
     updated++;
   } else if (KeyStatus st = CheckHll(s); st != KeyStatus::kOk) {
@@ -90,6 +90,7 @@ void PfAddCommand(CommandContext& c) {
   if (updated) {
     hll::InvalidateCache(s->value.mutable_string().mutable_data());
     c.effects.MarkDirty(updated);
+    c.shard.NotifyKeyspaceEvent(kNotifyString, "pfadd", c.db, c.args[1]);
   }
   c.reply.Integer(updated ? 1 : 0);
 }
@@ -212,7 +213,7 @@ class PfMergeOp : public MultiShardOp {
   void Gather(HopContext& h) {
     unsigned me = h.shard.index();
     for (size_t i : h.key_indices) {
-      Slot* s = h.shard.FindLive(h.db, h.args[i], h.now_ms);  // the sources of a writer
+      const Slot* s = FindSource(h.shard, h.db, h.args[i], h.now_ms, /*stores=*/true);
       if (!s) continue;
       if ((status_[i] = CheckHll(s)) != KeyStatus::kOk) continue;
       std::string_view v = s->value.string_view();
@@ -236,7 +237,7 @@ class PfMergeOp : public MultiShardOp {
     Slot* s = h.shard.FindLive(h.db, h.args[1], h.now_ms);
     std::string work = s ? std::string(s->value.string_view()) : hll::Empty();
     if (!s) {
-      s = h.shard.Insert(h.db, h.args[1]);
+      s = h.shard.InsertNew(h.db, h.args[1]);
       s->value.SetString(work);
     }
     s->flags = kSlotRawString;
@@ -247,6 +248,7 @@ class PfMergeOp : public MultiShardOp {
     }
     s->value.SetString(work);
     h.effects.MarkDirty();
+    h.shard.NotifyKeyspaceEvent(kNotifyString, "pfadd", h.db, h.args[1]);  // PFMERGE's event, as Redis's
   }
 
   std::vector<KeyStatus> status_;

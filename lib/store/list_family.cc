@@ -55,6 +55,7 @@ void PushGeneric(CommandContext& c, End end, bool only_existing) {
   ListObject* l = AsList(s);
   l->PushAll(end, c.args.subspan(2));
   c.effects.MarkDirty(c.args.size() - 2);
+  c.shard.NotifyKeyspaceEvent(kNotifyList, end == End::kHead ? "lpush" : "rpush", c.db, c.args[1]);
   c.reply.Integer(static_cast<int64_t>(l->size()));
 }
 
@@ -104,7 +105,8 @@ void PopGeneric(CommandContext& c, End end) {
     if (n == 0) return;
   }
   c.effects.MarkDirty();
-  if (l->size() == 0) DeleteSlot(c.shard, c.db, s);
+  c.shard.NotifyKeyspaceEvent(kNotifyList, end == End::kHead ? "lpop" : "rpop", c.db, c.args[1]);
+  if (l->size() == 0) DeleteSlot(c.shard, c.db, s, c.args[1]);
 }
 
 void LPopCommand(CommandContext& c) { PopGeneric(c, End::kHead); }
@@ -176,7 +178,8 @@ void LTrimCommand(CommandContext& c) {
   if (rtrim > 0) l->EraseRange(static_cast<size_t>(len - rtrim), static_cast<size_t>(rtrim));
   if (ltrim > 0) l->EraseRange(0, static_cast<size_t>(ltrim));
   if (ltrim + rtrim > 0) c.effects.MarkDirty(static_cast<uint64_t>(ltrim + rtrim));
-  if (l->size() == 0) DeleteSlot(c.shard, c.db, s);
+  c.shard.NotifyKeyspaceEvent(kNotifyList, "ltrim", c.db, c.args[1]);
+  if (l->size() == 0) DeleteSlot(c.shard, c.db, s, c.args[1]);
   c.reply.Ok();
 }
 
@@ -227,6 +230,7 @@ void LSetCommand(CommandContext& c) {
   }
   AsList(s)->Set(i, c.args[3]);
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyList, "lset", c.db, c.args[1]);
   c.reply.Ok();
 }
 
@@ -258,6 +262,7 @@ void LInsertCommand(CommandContext& c) {
   }
   l->Insert(static_cast<size_t>(found) + (after ? 1 : 0), c.args[4]);
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyList, "linsert", c.db, c.args[1]);
   c.reply.Integer(static_cast<int64_t>(l->size()));
 }
 
@@ -289,8 +294,11 @@ void LRemCommand(CommandContext& c) {
     l->ForRange(0, l->size(), visit);
   }
   l->EraseIndices(hits);
-  if (!hits.empty()) c.effects.MarkDirty(hits.size());
-  if (l->size() == 0) DeleteSlot(c.shard, c.db, s);
+  if (!hits.empty()) {
+    c.effects.MarkDirty(hits.size());
+    c.shard.NotifyKeyspaceEvent(kNotifyList, "lrem", c.db, c.args[1]);
+  }
+  if (l->size() == 0) DeleteSlot(c.shard, c.db, s, c.args[1]);
   c.reply.Integer(static_cast<int64_t>(hits.size()));
 }
 
@@ -411,16 +419,28 @@ class MoveOp : public MultiShardOp {
       h.effects.MarkDirty();
       if (same_key_) {
         l->Push(to_, value_);
+        NotifyMoved(h);
         return;
       }
-      if (l->size() == 0) DeleteSlot(h.shard, h.db, s);
+      // Events wait for hop 2: Redis fires the push before the pop.
+      source_emptied_ = l->size() == 0;
+      if (source_emptied_) h.shard.Erase(h.db, s);
       return;
     }
     Slot* d = h.shard.FindLive(h.db, h.args[2], h.now_ms);
     if (!d) d = AddObjectKey(h.shard, h.db, h.args[2], std::make_unique<ListObject>());
     d->value.As<ListObject>()->Push(to_, value_);
     h.effects.MarkDirty();
+    NotifyMoved(h);
   }
+  // Redis's order: push on the destination, pop on the source, del of an emptied source.
+  // The sink does not care which shard fires an event.
+  void NotifyMoved(HopContext& h) {
+    h.shard.NotifyKeyspaceEvent(kNotifyList, to_ == End::kHead ? "lpush" : "rpush", h.db, h.args[2]);
+    h.shard.NotifyKeyspaceEvent(kNotifyList, from_ == End::kHead ? "lpop" : "rpop", h.db, h.args[1]);
+    if (source_emptied_) h.shard.NotifyKeyspaceEvent(kNotifyGeneric, "del", h.db, h.args[1]);
+  }
+  bool source_emptied_ = false;
   int max_hops() const override { return 3; }
   HopPlan NextHop(int hop) override {
     if (hop == 0) {
@@ -512,7 +532,8 @@ class LmpopOp : public MultiShardOp {
     size_t n = std::min<size_t>(static_cast<size_t>(count_), l->size());
     for (size_t i = 0; i < n; ++i) popped_.push_back(l->Pop(end_));
     h.effects.MarkDirty();
-    if (l->size() == 0) DeleteSlot(h.shard, h.db, s);
+    h.shard.NotifyKeyspaceEvent(kNotifyList, end_ == End::kHead ? "lpop" : "rpop", h.db, h.args[target_]);
+    if (l->size() == 0) DeleteSlot(h.shard, h.db, s, h.args[target_]);
   }
   int max_hops() const override { return 2; }
   HopPlan NextHop(int hop) override {

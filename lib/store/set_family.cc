@@ -67,7 +67,10 @@ void SAddCommand(CommandContext& c) {
   }
   int64_t added = 0;
   for (size_t j = 2; j < c.args.size(); ++j) added += set->Add(c.args[j]);
-  if (added) c.effects.MarkDirty(added);
+  if (added) {
+    c.effects.MarkDirty(added);
+    c.shard.NotifyKeyspaceEvent(kNotifySet, "sadd", c.db, c.args[1]);
+  }
   c.reply.Integer(added);
 }
 
@@ -81,7 +84,8 @@ void SRemCommand(CommandContext& c) {
   }
   int64_t removed = 0;
   for (size_t j = 2; j < c.args.size() && set->size() > 0; ++j) removed += set->Remove(c.args[j]);
-  if (set->size() == 0) DeleteSlot(c.shard, c.db, s);
+  if (removed) c.shard.NotifyKeyspaceEvent(kNotifySet, "srem", c.db, c.args[1]);
+  if (set->size() == 0) DeleteSlot(c.shard, c.db, s, c.args[1]);
   if (removed) c.effects.MarkDirty(removed);
   c.reply.Integer(removed);
 }
@@ -147,7 +151,8 @@ void SPopWithCount(CommandContext& c) {
   std::string key(c.args[1]);
   if (count >= size) {
     ReplyMemberSet(c.reply, Members(*set));
-    DeleteSlot(c.shard, c.db, s);
+    c.shard.NotifyKeyspaceEvent(kNotifySet, "spop", c.db, key);
+    DeleteSlot(c.shard, c.db, s, key);
     c.effects.MarkDirty(size);
     c.effects.Propagate({"DEL", key});
     return;
@@ -170,6 +175,7 @@ void SPopWithCount(CommandContext& c) {
   }
   ReplyMemberSet(c.reply, popped);
   c.effects.MarkDirty(popped.size());
+  c.shard.NotifyKeyspaceEvent(kNotifySet, "spop", c.db, key);
   for (auto& m : popped) c.effects.Propagate({"SREM", key, m});
 }
 
@@ -190,7 +196,8 @@ void SPopCommand(CommandContext& c) {
     return;
   }
   std::string m = set->PopRandom(Rng());
-  if (set->size() == 0) DeleteSlot(c.shard, c.db, s);
+  c.shard.NotifyKeyspaceEvent(kNotifySet, "spop", c.db, c.args[1]);
+  if (set->size() == 0) DeleteSlot(c.shard, c.db, s, c.args[1]);
   c.reply.Bulk(m);
   c.effects.MarkDirty();
   c.effects.Propagate({"SREM", c.args[1], m});
@@ -388,6 +395,7 @@ class SetAlgebraOp : public MultiShardOp {
       if (old) {
         h.shard.Erase(h.db, old);
         h.effects.MarkDirty();
+        h.shard.NotifyKeyspaceEvent(kNotifyGeneric, "del", h.db, dst);
       }
       return;
     }
@@ -395,6 +403,11 @@ class SetAlgebraOp : public MultiShardOp {
     for (auto& m : result_) set->Add(m);
     h.shard.Upsert(h.db, dst, Value(std::move(set)), h.now_ms);
     h.effects.MarkDirty();
+    h.shard.NotifyKeyspaceEvent(kNotifySet, StoreEvent(), h.db, dst);
+  }
+
+  const char* StoreEvent() const {
+    return kind_ == SetOpKind::kInter ? "sinterstore" : kind_ == SetOpKind::kUnion ? "sunionstore" : "sdiffstore";
   }
 
   int max_hops() const override { return 2; }
@@ -426,7 +439,7 @@ class SetAlgebraOp : public MultiShardOp {
     for (size_t i : h.key_indices) {
       if (i < first_ || i >= last_) continue;  // the destination
       // Writers look keys up without touching hit/miss statistics, as Redis does.
-      const Slot* s = store_ ? h.shard.FindLive(h.db, h.args[i], h.now_ms) : h.shard.FindForRead(h.db, h.args[i], h.now_ms);
+      const Slot* s = FindSource(h.shard, h.db, h.args[i], h.now_ms, store_);
       SourceSet& src = sources_[i - first_];
       if (!s) {
         missing = true;
@@ -577,13 +590,17 @@ std::vector<size_t> SInterCardKeys(ArgList args) {
 // change, so, as in Redis, it is not touched (WATCH): its shard marks nothing dirty, and
 // the src shard journals the exact change (SREM src member), which tells the observers
 // of a shard holding both keys that only src changed.
+// Hop 0 checks both keys; hop 1 moves the member on both keys' shards. With keyspace
+// notifications on, hop 1 removes from the source and hop 2 adds to the destination, one
+// after the other, so the events come in Redis's order (srem, del, new, sadd).
 class SMoveOp : public MultiShardOp {
  public:
   explicit SMoveOp(ArgList args) : same_key_(args[1] == args[2]) {}
-  int max_hops() const override { return 2; }
+  int max_hops() const override { return sequential_ ? 3 : 2; }
   void RunHop(int hop, HopContext& h) override {
     std::string_view member = h.args[3];
-    for (size_t i : h.key_indices) {
+    size_t only = static_cast<size_t>(hop);
+    for (size_t i : hop == 0 || !sequential_ ? h.key_indices : std::span<const size_t>(&only, 1)) {
       Slot* s = h.shard.FindLive(h.db, h.args[i], h.now_ms);
       if (hop == 0) {
         if (i == 1) {
@@ -597,7 +614,8 @@ class SMoveOp : public MultiShardOp {
       } else if (i == 1) {
         SetObject* set = AsSet(s);
         set->Remove(member);
-        if (set->size() == 0) DeleteSlot(h.shard, h.db, s);
+        h.shard.NotifyKeyspaceEvent(kNotifySet, "srem", h.db, h.args[1]);
+        if (set->size() == 0) DeleteSlot(h.shard, h.db, s, h.args[1]);
         h.effects.MarkDirty();
         if (dst_has_) h.effects.Propagate({"SREM", h.args[1], member});
       } else if (!dst_has_) {
@@ -607,11 +625,16 @@ class SMoveOp : public MultiShardOp {
           AsSet(s)->Add(member);
         }
         h.effects.MarkDirty();
+        h.shard.NotifyKeyspaceEvent(kNotifySet, "sadd", h.db, h.args[2]);
       }
     }
   }
   HopPlan NextHop(int hop) override {
-    if (hop == 0 && src_exists_ && !src_wrong_ && !dst_wrong_ && !same_key_ && src_has_) return {HopTarget::kKeyShards};
+    if (hop == 0 && src_exists_ && !src_wrong_ && !dst_wrong_ && !same_key_ && src_has_) {
+      sequential_ = keyspace_event_flags.load(std::memory_order_relaxed) != 0;
+      return sequential_ ? HopPlan{HopTarget::kShardOfKey, 1} : HopPlan{HopTarget::kKeyShards};
+    }
+    if (hop == 1 && sequential_ && !dst_has_) return {HopTarget::kShardOfKey, 2};
     return {HopTarget::kDone};
   }
   void Reply(ReplyBuilder& rb) override {
@@ -623,6 +646,7 @@ class SMoveOp : public MultiShardOp {
  private:
   bool same_key_;
   bool src_exists_ = false, src_wrong_ = false, src_has_ = false, dst_wrong_ = false, dst_has_ = false;
+  bool sequential_ = false;  // decided after hop 0
 };
 
 std::unique_ptr<MultiShardOp> MakeSMove(ArgList a) { return std::make_unique<SMoveOp>(a); }

@@ -94,7 +94,10 @@ void Shard::EvictKey(unsigned db, const Slot* slot) {
 }
 
 void Shard::RemoveAndReport(unsigned db, Slot* slot, bool expired) {
-  if (observers_.empty()) {
+  // Expiry fires expired, eviction evicted (Redis's NOTIFY_EXPIRED / NOTIFY_EVICTED).
+  uint32_t cls = expired ? kNotifyExpired : kNotifyEvicted;
+  bool notify = keyspace_event_flags.load(std::memory_order_relaxed) & cls;
+  if (observers_.empty() && !notify) {
     dbs_[db]->Erase(slot);
     return;
   }
@@ -111,6 +114,8 @@ void Shard::RemoveAndReport(unsigned db, Slot* slot, bool expired) {
     key = long_key;
   }
   dbs_[db]->Erase(slot);
+  NotifyKeyspaceEvent(cls, expired ? "expired" : "evicted", db, key);
+  if (observers_.empty()) return;
   std::string_view argv[2] = {"DEL", key};
   Effects effects;
   effects.MarkDirty();
@@ -131,11 +136,15 @@ Slot* Shard::Lookup(unsigned db, std::string_view key, int64_t now_ms) {
   return s;
 }
 
-Slot* Shard::ReadLookup(unsigned db, std::string_view key, int64_t now_ms) {
+Slot* Shard::ReadLookup(unsigned db, std::string_view key, int64_t now_ms, bool notify_miss) {
   Slot* s = Lookup(db, key, now_ms);
   if (s && s->expire_ms && s->expire_ms <= now_ms) s = nullptr;  // a replica's expired key
-  if (s) stats_.keyspace_hits++;
-  else stats_.keyspace_misses++;
+  if (s) {
+    stats_.keyspace_hits++;
+  } else {
+    stats_.keyspace_misses++;
+    if (notify_miss) NotifyKeyspaceEvent(kNotifyKeyMiss, "keymiss", db, key);
+  }
   return s;
 }
 
@@ -150,8 +159,10 @@ Slot* Shard::Upsert(unsigned db, std::string_view key, Value value, int64_t now_
   DbTable& t = *dbs_[db];
   uint64_t h = HashKey(key);
   Slot* s = t.Find(key, h);
-  if (!s) s = t.Insert(key, h);
-  else if (snapshot_count_ != 0) [[unlikely]]
+  if (!s) {
+    s = t.Insert(key, h);
+    NotifyKeyspaceEvent(kNotifyNew, "new", db, key);
+  } else if (snapshot_count_ != 0) [[unlikely]]
     SnapshotBeforeChange(db, *s);
   (void)now_ms;
   s->value = std::move(value);

@@ -16,6 +16,7 @@
 
 #include "store/db_table.h"
 #include "store/eviction.h"
+#include "store/keyspace_events.h"
 #include "store/write_observer.h"
 
 namespace darter::store {
@@ -88,8 +89,9 @@ class Shard {
   // NoTouch form does not (TYPE, TTL, EXISTS, OBJECT: Redis's LOOKUP_NOTOUCH).
   // They return const slots: a command that changes what it found must use FindLive.
   const Slot* FindForRead(unsigned db, std::string_view key, int64_t now_ms);
-  const Slot* FindForReadNoTouch(unsigned db, std::string_view key, int64_t now_ms) {
-    return ReadLookup(db, key, now_ms);
+  // `notify_miss` false: no keymiss event (OBJECT, as Redis's LOOKUP_NONOTIFY).
+  const Slot* FindForReadNoTouch(unsigned db, std::string_view key, int64_t now_ms, bool notify_miss = true) {
+    return ReadLookup(db, key, now_ms, notify_miss);
   }
 
   // ---- Mutations. Each serializes the slot for running snapshots first. ----
@@ -141,6 +143,24 @@ class Shard {
     dbs_[db]->Clear();
   }
 
+  // ---- Keyspace notifications (keyspace_events.h). ----
+  // Fires `event` of class `cls` on `key`: free (one relaxed load, one branch) unless
+  // the class is enabled. Read misses fire keymiss, expiry fires expired, and
+  // InsertNew / Upsert of an absent key fire new (Redis 7.0's dbAdd); the families fire
+  // the rest, in Redis's order.
+  void NotifyKeyspaceEvent(uint32_t cls, std::string_view event, unsigned db, std::string_view key) {
+    if ((keyspace_event_flags.load(std::memory_order_relaxed) & cls) == 0) [[likely]]
+      return;
+    if (KeyspaceEventSink* sink = GetKeyspaceEventSink()) sink->Publish(cls, event, db, key);
+  }
+  // Insert (REQUIRES: key absent) for a key a command creates: fires new. Insert itself
+  // stays silent for loading, which in Redis fires nothing.
+  Slot* InsertNew(unsigned db, std::string_view key) {
+    Slot* s = Insert(db, key);
+    NotifyKeyspaceEvent(kNotifyNew, "new", db, key);
+    return s;
+  }
+
   bool snapshot_running() const { return snapshot_count_ != 0; }
 
   // ---- Eviction (eviction.h) ----
@@ -181,7 +201,7 @@ class Shard {
   Slot* Lookup(unsigned db, std::string_view key, int64_t now_ms);
   // The read lookups' common part: Lookup, a replica's expired key hidden, hits counted.
   // Internal only: the slot is mutable so FindForRead can record the access.
-  Slot* ReadLookup(unsigned db, std::string_view key, int64_t now_ms);
+  Slot* ReadLookup(unsigned db, std::string_view key, int64_t now_ms, bool notify_miss = true);
   // snapshot.cc: every running snapshot for which `slot` is pending emits it now.
   void SnapshotBeforeChange(unsigned db, Slot& slot);
   void FinishSnapshots();

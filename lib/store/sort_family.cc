@@ -419,7 +419,10 @@ class SortOp : public MultiShardOp {
   void Store(HopContext& h) {
     std::string_view dst = args_[*store_key_];
     if (output_.empty()) {
-      if (h.shard.Delete(h.db, dst, h.now_ms)) h.effects.MarkDirty();
+      if (h.shard.Delete(h.db, dst, h.now_ms)) {
+        h.effects.MarkDirty();
+        h.shard.NotifyKeyspaceEvent(kNotifyGeneric, "del", h.db, dst);
+      }
       return;
     }
     if (!NewListForLoad || !ListAppendForLoad) {
@@ -434,6 +437,7 @@ class SortOp : public MultiShardOp {
     list->OnLoaded();
     h.shard.Upsert(h.db, dst, Value(std::move(list)), h.now_ms);
     h.effects.MarkDirty(output_.size());
+    h.shard.NotifyKeyspaceEvent(kNotifyList, "sortstore", h.db, dst);
   }
 
   ArgList args_;

@@ -357,10 +357,11 @@ void XAddCommand(CommandContext& c) {
   std::string idstr = FormatStreamId(id);
   c.reply.Bulk(idstr);
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyStream, "xadd", c.db, c.args[1]);
   bool rewrite = !a.id_given || !a.seq_given;
   std::vector<std::string> argv;
   if (a.trim.strategy != StreamObject::TrimStrategy::kNone) {
-    s->Trim(a.trim);
+    if (s->Trim(a.trim) > 0) c.shard.NotifyKeyspaceEvent(kNotifyStream, "xtrim", c.db, c.args[1]);
     if (a.trim.approx) {
       argv = ToStrings(c.args);
       RewriteApproxTrim(*s, a, &argv);
@@ -444,6 +445,7 @@ void XDelCommand(CommandContext& c) {
       s->set_first_id(first);
     }
     c.effects.MarkDirty(static_cast<uint64_t>(deleted));
+    c.shard.NotifyKeyspaceEvent(kNotifyStream, "xdel", c.db, c.args[1]);
   }
   c.reply.Integer(deleted);
 }
@@ -461,6 +463,7 @@ void XTrimCommand(CommandContext& c) {
   int64_t deleted = s->Trim(a.trim);
   if (deleted) {
     c.effects.MarkDirty(static_cast<uint64_t>(deleted));
+    c.shard.NotifyKeyspaceEvent(kNotifyStream, "xtrim", c.db, c.args[1]);
     if (a.trim.approx) {
       std::vector<std::string> argv = ToStrings(c.args);
       RewriteApproxTrim(*s, a, &argv);
@@ -520,6 +523,7 @@ void XSetIdCommand(CommandContext& c) {
   if (entries_added != -1) s->set_entries_added(static_cast<uint64_t>(entries_added));
   if (max_xdel != kMinStreamId) s->set_max_deleted_id(max_xdel);
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyStream, "xsetid", c.db, c.args[1]);
   c.reply.Ok();
 }
 
@@ -655,6 +659,7 @@ void XGroupCommand(CommandContext& c) {
     }
     if (s->CreateGroup(grpname, id, entries_read)) {
       c.effects.MarkDirty();
+      c.shard.NotifyKeyspaceEvent(kNotifyStream, "xgroup-create", c.db, key);
       c.reply.Ok();
     } else {
       c.reply.Error("BUSYGROUP Consumer Group name already exists");
@@ -669,24 +674,30 @@ void XGroupCommand(CommandContext& c) {
     cg->last_id = id;
     cg->entries_read = entries_read;
     c.effects.MarkDirty();
+    c.shard.NotifyKeyspaceEvent(kNotifyStream, "xgroup-setid", c.db, key);
     c.reply.Ok();
   } else if (EqualsIgnoreCase(opt, "destroy") && c.args.size() == 4) {
     if (cg) {
       s->DestroyGroup(grpname);
       c.effects.MarkDirty();
+      c.shard.NotifyKeyspaceEvent(kNotifyStream, "xgroup-destroy", c.db, key);
       c.reply.Integer(1);
     } else {
       c.reply.Integer(0);
     }
   } else if (EqualsIgnoreCase(opt, "createconsumer") && c.args.size() == 5) {
     bool created = cg->CreateConsumer(c.args[4], c.now_ms) != nullptr;
-    if (created) c.effects.MarkDirty();
+    if (created) {
+      c.effects.MarkDirty();
+      c.shard.NotifyKeyspaceEvent(kNotifyStream, "xgroup-createconsumer", c.db, key);
+    }
     c.reply.Integer(created ? 1 : 0);
   } else if (EqualsIgnoreCase(opt, "delconsumer") && c.args.size() == 5) {
     size_t pending = 0;
     if (cg->FindConsumer(c.args[4])) {
       pending = cg->DeleteConsumer(c.args[4]);
       c.effects.MarkDirty();
+      c.shard.NotifyKeyspaceEvent(kNotifyStream, "xgroup-delconsumer", c.db, key);
     }
     c.reply.Integer(static_cast<int64_t>(pending));
   } else {
@@ -805,7 +816,10 @@ Consumer* ClaimTo(CommandContext& c, Group& g, Consumer* consumer, std::string_v
   if (!consumer) {
     consumer = g.FindConsumer(name);
     if (consumer) consumer->seen_time = c.now_ms;
-    else consumer = g.CreateConsumer(name, c.now_ms);
+    else {
+      consumer = g.CreateConsumer(name, c.now_ms);
+      c.shard.NotifyKeyspaceEvent(kNotifyStream, "xgroup-createconsumer", c.db, c.args[1]);
+    }
   }
   if (pe.consumer != consumer) {
     if (pe.consumer) pe.consumer->pel.erase(id);
@@ -1361,6 +1375,11 @@ class XReadOp : public MultiShardOp {
       return;
     }
     r.error = IdError(IdArg(h, i));
+    if (r.error.empty() && !spec_.group_mode && !s) {
+      // Redis's XREAD looks each key up twice (checking ids, then reading): a missing
+      // one fires keymiss twice (per key here, where Redis does all keys, then all again).
+      h.shard.NotifyKeyspaceEvent(kNotifyKeyMiss, "keymiss", h.db, r.key);
+    }
     if (!r.error.empty() || spec_.group_mode || !s) return;
     // XREAD: serve now (no side effects).
     StreamId gt;
@@ -1398,6 +1417,7 @@ class XReadOp : public MultiShardOp {
     if (!consumer) {
       consumer = g->CreateConsumer(spec_.consumer, h.now_ms);
       h.effects.MarkDirty();
+      h.shard.NotifyKeyspaceEvent(kNotifyStream, "xgroup-createconsumer", h.db, key);
       h.effects.Propagate({"XGROUP", "CREATECONSUMER", key, group_name, spec_.consumer});
     }
     consumer->seen_time = h.now_ms;

@@ -43,11 +43,19 @@ bool LookupStringForWrite(CommandContext& c, std::string_view key, Slot** slot) 
   *slot = c.shard.FindLive(c.db, key, c.now_ms);
   return CheckString(c, *slot);
 }
+// For the commands Redis answers through a read lookup before writing (SET .. GET,
+// GETSET, GETDEL, GETEX): one write lookup, plus the keymiss event the read lookup fires
+// when the key is missing.
+bool LookupStringForReadWrite(CommandContext& c, std::string_view key, Slot** slot) {
+  *slot = c.shard.FindLive(c.db, key, c.now_ms);
+  if (!*slot) c.shard.NotifyKeyspaceEvent(kNotifyKeyMiss, "keymiss", c.db, key);
+  return CheckString(c, *slot);
+}
 
 // Writes a string value, keeping the slot's TTL when `keep_ttl`.
 Slot* StoreString(CommandContext& c, std::string_view key, std::string_view value, bool keep_ttl, uint8_t flags = 0) {
   Slot* s = c.shard.FindLive(c.db, key, c.now_ms);
-  if (!s) s = c.shard.Insert(c.db, key);
+  if (!s) s = c.shard.InsertNew(c.db, key);
   else if (!keep_ttl) c.shard.SetExpire(c.db, s, 0);
   s->value.SetString(value);
   s->flags = flags;
@@ -134,7 +142,7 @@ void SetGeneric(CommandContext& c, unsigned flags, std::string_view key, std::st
   if (expire && !ExpireDeadline(c, *expire, flags, cmd_name, &when)) return;
   Slot* old = nullptr;
   if (flags & kGet) {
-    if (!LookupStringForWrite(c, key, &old)) return;
+    if (!LookupStringForReadWrite(c, key, &old)) return;
   } else {
     old = c.shard.FindLive(c.db, key, c.now_ms);
   }
@@ -149,8 +157,10 @@ void SetGeneric(CommandContext& c, unsigned flags, std::string_view key, std::st
   }
   Slot* s = StoreString(c, key, value, flags & kKeepTtl);
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyString, "set", c.db, key);
   if (expire) {
     c.shard.SetExpire(c.db, s, when);
+    c.shard.NotifyKeyspaceEvent(kNotifyGeneric, "expire", c.db, key);
     // Relative expiries are replayed as absolute ones so a replica that applies the
     // command later does not extend the key's life (Redis 7.0 does the same).
     std::string at = FormatInt64(when);
@@ -186,17 +196,18 @@ void PSetExCommand(CommandContext& c) { SetGeneric(c, kPx, c.args[1], c.args[3],
 
 void GetSetCommand(CommandContext& c) {
   Slot* s;
-  if (!LookupStringForWrite(c, c.args[1], &s)) return;
+  if (!LookupStringForReadWrite(c, c.args[1], &s)) return;
   if (s) c.reply.Bulk(s->value.string_view());
   else c.reply.Null();
   StoreString(c, c.args[1], c.args[2], false);
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyString, "set", c.db, c.args[1]);
   c.effects.Propagate({"SET", c.args[1], c.args[2]});
 }
 
 void GetDelCommand(CommandContext& c) {
   Slot* s;
-  if (!LookupStringForWrite(c, c.args[1], &s)) return;
+  if (!LookupStringForReadWrite(c, c.args[1], &s)) return;
   if (!s) {
     c.reply.Null();
     return;
@@ -205,6 +216,7 @@ void GetDelCommand(CommandContext& c) {
   c.shard.Erase(c.db, s);
   c.effects.MarkDirty();
   c.effects.Propagate({"DEL", c.args[1]});
+  c.shard.NotifyKeyspaceEvent(kNotifyGeneric, "del", c.db, c.args[1]);
 }
 
 void GetExCommand(CommandContext& c) {
@@ -212,7 +224,7 @@ void GetExCommand(CommandContext& c) {
   std::optional<std::string_view> expire;
   if (!ParseSetOptions(c, 2, OptionSet::kGetEx, &flags, &expire)) return;
   Slot* s;
-  if (!LookupStringForWrite(c, c.args[1], &s)) return;
+  if (!LookupStringForReadWrite(c, c.args[1], &s)) return;
   if (!s) {
     c.reply.Null();
     return;
@@ -224,9 +236,11 @@ void GetExCommand(CommandContext& c) {
     c.shard.Erase(c.db, s);
     c.effects.MarkDirty();
     c.effects.Propagate({"DEL", c.args[1]});
+    c.shard.NotifyKeyspaceEvent(kNotifyGeneric, "del", c.db, c.args[1]);
   } else if (expire) {
     c.shard.SetExpire(c.db, s, when);
     c.effects.MarkDirty();
+    c.shard.NotifyKeyspaceEvent(kNotifyGeneric, "expire", c.db, c.args[1]);
     std::string at = FormatInt64(when);
     c.effects.Propagate({"PEXPIREAT", c.args[1], at});
   } else if (flags & kPersist) {
@@ -234,6 +248,7 @@ void GetExCommand(CommandContext& c) {
       c.shard.SetExpire(c.db, s, 0);
       c.effects.MarkDirty();
       c.effects.Propagate({"PERSIST", c.args[1]});
+      c.shard.NotifyKeyspaceEvent(kNotifyGeneric, "persist", c.db, c.args[1]);
     }
   }
 }
@@ -245,6 +260,7 @@ void AppendCommand(CommandContext& c) {
   if (!s) {
     StoreString(c, c.args[1], tail, false);
     c.effects.MarkDirty();
+    c.shard.NotifyKeyspaceEvent(kNotifyString, "append", c.db, c.args[1]);
     c.reply.Integer(static_cast<int64_t>(tail.size()));
     return;
   }
@@ -258,6 +274,7 @@ void AppendCommand(CommandContext& c) {
   std::memcpy(str.mutable_data() + old, tail.data(), tail.size());
   s->flags = kSlotRawString;
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyString, "append", c.db, c.args[1]);
   c.reply.Integer(static_cast<int64_t>(str.size()));
 }
 
@@ -287,6 +304,7 @@ void IncrDecrBy(CommandContext& c, int64_t incr) {
   std::string text = FormatInt64(value);
   StoreString(c, c.args[1], text, /*keep_ttl=*/true);
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyString, "incrby", c.db, c.args[1]);
   c.reply.Integer(value);
 }
 
@@ -340,6 +358,7 @@ void IncrByFloatCommand(CommandContext& c) {
   std::string text = FormatLongDoubleHuman(value);
   StoreString(c, c.args[1], text, /*keep_ttl=*/true, kSlotNoIntEncoding);
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyString, "incrbyfloat", c.db, c.args[1]);
   // Replaying the increment could round differently elsewhere: send the result.
   c.effects.Propagate({"SET", c.args[1], text, "KEEPTTL"});
   c.reply.Bulk(text);
@@ -407,6 +426,7 @@ void SetRangeCommand(CommandContext& c) {
   std::memcpy(str.mutable_data() + offset, value.data(), value.size());
   s->flags = kSlotRawString;
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyString, "setrange", c.db, c.args[1]);
   c.reply.Integer(static_cast<int64_t>(str.size()));
 }
 
@@ -441,11 +461,12 @@ void WritePairs(HopContext& h) {
   for (size_t i : h.key_indices) {
     h.effects.MarkDirty();
     Slot* s = h.shard.FindLive(h.db, h.args[i], h.now_ms);
-    if (!s) s = h.shard.Insert(h.db, h.args[i]);
+    if (!s) s = h.shard.InsertNew(h.db, h.args[i]);
     else h.shard.SetExpire(h.db, s, 0);
     s->value.SetString(h.args[i + 1]);
     s->flags = 0;
     s->access = NewAccessStamp();
+    h.shard.NotifyKeyspaceEvent(kNotifyString, "set", h.db, h.args[i]);
   }
 }
 

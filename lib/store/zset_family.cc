@@ -74,7 +74,7 @@ void ReplyScored(ReplyBuilder& rb, const ScoredMembers& items, bool withscores) 
 
 // Removes the key when its zset became empty.
 void DeleteIfEmpty(CommandContext& c, Slot* slot) {
-  if (ZsetOf(slot)->size() == 0) DeleteSlot(c.shard, c.db, slot);
+  if (ZsetOf(slot)->size() == 0) DeleteSlot(c.shard, c.db, slot, c.args[1]);
 }
 
 // ---------------------------------------------------------------------------------
@@ -135,7 +135,10 @@ void ZAddGeneric(CommandContext& c, unsigned flags) {
       unsigned out = 0;
       double newscore = scores[j];
       if (!z->Add(scores[j], c.args[idx + 2 * j + 1], flags, &out, &newscore)) {
-        if (added || updated) c.effects.MarkDirty(added + updated);
+        if (added || updated) {
+          c.effects.MarkDirty(added + updated);
+          c.shard.NotifyKeyspaceEvent(kNotifyZset, incr ? "zincr" : "zadd", c.db, c.args[1]);
+        }
         c.reply.Error(kNanScore);
         return;
       }
@@ -144,9 +147,12 @@ void ZAddGeneric(CommandContext& c, unsigned flags) {
       if (!(out & kZAddOutNop)) ++processed;
       score = newscore;
     }
-    if (z->size() == 0) DeleteSlot(c.shard, c.db, slot);  // only possible when nothing was added
+    if (z->size() == 0) c.shard.Erase(c.db, slot);  // only possible when nothing was added
   }
-  if (added + updated) c.effects.MarkDirty(added + updated);
+  if (added + updated) {
+    c.effects.MarkDirty(added + updated);
+    c.shard.NotifyKeyspaceEvent(kNotifyZset, incr ? "zincr" : "zadd", c.db, c.args[1]);
+  }
   if (incr) {
     if (processed) c.reply.Double(score);
     else c.reply.Null();
@@ -174,6 +180,7 @@ void ZIncrByCommand(CommandContext& c) {
     return;
   }
   c.effects.MarkDirty();
+  c.shard.NotifyKeyspaceEvent(kNotifyZset, "zincr", c.db, c.args[1]);
   c.reply.Double(newscore);
 }
 
@@ -192,6 +199,7 @@ void ZRemCommand(CommandContext& c) {
   }
   if (removed) {
     c.effects.MarkDirty(removed);
+    c.shard.NotifyKeyspaceEvent(kNotifyZset, "zrem", c.db, c.args[1]);
     DeleteIfEmpty(c, slot);
   }
   c.reply.Integer(removed);
@@ -420,6 +428,11 @@ void ZRemRangeGeneric(CommandContext& c, RangeKind kind) {
   size_t removed = z->RemoveRankRange(first, last);
   if (removed) {
     c.effects.MarkDirty(removed);
+    c.shard.NotifyKeyspaceEvent(kNotifyZset,
+                                kind == RangeKind::kRank    ? "zremrangebyrank"
+                                : kind == RangeKind::kScore ? "zremrangebyscore"
+                                                            : "zremrangebylex",
+                                c.db, c.args[1]);
     DeleteIfEmpty(c, slot);
   }
   c.reply.Integer(static_cast<int64_t>(removed));
@@ -455,13 +468,18 @@ bool ReadSource(HopContext& h, std::string_view key, bool allow_set, bool stores
 
 // Writes `items` as the zset at `key` (replacing any value and TTL), or deletes the
 // key when there are none, as Redis's STORE variants do.
-void StoreResult(HopContext& h, std::string_view key, ScoredMembers items) {
+// `event` is the command's keyspace event (zunionstore, zrangestore, ...).
+void StoreResult(HopContext& h, std::string_view key, ScoredMembers items, std::string_view event) {
   if (items.empty()) {
-    if (h.shard.Delete(h.db, key, h.now_ms)) h.effects.MarkDirty();
+    if (h.shard.Delete(h.db, key, h.now_ms)) {
+      h.effects.MarkDirty();
+      h.shard.NotifyKeyspaceEvent(kNotifyGeneric, "del", h.db, key);
+    }
     return;
   }
   h.shard.Upsert(h.db, key, Value(ZsetObject::Build(std::move(items))), h.now_ms);
   h.effects.MarkDirty();
+  h.shard.NotifyKeyspaceEvent(kNotifyZset, event, h.db, key);
 }
 
 // ZRANGESTORE's destination, as Redis builds it: a listpack when the range's length is
@@ -494,7 +512,7 @@ class ZRangeStoreOp : public MultiShardOp {
   }
   void RunHop(int hop, HopContext& h) override {
     if (hop == 0) {
-      Slot* s = h.shard.FindLive(h.db, h.args[2], h.now_ms);  // the source of a writer
+      const Slot* s = FindSource(h.shard, h.db, h.args[2], h.now_ms, /*stores=*/true);
       if (!s) return;
       if (s->value.type() != ValueType::kZset) {
         error_ = errors::kWrongType;
@@ -511,7 +529,7 @@ class ZRangeStoreOp : public MultiShardOp {
     }
     count_ = static_cast<int64_t>(result_.size());
     NormalizeListpackPhase(req_.kind == RangeKind::kScore || req_.kind == RangeKind::kLex, &result_);
-    StoreResult(h, h.args[1], std::move(result_));
+    StoreResult(h, h.args[1], std::move(result_), "zrangestore");
   }
   int max_hops() const override { return 2; }
   HopPlan NextHop(int hop) override {
@@ -536,7 +554,8 @@ std::unique_ptr<MultiShardOp> MakeZRangeStore(ArgList a) { return std::make_uniq
 // ZPOPMIN, ZPOPMAX, ZMPOP, ZRANDMEMBER, ZSCAN
 
 // Pops up to `count` elements from one end into `out`; deletes the key when emptied.
-void PopElements(Shard& shard, unsigned db, Slot* slot, bool max, size_t count, ScoredMembers* out, Effects& fx) {
+void PopElements(Shard& shard, unsigned db, std::string_view key, Slot* slot, bool max, size_t count,
+                 ScoredMembers* out, Effects& fx) {
   ZsetObject* z = ZsetOf(slot);
   size_t n = std::min(count, z->size());
   size_t first = max ? z->size() - n : 0;
@@ -547,7 +566,8 @@ void PopElements(Shard& shard, unsigned db, Slot* slot, bool max, size_t count, 
   });
   z->RemoveRankRange(first, first + n);
   if (n) fx.MarkDirty(n);
-  if (z->size() == 0) DeleteSlot(shard, db, slot);
+  shard.NotifyKeyspaceEvent(kNotifyZset, max ? "zpopmax" : "zpopmin", db, key);
+  if (z->size() == 0) DeleteSlot(shard, db, slot, key);
 }
 
 void ZPopGeneric(CommandContext& c, bool max) {
@@ -572,7 +592,7 @@ void ZPopGeneric(CommandContext& c, bool max) {
     return;
   }
   ScoredMembers popped;
-  PopElements(c.shard, c.db, slot, max, static_cast<size_t>(count), &popped, c.effects);
+  PopElements(c.shard, c.db, c.args[1], slot, max, static_cast<size_t>(count), &popped, c.effects);
   bool nested = c.reply.protocol() > 2 && has_count;
   ReplyElementsHeader(c.reply, popped.size(), true, nested);
   for (auto& [m, s] : popped) ReplyElement(c.reply, m, s, true, nested);
@@ -647,7 +667,7 @@ class ZMPopOp : public MultiShardOp {
     }
     key_ = std::string(h.args[chosen_]);
     Slot* s = h.shard.FindLive(h.db, h.args[chosen_], h.now_ms);
-    PopElements(h.shard, h.db, s, max_, count_, &popped_, h.effects);
+    PopElements(h.shard, h.db, h.args[chosen_], s, max_, count_, &popped_, h.effects);
     h.effects.Propagate({max_ ? "ZPOPMAX" : "ZPOPMIN", h.args[chosen_], std::to_string(count_)});
   }
   int max_hops() const override { return 2; }
@@ -867,7 +887,7 @@ class ZSetOpOp : public MultiShardOp {
  public:
   // store: ZxxxSTORE dst numkeys ...; card: ZINTERCARD.
   ZSetOpOp(ArgList args, SetOp op, bool store, bool card, std::string_view name)
-      : op_(op), store_(store), card_(card) {
+      : op_(op), store_(store), card_(card), name_(name) {
     size_t numkeys_idx = store ? 2 : 1;
     auto n = ParseInt64(args[numkeys_idx]);
     if (!n) {
@@ -949,7 +969,7 @@ class ZSetOpOp : public MultiShardOp {
       return;
     }
     count_ = static_cast<int64_t>(result_.size());
-    StoreResult(h, h.args[1], std::move(result_));
+    StoreResult(h, h.args[1], std::move(result_), name_);
   }
 
   int max_hops() const override { return 2; }
@@ -1039,6 +1059,7 @@ class ZSetOpOp : public MultiShardOp {
 
   SetOp op_;
   bool store_, card_;
+  std::string_view name_;  // the command's name: a string literal
   bool withscores_ = false;
   bool wrongtype_ = false;
   Aggregate agg_ = Aggregate::kSum;

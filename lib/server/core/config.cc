@@ -11,6 +11,7 @@
 #include "server/core/output_limits.h"
 #include "server/core/protected_actions.h"
 #include "store/eviction.h"
+#include "store/keyspace_events.h"
 #include "store/store_config.h"
 #include "store/string_util.h"
 
@@ -237,6 +238,20 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                             return SetUnsigned(&o.repl_ping_replica_period, v);
                           }};
   }
+  // The enabled classes live in one atomic the shard threads read on every event.
+  params_["notify-keyspace-events"] =
+      Param{[](const ServerOptions&) {
+              return store::FormatKeyspaceEventFlags(store::keyspace_event_flags.load(std::memory_order_relaxed));
+            },
+            [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+              auto flags = store::ParseKeyspaceEventFlags(v);
+              if (!flags) return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
+              store::keyspace_event_flags.store(*flags, std::memory_order_relaxed);
+              o.notify_keyspace_events = store::FormatKeyspaceEventFlags(*flags);
+              return std::nullopt;
+            }};
+  if (auto flags = store::ParseKeyspaceEventFlags(opts_.notify_keyspace_events))
+    store::keyspace_event_flags.store(*flags, std::memory_order_relaxed);
   AddStoreParams();
   ApplyEvictionPolicy(opts_.maxmemory_policy);
   GetEvictionSettings().maxmemory.store(opts_.maxmemory, std::memory_order_relaxed);

@@ -59,6 +59,8 @@ struct ServerOptions {
   // Replication (primary side).
   uint64_t repl_backlog_size = 1024 * 1024;
   uint64_t repl_ping_replica_period = 10;
+  // Keyspace notification classes (Redis's flag string; store/keyspace_events.h).
+  std::string notify_keyspace_events;
 };
 
 // The CONFIG GET/SET view of the options. Each parameter has a getter and, when it
