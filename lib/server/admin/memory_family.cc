@@ -111,7 +111,7 @@ void MemoryUsage(ConnectionContext& c) {
     std::optional<int64_t> usage = co_await AwaitOn<std::optional<int64_t>>(
         srv.shards().at(shard).ctx(), [&](Completion<std::optional<int64_t>> done) {
           store::Shard& s = srv.shards().at(shard).shard();
-          const store::Slot* slot = s.FindForReadNoTouch(db, key, store::UnixTimeMs());
+          const store::Slot* slot = s.FindForReadNoTouch(db, key, store::UnixTimeMs(), /*notify_miss=*/false);  // as Redis: no keymiss
           done(slot ? std::optional<int64_t>(KeyUsage(s.db(db), *slot, samples)) : std::nullopt);
         });
     if (usage) rb.Integer(*usage);
