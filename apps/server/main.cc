@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   std::string multi_flow = "yes";
   std::string protected_mode = "yes";
   std::string maxmemory_samples = "5", lfu_log_factor = "10", lfu_decay_time = "1", replica_ignore_maxmemory = "yes";
+  std::string tracking_table_max_keys = "1000000";
   std::vector<std::string> output_limits;
   po::options_description desc("darter-server: a Redis-compatible, multi-threaded in-memory server\n\nOptions");
   desc.add_options()
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
       ("lfu-log-factor", po::value(&lfu_log_factor)->default_value("10"), "LFU counter growth: higher, slower")
       ("lfu-decay-time", po::value(&lfu_decay_time)->default_value("1"), "minutes per LFU counter decrement (0: no decay)")
       ("replica-ignore-maxmemory", po::value(&replica_ignore_maxmemory)->default_value("yes"), "yes: a replica never evicts (its primary's DELs do)")
+      ("tracking-table-max-keys", po::value(&tracking_table_max_keys)->default_value("1000000"), "keys client-side caching remembers before it invalidates some (0: no limit)")
       ("proto-max-bulk-len", po::value(&proto_max_bulk_len)->default_value("512mb"), "largest bulk argument a client may send")
       ("client-query-buffer-limit", po::value(&client_query_buffer_limit)->default_value("1gb"), "a client whose pending input passes this is closed")
       ("maxclients", po::value(&o.maxclients)->default_value(o.maxclients), "maximum connected clients")
@@ -83,7 +85,8 @@ int main(int argc, char** argv) {
   for (auto [name, value] : {std::pair<const char*, std::string>{"maxmemory-samples", maxmemory_samples},
                              {"lfu-log-factor", lfu_log_factor},
                              {"lfu-decay-time", lfu_decay_time},
-                             {"replica-ignore-maxmemory", replica_ignore_maxmemory}}) {
+                             {"replica-ignore-maxmemory", replica_ignore_maxmemory},
+                             {"tracking-table-max-keys", tracking_table_max_keys}}) {
     if (auto err = probe.Set(name, value)) {
       std::cerr << "darter-server: --" << name << ": " << *err << "\n";
       return 2;
