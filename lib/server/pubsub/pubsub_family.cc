@@ -12,6 +12,7 @@
 
 #include <algorithm>
 
+#include "resp/bulk_encoding.h"
 #include "server/core/connection.h"
 #include "server/pubsub/pubsub_registry.h"
 #include "server/core/server.h"
@@ -33,22 +34,14 @@ struct Message {
   std::string payload;
 };
 
-void AppendBulk(std::string& out, std::string_view s) {
-  out += '$';
-  out += std::to_string(s.size());
-  out += "\r\n";
-  out.append(s);
-  out += "\r\n";
-}
-
 // ["message", channel, payload] / ["smessage", ...]: an array in RESP2, a push in RESP3.
 std::string EncodeMessage(bool resp3, const Message& m) {
   std::string out;
   out.reserve(m.channel.size() + m.payload.size() + 48);
   out += resp3 ? ">3\r\n" : "*3\r\n";
-  AppendBulk(out, m.kind == ChannelKind::kShard ? "smessage" : "message");
-  AppendBulk(out, m.channel);
-  AppendBulk(out, m.payload);
+  resp::AppendBulk(out, m.kind == ChannelKind::kShard ? "smessage" : "message");
+  resp::AppendBulk(out, m.channel);
+  resp::AppendBulk(out, m.payload);
   return out;
 }
 
@@ -56,10 +49,10 @@ std::string EncodePMessage(bool resp3, const std::string& pattern, const Message
   std::string out;
   out.reserve(pattern.size() + m.channel.size() + m.payload.size() + 56);
   out += resp3 ? ">4\r\n" : "*4\r\n";
-  AppendBulk(out, "pmessage");
-  AppendBulk(out, pattern);
-  AppendBulk(out, m.channel);
-  AppendBulk(out, m.payload);
+  resp::AppendBulk(out, "pmessage");
+  resp::AppendBulk(out, pattern);
+  resp::AppendBulk(out, m.channel);
+  resp::AppendBulk(out, m.payload);
   return out;
 }
 

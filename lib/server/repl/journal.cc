@@ -1,27 +1,19 @@
 #include "server/repl/journal.h"
 
+
 #include <algorithm>
 
+#include "resp/bulk_encoding.h"
 #include "server/core/eviction.h"
 #include "store/shard.h"
 
 namespace darter::server {
 
-namespace {
-void AppendBulk(std::string* out, std::string_view s) {
-  out->push_back('$');
-  out->append(std::to_string(s.size()));
-  out->append("\r\n");
-  out->append(s);
-  out->append("\r\n");
-}
-}  // namespace
-
 void EncodeCommand(std::string* out, std::span<const std::string_view> argv) {
   out->push_back('*');
   out->append(std::to_string(argv.size()));
   out->append("\r\n");
-  for (std::string_view a : argv) AppendBulk(out, a);
+  for (std::string_view a : argv) resp::AppendBulk(*out, a);
 }
 
 std::string EncodeCommand(std::initializer_list<std::string_view> argv) {
@@ -34,7 +26,7 @@ void EncodeCommand(std::string* out, const std::vector<std::string>& argv) {
   out->push_back('*');
   out->append(std::to_string(argv.size()));
   out->append("\r\n");
-  for (const std::string& a : argv) AppendBulk(out, a);
+  for (const std::string& a : argv) resp::AppendBulk(*out, a);
 }
 
 void ShardJournal::OnWrite(store::Shard&, const store::AppliedWrite& write) {

@@ -1,9 +1,11 @@
 #include "server/tracking/tracking_table.h"
 
+
 #include <algorithm>
 #include <mutex>
 #include <random>
 
+#include "resp/bulk_encoding.h"
 #include "server/core/asio.h"
 #include "server/core/config.h"
 #include "server/core/server.h"
@@ -15,17 +17,9 @@ namespace darter::server {
 
 namespace {
 
-void AppendBulk(std::string& out, std::string_view s) {
-  out += '$';
-  out += std::to_string(s.size());
-  out += "\r\n";
-  out.append(s);
-  out += "\r\n";
-}
-
 std::string KeyArray(std::span<const std::string_view> keys) {
   std::string out = "*" + std::to_string(keys.size()) + "\r\n";
-  for (std::string_view k : keys) AppendBulk(out, k);
+  for (std::string_view k : keys) resp::AppendBulk(out, k);
   return out;
 }
 
