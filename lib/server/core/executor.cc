@@ -19,8 +19,6 @@ std::vector<std::string_view> KeysAt(store::ArgList args, std::span<const size_t
 
 }  // namespace
 
-thread_local const TrackingScope* t_tracking_scope = nullptr;
-
 bool RunOnShard(store::Shard& shard, const store::CommandSpec& spec, unsigned db, store::ArgList args,
                 std::span<const std::string_view> keys, resp::ReplyBuilder& reply, int64_t now, TxTag tx) {
   // No snapshot hook here: the Shard's mutating lookups serialize a slot for running

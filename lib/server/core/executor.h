@@ -53,7 +53,10 @@ struct TrackingScope {
   void (*remember)(store::Shard& shard, const TrackingScope& scope, std::span<const std::string_view> keys) = nullptr;
   void* tables = nullptr;
 };
-extern thread_local const TrackingScope* t_tracking_scope;
+// Constant-initialized and defined here (not extern), so every use is a plain TLS access:
+// an extern thread_local goes through a TLS wrapper call, which UBSan's null check
+// flagged in sanitizer builds.
+inline thread_local const TrackingScope* t_tracking_scope = nullptr;
 class TrackingScopeGuard {
  public:
   explicit TrackingScopeGuard(const TrackingScope* s) : saved_(t_tracking_scope) { t_tracking_scope = s; }

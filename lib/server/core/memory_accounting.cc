@@ -5,7 +5,9 @@
 #include <algorithm>
 
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
+// From the ASan runtime (its header, sanitizer/allocator_interface.h, is not in every
+// compiler package).
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 namespace darter::memory {
