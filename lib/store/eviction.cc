@@ -47,20 +47,29 @@ uint64_t RandomCursor(uint64_t rnd) {
   return ((rnd >> 32) << DbTable::kCursorBucketBits) | (rnd % DbTable::kBuckets);
 }
 
-// Visits whole buckets from `*cursor` on until `want` slots qualified or `max_visits`
-// slots were seen, wrapping around at the end; leaves `*cursor` where it stopped. Every
-// qualifying slot of a visited bucket is taken: a bucket's first positions are the ones
-// refilled first, so cutting inside one would favour recently inserted keys.
+// Visits whole buckets from `*cursor` on until `want` slots were taken or `max_visits`
+// slots were seen, wrapping around at the end; leaves `*cursor` where it stopped. Of a
+// bucket's qualifying slots it takes a run starting at a random position (`rnd`), not
+// the first ones: a bucket's first positions are refilled first, so they would favour
+// recently inserted keys; and not all of them, since each candidate costs a read of its
+// key.
 template <typename Fn>
-void SampleSlots(const DbTable& t, uint64_t* cursor, size_t want, size_t max_visits, bool volatile_only, Fn&& take) {
+void SampleSlots(const DbTable& t, uint64_t* cursor, size_t want, size_t max_visits, bool volatile_only, uint64_t rnd,
+                 Fn&& take) {
   size_t taken = 0, visited = 0;
+  std::array<const Slot*, 2 * DbTable::kSlotsPerBucket> found;
   while (taken < want && visited < max_visits) {
+    size_t n = 0;
     *cursor = t.Traverse(*cursor, 1, [&](const Slot& s) {
       visited++;
-      if (volatile_only && s.expire_ms == 0) return;
-      taken++;
-      take(s);
+      if ((volatile_only && s.expire_ms == 0) || n == found.size()) return;
+      found[n++] = &s;
     });
+    if (n == 0) continue;
+    size_t first = rnd % n, count = std::min(n, want - taken);
+    rnd = rnd * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; i < count; ++i) take(*found[(first + i) % n]);
+    taken += count;
   }
 }
 
@@ -128,18 +137,18 @@ void Evictor::Populate(const Shard& shard, EvictionPolicy policy, unsigned sampl
     size_t eligible = volatile_only ? t.expire_count() : t.size();
     if (eligible == 0) continue;
     auto offer = [&](const Slot& s) { Offer(Score(policy, s, lru_now), db, s.key.view()); };
-    // Whole buckets from a random point (one or two cache-friendly runs rather than a
-    // miss per sample, like Redis's dictGetSomeKeys); keys with a TTL: Redis samples its
+    // Runs of a bucket from a random point (a cache-friendly run rather than a miss per
+    // sample, like Redis's dictGetSomeKeys); keys with a TTL: Redis samples its
     // expires dict; without one, the walk goes on from where the last one stopped, as far
     // as it takes (a whole pass at most), so a TTL key is found however sparse they are:
     // -OOM must not be answered while one exists.
     if (!volatile_only) {
       uint64_t cursor = RandomCursor(NextRandom());
-      SampleSlots(t, &cursor, samples, samples * 4 + 64, false, offer);
+      SampleSlots(t, &cursor, samples, samples * 4 + 64, false, NextRandom(), offer);
       continue;
     }
     if (volatile_cursor_.size() < shard.db_count()) volatile_cursor_.resize(shard.db_count(), 0);
-    SampleSlots(t, &volatile_cursor_[db], samples, t.size() + DbTable::kSlotsPerBucket, true, offer);
+    SampleSlots(t, &volatile_cursor_[db], samples, t.size() + DbTable::kSlotsPerBucket, true, NextRandom(), offer);
   }
 }
 
@@ -200,7 +209,8 @@ bool Evictor::EvictRandom(Shard& shard, bool volatile_only, int64_t now_ms) {
       if (volatile_only) {
         // A random start, then as far as it takes (see Populate).
         uint64_t cursor = RandomCursor(NextRandom());
-        SampleSlots(t, &cursor, 1, t.size() + DbTable::kSlotsPerBucket, true, [&](const Slot& s) { pick = &s; });
+        SampleSlots(t, &cursor, 1, t.size() + DbTable::kSlotsPerBucket, true, NextRandom(),
+                    [&](const Slot& s) { pick = &s; });
       } else {
         pick = t.RandomSlot(NextRandom());
       }
