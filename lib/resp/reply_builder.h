@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <iterator>
 #include <string_view>
 
 namespace darter::resp {
@@ -39,6 +40,12 @@ class ReplyBuilder {
   void Null();                     // RESP2 "$-1\r\n", RESP3 "_\r\n"
   void NullArray();                // RESP2 "*-1\r\n", RESP3 "_\r\n"
   void ArrayHeader(size_t n);      // "*n\r\n"; n elements follow
+  // An array of simple strings (HELP replies): `lines` is any range of text.
+  template <typename Lines>
+  void SimpleStringArray(const Lines& lines) {
+    ArrayHeader(std::size(lines));
+    for (std::string_view l : lines) SimpleString(l);
+  }
   void MapHeader(size_t n);        // RESP3 "%n\r\n", RESP2 "*<2n>\r\n"; n key/value pairs follow
   void SetHeader(size_t n);        // RESP3 "~n\r\n", RESP2 "*n\r\n"
   void PushHeader(size_t n);       // RESP3 ">n\r\n", RESP2 "*n\r\n"

@@ -712,8 +712,7 @@ void ObjectCommand(CommandContext& c) {
         "HELP",
         "    Prints this help.",
     };
-    c.reply.ArrayHeader(std::size(kHelp));
-    for (const char* line : kHelp) c.reply.SimpleString(line);
+    c.reply.SimpleStringArray(kHelp);
     return;
   }
   bool known = EqualsIgnoreCase(sub, "encoding") || EqualsIgnoreCase(sub, "freq") ||

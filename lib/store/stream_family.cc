@@ -575,10 +575,7 @@ bool SubcommandOk(CommandContext& c, std::string_view container,
   return false;
 }
 
-void ReplyHelp(CommandContext& c, std::initializer_list<std::string_view> lines) {
-  c.reply.ArrayHeader(lines.size());
-  for (std::string_view l : lines) c.reply.SimpleString(l);
-}
+void ReplyHelp(CommandContext& c, std::initializer_list<std::string_view> lines) { c.reply.SimpleStringArray(lines); }
 
 void XGroupCommand(CommandContext& c) {
   if (!SubcommandOk(c, "xgroup",

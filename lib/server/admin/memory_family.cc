@@ -281,8 +281,7 @@ void MemoryHelp(ConnectionContext& c) {
       "HELP",
       "    Prints this help.",
   };
-  c.reply.ArrayHeader(std::size(kHelp));
-  for (const char* line : kHelp) c.reply.SimpleString(line);
+  c.reply.SimpleStringArray(kHelp);
 }
 
 struct Subcommand {

@@ -49,10 +49,7 @@ bool SubcommandArityOk(ConnectionContext& c, std::string_view container, int ari
   return true;
 }
 
-void ReplyHelp(ConnectionContext& c, std::initializer_list<const char*> lines) {
-  c.reply.ArrayHeader(lines.size());
-  for (const char* l : lines) c.reply.SimpleString(l);
-}
+void ReplyHelp(ConnectionContext& c, std::initializer_list<const char*> lines) { c.reply.SimpleStringArray(lines); }
 
 bool ValidClientName(std::string_view name) {
   for (char ch : name)

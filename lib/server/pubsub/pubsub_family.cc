@@ -263,8 +263,7 @@ void PubSubCommand(ConnectionContext& c) {
         "    Return the number of subscribers for the specified shard level channel(s)",
         "HELP",
         "    Prints this help."};
-    c.reply.ArrayHeader(std::size(kHelp));
-    for (const char* l : kHelp) c.reply.SimpleString(l);
+    c.reply.SimpleStringArray(kHelp);
   } else {
     c.reply.Error("ERR unknown subcommand '" + std::string(c.args[1].substr(0, 128)) + "'. Try PUBSUB HELP.");
   }

@@ -816,8 +816,7 @@ void ScriptCommand(ConnectionContext& c) {
         "HELP",
         "    Prints this help.",
     };
-    c.reply.ArrayHeader(std::size(kHelp));
-    for (const char* l : kHelp) c.reply.SimpleString(l);
+    c.reply.SimpleStringArray(kHelp);
     return;
   }
   c.reply.Error("ERR unknown subcommand '" + std::string(sub.substr(0, 128)) + "'. Try SCRIPT HELP.");
