@@ -32,7 +32,13 @@ TEST_CASE("a sampled hash or set table size is near the exact one; enough sample
   REQUIRE(s.encoding() == SetObject::Encoding::kHashtable);
   for (const Object* o : {static_cast<const Object*>(&h), static_cast<const Object*>(&s)}) {
     const size_t exact = o->MallocUsed();
-    for (size_t samples : {5u, 50u, 1000u}) {
+    // Five samples of elements whose blocks range from none (inline) to ~100 bytes give
+    // an estimate of the right order only (which five depends on the table's seeded
+    // layout, so it varies between runs); 50 and 1000 come within 20%.
+    const size_t est5 = o->MallocUsedSampled(5);
+    CHECK(est5 > exact / 2);
+    CHECK(est5 < exact * 2);
+    for (size_t samples : {50u, 1000u}) {
       CAPTURE(samples);
       const size_t est = o->MallocUsedSampled(samples);
       CHECK(est > exact * 8 / 10);
