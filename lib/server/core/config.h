@@ -61,6 +61,25 @@ struct ServerOptions {
   uint64_t repl_ping_replica_period = 10;
   // Keyspace notification classes (Redis's flag string; store/keyspace_events.h).
   std::string notify_keyspace_events;
+  // TLS, with Redis's names and defaults (tls-port 0: no TLS listener). The replica
+  // side of tls-replication presents tls-client-cert-file (else tls-cert-file) and
+  // verifies its primary against tls-ca-cert-file / tls-ca-cert-dir; the two
+  // tls-replication-* fields are Darter's, for a migration from a managed source:
+  // the server name to send (SNI) and, only when asked explicitly, no verification.
+  int tls_port = 0;
+  std::string tls_cert_file, tls_key_file, tls_key_file_pass;
+  std::string tls_client_cert_file, tls_client_key_file, tls_client_key_file_pass;
+  std::string tls_ca_cert_file, tls_ca_cert_dir, tls_dh_params_file;
+  std::string tls_auth_clients = "yes";  // yes | no | optional
+  std::string tls_protocols;             // e.g. "TLSv1.2 TLSv1.3"; empty: OpenSSL's defaults
+  std::string tls_ciphers, tls_ciphersuites;
+  bool tls_prefer_server_ciphers = false;
+  bool tls_replication = false;
+  bool tls_session_caching = true;
+  uint64_t tls_session_cache_size = 20 * 1024;
+  uint64_t tls_session_cache_timeout = 300;
+  std::string tls_replication_sni;
+  bool tls_replication_insecure = false;
 };
 
 // The CONFIG GET/SET view of the options. Each parameter has a getter and, when it
