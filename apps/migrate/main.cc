@@ -36,6 +36,7 @@ const char kUsage[] =
     "  darter-migrate --source redis://[user:password@]host:port [--verify] [--port 6379]\n"
     "  darter-migrate --source redis://host:6379 --follow            # stay in sync until Ctrl-C / cutover\n"
     "  darter-migrate --source redis://host:6379 --target darter-host:6379 --cutover\n"
+    "  darter-migrate --source rediss://user:password@host:6380 --tls-ca-cert ca.pem   # TLS, verified\n"
     "  darter-migrate --rdb dump.rdb --dir /var/lib/darter\n\n"
     "Without --target the bundled Darter server runs inside this process, serving clients on\n"
     "--port while it replicates; at the end it saves --dir/--dbfilename, which darter-server\n"

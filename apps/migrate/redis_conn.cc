@@ -64,7 +64,7 @@ std::optional<std::string> RedisConn::Connect(const std::string& what, const std
     // A handshake or certificate problem names the peer first; a refused TCP connect
     // reads as before ("cannot connect to source 10.0.0.1:6379: Connection refused").
     error_ = err->rfind("TLS", 0) == 0 ? what + ": " + *err : "cannot connect to " + what + ": " + *err;
-    if (err->find("certificate verify failed") != std::string::npos)
+    if (err->find("certificate verify failed") != std::string::npos && err->find("mismatch") == std::string::npos)
       error_ += " (give the CA that signed it with " + tls.flag_prefix + "ca-cert or " + tls.flag_prefix +
                 "ca-cert-dir, or skip the check with " + tls.flag_prefix + "insecure)";
     transport_.Close();

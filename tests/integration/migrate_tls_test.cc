@@ -392,3 +392,27 @@ TEST_CASE("darter-migrate rediss:// into a running darter-server: CONFIG SET of 
   CHECK(get("tls-replication-sni") == "localhost");
   CHECK(get("tls-replication-insecure") == "no");
 }
+
+TEST_CASE("darter-migrate --cutover from a TLS source into the (plain) embedded Darter is refused before pausing") {
+  Pki pki;
+  REQUIRE(pki.ok());
+  TlsRedis redis = StartTlsRedis(pki);  // tls-replication yes: as a replica it would speak TLS
+  REQUIRE_MESSAGE(redis.server.status.ok, redis.server.status.message);
+  Client src(redis.server.port());
+  REQUIRE(Format(src.Cmd({"SET", "k", "v"})) == "+OK");
+  auto dir = redis.server.process->dir() / "cutover";
+  RunResult r = RunMigrate({"--source", Rediss(redis.tls_port), "--tls-ca-cert", pki("ca.crt"), "--port", "0",
+                            "--threads", "1", "--dir", dir.string(), "--cutover", "--no-save", "--json",
+                            "--stall-timeout", "20"},
+                           60s);
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.exit_code == 6);
+  bool ok = false;
+  Json j = ParseJson(r.out, &ok);
+  REQUIRE(ok);
+  CHECK(j["cutover"]["ran"].b);
+  CHECK(!j["cutover"]["target_detached"].b);
+  CHECK(Contains(j["cutover"]["error"].s, "tls-replication is yes"));
+  CHECK(InfoStr(src, "replication", "role") == "master");
+  CHECK(Format(src.Cmd({"SET", "k2", "v"})) == "+OK");
+}
