@@ -54,6 +54,27 @@ CutoverResult Cutover(RedisConn& source, Target& target, const CutoverOptions& o
                 "before switching them";
       return r;
     }
+    ReplyPtr t = source.Cmd({"CONFIG", "GET", "tls-replication"});
+    std::string link_tls = t && t->type == REDIS_REPLY_ARRAY && t->elements == 2 ? ReplyText(t->element[1]) : "";
+    if (o.target_address_given) {
+      if (link_tls == "yes" || link_tls == "no")
+        r.notes.push_back("the source follows the target over " + std::string(link_tls == "yes" ? "TLS" : "plain TCP") +
+                          " (its tls-replication is " + link_tls + "): " + target_addr +
+                          (link_tls == "yes" ? " must serve TLS with a certificate the source trusts"
+                                             : " must accept plain connections"));
+    } else if ((link_tls == "yes" && !o.target_tls) || (link_tls == "no" && o.target_tls) ||
+               (link_tls.empty() && o.source_tls)) {
+      std::string why =
+          link_tls.empty()
+              ? "the source serves TLS but would not say how its replica link connects (CONFIG GET tls-replication: " +
+                    (t ? ReplyText(t.get()) : source.error()) + ")"
+              : "the source's tls-replication is " + link_tls + ", so as a replica it would connect to the target at " +
+                    target_addr + " over " + (link_tls == "yes" ? "TLS" : "plain TCP") + ", which that address does not serve";
+      r.error = why + "; nothing was paused. Give --target-address host:port where the target serves " +
+                (link_tls == "no" ? "plain TCP" : "TLS (with a certificate the source trusts: its tls-ca-cert-file)") +
+                ", change tls-replication on the source, or rerun with --cutover-leave-source";
+      return r;
+    }
     for (auto [name, value] : {std::pair<const char*, std::string>{"masteruser", o.target_user},
                                {"masterauth", o.target_password}}) {
       ReplyPtr c = source.Cmd({"CONFIG", "SET", name, value});

@@ -1,5 +1,8 @@
 // Cutover: the zero-loss switch from the source to the target.
-//   0. (default) The source will follow the target afterwards: if the target needs a
+//   0. (default) The source will follow the target afterwards: its replica link must
+//      speak what the target address serves (TLS when the source's tls-replication is
+//      yes); a mismatch, or a TLS source whose tls-replication cannot be read, stops
+//      the cutover unless --target-address says where to go. If the target needs a
 //      password, CONFIG SET masteruser/masterauth on the source first, so a refusal
 //      stops the cutover before anything is paused.
 //   1. CLIENT PAUSE <ms> WRITE on the source (Redis 6.2+): clients' writes block,
@@ -48,6 +51,13 @@ struct CutoverOptions {
   std::string target_user;
   std::string target_password;
   double source_sync_timeout_s = 60;  // wait for the source to follow the target
+  // How the source's replica link will reach the target: it speaks TLS when the
+  // source's tls-replication is yes, so the target address must then serve TLS (and
+  // plain TCP when no). A --target given as rediss:// serves TLS at its address; an
+  // explicit --target-address is taken as the user's answer.
+  bool source_tls = false;            // the source is reached with rediss://
+  bool target_tls = false;            // the target address serves TLS (rediss:// --target)
+  bool target_address_given = false;  // --target-address
 };
 
 CutoverResult Cutover(RedisConn& source, Target& target, const CutoverOptions& options);

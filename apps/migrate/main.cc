@@ -36,11 +36,60 @@ const char kUsage[] =
     "  darter-migrate --source redis://[user:password@]host:port [--verify] [--port 6379]\n"
     "  darter-migrate --source redis://host:6379 --follow            # stay in sync until Ctrl-C / cutover\n"
     "  darter-migrate --source redis://host:6379 --target darter-host:6379 --cutover\n"
+    "  darter-migrate --source rediss://user:password@host:6380 --tls-ca-cert ca.pem   # TLS, verified\n"
     "  darter-migrate --rdb dump.rdb --dir /var/lib/darter\n\n"
     "Without --target the bundled Darter server runs inside this process, serving clients on\n"
     "--port while it replicates; at the end it saves --dir/--dbfilename, which darter-server\n"
     "starts from. Progress: a live bar on a terminal, timestamped lines otherwise.\n\n"
     "Options";
+
+const char kTlsHelp[] =
+    "TLS: --source rediss://host:port speaks TLS to the source, and so does the target's replica link. The\n"
+    "source's certificate must chain to --tls-ca-cert / --tls-ca-cert-dir (default: the system trust store)\n"
+    "and name the host (or --sni); --tls-insecure skips that check, and the report says so. A --target\n"
+    "given as rediss:// takes the same options with the --target- prefix. For a running --target, the\n"
+    "source's CA and client certificate paths are set on it with CONFIG SET: they must be valid there.\n";
+
+// The TLS flags of one side (prefix "" for the source, "target-" for --target).
+struct TlsFlags {
+  std::string ca_cert, ca_cert_dir, cert, key, sni;
+  bool insecure = false;
+
+  void Add(po::options_description& desc, const std::string& prefix, const std::string& side) {
+    desc.add_options()
+        ((prefix + "tls-ca-cert").c_str(), po::value(&ca_cert), ("rediss:// " + side + ": PEM file of the CAs its certificate must chain to (default: the system store)").c_str())
+        ((prefix + "tls-ca-cert-dir").c_str(), po::value(&ca_cert_dir), ("rediss:// " + side + ": directory of trusted CAs (OpenSSL hashed names)").c_str())
+        ((prefix + "tls-cert").c_str(), po::value(&cert), ("rediss:// " + side + ": client certificate to present (with --" + prefix + "tls-key)").c_str())
+        ((prefix + "tls-key").c_str(), po::value(&key), ("rediss:// " + side + ": private key of --" + prefix + "tls-cert (unencrypted PEM)").c_str())
+        ((prefix + "sni").c_str(), po::value(&sni), ("rediss:// " + side + ": server name to send, and to check its certificate against (default: the host)").c_str())
+        ((prefix + "tls-insecure").c_str(), po::bool_switch(&insecure), ("rediss:// " + side + ": do NOT verify its certificate (the report says so)").c_str());
+  }
+
+  // Copies the flags into `uri`'s settings; an error when they cannot apply.
+  std::optional<std::string> Apply(const std::string& prefix, const std::string& flag, SourceUri* uri) const {
+    bool any = !ca_cert.empty() || !ca_cert_dir.empty() || !cert.empty() || !key.empty() || !sni.empty() || insecure;
+    if (!uri) {
+      if (any) return "--" + prefix + "tls-* and --" + prefix + "sni need --" + flag + " rediss://host:port";
+      return std::nullopt;
+    }
+    if (any && !uri->tls.enabled)
+      return "--" + prefix + "tls-* and --" + prefix + "sni apply to TLS only: give --" + flag + " as rediss://" +
+             uri->Display();
+    if (cert.empty() != key.empty()) return "--" + prefix + "tls-cert and --" + prefix + "tls-key go together";
+    if (insecure && (!ca_cert.empty() || !ca_cert_dir.empty()))
+      return "--" + prefix + "tls-insecure skips the certificate check, so --" + prefix +
+             "tls-ca-cert(-dir) would be unused: give one or the other";
+    TlsSettings& t = uri->tls;
+    t.ca_cert_file = ca_cert;
+    t.ca_cert_dir = ca_cert_dir;
+    t.cert_file = cert;
+    t.key_file = key;
+    t.sni = sni;
+    t.insecure = insecure;
+    t.flag_prefix = "--" + prefix + "tls-";
+    return std::nullopt;
+  }
+};
 
 MigrationControl* g_control = nullptr;
 
@@ -82,7 +131,7 @@ int main(int argc, char** argv) {
   po::options_description desc(kUsage);
   desc.add_options()
       ("help,h", "show this help and exit")
-      ("source", po::value(&source), "live source: redis://[user:password@]host:port")
+      ("source", po::value(&source), "live source: redis://[user:password@]host:port, or rediss://... for TLS")
       ("rdb", po::value(&o.rdb_file), "load this RDB file instead of a live source")
       ("target", po::value(&target), "drive a running darter-server ([redis://][user:password@]host:port) instead of the embedded one")
       ("port", po::value(&port)->default_value(6379), "embedded server: port to serve clients on (0: a free port)")
@@ -111,6 +160,9 @@ int main(int argc, char** argv) {
       ("stall-timeout", po::value(&o.stall_timeout_s)->default_value(o.stall_timeout_s), "fail when the full sync makes no progress this long (s)")
       ("catchup-timeout", po::value(&o.catchup_timeout_s)->default_value(o.catchup_timeout_s), "fail when catching up takes longer (s)")
       ("rdb-listen", po::value(&o.rdb_listen)->default_value(o.rdb_listen), "--rdb: address the target connects to for the file");
+  TlsFlags source_tls, target_tls;
+  source_tls.Add(desc, "", "source");
+  target_tls.Add(desc, "target-", "target");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -120,7 +172,7 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (vm.count("help")) {
-    std::cout << desc << "\n" << kExitCodes;
+    std::cout << desc << "\n" << kTlsHelp << "\n" << kExitCodes;
     return kExitOk;
   }
   if (source.empty() == o.rdb_file.empty()) {
@@ -141,6 +193,14 @@ int main(int argc, char** argv) {
       std::cerr << "darter-migrate: --target: " << err << "\n";
       return kExitUsage;
     }
+  }
+  if (auto e = source_tls.Apply("", "source", o.source ? &*o.source : nullptr)) {
+    std::cerr << "darter-migrate: " << *e << "\n";
+    return kExitUsage;
+  }
+  if (auto e = target_tls.Apply("target-", "target", o.target ? &*o.target : nullptr)) {
+    std::cerr << "darter-migrate: " << *e << "\n";
+    return kExitUsage;
   }
   if (!o.rdb_file.empty() && (o.follow || o.cutover)) {
     std::cerr << "darter-migrate: --follow and --cutover need a live --source\n";

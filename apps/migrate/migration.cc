@@ -57,6 +57,19 @@ std::optional<std::pair<int, std::string>> FatalReplicaError(const std::string& 
   return std::nullopt;
 }
 
+TlsUse DescribeTls(const TlsSettings& tls) {
+  TlsUse u;
+  u.enabled = tls.enabled;
+  u.verified = tls.enabled && !tls.insecure;
+  if (u.verified) {
+    if (tls.system_store()) u.trust = "system trust store";
+    else if (!tls.ca_cert_file.empty()) u.trust = "CA file " + tls.ca_cert_file;
+    else u.trust = "CA directory " + tls.ca_cert_dir;
+    u.trust += " (name checked: " + std::string(tls.sni.empty() ? "the host" : tls.sni) + ")";
+  }
+  return u;
+}
+
 bool IsLoopback(const std::string& host) {
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
 }
@@ -104,8 +117,12 @@ class Run {
   bool Prepare() {
     if (o_.source) {
       report_.source = o_.source->Display();
+      report_.source_tls = DescribeTls(o_.source->tls);
+      if (o_.source->tls.enabled && o_.source->tls.insecure)
+        report_.warnings.push_back("the source's TLS certificate was NOT verified (--tls-insecure): the data came from "
+                                   "whoever answered at " + o_.source->Display());
       if (auto err = src_.Connect("source " + o_.source->Display(), o_.source->host, o_.source->port, o_.source->user,
-                                  o_.source->password))
+                                  o_.source->password, o_.source->tls))
         return Fail(kExitSource, *err);
       auto server = src_.Info("server");
       report_.source_version = InfoStr(server, "redis_version");
@@ -147,6 +164,9 @@ class Run {
     }
     std::string err;
     if (o_.target) {
+      report_.target_tls = DescribeTls(o_.target->tls);
+      if (o_.target->tls.enabled && o_.target->tls.insecure)
+        report_.warnings.push_back("the target's TLS certificate was NOT verified (--target-tls-insecure)");
       target_ = Target::ConnectRemote(*o_.target, &err);
       if (!target_) return Fail(kExitTarget, err);
     } else {
@@ -155,6 +175,7 @@ class Run {
       if (o_.source) {
         so.masterauth = o_.source->password;
         so.masteruser = o_.source->user;
+        EmbeddedReplicaTls(o_.source->tls, &so);
       }
       target_ = Target::StartEmbedded(so, &err);
       if (!target_) return Fail(kExitTarget, err);
@@ -192,10 +213,11 @@ class Run {
     bool already = false;
     std::optional<std::string> err;
     if (o_.source) {
-      err = target_->ReplicaOf(o_.source->host, o_.source->port, o_.source->user, o_.source->password, &already);
+      err = target_->ReplicaOf(o_.source->host, o_.source->port, o_.source->user, o_.source->password, o_.source->tls,
+                               &already);
     } else {
       std::string host = o_.rdb_listen == "0.0.0.0" ? "127.0.0.1" : o_.rdb_listen;
-      err = target_->ReplicaOf(host, rdb_primary_->port(), "", "", &already);
+      err = target_->ReplicaOf(host, rdb_primary_->port(), "", "", TlsSettings(), &already);
     }
     if (err) return Fail(kExitTarget, *err);
     already_ = already;
@@ -370,6 +392,9 @@ class Run {
     co.leave_source = o_.cutover_leave_source;
     co.source_sync_timeout_s = o_.source_sync_timeout_s;
     std::tie(co.target_host, co.target_port) = TargetAddressForSource();
+    co.source_tls = o_.source->tls.enabled;
+    co.target_address_given = !o_.target_address.empty();
+    co.target_tls = o_.target && o_.target->tls.enabled;
     if (o_.target) {
       co.target_user = o_.target->user;
       co.target_password = o_.target->password;
@@ -406,7 +431,7 @@ class Run {
     if (!follow_dst_) {
       follow_dst_ = target_->NewConn(&err);
       if (follow_dst_ && follow_src_.Connect("source " + o_.source->Display(), o_.source->host, o_.source->port,
-                                             o_.source->user, o_.source->password))
+                                             o_.source->user, o_.source->password, o_.source->tls))
         err = follow_src_.error();
     }
     auto& fc = report_.follow_checks;
@@ -476,7 +501,7 @@ class Run {
       report_.verify.ran = true;
       report_.verify.error = err;
     } else if (o_.source && sconn.Connect("source " + o_.source->Display(), o_.source->host, o_.source->port,
-                                          o_.source->user, o_.source->password)) {
+                                          o_.source->user, o_.source->password, o_.source->tls)) {
       report_.verify.ran = true;
       report_.verify.error = sconn.error();
     } else if (!o_.source) {

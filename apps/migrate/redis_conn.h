@@ -1,6 +1,10 @@
-// RedisConn: one blocking RESP2 connection (hiredis) to the source or the target, with
-// a timeout on every call. Errors are values: a reply of type REPLY_ERROR, or a null
-// reply with error() saying what happened (refused, timeout, closed) and to whom.
+// RedisConn: one blocking RESP2 connection to the source or the target, plain TCP or
+// TLS (rediss://), with a timeout on every call: a call fails when the peer makes no
+// progress (nothing read or written) for that long. hiredis formats the requests and
+// parses the replies (redisFormatCommandArgv, redisReader); the socket and its TLS
+// session are our own (migrate/tls_transport.h), since Debian's hiredis has no TLS.
+// Errors are values: a reply of type REPLY_ERROR, or a null reply with error() saying
+// what happened (refused, timeout, closed, certificate not trusted) and to whom.
 //
 // Thread-safety: requires external synchronization; one RedisConn per thread.
 #pragma once
@@ -13,6 +17,9 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "migrate/tls_settings.h"
+#include "migrate/tls_transport.h"
 
 namespace darter::migrate {
 
@@ -34,12 +41,15 @@ class RedisConn {
   RedisConn(const RedisConn&) = delete;
   RedisConn& operator=(const RedisConn&) = delete;
 
-  // Connects and, when `password` is set, authenticates. `what` names the peer in
-  // messages ("source 10.0.0.1:6379"). Returns an error message or nullopt.
+  // Connects (with the TLS handshake and certificate check when tls.enabled) and, when
+  // `password` is set, authenticates. `what` names the peer in messages ("source
+  // 10.0.0.1:6379"). Returns an error message or nullopt.
   std::optional<std::string> Connect(const std::string& what, const std::string& host, int port,
                                      const std::string& user, const std::string& password,
+                                     const TlsSettings& tls = TlsSettings(),
                                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  bool connected() const { return ctx_ != nullptr && error_.empty(); }
+  bool connected() const { return transport_.fd() >= 0 && error_.empty(); }
+  bool tls() const { return transport_.tls(); }
   const std::string& error() const { return error_; }
   const std::string& what() const { return what_; }
 
@@ -56,10 +66,21 @@ class RedisConn {
   std::map<std::string, std::string> Info(const std::string& section);
 
  private:
-  redisContext* ctx_ = nullptr;
+  // Writes `out` (formatted commands) and reads `replies` replies into *got, reading
+  // while writing so a long pipeline never waits on a peer that waits on us. False on
+  // an I/O or protocol error (error_ set; *got holds the replies read before it).
+  bool Exchange(const std::string& out, size_t replies, std::vector<ReplyPtr>* got);
+  void Fail(const std::string& why);
+
+  Transport transport_;
+  redisReader* reader_ = nullptr;
+  std::chrono::milliseconds timeout_{10000};
   std::string what_;
   std::string error_;
 };
+
+// Appends argv as one RESP request to *out.
+void AppendCommand(const std::vector<std::string>& argv, std::string* out);
 
 // Parsing helpers for INFO fields.
 long long InfoInt(const std::map<std::string, std::string>& info, const std::string& field, long long dflt = -1);

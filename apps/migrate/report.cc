@@ -67,6 +67,11 @@ std::string CountsJson(const std::map<int, std::map<std::string, uint64_t>>& cou
   return out + "}";
 }
 
+std::string TlsJson(const TlsUse& t) {
+  return std::string("{\"enabled\":") + (t.enabled ? "true" : "false") + ",\"verified\":" +
+         (t.verified ? "true" : "false") + ",\"trust\":" + JsonEscape(t.trust) + "}";
+}
+
 }  // namespace
 
 std::string MigrationReport::ToText() const {
@@ -74,6 +79,12 @@ std::string MigrationReport::ToText() const {
   o << "darter-migrate report (" << mode << ")\n";
   o << "  source:        " << source << (source_version.empty() ? "" : " (redis " + source_version + ")") << "\n";
   o << "  target:        " << target << "\n";
+  for (auto [side, t] : {std::pair<const char*, const TlsUse*>{"source", &source_tls}, {"target", &target_tls}}) {
+    if (!t->enabled) continue;
+    o << "  " << side << " TLS:    ";
+    if (t->verified) o << "certificate verified against the " << t->trust << "\n";
+    else o << "certificate NOT verified (--" << (t == &target_tls ? "target-" : "") << "tls-insecure)\n";
+  }
   if (source_keys >= 0) o << "  source keys:   " << source_keys << "\n";
   o << "  keys loaded:   " << keys_loaded << " by the full sync";
   if (transfer_seconds > 0)
@@ -155,6 +166,7 @@ std::string MigrationReport::ToJson() const {
   std::ostringstream o;
   o << "{\"mode\":" << JsonEscape(mode) << ",\"source\":" << JsonEscape(source)
     << ",\"source_version\":" << JsonEscape(source_version) << ",\"target\":" << JsonEscape(target)
+    << ",\"source_tls\":" << TlsJson(source_tls) << ",\"target_tls\":" << TlsJson(target_tls)
     << ",\"source_keys\":" << source_keys << ",\"keys_loaded\":" << keys_loaded << ",\"rdb_bytes\":" << rdb_bytes
     << ",\"transfer_seconds\":" << Num(transfer_seconds) << ",\"catchup_seconds\":" << Num(catchup_seconds)
     << ",\"total_seconds\":" << Num(total_seconds) << ",\"full_syncs\":" << full_syncs

@@ -74,11 +74,21 @@ struct FollowChecks {
   std::vector<Mismatch> first;    // from the runs that found differences
 };
 
+// How darter-migrate talked to one side: TLS or not, and whether the peer's
+// certificate was checked (false only with --tls-insecure / --target-tls-insecure).
+struct TlsUse {
+  bool enabled = false;
+  bool verified = false;
+  std::string trust;  // what the certificate was checked against ("system trust store", "CA file x.pem")
+};
+
 struct MigrationReport {
   std::string mode;  // "one-shot", "follow", "rdb-file"
   std::string source;  // host:port or file path
   std::string source_version;
   std::string target;  // "embedded 127.0.0.1:6379" or "darter 10.0.0.2:6379"
+  TlsUse source_tls;   // darter-migrate's connections to the source, and the replica link's
+  TlsUse target_tls;   // darter-migrate's connections to a --target
   int64_t source_keys = -1;
   int64_t keys_loaded = 0;  // keys on the target (INFO keyspace) when its full sync ended
   int64_t rdb_bytes = 0;

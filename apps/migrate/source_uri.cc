@@ -80,14 +80,14 @@ std::optional<SourceUri> ParseHostPort(const std::string& text, std::string* err
 
 std::optional<SourceUri> ParseSourceUri(const std::string& text, std::string* error) {
   std::string rest = text;
+  bool tls = false;
   if (rest.rfind("rediss://", 0) == 0) {
-    *error = "rediss:// (TLS) is not supported yet; use redis://";
-    return std::nullopt;
-  }
-  if (rest.rfind("redis://", 0) == 0) {
+    rest = rest.substr(9);
+    tls = true;
+  } else if (rest.rfind("redis://", 0) == 0) {
     rest = rest.substr(8);
   } else if (rest.find("://") != std::string::npos) {
-    *error = "unknown scheme in '" + text + "' (want redis://[user:password@]host:port)";
+    *error = "unknown scheme in '" + text + "' (want redis:// or rediss://[user:password@]host:port)";
     return std::nullopt;
   }
   // A trailing /db is accepted and ignored: every database is migrated.
@@ -112,6 +112,7 @@ std::optional<SourceUri> ParseSourceUri(const std::string& text, std::string* er
   if (!uri) return std::nullopt;
   uri->user = user;
   uri->password = password;
+  uri->tls.enabled = tls;
   return uri;
 }
 

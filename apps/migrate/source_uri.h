@@ -1,12 +1,15 @@
 // SourceUri: where darter-migrate reads from, parsed from
-// redis://[user:password@]host:port[/db] (also "host:port" and "rediss://", which is
-// refused: TLS is not supported yet). Percent-escapes in user and password are decoded.
+// redis://[user:password@]host:port[/db] (also "host:port"), or rediss://... for TLS
+// (the certificate settings come from flags, see main.cc). Percent-escapes in user and
+// password are decoded.
 //
 // Thread-safety: a value type.
 #pragma once
 
 #include <optional>
 #include <string>
+
+#include "migrate/tls_settings.h"
 
 namespace darter::migrate {
 
@@ -15,6 +18,7 @@ struct SourceUri {
   int port = 6379;
   std::string user;      // empty: the default user (AUTH <password>)
   std::string password;  // empty: no AUTH
+  TlsSettings tls;       // tls.enabled: rediss://
 
   // host:port, for messages (never the password).
   std::string Display() const;

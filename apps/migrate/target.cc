@@ -1,5 +1,7 @@
 #include "migrate/target.h"
 
+#include <openssl/x509.h>
+
 #include <filesystem>
 
 #include "server/core/server.h"
@@ -34,7 +36,7 @@ std::unique_ptr<Target> Target::ConnectRemote(const SourceUri& address, std::str
   std::unique_ptr<Target> t(new Target());
   t->address_ = address;
   if (auto err = t->conn_.Connect("target " + address.Display(), address.host, address.port, address.user,
-                                  address.password)) {
+                                  address.password, address.tls)) {
     *error = *err;
     return nullptr;
   }
@@ -57,24 +59,71 @@ std::string Target::Describe() const {
 
 std::unique_ptr<RedisConn> Target::NewConn(std::string* error) const {
   auto c = std::make_unique<RedisConn>();
-  if (auto err = c->Connect(conn_.what(), address_.host, address_.port, address_.user, address_.password)) {
+  if (auto err = c->Connect(conn_.what(), address_.host, address_.port, address_.user, address_.password,
+                            address_.tls)) {
     *error = *err;
     return nullptr;
   }
   return c;
 }
 
+void EmbeddedReplicaTls(const TlsSettings& tls, server::ServerOptions* options) {
+  options->tls_replication = tls.enabled;
+  if (!tls.enabled) return;
+  options->tls_ca_cert_file = tls.ca_cert_file;
+  options->tls_ca_cert_dir = tls.ca_cert_dir;
+  if (tls.system_store() && !tls.insecure) {
+    std::error_code ec;
+    if (std::filesystem::exists(X509_get_default_cert_file(), ec)) options->tls_ca_cert_file = X509_get_default_cert_file();
+    if (std::filesystem::is_directory(X509_get_default_cert_dir(), ec)) options->tls_ca_cert_dir = X509_get_default_cert_dir();
+  }
+  options->tls_client_cert_file = tls.cert_file;
+  options->tls_client_key_file = tls.key_file;
+  options->tls_replication_sni = tls.sni;
+  options->tls_replication_insecure = tls.insecure;
+}
+
 std::optional<std::string> Target::ReplicaOf(const std::string& host, int port, const std::string& user,
-                                             const std::string& password, bool* already) {
+                                             const std::string& password, const TlsSettings& tls, bool* already) {
   *already = false;
-  // The embedded server got its credentials in its options; a running one gets them
-  // through CONFIG SET (they are never put on a command line of another process).
+  // The embedded server got its credentials and TLS settings in its options; a running
+  // one gets them through CONFIG SET (never on a command line of another process).
   if (!server_) {
-    for (auto [name, value] : {std::pair<const char*, std::string>{"masteruser", user}, {"masterauth", password}}) {
+    std::vector<std::pair<const char*, std::string>> settings = {{"masteruser", user}, {"masterauth", password}};
+    // Paths are the target host's: only those given are set, the rest stay as the
+    // target has them (its own tls-ca-cert-file may already trust the source).
+    if (tls.enabled) {
+      if (!tls.ca_cert_file.empty()) settings.push_back({"tls-ca-cert-file", tls.ca_cert_file});
+      if (!tls.ca_cert_dir.empty()) settings.push_back({"tls-ca-cert-dir", tls.ca_cert_dir});
+      if (!tls.cert_file.empty()) {
+        settings.push_back({"tls-client-cert-file", tls.cert_file});
+        settings.push_back({"tls-client-key-file", tls.key_file});
+      }
+      settings.push_back({"tls-replication-sni", tls.sni});
+      settings.push_back({"tls-replication-insecure", tls.insecure ? "yes" : "no"});
+    }
+    for (auto& [name, value] : settings) {
       ReplyPtr r = conn_.Cmd({"CONFIG", "SET", name, value});
       if (!r) return conn_.error();
-      if (IsError(r.get())) return "CONFIG SET " + std::string(name) + " on the target failed: " + ReplyText(r.get());
+      if (IsError(r.get())) {
+        std::string msg = ReplyText(r.get());
+        if (std::string(name).rfind("tls-", 0) == 0 && msg.find("nknown option") != std::string::npos)
+          return "the target refused CONFIG SET " + std::string(name) + " (" + msg +
+                 "): this darter-server cannot replicate from a TLS source; upgrade it to a build with TLS";
+        return "CONFIG SET " + std::string(name) + " on the target failed: " + msg;
+      }
     }
+    // Last, so a refused setting above leaves the link as it was. A target without TLS
+    // support knows no tls-replication and speaks plain TCP anyway: for a plain source
+    // that refusal is harmless.
+    ReplyPtr r = conn_.Cmd({"CONFIG", "SET", "tls-replication", tls.enabled ? "yes" : "no"});
+    if (!r) return conn_.error();
+    if (IsError(r.get()) && tls.enabled)
+      return "the target refused CONFIG SET tls-replication yes (" + ReplyText(r.get()) +
+             "): it cannot replicate from the TLS source " + host + ":" + std::to_string(port) +
+             (ReplyText(r.get()).find("nknown option") != std::string::npos
+                  ? "; this darter-server has no TLS support, upgrade it"
+                  : "");
   }
   ReplyPtr r = conn_.Cmd({"REPLICAOF", host, std::to_string(port)});
   if (!r) return conn_.error();

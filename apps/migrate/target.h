@@ -41,6 +41,11 @@ struct ReplStatus {
   std::string error;
 };
 
+// Fills the replica-link TLS fields of the embedded server's options from the source's
+// settings. With no CA given, the link trusts what darter-migrate trusts: OpenSSL's
+// default CA file and directory (the system store).
+void EmbeddedReplicaTls(const TlsSettings& tls, server::ServerOptions* options);
+
 class Target {
  public:
   // Starts the bundled server with `options` (port 0: a free port). Logs go to
@@ -58,10 +63,13 @@ class Target {
   // A second connection (the verifier's), authenticated like the first.
   std::unique_ptr<RedisConn> NewConn(std::string* error) const;
 
-  // Makes the target a replica of host:port with these credentials. Returns an error,
-  // or nullopt; *already is set when it was already replicating from there.
+  // Makes the target a replica of host:port with these credentials, its link speaking
+  // TLS as `tls` says (a running target gets the settings through CONFIG SET
+  // tls-replication, tls-ca-cert-file, ...; the embedded one got them in its options:
+  // see EmbeddedReplicaTls). Returns an error, or nullopt; *already is set when it was
+  // already replicating from there.
   std::optional<std::string> ReplicaOf(const std::string& host, int port, const std::string& user,
-                                       const std::string& password, bool* already);
+                                       const std::string& password, const TlsSettings& tls, bool* already);
   std::optional<std::string> ReplicaOfNoOne();
   ReplStatus Status();
   // Keys over every database (INFO keyspace), or -1 when INFO cannot be read; *per_db
