@@ -294,6 +294,19 @@ TEST_CASE("ACL DELUSER and CLIENT KILL USER disconnect the user's clients") {
   CHECK(d3.Cmd({"PING"}).IsIoError());
   p.Both(ra, da, {"CLIENT", "KILL", "USER", "kept"});
   CHECK(d2.Cmd({"PING"}).IsIoError());
+  // SETUSER that takes channels away disconnects the user's subscribers whose channels
+  // are no longer allowed, and only them.
+  p.Both(ra, da, {"ACL", "SETUSER", "sub", "on", ">pw", "+@all", "~*", "resetchannels", "&news.*", "&alerts"});
+  Client rs1(p.redis.port()), ds1(p.darter.port()), rs2(p.redis.port()), ds2(p.darter.port());
+  Login(p, rs1, ds1, "sub");
+  Login(p, rs2, ds2, "sub");
+  p.Both(rs1, ds1, {"SUBSCRIBE", "news.today"});
+  p.Both(rs2, ds2, {"SUBSCRIBE", "alerts"});
+  p.Both(ra, da, {"ACL", "SETUSER", "sub", "&more"});  // adds: nobody loses anything
+  p.Both(ra, da, {"ACL", "SETUSER", "sub", "resetchannels", "&news.*"});
+  p.Both(rs1, ds1, {"PING"});
+  CHECK(rs2.Cmd({"PING"}).IsIoError());
+  CHECK(ds2.Cmd({"PING"}).IsIoError());
   p.Healthy();
 }
 

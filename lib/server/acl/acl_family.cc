@@ -15,6 +15,7 @@
 #include "server/core/log.h"
 #include "server/core/server.h"
 #include "server/core/shard_set.h"
+#include "server/pubsub/pubsub_registry.h"
 #include "store/errors.h"
 #include "store/shard.h"
 #include "store/string_util.h"
@@ -54,6 +55,52 @@ void DisconnectUsers(ConnectionContext& c, std::vector<uint64_t> identities) {
   };
 }
 
+// Redis's ACLKillPubsubClientsIfNeeded: when SETUSER takes channels away from a user,
+// its subscribed clients whose channels or patterns the new rules no longer allow are
+// disconnected. Nothing is checked when some selector allows every channel, or when every
+// channel pattern the user had is still there (so, as in Redis, going from allchannels
+// to fewer channels disconnects nobody: the old user had no patterns to lose).
+void DisconnectRevokedSubscribers(ConnectionContext& c, const acl::User& before, const acl::User& after) {
+  std::vector<std::string> upcoming;
+  for (const acl::Selector& s : after.selectors) {
+    if (s.all_channels) return;
+    upcoming.insert(upcoming.end(), s.channels.begin(), s.channels.end());
+  }
+  bool kept = true;
+  for (const acl::Selector& s : before.selectors)
+    for (const std::string& ch : s.channels) kept = kept && std::find(upcoming.begin(), upcoming.end(), ch) != upcoming.end();
+  if (kept) return;
+  Server& srv = c.server;
+  Connection* self = &c.conn;
+  const uint64_t identity = after.identity;
+  auto prev = std::move(c.then);
+  c.then = [&srv, self, identity, upcoming = std::move(upcoming), prev]() -> awaitable<void> {
+    if (prev) co_await prev();
+    auto allowed = [&](std::string_view channel, bool literal) {
+      for (const std::string& p : upcoming)
+        if (literal ? p == channel : store::GlobMatch(p, channel)) return true;
+      return false;
+    };
+    std::vector<asio::io_context*> ctxs;
+    for (unsigned t = 0; t < srv.shards().size(); ++t) ctxs.push_back(&srv.shards().at(t).ctx());
+    bool close_self = false;
+    co_await AwaitAll(ctxs, [&](size_t t) {
+      for (auto& [id, conn] : srv.connections(static_cast<unsigned>(t))) {
+        if (conn->acl.identity() != identity || !conn->subscriber || !conn->subscriber->Active()) continue;
+        const Subscriber& sub = *conn->subscriber;
+        bool revoked = false;
+        for (const std::string& p : sub.patterns) revoked = revoked || !allowed(p, true);
+        for (const std::string& ch : sub.channels) revoked = revoked || !allowed(ch, false);
+        for (const std::string& ch : sub.shard_channels) revoked = revoked || !allowed(ch, false);
+        if (!revoked) continue;
+        if (conn.get() == self) close_self = true;
+        else conn->Close();
+      }
+    });
+    if (close_self) self->close_after_reply = true;
+  };
+}
+
 void ReplySubcommandSyntax(ConnectionContext& c) {
   c.reply.Error("ERR unknown subcommand or wrong number of arguments for '" + std::string(c.args[1].substr(0, 128)) +
                 "'. Try ACL HELP.");
@@ -73,11 +120,13 @@ void AclSetUser(ConnectionContext& c) {
     c.reply.Error("ERR Unmatched parenthesis in acl selector starting at '" + std::string(c.args[3 + bad]) + "'.");
     return;
   }
-  if (auto err = acl::Registry::Global().SetUser(name, *ops)) {
+  std::shared_ptr<const acl::User> before, after;
+  if (auto err = acl::Registry::Global().SetUser(name, *ops, &before, &after)) {
     c.reply.Error("ERR " + *err);
     return;
   }
   c.reply.Ok();
+  if (before) DisconnectRevokedSubscribers(c, *before, *after);
 }
 
 void AclDelUser(ConnectionContext& c) {

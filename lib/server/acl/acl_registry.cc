@@ -113,16 +113,21 @@ void Registry::DefaultChanged() {
   default_has_password_.store(!d.nopass, std::memory_order_release);
 }
 
-std::optional<std::string> Registry::SetUser(std::string_view name, std::span<const std::string> ops) {
+std::optional<std::string> Registry::SetUser(std::string_view name, std::span<const std::string> ops,
+                                             std::shared_ptr<const User>* before,
+                                             std::shared_ptr<const User>* after) {
   MutexLock lk(&mu_);
   auto it = users_.find(std::string(name));
+  if (before) *before = it != users_.end() ? it->second : nullptr;
   User u = it != users_.end() ? *it->second : User::Fresh(std::string(name), 0);
   for (const std::string& op : ops) {
     if (auto err = u.Apply(op)) return "Error in ACL SETUSER modifier '" + op + "': " + *err;
   }
   if (u.identity == 0) u.identity = NextIdentity();
   u.Finish();
-  Publish(std::make_shared<const User>(std::move(u)));
+  auto published = std::make_shared<const User>(std::move(u));
+  if (after) *after = published;
+  Publish(std::move(published));
   return std::nullopt;
 }
 

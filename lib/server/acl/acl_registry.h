@@ -59,7 +59,10 @@ class Registry {
 
   // ACL SETUSER: applies `ops` (selectors already merged) to a copy of the user (or a fresh
   // one) and publishes it; on error returns the reply without "ERR " and changes nothing.
-  std::optional<std::string> SetUser(std::string_view name, std::span<const std::string> ops);
+  // `*before` / `*after` (when given) get the user as it was (null: new) and as published.
+  std::optional<std::string> SetUser(std::string_view name, std::span<const std::string> ops,
+                                     std::shared_ptr<const User>* before = nullptr,
+                                     std::shared_ptr<const User>* after = nullptr);
   // ACL DELUSER: removes the users (not "default"); returns the identities removed.
   std::vector<uint64_t> DelUsers(std::span<const std::string_view> names);
   std::vector<std::shared_ptr<const User>> All() const;  // by name
