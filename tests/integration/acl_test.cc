@@ -151,6 +151,17 @@ TEST_CASE("ACL SETUSER, GETUSER, LIST, USERS, CAT and DRYRUN reply as Redis 7.0"
            {"ACL", "DELUSER", "u1", "u2", "nosuch"}, {"ACL", "USERS"}}) {
     p.Both(r, d, cmd);
   }
+  // The ACL settings.
+  for (const Cmd& cmd : std::vector<Cmd>{
+           {"CONFIG", "GET", "acllog-max-len"}, {"CONFIG", "GET", "acl-pubsub-default"},
+           {"CONFIG", "SET", "acllog-max-len", "-1"}, {"CONFIG", "SET", "acllog-max-len", "abc"},
+           {"CONFIG", "SET", "acl-pubsub-default", "foo"}, {"CONFIG", "SET", "aclfile", "/tmp/x"},
+           {"CONFIG", "SET", "acl-pubsub-default", "allchannels"}, {"ACL", "SETUSER", "pubdef", "on"},
+           {"ACL", "SETUSER", "pubdef2", "reset"}, {"ACL", "GETUSER", "pubdef"}, {"ACL", "GETUSER", "pubdef2"},
+           {"CONFIG", "SET", "acl-pubsub-default", "RESETCHANNELS"}, {"CONFIG", "GET", "acl-pubsub-default"},
+           {"ACL", "SETUSER", "pubdef3", "on"}, {"ACL", "GETUSER", "pubdef3"}}) {
+    p.Both(r, d, cmd);
+  }
   // GENPASS: hex of the asked length.
   for (auto [bits, len] : {std::pair{"", 64}, {"5", 2}, {"128", 32}, {"4096", 1024}}) {
     Cmd cmd = {"ACL", "GENPASS"};
@@ -192,6 +203,9 @@ TEST_CASE("NOPERM for commands, subcommands, keys, channels, in MULTI and in scr
            {"EVAL", "return redis.call('set','k','v')", "0"}, {"EVAL", "return redis.call('get','zz')", "0"},
            {"EVAL", "return redis.pcall('get','zz')", "0"}, {"EVAL", "return redis.pcall('publish','nope','m')", "0"},
            {"EVAL", "return redis.call('get',KEYS[1])", "1", "zz"}, {"EVAL", "return 1", "1", "k1"},
+           {"EVAL", "return 1", "abc"}, {"EVAL", "return 1", "-5"}, {"EVAL", "return 1", "99999", "k"},
+           {"EVAL", "return 1", "2", "k1", "zz"}, {"XREAD", "STREAMS", "k1", "zz", "0", "0"},
+           {"OBJECT", "ENCODING", "zz"}, {"ECHO", "x"},
            {"MULTI"}, {"SET", "k", "1"}, {"GET", "zz"}, {"INCR", "k"}, {"EXEC"},
            {"MULTI"}, {"INCR", "k2"}, {"GET", "k2"}, {"EXEC"}}) {
     p.Both(r, d, cmd);
