@@ -5,6 +5,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "server/acl/acl_family.h"
 #include "server/core/log.h"
 #include "server/core/output_limits.h"
 #include "server/core/protected_actions.h"
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   std::string protected_mode = "yes";
   std::string maxmemory_samples = "5", lfu_log_factor = "10", lfu_decay_time = "1", replica_ignore_maxmemory = "yes";
   std::string tracking_table_max_keys = "1000000";
+  std::string acllog_max_len = "128";
   std::vector<std::string> output_limits;
   po::options_description desc("darter-server: a Redis-compatible, multi-threaded in-memory server\n\nOptions");
   desc.add_options()
@@ -30,6 +32,10 @@ int main(int argc, char** argv) {
       ("bind", po::value(&o.bind)->default_value(o.bind), "address to listen on")
       ("threads", po::value(&o.threads)->default_value(0), "shard threads (0: one per core)")
       ("requirepass", po::value(&o.requirepass), "password clients must AUTH with")
+      ("aclfile", po::value(&o.aclfile), "ACL file (Redis's format: one \"user <name> <rules>\" a line), for ACL LOAD/SAVE")
+      ("user", po::value(&o.users)->composing(), "\"<name> <rules>\": an ACL user (repeatable; not with --aclfile)")
+      ("acllog-max-len", po::value(&acllog_max_len)->default_value("128"), "entries ACL LOG keeps")
+      ("acl-pubsub-default", po::value(&o.acl_pubsub_default)->default_value(o.acl_pubsub_default), "channels a new ACL user starts with: resetchannels or allchannels")
       ("protected-mode", po::value(&protected_mode)->default_value("yes"), "yes: with no password, serve loopback clients only")
       ("enable-debug-command", po::value(&o.enable_debug_command)->default_value(o.enable_debug_command), "DEBUG: no, yes, or local (loopback clients)")
       ("enable-protected-configs", po::value(&o.enable_protected_configs)->default_value(o.enable_protected_configs), "CONFIG SET dir/dbfilename: no, yes, or local")
@@ -112,6 +118,15 @@ int main(int argc, char** argv) {
     std::cerr << "darter-server: --notify-keyspace-events: " << *err << "\n";
     return 2;
   }
+  for (auto [name, value] : {std::pair<const char*, std::string>{"acllog-max-len", acllog_max_len},
+                             {"acl-pubsub-default", o.acl_pubsub_default}}) {
+    if (auto err = probe.Set(name, value)) {
+      std::cerr << "darter-server: --" << name << ": " << *err << "\n";
+      return 2;
+    }
+  }
+  o.acllog_max_len = probe.Snapshot().acllog_max_len;
+  o.acl_pubsub_default = probe.Snapshot().acl_pubsub_default;
   if (auto err = probe.Set("protected-mode", protected_mode)) {
     std::cerr << "darter-server: --protected-mode: " << *err << "\n";
     return 2;
@@ -151,6 +166,12 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   darter::server::Server server(o);
+  // ACL users, once the command table is complete (the server registered it): an error
+  // stops the start, as Redis's ACLLoadUsersAtStartup.
+  if (auto err = darter::server::LoadAclAtStartup(o.aclfile, o.users)) {
+    LOG_WARNING("%s", err->c_str());
+    return 1;
+  }
   if (auto err = server.Start()) {
     LOG_WARNING("%s", err->c_str());
     return 1;

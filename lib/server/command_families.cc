@@ -1,5 +1,6 @@
 #include "server/command_families.h"
 
+#include "server/acl/acl_family.h"
 #include "server/admin/memory_family.h"
 #include "server/multi/multi_family.h"
 #include "server/pubsub/pubsub_family.h"
@@ -19,6 +20,7 @@ void RegisterAllFamilies(store::CommandTable& table) {
   RegisterResetCommand(table);
   RegisterScriptFamily(table);
   RegisterReplicationMasterFamily(table);
+  RegisterAclFamily(table);
 }
 
 }  // namespace darter::server

@@ -3,6 +3,8 @@
 
 #include <span>
 
+#include "server/acl/acl_admission.h"
+#include "server/acl/acl_registry.h"
 #include "server/blocking/blocking.h"
 #include "server/core/connection.h"
 #include "server/core/eviction.h"
@@ -23,22 +25,23 @@ using Check = AdmissionCheck;
 // Each path's checks, in the order its Redis counterpart makes them. The first that
 // fails decides the error.
 constexpr Check kClientChecks[] = {
-    Check::kArity,      Check::kProtected,  Check::kAuth,     Check::kLoading, Check::kReadOnlyReplica,
-    Check::kSubscribed, Check::kBusyScript, Check::kValidate, Check::kOom};
+    Check::kArity,           Check::kProtected,  Check::kAuth,       Check::kAcl,      Check::kLoading,
+    Check::kReadOnlyReplica, Check::kSubscribed, Check::kBusyScript, Check::kValidate, Check::kOom};
 constexpr Check kMasterChecks[] = {Check::kArity, Check::kValidate};
 // Queueing may grow memory without bound, so over maxmemory nothing is queued (kOom
 // ignores deny-oom on this path).
 constexpr Check kMultiQueueChecks[] = {
-    Check::kArity,   Check::kProtected, Check::kAuth, Check::kOom, Check::kReadOnlyReplica,
-    Check::kLoading, Check::kNoMulti,   Check::kBusyScript};
+    Check::kArity,           Check::kProtected, Check::kAuth,    Check::kAcl,       Check::kOom,
+    Check::kReadOnlyReplica, Check::kLoading,   Check::kNoMulti, Check::kBusyScript};
 constexpr Check kMultiAtOnceChecks[] = {Check::kArity};
+// kAcl here checks EXEC itself; the queued commands are checked again as EXEC runs them.
 constexpr Check kExecChecks[] = {
-    Check::kArity, Check::kAuth, Check::kOom, Check::kReadOnlyReplica, Check::kBusyScript};
+    Check::kArity, Check::kAuth, Check::kAcl, Check::kOom, Check::kReadOnlyReplica, Check::kBusyScript};
 constexpr Check kScriptChecks[] = {
-    Check::kArity, Check::kNoScript, Check::kScriptBlock, Check::kReadOnlyReplica,
-    Check::kOom,   Check::kValidate};
+    Check::kArity, Check::kNoScript, Check::kAcl,      Check::kScriptBlock,
+    Check::kReadOnlyReplica, Check::kOom, Check::kValidate};
 constexpr Check kScriptReadOnlyChecks[] = {
-    Check::kArity, Check::kNoScript, Check::kScriptBlock, Check::kScriptWrite,
+    Check::kArity, Check::kNoScript, Check::kAcl, Check::kScriptBlock, Check::kScriptWrite,
     Check::kReadOnlyReplica, Check::kOom, Check::kValidate};
 
 std::span<const Check> ChecksOf(AdmissionPath path) {
@@ -82,9 +85,23 @@ bool Refuses(Check check, const store::CommandSpec& spec, store::ArgList args, C
       *error = ProtectedCommandError(spec, conn);
       return !error->empty();
     case Check::kAuth:
-      if (conn.authenticated || (flags & store::kCmdNoAuth) || srv.config().requirepass().empty()) return false;
+      if (conn.authenticated || (flags & store::kCmdNoAuth) || acl::Registry::Global().DefaultUserOpen()) return false;
       *error = store::errors::kNoAuth;
       return true;
+    case Check::kAcl: {
+      if (conn.is_master) return false;
+      // A script's thread reads the caller's user as of the script's start (Snapshot);
+      // the client's own thread looks it up again when the table changed (Current).
+      const acl::User& user = FromScript(path) ? conn.acl.Snapshot() : conn.acl.Current();
+      if (user.allows_everything) return false;
+      // The squash check only asks: Dispatch then refuses (and logs) the command once.
+      if (path == AdmissionPath::kSquash) return !AclAllows(user, spec, args);
+      const AclContext context = FromScript(path)                     ? AclContext::kScript
+                                 : path == AdmissionPath::kMultiQueue ? AclContext::kMulti
+                                                                      : AclContext::kToplevel;
+      *error = AclRefusal(conn, user, spec, args, context);
+      return !error->empty();
+    }
     case Check::kLoading:
       if (!srv.loading() || (flags & store::kCmdLoading)) return false;
       *error = "LOADING Redis is loading the dataset in memory";
@@ -144,13 +161,14 @@ bool Refuses(Check check, const store::CommandSpec& spec, store::ArgList args, C
 }
 
 // The common case of kClientChecks, in a few branches and without a call per check: true
-// only when each of them would pass (an authenticated client of a primary that is not
+// only when each of them would pass (an authenticated client allowed everything by its ACL
+// user, of a primary that is not
 // loading, not subscribed, no script running, no maxmemory to check); otherwise the
 // checks run one by one and the first that refuses gives the error.
 bool PassesEveryClientCheck(const store::CommandSpec& spec, store::ArgList args, Connection& conn) {
   Server& srv = conn.server();
   return spec.ArityOk(args.size()) && !(spec.flags & store::kCmdProtected) && conn.authenticated &&
-         !srv.loading() && !srv.is_replica() && !conn.subscriber && !spec.validate &&
+         conn.acl.Current().allows_everything && !srv.loading() && !srv.is_replica() && !conn.subscriber && !spec.validate &&
          (!(spec.flags & store::kCmdDenyOom) || srv.config().maxmemory() == 0) && ScriptBusyError(spec, args).empty();
 }
 

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "server/acl/acl_registry.h"
 #include "server/command_families.h"
 #include "server/core/connection.h"
 #include "server/core/eviction.h"
@@ -235,7 +236,8 @@ awaitable<void> Server::AcceptLoop() {
       asio::write(socket, asio::buffer(kMsg, sizeof kMsg - 1), ec);
       continue;
     }
-    if (ProtectedModeRefuses(cfg.protected_mode, !cfg.requirepass.empty(), IsLoopbackPeer(socket))) {
+    if (ProtectedModeRefuses(cfg.protected_mode, acl::Registry::Global().DefaultUserHasPassword(),
+                             IsLoopbackPeer(socket))) {
       asio::write(socket, asio::buffer(kProtectedModeDenied.data(), kProtectedModeDenied.size()), ec);
       continue;
     }
@@ -244,8 +246,7 @@ awaitable<void> Server::AcceptLoop() {
     total_connections_.fetch_add(1, std::memory_order_relaxed);
     asio::post(st.ctx(), [this, t, id, s = std::make_shared<asio::ip::tcp::socket>(std::move(socket))]() mutable {
       auto conn = std::make_shared<Connection>(*this, t, std::move(*s), id);
-      if (!config_.requirepass().empty()) conn->authenticated = false;
-      else conn->authenticated = true;
+      conn->authenticated = acl::Registry::Global().DefaultUserOpen();
       per_thread_[t]->connections[id] = conn;
       asio::co_spawn(shards_->at(t).ctx(), conn->Run(), asio::detached);
     });

@@ -127,6 +127,10 @@ HopPlan ExecBlockOp::AdvanceTo(size_t index) {
     resp::ReplyBuilder rb(&out);
     rb.SetProtocol(protocol_);
     current_args_.assign(cmd.argv.begin(), cmd.argv.end());
+    if (!cmd.refusal.empty()) {
+      rb.Error(cmd.refusal);
+      continue;
+    }
     // SELECT and PING need no shard (and SELECT belongs to the connection layer's
     // table, so the block handles both by name).
     std::string name = ToLower(cmd.argv[0]);

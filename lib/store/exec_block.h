@@ -38,6 +38,9 @@ class ExecBlockOp : public MultiShardOp {
   struct Command {
     std::vector<std::string> argv;
     const CommandSpec* spec = nullptr;  // nullptr: unknown (replies an error in the block)
+    // Non-empty: the block replies this error for the command instead of running it (its
+    // user lost the permission between queueing and EXEC).
+    std::string refusal;
   };
   // `protocol`: RESP version for the per-command replies.
   ExecBlockOp(std::vector<Command> commands, unsigned start_db, unsigned db_count, int protocol);

@@ -1,10 +1,11 @@
 // RESET (Redis 6.2): returns the connection to the state of a fresh one — no
-// subscriptions, RESP2, database 0, no name, and authenticated only when the default
-// user needs no password — and replies +RESET. State that other features keep per
+// subscriptions, RESP2, database 0, no name, the default ACL user, and authenticated only
+// when the default user needs no password — and replies +RESET. State that other features keep per
 // connection (MULTI queue, WATCHed keys, CLIENT TRACKING; CLIENT REPLY when it exists) is
 // reset here too.
 #include "server/admin/reset_command.h"
 
+#include "server/acl/acl_registry.h"
 #include "server/core/connection.h"
 #include "server/multi/multi_family.h"
 #include "server/pubsub/pubsub_family.h"
@@ -23,7 +24,8 @@ void ResetCommand(store::ConnectionContext& c) {
   conn.db = 0;
   conn.name.clear();
   conn.set_protocol(2);
-  conn.authenticated = c.server.config().requirepass().empty();
+  conn.acl.SetDefault();
+  conn.authenticated = acl::Registry::Global().DefaultUserOpen();
   c.reply.SimpleString("RESET");
 }
 

@@ -9,13 +9,14 @@
 #include <cmath>
 #include <sstream>
 
+#include "server/acl/acl_admission.h"
+#include "server/acl/acl_registry.h"
 #include "server/blocking/blocking.h"
 #include "server/core/connection.h"
 #include "server/core/eviction.h"
 #include "server/core/cross_thread.h"
 #include "server/admin/debug_digest.h"
 #include "server/admin/memory_family.h"
-#include "server/core/password.h"
 #include "server/persist/persistence.h"
 #include "server/core/protected_actions.h"
 #include "server/pubsub/pubsub_family.h"
@@ -91,13 +92,16 @@ void TimeCommand(ConnectionContext& c) {
 
 // ---- AUTH, HELLO, SELECT ----
 
-// Returns true when (user, pass) authenticates; replies with Redis's error otherwise.
+// Returns true when (user, pass) authenticates, and the client then runs as that user;
+// otherwise replies WRONGPASS (unknown user, disabled user or wrong password alike, so
+// the reply tells nothing about which) and logs the failure, changing nothing.
 bool CheckAuth(ConnectionContext& c, std::string_view user, std::string_view pass) {
-  std::string required = c.server.config().requirepass();
-  if (user == "default" && (required.empty() || PasswordsMatch(pass, required))) {
+  if (auto u = acl::Registry::Global().Authenticate(user, pass)) {
     c.conn.authenticated = true;
+    c.conn.acl.Set(std::move(u));
     return true;
   }
+  LogAuthFailure(c.conn, c.args[0], user);
   c.reply.Error("WRONGPASS invalid username-password pair or user is disabled.");
   return false;
 }
@@ -107,7 +111,7 @@ void AuthCommand(ConnectionContext& c) {
     c.reply.Error(store::errors::kSyntax);
     return;
   }
-  if (c.args.size() == 2 && c.server.config().requirepass().empty()) {
+  if (c.args.size() == 2 && !acl::Registry::Global().DefaultUserHasPassword()) {
     c.reply.Error(
         "ERR AUTH <password> called without any password configured for the default user. Are you sure your "
         "configuration is correct?");
@@ -275,7 +279,8 @@ void ClientList(ConnectionContext& c) {
 
 struct ClientFilter {
   std::optional<uint64_t> id;
-  std::optional<std::string> addr, laddr, user, type;
+  std::optional<std::string> addr, laddr, type;
+  std::optional<uint64_t> user;  // the ACL user's identity (acl_user.h)
   bool skipme = true;
   std::optional<int64_t> maxage;
 };
@@ -301,7 +306,12 @@ bool ParseClientFilter(ConnectionContext& c, ClientFilter* f) {
     } else if (EqualsIgnoreCase(opt, "laddr")) {
       f->laddr = std::string(val);
     } else if (EqualsIgnoreCase(opt, "user")) {
-      f->user = std::string(val);
+      auto u = acl::Registry::Global().Find(val);
+      if (!u) {
+        c.reply.Error("ERR No such user '" + std::string(val) + "'");
+        return false;
+      }
+      f->user = u->identity;
     } else if (EqualsIgnoreCase(opt, "type")) {
       f->type = ToLower(val);
     } else if (EqualsIgnoreCase(opt, "skipme")) {
@@ -354,7 +364,7 @@ void ClientKill(ConnectionContext& c) {
         if (f.id && *f.id != id) continue;
         if (f.addr && *f.addr != conn->peer_address) continue;
         if (f.laddr && *f.laddr != conn->local_address) continue;
-        if (f.user && *f.user != "default") continue;
+        if (f.user && *f.user != conn->acl.identity()) continue;
         if (f.type && !ClientTypeIs(*conn, *f.type)) continue;
         if (f.maxage && (now - conn->created_ms) / 1000 < *f.maxage) continue;
         if (id == me) {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "server/acl/acl_registry.h"
 #include "server/core/eviction.h"
 #include "server/core/output_limits.h"
 #include "server/core/protected_actions.h"
@@ -72,11 +73,35 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
   params_["daemonize"] = ro([](const ServerOptions&) { return std::string("no"); });
   params_["appendonly"] = ro([](const ServerOptions&) { return std::string("no"); });
   params_["save"] = Param{[](const ServerOptions& o) { return o.save; }, SetSaveParams};
+  // requirepass sets the default user's password (empty: nopass), as Redis 7.0 does, and
+  // only when the value changes: CONFIG SET of the current value leaves the user alone
+  // (ACL SETUSER default may have changed it since).
   params_["requirepass"] = Param{[](const ServerOptions& o) { return o.requirepass; },
                                  [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                                   if (o.requirepass == v) return std::nullopt;
                                    o.requirepass = v;
+                                   acl::Registry::Global().SetDefaultPassword(v);
                                    return std::nullopt;
                                  }};
+  params_["aclfile"] = ro([](const ServerOptions& o) { return o.aclfile; });
+  params_["acllog-max-len"] = Param{[](const ServerOptions& o) { return std::to_string(o.acllog_max_len); },
+                                    [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                                      auto n = store::ParseInt64(v);
+                                      if (!n) return "argument couldn't be parsed into an integer";
+                                      if (*n < 0) return "argument must be between 0 and 9223372036854775807 inclusive";
+                                      o.acllog_max_len = static_cast<uint64_t>(*n);
+                                      acl::Registry::Global().SetLogMaxLen(o.acllog_max_len);
+                                      return std::nullopt;
+                                    }};
+  params_["acl-pubsub-default"] = Param{
+      [](const ServerOptions& o) { return o.acl_pubsub_default; },
+      [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+        if (!store::EqualsIgnoreCase(v, "allchannels") && !store::EqualsIgnoreCase(v, "resetchannels"))
+          return "argument(s) must be one of the following: allchannels, resetchannels";
+        o.acl_pubsub_default = store::ToLower(v);
+        acl::SetPubsubDefaultAllChannels(o.acl_pubsub_default == "allchannels");
+        return std::nullopt;
+      }};
   params_["maxmemory"] = Param{[](const ServerOptions& o) { return std::to_string(o.maxmemory); },
                                [this](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
                                  auto m = store::ParseMemorySize(v);
@@ -117,6 +142,11 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                                   return std::nullopt;
                                 },
                                 /*is_protected=*/true};
+  // The ACL settings given at start-up take effect now (the users themselves are loaded
+  // once the command table is complete: LoadAclAtStartup).
+  if (!initial.requirepass.empty()) acl::Registry::Global().SetDefaultPassword(initial.requirepass);
+  acl::Registry::Global().SetLogMaxLen(initial.acllog_max_len);
+  acl::SetPubsubDefaultAllChannels(store::EqualsIgnoreCase(initial.acl_pubsub_default, "allchannels"));
   params_["enable-debug-command"] = ro([](const ServerOptions& o) { return o.enable_debug_command; });
   params_["enable-protected-configs"] = ro([](const ServerOptions& o) { return o.enable_protected_configs; });
   params_["loglevel"] = Param{[](const ServerOptions& o) { return o.loglevel; },

@@ -80,6 +80,13 @@ struct ServerOptions {
   uint64_t tls_session_cache_timeout = 300;
   std::string tls_replication_sni;
   bool tls_replication_insecure = false;
+  // ACL (server/acl/, docs/acl.md): the ACL file (start-up only; empty: none), the users
+  // given at start-up ("<name> <rules>", Redis's `user` directive), ACL LOG's length, and
+  // the channels a new user starts with.
+  std::string aclfile;
+  std::vector<std::string> users;
+  uint64_t acllog_max_len = 128;
+  std::string acl_pubsub_default = "resetchannels";
 };
 
 // The CONFIG GET/SET view of the options. Each parameter has a getter and, when it

@@ -114,7 +114,7 @@ std::string Connection::Describe(int64_t now_ms) const {
   s += " argv-mem=0 multi-mem=0 rbs=" + std::to_string(in_.size()) + " rbp=0";
   s += " obl=0 oll=0 omem=" + std::to_string(pending_output()) + " tot-mem=" + std::to_string(buffer_bytes());
   const int64_t redir = tracking && tracking->on ? static_cast<int64_t>(tracking->redirect) : -1;
-  s += " events=r cmd=" + last_command + " user=default redir=" + std::to_string(redir) +
+  s += " events=r cmd=" + last_command + " user=" + acl.name() + " redir=" + std::to_string(redir) +
        " resp=" + std::to_string(reply_.protocol());
   return s;
 }
@@ -271,9 +271,9 @@ void Connection::RefreshParserLimits() {
     limits.max_bulk_len = bulk;
     parser_.set_limits(limits);
   }
-  // Redis's authRequired(): the unauthenticated caps apply only while a password is
-  // required and not yet given.
-  parser_.set_authenticated(authenticated || server_.config().requirepass().empty());
+  // Redis's authRequired(): the unauthenticated caps apply only while the default user
+  // needs a password and none was given.
+  parser_.set_authenticated(authenticated || acl::Registry::Global().DefaultUserOpen());
 }
 
 bool Connection::OutputLimitReached() {

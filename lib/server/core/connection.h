@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "resp/reply_builder.h"
+#include "server/acl/acl_registry.h"
 #include "resp/request_parser.h"
 #include "server/core/asio.h"
 #include "server/core/executor.h"
@@ -63,7 +64,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Client state, read and written by connection-level commands.
   unsigned db = 0;
+  // Redis's c->authenticated: set by AUTH / HELLO AUTH, or at connect when the default
+  // user needs no password; NOAUTH applies while it is false and the default user needs
+  // one (dispatcher.h).
   bool authenticated = false;
+  // The ACL user the client runs as (Redis's c->user): default until AUTH (acl_registry.h).
+  acl::ClientAcl acl;
   std::string name;
   bool close_after_reply = false;
   std::string last_command = "NULL";

@@ -10,7 +10,7 @@
 // headers.
 //
 // Admission. Admit() holds every check a command may fail before it runs — arity,
-// protected commands, AUTH, LOADING, read-only replica, subscribed mode, busy script,
+// protected commands, AUTH, ACL permissions, LOADING, read-only replica, subscribed mode, busy script,
 // argument validation, maxmemory, and the MULTI and script rules — each written once.
 // Who asks (AdmissionPath) decides which checks apply and in which order, with Redis
 // 7.0's error strings (its processCommand for clients, its queue-time rules in MULTI,
@@ -31,12 +31,19 @@
 //                  no-writes script: kScriptReadOnly). Runs on the script's thread, which
 //                  may not be the connection's: these paths read only Connection::is_master.
 //
+// ACL (kAcl, docs/acl.md): right after AUTH on the client paths, as Redis's
+// processCommand; at queue time in MULTI (and each queued command again at EXEC, in
+// multi_family.cc, since the rules may change in between); after the not-from-script
+// check in redis.call, against the user of the client that called the script (its
+// ClientAcl::Snapshot, what that client last read: the script's thread reads nothing
+// the connection's thread may be changing). The primary's stream is exempt. A user
+// allowed everything (the default user's +@all ~* &*) costs one atomic load and a flag.
+//
 // Hook point. Admit() is the one place every command passes before it runs, on every
 // path: a client's (alone or squashed), one queued in MULTI, a script's redis.call, the
 // primary's stream. Features that decide whether, or when, a command runs plug in
-// there as further checks with a per-path rule: ACL permissions (the primary's stream
-// exempt, a script's calls checked against the script's user), CLIENT PAUSE (a client
-// path that must wait instead of failing would get a "wait" outcome next to the error).
+// there as further checks with a per-path rule: CLIENT PAUSE (a client path that must
+// wait instead of failing would get a "wait" outcome next to the error).
 // Features that observe commands — MONITOR feeds, SLOWLOG and latency timing,
 // commandstats — start at the same point (an admitted command is one that runs) and
 // end where Dispatch's route returns; for squashed commands that is the squashed run's
@@ -73,6 +80,7 @@ enum class AdmissionCheck : uint8_t {
   kArity,
   kProtected,        // DEBUG & co and enable-debug-command
   kAuth,             // NOAUTH
+  kAcl,              // NOPERM: the client's ACL user may not run it (server/acl/)
   kLoading,          // LOADING
   kReadOnlyReplica,  // READONLY on a read-only replica
   kSubscribed,       // RESP2 subscribed mode

@@ -1,6 +1,8 @@
 // MULTI, EXEC, DISCARD, WATCH, UNWATCH (multi_family.h).
 #include "server/multi/multi_family.h"
 
+#include "server/acl/acl_admission.h"
+
 #include <atomic>
 #include <deque>
 #include <functional>
@@ -190,6 +192,15 @@ awaitable<void> RunExec(Connection& conn, Server& srv, resp::ReplyBuilder& rb) {
     if (c.spec && c.spec->conn_handler && NeedsClientThread(c.spec->name)) whole_shards = true;
   // Client-side caching: the reads of the block are remembered for a tracking client.
   const TrackingScope* tracking = conn.TrackingScopeForBlock(tx.queued);
+  // ACL: each queued command is checked again, as Redis's EXEC does: the rules may have
+  // changed since it was queued. A refused one replies NOPERM in its place in the block.
+  if (const acl::User& user = conn.acl.Current(); !user.allows_everything) {
+    for (auto& q : tx.queued) {
+      if (!q.spec || !q.spec->ArityOk(q.argv.size())) continue;
+      std::vector<std::string_view> args(q.argv.begin(), q.argv.end());
+      q.refusal = AclRefusal(conn, user, *q.spec, args, AclContext::kExec);
+    }
+  }
   store::ExecBlockOp block(std::move(tx.queued), conn.db, srv.db_count(), conn.protocol());
   LocalCommands local(conn, srv, conn.protocol());
   block.set_local_runner([&local](const store::CommandSpec& spec, store::ArgList args, std::string* reply) {
@@ -354,7 +365,7 @@ bool QueueInMulti(Connection& conn, const store::CommandSpec* spec, store::ArgLi
     return true;
   }
   // Once EXEC is bound to abort, keeping the commands would only use memory.
-  if (!tx.dirty_exec) tx.queued.push_back({std::vector<std::string>(args.begin(), args.end()), spec});
+  if (!tx.dirty_exec) tx.queued.push_back({std::vector<std::string>(args.begin(), args.end()), spec, {}});
   reply.SimpleString("QUEUED");
   return true;
 }
