@@ -373,10 +373,11 @@ void ConfigRegistry::AddTlsParams() {
           });
         }};
   }
-  for (auto [name, field] : {std::pair<const char*, uint64_t ServerOptions::*>{"tls-session-cache-size",
-                                                                                &ServerOptions::tls_session_cache_size},
-                             {"tls-session-cache-timeout", &ServerOptions::tls_session_cache_timeout}}) {
-    params_[name] = Param{
+  for (const auto& entry : {std::pair<const char*, uint64_t ServerOptions::*>{"tls-session-cache-size",
+                                                                               &ServerOptions::tls_session_cache_size},
+                            {"tls-session-cache-timeout", &ServerOptions::tls_session_cache_timeout}}) {
+    uint64_t ServerOptions::*field = entry.second;  // a plain variable: lambdas capture it
+    params_[entry.first] = Param{
         [field](const ServerOptions& o) { return std::to_string(o.*field); },
         [tls_apply, field](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
           return tls_apply(o, [&](ServerOptions& n) -> std::optional<std::string> {
