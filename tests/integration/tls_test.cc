@@ -425,3 +425,27 @@ TEST_CASE("replication over TLS: Darter to Darter, multi-flow, under a write loa
   Reply clients = p.Cmd({"CLIENT", "LIST"});
   CHECK(clients.str.find("laddr=127.0.0.1:" + std::to_string(d.tls_port)) != std::string::npos);
 }
+
+TEST_CASE("a blocked command over TLS is woken, and the connection reads on after the cancelled wait-read") {
+  REQUIRE(TheCerts().error.empty());
+  TlsDarter d = StartTlsDarter({"--threads", "2"});
+  REQUIRE_MESSAGE(d.server.status.ok, d.server.status.message);
+  TlsClient t(d.tls_port, WithClientCert());
+  REQUIRE_MESSAGE(t.ok(), t.error());
+  for (int round = 0; round < 3; ++round) {
+    std::thread pusher([&] {
+      std::this_thread::sleep_for(200ms);
+      Client c(d.server.port());
+      c.Cmd({"RPUSH", "queue", "job" + std::to_string(round)});
+    });
+    Reply r = t.Cmd({"BLPOP", "queue", "5"});
+    pusher.join();
+    CHECK(Format(r) == "[\"queue\", \"job" + std::to_string(round) + "\"]");
+    // The read started while blocked was cancelled; the stream serves the next command.
+    CHECK(Format(t.Cmd({"PING"})) == "+PONG");
+  }
+  // A BLPOP that times out, then more traffic on the same stream.
+  CHECK(Format(t.Cmd({"BLPOP", "empty", "0.2"})) == "(nil-array)");
+  CHECK(Format(t.Cmd({"SET", "after", "blocking"})) == "+OK");
+  CHECK(Format(t.Cmd({"GET", "after"})) == "\"blocking\"");
+}

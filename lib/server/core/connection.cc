@@ -147,9 +147,10 @@ awaitable<void> Connection::Flush() {
 
 awaitable<void> Connection::Run() {
   auto self = shared_from_this();
+  // Before the input buffer exists: a client stuck in its handshake holds no buffer.
+  if (stream_.tls()) co_await TlsHandshake();
   in_.resize(kInitialReadBuffer);
   ThreadStats& stats = server_.thread_stats(thread_);
-  if (stream_.tls()) co_await TlsHandshake();
   while (!closed_) {
     if (in_.size() - in_end_ < kMinReadChunk) GrowInput();
     boost::system::error_code ec;

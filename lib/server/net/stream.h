@@ -2,17 +2,20 @@
 // (async_read_some / async_write_some, so asio::async_write and friends work on it).
 //
 // Plain TCP costs one predictable branch per I/O call, no virtual call and no
-// allocation. TLS is an asio::ssl::stream over the same socket, holding a reference to
-// the context it was made with (a CONFIG SET reload does not pull it from under an open
-// connection).
+// allocation. TLS is OpenSSL reading and writing the socket itself (a socket BIO, read
+// ahead on), as Redis does: an operation calls SSL_read/SSL_write and, when OpenSSL wants
+// the socket readable or writable, waits for that with the socket's async_wait and
+// retries. No copy through memory BIOs, no composed transport operation per record. The
+// stream holds a reference to the context it was made with, so a CONFIG SET reload does
+// not pull it from under an open connection.
 //
 // Invariants a TLS stream needs, which the plain one tolerates: at most one read and one
 // write in flight at a time, and no synchronous I/O while an asynchronous operation is
-// pending (the SSL object is shared by both directions). Every operation runs on the
-// socket's executor (the owning thread).
+// pending. Every operation runs on the socket's executor (the owning thread). OpenSSL
+// writes with write(2): the process blocks or ignores SIGPIPE (darter-server and
+// darter-migrate block it in every thread).
 //
-// Thread-safety: none; owned by one connection on one thread. Not movable (the TLS layer
-// refers to the socket member).
+// Thread-safety: none; owned by one connection on one thread. Not movable.
 #pragma once
 
 #include <chrono>
@@ -32,8 +35,9 @@ class Stream {
   using Tcp = asio::ip::tcp::socket;
 
   explicit Stream(Tcp socket) : socket_(std::move(socket)) {}
-  // TLS over `socket`; the handshake is Handshake's.
+  // TLS over `socket` (which may be connected later); the handshake is Handshake's.
   Stream(Tcp socket, std::shared_ptr<asio::ssl::context> tls);
+  ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
@@ -42,51 +46,87 @@ class Stream {
   const Tcp& tcp() const { return socket_; }
   executor_type get_executor() { return socket_.get_executor(); }
   bool is_open() const { return socket_.is_open(); }
-  // The OpenSSL object of a TLS stream (per-connection settings before the handshake).
-  SSL* native_ssl() { return ssl_ ? ssl_->native_handle() : nullptr; }
 
   template <typename MutableBuffers, typename Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    if (ssl_) return ssl_->async_read_some(buffers, std::forward<Token>(token));
-    return socket_.async_read_some(buffers, std::forward<Token>(token));
+    if (!ssl_) return socket_.async_read_some(buffers, std::forward<Token>(token));
+    asio::mutable_buffer b = *asio::buffer_sequence_begin(buffers);
+    return asio::async_compose<Token, void(boost::system::error_code, size_t)>(TlsOp{this, b.data(), b.size(), false},
+                                                                                 token, socket_);
   }
   template <typename ConstBuffers, typename Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    if (ssl_) return ssl_->async_write_some(buffers, std::forward<Token>(token));
-    return socket_.async_write_some(buffers, std::forward<Token>(token));
+    if (!ssl_) return socket_.async_write_some(buffers, std::forward<Token>(token));
+    asio::const_buffer b = *asio::buffer_sequence_begin(buffers);
+    return asio::async_compose<Token, void(boost::system::error_code, size_t)>(
+        TlsOp{this, const_cast<void*>(b.data()), b.size(), true}, token, socket_);
   }
 
   // Blocking write (asio::write works on a Stream). Only while no asynchronous operation
   // is pending on the stream, in either direction.
   template <typename ConstBuffers>
   size_t write_some(const ConstBuffers& buffers, boost::system::error_code& ec) {
-    if (ssl_) return ssl_->write_some(buffers, ec);
-    return socket_.write_some(buffers, ec);
+    if (!ssl_) return socket_.write_some(buffers, ec);
+    asio::const_buffer b = *asio::buffer_sequence_begin(buffers);
+    return TlsWriteBlocking(b.data(), b.size(), ec);
   }
 
   // The TLS handshake (a no-op on a plain stream), ended with a timeout error after
   // `timeout`. The server side asks for a client certificate per `verify_mode`
-  // (SSL_VERIFY_*); the client side sends `sni` (when not empty) and verifies the
-  // server's chain against the context's CA unless `verify` is false.
+  // (SSL_VERIFY_*); the client side sends `sni` (when not empty and not an address) and
+  // verifies the server's chain against the context's CA unless `verify` is false.
   awaitable<boost::system::error_code> ServerHandshake(int verify_mode, std::chrono::milliseconds timeout);
   awaitable<boost::system::error_code> ClientHandshake(const std::string& sni, bool verify,
                                                        std::chrono::milliseconds timeout);
 
-  // Ends pending operations (they complete with operation_aborted). A cancelled read
-  // leaves the stream usable, TLS too: the SSL object keeps any partial record it holds
-  // and the next read resumes it. A cancelled write may cut a TLS record: close then.
+  // Ends pending operations (they complete with operation_aborted). A cancelled TLS
+  // operation was waiting for the socket, between two SSL calls: the stream stays usable.
   void cancel(boost::system::error_code& ec) { socket_.cancel(ec); }
   // Shuts the socket down and closes it; pending operations end. No TLS close_notify is
   // sent (Redis does not wait for one either).
   void Close();
 
  private:
-  awaitable<boost::system::error_code> Handshake(asio::ssl::stream_base::handshake_type type,
-                                                 std::chrono::milliseconds timeout);
+  // One SSL_read or SSL_write, retried after each wait OpenSSL asks for. A result on the
+  // first try is posted, never delivered inside the initiating call.
+  struct TlsOp {
+    Stream* s;
+    void* data;
+    size_t size;
+    bool write;
+    bool started = false;
+    bool done = false;
+    size_t result = 0;
+    template <typename Self>
+    void operator()(Self& self, boost::system::error_code ec = {}) {
+      if (done) return self.complete(ec, result);
+      if (ec) return self.complete(ec, 0);  // the wait ended: cancelled or closed
+      const bool first = !started;
+      started = true;
+      asio::socket_base::wait_type wait{};
+      size_t n = 0;
+      ec = s->TlsStep(write, data, size, &n, &wait);
+      if (ec == asio::error::would_block) {
+        s->socket_.async_wait(wait, std::move(self));
+        return;
+      }
+      if (!first) return self.complete(ec, n);
+      done = true;
+      result = n;
+      auto ex = s->socket_.get_executor();
+      asio::post(ex, asio::detail::bind_handler(std::move(self), ec));
+    }
+  };
+
+  // SSL_read or SSL_write once. would_block (with *wait set) when OpenSSL needs the
+  // socket readable or writable first; else the result.
+  boost::system::error_code TlsStep(bool write, void* data, size_t size, size_t* n, asio::socket_base::wait_type* wait);
+  size_t TlsWriteBlocking(const void* data, size_t size, boost::system::error_code& ec);
+  awaitable<boost::system::error_code> Handshake(bool server, std::chrono::milliseconds timeout);
 
   Tcp socket_;
   std::shared_ptr<asio::ssl::context> tls_ctx_;
-  std::unique_ptr<asio::ssl::stream<Tcp&>> ssl_;
+  SSL* ssl_ = nullptr;
 };
 
 // A readable text for a TLS or socket error, for log lines ("wrong version number",

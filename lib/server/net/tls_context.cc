@@ -83,6 +83,8 @@ std::optional<std::string> BaseContext(const ServerOptions& o, int protocols, co
   // TLSv1 and TLSv1.1 need security level 0 in OpenSSL 3; asked for, they get it.
   if (protocols & (kTlsV1 | kTlsV11)) SSL_CTX_set_security_level(c, 0);
   SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // One recv(2) brings in whatever is there, not a record header then its body.
+  SSL_CTX_set_read_ahead(c, 1);
   SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   ERR_clear_error();
   if (!cert.empty()) {
