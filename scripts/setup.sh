@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libhiredis-dev libboost-program-options-dev libboost-dev
   liblz4-dev libzstd-dev doctest-dev
+  libssl-dev openssl   # TLS (OpenSSL 3 under asio::ssl); the openssl CLI makes the tests' certificates
   liblua5.1-0-dev lua-cjson-dev lua-bitop-dev   # EVAL: Lua 5.1 as Redis embeds, cjson, bit
   redis-server redis-tools
   python3            # bench/ scripts generate datasets and pick ports with it

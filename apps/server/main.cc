@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
   std::string tracking_table_max_keys = "1000000";
   std::string acllog_max_len = "128";
   std::vector<std::string> output_limits;
+  // TLS (docs/tls.md): yes/no flags as strings, checked by CONFIG SET's rules below.
+  std::string tls_replication = "no", tls_prefer_server_ciphers = "no", tls_session_caching = "yes",
+              tls_replication_insecure = "no";
   po::options_description desc("darter-server: a Redis-compatible, multi-threaded in-memory server\n\nOptions");
   desc.add_options()
       ("help,h", "show this help and exit")
@@ -65,7 +68,28 @@ int main(int argc, char** argv) {
       ("repl-backlog-size", po::value(&o.repl_backlog_size)->default_value(o.repl_backlog_size), "bytes of replication stream kept for partial resyncs")
       ("repl-ping-replica-period", po::value(&o.repl_ping_replica_period)->default_value(o.repl_ping_replica_period), "seconds between PINGs to replicas")
       ("notify-keyspace-events", po::value(&o.notify_keyspace_events), "keyspace notification classes (Redis's flags, e.g. KEA); empty: none")
-      ("client-output-buffer-limit", po::value(&output_limits)->composing(), "\"<class> <hard> <soft> <seconds>\" (repeatable), e.g. \"pubsub 32mb 8mb 60\"");
+      ("client-output-buffer-limit", po::value(&output_limits)->composing(), "\"<class> <hard> <soft> <seconds>\" (repeatable), e.g. \"pubsub 32mb 8mb 60\"")
+      ("tls-port", po::value(&o.tls_port)->default_value(o.tls_port), "TLS port to listen on (0: none; with it, --port 0 means no plain TCP port)")
+      ("tls-cert-file", po::value(&o.tls_cert_file), "server certificate (PEM, may hold the chain)")
+      ("tls-key-file", po::value(&o.tls_key_file), "private key of --tls-cert-file (PEM)")
+      ("tls-key-file-pass", po::value(&o.tls_key_file_pass), "passphrase of --tls-key-file")
+      ("tls-client-cert-file", po::value(&o.tls_client_cert_file), "certificate presented to a primary under --tls-replication (default: --tls-cert-file)")
+      ("tls-client-key-file", po::value(&o.tls_client_key_file), "private key of --tls-client-cert-file")
+      ("tls-client-key-file-pass", po::value(&o.tls_client_key_file_pass), "passphrase of --tls-client-key-file")
+      ("tls-ca-cert-file", po::value(&o.tls_ca_cert_file), "CA bundle that client and primary certificates are verified against")
+      ("tls-ca-cert-dir", po::value(&o.tls_ca_cert_dir), "directory of CA certificates (c_rehash layout)")
+      ("tls-dh-params-file", po::value(&o.tls_dh_params_file), "DH parameters (PEM) for DHE ciphers; default: OpenSSL's built-in groups")
+      ("tls-auth-clients", po::value(&o.tls_auth_clients)->default_value(o.tls_auth_clients), "client certificates: yes (required), optional (verified if sent), no")
+      ("tls-protocols", po::value(&o.tls_protocols), "e.g. \"TLSv1.2 TLSv1.3\" (the default)")
+      ("tls-ciphers", po::value(&o.tls_ciphers), "OpenSSL cipher list for TLSv1.2 and older")
+      ("tls-ciphersuites", po::value(&o.tls_ciphersuites), "OpenSSL ciphersuites for TLSv1.3")
+      ("tls-prefer-server-ciphers", po::value(&tls_prefer_server_ciphers)->default_value("no"), "yes: the server's cipher order wins")
+      ("tls-session-caching", po::value(&tls_session_caching)->default_value("yes"), "yes: clients may resume TLS sessions")
+      ("tls-session-cache-size", po::value(&o.tls_session_cache_size)->default_value(o.tls_session_cache_size), "TLS sessions kept")
+      ("tls-session-cache-timeout", po::value(&o.tls_session_cache_timeout)->default_value(o.tls_session_cache_timeout), "seconds a TLS session may be resumed")
+      ("tls-replication", po::value(&tls_replication)->default_value("no"), "yes: connect to the primary with TLS")
+      ("tls-replication-sni", po::value(&o.tls_replication_sni), "server name sent to a TLS primary (default: its host name)")
+      ("tls-replication-insecure", po::value(&tls_replication_insecure)->default_value("no"), "yes: do not verify the primary's certificate");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -138,6 +162,31 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  for (auto [name, value] : {std::pair<const char*, std::string>{"tls-replication", tls_replication},
+                             {"tls-prefer-server-ciphers", tls_prefer_server_ciphers},
+                             {"tls-session-caching", tls_session_caching},
+                             {"tls-replication-insecure", tls_replication_insecure},
+                             {"tls-auth-clients", o.tls_auth_clients},
+                             {"tls-session-cache-size", std::to_string(o.tls_session_cache_size)},
+                             {"tls-session-cache-timeout", std::to_string(o.tls_session_cache_timeout)}}) {
+    if (auto err = probe.Set(name, value)) {
+      std::cerr << "darter-server: --" << name << ": " << *err << "\n";
+      return 2;
+    }
+  }
+  o.tls_replication = probe.Snapshot().tls_replication;
+  o.tls_prefer_server_ciphers = probe.Snapshot().tls_prefer_server_ciphers;
+  o.tls_session_caching = probe.Snapshot().tls_session_caching;
+  o.tls_replication_insecure = probe.Snapshot().tls_replication_insecure;
+  o.tls_auth_clients = probe.Snapshot().tls_auth_clients;
+  if (o.tls_port < 0 || o.tls_port > 65535) {
+    std::cerr << "darter-server: --tls-port must be between 0 and 65535\n";
+    return 2;
+  }
+  if (o.tls_port != 0 && (o.tls_cert_file.empty() || o.tls_key_file.empty())) {
+    std::cerr << "darter-server: --tls-port needs --tls-cert-file and --tls-key-file\n";
+    return 2;
+  }
   o.proto_max_bulk_len = probe.Snapshot().proto_max_bulk_len;
   o.client_query_buffer_limit = probe.Snapshot().client_query_buffer_limit;
   o.protected_mode = probe.Snapshot().protected_mode;
@@ -176,8 +225,13 @@ int main(int argc, char** argv) {
     LOG_WARNING("%s", err->c_str());
     return 1;
   }
-  LOG_NOTICE("Darter %s listening on %s:%u with %u threads; connect with: redis-cli -h %s -p %u", "0.1.0",
-             o.bind.c_str(), server.bound_port(), server.shards().size(), o.bind.c_str(), server.bound_port());
+  if (server.bound_port())
+    LOG_NOTICE("Darter %s listening on %s:%u with %u threads; connect with: redis-cli -h %s -p %u", "0.1.0",
+               o.bind.c_str(), server.bound_port(), server.shards().size(), o.bind.c_str(), server.bound_port());
+  if (server.tls_bound_port())
+    LOG_NOTICE("Darter %s listening for TLS on %s:%u with %u threads; connect with: redis-cli --tls -h %s -p %u",
+               "0.1.0", o.bind.c_str(), server.tls_bound_port(), server.shards().size(), o.bind.c_str(),
+               server.tls_bound_port());
   server.Run();
   return 0;
 }

@@ -69,6 +69,11 @@ Server::Server(ServerOptions options)
   repl_master_ = std::make_unique<ReplicationMaster>(*this);
   repl_state_.Update([&](ReplicationSnapshot& s) { s.replid = run_id_; });
   persistence_ = std::make_unique<Persistence>(*this);
+  config_.SetTlsReconfigure([this](const ServerOptions& o) {
+    auto err = tls_.Configure(o);
+    if (err) LOG_WARNING("%s", err->c_str());
+    return err;
+  });
 }
 
 void Server::SetShardsExpireLocally(bool on) {
@@ -139,10 +144,12 @@ Server::~Server() {
   // shard's loop: finish it while the shards' loops still exist.
   boost::system::error_code ec;
   if (acceptor_) acceptor_->close(ec);
+  if (tls_acceptor_) tls_acceptor_->close(ec);
   if (memory_timer_) memory_timer_->cancel();
   main_ctx_.restart();
   main_ctx_.poll();
   acceptor_.reset();
+  tls_acceptor_.reset();
   memory_timer_.reset();
   // Threads first: their loops own coroutine frames that reference this Server.
   shards_->Stop();
@@ -172,19 +179,40 @@ void Server::ScheduleMemoryTimer() {
   });
 }
 
+std::optional<std::string> Server::Listen(std::unique_ptr<asio::ip::tcp::acceptor>* out, const std::string& bind,
+                                          int port) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(bind, ec);
+  if (ec) return "invalid bind address '" + bind + "': " + ec.message();
+  asio::ip::tcp::endpoint ep(address, static_cast<uint16_t>(port));
+  auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(main_ctx_);
+  acceptor->open(ep.protocol(), ec);
+  if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor->bind(ep, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return "could not listen on " + bind + ":" + std::to_string(port) + ": " + ec.message();
+  *out = std::move(acceptor);
+  return std::nullopt;
+}
+
 std::optional<std::string> Server::Start() {
   const ServerOptions& o = config_.startup();
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(o.bind, ec);
-  if (ec) return "invalid bind address '" + o.bind + "': " + ec.message();
-  asio::ip::tcp::endpoint ep(address, static_cast<uint16_t>(o.port));
-  acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(main_ctx_);
-  acceptor_->open(ep.protocol(), ec);
-  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_->bind(ep, ec);
-  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return "could not listen on " + o.bind + ":" + std::to_string(o.port) + ": " + ec.message();
-  bound_port_ = acceptor_->local_endpoint().port();
+  if (o.tls_port < 0 || o.tls_port > 65535) return "invalid --tls-port " + std::to_string(o.tls_port);
+  if (!net::ClientAuthVerifyMode(o.tls_auth_clients))
+    return "invalid --tls-auth-clients '" + o.tls_auth_clients + "' (want yes, no or optional)";
+  if (net::TlsWanted(o)) {
+    if (auto err = tls_.Configure(o)) return "Failed to configure TLS: " + *err;
+  }
+  // As Redis, port 0 beside a TLS port means no plain TCP listener. Alone, port 0 keeps
+  // Darter's meaning: any free port (an embedded server reads it from bound_port()).
+  if (o.port != 0 || o.tls_port == 0) {
+    if (auto err = Listen(&acceptor_, o.bind, o.port)) return err;
+    bound_port_ = acceptor_->local_endpoint().port();
+  }
+  if (o.tls_port != 0) {
+    if (auto err = Listen(&tls_acceptor_, o.bind, o.tls_port)) return err;
+    tls_bound_port_ = tls_acceptor_->local_endpoint().port();
+  }
   RefreshUsedMemory();
   InstallKeyspaceNotifier(*this);
   shards_->Start();
@@ -203,7 +231,8 @@ std::optional<std::string> Server::Start() {
   }
   last_save_time_.store(store::UnixTimeMs() / 1000);
   persistence_->Start(main_ctx_);
-  asio::co_spawn(main_ctx_, AcceptLoop(), asio::detached);
+  if (acceptor_) asio::co_spawn(main_ctx_, AcceptLoop(acceptor_.get(), false), asio::detached);
+  if (tls_acceptor_) asio::co_spawn(main_ctx_, AcceptLoop(tls_acceptor_.get(), true), asio::detached);
   memory_timer_ = std::make_unique<asio::steady_timer>(main_ctx_);
   ScheduleMemoryTimer();
   if (!o.replicaof.empty()) {
@@ -217,35 +246,43 @@ std::optional<std::string> Server::Start() {
   return std::nullopt;
 }
 
-awaitable<void> Server::AcceptLoop() {
-  while (acceptor_ && acceptor_->is_open()) {
+awaitable<void> Server::AcceptLoop(asio::ip::tcp::acceptor* acceptor, bool tls) {
+  while (acceptor->is_open()) {
     unsigned t = next_thread_;
     next_thread_ = (next_thread_ + 1) % shards_->size();
     ShardThread& st = shards_->at(t);
     boost::system::error_code ec;
-    asio::ip::tcp::socket socket = co_await acceptor_->async_accept(st.ctx(), asio::redirect_error(use_awaitable, ec));
+    asio::ip::tcp::socket socket = co_await acceptor->async_accept(st.ctx(), asio::redirect_error(use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
       LOG_WARNING("accept failed: %s", ec.message().c_str());
       continue;
     }
     const ServerOptions cfg = config_.Snapshot();
+    // Refusals before the TLS handshake cannot be read by a TLS client: it is closed
+    // without a word (Redis's write fails the same way there).
     if (connected_clients_.load(std::memory_order_relaxed) >= cfg.maxclients) {
       rejected_connections_.fetch_add(1, std::memory_order_relaxed);
       static const char kMsg[] = "-ERR max number of clients reached\r\n";
-      asio::write(socket, asio::buffer(kMsg, sizeof kMsg - 1), ec);
+      if (!tls) asio::write(socket, asio::buffer(kMsg, sizeof kMsg - 1), ec);
       continue;
     }
     if (ProtectedModeRefuses(cfg.protected_mode, acl::Registry::Global().DefaultUserHasPassword(),
                              IsLoopbackPeer(socket))) {
-      asio::write(socket, asio::buffer(kProtectedModeDenied.data(), kProtectedModeDenied.size()), ec);
+      if (!tls) asio::write(socket, asio::buffer(kProtectedModeDenied.data(), kProtectedModeDenied.size()), ec);
       continue;
+    }
+    std::shared_ptr<asio::ssl::context> tls_ctx;
+    if (tls) {
+      tls_ctx = tls_.Current().server;
+      if (!tls_ctx) continue;  // cannot happen: the listener exists only with a context
     }
     uint64_t id = next_client_id_.fetch_add(1) + 1;
     connected_clients_.fetch_add(1, std::memory_order_relaxed);
     total_connections_.fetch_add(1, std::memory_order_relaxed);
-    asio::post(st.ctx(), [this, t, id, s = std::make_shared<asio::ip::tcp::socket>(std::move(socket))]() mutable {
-      auto conn = std::make_shared<Connection>(*this, t, std::move(*s), id);
+    asio::post(st.ctx(), [this, t, id, s = std::make_shared<asio::ip::tcp::socket>(std::move(socket)),
+                          tls_ctx = std::move(tls_ctx)]() mutable {
+      auto conn = std::make_shared<Connection>(*this, t, std::move(*s), id, std::move(tls_ctx));
       conn->authenticated = acl::Registry::Global().DefaultUserOpen();
       per_thread_[t]->connections[id] = conn;
       asio::co_spawn(shards_->at(t).ctx(), conn->Run(), asio::detached);
@@ -309,6 +346,7 @@ void Server::Run() {
   main_ctx_.run();
   boost::system::error_code ec;
   if (acceptor_) acceptor_->close(ec);
+  if (tls_acceptor_) tls_acceptor_->close(ec);
   persistence_->OnShutdown();  // stops the schedule; saves if nothing decided (RequestShutdown)
   memory_timer_.reset();
   // Close every connection on its own thread, then stop the loops.

@@ -493,15 +493,15 @@ void ConfigCommand(ConnectionContext& c) {
         return;
       }
     }
-    for (size_t j = 2; j < c.args.size(); j += 2) {
-      bool protected_allowed = AllowProtectedAction(
-          ParseProtectedAction(cfg.Snapshot().enable_protected_configs).value_or(ProtectedAction::kNo),
-          c.conn.local_client);
-      if (auto err = cfg.Set(c.args[j], c.args[j + 1], protected_allowed)) {
-        c.reply.Error("ERR CONFIG SET failed (possibly related to argument '" + std::string(c.args[j]) + "') - " +
-                      *err);
-        return;
-      }
+    bool protected_allowed = AllowProtectedAction(
+        ParseProtectedAction(cfg.Snapshot().enable_protected_configs).value_or(ProtectedAction::kNo),
+        c.conn.local_client);
+    std::vector<std::pair<std::string_view, std::string_view>> pairs;
+    for (size_t j = 2; j < c.args.size(); j += 2) pairs.emplace_back(c.args[j], c.args[j + 1]);
+    std::string failed;
+    if (auto err = cfg.SetAll(pairs, protected_allowed, &failed)) {
+      c.reply.Error("ERR CONFIG SET failed (possibly related to argument '" + failed + "') - " + *err);
+      return;
     }
     c.reply.Ok();
   } else if (sub == "resetstat") {

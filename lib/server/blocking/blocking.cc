@@ -81,7 +81,7 @@ struct Waiter {
   // Connection thread only.
   bool finished = false;
   bool read_pending = false;
-  asio::ip::tcp::socket* socket = nullptr;  // cancelled to end the read when finished
+  net::Stream* socket = nullptr;  // cancelled to end the read when finished
   // The command waits on it: it expires at the deadline, Finish cancels it. (The pending
   // wait belongs to the loop, so a server stopping with blocked clients frees them.)
   std::unique_ptr<asio::steady_timer> timer;
@@ -546,8 +546,8 @@ void StartRead(Connection& c, const std::shared_ptr<Waiter>& w) {
   std::span<char> space = c.InputSpace();
   if (c.closed() || space.empty()) return;
   w->read_pending = true;
-  w->socket = &c.socket();
-  c.socket().async_read_some(
+  w->socket = &c.stream();
+  c.stream().async_read_some(
       asio::buffer(space.data(), space.size()),
       [&c, self = c.shared_from_this(), w](const boost::system::error_code& ec, size_t n) {
         w->read_pending = false;
@@ -595,7 +595,7 @@ std::shared_ptr<Waiter> NewWaiter(Connection& c, const sb::BlockingCall& call, s
   w->call = call;
   w->argv.assign(args.begin(), args.end());
   w->home = &c.server().shards().at(c.thread()).ctx();
-  w->timer = std::make_unique<asio::steady_timer>(c.socket().get_executor());
+  w->timer = std::make_unique<asio::steady_timer>(c.stream().get_executor());
   if (call.stream) w->stream_ids.resize(call.key_args.size());
   w->links.resize(call.key_args.size());
   if (call.kind == sb::Kind::kXreadgroup) {

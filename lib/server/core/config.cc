@@ -283,6 +283,7 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
   if (auto flags = store::ParseKeyspaceEventFlags(opts_.notify_keyspace_events))
     store::keyspace_event_flags.store(*flags, std::memory_order_relaxed);
   AddStoreParams();
+  AddTlsParams();
   ApplyEvictionPolicy(opts_.maxmemory_policy);
   GetEvictionSettings().maxmemory.store(opts_.maxmemory, std::memory_order_relaxed);
   store::GetStoreConfig().proto_max_bulk_len.store(static_cast<int64_t>(opts_.proto_max_bulk_len));
@@ -329,6 +330,115 @@ void ConfigRegistry::AddStoreParams() {
   }
 }
 
+void ConfigRegistry::AddTlsParams() {
+  // Redis's tls-* parameters. Changing one that shapes the contexts rebuilds them from
+  // the files (re-read even when the value is the same, as Redis's volatile file
+  // parameters); a failure refuses the change with Redis's reply and keeps the old ones.
+  // tls-auth-clients and the replication SNI apply to each new connection as it starts.
+  // tls-port, like port, is fixed at start.
+  auto tls_apply = [this](ServerOptions& o, const std::function<std::optional<std::string>(ServerOptions&)>& change)
+      -> std::optional<std::string> {
+    if (tls_deferred_) return change(o);  // SetAll applies them together
+    ServerOptions next = o;
+    if (auto err = change(next)) return err;
+    if (tls_reconfigure_ && (next.tls_port != 0 || next.tls_replication) && tls_reconfigure_(next))
+      return std::string("Unable to update TLS configuration. Check server logs.");
+    o = std::move(next);
+    return std::nullopt;
+  };
+  params_["tls-port"] = Param{[](const ServerOptions& o) { return std::to_string(o.tls_port); }, nullptr};
+  struct StringParam {
+    const char* name;
+    std::string ServerOptions::*field;
+    bool rebuild;
+  } strings[] = {
+      {"tls-cert-file", &ServerOptions::tls_cert_file, true},
+      {"tls-key-file", &ServerOptions::tls_key_file, true},
+      {"tls-key-file-pass", &ServerOptions::tls_key_file_pass, true},
+      {"tls-client-cert-file", &ServerOptions::tls_client_cert_file, true},
+      {"tls-client-key-file", &ServerOptions::tls_client_key_file, true},
+      {"tls-client-key-file-pass", &ServerOptions::tls_client_key_file_pass, true},
+      {"tls-ca-cert-file", &ServerOptions::tls_ca_cert_file, true},
+      {"tls-ca-cert-dir", &ServerOptions::tls_ca_cert_dir, true},
+      {"tls-dh-params-file", &ServerOptions::tls_dh_params_file, true},
+      {"tls-protocols", &ServerOptions::tls_protocols, true},
+      {"tls-ciphers", &ServerOptions::tls_ciphers, true},
+      {"tls-ciphersuites", &ServerOptions::tls_ciphersuites, true},
+      {"tls-replication-sni", &ServerOptions::tls_replication_sni, false},
+  };
+  for (const StringParam& p : strings) {
+    auto field = p.field;
+    params_[p.name] = Param{
+        [field](const ServerOptions& o) { return o.*field; },
+        [tls_apply, field, rebuild = p.rebuild](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+          if (!rebuild) {
+            o.*field = std::string(v);
+            return std::nullopt;
+          }
+          return tls_apply(o, [&](ServerOptions& n) -> std::optional<std::string> {
+            n.*field = std::string(v);
+            return std::nullopt;
+          });
+        }};
+  }
+  struct BoolParam {
+    const char* name;
+    bool ServerOptions::*field;
+  } bools[] = {
+      {"tls-replication", &ServerOptions::tls_replication},
+      {"tls-prefer-server-ciphers", &ServerOptions::tls_prefer_server_ciphers},
+      {"tls-session-caching", &ServerOptions::tls_session_caching},
+      {"tls-replication-insecure", &ServerOptions::tls_replication_insecure},
+  };
+  for (const BoolParam& p : bools) {
+    auto field = p.field;
+    params_[p.name] = Param{
+        [field](const ServerOptions& o) { return std::string(o.*field ? "yes" : "no"); },
+        [tls_apply, field](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+          return tls_apply(o, [&](ServerOptions& n) -> std::optional<std::string> {
+            if (store::EqualsIgnoreCase(v, "yes")) n.*field = true;
+            else if (store::EqualsIgnoreCase(v, "no")) n.*field = false;
+            else return "argument must be 'yes' or 'no'";
+            return std::nullopt;
+          });
+        }};
+  }
+  for (const auto& entry : {std::pair<const char*, uint64_t ServerOptions::*>{"tls-session-cache-size",
+                                                                               &ServerOptions::tls_session_cache_size},
+                            {"tls-session-cache-timeout", &ServerOptions::tls_session_cache_timeout}}) {
+    uint64_t ServerOptions::*field = entry.second;  // a plain variable: lambdas capture it
+    params_[entry.first] = Param{
+        [field](const ServerOptions& o) { return std::to_string(o.*field); },
+        [tls_apply, field](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+          return tls_apply(o, [&](ServerOptions& n) -> std::optional<std::string> {
+            auto x = store::ParseInt64(v);
+            if (!x) return "argument couldn't be parsed into an integer";
+            if (*x < 0 || *x > INT32_MAX) return "argument must be between 0 and 2147483647 inclusive";
+            n.*field = static_cast<uint64_t>(*x);
+            return std::nullopt;
+          });
+        }};
+  }
+  params_["tls-auth-clients"] =
+      Param{[](const ServerOptions& o) { return o.tls_auth_clients; },
+            [tls_apply](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+              // Per connection; rebuilt too, since it decides whether a CA is required.
+              return tls_apply(o, [&](ServerOptions& n) -> std::optional<std::string> {
+                for (const char* c : {"no", "yes", "optional"}) {
+                  if (store::EqualsIgnoreCase(v, c)) {
+                    n.tls_auth_clients = c;
+                    return std::nullopt;
+                  }
+                }
+                return "argument(s) must be one of the following: no, yes, optional";
+              });
+            }};
+}
+
+void ConfigRegistry::SetTlsReconfigure(std::function<std::optional<std::string>(const ServerOptions&)> fn) {
+  tls_reconfigure_ = std::move(fn);
+}
+
 std::vector<std::pair<std::string, std::string>> ConfigRegistry::Get(std::string_view pattern) const {
   MutexLock lk(&mu_);
   std::vector<std::pair<std::string, std::string>> out;
@@ -344,6 +454,67 @@ bool ConfigRegistry::Known(std::string_view name) const {
 std::optional<std::string> ConfigRegistry::Set(std::string_view name, std::string_view value,
                                                bool protected_allowed) {
   MutexLock lk(&mu_);
+  return SetLocked(name, value, protected_allowed);
+}
+
+namespace {
+// The fields the tls-* parameters set, copied back when a combined change fails.
+void CopyTlsFields(const ServerOptions& from, ServerOptions& to) {
+  to.tls_cert_file = from.tls_cert_file;
+  to.tls_key_file = from.tls_key_file;
+  to.tls_key_file_pass = from.tls_key_file_pass;
+  to.tls_client_cert_file = from.tls_client_cert_file;
+  to.tls_client_key_file = from.tls_client_key_file;
+  to.tls_client_key_file_pass = from.tls_client_key_file_pass;
+  to.tls_ca_cert_file = from.tls_ca_cert_file;
+  to.tls_ca_cert_dir = from.tls_ca_cert_dir;
+  to.tls_dh_params_file = from.tls_dh_params_file;
+  to.tls_auth_clients = from.tls_auth_clients;
+  to.tls_protocols = from.tls_protocols;
+  to.tls_ciphers = from.tls_ciphers;
+  to.tls_ciphersuites = from.tls_ciphersuites;
+  to.tls_prefer_server_ciphers = from.tls_prefer_server_ciphers;
+  to.tls_replication = from.tls_replication;
+  to.tls_session_caching = from.tls_session_caching;
+  to.tls_session_cache_size = from.tls_session_cache_size;
+  to.tls_session_cache_timeout = from.tls_session_cache_timeout;
+  to.tls_replication_sni = from.tls_replication_sni;
+  to.tls_replication_insecure = from.tls_replication_insecure;
+}
+}  // namespace
+
+std::optional<std::string> ConfigRegistry::SetAll(
+    const std::vector<std::pair<std::string_view, std::string_view>>& pairs, bool protected_allowed,
+    std::string* failed) {
+  MutexLock lk(&mu_);
+  const ServerOptions before = opts_;
+  tls_deferred_ = true;
+  tls_touched_.clear();
+  std::optional<std::string> err;
+  for (auto& [name, value] : pairs) {
+    err = SetLocked(name, value, protected_allowed);
+    if (err) {
+      *failed = std::string(name);
+      break;
+    }
+    if (tls_touched_.empty() && store::ToLower(name).rfind("tls-", 0) == 0) tls_touched_ = store::ToLower(name);
+  }
+  tls_deferred_ = false;
+  if (err) {
+    CopyTlsFields(before, opts_);  // the tls-* part of a failed call never applied
+    return err;
+  }
+  if (!tls_touched_.empty() && tls_reconfigure_ && (opts_.tls_port != 0 || opts_.tls_replication) &&
+      tls_reconfigure_(opts_)) {
+    CopyTlsFields(before, opts_);
+    *failed = tls_touched_;
+    return std::string("Unable to update TLS configuration. Check server logs.");
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> ConfigRegistry::SetLocked(std::string_view name, std::string_view value,
+                                                     bool protected_allowed) {
   auto it = params_.find(store::ToLower(name));
   if (it == params_.end()) return "Unknown option or number of arguments for CONFIG SET - '" + std::string(name) + "'";
   if (!it->second.set) return "can't set immutable config";

@@ -101,6 +101,12 @@ class ConfigRegistry {
   // parameter (dir, dbfilename) is refused unless `protected_allowed` (the caller checked
   // enable-protected-configs for the client; start-up settings always are).
   std::optional<std::string> Set(std::string_view name, std::string_view value, bool protected_allowed = true);
+  // CONFIG SET of several pairs: set in order, stopping at the first error (its
+  // parameter's name goes to *failed). The tls-* parameters of the call apply together
+  // once all are set, so a certificate and its key change in one step; if that fails,
+  // every tls-* parameter keeps its previous value.
+  std::optional<std::string> SetAll(const std::vector<std::pair<std::string_view, std::string_view>>& pairs,
+                                    bool protected_allowed, std::string* failed);
   bool Known(std::string_view name) const;
 
   std::string requirepass() const;
@@ -111,6 +117,10 @@ class ConfigRegistry {
   std::string maxmemory_policy() const;
   const ServerOptions& startup() const { return startup_; }
   ServerOptions Snapshot() const;
+  // Applies a CONFIG SET of a tls-* parameter (the server's TLS contexts, server/net/):
+  // called with the options as they would become, under the registry's lock; an error
+  // refuses the change and the previous contexts stay. Set once by the server at start.
+  void SetTlsReconfigure(std::function<std::optional<std::string>(const ServerOptions&)> fn);
 
  private:
   struct Param {
@@ -119,6 +129,7 @@ class ConfigRegistry {
     bool is_protected = false;
   };
   void AddStoreParams();
+  void AddTlsParams();
 
   mutable Mutex mu_;
   ServerOptions opts_ GUARDED_BY(mu_);
@@ -127,6 +138,13 @@ class ConfigRegistry {
   std::atomic<uint64_t> proto_max_bulk_len_;
   std::atomic<uint64_t> client_query_buffer_limit_;
   std::map<std::string, Param> params_;
+  std::optional<std::string> SetLocked(std::string_view name, std::string_view value, bool protected_allowed)
+      REQUIRES(mu_);
+  // Set once before the server serves (SetTlsReconfigure); called under mu_ by Set.
+  std::function<std::optional<std::string>(const ServerOptions&)> tls_reconfigure_;
+  // While SetAll runs (under mu_): tls-* setters only record their value.
+  bool tls_deferred_ = false;
+  std::string tls_touched_;  // the first tls-* parameter SetAll set
 };
 
 // Parses Redis's `save` parameter ("3600 1 300 100", or "" for none) into (seconds,

@@ -9,6 +9,7 @@
 #include "server/core/protected_actions.h"
 #include "server/core/server.h"
 #include "server/core/transaction.h"
+#include "server/net/tls_context.h"
 #include "store/shard.h"
 #include "store/string_util.h"
 
@@ -26,6 +27,8 @@ constexpr size_t kClientMaxMultibulkLen = 1024 * 1024;
 constexpr size_t kFlushThreshold = 256 * 1024;
 // Commands parsed and run as one batch (bounded so replies flush regularly).
 constexpr size_t kMaxBatch = 256;
+// A client on the TLS port that has not finished its handshake by then is dropped.
+constexpr std::chrono::milliseconds kTlsHandshakeTimeout{10000};
 
 std::string Endpoint(const asio::ip::tcp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -59,11 +62,12 @@ std::string Repr(std::string_view s) {
 }
 }  // namespace
 
-Connection::Connection(Server& server, unsigned thread, asio::ip::tcp::socket socket, uint64_t id)
+Connection::Connection(Server& server, unsigned thread, asio::ip::tcp::socket socket, uint64_t id,
+                       std::shared_ptr<asio::ssl::context> tls)
     : server_(server),
       thread_ref_(server.shards().at(thread)),
       thread_(thread),
-      socket_(std::move(socket)),
+      stream_(std::move(socket), std::move(tls)),
       id_(id),
       parser_([&server] {
         resp::ParserLimits l;
@@ -73,22 +77,21 @@ Connection::Connection(Server& server, unsigned thread, asio::ip::tcp::socket so
       }()),
       reply_(&out_) {
   boost::system::error_code ec;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  auto remote = socket_.remote_endpoint(ec);
+  asio::ip::tcp::socket& tcp = stream_.tcp();
+  tcp.set_option(asio::ip::tcp::no_delay(true), ec);
+  auto remote = tcp.remote_endpoint(ec);
   if (!ec) peer_address = Endpoint(remote);
-  local_client = IsLoopbackPeer(socket_);
-  auto local = socket_.local_endpoint(ec);
+  local_client = IsLoopbackPeer(tcp);
+  auto local = tcp.local_endpoint(ec);
   if (!ec) local_address = Endpoint(local);
-  fd = socket_.native_handle();
+  fd = tcp.native_handle();
   created_ms = last_interaction_ms = store::UnixTimeMs();
 }
 
 void Connection::Close() {
   closed_ = true;
   if (limit_watch_) limit_watch_->cancel();
-  boost::system::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  stream_.Close();
 }
 
 std::string Connection::Describe(int64_t now_ms) const {
@@ -144,12 +147,14 @@ awaitable<void> Connection::Flush() {
 
 awaitable<void> Connection::Run() {
   auto self = shared_from_this();
+  // Before the input buffer exists: a client stuck in its handshake holds no buffer.
+  if (stream_.tls()) co_await TlsHandshake();
   in_.resize(kInitialReadBuffer);
   ThreadStats& stats = server_.thread_stats(thread_);
   while (!closed_) {
     if (in_.size() - in_end_ < kMinReadChunk) GrowInput();
     boost::system::error_code ec;
-    size_t n = co_await socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+    size_t n = co_await stream_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
                                                 asio::redirect_error(use_awaitable, ec));
     if (ec) break;
     in_end_ += n;
@@ -244,6 +249,19 @@ awaitable<void> Connection::Run() {
   server_.connected_clients().fetch_sub(1, std::memory_order_relaxed);
 }
 
+awaitable<void> Connection::TlsHandshake() {
+  // On this connection's thread, bounded in time: a client that never completes the
+  // handshake (a plaintext client on the TLS port, one without the certificate
+  // tls-auth-clients asks for, one that says nothing) holds its own coroutine only.
+  const ServerOptions cfg = server_.config().Snapshot();
+  int verify = net::ClientAuthVerifyMode(cfg.tls_auth_clients).value_or(net::ClientAuthVerifyMode("yes").value());
+  boost::system::error_code ec = co_await stream_.ServerHandshake(verify, kTlsHandshakeTimeout);
+  if (!ec) co_return;
+  LOG_WARNING("Error accepting a client connection: %s (addr=%s laddr=%s)", net::DescribeStreamError(ec).c_str(),
+              peer_address.c_str(), local_address.c_str());
+  Close();
+}
+
 void Connection::GrowInput() {
   // Double, but not past what the pending command needs (when known): a client that
   // declares a 512 MB bulk and sends it a byte at a time holds kilobytes, not 512 MB.
@@ -302,7 +320,7 @@ awaitable<boost::system::error_code> Connection::WriteAll(const std::string& buf
   boost::system::error_code ec;
   *sent = 0;
   while (*sent < buf.size() && !ec) {
-    *sent += co_await socket_.async_write_some(asio::buffer(buf.data() + *sent, buf.size() - *sent),
+    *sent += co_await stream_.async_write_some(asio::buffer(buf.data() + *sent, buf.size() - *sent),
                                                asio::redirect_error(use_awaitable, ec));
   }
   co_return ec;
@@ -314,7 +332,7 @@ constexpr int kOutputLimitCheckMs = 250;
 
 void Connection::WatchOutputLimits() {
   if (limit_watch_armed_ || closed_ || is_master || replica_feed) return;
-  if (!limit_watch_) limit_watch_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+  if (!limit_watch_) limit_watch_ = std::make_unique<asio::steady_timer>(stream_.get_executor());
   limit_watch_armed_ = true;
   limit_watch_->expires_after(std::chrono::milliseconds(kOutputLimitCheckMs));
   limit_watch_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {

@@ -19,6 +19,7 @@
 #include "server/core/asio.h"
 #include "server/core/executor.h"
 #include "server/core/output_limits.h"
+#include "server/net/stream.h"
 #include "store/command_table.h"
 #include "store/exec_block.h"
 
@@ -52,7 +53,10 @@ struct ClientTracking {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Server& server, unsigned thread, asio::ip::tcp::socket socket, uint64_t id);
+  // `tls`: the server context of a client accepted on the TLS port (Run handshakes
+  // first); null for plain TCP.
+  Connection(Server& server, unsigned thread, asio::ip::tcp::socket socket, uint64_t id,
+             std::shared_ptr<asio::ssl::context> tls = nullptr);
 
   awaitable<void> Run();
   // Closes the socket; the read loop ends. Own thread only.
@@ -100,9 +104,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<std::string> ExecutePipelineAsMaster(const std::vector<std::vector<std::string_view>>& commands);
 
   // A replica's link after PSYNC/SYNC: the replication feed (repl_master.h) owns the
-  // socket until the link ends; CLIENT KILL TYPE replica matches it.
+  // stream until the link ends; CLIENT KILL TYPE replica matches it.
   bool replica_feed = false;
-  asio::ip::tcp::socket& socket() { return socket_; }
+  // The client's byte stream, plain or TLS (net/stream.h): at most one read and one
+  // write in flight, on this connection's thread.
+  net::Stream& stream() { return stream_; }
 
   // CLIENT LIST / CLIENT INFO line.
   std::string Describe(int64_t now_ms) const;
@@ -171,6 +177,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const store::CommandSpec* spec = nullptr;
   };
   awaitable<void> ExecuteBatch();
+  // A TLS client's handshake, before its first read; closes the connection (with a log
+  // line) when it fails or times out.
+  awaitable<void> TlsHandshake();
   // Input side (connection.cc). The buffer grows as bytes arrive, never ahead of them by
   // more than its own size, so a declared-but-unsent bulk costs nothing.
   void GrowInput();
@@ -198,7 +207,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Server& server_;
   ShardThread& thread_ref_;
   unsigned thread_;
-  asio::ip::tcp::socket socket_;
+  net::Stream stream_;
   uint64_t id_;
   resp::RequestParser parser_;
   std::vector<std::string_view> args_;

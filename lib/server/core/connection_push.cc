@@ -43,7 +43,7 @@ void Connection::StartPushWriter() {
   push_writing_ = true;
   // The lambda (and its reference to the connection) lives until the writer returns.
   asio::co_spawn(
-      socket_.get_executor(), [self = shared_from_this()] { return self->PushWriter(); }, asio::detached);
+      stream_.get_executor(), [self = shared_from_this()] { return self->PushWriter(); }, asio::detached);
 }
 
 awaitable<void> Connection::PushWriter() {
@@ -66,7 +66,7 @@ awaitable<void> Connection::PushWriter() {
 }
 
 awaitable<void> Connection::WaitForPushWriter() {
-  if (!push_done_) push_done_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+  if (!push_done_) push_done_ = std::make_unique<asio::steady_timer>(stream_.get_executor());
   while (push_writing_) {
     push_done_->expires_at(asio::steady_timer::time_point::max());
     boost::system::error_code ec;

@@ -18,6 +18,7 @@
 #include "server/core/memory_accounting.h"
 #include "server/core/replication_state.h"
 #include "server/core/shard_set.h"
+#include "server/net/tls_context.h"
 
 namespace darter::server {
 
@@ -51,7 +52,11 @@ class Server {
   PubSubRegistry& pubsub() { return *pubsub_; }
   ConfigRegistry& config() { return config_; }
   unsigned db_count() const { return db_count_; }
+  // The TCP port listened on (0: none, when only --tls-port is), and the TLS port (0: none).
   uint16_t bound_port() const { return bound_port_; }
+  uint16_t tls_bound_port() const { return tls_bound_port_; }
+  // The TLS contexts in use (net/tls_context.h): rebuilt by CONFIG SET of a tls-* file.
+  net::TlsContextStore& tls() { return tls_; }
   const std::string& run_id() const { return run_id_; }
   int64_t start_time_ms() const { return start_time_ms_; }
 
@@ -97,7 +102,11 @@ class Server {
  private:
   // Tells every shard whether it may expire keys itself (not while a replica).
   void SetShardsExpireLocally(bool on);
-  awaitable<void> AcceptLoop();
+  // Accepts on `acceptor` until it closes; `tls`: clients handshake with the current
+  // server context first.
+  awaitable<void> AcceptLoop(asio::ip::tcp::acceptor* acceptor, bool tls);
+  // Opens a listening socket on bind:port; returns an error message on failure.
+  std::optional<std::string> Listen(std::unique_ptr<asio::ip::tcp::acceptor>* out, const std::string& bind, int port);
   void ScheduleMemoryTimer();
 
   struct PerThread {
@@ -114,9 +123,12 @@ class Server {
   std::vector<std::unique_ptr<WatchRegistry>> watches_;  // one per shard; outlive the shards' threads
   std::unique_ptr<PubSubRegistry> pubsub_;
   asio::io_context main_ctx_{1};
-  std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+  std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;      // --port; null when 0 beside a --tls-port
+  std::unique_ptr<asio::ip::tcp::acceptor> tls_acceptor_;  // --tls-port; null when 0
+  net::TlsContextStore tls_;
   std::unique_ptr<asio::steady_timer> memory_timer_;
   uint16_t bound_port_ = 0;
+  uint16_t tls_bound_port_ = 0;
   std::atomic<uint64_t> next_client_id_{0};
   std::atomic<uint64_t> connected_clients_{0};
   std::atomic<uint64_t> total_connections_{0};

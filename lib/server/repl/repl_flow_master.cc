@@ -189,7 +189,7 @@ awaitable<void> FlowMaster::ServeFlow(Connection& conn, resp::ReplyBuilder& rb, 
   conn.name = "repl_flow_" + std::to_string(flow);
   std::string head = f->partial_ok ? "+PARTIAL\r\n" : "+FULL\r\n";
   boost::system::error_code ec;
-  co_await asio::async_write(conn.socket(), asio::buffer(head), asio::redirect_error(use_awaitable, ec));
+  co_await asio::async_write(conn.stream(), asio::buffer(head), asio::redirect_error(use_awaitable, ec));
   if (!ec) co_await StreamFlow(conn, s, f);
   f->closed = true;
   journal_.shard(f->shard).Unpin(f->reader_id);
@@ -338,7 +338,7 @@ awaitable<void> FlowMaster::StreamFlow(Connection& conn, std::shared_ptr<FlowSes
         continue;
       }
     }
-    co_await asio::async_write(conn.socket(), asio::buffer(out), asio::redirect_error(use_awaitable, ec));
+    co_await asio::async_write(conn.stream(), asio::buffer(out), asio::redirect_error(use_awaitable, ec));
     if (ec) co_return;
     server_.thread_stats(conn.thread()).net_output_bytes += out.size();
     last_write_ms = store::UnixTimeMs();

@@ -491,7 +491,7 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
   feed->timer = &timer;
   conn.replica_feed = true;
   std::shared_ptr<Connection> self = conn.shared_from_this();
-  asio::ip::tcp::socket& sock = conn.socket();
+  net::Stream& sock = conn.stream();
   boost::system::error_code ec;
   std::string head;
 
@@ -535,6 +535,9 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
     int64_t t0 = store::UnixTimeMs();
     // While the RDB is built the replica hears a newline every second, as Redis's
     // replicas do during a BGSAVE, so a long build does not hit their repl-timeout.
+    // Written synchronously: nothing else is in flight on the link then (the client's
+    // read loop is inside this command, the ACK reader not started), which a TLS stream
+    // requires of a blocking write.
     ReplicaFeed* fp = feed.get();
     std::function<void()> keepalive = [&sock, fp] {
       if (fp->closed.load()) return;

@@ -54,20 +54,14 @@ void ReplicaLink::Stop() {
   server_.repl_master().EndUpstream(this);
   auto self = shared_from_this();
   asio::post(server_.shards().at(0).ctx(), [self] {
-    if (self->socket_) {
-      boost::system::error_code ec;
-      self->socket_->close(ec);
-    }
+    if (self->io_) self->io_->stream.Close();
   });
 }
 
 void ReplicaLink::Fail(const std::string& why) {
   LOG_WARNING("replication with %s:%d: %s", host_.c_str(), port_, why.c_str());
   UpdateState([&](ReplicationSnapshot& s) { s.last_error = why; });
-  if (socket_) {
-    boost::system::error_code ec;
-    socket_->close(ec);
-  }
+  if (io_) io_->stream.Close();
 }
 
 awaitable<void> ReplicaLink::Run() {
@@ -115,7 +109,7 @@ awaitable<bool> ReplicaLink::ReadMore() {
   size_t old = in_.size();
   in_.resize(old + kReadChunk);
   boost::system::error_code ec;
-  size_t n = co_await socket_->async_read_some(asio::buffer(in_.data() + old, kReadChunk),
+  size_t n = co_await io_->stream.async_read_some(asio::buffer(in_.data() + old, kReadChunk),
                                                asio::redirect_error(use_awaitable, ec));
   in_.resize(old + n);
   if (ec || n == 0) {
@@ -147,14 +141,36 @@ awaitable<bool> ReplicaLink::ReadLine(std::string* line, bool skip_keepalives) {
 }
 
 bool ReplicaLink::SendCommand(std::initializer_list<std::string_view> argv) {
-  std::string msg = EncodeCommand(argv);
-  boost::system::error_code ec;
-  asio::write(*socket_, asio::buffer(msg), ec);
-  if (ec) {
-    Fail("write failed: " + ec.message());
-    return false;
-  }
+  if (!io_ || !io_->stream.is_open()) return false;
+  io_->out += EncodeCommand(argv);
+  StartWriter();
   return true;
+}
+
+void ReplicaLink::StartWriter() {
+  if (io_->writing) return;
+  io_->writing = true;
+  auto self = shared_from_this();
+  std::shared_ptr<LinkIo> io = io_;
+  asio::co_spawn(
+      io->stream.get_executor(),
+      [self, io]() -> awaitable<void> {
+        std::string buf;
+        while (!io->out.empty()) {
+          buf.swap(io->out);
+          boost::system::error_code ec;
+          co_await asio::async_write(io->stream, asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+          buf.clear();
+          if (ec) {
+            io->out.clear();
+            // Only the current link reports; an old one was closed on purpose.
+            if (self->io_ == io && !self->stop_.load()) self->Fail("write failed: " + ec.message());
+            break;
+          }
+        }
+        io->writing = false;
+      },
+      asio::detached);
 }
 
 bool ReplicaLink::SendAck() {
@@ -166,11 +182,12 @@ awaitable<void> ReplicaLink::AckLoop() {
   auto self = shared_from_this();
   asio::steady_timer timer(server_.shards().at(0).ctx());
   int64_t timeout_ms = static_cast<int64_t>(server_.config().Snapshot().repl_timeout) * 1000;
-  while (connected_ && socket_ && socket_->is_open()) {
+  std::shared_ptr<LinkIo> io = io_;
+  while (connected_ && io_ == io && io->stream.is_open()) {
     timer.expires_after(std::chrono::seconds(1));
     boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-    if (!connected_ || !socket_ || !socket_->is_open()) break;
+    if (!connected_ || io_ != io || !io->stream.is_open()) break;
     if (store::UnixTimeMs() - last_io_ms_ > timeout_ms) {
       Fail("timeout: no data from the primary for " + std::to_string(timeout_ms / 1000) + " s");
       break;
@@ -189,9 +206,43 @@ awaitable<void> ReplicaLink::FlushAllDatabases() {
   });
 }
 
+awaitable<std::string> ReplicaLink::Connect() {
+  auto& ctx = server_.shards().at(0).ctx();
+  const ServerOptions opts = server_.config().Snapshot();
+  std::shared_ptr<asio::ssl::context> tls;
+  if (opts.tls_replication) {
+    tls = server_.tls().Current().client;
+    if (!tls) co_return "tls-replication is on but TLS is not configured (see the TLS errors logged)";
+  }
+  io_ = std::make_shared<LinkIo>(asio::ip::tcp::socket(ctx), tls);
+  std::shared_ptr<LinkIo> io = io_;
+  boost::system::error_code ec;
+  asio::ip::tcp::resolver resolver(ctx);
+  std::string service = std::to_string(port_);
+  auto endpoints = co_await resolver.async_resolve(host_, service, asio::redirect_error(use_awaitable, ec));
+  if (ec) co_return "cannot resolve " + host_ + ": " + ec.message();
+  asio::steady_timer guard(ctx);
+  guard.expires_after(kConnectTimeout);
+  auto connecting = std::make_shared<bool>(true);
+  guard.async_wait([io, connecting](const boost::system::error_code& e) {
+    if (!e && *connecting) io->stream.Close();
+  });
+  co_await asio::async_connect(io->stream.tcp(), endpoints, asio::redirect_error(use_awaitable, ec));
+  *connecting = false;
+  guard.cancel();
+  if (ec) co_return "cannot connect: " + ec.message();
+  io->stream.tcp().set_option(asio::ip::tcp::no_delay(true), ec);
+  if (io->stream.tls()) {
+    // SNI: tls-replication-sni, else the primary's host name (never an address).
+    const std::string& sni = opts.tls_replication_sni.empty() ? host_ : opts.tls_replication_sni;
+    ec = co_await io->stream.ClientHandshake(sni, !opts.tls_replication_insecure, kConnectTimeout);
+    if (ec) co_return "TLS handshake with the primary failed: " + net::DescribeStreamError(ec);
+  }
+  co_return std::string();
+}
+
 awaitable<ReplicaLink::SessionEnd> ReplicaLink::Session() {
   auto& ctx = server_.shards().at(0).ctx();
-  socket_ = std::make_unique<asio::ip::tcp::socket>(ctx);
   in_.clear();
   in_pos_ = 0;
   parser_.Reset();
@@ -200,30 +251,12 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::Session() {
   block_raw_.clear();
   UpdateState([&](ReplicationSnapshot& s) { s.link_state = "connecting"; });
 
-  // Connect, bounded in time.
-  boost::system::error_code ec;
-  asio::ip::tcp::resolver resolver(ctx);
-  std::string service = std::to_string(port_);
-  auto endpoints = co_await resolver.async_resolve(host_, service, asio::redirect_error(use_awaitable, ec));
-  if (ec) {
-    Fail("cannot resolve " + host_ + ": " + ec.message());
-    co_return SessionEnd::kRetry;
-  }
-  asio::steady_timer guard(ctx);
-  guard.expires_after(kConnectTimeout);
-  guard.async_wait([this](const boost::system::error_code& e) {
-    if (!e && socket_ && !connected_) {
-      boost::system::error_code ignore;
-      socket_->close(ignore);
-    }
-  });
-  co_await asio::async_connect(*socket_, endpoints, asio::redirect_error(use_awaitable, ec));
-  guard.cancel();
-  if (ec || stop_.load()) {
-    if (!stop_.load()) Fail("cannot connect: " + ec.message());
+  // Connect (and handshake), bounded in time.
+  std::string error = co_await Connect();
+  if (!error.empty() || stop_.load()) {
+    if (!stop_.load()) Fail(error);
     co_return stop_.load() ? SessionEnd::kStopped : SessionEnd::kRetry;
   }
-  socket_->set_option(asio::ip::tcp::no_delay(true), ec);
   last_io_ms_ = store::UnixTimeMs();
   LOG_NOTICE("replication: connected to primary %s:%d", host_.c_str(), port_);
 
@@ -245,7 +278,9 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::Session() {
       co_return SessionEnd::kRetry;
     }
   }
-  std::string port = std::to_string(server_.bound_port());
+  // The port clients reach this server on, as Redis: the TLS one under tls-replication.
+  std::string port = std::to_string(opts.tls_replication && server_.tls_bound_port() ? server_.tls_bound_port()
+                                                                                     : server_.bound_port());
   if (!SendCommand({"REPLCONF", "listening-port", port}) || !co_await ReadLine(&line, true))
     co_return SessionEnd::kRetry;
   if (!SendCommand({"REPLCONF", "capa", "eof", "capa", "psync2"}) || !co_await ReadLine(&line, true))

@@ -21,6 +21,7 @@
 
 #include "resp/request_parser.h"
 #include "server/core/asio.h"
+#include "server/net/stream.h"
 #include "server/repl/journal_merge.h"
 
 namespace darter::server {
@@ -55,11 +56,16 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   awaitable<SessionEnd> Session();
   awaitable<void> AckLoop();
 
-  // Socket helpers (thread 0). Read* return false when the link failed.
+  // Stream helpers (thread 0). Read* return false when the link failed.
   awaitable<bool> ReadMore();
   awaitable<bool> ReadLine(std::string* line, bool skip_keepalives);
+  // Queues a command for the link's writer; false when there is no open link. A write
+  // failure fails the link (so a pending read ends too).
   bool SendCommand(std::initializer_list<std::string_view> argv);
   bool SendAck();
+  // Opens the link's stream to host:port — TCP, then the TLS handshake under
+  // tls-replication — bounded by the connect timeout. Returns an error text or "".
+  awaitable<std::string> Connect();
   void Fail(const std::string& why);
   // A stopped link may still be unwinding while its successor runs: only the current
   // link speaks for the server's replication state.
@@ -89,7 +95,17 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   std::string host_;
   int port_;
   std::atomic<bool> stop_{false};
-  std::unique_ptr<asio::ip::tcp::socket> socket_;
+  // The link to the primary and its outbox. Writes go through one writer coroutine, never
+  // beside it: a TLS stream must not see a second write, nor a synchronous one, while
+  // the link's read is pending (AckLoop and GETACK answer while StreamCommands reads).
+  struct LinkIo {
+    LinkIo(asio::ip::tcp::socket s, std::shared_ptr<asio::ssl::context> tls) : stream(std::move(s), std::move(tls)) {}
+    net::Stream stream;
+    std::string out;
+    bool writing = false;
+  };
+  void StartWriter();
+  std::shared_ptr<LinkIo> io_;
   std::shared_ptr<Connection> master_client_;
   std::string in_;
   size_t in_pos_ = 0;

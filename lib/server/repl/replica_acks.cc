@@ -18,7 +18,7 @@ awaitable<void> ReadReplicaAcks(std::shared_ptr<Connection> conn, std::function<
   std::string in;
   while (!stopped()) {
     boost::system::error_code ec;
-    size_t n = co_await conn->socket().async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+    size_t n = co_await conn->stream().async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
     if (ec) break;
     in.append(buf.data(), n);
     size_t pos = 0;

@@ -25,7 +25,7 @@ namespace darter::server {
 struct ReplicaFlow {
   unsigned index = 0;
   asio::io_context* ctx = nullptr;
-  std::unique_ptr<asio::ip::tcp::socket> socket;  // on ctx only
+  std::unique_ptr<net::Stream> stream;            // on ctx only
   std::atomic<int> handshake{0};                  // 0: waiting, 1: FULL, 2: PARTIAL, -1: failed
   std::atomic<bool> go{false};
   std::atomic<bool> loaded{false};  // thread 0 sets it with the snapshot's LSN
@@ -100,8 +100,7 @@ struct ReplicaLink::FlowRun {
     if (failed.exchange(true)) return;
     for (auto& f : flows) {
       asio::post(*f->ctx, [f] {
-        boost::system::error_code ec;
-        if (f->socket) f->socket->close(ec);
+        if (f->stream) f->stream->Close();
       });
     }
   }
@@ -120,7 +119,7 @@ namespace {
 
 // Line-oriented reads for the flow's handshake.
 struct FlowSocketReader {
-  asio::ip::tcp::socket& sock;
+  net::Stream& sock;
   std::string& in;
   awaitable<bool> Line(std::string* line) {
     while (true) {
@@ -159,7 +158,7 @@ awaitable<void> FlowAckLoop(std::shared_ptr<ReplicaLink::FlowRun> run, std::shar
     if (lsn == sent && now - sent_ms < 1000) continue;
     std::string msg = EncodeCommand({"REPLCONF", "ACK", std::to_string(lsn)});
     boost::system::error_code ec;
-    co_await asio::async_write(*flow->socket, asio::buffer(msg), asio::redirect_error(use_awaitable, ec));
+    co_await asio::async_write(*flow->stream, asio::buffer(msg), asio::redirect_error(use_awaitable, ec));
     if (ec) break;
     sent = lsn;
     sent_ms = now;
@@ -209,10 +208,7 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::MultiFlowSession(std::string mas
     run->Fail(why);
     for (auto& f : run->flows)
       while (!f->done.load()) co_await SleepMs(timer, 5);
-    if (socket_) {
-      boost::system::error_code ec;
-      socket_->close(ec);
-    }
+    if (io_) io_->stream.Close();
     std::string err = run->first_error();
     if (!stop_.load() && !err.empty()) {
       LOG_WARNING("replication with %s:%d: %s", host_.c_str(), port_, err.c_str());
@@ -242,7 +238,7 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::MultiFlowSession(std::string mas
     FlowCompression compression = FlowCompression::kNone;
     if (opts.repl_flow_compression == "auto") {
       boost::system::error_code ec;
-      auto remote = socket_->remote_endpoint(ec);
+      auto remote = io_->stream.tcp().remote_endpoint(ec);
       compression = !ec && remote.address().is_loopback() ? FlowCompression::kNone : FlowCompression::kLz4;
     } else {
       compression = ParseFlowCompression(opts.repl_flow_compression).value_or(FlowCompression::kNone);
@@ -272,12 +268,12 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::MultiFlowSession(std::string mas
   // The control connection carries nothing more; it closing means the primary is gone.
   asio::co_spawn(
       ctx0,
-      [self, run]() -> awaitable<void> {
+      [io = io_, run]() -> awaitable<void> {
         std::string buf(256, '\0');
         while (!run->failed.load()) {
           boost::system::error_code ec;
-          size_t n = co_await self->socket_->async_read_some(asio::buffer(buf.data(), buf.size()),
-                                                             asio::redirect_error(use_awaitable, ec));
+          size_t n = co_await io->stream.async_read_some(asio::buffer(buf.data(), buf.size()),
+                                                         asio::redirect_error(use_awaitable, ec));
           if (ec || n == 0) {
             run->Fail("control connection to the primary lost");
             break;
@@ -347,8 +343,8 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::MultiFlowSession(std::string mas
 void ReplicaLink::ReleaseIo() {
   if (current_run_)
     for (auto& f : current_run_->flows)
-      if (f) f->socket.reset();
-  socket_.reset();
+      if (f) f->stream.reset();
+  io_.reset();
 }
 
 awaitable<void> ReplicaLink::ApplyMerged(FlowRun& run) {
@@ -436,11 +432,17 @@ awaitable<void> ReplicaLink::RunFlow(std::shared_ptr<ReplicaLink> link, Server& 
   } mark_done{flow.get()};
   const std::string name = "flow " + std::to_string(flow->index);
   auto& ctx = *flow->ctx;
-  flow->socket = std::make_unique<asio::ip::tcp::socket>(ctx);
   auto fail = [&](const std::string& why) {
     flow->handshake = -1;
     run->Fail(name + ": " + why);
   };
+  ServerOptions opts = server.config().Snapshot();
+  std::shared_ptr<asio::ssl::context> tls;
+  if (opts.tls_replication) {
+    tls = server.tls().Current().client;
+    if (!tls) co_return fail("tls-replication is on but TLS is not configured");
+  }
+  flow->stream = std::make_unique<net::Stream>(asio::ip::tcp::socket(ctx), tls);
   boost::system::error_code ec;
   asio::ip::tcp::resolver resolver(ctx);
   auto endpoints =
@@ -448,33 +450,34 @@ awaitable<void> ReplicaLink::RunFlow(std::shared_ptr<ReplicaLink> link, Server& 
   if (ec || run->failed.load()) co_return fail("cannot resolve " + host + ": " + ec.message());
   asio::steady_timer guard(ctx);
   guard.expires_after(kFlowConnectTimeout);
-  bool connected = false;
-  guard.async_wait([&flow, &connected](const boost::system::error_code& e) {
-    if (!e && !connected) {
-      boost::system::error_code ignore;
-      flow->socket->close(ignore);
-    }
+  auto connecting = std::make_shared<bool>(true);
+  guard.async_wait([&flow, connecting](const boost::system::error_code& e) {
+    if (!e && *connecting) flow->stream->Close();
   });
-  co_await asio::async_connect(*flow->socket, endpoints, asio::redirect_error(use_awaitable, ec));
-  connected = true;
+  co_await asio::async_connect(flow->stream->tcp(), endpoints, asio::redirect_error(use_awaitable, ec));
+  *connecting = false;
   guard.cancel();
   if (ec || run->failed.load()) co_return fail("cannot connect: " + ec.message());
-  flow->socket->set_option(asio::ip::tcp::no_delay(true), ec);
+  flow->stream->tcp().set_option(asio::ip::tcp::no_delay(true), ec);
+  if (flow->stream->tls()) {
+    const std::string& sni = opts.tls_replication_sni.empty() ? host : opts.tls_replication_sni;
+    ec = co_await flow->stream->ClientHandshake(sni, !opts.tls_replication_insecure, kFlowConnectTimeout);
+    if (ec || run->failed.load()) co_return fail("TLS handshake failed: " + net::DescribeStreamError(ec));
+  }
   std::string in;
-  FlowSocketReader reader{*flow->socket, in};
-  ServerOptions opts = server.config().Snapshot();
+  FlowSocketReader reader{*flow->stream, in};
   std::string line;
   if (!opts.masterauth.empty()) {
     std::string auth = opts.masteruser.empty() ? EncodeCommand({"AUTH", opts.masterauth})
                                                : EncodeCommand({"AUTH", opts.masteruser, opts.masterauth});
-    co_await asio::async_write(*flow->socket, asio::buffer(auth), asio::redirect_error(use_awaitable, ec));
+    co_await asio::async_write(*flow->stream, asio::buffer(auth), asio::redirect_error(use_awaitable, ec));
     bool ok = !ec && co_await reader.Line(&line);
     if (!ok || line != kOk) co_return fail("AUTH refused: " + line);
   }
   std::string flow_id = std::to_string(flow->index), lsn_text = std::to_string(lsn);
   std::string req = lsn >= 0 ? EncodeCommand({"DARTER", "FLOW", master_id, sync_id, flow_id, lsn_text})
                              : EncodeCommand({"DARTER", "FLOW", master_id, sync_id, flow_id});
-  co_await asio::async_write(*flow->socket, asio::buffer(req), asio::redirect_error(use_awaitable, ec));
+  co_await asio::async_write(*flow->stream, asio::buffer(req), asio::redirect_error(use_awaitable, ec));
   if (ec || !co_await reader.Line(&line)) co_return fail("connection lost during the handshake");
   if (line == "+FULL") flow->handshake = 1;
   else if (line == "+PARTIAL") flow->handshake = 2;
@@ -579,7 +582,7 @@ awaitable<void> ReplicaLink::RunFlow(std::shared_ptr<ReplicaLink> link, Server& 
     }
     size_t old = in.size();
     in.resize(old + kFlowReadChunk);
-    size_t n = co_await flow->socket->async_read_some(asio::buffer(in.data() + old, kFlowReadChunk),
+    size_t n = co_await flow->stream->async_read_some(asio::buffer(in.data() + old, kFlowReadChunk),
                                                       asio::redirect_error(use_awaitable, ec));
     in.resize(old + n);
     if (ec || n == 0) {
