@@ -1,4 +1,4 @@
-// SHA-256 (FIPS 180-4), for ACL passwords: a user's passwords are kept only as the
+// SHA-256 (OpenSSL's, already linked for TLS), for ACL passwords: a user's passwords are kept only as the
 // lowercase hex of their SHA-256, as Redis stores and shows them (ACL GETUSER, '#<hash>').
 #pragma once
 
