@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "resp/reply_parser.h"
 #include "server/core/cross_thread.h"
 #include "server/core/dispatcher.h"
 #include "server/core/log.h"
@@ -423,7 +424,8 @@ awaitable<std::string> Connection::ExecuteAsMaster(store::ArgList args) {
   co_return error;
 }
 
-awaitable<std::string> Connection::ExecutePipelineAsMaster(const std::vector<std::vector<std::string_view>>& commands) {
+awaitable<std::string> Connection::ExecutePipelineAsMaster(const std::vector<std::vector<std::string_view>>& commands,
+                                                           size_t* error_index) {
   batch_.clear();
   for (auto& c : commands) {
     BatchEntry e;
@@ -437,8 +439,25 @@ awaitable<std::string> Connection::ExecutePipelineAsMaster(const std::vector<std
   std::string error;
   size_t at = out_.empty() ? std::string::npos : out_[0] == '-' ? 0 : out_.find("\r\n-");
   if (at != std::string::npos) {
-    size_t from = at == 0 ? 1 : at + 3;
-    error = out_.substr(from, out_.find('\r', from) - from);
+    // Which command: count the whole replies before the first error one.
+    size_t index = 0, pos = 0;
+    resp::ReplyParser parser;
+    while (pos < out_.size()) {
+      resp::Reply r;
+      resp::ParseResult pr = parser.Parse(std::string_view(out_).substr(pos), &r);
+      if (pr.status != resp::ParseStatus::kCommand || pr.consumed == 0) break;
+      if (r.type == resp::Reply::Type::kError) {
+        error = r.str;
+        break;
+      }
+      pos += pr.consumed;
+      ++index;
+    }
+    if (error.empty()) {  // unparsable output: fall back on the line that looked like an error
+      size_t from = at == 0 ? 1 : at + 3;
+      error = out_.substr(from, out_.find('\r', from) - from);
+    }
+    if (error_index) *error_index = index;
   }
   out_.clear();
   co_return error;

@@ -100,8 +100,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // The multi-flow replica's apply (replica_flows.cc): runs `commands` in order, squashing
   // runs of single-key commands per shard in parallel as a client pipeline does; replies
-  // are dropped. Returns the first error reply, or "".
-  awaitable<std::string> ExecutePipelineAsMaster(const std::vector<std::vector<std::string_view>>& commands);
+  // are dropped. Returns the first error reply, or "", and the index of the command
+  // that gave it in *error_index.
+  awaitable<std::string> ExecutePipelineAsMaster(const std::vector<std::vector<std::string_view>>& commands,
+                                                 size_t* error_index = nullptr);
 
   // A replica's link after PSYNC/SYNC: the replication feed (repl_master.h) owns the
   // stream until the link ends; CLIENT KILL TYPE replica matches it.

@@ -22,6 +22,8 @@ constexpr int kMaxBackoffMs = 5000;
 constexpr size_t kReadChunk = 64 * 1024;
 // A MULTI block waits in memory until its EXEC; Redis never sends one this large.
 constexpr int64_t kMaxBlockBytes = 1ll << 30;
+// Plain commands of the stream applied as one pipeline at most (see pending_).
+constexpr size_t kMaxPendingCommands = 1024;
 }  // namespace
 
 ReplicaLink::ReplicaLink(Server& server, std::string host, int port)
@@ -568,6 +570,14 @@ awaitable<bool> ReplicaLink::ApplyChunk() {
         continue;
       }
       std::string name = store::ToLower(args_[0]);
+      // SELECT runs alone: the commands proxied before it carry the db they ran in.
+      const bool plain = !in_multi_ && name != "replconf" && name != "ping" && name != "multi" && name != "select";
+      if (!plain && !pending_.empty()) {
+        // The parser's views die with the next Parse: keep this command's (it re-parses
+        // from the same position after the flush).
+        co_await FlushPending();
+        continue;
+      }
       if (name == "replconf") {
         // GETACK is answered with the offset before the GETACK itself, as Redis does.
         if (args_.size() >= 2 && store::EqualsIgnoreCase(args_[1], "getack") && !SendAck()) co_return false;
@@ -598,10 +608,18 @@ awaitable<bool> ReplicaLink::ApplyChunk() {
           co_return false;
         }
       } else {
-        std::string error = co_await master_client_->ExecuteAsMaster(store::ArgList(args_));
-        if (!error.empty()) ReportRefused(name, error);
-        applied_offset_ += bytes;
-        m.AppendUpstream(this, raw, master_client_->db);
+        // A plain command joins the pipeline; it runs at the next flush.
+        const char* lo = in_.data();
+        const char* hi = lo + in_.size();
+        std::vector<std::string_view>& argv = pending_.emplace_back(args_.begin(), args_.end());
+        for (std::string_view& a : argv) {
+          if (a.data() >= lo && a.data() + a.size() <= hi) continue;
+          a = pending_owned_.emplace_back(a);
+        }
+        pending_raw_.push_back(raw);
+        in_pos_ += r.consumed;
+        if (pending_.size() >= kMaxPendingCommands) co_await FlushPending();
+        continue;
       }
       in_pos_ += r.consumed;
       // The parser keeps offsets into the buffer: after a complete command it restarts.
@@ -611,7 +629,33 @@ awaitable<bool> ReplicaLink::ApplyChunk() {
       });
     }
   }
+  if (!pending_.empty()) co_await FlushPending();
   co_return true;
+}
+
+awaitable<void> ReplicaLink::FlushPending() {
+  ReplicationMaster& m = server_.repl_master();
+  if (stop_.load()) {  // REPLICAOF NO ONE returned: nothing more is applied
+    pending_.clear();
+    pending_raw_.clear();
+    pending_owned_.clear();
+    co_return;
+  }
+  size_t failed_at = 0;
+  std::string error = co_await master_client_->ExecutePipelineAsMaster(pending_, &failed_at);
+  if (!error.empty() && failed_at < pending_.size()) ReportRefused(store::ToLower(pending_[failed_at][0]), error);
+  // Offsets and proxying in stream order, after the commands took effect.
+  for (std::string_view raw : pending_raw_) {
+    applied_offset_ += static_cast<int64_t>(raw.size());
+    m.AppendUpstream(this, raw, master_client_->db);
+  }
+  pending_.clear();
+  pending_raw_.clear();
+  pending_owned_.clear();
+  UpdateState([&](ReplicationSnapshot& s) {
+    s.repl_offset = applied_offset_;
+    s.read_offset = applied_offset_ + static_cast<int64_t>(in_.size() - in_pos_);
+  });
 }
 
 }  // namespace darter::server

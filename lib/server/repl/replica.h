@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <functional>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -87,6 +88,9 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   awaitable<void> ApplyMerged(FlowRun& run);
   awaitable<bool> StreamCommands();
   awaitable<bool> ApplyChunk();
+  // Runs the plain commands ApplyChunk gathered (pending_) as one pipeline, then counts
+  // their bytes as applied and proxies them, in stream order.
+  awaitable<void> FlushPending();
   awaitable<void> FlushAllDatabases();
   awaitable<void> ApplyBlock();
   void ReportRefused(const std::string& name, const std::string& error);
@@ -111,6 +115,13 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   size_t in_pos_ = 0;
   resp::RequestParser parser_;
   std::vector<std::string_view> args_;
+  // Plain commands of the current chunk not yet applied: their arguments (views into
+  // in_, or into pending_owned_ for inline commands, whose views the parser reuses) and
+  // their raw bytes. A pipeline squashes runs of single-key commands per shard, so the
+  // stream is applied at the pace of a pipelining client rather than one hop per command.
+  std::vector<std::vector<std::string_view>> pending_;
+  std::vector<std::string_view> pending_raw_;
+  std::deque<std::string> pending_owned_;
   // Replication position: the primary's id and the offset of the last byte applied.
   std::string master_replid_;
   int64_t applied_offset_ = -1;
