@@ -159,6 +159,7 @@ int main(int argc, char** argv) {
       ("progress-interval", po::value(&o.progress_interval_s)->default_value(o.progress_interval_s), "seconds between plain progress lines")
       ("stall-timeout", po::value(&o.stall_timeout_s)->default_value(o.stall_timeout_s), "fail when the full sync makes no progress this long (s)")
       ("catchup-timeout", po::value(&o.catchup_timeout_s)->default_value(o.catchup_timeout_s), "fail when catching up takes longer (s)")
+      ("copy-acl", po::bool_switch(&o.copy_acl), "copy the source's ACL users (ACL LIST) to the target; a rule the target refuses is reported, and a user it would widen is left disabled")
       ("rdb-listen", po::value(&o.rdb_listen)->default_value(o.rdb_listen), "--rdb: address the target connects to for the file");
   TlsFlags source_tls, target_tls;
   source_tls.Add(desc, "", "source");
@@ -200,6 +201,10 @@ int main(int argc, char** argv) {
   }
   if (auto e = target_tls.Apply("target-", "target", o.target ? &*o.target : nullptr)) {
     std::cerr << "darter-migrate: " << *e << "\n";
+    return kExitUsage;
+  }
+  if (!o.rdb_file.empty() && o.copy_acl) {
+    std::cerr << "darter-migrate: --copy-acl needs a live --source (an RDB file holds no users)\n";
     return kExitUsage;
   }
   if (!o.rdb_file.empty() && (o.follow || o.cutover)) {

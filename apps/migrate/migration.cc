@@ -6,11 +6,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <thread>
 #include <tuple>
 
+#include "migrate/copy_acl.h"
 #include "migrate/cutover.h"
 #include "migrate/progress.h"
 #include "migrate/rdb_file_primary.h"
@@ -177,10 +179,13 @@ class Run {
         so.masteruser = o_.source->user;
         EmbeddedReplicaTls(o_.source->tls, &so);
       }
+      // --copy-acl keeps the users where the snapshot is, for ACL SAVE at the end.
+      if (o_.copy_acl) so.aclfile = (std::filesystem::path(so.dir) / "users.acl").string();
       target_ = Target::StartEmbedded(so, &err);
       if (!target_) return Fail(kExitTarget, err);
     }
     report_.target = target_->Describe();
+    if (o_.copy_acl && o_.source && !CopyUsers()) return false;
     printer_.Message("source " + report_.source + (report_.source_version.empty() ? "" : " (redis " + report_.source_version + ")") +
                      (report_.source_keys >= 0 ? ", " + std::to_string(report_.source_keys) + " keys" : "") +
                      " -> " + report_.target);
@@ -583,6 +588,49 @@ class Run {
     }
   }
 
+  // --copy-acl: every source user but the one darter-migrate logs in to the target as,
+  // now; that one at the end (FinishUsers), when no new connection needs its old password.
+  bool CopyUsers() {
+    std::vector<AclUserRules> users;
+    std::string err;
+    if (!ReadSourceUsers(src_, &users, &err)) return Fail(kExitSource, "--copy-acl: " + err);
+    const std::string own = o_.target && !o_.target->user.empty() ? o_.target->user : "default";
+    report_.acl.ran = true;
+    for (AclUserRules& u : users) {
+      if (u.name == own) {
+        deferred_user_ = std::move(u);
+        continue;
+      }
+      report_.acl.users.push_back(ApplyUser(target_->conn(), u));
+    }
+    size_t fine = 0;
+    for (const auto& u : report_.acl.users) fine += u.copied;
+    printer_.Message("--copy-acl: " + std::to_string(fine) + " of " + std::to_string(report_.acl.users.size()) +
+                     " users copied as they are" + (deferred_user_ ? "; '" + own + "' at the end" : ""));
+    return true;
+  }
+
+  void FinishUsers() {
+    if (deferred_user_) {
+      report_.acl.applied_last = deferred_user_->name;
+      report_.acl.users.push_back(ApplyUser(target_->conn(), *deferred_user_));
+      deferred_user_.reset();
+    }
+    ReplyPtr r = target_->conn().Cmd({"ACL", "SAVE"});
+    if (r && !IsError(r.get())) {
+      ReplyPtr f = target_->conn().Cmd({"CONFIG", "GET", "aclfile"});
+      if (f && f->type == REDIS_REPLY_ARRAY && f->elements == 2) report_.acl.saved_to = ReplyText(f->element[1]);
+    } else {
+      report_.acl.save_error = (r ? ReplyText(r.get()) : target_->conn().error()) +
+                               " — the users live in the target's memory only; give it an aclfile and run ACL SAVE";
+      report_.warnings.push_back("--copy-acl: the target could not save the users (ACL SAVE): they are lost when it "
+                                 "restarts");
+    }
+    for (const auto& u : report_.acl.users)
+      if (!u.copied)
+        report_.warnings.push_back("--copy-acl: user '" + u.name + "' differs from the source (see ACL users above)");
+  }
+
   void Finish() {
     printer_.Finish();
     if (target_) {
@@ -604,6 +652,7 @@ class Run {
         int64_t so = SourceOffset(src_);
         if (so >= 0) report_.source_offset = so;
       }
+      if (report_.acl.ran) FinishUsers();
       if (target_->embedded()) target_->Shutdown();
     }
     if (rdb_primary_) rdb_primary_->Stop();
@@ -631,6 +680,7 @@ class Run {
   RedisConn follow_src_;
   std::unique_ptr<RedisConn> follow_dst_;
   std::string follow_note_;
+  std::optional<AclUserRules> deferred_user_;  // --copy-acl: applied by FinishUsers
 };
 
 }  // namespace

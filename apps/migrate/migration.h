@@ -51,6 +51,7 @@ struct MigrationOptions {
   double catchup_timeout_s = 120;
   double progress_interval_s = 5;
   std::string rdb_listen = "127.0.0.1";
+  bool copy_acl = false;  // replay the source's ACL users on the target (copy_acl.h)
 };
 
 MigrationReport RunMigration(const MigrationOptions& options, MigrationControl& control);

@@ -152,6 +152,31 @@ std::string MigrationReport::ToText() const {
       o << "    ... and " << verify.mismatches - verify.first.size() << " more\n";
     if (!verify.error.empty()) o << "    verification stopped: " << verify.error << "\n";
   }
+  if (acl.ran) {
+    size_t copied = 0, reduced = 0, disabled = 0;
+    for (const auto& u : acl.users) {
+      if (u.copied) copied++;
+      else if (u.disabled || !u.error.empty()) disabled++;
+      else reduced++;
+    }
+    o << "  ACL users:     " << acl.users.size() << " from the source: " << copied << " copied as they are";
+    if (reduced) o << ", " << reduced << " with fewer permissions";
+    if (disabled) o << ", " << disabled << " left disabled";
+    o << "\n";
+    for (const auto& u : acl.users) {
+      if (u.copied) continue;
+      o << "    user '" << Printable(u.name) << "': ";
+      if (!u.error.empty()) o << "NOT created: " << u.error << "\n";
+      else o << (u.disabled ? "left disabled (off): a refused rule would have denied something"
+                          : "enabled without the refused rules (each only granted something)")
+             << "\n";
+      for (const auto& r : u.refusals) o << "      refused '" << Printable(r.rule) << "': " << r.error << "\n";
+    }
+    if (!acl.applied_last.empty())
+      o << "    user '" << Printable(acl.applied_last) << "' was applied at the end (darter-migrate logs in as it)\n";
+    if (!acl.saved_to.empty()) o << "    saved to " << acl.saved_to << " (ACL SAVE; start darter-server with --aclfile " << acl.saved_to << ")\n";
+    if (!acl.save_error.empty()) o << "    NOT saved: " << acl.save_error << "\n";
+  }
   if (!snapshot_path.empty()) o << "  snapshot:      " << snapshot_path << " (start with: darter-server --dir ... --dbfilename ...)\n";
   if (!snapshot_error.empty()) o << "  snapshot:      FAILED: " << snapshot_error << "\n";
   if (!target_state.empty()) o << "  target state:  " << target_state << "\n";
@@ -203,6 +228,19 @@ std::string MigrationReport::ToJson() const {
     o << (i ? "," : "") << "{\"db\":" << verify.first[i].db << ",\"key\":" << JsonEscape(verify.first[i].key)
       << ",\"what\":" << JsonEscape(verify.first[i].what) << "}";
   o << "]}";
+  o << ",\"acl\":{\"ran\":" << (acl.ran ? "true" : "false") << ",\"users\":[";
+  for (size_t i = 0; i < acl.users.size(); ++i) {
+    const AclUserCopy& u = acl.users[i];
+    o << (i ? "," : "") << "{\"name\":" << JsonEscape(u.name) << ",\"copied\":" << (u.copied ? "true" : "false")
+      << ",\"disabled\":" << (u.disabled ? "true" : "false") << ",\"error\":" << JsonEscape(u.error)
+      << ",\"refusals\":[";
+    for (size_t k = 0; k < u.refusals.size(); ++k)
+      o << (k ? "," : "") << "{\"rule\":" << JsonEscape(u.refusals[k].rule)
+        << ",\"error\":" << JsonEscape(u.refusals[k].error) << "}";
+    o << "]}";
+  }
+  o << "],\"applied_last\":" << JsonEscape(acl.applied_last) << ",\"saved_to\":" << JsonEscape(acl.saved_to)
+    << ",\"save_error\":" << JsonEscape(acl.save_error) << "}";
   o << ",\"warnings\":[";
   for (size_t i = 0; i < warnings.size(); ++i) o << (i ? "," : "") << JsonEscape(warnings[i]);
   o << "],\"error\":" << JsonEscape(error) << ",\"exit_code\":" << exit_code << "}\n";

@@ -74,6 +74,30 @@ struct FollowChecks {
   std::vector<Mismatch> first;    // from the runs that found differences
 };
 
+// --copy-acl: the source's users replayed on the target (copy_acl.h).
+struct AclRefusal {
+  std::string rule;
+  std::string error;  // the target's reply
+};
+
+struct AclUserCopy {
+  std::string name;
+  bool copied = false;    // every rule applied; the user is as on the source
+  bool disabled = false;  // enabled on the source, left `off` here (a refused denial)
+  std::vector<AclRefusal> refusals;
+  std::string error;  // the user could not be created at all
+};
+
+struct AclCopy {
+  bool ran = false;
+  std::vector<AclUserCopy> users;
+  // The user darter-migrate itself authenticates as on the target: applied last, at the
+  // end of the run, so its own connections keep working until then.
+  std::string applied_last;
+  std::string saved_to;    // the target's aclfile after ACL SAVE
+  std::string save_error;  // ACL SAVE refused (no aclfile): the users live in memory only
+};
+
 // How darter-migrate talked to one side: TLS or not, and whether the peer's
 // certificate was checked (false only with --tls-insecure / --target-tls-insecure).
 struct TlsUse {
@@ -105,6 +129,7 @@ struct MigrationReport {
   VerifyResult verify;
   CutoverResult cutover;
   FollowChecks follow_checks;
+  AclCopy acl;
   // What the target is when the tool exits: "primary", "replica of host:port (read-only)", ...
   std::string target_state;
   bool target_is_replica = false;  // still following the source: it rejects writes
