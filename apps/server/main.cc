@@ -5,7 +5,7 @@
 
 #include <boost/program_options.hpp>
 
-#include "server/acl/acl_family.h"
+#include "server/access/acl_family.h"
 #include "server/core/log.h"
 #include "server/core/output_limits.h"
 #include "server/core/protected_actions.h"

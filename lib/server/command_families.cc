@@ -1,6 +1,6 @@
 #include "server/command_families.h"
 
-#include "server/acl/acl_family.h"
+#include "server/access/acl_family.h"
 #include "server/admin/memory_family.h"
 #include "server/multi/multi_family.h"
 #include "server/pubsub/pubsub_family.h"

@@ -3,7 +3,7 @@
 
 #include <span>
 
-#include "server/acl/acl_admission.h"
+#include "server/access/acl_admission.h"
 #include "server/acl/acl_registry.h"
 #include "server/blocking/blocking.h"
 #include "server/core/connection.h"
@@ -98,6 +98,7 @@ bool Refuses(Check check, const store::CommandSpec& spec, store::ArgList args, C
       if (path == AdmissionPath::kSquash) return !AclAllows(user, spec, args);
       const AclContext context = FromScript(path)                     ? AclContext::kScript
                                  : path == AdmissionPath::kMultiQueue ? AclContext::kMulti
+                                 : InMulti(conn)                      ? AclContext::kInMulti
                                                                       : AclContext::kToplevel;
       *error = AclRefusal(conn, user, spec, args, context);
       return !error->empty();

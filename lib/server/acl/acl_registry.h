@@ -90,7 +90,7 @@ class Registry {
   void SetLogMaxLen(uint64_t n);
 
  private:
-  uint64_t NextIdentity() { return ++next_identity_; }
+  uint64_t NextIdentity() REQUIRES(mu_) { return ++next_identity_; }
   void Publish(std::shared_ptr<const User> u) REQUIRES(mu_);
   void DefaultChanged() REQUIRES(mu_);
 

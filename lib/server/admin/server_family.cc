@@ -9,11 +9,12 @@
 #include <cmath>
 #include <sstream>
 
-#include "server/acl/acl_admission.h"
+#include "server/access/acl_admission.h"
 #include "server/acl/acl_registry.h"
 #include "server/blocking/blocking.h"
 #include "server/core/connection.h"
 #include "server/core/eviction.h"
+#include "server/multi/multi_family.h"
 #include "server/core/cross_thread.h"
 #include "server/admin/debug_digest.h"
 #include "server/admin/memory_family.h"
@@ -101,7 +102,7 @@ bool CheckAuth(ConnectionContext& c, std::string_view user, std::string_view pas
     c.conn.acl.Set(std::move(u));
     return true;
   }
-  LogAuthFailure(c.conn, c.args[0], user);
+  LogAuthFailure(c.conn, c.args[0], user, InMulti(c.conn));
   c.reply.Error("WRONGPASS invalid username-password pair or user is disabled.");
   return false;
 }

@@ -10,7 +10,7 @@
 #include "server/core/protected_actions.h"
 #include "server/core/server.h"
 #include "server/core/transaction.h"
-#include "server/net/tls_context.h"
+#include "server/core/tls_context.h"
 #include "store/shard.h"
 #include "store/string_util.h"
 

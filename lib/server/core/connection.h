@@ -19,7 +19,7 @@
 #include "server/core/asio.h"
 #include "server/core/executor.h"
 #include "server/core/output_limits.h"
-#include "server/net/stream.h"
+#include "server/core/stream.h"
 #include "store/command_table.h"
 #include "store/exec_block.h"
 

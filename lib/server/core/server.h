@@ -18,7 +18,7 @@
 #include "server/core/memory_accounting.h"
 #include "server/core/replication_state.h"
 #include "server/core/shard_set.h"
-#include "server/net/tls_context.h"
+#include "server/core/tls_context.h"
 
 namespace darter::server {
 

@@ -1,7 +1,7 @@
 // MULTI, EXEC, DISCARD, WATCH, UNWATCH (multi_family.h).
 #include "server/multi/multi_family.h"
 
-#include "server/acl/acl_admission.h"
+#include "server/access/acl_admission.h"
 
 #include <atomic>
 #include <deque>

@@ -22,7 +22,7 @@
 
 #include "resp/request_parser.h"
 #include "server/core/asio.h"
-#include "server/net/stream.h"
+#include "server/core/stream.h"
 #include "server/repl/journal_merge.h"
 
 namespace darter::server {

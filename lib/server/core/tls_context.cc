@@ -1,4 +1,4 @@
-#include "server/net/tls_context.h"
+#include "server/core/tls_context.h"
 
 #include <openssl/decoder.h>
 #include <openssl/err.h>

@@ -1,9 +1,8 @@
-#include "server/acl/acl_admission.h"
+#include "server/access/acl_admission.h"
 
 #include "server/acl/acl_commands.h"
 #include "server/acl/acl_registry.h"
 #include "server/core/connection.h"
-#include "server/multi/multi_family.h"
 #include "store/shard.h"
 #include "store/string_util.h"
 
@@ -11,9 +10,10 @@ namespace darter::server {
 
 namespace {
 
-const char* LogContext(Connection& conn, AclContext context) {
+const char* LogContext(AclContext context) {
   switch (context) {
-    case AclContext::kToplevel: return InMulti(conn) ? "multi" : "toplevel";
+    case AclContext::kToplevel: return "toplevel";
+    case AclContext::kInMulti:
     case AclContext::kMulti:
     case AclContext::kExec: return "multi";
     case AclContext::kScript: return "lua";
@@ -60,7 +60,7 @@ std::string AclRefusal(Connection& conn, const acl::User& user, const store::Com
   acl::CheckResult r = acl::CheckCommand(user, spec, args);
   if (r.denied == acl::Denied::kNone) return SortPatternRefusal(user, spec, args);
   const std::string& fullname = acl::AclCommandIndex::Get().at(r.command_id).fullname;
-  Log(conn, r.denied, LogContext(conn, context), r.denied == acl::Denied::kCommand ? fullname : std::string(args[r.pos]),
+  Log(conn, r.denied, LogContext(context), r.denied == acl::Denied::kCommand ? fullname : std::string(args[r.pos]),
       user.name);
   if (context == AclContext::kScript) {
     switch (r.denied) {
@@ -93,8 +93,8 @@ bool AclAllows(const acl::User& user, const store::CommandSpec& spec, store::Arg
          SortPatternRefusal(user, spec, args).empty();
 }
 
-void LogAuthFailure(Connection& conn, std::string_view command, std::string_view username) {
-  Log(conn, acl::Denied::kAuth, InMulti(conn) ? "multi" : "toplevel", std::string(command), std::string(username));
+void LogAuthFailure(Connection& conn, std::string_view command, std::string_view username, bool in_multi) {
+  Log(conn, acl::Denied::kAuth, in_multi ? "multi" : "toplevel", std::string(command), std::string(username));
 }
 
 }  // namespace darter::server

@@ -1,13 +1,13 @@
 // The ACL command. Runs on the connection's thread; the user table is the registry's
 // (acl_registry.h), whose every call is thread-safe.
-#include "server/acl/acl_family.h"
+#include "server/access/acl_family.h"
 
 #include <sys/random.h>
 
 #include <algorithm>
 #include <cinttypes>
 
-#include "server/acl/acl_admission.h"
+#include "server/access/acl_admission.h"
 #include "server/acl/acl_commands.h"
 #include "server/acl/acl_registry.h"
 #include "server/core/connection.h"

@@ -15,7 +15,8 @@ class Connection;
 
 // Where a command was refused: its reply's wording and its ACL LOG context.
 enum class AclContext : uint8_t {
-  kToplevel,  // a client's command ("toplevel", or "multi" while the client is in MULTI)
+  kToplevel,  // a client's command ("toplevel")
+  kInMulti,   // a client's command run at once while it is in MULTI, as EXEC ("multi")
   kMulti,     // queued inside MULTI ("multi")
   kExec,      // re-checked at EXEC ("multi")
   kScript,    // redis.call / redis.pcall ("lua")
@@ -31,7 +32,7 @@ std::string AclRefusal(Connection& conn, const acl::User& user, const store::Com
 bool AclAllows(const acl::User& user, const store::CommandSpec& spec, store::ArgList args);
 
 // An AUTH / HELLO AUTH failure's log entry (reason "auth", object the command's name as
-// sent, the user name tried).
-void LogAuthFailure(Connection& conn, std::string_view command, std::string_view username);
+// sent, the user name tried; context "multi" when the client is in MULTI).
+void LogAuthFailure(Connection& conn, std::string_view command, std::string_view username, bool in_multi);
 
 }  // namespace darter::server
