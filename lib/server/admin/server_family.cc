@@ -569,7 +569,7 @@ void CommandCommand(ConnectionContext& c) {
     return;
   }
   std::string sub = ToLower(c.args[1]);
-  static const std::pair<const char*, int> kArity[] = {{"count", 2}, {"docs", -2}, {"getkeys", -3},
+  static const std::pair<const char*, int> kArity[] = {{"count", 2}, {"docs", -2}, {"getkeys", -4},
                                                        {"info", -2}, {"list", -2}, {"help", 2}};
   for (auto& [name, arity] : kArity)
     if (sub == name && !SubcommandArityOk(c, "command", arity)) return;
@@ -1083,9 +1083,30 @@ void RegisterServerFamily(store::CommandTable& t) {
                 .Connection(HelloCommand)
                 .Acl(kAclConnection)
          << CommandRow("select", 2, kAnyState | kCmdFast).Connection(SelectCommand).Acl(kAclConnection)
-         << CommandRow("client", -2, kCmdNoScript | kAnyState).Connection(ClientCommand).Acl(kAclConnection)
-         << CommandRow("config", -2, kAdmin | kAnyState).Connection(ConfigCommand)
-         << CommandRow("command", -1, kAnyState).Connection(CommandCommand).Acl(kAclConnection)
+         << CommandRow("client", -2, kCmdNoScript | kAnyState)
+                .Connection(ClientCommand)
+                .Acl(kAclConnection)
+                .Container()
+                .Subcommands({Sub("id", 2, kCmdNoScript | kAnyState), Sub("getname", 2, kCmdNoScript | kAnyState),
+                              Sub("setname", 3, kCmdNoScript | kAnyState), Sub("info", 2, kCmdNoScript | kAnyState),
+                              Sub("list", -2, kAdmin | kAnyState), Sub("kill", -3, kAdmin | kAnyState),
+                              Sub("no-evict", 3, kAdmin | kAnyState), Sub("help", 2, kAnyState),
+                              Sub("unblock", -3, kAdmin | kAnyState), Sub("tracking", -3, kCmdNoScript | kAnyState),
+                              Sub("caching", 3, kCmdNoScript | kAnyState),
+                              Sub("getredir", 2, kCmdNoScript | kAnyState),
+                              Sub("trackinginfo", 2, kCmdNoScript | kAnyState)})
+         << CommandRow("config", -2, kAdmin | kAnyState)
+                .Connection(ConfigCommand)
+                .Container()
+                .Subcommands({Sub("get", -3, kAdmin | kAnyState), Sub("set", -4, kAdmin | kAnyState),
+                              Sub("resetstat", 2, kAdmin | kAnyState), Sub("rewrite", 2, kAdmin | kAnyState),
+                              Sub("help", 2, kAnyState)})
+         // COMMAND runs without a subcommand too, so it keeps its own categories.
+         << CommandRow("command", -1, kAnyState)
+                .Connection(CommandCommand)
+                .Acl(kAclConnection)
+                .Subcommands({Sub("count", 2, kAnyState), Sub("docs", -2, kAnyState), Sub("getkeys", -4, kAnyState),
+                              Sub("info", -2, kAnyState), Sub("list", -2, kAnyState), Sub("help", 2, kAnyState)})
          << CommandRow("info", -1, kAnyState).Connection(InfoCommand).Acl(kAclDangerous)
          << CommandRow("debug", -2, kAdmin | kAnyState | kCmdProtected).Connection(DebugCommand)
          << CommandRow("save", 1, kAdmin | kCmdNoMulti).Connection(SaveCommand)
