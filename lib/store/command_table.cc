@@ -161,6 +161,7 @@ Sub& Sub::Acl(uint32_t categories) {
 
 CommandSpec CommandRow::Build(uint32_t family_acl) const {
   CommandSpec s = spec_;
+  s.container = container_;
   s.acl_categories = container_ ? uint32_t{kAclSlow} : ImpliedAclCategories(s.flags, acl_ | family_acl);
   for (const Sub& sub : subs_) {
     SubcommandSpec sc = sub.spec_;

@@ -128,6 +128,9 @@ struct CommandSpec {
   ArgValidator validate = nullptr;
   uint32_t acl_categories = 0;  // AclCategory bits, as COMMAND INFO lists them
   std::vector<SubcommandSpec> subcommands;  // a container's, in registration order
+  // A pure container (CommandRow::Container): COMMAND shows it as Redis 7.0 does, with no
+  // flags and no keys of its own (its subcommands have them); dispatch still reads both.
+  bool container = false;
 
   bool is_write() const { return flags & kCmdWrite; }
   // Whether `argc` arguments (the name included) fit `arity`: > 0 exactly, < 0 at least
