@@ -276,6 +276,49 @@ TEST_CASE("Subcommands have their own ACL categories, as in Redis 7.0") {
   p.Healthy();
 }
 
+// A COMMAND INFO row without what Darter does not report (tips, key specs, the
+// movablekeys and allow_busy flags), its subcommands (of which only `known` are kept)
+// sorted by name, since Redis lists them in its hash table's order.
+std::string CommandRowText(const Reply& row, const std::vector<std::string>& known) {
+  Reply r = row;
+  REQUIRE(r.elements.size() == 10);
+  std::vector<Reply> flags;
+  for (const Reply& f : r.elements[2].elements)
+    if (f.str != "movablekeys" && f.str != "allow_busy") flags.push_back(f);
+  r.elements[2].elements = flags;
+  r.elements[7] = Reply{};
+  r.elements[8] = Reply{};
+  std::vector<std::string> subs;
+  for (const Reply& sub : row.elements[9].elements)
+    if (std::binary_search(known.begin(), known.end(), sub.elements[0].str)) subs.push_back(CommandRowText(sub, known));
+  std::sort(subs.begin(), subs.end());
+  r.elements[9] = Reply{};
+  std::string out = Format(r);
+  for (const std::string& sub : subs) out += "\n  " + sub;
+  return out;
+}
+
+TEST_CASE("COMMAND INFO lists a container's subcommands as Redis 7.0; COMMAND LIST names them") {
+  Pair p;
+  Client r(p.redis.port()), d(p.darter.port());
+  const std::vector<std::string> darter_names = CommandNames(d);
+  for (const char* container :
+       {"client", "config", "command", "object", "script", "pubsub", "memory", "xinfo", "xgroup", "acl"}) {
+    INFO(container);
+    Reply rr = r.Cmd({"COMMAND", "INFO", container}), dr = d.Cmd({"COMMAND", "INFO", container});
+    REQUIRE(rr.elements.size() == 1);
+    REQUIRE(dr.elements.size() == 1);
+    CHECK(dr.elements[0].elements[9].elements.size() > 1);
+    CHECK(CommandRowText(rr.elements[0], darter_names) == CommandRowText(dr.elements[0], darter_names));
+  }
+  // COMMAND COUNT counts the commands only; COMMAND LIST adds "container|sub" names.
+  size_t subs = 0;
+  for (const std::string& n : darter_names) subs += n.find('|') != std::string::npos;
+  CHECK(static_cast<size_t>(d.Cmd({"COMMAND", "COUNT"}).integer) + subs == darter_names.size());
+  p.Both(r, d, {"COMMAND", "GETKEYS", "ping"});
+  p.Healthy();
+}
+
 // Logs in as `user` on both servers.
 void Login(Pair& p, Client& r, Client& d, const std::string& user) {
   p.Both(r, d, {"AUTH", user, "pw"});
