@@ -44,11 +44,9 @@ size_t AclCommandIndex::IdOf(const store::CommandSpec& spec, store::ArgList args
   if (it == by_spec_.end()) return SIZE_MAX;
   const AclCommand& row = entries_[it->second];
   if (row.subs.empty() || args.size() < 2) return it->second;
-  for (size_t sid : row.subs) {
-    std::string_view sub = std::string_view(entries_[sid].fullname).substr(row.fullname.size() + 1);
-    if (store::EqualsIgnoreCase(sub, args[1])) return sid;
-  }
-  return it->second;
+  // A container's subcommand entries follow the order of its spec's subcommands.
+  const store::SubcommandSpec* sub = spec.FindSubcommand(args[1]);
+  return sub ? row.subs[static_cast<size_t>(sub - spec.subcommands.data())] : it->second;
 }
 
 }  // namespace darter::server::acl
