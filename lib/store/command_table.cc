@@ -33,6 +33,16 @@ std::vector<size_t> CommandSpec::KeyIndices(ArgList args) const {
   return out;
 }
 
+const SubcommandSpec* CommandSpec::FindSubcommand(std::string_view sub) const {
+  for (const SubcommandSpec& s : subcommands) {
+    if (s.name.size() != sub.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < sub.size() && same; ++i) same = s.name[i] == FoldAscii(sub[i]);
+    if (same) return &s;
+  }
+  return nullptr;
+}
+
 // ---- CommandTable ----
 
 CommandTable& CommandTable::Global() {
@@ -130,9 +140,34 @@ CommandRow& CommandRow::Container() {
   return *this;
 }
 
+CommandRow& CommandRow::Subcommands(std::initializer_list<Sub> subs) {
+  subs_.insert(subs_.end(), subs.begin(), subs.end());
+  return *this;
+}
+
+Sub::Sub(std::string_view name, int arity, uint32_t flags, int first_key, int last_key, int key_step) {
+  for (char c : name) spec_.name.push_back(FoldAscii(c));
+  spec_.arity = arity;
+  spec_.flags = flags;
+  spec_.first_key = first_key;
+  spec_.last_key = last_key;
+  spec_.key_step = key_step;
+}
+
+Sub& Sub::Acl(uint32_t categories) {
+  spec_.acl_categories |= categories;
+  return *this;
+}
+
 CommandSpec CommandRow::Build(uint32_t family_acl) const {
   CommandSpec s = spec_;
-  s.acl_categories = container_ ? (acl_ | kAclSlow) : ImpliedAclCategories(s.flags, acl_ | family_acl);
+  s.container = container_;
+  s.acl_categories = container_ ? uint32_t{kAclSlow} : ImpliedAclCategories(s.flags, acl_ | family_acl);
+  for (const Sub& sub : subs_) {
+    SubcommandSpec sc = sub.spec_;
+    sc.acl_categories = ImpliedAclCategories(sc.flags, sc.acl_categories | acl_ | family_acl);
+    s.subcommands.push_back(std::move(sc));
+  }
   return s;
 }
 

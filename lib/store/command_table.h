@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -103,6 +104,18 @@ using KeyExtractor = std::vector<size_t> (*)(ArgList args);
 // returns the error reply, or an empty string when the arguments are acceptable.
 using ArgValidator = std::string (*)(ArgList args);
 
+// One subcommand of a container command (CLIENT KILL, CONFIG GET, ...), as Redis 7.0's
+// COMMAND INFO lists it under its container. Dispatch stays with the container's handler,
+// which checks the arity itself; ACL rules ("+client|kill", "-@dangerous") and COMMAND
+// read these rows.
+struct SubcommandSpec {
+  std::string name;  // lower case, without the container's: "kill"
+  int arity = 0;     // of the whole call, the container's name included
+  uint32_t flags = 0;
+  int first_key = 0, last_key = 0, key_step = 0;
+  uint32_t acl_categories = 0;
+};
+
 struct CommandSpec {
   std::string name;  // lower case
   int arity = 0;     // > 0: exact argc; < 0: at least -arity
@@ -114,6 +127,10 @@ struct CommandSpec {
   KeyExtractor key_extractor = nullptr;
   ArgValidator validate = nullptr;
   uint32_t acl_categories = 0;  // AclCategory bits, as COMMAND INFO lists them
+  std::vector<SubcommandSpec> subcommands;  // a container's, in registration order
+  // A pure container (CommandRow::Container): COMMAND shows it as Redis 7.0 does, with no
+  // flags and no keys of its own (its subcommands have them); dispatch still reads both.
+  bool container = false;
 
   bool is_write() const { return flags & kCmdWrite; }
   // Whether `argc` arguments (the name included) fit `arity`: > 0 exactly, < 0 at least
@@ -124,6 +141,8 @@ struct CommandSpec {
   }
   // Indices into args of the command's keys.
   std::vector<size_t> KeyIndices(ArgList args) const;
+  // The subcommand named `name` (case-insensitive); nullptr when this row declares none.
+  const SubcommandSpec* FindSubcommand(std::string_view name) const;
 };
 
 class CommandTable {
@@ -155,6 +174,26 @@ class CommandTable {
   size_t longest_name_ = 0;
 };
 
+// One subcommand row, given to CommandRow::Subcommands:
+//
+//   CommandRow("client", -2, kCmdNoScript).Connection(ClientCommand).Acl(kAclConnection).Container()
+//       .Subcommands({Sub("id", 2, kCmdNoScript), Sub("kill", -3, kCmdAdmin | kCmdNoScript), ...})
+//
+// A subcommand's categories are derived like a command's (ImpliedAclCategories) from its
+// own flags, the family's category, the categories its container row names with Acl() and
+// its own Acl(): CLIENT KILL's admin flag makes it @admin @dangerous, CLIENT ID stays
+// @slow @connection.
+class Sub {
+ public:
+  Sub(std::string_view name, int arity, uint32_t flags, int first_key = 0, int last_key = 0, int key_step = 0);
+  // Categories beyond those the flags, the family and the container imply.
+  Sub& Acl(uint32_t categories);
+
+ private:
+  friend class CommandRow;
+  SubcommandSpec spec_;
+};
+
 // One command's row under construction, in the shape of Redis's command table and
 // Dragonfly's CommandId:
 //
@@ -178,10 +217,13 @@ class CommandRow {
   CommandRow& Validate(ArgValidator validator);
   // Categories beyond the family's and those the flags imply.
   CommandRow& Acl(uint32_t categories);
-  // Redis 7.0 gives a container command (XGROUP, XINFO) only @slow: its other categories
+  // Redis 7.0 gives a container command (XGROUP, CLIENT) only @slow: its other categories
   // belong to its subcommands. The row keeps its flags, which dispatch reads, but derives
-  // nothing from them and takes no family category.
+  // nothing from them, and its Acl() and family categories go to its subcommands only.
   CommandRow& Container();
+  // The subcommands this row's handler implements (see Sub). COMMAND itself is no pure
+  // container: it has subcommands but runs without one, and keeps its own categories.
+  CommandRow& Subcommands(std::initializer_list<Sub> subs);
 
   // The finished row; `family_acl` is the category of the family registering it.
   CommandSpec Build(uint32_t family_acl) const;
@@ -190,6 +232,7 @@ class CommandRow {
   CommandSpec spec_;
   uint32_t acl_ = 0;
   bool container_ = false;
+  std::vector<Sub> subs_;
 };
 
 // Redis 7.0's implicit categories (setImplicitACLCategories): write -> @write; readonly ->

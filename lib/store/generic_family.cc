@@ -809,7 +809,12 @@ void RegisterGenericFamily(CommandTable& t) {
          << CommandRow("flushdb", -1, W | kCmdGlobal).MultiShard(MakeFlushDb).Acl(kAclDangerous)
          << CommandRow("flushall", -1, W | kCmdGlobal).MultiShard(MakeFlushAll).Acl(kAclDangerous)
          << CommandRow("swapdb", 3, W | F | kCmdGlobal).MultiShard(MakeSwapDb).Acl(kAclDangerous)
-         << CommandRow("object", -2, R, 2, 2, 1).Shard(ObjectCommand).Keys(ObjectKeys);
+         << CommandRow("object", -2, R, 2, 2, 1)
+                .Shard(ObjectCommand)
+                .Keys(ObjectKeys)
+                .Container()
+                .Subcommands({Sub("encoding", 3, R, 2, 2, 1), Sub("freq", 3, R, 2, 2, 1), Sub("idletime", 3, R, 2, 2, 1),
+                              Sub("refcount", 3, R, 2, 2, 1), Sub("help", 2, kCmdLoading | kCmdStale)});
 }
 
 }  // namespace darter::store

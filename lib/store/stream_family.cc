@@ -1507,8 +1507,19 @@ void RegisterStreamFamily(CommandTable& t) {
          << CommandRow("xautoclaim", -6, W | F, 1, 1, 1).Shard(XAutoClaimCommand)
          // Containers: Redis 7.0 lists them with no flags and keys per subcommand; the
          // key (when there is one) is args[2].
-         << CommandRow("xgroup", -2, W | M, 2, 2, 1).Shard(XGroupCommand).Keys(KeyAtTwo).Container()
-         << CommandRow("xinfo", -2, R, 2, 2, 1).Shard(XInfoCommand).Keys(KeyAtTwo).Container()
+         << CommandRow("xgroup", -2, W | M, 2, 2, 1)
+                .Shard(XGroupCommand)
+                .Keys(KeyAtTwo)
+                .Container()
+                .Subcommands({Sub("create", -5, W | M, 2, 2, 1), Sub("setid", -5, W, 2, 2, 1),
+                              Sub("destroy", 4, W, 2, 2, 1), Sub("createconsumer", 5, W | M, 2, 2, 1),
+                              Sub("delconsumer", 5, W, 2, 2, 1), Sub("help", 2, kCmdLoading | kCmdStale)})
+         << CommandRow("xinfo", -2, R, 2, 2, 1)
+                .Shard(XInfoCommand)
+                .Keys(KeyAtTwo)
+                .Container()
+                .Subcommands({Sub("stream", -3, R, 2, 2, 1), Sub("groups", 3, R, 2, 2, 1), Sub("consumers", 4, R, 2, 2, 1),
+                              Sub("help", 2, kCmdLoading | kCmdStale)})
          << CommandRow("xread", -4, R | kCmdBlocking).MultiShard(Make<XReadOp>).Keys(ReadKeys).Validate(ReadValidator)
          << CommandRow("xreadgroup", -7, W | kCmdBlocking)
                 .MultiShard(Make<XReadOp>)

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -178,6 +179,143 @@ TEST_CASE("ACL SETUSER, GETUSER, LIST, USERS, CAT and DRYRUN reply as Redis 7.0"
     for (auto& e : list.elements) found = found || e.str == cmd;
     CHECK_MESSAGE(found, cmd << " in @" << cat);
   }
+  p.Healthy();
+}
+
+// The commands a server names in COMMAND LIST ("get", "client|kill", ...).
+std::vector<std::string> CommandNames(Client& c) {
+  std::vector<std::string> out;
+  for (const Reply& e : c.Cmd({"COMMAND", "LIST"}).elements) out.push_back(e.str);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The members of `list` that are in `known` (sorted), sorted.
+std::vector<std::string> Known(const Reply& list, const std::vector<std::string>& known) {
+  std::vector<std::string> out;
+  for (const Reply& e : list.elements)
+    if (std::binary_search(known.begin(), known.end(), e.str)) out.push_back(e.str);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Redis 7.0 gives each subcommand its own flags and categories (CLIENT KILL is @admin
+// @dangerous, CLIENT ID is not); category rules, ACL CAT, DRYRUN and NOPERM follow them.
+TEST_CASE("Subcommands have their own ACL categories, as in Redis 7.0") {
+  Pair p;
+  Client ra(p.redis.port()), da(p.darter.port());
+  const std::vector<std::string> redis_names = CommandNames(ra), darter_names = CommandNames(da);
+  std::vector<std::string> shared;
+  std::set_intersection(redis_names.begin(), redis_names.end(), darter_names.begin(), darter_names.end(),
+                        std::back_inserter(shared));
+  std::vector<std::string> subs;
+  for (const std::string& n : darter_names)
+    if (n.find('|') != std::string::npos) subs.push_back(n);
+  // Every subcommand Darter declares is one of Redis's.
+  for (const std::string& sub : subs) CHECK_MESSAGE(std::binary_search(shared.begin(), shared.end(), sub), sub);
+  REQUIRE(subs.size() > 50);
+
+  // ACL CAT <category>: the same members, among the commands both servers have.
+  for (const Reply& cat : ra.Cmd({"ACL", "CAT"}).elements) {
+    INFO(cat.str);
+    CHECK(Known(ra.Cmd({"ACL", "CAT", cat.str}), shared) == Known(da.Cmd({"ACL", "CAT", cat.str}), shared));
+  }
+  Reply dangerous = da.Cmd({"ACL", "CAT", "dangerous"});
+  CHECK(std::any_of(dangerous.elements.begin(), dangerous.elements.end(),
+                    [](const Reply& e) { return e.str == "client|kill"; }));
+
+  const std::vector<Cmd> users = {
+      {"+@all", "-@dangerous"}, {"-@all", "+@connection"}, {"-@all", "+@admin"},  {"+@all", "-@admin"},
+      {"-@all", "+@stream"},    {"-@all", "+@pubsub"},     {"-@all", "+@scripting"}, {"-@all", "+@read"},
+      {"-@all", "+@write"},     {"-@all", "+@keyspace"},   {"-@all", "+@slow"},   {"+@all", "-client", "+client|id"}};
+  // (Not "+client -@admin": Redis describes it with the CLIENT subcommands Darter lacks.)
+  for (size_t i = 0; i < users.size(); ++i) {
+    Cmd setuser = {"ACL", "SETUSER", "s" + std::to_string(i), "on", ">pw", "~*", "&*"};
+    setuser.insert(setuser.end(), users[i].begin(), users[i].end());
+    p.Both(ra, da, setuser);
+    p.Both(ra, da, {"ACL", "GETUSER", "s" + std::to_string(i)});
+  }
+  // DRYRUN of every subcommand Darter has, with as many arguments as its arity asks.
+  for (const std::string& sub : subs) {
+    const size_t bar = sub.find('|');
+    Cmd call = {sub.substr(0, bar), sub.substr(bar + 1)};
+    Reply info = da.Cmd({"COMMAND", "INFO", call[0]});
+    REQUIRE(info.elements.size() == 1);
+    long long arity = 0;
+    for (const Reply& row : info.elements[0].elements[9].elements)
+      if (row.elements[0].str == sub) arity = row.elements[1].integer;
+    REQUIRE_MESSAGE(arity != 0, sub);
+    while (call.size() < static_cast<size_t>(arity < 0 ? -arity : arity)) call.push_back("k");
+    for (size_t i = 0; i < users.size(); ++i) {
+      Cmd dryrun = {"ACL", "DRYRUN", "s" + std::to_string(i)};
+      dryrun.insert(dryrun.end(), call.begin(), call.end());
+      p.Both(ra, da, dryrun);
+    }
+  }
+
+  // The calls themselves, as a user without @dangerous and as one with only @connection.
+  Client r(p.redis.port()), d(p.darter.port());
+  p.Both(r, d, {"AUTH", "s0", "pw"});
+  CHECK(r.Cmd({"CLIENT", "ID"}).type == Reply::Type::kInteger);
+  CHECK(d.Cmd({"CLIENT", "ID"}).type == Reply::Type::kInteger);
+  for (const Cmd& cmd : std::vector<Cmd>{{"CLIENT", "SETNAME", "n0"}, {"CLIENT", "GETNAME"},
+                                         {"CLIENT", "KILL", "ID", "999999"}, {"CLIENT", "LIST"},
+                                         {"CONFIG", "SET", "maxmemory", "0"}, {"CONFIG", "GET", "maxmemory"},
+                                         {"ACL", "WHOAMI"}, {"ACL", "USERS"}, {"OBJECT", "ENCODING", "nosuch"},
+                                         {"PUBSUB", "NUMPAT"}, {"XINFO", "STREAM", "nosuch"}}) {
+    p.Both(r, d, cmd);
+  }
+  Client rc(p.redis.port()), dc(p.darter.port());
+  p.Both(rc, dc, {"AUTH", "s1", "pw"});
+  for (const Cmd& cmd : std::vector<Cmd>{{"CLIENT", "SETNAME", "n1"}, {"CLIENT", "GETNAME"},
+                                         {"CLIENT", "KILL", "ID", "999999"}, {"CONFIG", "GET", "maxmemory"},
+                                         {"GET", "k"}, {"ECHO", "x"}, {"ACL", "WHOAMI"}}) {
+    p.Both(rc, dc, cmd);
+  }
+  p.Both(ra, da, {"ACL", "LOG", "4"});
+  p.Healthy();
+}
+
+// A COMMAND INFO row without what Darter does not report (tips, key specs, the
+// movablekeys and allow_busy flags), its subcommands (of which only `known` are kept)
+// sorted by name, since Redis lists them in its hash table's order.
+std::string CommandRowText(const Reply& row, const std::vector<std::string>& known) {
+  Reply r = row;
+  REQUIRE(r.elements.size() == 10);
+  std::vector<Reply> flags;
+  for (const Reply& f : r.elements[2].elements)
+    if (f.str != "movablekeys" && f.str != "allow_busy") flags.push_back(f);
+  r.elements[2].elements = flags;
+  r.elements[7] = Reply{};
+  r.elements[8] = Reply{};
+  std::vector<std::string> subs;
+  for (const Reply& sub : row.elements[9].elements)
+    if (std::binary_search(known.begin(), known.end(), sub.elements[0].str)) subs.push_back(CommandRowText(sub, known));
+  std::sort(subs.begin(), subs.end());
+  r.elements[9] = Reply{};
+  std::string out = Format(r);
+  for (const std::string& sub : subs) out += "\n  " + sub;
+  return out;
+}
+
+TEST_CASE("COMMAND INFO lists a container's subcommands as Redis 7.0; COMMAND LIST names them") {
+  Pair p;
+  Client r(p.redis.port()), d(p.darter.port());
+  const std::vector<std::string> darter_names = CommandNames(d);
+  for (const char* container :
+       {"client", "config", "command", "object", "script", "pubsub", "memory", "xinfo", "xgroup", "acl"}) {
+    INFO(container);
+    Reply rr = r.Cmd({"COMMAND", "INFO", container}), dr = d.Cmd({"COMMAND", "INFO", container});
+    REQUIRE(rr.elements.size() == 1);
+    REQUIRE(dr.elements.size() == 1);
+    CHECK(dr.elements[0].elements[9].elements.size() > 1);
+    CHECK(CommandRowText(rr.elements[0], darter_names) == CommandRowText(dr.elements[0], darter_names));
+  }
+  // COMMAND COUNT counts the commands only; COMMAND LIST adds "container|sub" names.
+  size_t subs = 0;
+  for (const std::string& n : darter_names) subs += n.find('|') != std::string::npos;
+  CHECK(static_cast<size_t>(d.Cmd({"COMMAND", "COUNT"}).integer) + subs == darter_names.size());
+  p.Both(r, d, {"COMMAND", "GETKEYS", "ping"});
   p.Healthy();
 }
 

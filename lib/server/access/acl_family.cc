@@ -400,8 +400,17 @@ void AclCommand(ConnectionContext& c) {
 
 void RegisterAclFamily(store::CommandTable& t) {
   using namespace store;
-  CommandFamily(t, 0) << CommandRow("acl", -2, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale)
-                             .Connection(AclCommand);
+  constexpr uint32_t kAnyState = kCmdLoading | kCmdStale;
+  constexpr uint32_t kAdmin = kCmdAdmin | kCmdNoScript | kAnyState;
+  CommandFamily(t, 0) << CommandRow("acl", -2, kAdmin)
+                             .Connection(AclCommand)
+                             .Container()
+                             .Subcommands({Sub("cat", -2, kCmdNoScript | kAnyState), Sub("deluser", -3, kAdmin),
+                                           Sub("dryrun", -4, kAdmin), Sub("genpass", -2, kCmdNoScript | kAnyState),
+                                           Sub("getuser", 3, kAdmin), Sub("help", 2, kAnyState), Sub("list", 2, kAdmin),
+                                           Sub("load", 2, kAdmin), Sub("log", -2, kAdmin), Sub("save", 2, kAdmin),
+                                           Sub("setuser", -3, kAdmin), Sub("users", 2, kAdmin),
+                                           Sub("whoami", 2, kCmdNoScript | kAnyState)});
 }
 
 std::optional<std::string> LoadAclAtStartup(const std::string& aclfile, const std::vector<std::string>& users) {

@@ -3,11 +3,11 @@
 // subcommand ("config|get"), so that +config|get and -client|kill mean what they mean in
 // Redis. An entry's id indexes a selector's command bits (acl_user.h).
 //
-// Categories: a row's are its CommandSpec::acl_categories. Darter has no separate row per
-// subcommand, so a subcommand takes its row's categories (with those its row's flags imply,
-// for rows registered as containers), and the container entry itself only @slow, as Redis
-// gives its containers. Where Redis gives subcommands of one container different
-// categories (CLIENT KILL @admin, CLIENT ID not), Darter's differ (docs/acl.md).
+// Categories: a row's are its CommandSpec::acl_categories, a subcommand's its
+// SubcommandSpec::acl_categories (both derived from flags by the command table), so that
+// CLIENT KILL is @admin @dangerous while CLIENT ID is not, as in Redis. A container's
+// subcommands that Darter does not implement are not declared and so not known, like
+// unknown commands.
 //
 // Thread-safety: built once, on first use after the command table is complete; read-only
 // afterwards.

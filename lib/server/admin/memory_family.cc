@@ -456,7 +456,11 @@ void RegisterMemoryFamily(store::CommandTable& t) {
   using namespace store;
   CommandFamily family(t, 0);
   // A container, as in Redis 7.0 (@slow); MEMORY USAGE's key is args[2].
-  family << CommandRow("memory", -2, kCmdReadOnly).Connection(MemoryCommand).Container();
+  family << CommandRow("memory", -2, kCmdReadOnly)
+                .Connection(MemoryCommand)
+                .Container()
+                .Subcommands({Sub("usage", -3, kCmdReadOnly, 2, 2, 1), Sub("stats", 2, 0), Sub("doctor", 2, 0),
+                              Sub("malloc-stats", 2, 0), Sub("purge", 2, 0), Sub("help", 2, kCmdLoading | kCmdStale)});
 }
 
 }  // namespace darter::server

@@ -532,34 +532,48 @@ void ConfigCommand(ConnectionContext& c) {
 
 // ---- COMMAND ----
 
-void ReplyCommandInfo(resp::ReplyBuilder& rb, const store::CommandSpec& s) {
+// One row of COMMAND / COMMAND INFO in Redis 7.0's shape: name, arity, flags, first key,
+// last key, step, ACL categories, tips, key specs, subcommands (each a row of the same
+// shape, named "container|sub"). Darter reports no tips and no key specs.
+void ReplyCommandRow(resp::ReplyBuilder& rb, std::string_view name, int arity, uint32_t flag_bits,
+                     const int (&keys)[3], uint32_t acl_categories, const store::CommandSpec* container) {
   rb.ArrayHeader(10);
-  rb.Bulk(s.name);
-  rb.Integer(s.arity);
+  rb.Bulk(name);
+  rb.Integer(arity);
   std::vector<const char*> flags;
-  if (s.flags & store::kCmdWrite) flags.push_back("write");
-  if (s.flags & store::kCmdReadOnly) flags.push_back("readonly");
-  if (s.flags & store::kCmdDenyOom) flags.push_back("denyoom");
-  if (s.flags & store::kCmdAdmin) flags.push_back("admin");
-  if (s.flags & store::kCmdPubSub) flags.push_back("pubsub");
-  if (s.flags & store::kCmdNoScript) flags.push_back("noscript");
-  if (s.flags & store::kCmdBlocking) flags.push_back("blocking");
-  if (s.flags & store::kCmdLoading) flags.push_back("loading");
-  if (s.flags & store::kCmdStale) flags.push_back("stale");
-  if (s.flags & store::kCmdSkipMonitor) flags.push_back("skip_monitor");
-  if (s.flags & store::kCmdNoAuth) flags.push_back("no_auth");
-  if (s.flags & store::kCmdFast) flags.push_back("fast");
+  if (flag_bits & store::kCmdWrite) flags.push_back("write");
+  if (flag_bits & store::kCmdReadOnly) flags.push_back("readonly");
+  if (flag_bits & store::kCmdDenyOom) flags.push_back("denyoom");
+  if (flag_bits & store::kCmdAdmin) flags.push_back("admin");
+  if (flag_bits & store::kCmdPubSub) flags.push_back("pubsub");
+  if (flag_bits & store::kCmdNoScript) flags.push_back("noscript");
+  if (flag_bits & store::kCmdBlocking) flags.push_back("blocking");
+  if (flag_bits & store::kCmdLoading) flags.push_back("loading");
+  if (flag_bits & store::kCmdStale) flags.push_back("stale");
+  if (flag_bits & store::kCmdSkipMonitor) flags.push_back("skip_monitor");
+  if (flag_bits & store::kCmdNoAuth) flags.push_back("no_auth");
+  if (flag_bits & store::kCmdFast) flags.push_back("fast");
   rb.SetHeader(flags.size());
   for (const char* f : flags) rb.SimpleString(f);
-  rb.Integer(s.first_key);
-  rb.Integer(s.last_key);
-  rb.Integer(s.key_step);
-  std::vector<std::string_view> categories = store::AclCategoryNames(s.acl_categories);
+  for (int k : keys) rb.Integer(k);
+  std::vector<std::string_view> categories = store::AclCategoryNames(acl_categories);
   rb.SetHeader(categories.size());
   for (std::string_view cat : categories) rb.SimpleString(cat);
-  rb.SetHeader(0);   // tips
-  rb.ArrayHeader(0); // key specs
-  rb.ArrayHeader(0); // subcommands
+  rb.SetHeader(0);    // tips
+  rb.ArrayHeader(0);  // key specs
+  if (!container) {
+    rb.ArrayHeader(0);
+    return;
+  }
+  rb.ArrayHeader(container->subcommands.size());
+  for (const store::SubcommandSpec& sub : container->subcommands)
+    ReplyCommandRow(rb, container->name + "|" + sub.name, sub.arity, sub.flags,
+                    {sub.first_key, sub.last_key, sub.key_step}, sub.acl_categories, nullptr);
+}
+
+void ReplyCommandInfo(resp::ReplyBuilder& rb, const store::CommandSpec& s) {
+  if (s.container) ReplyCommandRow(rb, s.name, s.arity, 0, {0, 0, 0}, s.acl_categories, &s);
+  else ReplyCommandRow(rb, s.name, s.arity, s.flags, {s.first_key, s.last_key, s.key_step}, s.acl_categories, &s);
 }
 
 void CommandCommand(ConnectionContext& c) {
@@ -570,7 +584,7 @@ void CommandCommand(ConnectionContext& c) {
     return;
   }
   std::string sub = ToLower(c.args[1]);
-  static const std::pair<const char*, int> kArity[] = {{"count", 2}, {"docs", -2}, {"getkeys", -3},
+  static const std::pair<const char*, int> kArity[] = {{"count", 2}, {"docs", -2}, {"getkeys", -4},
                                                        {"info", -2}, {"list", -2}, {"help", 2}};
   for (auto& [name, arity] : kArity)
     if (sub == name && !SubcommandArityOk(c, "command", arity)) return;
@@ -589,8 +603,15 @@ void CommandCommand(ConnectionContext& c) {
       else c.reply.NullArray();
     }
   } else if (sub == "list") {
-    c.reply.ArrayHeader(table.all().size());
-    for (auto& s : table.all()) c.reply.Bulk(s->name);
+    // As Redis 7.0: every command, each container followed by its "container|sub" names
+    // (COMMAND COUNT counts only the commands).
+    size_t n = 0;
+    for (auto& s : table.all()) n += 1 + s->subcommands.size();
+    c.reply.ArrayHeader(n);
+    for (auto& s : table.all()) {
+      c.reply.Bulk(s->name);
+      for (const store::SubcommandSpec& su : s->subcommands) c.reply.Bulk(s->name + "|" + su.name);
+    }
   } else if (sub == "docs") {
     c.reply.MapHeader(0);
   } else if (sub == "getkeys") {
@@ -1084,9 +1105,30 @@ void RegisterServerFamily(store::CommandTable& t) {
                 .Connection(HelloCommand)
                 .Acl(kAclConnection)
          << CommandRow("select", 2, kAnyState | kCmdFast).Connection(SelectCommand).Acl(kAclConnection)
-         << CommandRow("client", -2, kCmdNoScript | kAnyState).Connection(ClientCommand).Acl(kAclConnection)
-         << CommandRow("config", -2, kAdmin | kAnyState).Connection(ConfigCommand)
-         << CommandRow("command", -1, kAnyState).Connection(CommandCommand).Acl(kAclConnection)
+         << CommandRow("client", -2, kCmdNoScript | kAnyState)
+                .Connection(ClientCommand)
+                .Acl(kAclConnection)
+                .Container()
+                .Subcommands({Sub("id", 2, kCmdNoScript | kAnyState), Sub("getname", 2, kCmdNoScript | kAnyState),
+                              Sub("setname", 3, kCmdNoScript | kAnyState), Sub("info", 2, kCmdNoScript | kAnyState),
+                              Sub("list", -2, kAdmin | kAnyState), Sub("kill", -3, kAdmin | kAnyState),
+                              Sub("no-evict", 3, kAdmin | kAnyState), Sub("help", 2, kAnyState),
+                              Sub("unblock", -3, kAdmin | kAnyState), Sub("tracking", -3, kCmdNoScript | kAnyState),
+                              Sub("caching", 3, kCmdNoScript | kAnyState),
+                              Sub("getredir", 2, kCmdNoScript | kAnyState),
+                              Sub("trackinginfo", 2, kCmdNoScript | kAnyState)})
+         << CommandRow("config", -2, kAdmin | kAnyState)
+                .Connection(ConfigCommand)
+                .Container()
+                .Subcommands({Sub("get", -3, kAdmin | kAnyState), Sub("set", -4, kAdmin | kAnyState),
+                              Sub("resetstat", 2, kAdmin | kAnyState), Sub("rewrite", 2, kAdmin | kAnyState),
+                              Sub("help", 2, kAnyState)})
+         // COMMAND runs without a subcommand too, so it keeps its own categories.
+         << CommandRow("command", -1, kAnyState)
+                .Connection(CommandCommand)
+                .Acl(kAclConnection)
+                .Subcommands({Sub("count", 2, kAnyState), Sub("docs", -2, kAnyState), Sub("getkeys", -4, kAnyState),
+                              Sub("info", -2, kAnyState), Sub("list", -2, kAnyState), Sub("help", 2, kAnyState)})
          << CommandRow("info", -1, kAnyState).Connection(InfoCommand).Acl(kAclDangerous)
          << CommandRow("debug", -2, kAdmin | kAnyState | kCmdProtected).Connection(DebugCommand)
          << CommandRow("save", 1, kAdmin | kCmdNoMulti).Connection(SaveCommand)

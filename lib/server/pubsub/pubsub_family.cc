@@ -333,16 +333,23 @@ std::string PubSubInfoStats(Server& server) {
 
 void RegisterPubSubFamily(store::CommandTable& t) {
   using namespace store;
-  // @pubsub comes from the pubsub flag: PUBSUB (introspection) has neither.
+  // @pubsub comes from the pubsub flag: the PUBSUB container has neither, its
+  // introspection subcommands have both.
   constexpr uint32_t kSub = kCmdPubSub | kCmdNoScript | kCmdLoading | kCmdStale;
   constexpr uint32_t kPub = kCmdPubSub | kCmdLoading | kCmdStale | kCmdFast;
+  constexpr uint32_t kIntrospect = kCmdPubSub | kCmdLoading | kCmdStale;
   CommandFamily family(t, 0);
   family << CommandRow("subscribe", -2, kSub).Connection(SubscribeCommand)
          << CommandRow("unsubscribe", -1, kSub).Connection(UnsubscribeCommand)
          << CommandRow("psubscribe", -2, kSub).Connection(PSubscribeCommand)
          << CommandRow("punsubscribe", -1, kSub).Connection(PUnsubscribeCommand)
          << CommandRow("publish", 3, kPub).Connection(PublishCommand)
-         << CommandRow("pubsub", -2, 0).Connection(PubSubCommand)
+         << CommandRow("pubsub", -2, 0)
+                .Connection(PubSubCommand)
+                .Container()
+                .Subcommands({Sub("channels", -2, kIntrospect), Sub("numsub", -2, kIntrospect),
+                              Sub("numpat", 2, kIntrospect), Sub("shardchannels", -2, kIntrospect),
+                              Sub("shardnumsub", -2, kIntrospect), Sub("help", 2, kCmdLoading | kCmdStale)})
          << CommandRow("ssubscribe", -2, kSub, 1, -1, 1).Connection(SSubscribeCommand)
          << CommandRow("sunsubscribe", -1, kSub, 1, -1, 1).Connection(SUnsubscribeCommand)
          << CommandRow("spublish", 3, kPub, 1, 1, 1).Connection(SPublishCommand);

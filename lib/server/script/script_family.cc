@@ -857,7 +857,12 @@ void RegisterScriptFamily(store::CommandTable& t) {
          << CommandRow("evalsha", -3, kEval).Connection(EvalShaCommand).Keys(EvalKeys)
          << CommandRow("eval_ro", -3, kEval | kCmdReadOnly).Connection(EvalRoCommand).Keys(EvalKeys)
          << CommandRow("evalsha_ro", -3, kEval | kCmdReadOnly).Connection(EvalShaRoCommand).Keys(EvalKeys)
-         << CommandRow("script", -2, kCmdNoScript).Connection(ScriptCommand);
+         << CommandRow("script", -2, kCmdNoScript)
+                .Connection(ScriptCommand)
+                .Container()
+                .Subcommands({Sub("load", 3, kCmdNoScript | kCmdStale), Sub("exists", -3, kCmdNoScript),
+                              Sub("flush", -2, kCmdNoScript), Sub("kill", 2, kCmdNoScript),
+                              Sub("help", 2, kCmdLoading | kCmdStale)});
 }
 
 }  // namespace darter::server

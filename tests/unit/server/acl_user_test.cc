@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "server/acl/acl_commands.h"
 #include "server/acl/acl_registry.h"
 #include "server/acl/acl_user.h"
 #include "server/acl/sha256.h"
@@ -34,6 +35,15 @@ std::string ErrorOf(std::initializer_list<std::string_view> ops) {
   std::string err;
   Make(ops, &err);
   return err;
+}
+
+std::vector<std::string> CategoriesOf(std::string_view fullname) {
+  const AclCommandIndex& index = AclCommandIndex::Get();
+  auto id = index.Find(fullname);
+  REQUIRE_MESSAGE(id.has_value(), fullname);
+  std::vector<std::string> out;
+  for (std::string_view n : darter::store::AclCategoryNames(index.at(*id).categories)) out.emplace_back(n);
+  return out;
 }
 
 Denied Check(const User& u, std::vector<std::string_view> args, size_t* pos = nullptr) {
@@ -115,6 +125,42 @@ TEST_CASE("ACL check: commands, subcommands and first arguments") {
   CHECK_FALSE(all.allows_everything);
   CHECK(Make({"+@all", "~*", "&*"}).allows_everything);
   CHECK_FALSE(Make({"+@all", "~*"}).allows_everything);
+}
+
+// Expected: redis-server 7.0.15's COMMAND INFO for each subcommand.
+TEST_CASE("ACL command index: each subcommand has its own categories, derived from its flags") {
+  using V = std::vector<std::string>;
+  CHECK(CategoriesOf("client") == V{"@slow"});
+  CHECK(CategoriesOf("client|id") == V{"@slow", "@connection"});
+  CHECK(CategoriesOf("client|kill") == V{"@admin", "@slow", "@dangerous", "@connection"});
+  CHECK(CategoriesOf("CLIENT|Kill") == V{"@admin", "@slow", "@dangerous", "@connection"});
+  CHECK(CategoriesOf("config|get") == V{"@admin", "@slow", "@dangerous"});
+  CHECK(CategoriesOf("config|help") == V{"@slow"});
+  CHECK(CategoriesOf("object|freq") == V{"@keyspace", "@read", "@slow"});
+  CHECK(CategoriesOf("object|help") == V{"@keyspace", "@slow"});
+  CHECK(CategoriesOf("xgroup|create") == V{"@write", "@stream", "@slow"});
+  CHECK(CategoriesOf("xinfo|help") == V{"@stream", "@slow"});
+  CHECK(CategoriesOf("memory|usage") == V{"@read", "@slow"});
+  CHECK(CategoriesOf("pubsub|numpat") == V{"@pubsub", "@slow"});
+  CHECK(CategoriesOf("script|load") == V{"@slow", "@scripting"});
+  CHECK(CategoriesOf("acl|whoami") == V{"@slow"});
+  CHECK(CategoriesOf("acl|setuser") == V{"@admin", "@slow", "@dangerous"});
+  // COMMAND runs without a subcommand as well: it keeps its own categories.
+  CHECK(CategoriesOf("command") == V{"@slow", "@connection"});
+  CHECK(CategoriesOf("command|info") == V{"@slow", "@connection"});
+  // Subcommands Darter does not implement are unknown, as unknown commands are.
+  CHECK_FALSE(AclCommandIndex::Get().Find("client|pause").has_value());
+  CHECK_FALSE(AclCommandIndex::Get().Find("script|debug").has_value());
+
+  User no_dangerous = Make({"+@all", "-@dangerous", "~*", "&*"});
+  CHECK(Check(no_dangerous, {"client", "id"}) == Denied::kNone);
+  CHECK(Check(no_dangerous, {"client", "setname", "x"}) == Denied::kNone);
+  CHECK(Check(no_dangerous, {"client", "kill", "id", "9"}) == Denied::kCommand);
+  CHECK(Check(no_dangerous, {"config", "set", "x", "y"}) == Denied::kCommand);
+  CHECK(Check(no_dangerous, {"acl", "whoami"}) == Denied::kNone);
+  User connection = Make({"-@all", "+@connection"});
+  CHECK(Check(connection, {"client", "kill", "id", "9"}) == Denied::kNone);
+  CHECK(Check(connection, {"config", "get", "x"}) == Denied::kCommand);
 }
 
 TEST_CASE("ACL check: keys by pattern, with read and write permissions") {
