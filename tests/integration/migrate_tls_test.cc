@@ -340,18 +340,18 @@ TEST_CASE("darter-migrate rediss:// into the embedded Darter under writes: every
   Client src(redis.server.port());
   for (int db : {0, 3}) FillDb(src, f, db, 500);
   REQUIRE(Format(src.Cmd({"DEBUG", "POPULATE", "3000", "pop", "8"})) == "+OK");
-  // The writer runs through the full sync and the catch-up, then stops: a key written
-  // without pause (the counter) can only compare equal once the source stands still,
-  // and on two cores a writer, the source, the target and the verifier's reads all
-  // compete. Its changes must all arrive.
-  BackgroundWriter writer(redis.server.port(), "w", f, 1000000, 3s);
+  // The writer runs through the full sync, whose writes must all arrive by the stream,
+  // and stops once the sync is done: a key written without pause (the counter) compares
+  // equal only once the source stands still, and verification starts after the sync.
+  BackgroundWriter writer(redis.server.port(), "w", f, 1000000, 60s);
   REQUIRE(WaitFor([&] { return writer.acked() > 50; }, 10s));
   auto dir = redis.server.process->dir() / "migrated";
-  RunResult r = RunMigrate({"--source", Rediss(redis.tls_port), "--tls-ca-cert", pki("ca.crt"), "--tls-cert",
-                            pki("client.crt"), "--tls-key", pki("client.key"), "--port", "0", "--threads", "2",
-                            "--dir", dir.string(), "--verify", "--json", "--stall-timeout", "20"},
-                           120s);
+  MigrateProcess migrate({"--source", Rediss(redis.tls_port), "--tls-ca-cert", pki("ca.crt"), "--tls-cert",
+                          pki("client.crt"), "--tls-key", pki("client.key"), "--port", "0", "--threads", "2", "--dir",
+                          dir.string(), "--verify", "--json", "--stall-timeout", "20"});
+  WaitFor([&] { return migrate.err().find("full sync done") != std::string::npos; }, 60s);
   writer.Stop();
+  RunResult r = migrate.Wait(120s);
   INFO("stdout: " << r.out << "\nstderr: " << r.err);
   CHECK(writer.error().empty());
   CHECK(r.exit_code == 0);

@@ -190,7 +190,16 @@ ShardSet::ShardSet(unsigned thread_count, unsigned db_count) {
   for (unsigned i = 0; i < thread_count; ++i) threads_.push_back(std::make_unique<ShardThread>(i, db_count));
 }
 
-ShardSet::~ShardSet() { Stop(); }
+ShardSet::~ShardSet() {
+  Stop();
+  // A handler destroyed with its loop may post to another shard's loop (an awaiting
+  // coroutine's frame is released on its own thread): had that loop been destroyed
+  // already, the post would write freed memory. So every loop drops its pending handlers
+  // while all loops still exist, in rounds, since each round's destructors may queue
+  // handlers on loops already cleared (a chain of frames is short: a few rounds do).
+  for (int round = 0; round < 4; ++round)
+    for (auto& t : threads_) t->ShutdownLoop();
+}
 
 void ShardSet::Start() {
   if (started_) return;

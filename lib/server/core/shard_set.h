@@ -66,6 +66,14 @@ struct TxShardEntry {
   std::function<void()> pending_hop;  // set when the coordinator asks for a hop here
 };
 
+// A shard's event loop, with execution_context's shutdown() public: ShardSet destroys
+// the pending handlers of every loop before it destroys any loop (see ~ShardSet).
+class ShardIoContext : public asio::io_context {
+ public:
+  explicit ShardIoContext(int concurrency_hint) : asio::io_context(concurrency_hint) {}
+  using asio::execution_context::shutdown;
+};
+
 class ShardThread : public store::EvictionGuard {
  public:
   ShardThread(unsigned index, unsigned db_count);
@@ -99,6 +107,9 @@ class ShardThread : public store::EvictionGuard {
 
   // Called by the thread's loop.
   void Run();
+  // After the loop stopped for good: destroys the handlers still queued (coroutine frames
+  // waiting on a hop, timers), whose destructors may post to other shards' loops.
+  void ShutdownLoop() { ctx_.shutdown(); }
 
   // For DEBUG TXSTATE: queue, locks and deferred work, one line.
   std::string DescribeTxState() const;
@@ -110,7 +121,7 @@ class ShardThread : public store::EvictionGuard {
   void RunDeferred();
   void ScheduleExpiryTick();
 
-  asio::io_context ctx_;
+  ShardIoContext ctx_;
   store::Shard shard_;
   std::unordered_map<OwnedLockKey, uint32_t, LockKeyHash, LockKeyEq> locks_;
   uint32_t whole_shard_locks_ = 0;
