@@ -551,3 +551,48 @@ TEST_CASE("ACL SAVE and ACL LOAD round-trip through the aclfile; a bad file chan
 
 }  // namespace
 }  // namespace darter::test
+
+namespace darter::test {
+
+TEST_CASE("replication as an ACL user: the user Redis documents (+psync +replconf +ping) serves Darter and Redis replicas") {
+  StartedServer primary =
+      StartDarter(0, {"--threads", "2", "--requirepass", "adminpw", "--user", "repl on >rpw +psync +replconf +ping",
+                      "--user", "norepl on >npw +ping +replconf"});
+  REQUIRE_MESSAGE(primary.status.ok, primary.status.message);
+  const std::string port = std::to_string(primary.port());
+  // A Darter replica (multi-flow: its DARTER handshake counts as PSYNC) and a stock one.
+  StartedServer darter = StartDarter(0, {"--threads", "2", "--replicaof", "127.0.0.1:" + port, "--masteruser", "repl",
+                                         "--masterauth", "rpw"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  StartedServer redis = StartRedis(0, {"--replicaof", "127.0.0.1", port, "--masteruser", "repl", "--masterauth", "rpw"});
+  REQUIRE_MESSAGE(redis.status.ok, redis.status.message);
+  // A replica whose user may not run PSYNC is refused, with the reason in its INFO.
+  StartedServer refused = StartDarter(0, {"--threads", "1", "--replicaof", "127.0.0.1:" + port, "--masteruser",
+                                          "norepl", "--masterauth", "npw"});
+  REQUIRE_MESSAGE(refused.status.ok, refused.status.message);
+
+  Client p(primary.port());
+  REQUIRE(Format(p.Cmd({"AUTH", "adminpw"})) == "+OK");
+  REQUIRE(Format(p.Cmd({"SET", "k", "v"})) == "+OK");
+  Client d(darter.port()), r(redis.port()), x(refused.port());
+  auto info = [](Client& c, const std::string& field) {
+    std::string text = c.Cmd({"INFO", "replication"}).str;
+    size_t at = text.find(field + ":");
+    if (at == std::string::npos) return std::string();
+    size_t end = text.find_first_of("\r\n", at);
+    return text.substr(at + field.size() + 1, end - at - field.size() - 1);
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline &&
+         (Format(d.Cmd({"GET", "k"})) != "\"v\"" || Format(r.Cmd({"GET", "k"})) != "\"v\"" ||
+          info(x, "master_last_error").find("NOPERM") == std::string::npos))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(Format(d.Cmd({"GET", "k"})) == "\"v\"");
+  CHECK(info(d, "master_link_status") == "up");
+  CHECK(Format(r.Cmd({"GET", "k"})) == "\"v\"");
+  CHECK(info(x, "master_link_status") == "down");
+  CHECK_MESSAGE(info(x, "master_last_error").find("NOPERM") != std::string::npos, info(x, "master_last_error"));
+  CHECK(Format(x.Cmd({"GET", "k"})) == "(nil)");
+}
+
+}  // namespace darter::test

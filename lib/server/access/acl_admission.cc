@@ -53,10 +53,20 @@ std::string SortPatternRefusal(const acl::User& user, const store::CommandSpec& 
   return {};
 }
 
+// The command whose permission decides: DARTER is multi-flow replication's own handshake
+// (FLOW, SYNC, STARTSTABLE, REPLICAOFFSET), so a user may run it exactly when it may run
+// PSYNC. The replication user Redis documents (+psync +replconf +ping) then serves a
+// Darter replica's flows as it serves a PSYNC link.
+const store::CommandSpec& DecidingSpec(const store::CommandSpec& spec) {
+  static const store::CommandSpec* psync = store::CommandTable::Global().Find("psync");
+  return spec.name == "darter" && psync ? *psync : spec;
+}
+
 }  // namespace
 
-std::string AclRefusal(Connection& conn, const acl::User& user, const store::CommandSpec& spec,
+std::string AclRefusal(Connection& conn, const acl::User& user, const store::CommandSpec& command_spec,
                        store::ArgList args, AclContext context) {
+  const store::CommandSpec& spec = DecidingSpec(command_spec);
   acl::CheckResult r = acl::CheckCommand(user, spec, args);
   if (r.denied == acl::Denied::kNone) return SortPatternRefusal(user, spec, args);
   const std::string& fullname = acl::AclCommandIndex::Get().at(r.command_id).fullname;
@@ -89,7 +99,7 @@ std::string AclRefusal(Connection& conn, const acl::User& user, const store::Com
 }
 
 bool AclAllows(const acl::User& user, const store::CommandSpec& spec, store::ArgList args) {
-  return acl::CheckCommand(user, spec, args).denied == acl::Denied::kNone &&
+  return acl::CheckCommand(user, DecidingSpec(spec), args).denied == acl::Denied::kNone &&
          SortPatternRefusal(user, spec, args).empty();
 }
 
