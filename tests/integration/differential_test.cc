@@ -54,13 +54,14 @@
 #include "support/client.h"
 #include "support/reply.h"
 #include "support/server_process.h"
-#include "support/split_args.h"
+#include "resp/split_args.h"
 
 namespace darter::test {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using resp::SplitArgs;
 
 constexpr int kMaxMismatchesPerScript = 40;
 

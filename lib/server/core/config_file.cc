@@ -7,18 +7,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "resp/split_args.h"
+
 namespace darter::server {
 
 namespace {
 
 bool IsBlank(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f'; }
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -86,61 +81,9 @@ constexpr std::string_view kRedisDirectives[] = {
 
 std::optional<std::vector<std::string>> SplitConfigLine(std::string_view line) {
   std::vector<std::string> out;
-  size_t i = 0;
-  const size_t n = line.size();
-  while (true) {
-    while (i < n && IsBlank(line[i])) ++i;
-    if (i >= n) return out;
-    std::string cur;
-    bool in_double = false, in_single = false;
-    while (true) {
-      if (in_double) {
-        if (i >= n) return std::nullopt;  // unterminated
-        if (line[i] == '\\' && i + 3 < n && line[i + 1] == 'x' && HexValue(line[i + 2]) >= 0 &&
-            HexValue(line[i + 3]) >= 0) {
-          cur.push_back(static_cast<char>(HexValue(line[i + 2]) * 16 + HexValue(line[i + 3])));
-          i += 4;
-        } else if (line[i] == '\\' && i + 1 < n) {
-          char c = line[i + 1];
-          switch (c) {
-            case 'n': c = '\n'; break;
-            case 'r': c = '\r'; break;
-            case 't': c = '\t'; break;
-            case 'b': c = '\b'; break;
-            case 'a': c = '\a'; break;
-            default: break;
-          }
-          cur.push_back(c);
-          i += 2;
-        } else if (line[i] == '"') {
-          if (i + 1 < n && !IsBlank(line[i + 1])) return std::nullopt;
-          ++i;
-          break;
-        } else {
-          cur.push_back(line[i++]);
-        }
-      } else if (in_single) {
-        if (i >= n) return std::nullopt;
-        if (line[i] == '\\' && i + 1 < n && line[i + 1] == '\'') {
-          cur.push_back('\'');
-          i += 2;
-        } else if (line[i] == '\'') {
-          if (i + 1 < n && !IsBlank(line[i + 1])) return std::nullopt;
-          ++i;
-          break;
-        } else {
-          cur.push_back(line[i++]);
-        }
-      } else {
-        if (i >= n || IsBlank(line[i])) break;
-        if (line[i] == '"') in_double = true;
-        else if (line[i] == '\'') in_single = true;
-        else cur.push_back(line[i]);
-        ++i;
-      }
-    }
-    out.push_back(std::move(cur));
-  }
+  std::string error;
+  if (!resp::SplitArgs(line, &out, &error)) return std::nullopt;
+  return out;
 }
 
 bool ParseConfigText(std::string_view text, const std::string& file, std::vector<ConfigDirective>* out,

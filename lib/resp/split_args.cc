@@ -1,12 +1,15 @@
-#include "support/split_args.h"
+#include "resp/split_args.h"
 
 #include <cctype>
 
-namespace darter::test {
+namespace darter::resp {
 
 namespace {
 
-bool IsBlank(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\0'; }
+// isspace()'s blanks, and NUL (sdssplitargs reads C strings).
+bool IsBlank(char c) {
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f' || c == '\0';
+}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -17,7 +20,7 @@ int HexValue(char c) {
 
 }  // namespace
 
-bool SplitArgs(const std::string& line, std::vector<std::string>* args, std::string* error) {
+bool SplitArgs(std::string_view line, std::vector<std::string>* args, std::string* error) {
   args->clear();
   size_t i = 0;
   const size_t n = line.size();
@@ -100,4 +103,4 @@ bool SplitArgs(const std::string& line, std::vector<std::string>* args, std::str
   }
 }
 
-}  // namespace darter::test
+}  // namespace darter::resp
