@@ -29,19 +29,6 @@ size_t Find(std::string_view input, size_t from, char c) {
   return static_cast<size_t>(static_cast<const char*>(p) - input.data());
 }
 
-// isspace() in the C locale, which is what sdssplitargs uses between arguments and
-// after a closing quote.
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 RequestParser::RequestParser(ParserLimits limits) : limits_(limits) {}
@@ -119,95 +106,10 @@ ParseResult RequestParser::ParseInline(std::string_view input,
   return Complete(nl + 1, inline_buf_, args);
 }
 
-// sdssplitargs' grammar, re-implemented:
-//  * arguments are separated by isspace() runs;
-//  * outside quotes an argument ends at ' ', '\t', '\r' or '\n' ('\v' and '\f' are kept);
-//    a '"' or '\'' inside an argument switches to quoted mode (ab"cd" is "abcd");
-//  * in double quotes: \xHH (two hex digits), \n \r \t \b \a, and \<any> for <any>;
-//  * in single quotes only \' is an escape;
-//  * a closing quote must be followed by isspace() or the end of the line;
-//  * the line ending inside quotes is "unbalanced quotes".
-// Unlike Redis (C strings), a NUL byte is an ordinary character.
 bool RequestParser::SplitInline(std::string_view line) {
   inline_buf_.clear();
   spans_.clear();
-  const size_t n = line.size();
-  size_t i = 0;
-  for (;;) {
-    while (i < n && IsSpace(line[i])) ++i;
-    if (i == n) return true;
-    const size_t start = inline_buf_.size();
-    bool in_double = false;
-    bool in_single = false;
-    bool done = false;
-    while (!done) {
-      if (in_double) {
-        if (i == n) return false;
-        const char c = line[i];
-        if (c == '\\' && i + 3 < n && line[i + 1] == 'x' && HexValue(line[i + 2]) >= 0 &&
-            HexValue(line[i + 3]) >= 0) {
-          inline_buf_.push_back(static_cast<char>(HexValue(line[i + 2]) * 16 + HexValue(line[i + 3])));
-          i += 3;
-        } else if (c == '\\' && i + 1 < n) {
-          ++i;
-          char e = line[i];
-          switch (e) {
-            case 'n': e = '\n'; break;
-            case 'r': e = '\r'; break;
-            case 't': e = '\t'; break;
-            case 'b': e = '\b'; break;
-            case 'a': e = '\a'; break;
-            default: break;
-          }
-          inline_buf_.push_back(e);
-        } else if (c == '"') {
-          if (i + 1 < n && !IsSpace(line[i + 1])) return false;
-          done = true;
-        } else {
-          inline_buf_.push_back(c);
-        }
-        ++i;
-      } else if (in_single) {
-        if (i == n) return false;
-        const char c = line[i];
-        if (c == '\\' && i + 1 < n && line[i + 1] == '\'') {
-          ++i;
-          inline_buf_.push_back('\'');
-        } else if (c == '\'') {
-          if (i + 1 < n && !IsSpace(line[i + 1])) return false;
-          done = true;
-        } else {
-          inline_buf_.push_back(c);
-        }
-        ++i;
-      } else {
-        if (i == n) {
-          done = true;
-          continue;
-        }
-        const char c = line[i];
-        switch (c) {
-          case ' ':
-          case '\n':
-          case '\r':
-          case '\t':
-            done = true;
-            break;
-          case '"':
-            in_double = true;
-            break;
-          case '\'':
-            in_single = true;
-            break;
-          default:
-            inline_buf_.push_back(c);
-            break;
-        }
-        ++i;
-      }
-    }
-    spans_.push_back({start, inline_buf_.size() - start});
-  }
+  return SplitArgsInto(line, &inline_buf_, &spans_);
 }
 
 ParseResult RequestParser::ParseMultibulk(std::string_view input,

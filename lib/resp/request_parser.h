@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "resp/parse_result.h"
+#include "resp/split_args.h"
 
 namespace darter::resp {
 
@@ -82,10 +83,7 @@ class RequestParser {
 
  private:
   enum class State : uint8_t { kIdle, kInline, kMultibulkCount, kBulkLen, kBulkData, kError };
-  struct Span {
-    size_t offset;
-    size_t len;
-  };
+  using Span = ArgSpan;
 
   ParseResult ParseInline(std::string_view input, std::vector<std::string_view>* args);
   ParseResult ParseMultibulk(std::string_view input, std::vector<std::string_view>* args);

@@ -1,14 +1,13 @@
 #include "resp/split_args.h"
 
-#include <cctype>
-
 namespace darter::resp {
 
 namespace {
 
-// isspace()'s blanks, and NUL (sdssplitargs reads C strings).
-bool IsBlank(char c) {
-  return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f' || c == '\0';
+// isspace() in the C locale, which is what sdssplitargs uses between arguments and
+// after a closing quote.
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
 int HexValue(char c) {
@@ -20,87 +19,105 @@ int HexValue(char c) {
 
 }  // namespace
 
-bool SplitArgs(std::string_view line, std::vector<std::string>* args, std::string* error) {
-  args->clear();
-  size_t i = 0;
+// sdssplitargs' grammar, re-implemented:
+//  * arguments are separated by isspace() runs;
+//  * outside quotes an argument ends at ' ', '\t', '\r' or '\n' ('\v' and '\f' are kept);
+//    a '"' or '\'' inside an argument switches to quoted mode (ab"cd" is "abcd");
+//  * in double quotes: \xHH (two hex digits), \n \r \t \b \a, and \<any> for <any>;
+//  * in single quotes only \' is an escape;
+//  * a closing quote must be followed by isspace() or the end of the line;
+//  * the line ending inside quotes is "unbalanced quotes".
+// Unlike Redis (C strings), a NUL byte is an ordinary character.
+bool SplitArgsInto(std::string_view line, std::string* buf, std::vector<ArgSpan>* spans) {
   const size_t n = line.size();
-  while (true) {
-    while (i < n && IsBlank(line[i])) ++i;
-    if (i >= n) return true;
-    std::string current;
+  size_t i = 0;
+  for (;;) {
+    while (i < n && IsSpace(line[i])) ++i;
+    if (i == n) return true;
+    const size_t start = buf->size();
     bool in_double = false;
     bool in_single = false;
     bool done = false;
     while (!done) {
       if (in_double) {
-        if (i >= n) {
-          *error = "unbalanced double quote";
-          return false;
-        }
-        char c = line[i];
+        if (i == n) return false;
+        const char c = line[i];
         if (c == '\\' && i + 3 < n && line[i + 1] == 'x' && HexValue(line[i + 2]) >= 0 &&
             HexValue(line[i + 3]) >= 0) {
-          current.push_back(static_cast<char>(HexValue(line[i + 2]) * 16 + HexValue(line[i + 3])));
-          i += 4;
+          buf->push_back(static_cast<char>(HexValue(line[i + 2]) * 16 + HexValue(line[i + 3])));
+          i += 3;
         } else if (c == '\\' && i + 1 < n) {
-          char e = line[i + 1];
+          ++i;
+          char e = line[i];
           switch (e) {
-            case 'n': current.push_back('\n'); break;
-            case 'r': current.push_back('\r'); break;
-            case 't': current.push_back('\t'); break;
-            case 'b': current.push_back('\b'); break;
-            case 'a': current.push_back('\a'); break;
-            default: current.push_back(e); break;
+            case 'n': e = '\n'; break;
+            case 'r': e = '\r'; break;
+            case 't': e = '\t'; break;
+            case 'b': e = '\b'; break;
+            case 'a': e = '\a'; break;
+            default: break;
           }
-          i += 2;
+          buf->push_back(e);
         } else if (c == '"') {
-          if (i + 1 < n && !IsBlank(line[i + 1])) {
-            *error = "closing quote must be followed by a space";
-            return false;
-          }
+          if (i + 1 < n && !IsSpace(line[i + 1])) return false;
           done = true;
-          ++i;
         } else {
-          current.push_back(c);
-          ++i;
+          buf->push_back(c);
         }
+        ++i;
       } else if (in_single) {
-        if (i >= n) {
-          *error = "unbalanced single quote";
-          return false;
-        }
-        char c = line[i];
+        if (i == n) return false;
+        const char c = line[i];
         if (c == '\\' && i + 1 < n && line[i + 1] == '\'') {
-          current.push_back('\'');
-          i += 2;
+          ++i;
+          buf->push_back('\'');
         } else if (c == '\'') {
-          if (i + 1 < n && !IsBlank(line[i + 1])) {
-            *error = "closing quote must be followed by a space";
-            return false;
-          }
+          if (i + 1 < n && !IsSpace(line[i + 1])) return false;
           done = true;
-          ++i;
         } else {
-          current.push_back(c);
-          ++i;
+          buf->push_back(c);
         }
+        ++i;
       } else {
-        if (i >= n || IsBlank(line[i])) {
+        if (i == n) {
           done = true;
-        } else if (line[i] == '"') {
-          in_double = true;
-          ++i;
-        } else if (line[i] == '\'') {
-          in_single = true;
-          ++i;
-        } else {
-          current.push_back(line[i]);
-          ++i;
+          continue;
         }
+        const char c = line[i];
+        switch (c) {
+          case ' ':
+          case '\n':
+          case '\r':
+          case '\t':
+            done = true;
+            break;
+          case '"':
+            in_double = true;
+            break;
+          case '\'':
+            in_single = true;
+            break;
+          default:
+            buf->push_back(c);
+            break;
+        }
+        ++i;
       }
     }
-    args->push_back(std::move(current));
+    spans->push_back({start, buf->size() - start});
   }
+}
+
+bool SplitArgs(std::string_view line, std::vector<std::string>* args, std::string* error) {
+  args->clear();
+  std::string buf;
+  std::vector<ArgSpan> spans;
+  if (!SplitArgsInto(line, &buf, &spans)) {
+    *error = "unbalanced quotes, or a closing quote not followed by a space";
+    return false;
+  }
+  for (const ArgSpan& s : spans) args->push_back(buf.substr(s.offset, s.len));
+  return true;
 }
 
 }  // namespace darter::resp
