@@ -11,6 +11,7 @@ packages=(
   liblua5.1-0-dev lua-cjson-dev lua-bitop-dev   # EVAL: Lua 5.1 as Redis embeds, cjson, bit
   redis-server redis-tools
   python3            # bench/ scripts generate datasets and pick ports with it
+  python3-redis      # redis-py, the client the introspection tests drive Darter with
   clang-14           # thread_safety_check: clang's -Wthread-safety on lib/server
 )
 
