@@ -60,7 +60,7 @@ start_server() {  # kind port -> echoes pid
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
       >"$work/redis-$port.log" 2>&1 &
   else
-    "$darter_bin" --port "$port" --bind 127.0.0.1 --enable-debug-command local --threads "$threads" --dir "$work" \
+    "$darter_bin" --port "$port" --bind 127.0.0.1 --enable-debug-command local --threads "$threads" --save '' --dir "$work" \
       >"$work/darter-$port.log" 2>&1 &
   fi
   echo $!

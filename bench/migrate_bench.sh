@@ -41,7 +41,7 @@ wait_ping "$src_port"
 sync_time() {
   local kind=$1 port; port=$(free_port)
   if [[ $kind == darter ]]; then
-    "$DARTER_BIN" --port "$port" --bind 127.0.0.1 --enable-debug-command local --threads "$THREADS" --logfile "$work/darter-$port.log" &
+    "$DARTER_BIN" --port "$port" --bind 127.0.0.1 --enable-debug-command local --threads "$THREADS" --save '' --logfile "$work/darter-$port.log" &
   else
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --daemonize no \
       >"$work/redis-$port.log" 2>&1 &

@@ -80,7 +80,7 @@ start_server() {  # name port: starts on $workdir/<name> (loading its dump.rdb i
     "$redis_bin" --save '' --appendonly no --bind 127.0.0.1 --port "$port" --dir "$workdir/$name" \
       --daemonize no >"$workdir/$name.log" 2>&1 &
   else
-    "$darter_bin" --port "$port" --bind 127.0.0.1 --enable-debug-command local --threads "$threads" --dir "$workdir/$name" \
+    "$darter_bin" --port "$port" --bind 127.0.0.1 --enable-debug-command local --threads "$threads" --save '' --dir "$workdir/$name" \
       >"$workdir/$name.log" 2>&1 &
   fi
   server_pid=$!

@@ -30,7 +30,7 @@ start_server() {  # kind port [darter options...]
   local kind=$1 port=$2
   shift 2
   if [[ $kind == darter ]]; then
-    "$DARTER_BIN" --port "$port" --bind 127.0.0.1 --enable-debug-command local --threads "$THREADS" --dir "$work" --dbfilename "d$port.rdb" \
+    "$DARTER_BIN" --port "$port" --bind 127.0.0.1 --enable-debug-command local --threads "$THREADS" --save '' --dir "$work" --dbfilename "d$port.rdb" \
       --logfile "$work/darter-$port.log" "$@" &
   else
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --dbfilename "r$port.rdb" \

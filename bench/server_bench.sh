@@ -133,7 +133,7 @@ start_redis() {
 
 start_darter() {
   port[darter]="$(free_port)"
-  "${server_pin[@]}" "$darter_bin" --port "${port[darter]}" --bind 127.0.0.1 --enable-debug-command local --threads "$threads" \
+  "${server_pin[@]}" "$darter_bin" --port "${port[darter]}" --bind 127.0.0.1 --enable-debug-command local --threads "$threads" --save '' \
     >"$workdir/darter.log" 2>&1 &
   pid[darter]=$!
   wait_ready darter

@@ -25,7 +25,7 @@ fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/darter-campaign-XXXXXX")
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$bin" --bind 127.0.0.1 --port "$port" --threads "$threads" --dir "$dir" >"$dir/server.log" 2>&1 &
+"$bin" --bind 127.0.0.1 --port "$port" --threads "$threads" --save '' --dir "$dir" >"$dir/server.log" 2>&1 &
 pid=$!
 cleanup() {
   if kill -0 "$pid" 2>/dev/null; then

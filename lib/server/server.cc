@@ -9,6 +9,7 @@
 #include <functional>
 #include <algorithm>
 #include <random>
+#include <sstream>
 #include <mutex>
 #include <thread>
 
@@ -143,13 +144,11 @@ Server::~Server() {
   // The accept loop (on main_ctx_) may hold a half-accepted socket that belongs to a
   // shard's loop: finish it while the shards' loops still exist.
   boost::system::error_code ec;
-  if (acceptor_) acceptor_->close(ec);
-  if (tls_acceptor_) tls_acceptor_->close(ec);
+  for (Acceptor& a : acceptors_) a.socket->close(ec);
   if (memory_timer_) memory_timer_->cancel();
   main_ctx_.restart();
   main_ctx_.poll();
-  acceptor_.reset();
-  tls_acceptor_.reset();
+  acceptors_.clear();
   memory_timer_.reset();
   // Threads first: their loops own coroutine frames that reference this Server.
   shards_->Stop();
@@ -179,19 +178,44 @@ void Server::ScheduleMemoryTimer() {
   });
 }
 
-std::optional<std::string> Server::Listen(std::unique_ptr<asio::ip::tcp::acceptor>* out, const std::string& bind,
-                                          int port) {
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(bind, ec);
-  if (ec) return "invalid bind address '" + bind + "': " + ec.message();
-  asio::ip::tcp::endpoint ep(address, static_cast<uint16_t>(port));
-  auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(main_ctx_);
-  acceptor->open(ep.protocol(), ec);
-  if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor->bind(ep, ec);
-  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return "could not listen on " + bind + ":" + std::to_string(port) + ": " + ec.message();
-  *out = std::move(acceptor);
+std::optional<std::string> Server::ListenAll(const std::string& bind_list, int port, bool tls, uint16_t* bound) {
+  std::istringstream words(bind_list);
+  std::string word;
+  size_t listening = 0;
+  while (words >> word) {
+    // Redis 7.0's bind list: "-addr" may be unavailable on this host (skipped), "*" is
+    // every IPv4 address and "::*" every IPv6 one.
+    bool optional = word[0] == '-';
+    std::string addr = optional ? word.substr(1) : word;
+    if (addr == "*") addr = "0.0.0.0";
+    if (addr == "::*") addr = "::";
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(addr, ec);
+    if (ec) return "invalid bind address '" + word + "': " + ec.message();
+    int use_port = *bound ? *bound : port;  // port 0: every address takes the port the first got
+    asio::ip::tcp::endpoint ep(address, static_cast<uint16_t>(use_port));
+    auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(main_ctx_);
+    acceptor->open(ep.protocol(), ec);
+    // As Redis: an IPv6 socket serves IPv6 only, so "0.0.0.0" and "::" can both be bound.
+    if (!ec && address.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor->bind(ep, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      bool unavailable = ec == boost::system::errc::address_not_available ||
+                         ec == boost::system::errc::address_family_not_supported ||
+                         ec == boost::system::errc::protocol_not_supported;
+      if (optional && unavailable) {
+        LOG_NOTICE("Skipping the unavailable optional bind address %s", addr.c_str());
+        continue;
+      }
+      return "could not listen on " + addr + ":" + std::to_string(use_port) + ": " + ec.message();
+    }
+    if (!*bound) *bound = acceptor->local_endpoint().port();
+    acceptors_.push_back(Acceptor{std::move(acceptor), tls});
+    ++listening;
+  }
+  if (!listening) return "no address of bind '" + bind_list + "' could be listened on";
   return std::nullopt;
 }
 
@@ -206,12 +230,10 @@ std::optional<std::string> Server::Start() {
   // As Redis, port 0 beside a TLS port means no plain TCP listener. Alone, port 0 keeps
   // Darter's meaning: any free port (an embedded server reads it from bound_port()).
   if (o.port != 0 || o.tls_port == 0) {
-    if (auto err = Listen(&acceptor_, o.bind, o.port)) return err;
-    bound_port_ = acceptor_->local_endpoint().port();
+    if (auto err = ListenAll(o.bind, o.port, false, &bound_port_)) return err;
   }
   if (o.tls_port != 0) {
-    if (auto err = Listen(&tls_acceptor_, o.bind, o.tls_port)) return err;
-    tls_bound_port_ = tls_acceptor_->local_endpoint().port();
+    if (auto err = ListenAll(o.bind, o.tls_port, true, &tls_bound_port_)) return err;
   }
   RefreshUsedMemory();
   InstallKeyspaceNotifier(*this);
@@ -231,8 +253,7 @@ std::optional<std::string> Server::Start() {
   }
   last_save_time_.store(store::UnixTimeMs() / 1000);
   persistence_->Start(main_ctx_);
-  if (acceptor_) asio::co_spawn(main_ctx_, AcceptLoop(acceptor_.get(), false), asio::detached);
-  if (tls_acceptor_) asio::co_spawn(main_ctx_, AcceptLoop(tls_acceptor_.get(), true), asio::detached);
+  for (Acceptor& a : acceptors_) asio::co_spawn(main_ctx_, AcceptLoop(a.socket.get(), a.tls), asio::detached);
   memory_timer_ = std::make_unique<asio::steady_timer>(main_ctx_);
   ScheduleMemoryTimer();
   if (!o.replicaof.empty()) {
@@ -345,8 +366,7 @@ void Server::Run() {
   arm();
   main_ctx_.run();
   boost::system::error_code ec;
-  if (acceptor_) acceptor_->close(ec);
-  if (tls_acceptor_) tls_acceptor_->close(ec);
+  for (Acceptor& a : acceptors_) a.socket->close(ec);
   persistence_->OnShutdown();  // stops the schedule; saves if nothing decided (RequestShutdown)
   memory_timer_.reset();
   // Close every connection on its own thread, then stop the loops.

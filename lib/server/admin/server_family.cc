@@ -9,11 +9,14 @@
 #include <cmath>
 #include <sstream>
 
+#include "darter_version.h"
 #include "server/access/acl_admission.h"
 #include "server/acl/acl_registry.h"
 #include "server/blocking/blocking.h"
+#include "server/core/config_rewrite.h"
 #include "server/core/connection.h"
 #include "server/core/eviction.h"
+#include "server/core/log.h"
 #include "server/multi/multi_family.h"
 #include "server/core/cross_thread.h"
 #include "server/admin/debug_digest.h"
@@ -39,7 +42,7 @@ using store::EqualsIgnoreCase;
 using store::ToLower;
 
 constexpr const char* kRedisVersion = "7.0.15";
-constexpr const char* kDarterVersion = "0.1.0";
+constexpr const char* kDarterVersion = DARTER_VERSION;
 
 // Redis 7.0 checks each subcommand's arity like a command's, naming it "container|sub".
 // `arity` follows the command-table convention (negative: at least).
@@ -518,7 +521,28 @@ void ConfigCommand(ConnectionContext& c) {
       rb.Ok();
     };
   } else if (sub == "rewrite") {
-    c.reply.Error("ERR The server is running without a config file");
+    const std::string& path = cfg.startup().config_file;
+    if (path.empty()) {
+      c.reply.Error("ERR The server is running without a config file");
+      return;
+    }
+    ConfigRewriteInput in;
+    in.values = cfg.Get("*");
+    in.defaults = ConfigDefaults();
+    // The users live in the configuration unless an ACL file holds them (Redis's rule).
+    if (cfg.startup().aclfile.empty()) {
+      in.users.emplace();
+      for (const auto& u : acl::Registry::Global().All()) in.users->push_back(u->name + " " + u->Describe());
+    }
+    ReplicationSnapshot r = c.server.repl_state().Get();
+    if (r.is_replica) in.replicaof = r.master_host + " " + std::to_string(r.master_port);
+    if (auto err = RewriteConfigFile(path, in)) {
+      LOG_WARNING("CONFIG REWRITE failed: %s", err->c_str());
+      c.reply.Error("ERR " + *err);
+      return;
+    }
+    LOG_NOTICE("CONFIG REWRITE executed with success.");
+    c.reply.Ok();
   } else if (sub == "help") {
     ReplyHelp(c, {"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                   "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",

@@ -52,11 +52,7 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
       maxmemory_(initial.maxmemory),
       proto_max_bulk_len_(initial.proto_max_bulk_len),
       client_query_buffer_limit_(initial.client_query_buffer_limit) {
-  auto ro = [](auto getter) { return Param{getter, nullptr}; };
-  params_["bind"] = ro([](const ServerOptions& o) { return o.bind; });
-  params_["port"] = ro([](const ServerOptions& o) { return std::to_string(o.port); });
-  params_["databases"] = ro([](const ServerOptions& o) { return std::to_string(o.dbnum); });
-  params_["io-threads"] = ro([](const ServerOptions& o) { return std::to_string(o.threads); });
+  AddStartupParams();
   // Protected, as in Redis 7.0: settable only where enable-protected-configs allows.
   params_["dir"] = Param{[](const ServerOptions& o) { return o.dir; },
                          [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
@@ -69,9 +65,6 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                            return std::nullopt;
                          },
                          /*is_protected=*/true};
-  params_["logfile"] = ro([](const ServerOptions& o) { return o.logfile; });
-  params_["daemonize"] = ro([](const ServerOptions&) { return std::string("no"); });
-  params_["appendonly"] = ro([](const ServerOptions&) { return std::string("no"); });
   params_["save"] = Param{[](const ServerOptions& o) { return o.save; }, SetSaveParams};
   // requirepass sets the default user's password (empty: nopass), as Redis 7.0 does, and
   // only when the value changes: CONFIG SET of the current value leaves the user alone
@@ -83,7 +76,6 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                                    acl::Registry::Global().SetDefaultPassword(v);
                                    return std::nullopt;
                                  }};
-  params_["aclfile"] = ro([](const ServerOptions& o) { return o.aclfile; });
   params_["acllog-max-len"] = Param{[](const ServerOptions& o) { return std::to_string(o.acllog_max_len); },
                                     [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
                                       auto n = store::ParseInt64(v);
@@ -147,8 +139,6 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
   if (!initial.requirepass.empty()) acl::Registry::Global().SetDefaultPassword(initial.requirepass);
   acl::Registry::Global().SetLogMaxLen(initial.acllog_max_len);
   acl::SetPubsubDefaultAllChannels(store::EqualsIgnoreCase(initial.acl_pubsub_default, "allchannels"));
-  params_["enable-debug-command"] = ro([](const ServerOptions& o) { return o.enable_debug_command; });
-  params_["enable-protected-configs"] = ro([](const ServerOptions& o) { return o.enable_protected_configs; });
   params_["loglevel"] = Param{[](const ServerOptions& o) { return o.loglevel; },
                               [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
                                 for (const char* l : {"debug", "verbose", "notice", "warning"}) {
@@ -346,7 +336,6 @@ void ConfigRegistry::AddTlsParams() {
     o = std::move(next);
     return std::nullopt;
   };
-  params_["tls-port"] = Param{[](const ServerOptions& o) { return std::to_string(o.tls_port); }, nullptr};
   struct StringParam {
     const char* name;
     std::string ServerOptions::*field;
@@ -511,6 +500,20 @@ std::optional<std::string> ConfigRegistry::SetAll(
     return std::string("Unable to update TLS configuration. Check server logs.");
   }
   return std::nullopt;
+}
+
+std::optional<std::string> ConfigRegistry::SetAtStartup(std::string_view name, std::string_view value) {
+  MutexLock lk(&mu_);
+  auto it = params_.find(store::ToLower(name));
+  if (it == params_.end()) return "Bad directive or wrong number of arguments";
+  if (it->second.set) return SetLocked(name, value, /*protected_allowed=*/true);
+  if (!it->second.at_start) return "can't set immutable config";
+  return it->second.at_start(opts_, value);
+}
+
+bool ConfigRegistry::Mutable(std::string_view name) const {
+  auto it = params_.find(store::ToLower(name));
+  return it != params_.end() && it->second.set != nullptr;
 }
 
 std::optional<std::string> ConfigRegistry::SetLocked(std::string_view name, std::string_view value,

@@ -20,6 +20,11 @@
 namespace darter::server {
 
 struct ServerOptions {
+  // The configuration file the server started from (absolute; empty: none), which CONFIG
+  // REWRITE rewrites.
+  std::string config_file;
+  // Addresses to listen on, Redis's `bind` list ("127.0.0.1 -::1"): a leading '-' marks
+  // an address that may be unavailable (skipped, as Redis 7.0).
   std::string bind = "127.0.0.1";
   int port = 6379;
   unsigned threads = 0;  // 0: hardware concurrency
@@ -32,6 +37,10 @@ struct ServerOptions {
   std::string save;  // Redis's `save "<seconds> <changes> ..."`; empty: no schedule
   std::string logfile;  // empty: stderr
   std::string loglevel = "notice";
+  // Redis's daemonize / pidfile: detach from the terminal, and write the process id
+  // (daemonized with no pidfile: /var/run/redis.pid, as Redis).
+  bool daemonize = false;
+  std::string pidfile;
   uint64_t maxclients = 10000;
   uint64_t timeout = 0;
   // Largest bulk argument a client may send (Redis's proto-max-bulk-len).
@@ -101,6 +110,11 @@ class ConfigRegistry {
   // parameter (dir, dbfilename) is refused unless `protected_allowed` (the caller checked
   // enable-protected-configs for the client; start-up settings always are).
   std::optional<std::string> Set(std::string_view name, std::string_view value, bool protected_allowed = true);
+  // A directive of the configuration file or command line: as Set, but parameters that
+  // are fixed once the server runs (port, bind, databases, ...) may be set too.
+  std::optional<std::string> SetAtStartup(std::string_view name, std::string_view value);
+  // Whether CONFIG SET may change it (false for the start-up-only ones).
+  bool Mutable(std::string_view name) const;
   // CONFIG SET of several pairs: set in order, stopping at the first error (its
   // parameter's name goes to *failed). The tls-* parameters of the call apply together
   // once all are set, so a certificate and its key change in one step; if that fails,
@@ -127,7 +141,10 @@ class ConfigRegistry {
     std::function<std::string(const ServerOptions&)> get;
     std::function<std::optional<std::string>(ServerOptions&, std::string_view)> set;  // null: immutable
     bool is_protected = false;
+    // For an immutable parameter, how a start-up directive sets it (null: not settable).
+    std::function<std::optional<std::string>(ServerOptions&, std::string_view)> at_start;
   };
+  void AddStartupParams();
   void AddStoreParams();
   void AddTlsParams();
 

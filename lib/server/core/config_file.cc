@@ -163,8 +163,12 @@ bool ParseCommandLineDirectives(const std::vector<std::string>& words, std::vect
   ConfigDirective* cur = nullptr;
   for (const std::string& w : words) {
     if (w.size() > 2 && w.compare(0, 2, "--") == 0) {
-      out->push_back(ConfigDirective{Lower(w.substr(2)), {}, "command line", w});
+      // `--name=value` too (getopt's form, which earlier Darter versions took).
+      size_t eq = w.find('=');
+      out->push_back(ConfigDirective{Lower(w.substr(2, eq == std::string::npos ? std::string::npos : eq - 2)), {},
+                                     "command line", w});
       cur = &out->back();
+      if (eq != std::string::npos) cur->args.push_back(w.substr(eq + 1));
       continue;
     }
     if (!cur) {

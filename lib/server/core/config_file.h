@@ -42,7 +42,8 @@ bool ReadConfigFile(const std::string& path, std::vector<ConfigDirective>* out, 
 
 // redis-server's command line after the optional config file: `--name` starts a
 // directive, the words after it up to the next `--name` are its arguments (an empty word
-// stays an argument: `--save ""`). A word before any `--name` is an error.
+// stays an argument: `--save ""`); `--name=value` gives the directive its first
+// argument. A word before any `--name` is an error.
 bool ParseCommandLineDirectives(const std::vector<std::string>& words, std::vector<ConfigDirective>* out,
                                 std::string* error);
 

@@ -106,7 +106,9 @@ class Server {
   // server context first.
   awaitable<void> AcceptLoop(asio::ip::tcp::acceptor* acceptor, bool tls);
   // Opens a listening socket on bind:port; returns an error message on failure.
-  std::optional<std::string> Listen(std::unique_ptr<asio::ip::tcp::acceptor>* out, const std::string& bind, int port);
+  // Listens on `port` (0: a free one, the same for every address) of every address in
+  // Redis's bind list; *bound gets the port.
+  std::optional<std::string> ListenAll(const std::string& bind_list, int port, bool tls, uint16_t* bound);
   void ScheduleMemoryTimer();
 
   struct PerThread {
@@ -123,8 +125,12 @@ class Server {
   std::vector<std::unique_ptr<WatchRegistry>> watches_;  // one per shard; outlive the shards' threads
   std::unique_ptr<PubSubRegistry> pubsub_;
   asio::io_context main_ctx_{1};
-  std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;      // --port; null when 0 beside a --tls-port
-  std::unique_ptr<asio::ip::tcp::acceptor> tls_acceptor_;  // --tls-port; null when 0
+  // One per bind address and port (--port unless it is 0 beside a --tls-port; --tls-port).
+  struct Acceptor {
+    std::unique_ptr<asio::ip::tcp::acceptor> socket;
+    bool tls = false;
+  };
+  std::vector<Acceptor> acceptors_;
   net::TlsContextStore tls_;
   std::unique_ptr<asio::steady_timer> memory_timer_;
   uint16_t bound_port_ = 0;

@@ -264,8 +264,11 @@ StartedServer StartRedis(int port, std::vector<std::string> extra_args) {
 }
 
 StartedServer StartDarter(int port, std::vector<std::string> extra_args) {
-  return StartWithRetry(DarterServerBinary(), port, [&](int p, const fs::path&) {
-    std::vector<std::string> args = {"--port", std::to_string(p), "--bind", "127.0.0.1"};
+  return StartWithRetry(DarterServerBinary(), port, [&](int p, const fs::path& dir) {
+    // As StartRedis: no save schedule and a directory of its own, unless the test gives
+    // them (a later option overrides; save lines add up, after this one's reset).
+    std::vector<std::string> args = {"--save", "", "--dir", dir.string(), "--port", std::to_string(p),
+                                     "--bind", "127.0.0.1"};
     // As StartRedis: the tests may use DEBUG, unless a test sets the option itself.
     if (std::find(extra_args.begin(), extra_args.end(), "--enable-debug-command") == extra_args.end())
       args.insert(args.end(), {"--enable-debug-command", "yes"});

@@ -96,8 +96,9 @@ struct StartedServer {
 // free port and retries with another if the child fails to bind.
 StartedServer StartRedis(int port = 0, std::vector<std::string> extra_args = {});
 
-// darter-server (DarterServerBinary()) with --port P --bind 127.0.0.1
-// --enable-debug-command yes (unless `extra_args` sets it) and `extra_args`
+// darter-server (DarterServerBinary()) with --save '' --dir <tmp> --port P
+// --bind 127.0.0.1 --enable-debug-command yes (unless `extra_args` sets it) and
+// `extra_args`, which override the ones before (a `--save` of theirs replaces '')
 // (e.g. {"--threads", "2"}). Same port rule as StartRedis.
 StartedServer StartDarter(int port = 0, std::vector<std::string> extra_args = {});
 
