@@ -11,6 +11,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "darter_version.h"
 #include "migrate/migration.h"
 #include "server/core/log.h"
 
@@ -131,6 +132,7 @@ int main(int argc, char** argv) {
   po::options_description desc(kUsage);
   desc.add_options()
       ("help,h", "show this help and exit")
+      ("version,v", "print the version and exit")
       ("source", po::value(&source), "live source: redis://[user:password@]host:port, or rediss://... for TLS")
       ("rdb", po::value(&o.rdb_file), "load this RDB file instead of a live source")
       ("target", po::value(&target), "drive a running darter-server ([redis://][user:password@]host:port) instead of the embedded one")
@@ -174,6 +176,10 @@ int main(int argc, char** argv) {
   }
   if (vm.count("help")) {
     std::cout << desc << "\n" << kTlsHelp << "\n" << kExitCodes;
+    return kExitOk;
+  }
+  if (vm.count("version")) {
+    std::cout << "darter-migrate " << DARTER_VERSION << " (" << DARTER_GIT_SHA << ")\n";
     return kExitOk;
   }
   if (source.empty() == o.rdb_file.empty()) {

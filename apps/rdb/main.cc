@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "darter_version.h"
 #include "rdb/format.h"
 #include "rdb/reader.h"
 #include "rdb/rewriter.h"
@@ -629,6 +630,9 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
+      return kExitOk;
+    } else if (a == "-v" || a == "--version") {
+      std::printf("darter-rdb %s (%s)\n", DARTER_VERSION, DARTER_GIT_SHA);
       return kExitOk;
     } else if (a == "--skip-modules") {
       opt.module_policy = ModulePolicy::kSkip;

@@ -262,7 +262,7 @@ TEST_CASE("CONFIG REWRITE keeps comments and order, and the rewritten file resta
   fs::remove_all(dir);
 }
 
-TEST_CASE("CONFIG REWRITE without a config file, and --version") {
+TEST_CASE("CONFIG REWRITE without a config file, and every binary's --version") {
   StartedServer s = StartDarter();
   REQUIRE_MESSAGE(s.status.ok, s.status.message);
   Client c(s.port());
@@ -271,6 +271,12 @@ TEST_CASE("CONFIG REWRITE without a config file, and --version") {
     RunResult v = Run(DarterServerBinary(), {flag});
     CHECK(v.exit_code == 0);
     CHECK_MESSAGE(v.output.rfind("Darter server v=", 0) == 0, v.output);
+  }
+  for (auto [binary, name] : {std::pair<const char*, const char*>{DARTER_MIGRATE_BIN, "darter-migrate "},
+                               {DARTER_RDB_BIN, "darter-rdb "}}) {
+    RunResult v = Run(binary, {"--version"});
+    CHECK(v.exit_code == 0);
+    CHECK_MESSAGE(v.output.rfind(name, 0) == 0, v.output);
   }
   RunResult help = Run(DarterServerBinary(), {"--help"});
   CHECK(help.exit_code == 0);
