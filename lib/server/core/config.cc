@@ -64,7 +64,13 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                            o.dir = d;
                            return std::nullopt;
                          },
-                         /*is_protected=*/true};
+                         /*is_protected=*/true,
+                         // At start-up only the final value must exist (ApplyConfigDirectives
+                         // checks it): an option may override the file's directory.
+                         [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                           o.dir = v;
+                           return std::nullopt;
+                         }};
   params_["save"] = Param{[](const ServerOptions& o) { return o.save; }, SetSaveParams};
   // requirepass sets the default user's password (empty: nopass), as Redis 7.0 does, and
   // only when the value changes: CONFIG SET of the current value leaves the user alone
@@ -506,9 +512,9 @@ std::optional<std::string> ConfigRegistry::SetAtStartup(std::string_view name, s
   MutexLock lk(&mu_);
   auto it = params_.find(store::ToLower(name));
   if (it == params_.end()) return "Bad directive or wrong number of arguments";
+  if (it->second.at_start) return it->second.at_start(opts_, value);
   if (it->second.set) return SetLocked(name, value, /*protected_allowed=*/true);
-  if (!it->second.at_start) return "can't set immutable config";
-  return it->second.at_start(opts_, value);
+  return "can't set immutable config";
 }
 
 bool ConfigRegistry::Mutable(std::string_view name) const {

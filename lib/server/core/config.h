@@ -141,7 +141,8 @@ class ConfigRegistry {
     std::function<std::string(const ServerOptions&)> get;
     std::function<std::optional<std::string>(ServerOptions&, std::string_view)> set;  // null: immutable
     bool is_protected = false;
-    // For an immutable parameter, how a start-up directive sets it (null: not settable).
+    // How a start-up directive sets it, when that differs from `set` (an immutable
+    // parameter's only setter; a check deferred to the final value). Null: `set`.
     std::function<std::optional<std::string>(ServerOptions&, std::string_view)> at_start;
   };
   void AddStartupParams();

@@ -62,6 +62,7 @@ ServerOptions DefaultStartupOptions() {
 std::optional<std::string> ApplyConfigDirectives(ConfigRegistry& registry,
                                                  const std::vector<ConfigDirective>& directives,
                                                  ServerOptions* options, std::vector<std::string>* warnings) {
+  const ConfigDirective* last_dir = nullptr;  // checked once every directive applied
   bool save_seen = false;
   std::string save;
   for (const ConfigDirective& d : directives) {
@@ -103,6 +104,7 @@ std::optional<std::string> ApplyConfigDirectives(ConfigRegistry& registry,
       options->replicaof = hp[0] + " " + hp[1];
       continue;
     }
+    if (name == "dir") last_dir = &d;
     if (registry.Known(name)) {
       // Parameters whose value is a list take the line's words; the rest take one.
       bool list = name == "bind" || name == "client-output-buffer-limit";
@@ -117,6 +119,11 @@ std::optional<std::string> ApplyConfigDirectives(ConfigRegistry& registry,
       continue;
     }
     return FatalError(d, "Bad directive or wrong number of arguments");
+  }
+  if (last_dir) {
+    // The directory that won must exist and be writable (CONFIG SET's check).
+    std::string dir = registry.Snapshot().dir;
+    if (auto err = registry.Set("dir", dir)) return FatalError(*last_dir, *err);
   }
   return std::nullopt;
 }

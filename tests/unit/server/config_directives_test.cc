@@ -99,6 +99,24 @@ TEST_CASE("directives: errors name the line; refused Redis directives say why") 
                                &warnings));
 }
 
+TEST_CASE("directives: only the directory that wins must exist") {
+  {
+    ConfigRegistry r(DefaultStartupOptions());
+    ServerOptions given;
+    std::vector<std::string> warnings;
+    auto err = ApplyConfigDirectives(r, Parse("dir /nonexistent/darter\ndir /tmp\n"), &given, &warnings);
+    CHECK_MESSAGE(!err, *err);
+    CHECK(ValueOf(r, "dir") == "/tmp");
+  }
+  ConfigRegistry r(DefaultStartupOptions());
+  ServerOptions given;
+  std::vector<std::string> warnings;
+  auto err = ApplyConfigDirectives(r, Parse("dir /tmp\ndir /nonexistent/darter\n"), &given, &warnings);
+  REQUIRE(err);
+  CHECK(err->find("test.conf:2") != std::string::npos);
+  CHECK(err->find("No such file or directory") != std::string::npos);
+}
+
 TEST_CASE("CONFIG REWRITE text: in place, comments kept, defaults not added, extra lines dropped") {
   ConfigRewriteInput in;
   in.defaults = {{"port", "6379"}, {"maxmemory", "0"}, {"save", kDefaultSaveSchedule}, {"timeout", "0"},
