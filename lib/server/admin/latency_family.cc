@@ -124,21 +124,23 @@ std::string Graph(std::string_view event, const Series& s) {
 
 // ---- DOCTOR ----
 
+// Redis's report: each event's figures, then the advice its events call for (those of
+// Redis's advice that apply to the events Darter has).
 std::string Doctor(Monitor& m) REQUIRES(m.mu) {
-  if (m.events.empty()) {
-    if (Introspection().latency_monitor_threshold.load() == 0)
-      return "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use "
-             "\"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a "
-             "deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n";
-    return "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest "
-           "bit. I honestly think you ought to sleep tonight.\n";
-  }
-  std::string out =
-      "Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you "
-      "Dave?\n\n";
-  bool command_events = false;
+  const IntrospectionSettings& cfg = Introspection();
+  const int64_t threshold = cfg.latency_monitor_threshold.load();
+  if (m.events.empty() && threshold == 0)
+    return "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use "
+           "\"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a "
+           "deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n";
+  std::string out;
+  bool slowlog_enabled = false, slowlog_tuning = false, slowlog_inspect = false, scheduler = false, hz = false,
+       large_objects = false;
   int n = 0;
   for (auto& [name, s] : m.events) {
+    if (n == 0)
+      out += "Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you "
+             "Dave?\n\n";
     uint64_t sum = 0, count = 0;
     int64_t first = 0, last = 0;
     for (const Sample& x : s.samples) {
@@ -161,21 +163,53 @@ std::string Doctor(Monitor& m) REQUIRES(m.mu) {
                   ++n, name.c_str(), static_cast<unsigned long long>(count), static_cast<unsigned long long>(avg),
                   static_cast<unsigned long long>(mad), period, static_cast<unsigned long long>(s.max));
     out += line;
-    if (name == "command" || name == "fast-command") command_events = true;
+    if (name == "command") {
+      const int64_t slower_than = cfg.slowlog_log_slower_than.load();
+      if (slower_than < 0) slowlog_enabled = true;
+      else if (slower_than / 1000 > threshold) slowlog_tuning = true;
+      slowlog_inspect = large_objects = true;
+    } else if (name == "fast-command") {
+      scheduler = true;
+    } else if (name == "expire-cycle") {
+      hz = large_objects = true;
+    }
   }
-  out += "\n";
-  if (command_events) {
-    out += "I have a few advices for you:\n\n";
-    out +=
-        "- Check your Slow Log to understand what are the commands you are running which are too slow to execute. "
-        "Please check https://redis.io/commands/slowlog for more information.\n";
-    out +=
-        "- Deleting, expiring or evicting (because of maxmemory policy) large objects is a blocking operation. If "
-        "you have very large objects that are often deleted, expired, or evicted, try to fragment those objects "
-        "into multiple smaller objects.\n";
-  } else {
-    out += "I have no advice for you.\n";
-  }
+  const bool advice = slowlog_enabled || slowlog_tuning || slowlog_inspect || scheduler || hz || large_objects;
+  if (n == 0 && !advice)
+    return "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest "
+           "bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n";
+  if (!advice)
+    return out + "\nWhile there are latency events logged, I'm not able to suggest any easy fix. Please use the "
+                 "Redis community to get some help, providing this report in your help request.\n";
+  out += "\nI have a few advices for you:\n\n";
+  const std::string threshold_us = std::to_string(static_cast<unsigned long long>(threshold) * 1000);
+  if (slowlog_enabled)
+    out += "- There are latency issues with potentially slow commands you are using. Try to enable the Slow Log "
+           "Redis feature using the command 'CONFIG SET slowlog-log-slower-than " +
+           threshold_us + "'. If the Slow log is disabled Redis is not able to log slow commands execution for you.\n";
+  if (slowlog_tuning)
+    out += "- Your current Slow Log configuration only logs events that are slower than your configured latency "
+           "monitor threshold. Please use 'CONFIG SET slowlog-log-slower-than " +
+           threshold_us + "'.\n";
+  if (slowlog_inspect)
+    out += "- Check your Slow Log to understand what are the commands you are running which are too slow to "
+           "execute. Please check https://redis.io/commands/slowlog for more information.\n";
+  if (scheduler)
+    out += "- The system is slow to execute Redis code paths not containing system calls. This usually means the "
+           "system does not provide Redis CPU time to run for long periods. You should try to:\n"
+           "  1) Lower the system load.\n"
+           "  2) Use a computer / VM just for Redis if you are running other software in the same system.\n"
+           "  3) Check if you have a \"noisy neighbour\" problem.\n"
+           "  4) Check with 'redis-cli --intrinsic-latency 100' what is the intrinsic latency in your system.\n"
+           "  5) Check if the problem is allocator-related by recompiling Redis with MALLOC=libc, if you are using "
+           "Jemalloc. However this may create fragmentation problems.\n";
+  if (hz)
+    out += "- In order to make the Redis keys expiring process more incremental, try to set the 'hz' configuration "
+           "parameter to 100 using 'CONFIG SET hz 100'.\n";
+  if (large_objects)
+    out += "- Deleting, expiring or evicting (because of maxmemory policy) large objects is a blocking operation. If "
+           "you have very large objects that are often deleted, expired, or evicted, try to fragment those objects "
+           "into multiple smaller objects.\n";
   return out;
 }
 
@@ -208,13 +242,11 @@ void Histogram(ConnectionContext& c) {
     co_await AwaitAll(ctxs, [&](size_t t) { sets[t] = SnapshotLocalStats(t == 0); });
     CommandStatsSet all;
     for (auto& s : sets) all.MergeFrom(s);
-    // The slots to show, in order, without repeats: a container named alone stands for
-    // its subcommands (Redis's rule).
+    // The slots to show, in the order named (a name given twice is shown twice, as
+    // Redis does): a container named alone stands for its subcommands.
     std::vector<size_t> slots;
     auto add = [&](size_t slot) {
-      if (slot < all.commands.size() && all.commands[slot].histogram.count() &&
-          std::find(slots.begin(), slots.end(), slot) == slots.end())
-        slots.push_back(slot);
+      if (slot < all.commands.size() && all.commands[slot].histogram.count()) slots.push_back(slot);
     };
     if (names.empty()) {
       for (size_t i = 0; i < all.commands.size(); ++i) add(i);
@@ -308,11 +340,16 @@ void LatencyCommand(ConnectionContext& c) {
       resets = static_cast<int64_t>(m.events.size());
       m.events.clear();
     } else {
+      // Case-insensitive, as Redis's latencyResetEvent (HISTORY and GRAPH are not).
       for (size_t j = 2; j < c.args.size(); ++j) {
-        auto it = m.events.find(c.args[j]);
-        if (it == m.events.end()) continue;
-        m.events.erase(it);
-        ++resets;
+        for (auto it = m.events.begin(); it != m.events.end();) {
+          if (store::EqualsIgnoreCase(it->first, c.args[j])) {
+            it = m.events.erase(it);
+            ++resets;
+          } else {
+            ++it;
+          }
+        }
       }
     }
     c.reply.Integer(resets);
