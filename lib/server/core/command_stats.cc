@@ -123,7 +123,8 @@ uint64_t LatencyHistogram::HighestOf(size_t index) {
 void LatencyHistogram::Record(uint64_t ns) {
   ns = std::clamp(ns, kHistMin, kHistMax);
   const size_t i = IndexOf(ns);
-  if (buckets_.size() <= i) buckets_.resize(std::max(i + 1, IndexOf(kHistMax / 1000) + 1));
+  // Grown to the largest value seen, a power of two's buckets at a time.
+  if (buckets_.size() <= i) buckets_.resize((i | ((size_t{1} << kSubBits) - 1)) + 1);
   ++buckets_[i];
   ++count_;
 }
