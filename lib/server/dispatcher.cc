@@ -215,8 +215,6 @@ awaitable<void> Answered() { co_return; }
 awaitable<void> RunOnConnection(Connection& conn, const store::CommandSpec* spec, store::ArgList args) {
   if ((spec->flags & store::kCmdBlocking) && !conn.is_master) {
     bool handled = co_await RunBlockingCommand(conn, *spec, args);
-    // Its time includes the wait, which Redis leaves out: no duration is recorded.
-    if (handled) conn.observation.untimed = true;
     if (handled) co_return;
   }
   if (spec->conn_handler) {

@@ -167,6 +167,8 @@ TEST_CASE("SLOWLOG LEN, RESET, GET count, max-len trimming and errors") {
                                              {"SLOWLOG", "GET", "0"},
                                              {"SLOWLOG", "GET", "-2"},
                                              {"SLOWLOG", "GET", "x"},
+                                             {"SLOWLOG", "Get", "1", "2"},
+                                             {"SLOWLOG", "HELP", "x"},
                                              {"SLOWLOG", "LEN", "x"},
                                              {"SLOWLOG", "RESET", "x"},
                                              {"SLOWLOG", "FOO"},
@@ -202,7 +204,7 @@ TEST_CASE("SLOWLOG LEN, RESET, GET count, max-len trimming and errors") {
   CHECK(Format(slow.elements[0].elements[3]) == Format(r.Cmd({"SLOWLOG", "GET"}).elements[0].elements[3]));
 }
 
-TEST_CASE("SLOWLOG logs a transaction's commands and a script's, not EXEC") {
+TEST_CASE("SLOWLOG logs a transaction's commands and a script's, not EXEC; a blocking command served at once") {
   Pair p = StartBoth();
   Client r(p.redis.port()), d(p.darter.port());
   const std::vector<std::vector<std::string>> sequence = {
@@ -213,6 +215,9 @@ TEST_CASE("SLOWLOG logs a transaction's commands and a script's, not EXEC") {
       {"GET", "b"},
       {"EXEC"},
       {"EVAL", "redis.call('set', KEYS[1], 'y'); return redis.call('get', KEYS[1])", "1", "x"},
+      {"RPUSH", "bl", "a"},
+      {"BLPOP", "bl", "1"},    // served at once: logged
+      {"BLPOP", "bl", "0.1"},  // waits and times out: Redis logs nothing
   };
   for (const auto& argv : sequence) Same(r, d, argv);
   CHECK(SlowlogEntries(d) == SlowlogEntries(r));

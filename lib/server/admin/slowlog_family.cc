@@ -154,6 +154,10 @@ void SlowlogCommand(ConnectionContext& c) {
     if (count >= 0) n = std::min(n, static_cast<size_t>(count));
     c.reply.ArrayHeader(n);
     for (size_t i = 0; i < n; ++i) ReplyEntry(c.reply, log.entries[i]);
+  } else if (sub == "get" && c.args.size() > 3) {
+    // Redis's addReplySubcommandSyntaxError (the subcommand as the client wrote it).
+    c.reply.Error("ERR unknown subcommand or wrong number of arguments for '" +
+                  std::string(c.args[1].substr(0, 128)) + "'. Try SLOWLOG HELP.");
   } else if (sub == "get" || sub == "len" || sub == "reset" || sub == "help") {
     c.reply.Error(store::errors::WrongArity("slowlog|" + sub));
   } else {

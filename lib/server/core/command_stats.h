@@ -125,7 +125,7 @@ struct CommandObservation {
   int64_t start_ns = -1;                     // -1: not timed
   size_t reply_at = 0;                       // where the reply starts in the output
   uint64_t flush_gen = 0;                    // the output's flush count at the start
-  bool untimed = false;                      // waited (a blocking command): no duration
+  bool untimed = false;                      // a blocking command waited (blocking.cc): no duration
 };
 
 // What happens to a command once its duration is known: counted, then offered to the
