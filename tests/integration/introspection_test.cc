@@ -13,6 +13,7 @@
 
 #include "support/client.h"
 #include "support/reply.h"
+#include "support/server_health.h"
 #include "support/server_process.h"
 
 using namespace darter::test;
@@ -443,4 +444,31 @@ TEST_CASE("redis-py reads Darter's SLOWLOG") {
   script = script.substr(0, script.rfind('/')) + "/introspection_redis_py.py";
   std::string cmd = "/usr/bin/python3 " + script + " " + std::to_string(darter.port());
   CHECK(std::system(cmd.c_str()) == 0);
+}
+
+TEST_CASE("Hostile: big arguments, many arguments and many names stay bounded") {
+  StartedServer darter = StartDarter(0, {"--threads", "2", "--slowlog-log-slower-than", "0"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  Client d(darter.port());
+  // Each entry keeps at most 32 arguments of at most 128 bytes (and their notes), however
+  // big the command: 128 entries of 4 MB commands hold well under a megabyte.
+  const std::string big(4 * 1024 * 1024, 'v');
+  for (int i = 0; i < 20; ++i) REQUIRE(d.Cmd({"SET", "k" + std::to_string(i), big}).str == "OK");
+  d.Cmd({"DEL", "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10", "k11", "k12", "k13", "k14",
+         "k15", "k16", "k17", "k18", "k19"});
+  std::vector<std::string> wide = {"DEL"};
+  for (int i = 0; i < 100000; ++i) wide.push_back("key" + std::to_string(i));
+  CHECK(d.Cmd(wide).integer == 0);
+  Reply last = d.Cmd({"SLOWLOG", "GET", "1"});
+  REQUIRE(last.elements.size() == 1);
+  CHECK(last.elements[0].elements[3].elements.size() == 32);
+  CHECK(last.elements[0].elements[3].elements[31].str == "... (99970 more arguments)");
+  // LATENCY HISTOGRAM naming a hundred thousand commands, known or not.
+  std::vector<std::string> names = {"LATENCY", "HISTOGRAM"};
+  for (int i = 0; i < 100000; ++i) names.push_back(i % 2 ? "set" : "nosuch" + std::to_string(i));
+  Reply h = d.Cmd(names);
+  CHECK(h.type == Reply::Type::kArray);
+  CHECK(h.elements.size() == 100000);  // "set" named 50000 times
+  HealthReport health = CheckServerHealthy(*darter.process, 300ull * 1024 * 1024);
+  CHECK_MESSAGE(health.ok, health.message);
 }
