@@ -364,6 +364,10 @@ TEST_CASE("INFO commandstats and errorstats after a known sequence; CONFIG RESET
       {"GET"},                   // rejected while queueing
       {"EXEC"},                  // EXECABORT: failed
       {"EVAL", "redis.call('set', KEYS[1], 'z') return redis.call('get', KEYS[1])", "1", "y"},
+      {"EVAL", "return redis.call('incr', KEYS[1])", "1", "s"},   // the script fails
+      {"EVAL", "return redis.pcall('incr', KEYS[1])", "1", "s"},  // its error table is the reply
+      {"EVAL", "return redis.call('nosuchcmd', KEYS[1])", "1", "s"},
+      {"EVAL", "return redis.call('get')", "0"},                  // get: rejected
       {"CLIENT", "SETNAME", "n"},
       {"CONFIG", "GET", "maxmemory"},
   };
