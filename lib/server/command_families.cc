@@ -1,7 +1,9 @@
 #include "server/command_families.h"
 
 #include "server/access/acl_family.h"
+#include "server/admin/latency_family.h"
 #include "server/admin/memory_family.h"
+#include "server/admin/slowlog_family.h"
 #include "server/multi/multi_family.h"
 #include "server/pubsub/pubsub_family.h"
 #include "server/repl/repl_master.h"
@@ -21,6 +23,8 @@ void RegisterAllFamilies(store::CommandTable& table) {
   RegisterScriptFamily(table);
   RegisterReplicationMasterFamily(table);
   RegisterAclFamily(table);
+  RegisterSlowlogFamily(table);
+  RegisterLatencyFamily(table);
 }
 
 }  // namespace darter::server

@@ -6,6 +6,7 @@
 #include "server/access/acl_admission.h"
 #include "server/acl/acl_registry.h"
 #include "server/blocking/blocking.h"
+#include "server/core/command_stats.h"
 #include "server/core/connection.h"
 #include "server/core/eviction.h"
 #include "server/multi/multi_family.h"
@@ -242,9 +243,13 @@ awaitable<void> Dispatch(Connection& conn, store::ArgList args) {
   conn.last_command = spec->name;
   const AdmissionPath path = conn.is_master ? AdmissionPath::kMaster : AdmissionPath::kClient;
   if (Admission a = Admit(*spec, args, conn, path); !a.ok()) {
+    RecordRejected(*spec, args);
     reply.Error(a.error);
     return Answered();
   }
+  // Introspection: the command runs; the caller ends the observation once the route's
+  // task completes (Connection::EndCommand).
+  conn.BeginObservation(*spec);
   if (((spec->flags & store::kCmdBlocking) && !conn.is_master) || spec->conn_handler)
     return RunOnConnection(conn, spec, args);
   return conn.ExecuteOnShards(spec, args);

@@ -1,5 +1,7 @@
 #include "store/exec_block.h"
 
+#include <chrono>
+
 #include <climits>
 #include <optional>
 
@@ -121,7 +123,10 @@ HopPlan ExecBlockOp::FirstHop(unsigned shard_count) {
 // the first command at or after `index` that touches a shard.
 HopPlan ExecBlockOp::AdvanceTo(size_t index) {
   InBlockScope in_block_scope;
-  for (current_ = index; current_ < commands_.size(); ++current_) {
+  for (current_ = index;; ++current_) {
+    // The command before this one has its reply by now (run here, or by the hop before).
+    if (current_ > 0) StampFinished(current_ - 1);
+    if (current_ >= commands_.size()) break;
     Command& cmd = commands_[current_];
     std::string& out = replies_[current_];
     resp::ReplyBuilder rb(&out);
@@ -255,6 +260,15 @@ HopPlan ExecBlockOp::NextHop(int) {
     inner_.reset();
   }
   return AdvanceTo(current_ + 1);
+}
+
+void ExecBlockOp::StampFinished(size_t i) {
+  if (!time_commands_) return;
+  if (finished_ns_.size() != commands_.size()) finished_ns_.assign(commands_.size(), -1);
+  if (finished_ns_[i] < 0)
+    finished_ns_[i] =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count();
 }
 
 void ExecBlockOp::Reply(resp::ReplyBuilder& reply) {

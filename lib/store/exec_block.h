@@ -72,6 +72,14 @@ class ExecBlockOp : public MultiShardOp {
   // An array with each command's reply, as EXEC returns.
   void Reply(resp::ReplyBuilder& reply) override;
 
+  // Introspection (server's command_stats.h): when on, the block stamps a monotonic
+  // time (ns) as each command's reply is ready; EXEC reads them with the commands and
+  // their replies once the block ran.
+  void set_time_commands(bool on) { time_commands_ = on; }
+  const std::vector<Command>& commands() const { return commands_; }
+  const std::string& reply_of(size_t i) const { return replies_[i]; }
+  int64_t finished_ns(size_t i) const { return i < finished_ns_.size() ? finished_ns_[i] : -1; }
+
   // Commands that changed data, in execution order, with their effects (for the journal).
   const std::vector<Effects>& effects() const { return effects_; }
 
@@ -95,6 +103,9 @@ class ExecBlockOp : public MultiShardOp {
   std::vector<std::string_view> current_args_;
   std::vector<size_t> current_keys_;      // key indices of the current single-shard command
   LocalRunner local_runner_;
+  bool time_commands_ = false;
+  std::vector<int64_t> finished_ns_;      // when timing: per command, -1 until done
+  void StampFinished(size_t i);
   std::vector<std::string> replies_;      // encoded reply of each command
   std::vector<Effects> effects_;
   bool whole_shards_ = false;

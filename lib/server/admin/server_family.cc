@@ -13,6 +13,7 @@
 #include "server/access/acl_admission.h"
 #include "server/acl/acl_registry.h"
 #include "server/blocking/blocking.h"
+#include "server/core/command_stats.h"
 #include "server/core/config_rewrite.h"
 #include "server/core/connection.h"
 #include "server/core/eviction.h"
@@ -517,6 +518,8 @@ void ConfigCommand(ConnectionContext& c) {
       co_await AwaitAll(ctxs, [&](size_t t) {
         srv.shards().at(static_cast<unsigned>(t)).shard().stats() = store::ShardStats{};
         srv.thread_stats(static_cast<unsigned>(t)) = ThreadStats{};
+        // commandstats, errorstats, latencystats; not the slowlog (Redis keeps it).
+        ResetLocalStats(/*include_shared=*/t == 0);
       });
       rb.Ok();
     };
@@ -903,6 +906,7 @@ struct ShardInfo {
   std::vector<int64_t> avg_ttl_ms;                      // per db
   ThreadStats thread;
   ThreadMemory memory;  // INFO memory's per-thread figures (memory_family.h)
+  CommandStatsSet commands;  // commandstats / errorstats / latencystats (command_stats.h)
 };
 
 // What the INFO sections read, gathered once after every shard thread reported.
@@ -913,6 +917,7 @@ struct InfoInputs {
   ThreadStats threads;            // the threads' counters, summed
   int64_t now;
   ServerOptions opts;
+  CommandStatsSet commands;       // the threads' command counters, merged
 };
 
 void InfoServer(std::ostringstream& o, const InfoInputs& in) {
@@ -968,7 +973,9 @@ void InfoStats(std::ostringstream& o, const InfoInputs& in) {
     << "expired_time_cap_reached_count:0\r\n"
     << "evicted_keys:" << in.total.evicted_keys << "\r\n"
     << "keyspace_hits:" << in.total.keyspace_hits << "\r\nkeyspace_misses:" << in.total.keyspace_misses << "\r\n"
-    << PubSubInfoStats(srv) << "latest_fork_usec:0\r\ntotal_forks:0\r\n" << TrackingInfoStats(srv);
+    << PubSubInfoStats(srv) << "latest_fork_usec:0\r\ntotal_forks:0\r\n" << TrackingInfoStats(srv)
+    // Darter has no AOF or replica-side error replies, Redis's "unexpected" ones.
+    << "unexpected_error_replies:0\r\ntotal_error_replies:" << in.commands.total_error_replies << "\r\n";
 }
 
 // The replica's side of the Replication section: its link to its master.
@@ -1044,10 +1051,15 @@ void InfoKeyspace(std::ostringstream& o, const InfoInputs& in) {
   }
 }
 
+void InfoCommandstats(std::ostringstream& o, const InfoInputs& in) { o << InfoCommandStats(in.commands); }
+void InfoErrorstats(std::ostringstream& o, const InfoInputs& in) { o << InfoErrorStats(in.commands); }
+void InfoLatencystats(std::ostringstream& o, const InfoInputs& in) { o << InfoLatencyStats(in.commands); }
+
 struct InfoSection {
   const char* name;   // as INFO's arguments name it
   const char* title;  // its "# Title" line
   void (*write)(std::ostringstream&, const InfoInputs&);
+  bool in_default = true;  // false: only when named, or with "all" / "everything"
 };
 
 // In the order INFO prints them.
@@ -1059,17 +1071,22 @@ constexpr InfoSection kInfoSections[] = {
     {"stats", "Stats", InfoStats},
     {"replication", "Replication", InfoReplication},
     {"cpu", "CPU", InfoCpu},
+    {"commandstats", "Commandstats", InfoCommandstats, false},
+    {"errorstats", "Errorstats", InfoErrorstats},
+    {"latencystats", "Latencystats", InfoLatencystats, false},
     {"keyspace", "Keyspace", InfoKeyspace},
 };
 
-// The INFO text for `sections` (lower-cased arguments; none, "all", "everything" or
-// "default" select every section).
+// The INFO text for `sections` (lower-cased arguments), as Redis 7.0 selects them: none
+// or "default" the default sections, "all" and "everything" every section, plus any
+// section named.
 std::string RenderInfo(const std::vector<std::string>& sections, const InfoInputs& in) {
   auto named = [&](const char* s) { return std::find(sections.begin(), sections.end(), s) != sections.end(); };
-  bool all = sections.empty() || named("all") || named("everything") || named("default");
+  const bool all = named("all") || named("everything");
+  const bool defaults = sections.empty() || named("default");
   std::ostringstream o;
   for (const InfoSection& s : kInfoSections) {
-    if (!all && !named(s.name)) continue;
+    if (!all && !(defaults && s.in_default) && !named(s.name)) continue;
     if (o.tellp() > 0) o << "\r\n";
     o << "# " << s.title << "\r\n";
     s.write(o, in);
@@ -1092,13 +1109,15 @@ void InfoCommand(ConnectionContext& c) {
       infos[t].stats = shard.stats();
       infos[t].thread = srv.thread_stats(static_cast<unsigned>(t));
       infos[t].memory = CollectThreadMemory(srv, static_cast<unsigned>(t));
+      infos[t].commands = SnapshotLocalStats(/*include_shared=*/t == 0);
       for (unsigned d = 0; d < shard.db_count(); ++d) {
         infos[t].keys_expires.emplace_back(shard.db(d).size(), shard.db(d).expire_count());
         infos[t].avg_ttl_ms.push_back(shard.db(d).avg_ttl_ms());
       }
     });
-    InfoInputs in{srv, std::move(infos), {}, {}, store::UnixTimeMs(), srv.config().Snapshot()};
+    InfoInputs in{srv, std::move(infos), {}, {}, store::UnixTimeMs(), srv.config().Snapshot(), {}};
     for (auto& i : in.shards) {
+      in.commands.MergeFrom(i.commands);
       in.total.expired_keys += i.stats.expired_keys;
       in.total.keyspace_hits += i.stats.keyspace_hits;
       in.total.keyspace_misses += i.stats.keyspace_misses;

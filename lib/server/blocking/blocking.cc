@@ -670,6 +670,9 @@ awaitable<bool> RunBlockingCommand(Connection& conn, const store::CommandSpec& s
       conn.reply().NullArray();  // in the connection's protocol
       co_return true;
     }
+    // It waits: its time would include the wait, which Redis's figures leave out, so
+    // introspection records no duration for it (command_stats.h).
+    conn.observation.untimed = true;
     std::shared_ptr<Waiter> w = NewWaiter(conn, *call, args);
     auto positions = std::make_shared<std::vector<std::vector<size_t>>>();
     std::vector<unsigned> targets = TargetsOf(*call, args, n, positions.get());

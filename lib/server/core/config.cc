@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "server/acl/acl_registry.h"
+#include "server/core/command_stats.h"
 #include "server/core/eviction.h"
 #include "server/core/output_limits.h"
 #include "server/core/protected_actions.h"
@@ -280,9 +281,45 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
     store::keyspace_event_flags.store(*flags, std::memory_order_relaxed);
   AddStoreParams();
   AddTlsParams();
+  AddIntrospectionParams();
   ApplyEvictionPolicy(opts_.maxmemory_policy);
   GetEvictionSettings().maxmemory.store(opts_.maxmemory, std::memory_order_relaxed);
   store::GetStoreConfig().proto_max_bulk_len.store(static_cast<int64_t>(opts_.proto_max_bulk_len));
+}
+
+// The settings live in command_stats.h's atomics, read on every command.
+void ConfigRegistry::AddIntrospectionParams() {
+  auto integer = [this](const char* name, std::atomic<int64_t>* field, int64_t min) {
+    params_[name] = Param{[field](const ServerOptions&) { return std::to_string(field->load()); },
+                          [field, min](ServerOptions&, std::string_view v) -> std::optional<std::string> {
+                            auto n = store::ParseInt64(v);
+                            if (!n) return "argument couldn't be parsed into an integer";
+                            if (*n < min)
+                              return "argument must be between " + std::to_string(min) +
+                                     " and 9223372036854775807 inclusive";
+                            field->store(*n);
+                            return std::nullopt;
+                          }};
+  };
+  IntrospectionSettings& s = Introspection();
+  integer("slowlog-log-slower-than", &s.slowlog_log_slower_than, -1);
+  integer("slowlog-max-len", &s.slowlog_max_len, 0);
+  integer("latency-monitor-threshold", &s.latency_monitor_threshold, 0);
+  params_["latency-tracking"] =
+      Param{[](const ServerOptions&) { return std::string(Introspection().latency_tracking.load() ? "yes" : "no"); },
+            [](ServerOptions&, std::string_view v) -> std::optional<std::string> {
+              if (store::EqualsIgnoreCase(v, "yes")) Introspection().latency_tracking.store(true);
+              else if (store::EqualsIgnoreCase(v, "no")) Introspection().latency_tracking.store(false);
+              else return "argument must be 'yes' or 'no'";
+              return std::nullopt;
+            }};
+  params_["latency-tracking-info-percentiles"] =
+      Param{[](const ServerOptions&) { return InfoPercentilesText(); },
+            [](ServerOptions&, std::string_view v) -> std::optional<std::string> {
+              std::string error = SetInfoPercentiles(v);
+              if (!error.empty()) return error;
+              return std::nullopt;
+            }};
 }
 
 void ConfigRegistry::AddStoreParams() {

@@ -148,6 +148,8 @@ class ConfigRegistry {
   void AddStartupParams();
   void AddStoreParams();
   void AddTlsParams();
+  // slowlog-*, latency-monitor-threshold, latency-tracking* (command_stats.h).
+  void AddIntrospectionParams();
 
   mutable Mutex mu_;
   ServerOptions opts_ GUARDED_BY(mu_);

@@ -127,6 +127,7 @@ awaitable<void> Connection::Flush() {
   // Replies leave after the BLMOVE chains that writes before them set off (blocking.h).
   if (!out_.empty()) co_await AwaitRepliesMayLeave();
   if (push_writing_) co_await WaitForPushWriter();
+  ++flush_gen_;
   if (out_.empty() || closed_) {
     out_.clear();
     co_return;
@@ -403,7 +404,10 @@ awaitable<void> Connection::ExecuteBatch() {
     if (j == i) j = i + 1;  // not squashable: run it alone
     for (; i < j; ++i) {
       stats.commands_processed++;
+      const size_t reply_at = out_.size();
+      const uint64_t gen = flush_gen_;
       co_await Dispatch(*this, store::ArgList(batch_[i].args));
+      EndCommand(store::ArgList(batch_[i].args), reply_at, gen);
       // CLIENT CACHING lasts for the next command (any CLIENT subcommand keeps it, as in
       // Redis), or for a MULTI block up to its EXEC (queued commands leave last_command
       // at "multi").
@@ -417,7 +421,10 @@ awaitable<void> Connection::ExecuteBatch() {
 }
 
 awaitable<std::string> Connection::ExecuteAsMaster(store::ArgList args) {
+  const size_t reply_at = out_.size();
+  const uint64_t gen = flush_gen_;
   co_await Dispatch(*this, args);
+  EndCommand(args, reply_at, gen);
   std::string error;
   if (!out_.empty() && out_[0] == '-') error = out_.substr(1, out_.find('\r') - 1);
   out_.clear();
@@ -483,6 +490,10 @@ awaitable<void> Connection::RunSquashed(size_t begin, size_t end) {
   const unsigned db_now = db;
   const int protocol = reply_.protocol();
   const ClientTracking* track = tracking && tracking->on ? tracking.get() : nullptr;
+  // Introspection: each command's duration runs from the run's start to when its reply
+  // is ready on its shard (the wait for the hop included, as for a command run alone).
+  const int64_t start_ns = TimingWanted() ? MonotonicNs() : -1;
+  std::vector<int64_t> done_ns(start_ns >= 0 ? count : 0);
   co_await AwaitAllAsync(ctxs, [&](size_t t, std::function<void()> done) {
     ShardThread& st = shards.at(targets[t]);
     std::vector<std::string_view> keys;
@@ -500,11 +511,38 @@ awaitable<void> Connection::RunSquashed(size_t begin, size_t end) {
         std::string_view key = e.args[e.spec->first_key];
         TrackingScopeGuard scope(track ? TrackingScopeFor(*e.spec) : nullptr);
         RunOnShard(here.shard(), *e.spec, db_now, store::ArgList(e.args), {&key, 1}, rb, now);
+        if (start_ns >= 0) done_ns[k] = MonotonicNs();
       }
       done();
     });
   });
-  for (auto& r : replies) out_ += r;
+  for (size_t k = 0; k < count; ++k) {
+    const std::string_view error = ErrorOfReply(replies[k]);
+    if (!error.empty() && !is_master) RecordErrorReply(error);
+    BatchEntry& e = batch_[begin + k];
+    FinishCommand(*e.spec, store::ArgList(e.args), start_ns >= 0 ? done_ns[k] - start_ns : -1, !error.empty(),
+                  peer_address, name);
+    out_ += replies[k];
+  }
+}
+
+void Connection::BeginObservation(const store::CommandSpec& spec) {
+  observation.spec = &spec;
+  observation.start_ns = TimingWanted() ? MonotonicNs() : -1;
+  observation.untimed = false;
+}
+
+void Connection::EndCommand(store::ArgList args, size_t reply_at, uint64_t flush_gen) {
+  // The reply starts where the output ended before Dispatch, or at the front when a
+  // flush emptied the output meanwhile (a blocking command writes what came before it).
+  const size_t at = flush_gen == flush_gen_ ? reply_at : 0;
+  const std::string_view error = at < out_.size() ? ErrorOfReply(std::string_view(out_).substr(at)) : "";
+  if (!error.empty() && !is_master) RecordErrorReply(error);
+  if (!observation.spec) return;
+  const store::CommandSpec& spec = *observation.spec;
+  observation.spec = nullptr;
+  const int64_t duration = observation.start_ns >= 0 && !observation.untimed ? MonotonicNs() - observation.start_ns : -1;
+  FinishCommand(spec, args, duration, !error.empty(), peer_address, name);
 }
 
 // The shard-execution tail of a command Dispatch admitted (dispatcher.h).

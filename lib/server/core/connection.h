@@ -17,6 +17,7 @@
 #include "server/acl/acl_registry.h"
 #include "resp/request_parser.h"
 #include "server/core/asio.h"
+#include "server/core/command_stats.h"
 #include "server/core/executor.h"
 #include "server/core/output_limits.h"
 #include "server/core/stream.h"
@@ -162,6 +163,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Writes the output produced so far (after the BLMOVE chains it waits for, blocking.h).
   awaitable<void> Flush();
 
+  // Command introspection (command_stats.h). Dispatch begins observing an admitted
+  // command (its spec, start time, where its reply starts); the caller that awaited the
+  // route ends it with EndCommand, which also counts an error reply in errorstats.
+  CommandObservation observation;
+  void BeginObservation(const store::CommandSpec& spec);
+  // `reply_at` / `flush_gen`: the output's size and flush count before Dispatch.
+  void EndCommand(store::ArgList args, size_t reply_at, uint64_t flush_gen);
+  uint64_t flush_gen() const { return flush_gen_; }
+
  private:
   // Push's writer (connection_push.cc): drains push_ while no batch is writing.
   void StartPushWriter();
@@ -221,6 +231,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // parser knows it (a bulk's declared length), else 0. Caps GrowInput.
   size_t in_need_ = 0;
   std::string out_;
+  uint64_t flush_gen_ = 0;  // Flushes that emptied out_ (EndCommand's reply position)
   size_t out_sent_ = 0;  // bytes of out_ written by the Flush in flight
   resp::ReplyBuilder reply_;
   bool closed_ = false;

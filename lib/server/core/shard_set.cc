@@ -3,6 +3,8 @@
 #include <chrono>
 #include <unordered_set>
 
+#include "server/admin/latency_family.h"
+#include "server/core/command_stats.h"
 #include "server/core/eviction.h"
 
 namespace darter::server {
@@ -173,7 +175,15 @@ void ShardThread::ScheduleExpiryTick() {
       size_t deleted = shard_.ActiveExpireStep(store::UnixTimeMs(), kExpiryBudget);
       if (deleted < kExpiryBudget / 4 || std::chrono::steady_clock::now() - start > kExpiryMaxTime) break;
     }
+    // The latency monitor's expire-cycle and eviction-cycle events (latency_family.h).
+    auto expired = std::chrono::steady_clock::now();
+    LatencyAddSampleIfNeeded("expire-cycle",
+                             std::chrono::duration_cast<std::chrono::milliseconds>(expired - start).count());
     EvictOnTick(shard_);
+    if (Introspection().latency_monitor_threshold.load(std::memory_order_relaxed) > 0)
+      LatencyAddSampleIfNeeded("eviction-cycle", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                     std::chrono::steady_clock::now() - expired)
+                                                     .count());
     ScheduleExpiryTick();
   });
 }

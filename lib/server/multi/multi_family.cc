@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 
+#include "server/core/command_stats.h"
 #include "server/core/connection.h"
 #include "server/core/cross_thread.h"
 #include "server/core/dispatcher.h"
@@ -185,6 +186,30 @@ class WatchedExecOp final : public store::MultiShardOp {
   std::atomic<bool> aborted_{false};
 };
 
+// Introspection of an EXEC's commands, as Redis 7.0 counts them: each is a call of its
+// own in commandstats (failed when its reply is an error, rejected when EXEC refused it)
+// and in the slowlog and latency monitor (EXEC itself is counted too, and logged never).
+// A command's duration runs from the previous one's reply to its own.
+void RecordBlockCommands(Connection& conn, const store::ExecBlockOp& block, int64_t start_ns) {
+  const auto& commands = block.commands();
+  int64_t from = start_ns;
+  for (size_t i = 0; i < commands.size(); ++i) {
+    const auto& cmd = commands[i];
+    const std::string_view error = ErrorOfReply(block.reply_of(i));
+    if (!error.empty() && !conn.is_master) RecordErrorReply(error);
+    if (!cmd.spec) continue;
+    std::vector<std::string_view> args(cmd.argv.begin(), cmd.argv.end());
+    if (!cmd.refusal.empty()) {
+      RecordRejected(*cmd.spec, args);
+      continue;
+    }
+    const int64_t done = block.finished_ns(i);
+    const int64_t duration = from >= 0 && done >= from ? done - from : -1;
+    if (done >= 0) from = done;
+    FinishCommand(*cmd.spec, args, duration, !error.empty(), conn.peer_address, conn.name);
+  }
+}
+
 awaitable<void> RunExec(Connection& conn, Server& srv, resp::ReplyBuilder& rb) {
   ClientTransaction& tx = *conn.tx;
   bool whole_shards = false;
@@ -203,6 +228,8 @@ awaitable<void> RunExec(Connection& conn, Server& srv, resp::ReplyBuilder& rb) {
   }
   store::ExecBlockOp block(std::move(tx.queued), conn.db, srv.db_count(), conn.protocol());
   LocalCommands local(conn, srv, conn.protocol());
+  const int64_t start_ns = TimingWanted() ? MonotonicNs() : -1;
+  block.set_time_commands(start_ns >= 0);
   block.set_local_runner([&local](const store::CommandSpec& spec, store::ArgList args, std::string* reply) {
     local.Run(spec, args, reply);
   });
@@ -222,6 +249,7 @@ awaitable<void> RunExec(Connection& conn, Server& srv, resp::ReplyBuilder& rb) {
   }
   co_await local.RunDeferred();
   conn.db = block.db();
+  RecordBlockCommands(conn, block, start_ns);
   block.Reply(rb);
 }
 
@@ -360,6 +388,7 @@ bool QueueInMulti(Connection& conn, const store::CommandSpec* spec, store::ArgLi
     return true;
   }
   if (!error.empty()) {
+    if (spec) RecordRejected(*spec, args);
     tx.dirty_exec = true;
     reply.Error(error);
     return true;

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "server/core/config.h"
+#include "server/core/command_stats.h"
 #include "server/core/connection.h"
 #include "server/core/cross_thread.h"
 #include "server/core/dispatcher.h"
@@ -182,6 +183,29 @@ awaitable<void> YieldToLoop() {
   co_await asio::post(ex, use_awaitable);
 }
 
+// Introspection of a redis.call: as Redis 7.0 does for its script client, the command
+// counts in commandstats and may enter the slowlog (client "?:0", no name). A call that
+// ends without a reply was refused by the script layer: counted as rejected.
+class ScriptCallObserver {
+ public:
+  ScriptCallObserver(const store::CommandSpec& spec, store::ArgList args, const std::string& reply)
+      : spec_(spec), args_(args), reply_(reply), start_ns_(TimingWanted() ? MonotonicNs() : -1) {}
+  ~ScriptCallObserver() {
+    if (reply_.empty()) {
+      RecordRejected(spec_, args_);
+      return;
+    }
+    FinishCommand(spec_, args_, start_ns_ >= 0 ? MonotonicNs() - start_ns_ : -1, !ErrorOfReply(reply_).empty(),
+                  "?:0", "");
+  }
+
+ private:
+  const store::CommandSpec& spec_;
+  store::ArgList args_;
+  const std::string& reply_;
+  int64_t start_ns_;
+};
+
 std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::string& reply) {
   const store::CommandSpec* spec = store::CommandTable::Global().Find(argv[0]);
   if (!spec) return "ERR Unknown Redis command called from script";
@@ -191,11 +215,13 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
   resp::ReplyBuilder rb(&reply);
   rb.SetProtocol(protocol);
   if (!admission.ok()) {
+    RecordRejected(*spec, args);
     // Invalid arguments are the command's error reply; the other refusals are the call's.
     if (admission.refused_by != AdmissionCheck::kValidate) return admission.error;
     rb.Error(admission.error);
     return "";
   }
+  ScriptCallObserver observe(*spec, args, reply);
   if (spec->name == "select") {
     auto v = store::ParseInt64(args[1]);
     if (!v || *v < 0 || *v >= static_cast<int64_t>(job_.server->db_count())) {
