@@ -2,6 +2,7 @@
 
 #include "server/access/acl_family.h"
 #include "server/admin/memory_family.h"
+#include "server/admin/monitor_family.h"
 #include "server/multi/multi_family.h"
 #include "server/pubsub/pubsub_family.h"
 #include "server/repl/repl_master.h"
@@ -18,6 +19,7 @@ void RegisterAllFamilies(store::CommandTable& table) {
   RegisterMultiFamily(table);
   RegisterPubSubFamily(table);
   RegisterResetCommand(table);
+  RegisterMonitorCommand(table);
   RegisterScriptFamily(table);
   RegisterReplicationMasterFamily(table);
   RegisterAclFamily(table);

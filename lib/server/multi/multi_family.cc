@@ -1,6 +1,8 @@
 // MULTI, EXEC, DISCARD, WATCH, UNWATCH (multi_family.h).
 #include "server/multi/multi_family.h"
 
+#include "server/admin/monitor_family.h"
+
 #include "server/access/acl_admission.h"
 
 #include <atomic>
@@ -185,6 +187,17 @@ class WatchedExecOp final : public store::MultiShardOp {
   std::atomic<bool> aborted_{false};
 };
 
+// The commands an EXEC ran, to MONITOR, each in the database it ran in.
+void FeedQueuedToMonitors(Connection& conn, unsigned db, const std::vector<store::ExecBlockOp::Command>& commands) {
+  for (const auto& c : commands) {
+    if (!c.spec || !c.spec->ArityOk(c.argv.size())) continue;
+    std::vector<std::string_view> args(c.argv.begin(), c.argv.end());
+    if (c.spec->name == "select")
+      if (auto v = store::ParseInt64(args[1]); v && *v >= 0) db = static_cast<unsigned>(*v);
+    FeedMonitors(conn, db, *c.spec, args);
+  }
+}
+
 awaitable<void> RunExec(Connection& conn, Server& srv, resp::ReplyBuilder& rb) {
   ClientTransaction& tx = *conn.tx;
   bool whole_shards = false;
@@ -201,6 +214,10 @@ awaitable<void> RunExec(Connection& conn, Server& srv, resp::ReplyBuilder& rb) {
       q.refusal = AclRefusal(conn, user, *q.spec, args, AclContext::kExec);
     }
   }
+  // MONITOR shows each queued command as EXEC runs it, before EXEC itself.
+  std::vector<store::ExecBlockOp::Command> to_feed;
+  if (MonitorsActive()) [[unlikely]] to_feed = tx.queued;
+  const unsigned db_before = conn.db;
   store::ExecBlockOp block(std::move(tx.queued), conn.db, srv.db_count(), conn.protocol());
   LocalCommands local(conn, srv, conn.protocol());
   block.set_local_runner([&local](const store::CommandSpec& spec, store::ArgList args, std::string* reply) {
@@ -222,6 +239,7 @@ awaitable<void> RunExec(Connection& conn, Server& srv, resp::ReplyBuilder& rb) {
   }
   co_await local.RunDeferred();
   conn.db = block.db();
+  if (!to_feed.empty()) FeedQueuedToMonitors(conn, db_before, to_feed);
   block.Reply(rb);
 }
 
