@@ -173,6 +173,46 @@ TEST_CASE("MONITOR shows commands, MULTI/EXEC, scripts and redactions as redis-s
   CHECK_MESSAGE(h.ok, h.message);
 }
 
+TEST_CASE("MONITOR on a replica shows the primary's stream as a redis-server replica does") {
+  StartedServer primary = StartRedis(0, {"--repl-diskless-sync-delay", "0"});
+  REQUIRE_MESSAGE(primary.status.ok, primary.status.message);
+  StartedServer redis = StartRedis(0, {"--replicaof", "127.0.0.1", std::to_string(primary.port())});
+  REQUIRE_MESSAGE(redis.status.ok, redis.status.message);
+  StartedServer darter = StartDarter(0, {"--threads", "2"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  Client p(primary.port()), r(redis.port()), d(darter.port());
+  REQUIRE(Format(d.Cmd({"REPLICAOF", "127.0.0.1", std::to_string(primary.port())})) == "+OK");
+  auto linked = [](Client& c) { return Format(c.Cmd({"INFO", "replication"})).find("master_link_status:up") != std::string::npos; };
+  auto deadline = Clock::now() + 10s;
+  while (!(linked(r) && linked(d)) && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  REQUIRE(linked(r));
+  REQUIRE(linked(d));
+  // Both replicas apply the stream (a diskless replica is put online at its first ACK).
+  p.Cmd({"SET", "marker", "1"});
+  deadline = Clock::now() + 10s;
+  auto has_marker = [](Client& c) { return Format(c.Cmd({"GET", "marker"})) == "\"1\""; };
+  while (!(has_marker(r) && has_marker(d)) && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  REQUIRE(has_marker(d));
+  RawConn mr(redis.port()), md(darter.port());
+  mr.Send(Encode({"MONITOR"}));
+  md.Send(Encode({"MONITOR"}));
+  CHECK(mr.ReadAtLeast(5) == "+OK\r\n");
+  CHECK(md.ReadAtLeast(5) == "+OK\r\n");
+  p.Cmd({"SET", "rk", "1"});
+  p.Cmd({"EVAL", "redis.call('set', 'q', '1'); redis.call('lpush', 'l', 'a b')", "0"});
+  p.Cmd({"HSET", "h", "f", std::string("\x01\n", 2)});
+  std::this_thread::sleep_for(300ms);
+  // Every command with the primary's address; the script's effects wrapped in MULTI/EXEC.
+  std::vector<std::string> want = NormalisedLines(mr.Read(300ms));
+  std::vector<std::string> got = NormalisedLines(md.Read(300ms));
+  REQUIRE(want.size() >= 4);
+  CHECK(got.size() == want.size());
+  for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+    CAPTURE(i);
+    CHECK(got[i] == want[i]);
+  }
+}
+
 TEST_CASE("MONITOR sees pipelined commands of a client on another thread, in order") {
   StartedServer darter = StartDarter(0, {"--threads", "2"});
   REQUIRE_MESSAGE(darter.status.ok, darter.status.message);

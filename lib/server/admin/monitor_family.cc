@@ -141,6 +141,21 @@ void FeedMonitors(Connection& conn, unsigned db, const store::CommandSpec& spec,
   Feed(db, conn.peer_address, spec, args);
 }
 
+void FeedBlockToMonitors(Connection& master, const std::vector<store::ExecBlockOp::Command>& commands) {
+  const store::CommandTable& table = store::CommandTable::Global();
+  unsigned db = master.db;
+  std::string_view multi[] = {"MULTI"}, exec[] = {"EXEC"};
+  if (const store::CommandSpec* spec = table.Find("multi")) FeedMonitors(master, db, *spec, multi);
+  for (const auto& c : commands) {
+    if (!c.spec) continue;
+    std::vector<std::string_view> args(c.argv.begin(), c.argv.end());
+    if (c.spec->name == "select" && args.size() == 2)
+      if (auto v = store::ParseInt64(args[1]); v && *v >= 0) db = static_cast<unsigned>(*v);
+    FeedMonitors(master, db, *c.spec, args);
+  }
+  if (const store::CommandSpec* spec = table.Find("exec")) FeedMonitors(master, db, *spec, exec);
+}
+
 void FeedMonitorsFromScript(unsigned db, const store::CommandSpec& spec, store::ArgList args) {
   if (!Shown(spec, args)) return;
   Feed(db, "lua", spec, args);

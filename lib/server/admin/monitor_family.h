@@ -22,9 +22,11 @@
 #pragma once
 
 #include <atomic>
+#include <vector>
 
 #include "server/core/asio.h"
 #include "store/command_table.h"
+#include "store/exec_block.h"
 
 namespace darter::server {
 
@@ -40,6 +42,9 @@ inline bool MonitorsActive() { return monitor_detail::monitor_count.load(std::me
 void FeedMonitors(Connection& conn, const store::CommandSpec& spec, store::ArgList args);
 // The same in database `db` (a command EXEC ran after a queued SELECT).
 void FeedMonitors(Connection& conn, unsigned db, const store::CommandSpec& spec, store::ArgList args);
+// Feeds a MULTI block of the primary's stream, applied as one (replica.cc): MULTI, each
+// command in the database it runs in, EXEC.
+void FeedBlockToMonitors(Connection& master, const std::vector<store::ExecBlockOp::Command>& commands);
 // Feeds a script's redis.call (shown as "[db lua]").
 void FeedMonitorsFromScript(unsigned db, const store::CommandSpec& spec, store::ArgList args);
 // Runs an admitted command's route and feeds it (before the route for EVAL & co, after
