@@ -64,7 +64,7 @@ void AppendRepr(std::string& out, std::string_view s) {
 bool Redacted(const store::CommandSpec& spec, store::ArgList args, size_t i) {
   if (spec.name == "auth") return i >= 1;
   if (spec.name == "hello") {
-    for (size_t j = 2; j + 2 < args.size() + 0 && j < i; ++j)
+    for (size_t j = 2; j + 2 < args.size() && j < i; ++j)
       if (store::EqualsIgnoreCase(args[j], "auth") && (i == j + 1 || i == j + 2)) return true;
     return false;
   }
