@@ -3,6 +3,7 @@
 #include "server/access/acl_family.h"
 #include "server/admin/latency_family.h"
 #include "server/admin/memory_family.h"
+#include "server/admin/monitor_family.h"
 #include "server/admin/slowlog_family.h"
 #include "server/multi/multi_family.h"
 #include "server/pubsub/pubsub_family.h"
@@ -20,6 +21,7 @@ void RegisterAllFamilies(store::CommandTable& table) {
   RegisterMultiFamily(table);
   RegisterPubSubFamily(table);
   RegisterResetCommand(table);
+  RegisterMonitorCommand(table);
   RegisterScriptFamily(table);
   RegisterReplicationMasterFamily(table);
   RegisterAclFamily(table);

@@ -4,6 +4,8 @@
 #include <span>
 
 #include "server/access/acl_admission.h"
+#include "server/admin/client_pause.h"
+#include "server/admin/monitor_family.h"
 #include "server/acl/acl_registry.h"
 #include "server/blocking/blocking.h"
 #include "server/core/command_stats.h"
@@ -27,7 +29,8 @@ using Check = AdmissionCheck;
 // fails decides the error.
 constexpr Check kClientChecks[] = {
     Check::kArity,           Check::kProtected,  Check::kAuth,       Check::kAcl,      Check::kLoading,
-    Check::kReadOnlyReplica, Check::kSubscribed, Check::kBusyScript, Check::kValidate, Check::kOom};
+    Check::kReadOnlyReplica, Check::kMonitorKeyspace, Check::kSubscribed, Check::kBusyScript, Check::kValidate,
+    Check::kOom};
 constexpr Check kMasterChecks[] = {Check::kArity, Check::kValidate};
 // Queueing may grow memory without bound, so over maxmemory nothing is queued (kOom
 // ignores deny-oom on this path).
@@ -115,6 +118,12 @@ bool Refuses(Check check, const store::CommandSpec& spec, store::ArgList args, C
         return false;
       *error = "READONLY You can't write against a read only replica.";
       return true;
+    case Check::kMonitorKeyspace:
+      // Redis's rule for its replica-flagged clients (a monitor is one): exempt from
+      // CLIENT PAUSE, so they may not touch the keyspace.
+      if (!conn.monitor || !(flags & (store::kCmdWrite | store::kCmdReadOnly))) return false;
+      *error = "ERR Replica can't interact with the keyspace";
+      return true;
     case Check::kSubscribed:
       if (!conn.subscriber) return false;
       *error = SubscribedModeError(conn, spec, args);
@@ -169,7 +178,7 @@ bool Refuses(Check check, const store::CommandSpec& spec, store::ArgList args, C
 // checks run one by one and the first that refuses gives the error.
 bool PassesEveryClientCheck(const store::CommandSpec& spec, store::ArgList args, Connection& conn) {
   Server& srv = conn.server();
-  return spec.ArityOk(args.size()) && !(spec.flags & store::kCmdProtected) && conn.authenticated &&
+  return spec.ArityOk(args.size()) && !(spec.flags & store::kCmdProtected) && conn.authenticated && !conn.monitor &&
          conn.acl.Current().allows_everything && !srv.loading() && !srv.is_replica() && !conn.subscriber && !spec.validate &&
          (!(spec.flags & store::kCmdDenyOom) || srv.config().maxmemory() == 0) && ScriptBusyError(spec, args).empty();
 }
@@ -227,6 +236,12 @@ awaitable<void> RunOnConnection(Connection& conn, const store::CommandSpec* spec
   co_await conn.ExecuteOnShards(spec, args);
 }
 
+awaitable<void> DispatchAfterPause(Connection& conn, const store::CommandSpec& spec, store::ArgList args) {
+  co_await WaitForPause(conn, spec, args);
+  if (conn.closed()) co_return;  // the client left while it waited: nothing runs
+  co_await Dispatch(conn, args);
+}
+
 }  // namespace
 
 // Not itself a coroutine: the lookup and admission run when it is called (its callers
@@ -235,6 +250,9 @@ awaitable<void> RunOnConnection(Connection& conn, const store::CommandSpec* spec
 awaitable<void> Dispatch(Connection& conn, store::ArgList args) {
   const store::CommandSpec* spec = store::CommandTable::Global().Find(args[0]);
   resp::ReplyBuilder& reply = conn.reply();
+  // CLIENT PAUSE: a command it holds back waits, then goes through Dispatch again.
+  if (spec && PauseMayBeActive() && MustWaitForPause(conn, *spec, args)) [[unlikely]]
+    return DispatchAfterPause(conn, *spec, args);
   if (conn.tx && QueueInMulti(conn, spec, args, reply)) return Answered();  // between MULTI and EXEC
   if (!spec) {
     reply.Error(UnknownCommandError(args));
@@ -250,6 +268,12 @@ awaitable<void> Dispatch(Connection& conn, store::ArgList args) {
   // Introspection: the command runs; the caller ends the observation once the route's
   // task completes (Connection::EndCommand).
   conn.BeginObservation(*spec);
+  if (MonitorsActive()) [[unlikely]] {
+    awaitable<void> route = ((spec->flags & store::kCmdBlocking) && !conn.is_master) || spec->conn_handler
+                                ? RunOnConnection(conn, spec, args)
+                                : conn.ExecuteOnShards(spec, args);
+    return RunAndFeedMonitors(conn, *spec, args, std::move(route));
+  }
   if (((spec->flags & store::kCmdBlocking) && !conn.is_master) || spec->conn_handler)
     return RunOnConnection(conn, spec, args);
   return conn.ExecuteOnShards(spec, args);
@@ -257,14 +281,15 @@ awaitable<void> Dispatch(Connection& conn, store::ArgList args) {
 
 bool CanSquash(Connection& conn, const store::CommandSpec* spec, store::ArgList args) {
   if (!spec || !spec->shard_handler || spec->key_extractor || spec->validate || spec->first_key <= 0 ||
-      spec->last_key != spec->first_key || InMulti(conn))
+      spec->last_key != spec->first_key || InMulti(conn) || PauseMayBeActive())
     return false;
   if (spec->first_key >= static_cast<int>(args.size())) return false;
   return Admit(*spec, args, conn, conn.is_master ? AdmissionPath::kMaster : AdmissionPath::kSquash).ok();
 }
 
 const char* ClientListFlags(const Connection& conn) {
-  return conn.replica_feed              ? " flags=S"
+  return conn.monitor                   ? " flags=O"
+         : conn.replica_feed            ? " flags=S"
          : InSubscribedMode(conn)       ? " flags=P"
          : IsClientBlocked(conn.id())   ? " flags=b"
                                         : " flags=N";
@@ -279,6 +304,7 @@ awaitable<void> AwaitRepliesMayLeave() { return AwaitMoveChains(); }
 void ReleaseClientState(Connection& conn) {
   ReleaseTransaction(conn);
   if (conn.subscriber) DropSubscriptions(conn);
+  if (conn.monitor) StopMonitoring(conn);
 }
 
 }  // namespace darter::server

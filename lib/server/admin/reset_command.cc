@@ -1,11 +1,12 @@
 // RESET (Redis 6.2): returns the connection to the state of a fresh one — no
 // subscriptions, RESP2, database 0, no name, the default ACL user, and authenticated only
 // when the default user needs no password — and replies +RESET. State that other features keep per
-// connection (MULTI queue, WATCHed keys, CLIENT TRACKING; CLIENT REPLY when it exists) is
+// connection (MULTI queue, WATCHed keys, CLIENT TRACKING, CLIENT REPLY, MONITOR) is
 // reset here too.
 #include "server/admin/reset_command.h"
 
 #include "server/acl/acl_registry.h"
+#include "server/admin/monitor_family.h"
 #include "server/core/connection.h"
 #include "server/multi/multi_family.h"
 #include "server/pubsub/pubsub_family.h"
@@ -21,6 +22,8 @@ void ResetCommand(store::ConnectionContext& c) {
   DropSubscriptions(conn);
   ReleaseTransaction(conn);  // discards a MULTI queue and drops WATCHes
   DisableTracking(conn);
+  StopMonitoring(conn);
+  conn.reply_off = conn.reply_skip_next = conn.reply_skip_this = false;
   conn.db = 0;
   conn.name.clear();
   conn.set_protocol(2);

@@ -21,6 +21,7 @@
 #include "server/multi/multi_family.h"
 #include "server/core/cross_thread.h"
 #include "server/admin/debug_digest.h"
+#include "server/admin/client_pause.h"
 #include "server/admin/memory_family.h"
 #include "server/persist/persistence.h"
 #include "server/core/protected_actions.h"
@@ -417,10 +418,32 @@ void ClientUnblock(ConnectionContext& c) {
 }
 
 // CLIENT NO-EVICT on|off: there is no client eviction (maxmemory-clients), so every
-// client is already exempt and either answer is true.
+// client is already exempt and either answer is true; the setting shows as flag e.
 void ClientNoEvict(ConnectionContext& c) {
-  if (EqualsIgnoreCase(c.args[2], "on") || EqualsIgnoreCase(c.args[2], "off")) c.reply.Ok();
-  else c.reply.Error(store::errors::kSyntax);
+  if (EqualsIgnoreCase(c.args[2], "on")) c.conn.no_evict = true;
+  else if (EqualsIgnoreCase(c.args[2], "off")) c.conn.no_evict = false;
+  else {
+    c.reply.Error(store::errors::kSyntax);
+    return;
+  }
+  c.reply.Ok();
+}
+
+// CLIENT REPLY ON|OFF|SKIP (the connection applies them: Connection::DispatchDroppingReply).
+// Only ON replies; SKIP under OFF changes nothing.
+void ClientReply(ConnectionContext& c) {
+  Connection& conn = c.conn;
+  if (EqualsIgnoreCase(c.args[2], "on")) {
+    conn.reply_off = false;
+    conn.reply_skip_this = false;
+    c.reply.Ok();
+  } else if (EqualsIgnoreCase(c.args[2], "off")) {
+    conn.reply_off = true;
+  } else if (EqualsIgnoreCase(c.args[2], "skip")) {
+    if (!conn.reply_off) conn.reply_skip_next = true;
+  } else {
+    c.reply.Error(store::errors::kSyntax);
+  }
 }
 
 void ClientHelp(ConnectionContext& c) {
@@ -435,6 +458,9 @@ void ClientHelp(ConnectionContext& c) {
                 "LIST [options ...]", "    Return information about client connections. Options:",
                 "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Return clients of specified type.",
                 "    * ID <client-id> [<client-id> ...]", "      Return clients of specified IDs only.",
+                "UNPAUSE", "    Stop the current client pause, resuming traffic.", "PAUSE <timeout> [WRITE|ALL]",
+                "    Suspend all, or just write, clients for <timeout> milliseconds.", "REPLY (ON|OFF|SKIP)",
+                "    Control the replies sent to the current connection.",
                 "SETNAME <name>", "    Assign the name <name> to the current connection.",
                 "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
                 "         [OPTIN] [OPTOUT] [NOLOOP]", "    Control server assisted client side caching.",
@@ -452,6 +478,7 @@ constexpr ClientSubcommand kClientSubcommands[] = {
     {"id", 2, ClientId},         {"getname", 2, ClientGetName}, {"setname", 3, ClientSetName},
     {"info", 2, ClientInfo},     {"list", -2, ClientList},      {"kill", -3, ClientKill},
     {"no-evict", 3, ClientNoEvict}, {"help", 2, ClientHelp},    {"unblock", -3, ClientUnblock},
+    {"reply", 3, ClientReply},      {"pause", -3, ClientPauseCommand}, {"unpause", 2, ClientUnpauseCommand},
     // Client-side caching (tracking_family.h).
     {"tracking", -3, ClientTrackingCommand}, {"caching", 3, ClientCachingCommand},
     {"getredir", 2, ClientGetRedirCommand},  {"trackinginfo", 2, ClientTrackingInfoCommand}};
@@ -1159,7 +1186,9 @@ void RegisterServerFamily(store::CommandTable& t) {
                               Sub("unblock", -3, kAdmin | kAnyState), Sub("tracking", -3, kCmdNoScript | kAnyState),
                               Sub("caching", 3, kCmdNoScript | kAnyState),
                               Sub("getredir", 2, kCmdNoScript | kAnyState),
-                              Sub("trackinginfo", 2, kCmdNoScript | kAnyState)})
+                              Sub("trackinginfo", 2, kCmdNoScript | kAnyState),
+                              Sub("reply", 3, kCmdNoScript | kAnyState), Sub("pause", -3, kAdmin | kAnyState),
+                              Sub("unpause", 2, kAdmin | kAnyState)})
          << CommandRow("config", -2, kAdmin | kAnyState)
                 .Connection(ConfigCommand)
                 .Container()

@@ -5,6 +5,7 @@
 
 #include "resp/reply_parser.h"
 #include "server/core/cross_thread.h"
+#include "server/admin/monitor_family.h"
 #include "server/core/dispatcher.h"
 #include "server/core/log.h"
 #include "server/core/protected_actions.h"
@@ -111,6 +112,10 @@ std::string Connection::Describe(int64_t now_ms) const {
     if (tracking->broken_redirect) flags += 'R';
     if (tracking->bcast) flags += 'B';
   }
+  if (no_evict) {  // Redis's e (CLIENT NO-EVICT on)
+    if (flags == " flags=N") flags.pop_back();
+    flags += 'e';
+  }
   s += flags;
   s += " db=" + std::to_string(db);
   s += ClientListFamilyFields(*this) + " multi=-1";
@@ -137,6 +142,7 @@ awaitable<void> Connection::Flush() {
   boost::system::error_code ec = co_await WriteAll(out_, &out_sent_);
   flush_writing_ = false;
   out_sent_ = 0;
+  reply_mark_ = 0;
   server_.thread_stats(thread_).net_output_bytes += out_.size();
   if (out_.capacity() > 4 * kFlushThreshold) {
     std::string().swap(out_);
@@ -376,8 +382,10 @@ const TrackingScope* Connection::TrackingScopeForBlock(const std::vector<store::
 }
 
 bool Connection::Squashable(BatchEntry& e) {
-  // CLIENT CACHING applies to the next command alone: such a client runs one at a time.
+  // CLIENT CACHING applies to the next command alone: such a client runs one at a time;
+  // so does one whose replies CLIENT REPLY drops.
   if (tracking && (tracking->optin || tracking->optout)) return false;
+  if (reply_off || reply_skip_next) return false;
   e.spec = store::CommandTable::Global().Find(e.args[0]);
   return CanSquash(*this, e.spec, e.args);
 }
@@ -395,6 +403,8 @@ awaitable<void> Connection::ExecuteBatch() {
       stats.commands_processed += j - i;
       last_command = batch_[j - 1].spec->name;
       co_await RunSquashed(i, j);
+      if (MonitorsActive()) [[unlikely]]
+        for (size_t k = i; k < j; ++k) FeedMonitors(*this, *batch_[k].spec, store::ArgList(batch_[k].args));
       ReleaseAfterCommand();
       if (closed_ || OutputLimitReached()) co_return;
       co_await FlushIfLarge();
@@ -404,10 +414,14 @@ awaitable<void> Connection::ExecuteBatch() {
     if (j == i) j = i + 1;  // not squashable: run it alone
     for (; i < j; ++i) {
       stats.commands_processed++;
-      const size_t reply_at = out_.size();
-      const uint64_t gen = flush_gen_;
-      co_await Dispatch(*this, store::ArgList(batch_[i].args));
-      EndCommand(store::ArgList(batch_[i].args), reply_at, gen);
+      if (reply_off || reply_skip_next) [[unlikely]] {
+        co_await DispatchDroppingReply(store::ArgList(batch_[i].args));
+      } else {
+        const size_t reply_at = out_.size();
+        const uint64_t gen = flush_gen_;
+        co_await Dispatch(*this, store::ArgList(batch_[i].args));
+        EndCommand(store::ArgList(batch_[i].args), reply_at, gen);
+      }
       // CLIENT CACHING lasts for the next command (any CLIENT subcommand keeps it, as in
       // Redis), or for a MULTI block up to its EXEC (queued commands leave last_command
       // at "multi").
@@ -418,6 +432,23 @@ awaitable<void> Connection::ExecuteBatch() {
       co_await FlushIfLarge();
     }
   }
+}
+
+awaitable<void> Connection::DispatchDroppingReply(store::ArgList args) {
+  // Redis's CLIENT_REPLY_SKIP_NEXT becomes CLIENT_REPLY_SKIP for this command.
+  reply_skip_this = reply_skip_next;
+  reply_skip_next = false;
+  dropping_reply_ = true;
+  reply_mark_ = out_.size();  // a Flush while the command waits sets it back to 0
+  const uint64_t gen = flush_gen_;
+  co_await Dispatch(*this, args);
+  EndCommand(args, reply_mark_, gen);  // counted (failed or not) before the reply goes
+  dropping_reply_ = false;
+  // CLIENT REPLY ON clears both (its +OK goes out); (un)subscribe confirmations go out
+  // as pushes do.
+  const bool keep = (!reply_off && !reply_skip_this) || last_command.find("subscribe") != std::string::npos;
+  if (!keep && out_.size() > reply_mark_) out_.resize(reply_mark_);
+  reply_skip_this = false;
 }
 
 awaitable<std::string> Connection::ExecuteAsMaster(store::ArgList args) {

@@ -86,6 +86,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int fd = -1;
   // MULTI/WATCH state (multi_family.h); null until the client first uses them.
   std::shared_ptr<ClientTransaction> tx;
+  // CLIENT REPLY: OFF drops every reply until ON; SKIP drops the next command's reply
+  // (reply_skip_this while that command runs). Pushes and (un)subscribe confirmations
+  // still go out, as in Redis 7.0.
+  bool reply_off = false;
+  bool reply_skip_next = false;
+  bool reply_skip_this = false;
+  // CLIENT NO-EVICT on: shown as flag e (there is no client eviction to exempt from).
+  bool no_evict = false;
+  // MONITOR: fed the commands every client runs (monitor_family.h), until RESET or QUIT.
+  bool monitor = false;
 
   int protocol() const { return reply_.protocol(); }
   void set_protocol(int p) { reply_.SetProtocol(p); }
@@ -215,6 +225,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // True when `e` can join a squashed run (dispatcher.h, CanSquash); sets e.spec.
   bool Squashable(BatchEntry& e);
   awaitable<void> RunSquashed(size_t begin, size_t end);
+  // One command of a batch through Dispatch when CLIENT REPLY OFF or SKIP drops its reply.
+  awaitable<void> DispatchDroppingReply(store::ArgList args);
 
   Server& server_;
   ShardThread& thread_ref_;
@@ -242,6 +254,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // time: Flush waits for PushWriter, and PushWriter only starts outside a batch or
   // after Flush's write.
   bool in_batch_ = false;
+  // While a command whose reply CLIENT REPLY drops runs: pushes then wait in push_
+  // (they are delivered), and out_ is cut back to reply_mark_ after the command.
+  bool dropping_reply_ = false;
+  size_t reply_mark_ = 0;
   bool flush_writing_ = false;
   bool push_writing_ = false;
   std::string push_;

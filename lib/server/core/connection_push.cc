@@ -20,7 +20,7 @@ constexpr size_t kKeepWriteBuffer = 1024 * 1024;
 
 void Connection::Push(std::string_view bytes) {
   if (closed_) return;
-  if (in_batch_ && !flush_writing_) out_.append(bytes);
+  if (in_batch_ && !flush_writing_ && !dropping_reply_) out_.append(bytes);
   else push_.append(bytes);
   if (OutputLimitReached()) return;
   if (!in_batch_ && !push_writing_) StartPushWriter();

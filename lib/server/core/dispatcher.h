@@ -83,6 +83,7 @@ enum class AdmissionCheck : uint8_t {
   kAcl,              // NOPERM: the client's ACL user may not run it (server/acl/)
   kLoading,          // LOADING
   kReadOnlyReplica,  // READONLY on a read-only replica
+  kMonitorKeyspace,  // a MONITOR client touching the keyspace
   kSubscribed,       // RESP2 subscribed mode
   kBusyScript,       // BUSY
   kValidate,         // the command's own argument validation

@@ -1,5 +1,7 @@
 #include "server/core/shard_set.h"
 
+#include "server/admin/client_pause.h"
+
 #include <chrono>
 #include <unordered_set>
 
@@ -168,6 +170,11 @@ void ShardThread::ScheduleExpiryTick() {
   expiry_timer_->expires_after(kExpiryPeriod);
   expiry_timer_->async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
+    // While CLIENT PAUSE is in effect the dataset stays as it is (client_pause.h).
+    if (DatasetFrozenByPause()) {
+      ScheduleExpiryTick();
+      return;
+    }
     auto start = std::chrono::steady_clock::now();
     // Like Redis's cycle: keep going while a large share of what we look at has
     // expired, but never for long.

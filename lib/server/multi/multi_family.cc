@@ -1,6 +1,8 @@
 // MULTI, EXEC, DISCARD, WATCH, UNWATCH (multi_family.h).
 #include "server/multi/multi_family.h"
 
+#include "server/admin/monitor_family.h"
+
 #include "server/access/acl_admission.h"
 
 #include <atomic>
@@ -210,6 +212,17 @@ void RecordBlockCommands(Connection& conn, const store::ExecBlockOp& block, int6
   }
 }
 
+// The commands an EXEC ran, to MONITOR, each in the database it ran in.
+void FeedQueuedToMonitors(Connection& conn, unsigned db, const std::vector<store::ExecBlockOp::Command>& commands) {
+  for (const auto& c : commands) {
+    if (!c.spec || !c.spec->ArityOk(c.argv.size())) continue;
+    std::vector<std::string_view> args(c.argv.begin(), c.argv.end());
+    if (c.spec->name == "select")
+      if (auto v = store::ParseInt64(args[1]); v && *v >= 0) db = static_cast<unsigned>(*v);
+    FeedMonitors(conn, db, *c.spec, args);
+  }
+}
+
 awaitable<void> RunExec(Connection& conn, Server& srv, resp::ReplyBuilder& rb) {
   ClientTransaction& tx = *conn.tx;
   bool whole_shards = false;
@@ -226,6 +239,10 @@ awaitable<void> RunExec(Connection& conn, Server& srv, resp::ReplyBuilder& rb) {
       q.refusal = AclRefusal(conn, user, *q.spec, args, AclContext::kExec);
     }
   }
+  // MONITOR shows each queued command as EXEC runs it, before EXEC itself.
+  std::vector<store::ExecBlockOp::Command> to_feed;
+  if (MonitorsActive()) [[unlikely]] to_feed = tx.queued;
+  const unsigned db_before = conn.db;
   store::ExecBlockOp block(std::move(tx.queued), conn.db, srv.db_count(), conn.protocol());
   LocalCommands local(conn, srv, conn.protocol());
   const int64_t start_ns = TimingWanted() ? MonotonicNs() : -1;
@@ -250,6 +267,7 @@ awaitable<void> RunExec(Connection& conn, Server& srv, resp::ReplyBuilder& rb) {
   co_await local.RunDeferred();
   conn.db = block.db();
   RecordBlockCommands(conn, block, start_ns);
+  if (!to_feed.empty()) FeedQueuedToMonitors(conn, db_before, to_feed);
   block.Reply(rb);
 }
 

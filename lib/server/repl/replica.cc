@@ -1,5 +1,7 @@
 #include "server/repl/replica.h"
 
+#include "server/admin/monitor_family.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -74,6 +76,7 @@ awaitable<void> ReplicaLink::Run() {
     master_client_->is_master = true;
     master_client_->authenticated = true;
     master_client_->name = "master";
+    master_client_->peer_address = host_ + ":" + std::to_string(port_);  // what MONITOR shows for the stream
   }
   int backoff_ms = 100;
   while (!stop_.load()) {
@@ -517,6 +520,9 @@ awaitable<void> ReplicaLink::ApplyBlock() {
     commands.push_back(std::move(c));
   }
   block_.clear();
+  // MONITOR shows the block as Redis's replica does: MULTI, its commands, EXEC.
+  if (MonitorsActive() && !commands.empty()) [[unlikely]]
+    FeedBlockToMonitors(*master_client_, commands);
   if (!commands.empty()) {
     store::ExecBlockOp op(std::move(commands), master_client_->db, server_.db_count(), 2);
     std::string discard;

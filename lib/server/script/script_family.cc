@@ -1,5 +1,7 @@
 #include "server/script/script_family.h"
 
+#include "server/admin/monitor_family.h"
+
 #include <sys/time.h>
 
 #include <chrono>
@@ -222,6 +224,7 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
     return "";
   }
   ScriptCallObserver observe(*spec, args, reply);
+  if (MonitorsActive()) [[unlikely]] FeedMonitorsFromScript(db_, *spec, args);
   if (spec->name == "select") {
     auto v = store::ParseInt64(args[1]);
     if (!v || *v < 0 || *v >= static_cast<int64_t>(job_.server->db_count())) {
