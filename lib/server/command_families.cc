@@ -6,6 +6,7 @@
 #include "server/pubsub/pubsub_family.h"
 #include "server/repl/repl_master.h"
 #include "server/admin/reset_command.h"
+#include "server/script/function_family.h"
 #include "server/script/script_family.h"
 #include "server/admin/server_family.h"
 
@@ -19,6 +20,7 @@ void RegisterAllFamilies(store::CommandTable& table) {
   RegisterPubSubFamily(table);
   RegisterResetCommand(table);
   RegisterScriptFamily(table);
+  RegisterFunctionFamily(table);
   RegisterReplicationMasterFamily(table);
   RegisterAclFamily(table);
 }

@@ -13,6 +13,7 @@
 #include "server/core/connection.h"
 #include "server/core/cross_thread.h"
 #include "server/core/dispatcher.h"
+#include "server/script/function_registry.h"
 #include "server/script/script_fiber.h"
 #include "server/script/script_lua.h"
 #include "server/script/script_sha1.h"
@@ -108,10 +109,23 @@ struct ScriptJob {
   resp::ReplyBuilder* reply = nullptr;
   std::vector<std::string> storage;  // keys then args
   std::vector<std::string_view> keys, args;
-  std::string sha;
+  std::string sha;  // or the function's name
+  bool function = false;  // FCALL / FCALL_RO
+  std::vector<std::string> command;  // a function's FCALL command line (FUNCTION STATS)
   bool read_only = false;
   unsigned db = 0;
 };
+
+// Runs the job's script or function on this thread's engine (the caller's fiber).
+void RunInEngine(ScriptJob& job, ScriptHost& host, resp::ReplyBuilder& reply) {
+  LuaEngine& engine = Engine();
+  std::shared_ptr<void> running;
+  if (job.function) {
+    SyncFunctions(engine);
+    running = MarkFunctionRunning(job.sha, job.command);
+  }
+  engine.Run(job.sha, job.keys, job.args, host, reply, job.function);
+}
 
 // The part of running a script's commands both execution modes share. Subclasses say
 // how work reaches a shard.
@@ -369,7 +383,7 @@ bool DirectHost::Start() {
   ScriptJob& job = job_;
   resp::ReplyBuilder* reply = remote_ ? remote_reply : job.reply;
   fiber_ = std::make_unique<ScriptFiber>([&job, this, reply] {
-    Engine().Run(job.sha, job.keys, job.args, *this, *reply);
+    RunInEngine(job, *this, *reply);
     EndBusy();
   });
   fiber_->Resume();
@@ -430,7 +444,7 @@ void RunOnKeysShard(ScriptJob& job, ShardThread& st, int protocol, std::shared_p
   rb->SetProtocol(protocol);
   host->remote_reply = rb.get();
   LuaEngine& engine = Engine();
-  if (!EnsureCompiled(engine, job.sha, *rb)) {
+  if (!job.function && !EnsureCompiled(engine, job.sha, *rb)) {
     done();
     return;
   }
@@ -517,7 +531,7 @@ awaitable<void> FiberHost::Drive() {
 
   ScriptJob& job = job_;
   fiber_ = std::make_unique<ScriptFiber>([&job, this] {
-    Engine().Run(job.sha, job.keys, job.args, *this, *job.reply);
+    RunInEngine(job, *this, *job.reply);
     EndBusy();
   });
   fiber_->Resume();
@@ -686,14 +700,22 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
     c.reply.Error("ERR Can not execute a script with write flag using *_ro command.");
     return;
   }
+  StartScriptRun(c, sha, false, read_only || flags.no_writes, static_cast<size_t>(*numkeys));
+}
+
+}  // namespace
+
+void StartScriptRun(ConnectionContext& c, std::string id, bool function, bool read_only, size_t numkeys) {
   auto job = std::make_shared<ScriptJob>();
   job->conn = &c.conn;
   job->server = &c.server;
   job->reply = &c.reply;
-  job->sha = sha;
-  job->read_only = read_only || flags.no_writes;
+  job->sha = std::move(id);
+  job->function = function;
+  if (function) job->command.assign(c.args.begin(), c.args.end());
+  job->read_only = read_only;
   job->db = c.conn.db;
-  size_t nk = static_cast<size_t>(*numkeys);
+  size_t nk = numkeys;
   for (size_t i = 3; i < c.args.size(); ++i) job->storage.emplace_back(c.args[i]);
   for (size_t i = 0; i < job->storage.size(); ++i) {
     if (i < nk) job->keys.push_back(job->storage[i]);
@@ -708,7 +730,7 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
     // On a script stack (ScriptFiber), never suspended: InBlockHost runs everything
     // synchronously, so the fiber is done when Resume returns.
     ScriptFiber fiber([&] {
-      engine.Run(job->sha, job->keys, job->args, host, c.reply);
+      RunInEngine(*job, host, c.reply);
       host.EndBusy();
     });
     fiber.Resume();
@@ -717,6 +739,8 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
   }
   c.then = [job]() -> awaitable<void> { return RunJob(*job); };
 }
+
+namespace {
 
 void EvalCommand(ConnectionContext& c) { EvalGeneric(c, false, false); }
 void EvalShaCommand(ConnectionContext& c) { EvalGeneric(c, true, false); }
@@ -841,6 +865,8 @@ std::string_view ScriptBusyError(const store::CommandSpec& spec, store::ArgList 
   const std::string& n = spec.name;
   if (n == "auth" || n == "hello" || n == "multi" || n == "discard" || n == "watch" || n == "unwatch") return {};
   if (n == "script" && args.size() >= 2 && EqualsIgnoreCase(args[1], "kill")) return {};
+  if (n == "function" && args.size() >= 2 && (EqualsIgnoreCase(args[1], "kill") || EqualsIgnoreCase(args[1], "stats")))
+    return {};
   // SHUTDOWN only with NOSAVE: saving would wait for the script (Redis's rule).
   if (n == "shutdown")
     for (size_t i = 1; i < args.size(); ++i)

@@ -48,6 +48,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "resp/reply_builder.h"
@@ -56,6 +57,13 @@
 namespace darter::server {
 
 void RegisterScriptFamily(store::CommandTable& table);
+
+// Runs script `id` (a cached sha, or with `function` a registered function's name) for
+// the connection handler `c` with EVAL's execution engine: the first `numkeys`
+// arguments after numkeys are its keys, the rest its arguments. `read_only`: writes are
+// refused ("... from read-only scripts"). REQUIRES: c.args[3..] are keys then args, and
+// the script is compiled on this thread (or `function`).
+void StartScriptRun(store::ConnectionContext& c, std::string id, bool function, bool read_only, size_t numkeys);
 
 // The script cache shared by all threads (Redis's lua_scripts): INFO memory's
 // number_of_cached_scripts and used_memory_scripts_eval.

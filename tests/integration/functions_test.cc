@@ -1,0 +1,263 @@
+// Redis 7.0 functions: FUNCTION LOAD/LIST/STATS/DUMP/RESTORE/DELETE/FLUSH and FCALL /
+// FCALL_RO, differential against redis-server 7.0; libraries kept by SAVE and restart,
+// DUMP payloads exchanged both ways, and a Darter replica of a Redis primary receiving
+// the primary's libraries (full sync, then the command stream).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/client.h"
+#include "support/reply.h"
+#include "support/server_health.h"
+#include "support/server_process.h"
+
+using namespace darter::test;
+using Cmd = std::vector<std::string>;
+
+namespace {
+
+const std::string kLib1 =
+    "#!lua name=lib1\n"
+    "redis.register_function('f1', function(keys, args) return redis.call('set', keys[1], args[1]) end)\n"
+    "redis.register_function{function_name='f2', callback=function(keys, args) return redis.call('get', keys[1]) "
+    "end, flags={'no-writes'}, description='reads'}\n"
+    "redis.register_function{function_name='f3', callback=function(keys, args) return redis.call('set', keys[1], "
+    "'x') end, flags={'no-writes'}}\n"
+    "local api = redis\n"
+    "redis.register_function('f4', function(keys, args) return api.register_function('z', function() end) end)\n"
+    "redis.register_function('f5', function(keys, args) return undefinedvar end)\n"
+    "redis.register_function('f6', function(keys, args) return redis.pcall('incr', keys[1]) end)\n"
+    "redis.register_function('f7', function(keys, args) return redis.call('nosuch') end)\n";
+
+// Two keys on (very likely) different shards of a 4-thread server.
+const std::string kLibMulti =
+    "#!lua name=multi\n"
+    "redis.register_function('swap', function(keys, args)\n"
+    "  local a = redis.call('get', keys[1]) local b = redis.call('get', keys[2])\n"
+    "  redis.call('set', keys[1], b) redis.call('set', keys[2], a)\n"
+    "  return {redis.call('get', keys[1]), redis.call('get', keys[2])} end)\n";
+
+const std::string kLibRo =
+    "#!lua name=rolib\n"
+    "redis.register_function{function_name='ro_get', callback=function(keys) return redis.call('get', keys[1]) "
+    "end, flags={'no-writes', 'allow-stale'}}\n";
+
+std::string Sorted(Reply r);
+
+struct Pair {
+  StartedServer redis, darter;
+  Pair() {
+    redis = StartRedis(0);
+    darter = StartDarter(0, {"--threads", "4"});
+    REQUIRE_MESSAGE(redis.status.ok, redis.status.message);
+    REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  }
+  std::string Both(Client& r, Client& d, const Cmd& cmd) {
+    std::string a = Sorted(r.Cmd(cmd)), b = Sorted(d.Cmd(cmd));
+    CHECK_MESSAGE(a == b, FormatCommand(cmd) << "\n  redis:  " << a << "\n  darter: " << b);
+    return b;
+  }
+  void Healthy() {
+    HealthReport h = CheckServerHealthy(*darter.process, 512ull << 20);
+    CHECK_MESSAGE(h.ok, h.message);
+  }
+};
+
+// FUNCTION LIST shows libraries and their functions in hash-table order: sort both.
+void SortLists(Reply& r) {
+  if (!r.IsAggregate()) return;
+  for (auto& e : r.elements) SortLists(e);
+  bool libs = !r.elements.empty() && r.elements[0].IsAggregate() && !r.elements[0].elements.empty() &&
+              (r.elements[0].elements[0].str == "library_name" || r.elements[0].elements[0].str == "name");
+  if (libs)
+    std::sort(r.elements.begin(), r.elements.end(),
+              [](const Reply& a, const Reply& b) { return Format(a) < Format(b); });
+}
+std::string Sorted(Reply r) {
+  SortLists(r);
+  return Format(r);
+}
+
+bool WaitFor(Client& c, const Cmd& cmd, const std::string& expected) {
+  for (int i = 0; i < 200; ++i) {  // 10 s
+    if (Sorted(c.Cmd(cmd)) == expected) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("FUNCTION LOAD errors match Redis 7.0") {
+  Pair p;
+  Client r(p.redis.port()), d(p.darter.port());
+  const std::vector<std::string> codes = {
+      "return 1",
+      "#!lua\nreturn 1",
+      "#!foo name=x\nreturn 1",
+      "#!lua name=x foo=bar\nreturn 1",
+      "#!lua name=x name=y\nreturn 1",
+      "#!lua name=x-1\nreturn 1",
+      "#!lua name=\nreturn 1",
+      "#!lua name=x\nreturn 1",
+      "#!lua name=x\nlocal a = string.len('x') redis.register_function('f', function() return 1 end)",
+      "#!lua name=x\nredis.call('set','a','b')",
+      "#!lua name=x\nredis.register_function('f-1', function() return 1 end)",
+      "#!lua name=x\nx = 1",
+      "#!lua name=x\nredis.register_function('g', function() return 1 end) redis.register_function('g', "
+      "function() return 1 end)",
+      "#!lua name=x\nredis.register_function{function_name='g', callback=function() return 1 end, flags={'bad'}}",
+      "#!lua name=x\nredis.register_function{function_name='g', callback=function() return 1 end, foo=1}",
+      "#!lua name=x\nredis.register_function('g')",
+      "#!lua name=x\nredis.register_function('g', 'x')",
+      "#!lua name=x\nredis.register_function(1, function() end)",
+      "#!lua name=x\nredis.register_function('a', function() end, 3)",
+      "#!lua name=x\nredis.register_function{callback=function() end}",
+      "#!lua name=x\nredis.register_function{function_name='a'}",
+      "#!lua name=x\nerror('boom')",
+      "#!lua name=x\nsyntax error here",
+      "#!lua name=x\nwhile true do end",
+  };
+  for (const std::string& code : codes) p.Both(r, d, {"FUNCTION", "LOAD", code});
+  p.Both(r, d, {"FUNCTION", "LOAD", "foo", "x"});
+  p.Both(r, d, {"FUNCTION", "LOAD"});
+  p.Both(r, d, {"FUNCTION", "LOAD", kLib1});
+  p.Both(r, d, {"FUNCTION", "LOAD", kLib1});  // exists
+  p.Both(r, d, {"FUNCTION", "LOAD", "#!lua name=lib2\nredis.register_function('f1', function() return 1 end)"});
+  p.Both(r, d, {"FUNCTION", "LOAD", "REPLACE", kLib1});
+  p.Both(r, d, {"FUNCTION", "DELETE", "nosuch"});
+  p.Both(r, d, {"FUNCTION", "DELETE"});
+  p.Both(r, d, {"FUNCTION", "FLUSH", "foo"});
+  p.Both(r, d, {"FUNCTION", "KILL"});
+  p.Both(r, d, {"FUNCTION", "FOO"});
+  p.Both(r, d, {"FUNCTION", "HELP"});
+  p.Both(r, d, {"FUNCTION", "RESTORE", "abc"});
+  p.Both(r, d, {"FUNCTION", "RESTORE", "abc", "foo"});
+  p.Both(r, d, {"FUNCTION", "LIST", "foo"});
+  p.Both(r, d, {"FUNCTION", "LIST", "LIBRARYNAME"});
+  p.Both(r, d, {"FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "lib*"});
+  p.Both(r, d, {"FUNCTION", "LIST", "LIBRARYNAME", "nomatch*"});
+  p.Both(r, d, {"FUNCTION", "STATS"});
+  p.Healthy();
+}
+
+TEST_CASE("FCALL and FCALL_RO match Redis 7.0") {
+  Pair p;
+  Client r(p.redis.port()), d(p.darter.port());
+  p.Both(r, d, {"FUNCTION", "LOAD", kLib1});
+  p.Both(r, d, {"FUNCTION", "LOAD", kLibMulti});
+  const std::vector<Cmd> cmds = {
+      {"FCALL", "f1", "1", "k", "v"},   {"FCALL", "f2", "1", "k"},          {"FCALL_RO", "f1", "1", "k", "v"},
+      {"FCALL_RO", "f2", "1", "k"},     {"FCALL", "f3", "1", "k"},          {"FCALL_RO", "f3", "1", "k"},
+      {"FCALL", "f4", "0"},             {"FCALL", "f5", "0"},               {"FCALL", "f6", "1", "k"},
+      {"FCALL", "f7", "0"},             {"FCALL", "nosuch", "0"},           {"FCALL", "f1", "5", "k"},
+      {"FCALL", "f1", "-1"},            {"FCALL", "f1", "x"},               {"FCALL", "f1"},
+      {"SET", "{a}1", "one"},           {"SET", "b2", "two"},               {"FCALL", "swap", "2", "{a}1", "b2"},
+      {"MGET", "{a}1", "b2"},           {"FUNCTION", "DELETE", "multi"},    {"FCALL", "swap", "2", "{a}1", "b2"},
+      {"FUNCTION", "FLUSH", "ASYNC"},   {"FCALL", "f1", "1", "k", "v"},     {"FUNCTION", "LIST"},
+  };
+  for (const Cmd& c : cmds) p.Both(r, d, c);
+  p.Healthy();
+}
+
+TEST_CASE("FUNCTION DUMP payloads restore across Redis and Darter") {
+  Pair p;
+  Client r(p.redis.port()), d(p.darter.port());
+  p.Both(r, d, {"FUNCTION", "LOAD", kLib1});
+  // Redis -> Darter.
+  Reply dump = r.Cmd({"FUNCTION", "DUMP"});
+  REQUIRE(dump.type == Reply::Type::kString);
+  CHECK(Format(d.Cmd({"FUNCTION", "RESTORE", dump.str})) == Format(r.Cmd({"FUNCTION", "RESTORE", dump.str})));
+  CHECK(Format(d.Cmd({"FUNCTION", "RESTORE", dump.str, "REPLACE"})) == "+OK");
+  CHECK(Format(d.Cmd({"FUNCTION", "RESTORE", dump.str, "FLUSH"})) == "+OK");
+  CHECK(Sorted(d.Cmd({"FUNCTION", "LIST", "WITHCODE"})) == Sorted(r.Cmd({"FUNCTION", "LIST", "WITHCODE"})));
+  CHECK(Format(d.Cmd({"FCALL", "f1", "1", "k", "v"})) == "+OK");
+  // Darter -> Redis, with a second library.
+  CHECK(Format(d.Cmd({"FUNCTION", "LOAD", kLibRo})) == "\"rolib\"");
+  Reply ddump = d.Cmd({"FUNCTION", "DUMP"});
+  REQUIRE(ddump.type == Reply::Type::kString);
+  CHECK(Format(r.Cmd({"FUNCTION", "RESTORE", ddump.str, "FLUSH"})) == "+OK");
+  CHECK(Sorted(r.Cmd({"FUNCTION", "LIST", "LIBRARYNAME", "rolib", "WITHCODE"})) ==
+        Sorted(d.Cmd({"FUNCTION", "LIST", "LIBRARYNAME", "rolib", "WITHCODE"})));
+  p.Both(r, d, {"FUNCTION", "STATS"});
+  // A payload with a flipped byte is refused by both.
+  std::string bad = ddump.str;
+  bad[3] ^= 1;
+  p.Both(r, d, {"FUNCTION", "RESTORE", bad});
+  p.Healthy();
+}
+
+TEST_CASE("SAVE and restart keep function libraries") {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("darter-functions-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::vector<std::string> args = {"--threads", "2", "--dir", dir.string(), "--dbfilename", "f.rdb"};
+  {
+    StartedServer d1 = StartDarter(0, args);
+    REQUIRE_MESSAGE(d1.status.ok, d1.status.message);
+    Client c(d1.port());
+    CHECK(Format(c.Cmd({"FUNCTION", "LOAD", kLibRo})) == "\"rolib\"");
+    CHECK(Format(c.Cmd({"SET", "k", "v"})) == "+OK");
+    CHECK(Format(c.Cmd({"SAVE"})) == "+OK");
+    d1.process->Stop();
+  }
+  // Redis 7.0 loads Darter's file with its library.
+  {
+    StartedServer r = StartRedis(0, {"--dir", dir.string(), "--dbfilename", "f.rdb"});
+    REQUIRE_MESSAGE(r.status.ok, r.status.message);
+    Client c(r.port());
+    CHECK(Format(c.Cmd({"FCALL_RO", "ro_get", "1", "k"})) == "\"v\"");
+    r.process->Stop();
+  }
+  StartedServer d2 = StartDarter(0, args);
+  REQUIRE_MESSAGE(d2.status.ok, d2.status.message);
+  Client c(d2.port());
+  CHECK(Format(c.Cmd({"FCALL_RO", "ro_get", "1", "k"})) == "\"v\"");
+  Reply list = c.Cmd({"FUNCTION", "LIST", "WITHCODE"});
+  CHECK(Format(list).find("allow-stale") != std::string::npos);
+  d2.process->Stop();
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("A Darter replica of a Redis primary receives its libraries") {
+  StartedServer redis = StartRedis(0, {"--repl-diskless-sync-delay", "0"});
+  REQUIRE_MESSAGE(redis.status.ok, redis.status.message);
+  Client r(redis.port());
+  CHECK(Format(r.Cmd({"FUNCTION", "LOAD", kLibRo})) == "\"rolib\"");
+  CHECK(Format(r.Cmd({"SET", "k", "v"})) == "+OK");
+  StartedServer darter = StartDarter(0, {"--threads", "2"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  Client d(darter.port());
+  CHECK(Format(d.Cmd({"FUNCTION", "LOAD", kLib1})) == "\"lib1\"");  // replaced by the sync
+  CHECK(Format(d.Cmd({"REPLICAOF", "127.0.0.1", std::to_string(redis.port())})) == "+OK");
+  CHECK(WaitFor(d, {"FCALL_RO", "ro_get", "1", "k"}, "\"v\""));
+  CHECK(Sorted(d.Cmd({"FUNCTION", "LIST", "WITHCODE"})) == Sorted(r.Cmd({"FUNCTION", "LIST", "WITHCODE"})));
+  // The command stream: FUNCTION LOAD / DELETE propagate.
+  CHECK(Format(r.Cmd({"FUNCTION", "LOAD", kLibMulti})) == "\"multi\"");
+  CHECK(WaitFor(d, {"FUNCTION", "LIST", "LIBRARYNAME", "multi"}, Sorted(r.Cmd({"FUNCTION", "LIST", "LIBRARYNAME", "multi"}))));
+  CHECK(Format(r.Cmd({"FUNCTION", "DELETE", "rolib"})) == "+OK");
+  CHECK(WaitFor(d, {"FCALL_RO", "ro_get", "1", "k"}, Format(r.Cmd({"FCALL_RO", "ro_get", "1", "k"}))));
+  HealthReport h = CheckServerHealthy(*darter.process, 512ull << 20);
+  CHECK_MESSAGE(h.ok, h.message);
+}
+
+TEST_CASE("A Redis replica of a Darter primary receives its libraries") {
+  StartedServer darter = StartDarter(0, {"--threads", "2"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  Client d(darter.port());
+  CHECK(Format(d.Cmd({"FUNCTION", "LOAD", kLibRo})) == "\"rolib\"");
+  CHECK(Format(d.Cmd({"SET", "k", "v"})) == "+OK");
+  StartedServer redis = StartRedis(0, {"--replicaof", "127.0.0.1", std::to_string(darter.port())});
+  REQUIRE_MESSAGE(redis.status.ok, redis.status.message);
+  Client r(redis.port());
+  CHECK(WaitFor(r, {"FCALL_RO", "ro_get", "1", "k"}, "\"v\""));
+  CHECK(Format(d.Cmd({"FUNCTION", "LOAD", kLibMulti})) == "\"multi\"");
+  CHECK(WaitFor(r, {"FUNCTION", "LIST", "LIBRARYNAME", "multi"}, Sorted(d.Cmd({"FUNCTION", "LIST", "LIBRARYNAME", "multi"}))));
+  HealthReport h = CheckServerHealthy(*darter.process, 512ull << 20);
+  CHECK_MESSAGE(h.ok, h.message);
+}
