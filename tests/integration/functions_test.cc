@@ -203,6 +203,13 @@ TEST_CASE("SAVE and restart keep function libraries") {
     Client c(d1.port());
     CHECK(Format(c.Cmd({"FUNCTION", "LOAD", kLibRo})) == "\"rolib\"");
     CHECK(Format(c.Cmd({"SET", "k", "v"})) == "+OK");
+    // Compact encodings of every kind in the version-10 file the libraries make.
+    CHECK(Format(c.Cmd({"HSET", "h", "a", "1"})) == ":1");
+    CHECK(Format(c.Cmd({"RPUSH", "l", "a", "b"})) == ":2");
+    CHECK(Format(c.Cmd({"ZADD", "z", "1", "a"})) == ":1");
+    CHECK(Format(c.Cmd({"SADD", "s", "1", "2"})) == ":2");
+    CHECK(Format(c.Cmd({"SADD", "s2", "a", "b"})) == ":2");
+    CHECK(Format(c.Cmd({"XADD", "x", "1-1", "f", "v"})) == "\"1-1\"");
     CHECK(Format(c.Cmd({"SAVE"})) == "+OK");
     d1.process->Stop();
   }
@@ -212,12 +219,15 @@ TEST_CASE("SAVE and restart keep function libraries") {
     REQUIRE_MESSAGE(r.status.ok, r.status.message);
     Client c(r.port());
     CHECK(Format(c.Cmd({"FCALL_RO", "ro_get", "1", "k"})) == "\"v\"");
+    CHECK(Format(c.Cmd({"DBSIZE"})) == ":7");
     r.process->Stop();
   }
   StartedServer d2 = StartDarter(0, args);
   REQUIRE_MESSAGE(d2.status.ok, d2.status.message);
   Client c(d2.port());
   CHECK(Format(c.Cmd({"FCALL_RO", "ro_get", "1", "k"})) == "\"v\"");
+  CHECK(Format(c.Cmd({"DBSIZE"})) == ":7");
+  CHECK(Format(c.Cmd({"ZSCORE", "z", "a"})) == "\"1\"");
   Reply list = c.Cmd({"FUNCTION", "LIST", "WITHCODE"});
   CHECK(Format(list).find("allow-stale") != std::string::npos);
   d2.process->Stop();
@@ -260,4 +270,38 @@ TEST_CASE("A Redis replica of a Darter primary receives its libraries") {
   CHECK(WaitFor(r, {"FUNCTION", "LIST", "LIBRARYNAME", "multi"}, Sorted(d.Cmd({"FUNCTION", "LIST", "LIBRARYNAME", "multi"}))));
   HealthReport h = CheckServerHealthy(*darter.process, 512ull << 20);
   CHECK_MESSAGE(h.ok, h.message);
+}
+
+TEST_CASE("A Darter replica of a Darter primary receives its libraries (multi-flow)") {
+  StartedServer primary = StartDarter(0, {"--threads", "3"});
+  REQUIRE_MESSAGE(primary.status.ok, primary.status.message);
+  Client p(primary.port());
+  CHECK(Format(p.Cmd({"FUNCTION", "LOAD", kLibRo})) == "\"rolib\"");
+  CHECK(Format(p.Cmd({"SET", "k", "v"})) == "+OK");
+  StartedServer replica = StartDarter(0, {"--threads", "2"});
+  REQUIRE_MESSAGE(replica.status.ok, replica.status.message);
+  Client r(replica.port());
+  CHECK(Format(r.Cmd({"FUNCTION", "LOAD", kLib1})) == "\"lib1\"");  // replaced by the sync
+  CHECK(Format(r.Cmd({"REPLICAOF", "127.0.0.1", std::to_string(primary.port())})) == "+OK");
+  CHECK(WaitFor(r, {"FCALL_RO", "ro_get", "1", "k"}, "\"v\""));
+  CHECK(Sorted(r.Cmd({"FUNCTION", "LIST", "WITHCODE"})) == Sorted(p.Cmd({"FUNCTION", "LIST", "WITHCODE"})));
+  CHECK(Format(p.Cmd({"FUNCTION", "LOAD", kLibMulti})) == "\"multi\"");
+  CHECK(WaitFor(r, {"FUNCTION", "LIST", "LIBRARYNAME", "multi"}, Sorted(p.Cmd({"FUNCTION", "LIST", "LIBRARYNAME", "multi"}))));
+  CHECK(Format(p.Cmd({"FUNCTION", "FLUSH"})) == "+OK");
+  CHECK(WaitFor(r, {"FUNCTION", "LIST"}, "[]"));
+  HealthReport h = CheckServerHealthy(*replica.process, 512ull << 20);
+  CHECK_MESSAGE(h.ok, h.message);
+}
+
+TEST_CASE("FCALL inside MULTI and FUNCTION in scripts match Redis 7.0") {
+  Pair p;
+  Client r(p.redis.port()), d(p.darter.port());
+  p.Both(r, d, {"FUNCTION", "LOAD", kLib1});
+  p.Both(r, d, {"MULTI"});
+  p.Both(r, d, {"FCALL", "f1", "1", "k", "v1"});
+  p.Both(r, d, {"FCALL_RO", "f2", "1", "k"});
+  p.Both(r, d, {"EXEC"});
+  p.Both(r, d, {"EVAL", "return redis.call('fcall', 'f2', 1, 'k')", "0"});
+  p.Both(r, d, {"EVAL", "return redis.call('function', 'list')", "0"});
+  p.Healthy();
 }

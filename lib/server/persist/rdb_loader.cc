@@ -37,7 +37,7 @@ rdb::Status ShardedRdbLoader::Feed(std::string_view data, size_t* consumed) {
     functions_installed_ = true;
     // All or nothing: two libraries of one name, or one function in two libraries,
     // refuse the RDB.
-    std::string err = FunctionRegistry::Global().Add(std::move(builder_.libraries), false, true);
+    std::string err = FunctionRegistry::Global().Add(std::move(builder_.libraries), false, replace_functions_);
     if (!err.empty()) return rdb::Status::Error("function libraries do not load: " + err);
   }
   return st;

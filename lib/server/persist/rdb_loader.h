@@ -33,6 +33,10 @@ class ShardedRdbLoader {
   // what follows it on the wire). Errors name the byte offset.
   rdb::Status Feed(std::string_view data, size_t* consumed);
   rdb::Status Finish() { return reader_.Finish(); }
+  // The RDB's libraries are added to the server's instead of replacing them: a
+  // multi-flow full sync carries them on flow 0 only, and the other flows' RDBs must not
+  // drop them.
+  void keep_other_functions() { replace_functions_ = false; }
   bool done() const { return reader_.done(); }
   uint64_t offset() const { return reader_.offset(); }
 
@@ -61,6 +65,7 @@ class ShardedRdbLoader {
 
   Builder builder_;
   bool functions_installed_ = false;
+  bool replace_functions_ = true;
   rdb::Reader reader_;
   std::vector<std::vector<store::LoadedEntry>> batches_;
   size_t batched_ = 0;
