@@ -250,6 +250,8 @@ TEST_CASE("A Darter replica of a Redis primary receives its libraries") {
   // The command stream: FUNCTION LOAD / DELETE propagate.
   CHECK(Format(r.Cmd({"FUNCTION", "LOAD", kLibMulti})) == "\"multi\"");
   CHECK(WaitFor(d, {"FUNCTION", "LIST", "LIBRARYNAME", "multi"}, Sorted(r.Cmd({"FUNCTION", "LIST", "LIBRARYNAME", "multi"}))));
+  // A function that may write is refused on the read-only replica before it runs.
+  CHECK(Format(d.Cmd({"FCALL", "swap", "2", "a", "b"})) == "-READONLY You can't write against a read only replica.");
   CHECK(Format(r.Cmd({"FUNCTION", "DELETE", "rolib"})) == "+OK");
   CHECK(WaitFor(d, {"FCALL_RO", "ro_get", "1", "k"}, Format(r.Cmd({"FCALL_RO", "ro_get", "1", "k"}))));
   HealthReport h = CheckServerHealthy(*darter.process, 512ull << 20);
@@ -291,6 +293,25 @@ TEST_CASE("A Darter replica of a Darter primary receives its libraries (multi-fl
   CHECK(WaitFor(r, {"FUNCTION", "LIST"}, "[]"));
   HealthReport h = CheckServerHealthy(*replica.process, 512ull << 20);
   CHECK_MESSAGE(h.ok, h.message);
+}
+
+TEST_CASE("Functions over maxmemory: allow-oom and no-writes run, others get OOM, as in Redis") {
+  Pair p;
+  Client r(p.redis.port()), d(p.darter.port());
+  const std::string lib =
+      "#!lua name=oom\n"
+      "redis.register_function('w', function(k) return redis.call('set', k[1], 'x') end)\n"
+      "redis.register_function{function_name='wo', callback=function(k) return redis.call('set', k[1], 'x') end, "
+      "flags={'allow-oom'}}\n"
+      "redis.register_function{function_name='r', callback=function(k) return redis.call('get', k[1]) end, "
+      "flags={'no-writes'}}\n";
+  p.Both(r, d, {"FUNCTION", "LOAD", lib});
+  p.Both(r, d, {"CONFIG", "SET", "maxmemory", "1"});
+  for (const Cmd& c : std::vector<Cmd>{{"FCALL", "w", "1", "k"}, {"FCALL_RO", "w", "1", "k"}, {"FCALL", "wo", "1", "k"},
+                                       {"FCALL", "r", "1", "k"}})
+    p.Both(r, d, c);
+  p.Both(r, d, {"CONFIG", "SET", "maxmemory", "0"});
+  p.Healthy();
 }
 
 TEST_CASE("FCALL inside MULTI and FUNCTION in scripts match Redis 7.0") {

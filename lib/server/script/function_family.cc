@@ -4,7 +4,9 @@
 
 #include "rdb/function_payload.h"
 #include "server/core/connection.h"
+#include "server/core/config.h"
 #include "server/core/cross_thread.h"
+#include "server/core/eviction.h"
 #include "server/core/server.h"
 #include "server/core/shard_set.h"
 #include "server/script/function_registry.h"
@@ -367,11 +369,25 @@ void FcallGeneric(ConnectionContext& c, bool read_only) {
     return;
   }
   const bool no_writes = found->spec.flags & kFnNoWrites;
+  // A function that may write is a write command for these checks, and one without
+  // allow-oom a deny-oom one, as Redis 7.0 derives FCALL's flags from the function's.
+  if (!no_writes && !c.conn.is_master) {
+    if (c.server.is_replica() && c.server.config().Snapshot().replica_read_only) {
+      c.reply.Error("READONLY You can't write against a read only replica.");
+      return;
+    }
+    if (!(found->spec.flags & kFnAllowOom) && c.server.config().maxmemory() &&
+        OverMaxmemoryWithNothingToEvict(c.server.shards().size())) {
+      c.reply.Error(store::errors::kOom);
+      return;
+    }
+  }
   if (read_only && !no_writes) {
     c.reply.Error("ERR Can not execute a script with write flag using *_ro command.");
     return;
   }
-  StartScriptRun(c, std::string(c.args[1]), true, read_only || no_writes, static_cast<size_t>(*numkeys));
+  StartScriptRun(c, std::string(c.args[1]), true, read_only || no_writes, static_cast<size_t>(*numkeys),
+                 found->spec.flags & kFnAllowOom);
 }
 
 void FcallCommand(ConnectionContext& c) { FcallGeneric(c, false); }

@@ -113,6 +113,7 @@ struct ScriptJob {
   bool function = false;  // FCALL / FCALL_RO
   std::vector<std::string> command;  // a function's FCALL command line (FUNCTION STATS)
   bool read_only = false;
+  bool allow_oom = false;  // a function flagged allow-oom: its writes pass maxmemory
   unsigned db = 0;
 };
 
@@ -204,6 +205,17 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
       Admit(*spec, args, *job_.conn, job_.read_only ? AdmissionPath::kScriptReadOnly : AdmissionPath::kScript);
   resp::ReplyBuilder rb(&reply);
   rb.SetProtocol(protocol);
+  if (admission.refused_by == AdmissionCheck::kOom && job_.allow_oom) {
+    // The OOM check is followed only by argument validation on the script paths.
+    admission = Admission{};
+    if (spec->validate) {
+      std::string err = spec->validate(args);
+      if (!err.empty()) {
+        rb.Error(err);
+        return "";
+      }
+    }
+  }
   if (!admission.ok()) {
     // Invalid arguments are the command's error reply; the other refusals are the call's.
     if (admission.refused_by != AdmissionCheck::kValidate) return admission.error;
@@ -705,7 +717,8 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
 
 }  // namespace
 
-void StartScriptRun(ConnectionContext& c, std::string id, bool function, bool read_only, size_t numkeys) {
+void StartScriptRun(ConnectionContext& c, std::string id, bool function, bool read_only, size_t numkeys,
+                    bool allow_oom) {
   auto job = std::make_shared<ScriptJob>();
   job->conn = &c.conn;
   job->server = &c.server;
@@ -714,6 +727,7 @@ void StartScriptRun(ConnectionContext& c, std::string id, bool function, bool re
   job->function = function;
   if (function) job->command.assign(c.args.begin(), c.args.end());
   job->read_only = read_only;
+  job->allow_oom = allow_oom;
   job->db = c.conn.db;
   size_t nk = numkeys;
   for (size_t i = 3; i < c.args.size(); ++i) job->storage.emplace_back(c.args[i]);

@@ -62,8 +62,10 @@ void RegisterScriptFamily(store::CommandTable& table);
 // the connection handler `c` with EVAL's execution engine: the first `numkeys`
 // arguments after numkeys are its keys, the rest its arguments. `read_only`: writes are
 // refused ("... from read-only scripts"). REQUIRES: c.args[3..] are keys then args, and
-// the script is compiled on this thread (or `function`).
-void StartScriptRun(store::ConnectionContext& c, std::string id, bool function, bool read_only, size_t numkeys);
+// the script is compiled on this thread (or `function`). `allow_oom`: its commands are
+// not refused over maxmemory (a function flagged allow-oom).
+void StartScriptRun(store::ConnectionContext& c, std::string id, bool function, bool read_only, size_t numkeys,
+                    bool allow_oom = false);
 
 // The script cache shared by all threads (Redis's lua_scripts): INFO memory's
 // number_of_cached_scripts and used_memory_scripts_eval.
