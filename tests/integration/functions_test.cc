@@ -7,10 +7,13 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "rdb/writer.h"
 #include "support/client.h"
 #include "support/reply.h"
 #include "support/server_health.h"
@@ -325,4 +328,82 @@ TEST_CASE("FCALL inside MULTI and FUNCTION in scripts match Redis 7.0") {
   p.Both(r, d, {"EVAL", "return redis.call('fcall', 'f2', 1, 'k')", "0"});
   p.Both(r, d, {"EVAL", "return redis.call('function', 'list')", "0"});
   p.Healthy();
+}
+
+namespace {
+
+// A fresh directory holding `rdb` as dump.rdb.
+std::filesystem::path DirWithRdb(const std::string& name, const std::string& rdb) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("darter-functions-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "dump.rdb", std::ios::binary) << rdb;
+  return dir;
+}
+
+std::string ReadAll(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// An RDB holding only the given libraries.
+std::string RdbWithLibraries(const std::vector<std::string>& libs) {
+  std::string out;
+  darter::rdb::StringByteSink sink(&out);
+  darter::rdb::WriterOptions wo;
+  wo.rdb_version = 10;
+  darter::rdb::Writer w(&sink, wo);
+  REQUIRE(w.WriteHeader().ok());
+  for (const std::string& lib : libs) REQUIRE(w.WriteFunction(lib).ok());
+  REQUIRE(w.Finish().ok());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Redis 7.0's RDB with a library (tests/data) loads with its library") {
+  const std::string rdb = ReadAll(std::filesystem::path(DARTER_FIXTURES_DIR) / "rdb" / "redis70-alltypes.rdb");
+  REQUIRE(rdb.size() > 1000);
+  std::filesystem::path dir = DirWithRdb("fixture", rdb);
+  StartedServer redis = StartRedis(0, {"--dir", dir.string(), "--dbfilename", "dump.rdb"});
+  REQUIRE_MESSAGE(redis.status.ok, redis.status.message);
+  StartedServer darter = StartDarter(0, {"--threads", "2", "--dir", dir.string(), "--dbfilename", "dump.rdb"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  Client r(redis.port()), d(darter.port());
+  CHECK(Sorted(d.Cmd({"FUNCTION", "LIST", "WITHCODE"})) == Sorted(r.Cmd({"FUNCTION", "LIST", "WITHCODE"})));
+  CHECK(Format(d.Cmd({"FCALL", "pop_echo", "0", "hello"})) == "\"hello\"");
+  CHECK(Format(d.Cmd({"FCALL_RO", "pop_get", "1", "nosuchkey"})) == "(nil)");
+  redis.process->Stop();
+  darter.process->Stop();
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("An RDB whose library does not load is refused, as Redis refuses it") {
+  struct Case {
+    const char* name;
+    std::vector<std::string> libs;
+    const char* log_text;
+  };
+  const std::vector<Case> cases = {
+      {"syntax", {"#!lua name=bad\nthis is not lua"}, "Error compiling function"},
+      {"nofunctions", {"#!lua name=empty\nlocal x = 1"}, "No functions registered"},
+      {"duplicate",
+       {"#!lua name=dup\nredis.register_function('a', function() return 1 end)",
+        "#!lua name=dup\nredis.register_function('b', function() return 1 end)"},
+       "already exists"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    std::filesystem::path dir = DirWithRdb(c.name, RdbWithLibraries(c.libs));
+    // Redis refuses the same file.
+    StartedServer redis = StartRedis(0, {"--dir", dir.string(), "--dbfilename", "dump.rdb"});
+    CHECK_FALSE(redis.status.ok);
+    StartedServer darter = StartDarter(0, {"--threads", "2", "--dir", dir.string(), "--dbfilename", "dump.rdb"});
+    CHECK_FALSE(darter.status.ok);
+    CHECK_MESSAGE(darter.status.message.find(c.log_text) != std::string::npos, darter.status.message);
+    std::filesystem::remove_all(dir);
+  }
 }
