@@ -407,3 +407,64 @@ TEST_CASE("An RDB whose library does not load is refused, as Redis refuses it") 
     std::filesystem::remove_all(dir);
   }
 }
+
+namespace {
+
+// FUNCTION STATS with running_script's duration_ms zeroed (it differs run to run).
+std::string StatsShape(Client& c) {
+  Reply r = c.Cmd({"FUNCTION", "STATS"});
+  if (r.IsAggregate() && r.elements.size() >= 2 && r.elements[1].IsAggregate()) {
+    Reply& running = r.elements[1];
+    for (size_t i = 0; i + 1 < running.elements.size(); i += 2)
+      if (running.elements[i].str == "duration_ms") running.elements[i + 1].integer = 0;
+  }
+  return Format(r);
+}
+
+}  // namespace
+
+TEST_CASE("Busy functions: BUSY wording, FUNCTION STATS, FUNCTION KILL vs SCRIPT KILL, UNKILLABLE") {
+  Pair p;
+  Client r(p.redis.port()), d(p.darter.port());
+  Client r2(p.redis.port()), d2(p.darter.port());
+  const std::string lib =
+      "#!lua name=busy\n"
+      "redis.register_function{function_name='spin', callback=function(k) while true do end end, "
+      "flags={'no-writes'}}\n"
+      "redis.register_function('spinw', function(k) redis.call('set', 'x', '1') while true do end end)\n";
+  p.Both(r, d, {"FUNCTION", "LOAD", lib});
+  p.Both(r, d, {"CONFIG", "SET", "busy-reply-threshold", "100"});
+  // A busy function.
+  r2.Append({"FCALL", "spin", "0"});
+  d2.Append({"FCALL", "spin", "0"});
+  REQUIRE(r2.Flush());
+  REQUIRE(d2.Flush());
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  p.Both(r, d, {"PING"});
+  CHECK(StatsShape(d) == StatsShape(r));
+  p.Both(r, d, {"SCRIPT", "KILL"});
+  p.Both(r, d, {"FUNCTION", "KILL"});
+  CHECK(Format(d2.ReadReply()) == Format(r2.ReadReply()));
+  p.Both(r, d, {"FUNCTION", "STATS"});
+  // A busy EVAL: FUNCTION KILL and FUNCTION STATS get BUSY, SCRIPT KILL stops it.
+  r2.Append({"EVAL", "while true do end", "0"});
+  d2.Append({"EVAL", "while true do end", "0"});
+  REQUIRE(r2.Flush());
+  REQUIRE(d2.Flush());
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  p.Both(r, d, {"FUNCTION", "KILL"});
+  p.Both(r, d, {"FUNCTION", "STATS"});
+  p.Both(r, d, {"SCRIPT", "KILL"});
+  CHECK(Format(d2.ReadReply()) == Format(r2.ReadReply()));
+  // A busy function that wrote cannot be killed; SHUTDOWN NOSAVE ends both servers.
+  r2.Append({"FCALL", "spinw", "0"});
+  d2.Append({"FCALL", "spinw", "0"});
+  REQUIRE(r2.Flush());
+  REQUIRE(d2.Flush());
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  p.Both(r, d, {"FUNCTION", "KILL"});
+  r.Cmd({"SHUTDOWN", "NOSAVE"});
+  d.Cmd({"SHUTDOWN", "NOSAVE"});
+  for (int i = 0; i < 100 && p.darter.process->Running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(p.darter.process->Running());
+}

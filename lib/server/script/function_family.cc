@@ -291,11 +291,7 @@ void FunctionCommand(ConnectionContext& c) {
     if (arity(2)) FunctionStats(c);
   } else if (EqualsIgnoreCase(sub, "kill")) {
     if (!arity(2)) return;
-    // SCRIPT KILL's rules and replies (a script that wrote is UNKILLABLE).
-    std::vector<std::string> argv = {"script", "kill"};
-    std::vector<std::string_view> views(argv.begin(), argv.end());
-    ConnectionContext kill{c.conn, c.server, views, c.reply, nullptr};
-    store::CommandTable::Global().Find("script")->conn_handler(kill);
+    KillBusyScripts(c.reply, true);
   } else if (EqualsIgnoreCase(sub, "help")) {
     if (!arity(2)) return;
     static const char* kHelp[] = {

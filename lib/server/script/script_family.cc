@@ -35,6 +35,9 @@ using store::ConnectionContext;
 using store::EqualsIgnoreCase;
 
 constexpr const char* kBusyError = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+// While a function (FCALL) is busy Redis names FUNCTION KILL instead.
+constexpr const char* kBusyFunctionError =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 constexpr const char* kNotAllowed = "ERR This Redis command is not allowed from script";
 
 // ---- the script cache shared by all threads ----
@@ -84,6 +87,7 @@ LuaEngine& Engine() {
 
 // ---- busy scripts ----
 struct ScriptStatus {
+  bool function = false;  // FCALL: FUNCTION KILL stops it, SCRIPT KILL does not
   std::atomic<bool> kill{false};
   std::atomic<bool> wrote{false};
 };
@@ -134,6 +138,7 @@ class HostBase : public ScriptHost {
  public:
   HostBase(ScriptJob& job, bool whole) : job_(job), whole_(whole), db_(job.db), n_(job.server->shards().size()) {
     for (auto k : job.keys) declared_.insert(std::string(k));
+    status_.function = job.function;
     start_ms_ = NowMs();
   }
   ~HostBase() override { EndBusy(); }
@@ -815,22 +820,7 @@ void ScriptCommand(ConnectionContext& c) {
   }
   if (EqualsIgnoreCase(sub, "kill")) {
     if (!SubArity(c, 2)) return;
-    BusyRegistry& b = Busy();
-    std::lock_guard lk(b.mu);
-    if (b.busy.empty()) {
-      c.reply.Error("NOTBUSY No scripts in execution right now.");
-      return;
-    }
-    for (ScriptStatus* s : b.busy) {
-      if (s->wrote.load(std::memory_order_relaxed)) {
-        c.reply.Error(
-            "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the "
-            "script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
-        return;
-      }
-    }
-    for (ScriptStatus* s : b.busy) s->kill.store(true, std::memory_order_relaxed);
-    c.reply.Ok();
+    KillBusyScripts(c.reply, false);
     return;
   }
   if (EqualsIgnoreCase(sub, "help")) {
@@ -871,21 +861,55 @@ std::vector<size_t> EvalKeys(store::ArgList args) {
 
 }  // namespace
 
+void KillBusyScripts(resp::ReplyBuilder& reply, bool functions) {
+  BusyRegistry& b = Busy();
+  std::lock_guard lk(b.mu);
+  bool any = false;
+  for (ScriptStatus* s : b.busy) {
+    if (s->function != functions) continue;
+    any = true;
+    if (s->wrote.load(std::memory_order_relaxed)) {
+      reply.Error(
+          "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the "
+          "script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+      return;
+    }
+  }
+  if (!any) {
+    reply.Error("NOTBUSY No scripts in execution right now.");
+    return;
+  }
+  for (ScriptStatus* s : b.busy)
+    if (s->function == functions) s->kill.store(true, std::memory_order_relaxed);
+  reply.Ok();
+}
+
 std::string_view ScriptBusyError(const store::CommandSpec& spec, store::ArgList args) {
   if (Busy().count.load(std::memory_order_relaxed) == 0) return {};
+  // Which kinds are busy: SCRIPT KILL passes for a busy EVAL, FUNCTION KILL and FUNCTION
+  // STATS for a busy function, and the BUSY reply names the kill of the first busy one.
+  bool eval_busy = false, function_busy = false, first_function = false;
+  {
+    BusyRegistry& b = Busy();
+    std::lock_guard lk(b.mu);
+    if (b.busy.empty()) return {};
+    first_function = b.busy.front()->function;
+    for (ScriptStatus* s : b.busy) (s->function ? function_busy : eval_busy) = true;
+  }
   // Redis 7.0's CMD_ALLOW_BUSY commands. The transaction commands pass so that a
   // pipelined MULTI ... EXEC keeps its shape: a queued command gets BUSY and flags the
   // transaction, whose EXEC then aborts (multi_family.cc).
   const std::string& n = spec.name;
   if (n == "auth" || n == "hello" || n == "multi" || n == "discard" || n == "watch" || n == "unwatch") return {};
-  if (n == "script" && args.size() >= 2 && EqualsIgnoreCase(args[1], "kill")) return {};
-  if (n == "function" && args.size() >= 2 && (EqualsIgnoreCase(args[1], "kill") || EqualsIgnoreCase(args[1], "stats")))
+  if (eval_busy && n == "script" && args.size() >= 2 && EqualsIgnoreCase(args[1], "kill")) return {};
+  if (function_busy && n == "function" && args.size() >= 2 &&
+      (EqualsIgnoreCase(args[1], "kill") || EqualsIgnoreCase(args[1], "stats")))
     return {};
   // SHUTDOWN only with NOSAVE: saving would wait for the script (Redis's rule).
   if (n == "shutdown")
     for (size_t i = 1; i < args.size(); ++i)
       if (EqualsIgnoreCase(args[i], "nosave")) return {};
-  return kBusyError;
+  return first_function ? kBusyFunctionError : kBusyError;
 }
 
 void RegisterScriptFamily(store::CommandTable& t) {

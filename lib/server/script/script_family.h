@@ -79,4 +79,8 @@ ScriptCacheStats GetScriptCacheStats();
 // (the dispatcher's admission, dispatcher.h).
 std::string_view ScriptBusyError(const store::CommandSpec& spec, store::ArgList args);
 
+// SCRIPT KILL (`functions` false: busy EVAL scripts) and FUNCTION KILL (busy functions):
+// OK, NOTBUSY when none of that kind is busy, UNKILLABLE when one has written.
+void KillBusyScripts(resp::ReplyBuilder& reply, bool functions);
+
 }  // namespace darter::server
