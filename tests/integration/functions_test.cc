@@ -468,3 +468,25 @@ TEST_CASE("Busy functions: BUSY wording, FUNCTION STATS, FUNCTION KILL vs SCRIPT
   for (int i = 0; i < 100 && p.darter.process->Running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   CHECK_FALSE(p.darter.process->Running());
 }
+
+TEST_CASE("INFO memory counts functions and libraries") {
+  StartedServer darter = StartDarter(0, {"--threads", "2"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  Client d(darter.port());
+  auto field = [&](const std::string& name) {
+    std::string info = d.Cmd({"INFO", "memory"}).str;
+    size_t at = info.find(name + ":");
+    if (at == std::string::npos) return std::string("missing");
+    size_t end = info.find("\r\n", at);
+    return info.substr(at + name.size() + 1, end - at - name.size() - 1);
+  };
+  CHECK(field("number_of_functions") == "0");
+  CHECK(field("number_of_libraries") == "0");
+  CHECK(field("used_memory_functions") == "0");
+  CHECK(Format(d.Cmd({"FUNCTION", "LOAD", kLib1})) == "\"lib1\"");
+  CHECK(Format(d.Cmd({"FUNCTION", "LOAD", kLibRo})) == "\"rolib\"");
+  CHECK(field("number_of_functions") == "8");
+  CHECK(field("number_of_libraries") == "2");
+  CHECK(std::stoull(field("used_memory_functions")) > kLib1.size() + kLibRo.size());
+  CHECK(std::stoull(field("used_memory_scripts")) >= std::stoull(field("used_memory_functions")));
+}

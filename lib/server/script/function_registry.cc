@@ -89,6 +89,19 @@ size_t FunctionRegistry::function_count() const {
   return function_lib_.size();
 }
 
+FunctionStats FunctionRegistry::Stats() const {
+  std::lock_guard lk(mu_);
+  FunctionStats st;
+  st.libraries = libs_.size();
+  st.functions = function_lib_.size();
+  for (auto& [name, lib] : libs_) {
+    st.bytes += sizeof(Library) + lib->name.capacity() + lib->code.capacity() + 64;
+    for (const FunctionSpec& f : lib->functions)
+      st.bytes += sizeof(FunctionSpec) + f.name.capacity() + f.description.capacity() + 64;
+  }
+  return st;
+}
+
 std::string FunctionRegistry::Add(std::vector<Library> libs, bool replace, bool flush, bool restore) {
   std::lock_guard lk(mu_);
   auto next = flush ? decltype(libs_)() : libs_;

@@ -44,6 +44,14 @@ std::string ParseLibraryHeader(std::string_view code, std::string* name);
 // Returns "" with *lib filled, or the error reply.
 std::string CompileLibrary(std::string_view code, Library* lib);
 
+// INFO memory's number_of_functions, number_of_libraries and used_memory_functions
+// (the libraries' code, names and descriptions, with the registry's nodes).
+struct FunctionStats {
+  size_t libraries = 0;
+  size_t functions = 0;
+  uint64_t bytes = 0;
+};
+
 class FunctionRegistry {
  public:
   static FunctionRegistry& Global();
@@ -57,6 +65,7 @@ class FunctionRegistry {
   };
   std::optional<Found> FindFunction(std::string_view name) const;
   size_t function_count() const;
+  FunctionStats Stats() const;
   uint64_t version() const { return version_.load(std::memory_order_acquire); }
 
   // Adds `libs` (compiled). `replace`: a library of the same name is replaced, else it is
