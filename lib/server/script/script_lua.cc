@@ -54,6 +54,7 @@ struct RunState {
   int keys_ref = LUA_NOREF;  // registry refs of this run's KEYS and ARGV tables
   int argv_ref = LUA_NOREF;
   uint64_t rand48 = 0x330E;  // math.random's 48-bit state (Redis's rand48)
+  bool function = false;     // an FCALL: KEYS/ARGV are parameters, not globals
 };
 thread_local RunState* tl_current = nullptr;
 
@@ -62,11 +63,15 @@ thread_local RunState* tl_current = nullptr;
 void Activate(lua_State* L, RunState* run) {
   tl_current = run;
   lua_getfield(L, LUA_REGISTRYINDEX, kViewKey);
+  // A function gets its keys and arguments as parameters: KEYS and ARGV are not globals
+  // while it runs (reading them fails, as in Redis 7.0).
   lua_pushstring(L, "KEYS");
-  lua_rawgeti(L, LUA_REGISTRYINDEX, run->keys_ref);
+  if (run->function) lua_pushnil(L);
+  else lua_rawgeti(L, LUA_REGISTRYINDEX, run->keys_ref);
   lua_rawset(L, -3);
   lua_pushstring(L, "ARGV");
-  lua_rawgeti(L, LUA_REGISTRYINDEX, run->argv_ref);
+  if (run->function) lua_pushnil(L);
+  else lua_rawgeti(L, LUA_REGISTRYINDEX, run->argv_ref);
   lua_rawset(L, -3);
   lua_pop(L, 1);
 }
@@ -1725,6 +1730,7 @@ void LuaEngine::Run(const std::string& sha, store::ArgList keys, store::ArgList 
                     resp::ReplyBuilder& reply, bool function) {
   lua_State* L = L_;
   RunState state{&host, 2, LUA_NOREF, LUA_NOREF};
+  state.function = function;
   Srand48(&state, 0);
   // The reply is built aside: a run that fails half way through its conversion must
   // not leave half a reply behind.
