@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -264,6 +265,9 @@ TEST_CASE("A Darter replica of a Redis primary receives its libraries") {
   // The command stream: FUNCTION LOAD / DELETE propagate.
   CHECK(Format(r.Cmd({"FUNCTION", "LOAD", kLibMulti})) == "\"multi\"");
   CHECK(WaitFor(d, {"FUNCTION", "LIST", "LIBRARYNAME", "multi"}, Sorted(r.Cmd({"FUNCTION", "LIST", "LIBRARYNAME", "multi"}))));
+  // FUNCTION changes from clients are refused on the read-only replica, as in Redis.
+  CHECK(Format(d.Cmd({"FUNCTION", "LOAD", kLib1})) == "-READONLY You can't write against a read only replica.");
+  CHECK(Format(d.Cmd({"FUNCTION", "FLUSH"})) == "-READONLY You can't write against a read only replica.");
   // A function that may write is refused on the read-only replica before it runs.
   CHECK(Format(d.Cmd({"FCALL", "swap", "2", "a", "b"})) == "-READONLY You can't write against a read only replica.");
   CHECK(Format(r.Cmd({"FUNCTION", "DELETE", "rolib"})) == "+OK");
@@ -500,4 +504,81 @@ TEST_CASE("INFO memory counts functions and libraries") {
   CHECK(field("number_of_libraries") == "2");
   CHECK(std::stoull(field("used_memory_functions")) > kLib1.size() + kLibRo.size());
   CHECK(std::stoull(field("used_memory_scripts")) >= std::stoull(field("used_memory_functions")));
+}
+
+TEST_CASE("FCALL on every thread while libraries change: old or new result, never a crash") {
+  StartedServer darter = StartDarter(0, {"--threads", "4"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  auto lib = [](int v) {
+    return "#!lua name=churn\nredis.register_function('ver', function(keys) redis.call('incr', keys[1]) return " +
+           std::to_string(v) + " end)\n";
+  };
+  Client admin(darter.port());
+  REQUIRE(Format(admin.Cmd({"FUNCTION", "LOAD", lib(0)})) == "\"churn\"");
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0}, calls{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&, t] {
+      Client c(darter.port());
+      const std::string key = "key" + std::to_string(t);
+      while (!stop.load()) {
+        std::string r = Format(c.Cmd({"FCALL", "ver", "1", key}));
+        calls++;
+        // An integer from some version, or "not found" between DELETE and LOAD.
+        if (r[0] != ':' && r != "-ERR Function not found") {
+          bad++;
+          MESSAGE(r);
+        }
+      }
+    });
+  }
+  for (int v = 1; v <= 60; ++v) {
+    CHECK(Format(admin.Cmd({"FUNCTION", "LOAD", "REPLACE", lib(v)})) == "\"churn\"");
+    if (v % 10 == 0) {
+      CHECK(Format(admin.Cmd({"FUNCTION", "DELETE", "churn"})) == "+OK");
+      CHECK(Format(admin.Cmd({"FUNCTION", "LOAD", lib(v)})) == "\"churn\"");
+    }
+  }
+  stop = true;
+  for (auto& th : callers) th.join();
+  CHECK(bad.load() == 0);
+  CHECK(calls.load() > 0);
+  CHECK(Format(admin.Cmd({"FCALL", "ver", "1", "key0"})) == ":60");
+  HealthReport h = CheckServerHealthy(*darter.process, 512ull << 20);
+  CHECK_MESSAGE(h.ok, h.message);
+}
+
+TEST_CASE("Hostile libraries: big code, many libraries, memory at load, bad payloads stay bounded") {
+  StartedServer darter = StartDarter(0, {"--threads", "2"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  Client d(darter.port());
+  // A library with 4 MB of code (a long string constant).
+  std::string big = "#!lua name=big\nlocal s = '" + std::string(4 << 20, 'a') +
+                    "'\nredis.register_function('bigf', function() return #s end)\n";
+  CHECK(Format(d.Cmd({"FUNCTION", "LOAD", big})) == "\"big\"");
+  CHECK(Format(d.Cmd({"FCALL", "bigf", "0"})) == ":4194304");
+  CHECK(Format(d.Cmd({"FUNCTION", "DELETE", "big"})) == "+OK");
+  // 300 libraries, then one FCALL per thread (each thread loads them all once).
+  for (int i = 0; i < 300; ++i) {
+    std::string n = std::to_string(i);
+    REQUIRE(Format(d.Cmd({"FUNCTION", "LOAD", "#!lua name=l" + n + "\nredis.register_function('f" + n +
+                                                  "', function() return " + n + " end)"})) == "\"l" + n + "\"");
+  }
+  CHECK(Format(d.Cmd({"FCALL", "f299", "0"})) == ":299");
+  CHECK(Format(d.Cmd({"FCALL", "f7", "1", "x"})) == ":7");
+  // A load that allocates until its 500 ms run out is refused and its memory returned.
+  CHECK(Format(d.Cmd({"FUNCTION", "LOAD", "#!lua name=hog\nlocal t = {} local i = 0 while true do i = i + 1 "
+                                          "t[i] = i end"})) == "-ERR Error registering functions: ERR FUNCTION LOAD timeout");
+  // Truncated and garbage payloads.
+  Reply dump = d.Cmd({"FUNCTION", "DUMP"});
+  REQUIRE(dump.type == Reply::Type::kString);
+  for (size_t cut : {size_t{0}, size_t{1}, size_t{9}, dump.str.size() / 2, dump.str.size() - 1})
+    CHECK(Format(d.Cmd({"FUNCTION", "RESTORE", dump.str.substr(0, cut)})) ==
+          "-ERR DUMP payload version or checksum are wrong");
+  CHECK(Format(d.Cmd({"FUNCTION", "RESTORE", dump.str})) == "-ERR Library l0 already exists");
+  CHECK(Format(d.Cmd({"FUNCTION", "RESTORE", dump.str, "FLUSH"})) == "+OK");
+  CHECK(Format(d.Cmd({"FUNCTION", "FLUSH"})) == "+OK");
+  HealthReport h = CheckServerHealthy(*darter.process, 512ull << 20);
+  CHECK_MESSAGE(h.ok, h.message);
 }
