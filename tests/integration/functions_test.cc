@@ -328,6 +328,9 @@ TEST_CASE("Functions over maxmemory: allow-oom and no-writes run, others get OOM
   for (const Cmd& c : std::vector<Cmd>{{"FCALL", "w", "1", "k"}, {"FCALL_RO", "w", "1", "k"}, {"FCALL", "wo", "1", "k"},
                                        {"FCALL", "r", "1", "k"}})
     p.Both(r, d, c);
+  p.Both(r, d, {"FUNCTION", "LOAD", "#!lua name=more\nredis.register_function('m', function() return 1 end)"});
+  p.Both(r, d, {"FUNCTION", "RESTORE", "x"});
+  p.Both(r, d, {"FUNCTION", "DELETE", "oom"});
   p.Both(r, d, {"CONFIG", "SET", "maxmemory", "0"});
   p.Healthy();
 }

@@ -253,6 +253,22 @@ void FunctionRestore(ConnectionContext& c) {
   StartChange(c, std::move(job));
 }
 
+// The write subcommands' admission, which the dispatcher makes with the container's
+// flags only: READONLY on a read-only replica (the primary's stream passes), and OOM over
+// maxmemory for LOAD and RESTORE (deny-oom in Redis 7.0).
+bool RefusedWrite(ConnectionContext& c, bool deny_oom) {
+  if (c.conn.is_master) return false;
+  if (c.server.is_replica() && c.server.config().Snapshot().replica_read_only) {
+    c.reply.Error("READONLY You can't write against a read only replica.");
+    return true;
+  }
+  if (deny_oom && c.server.config().maxmemory() && OverMaxmemoryWithNothingToEvict(c.server.shards().size())) {
+    c.reply.Error(store::errors::kOom);
+    return true;
+  }
+  return false;
+}
+
 void FunctionCommand(ConnectionContext& c) {
   std::string_view sub = c.args[1];
   auto arity = [&](int a) {
@@ -261,15 +277,15 @@ void FunctionCommand(ConnectionContext& c) {
     return false;
   };
   if (EqualsIgnoreCase(sub, "load")) {
-    if (arity(-3)) FunctionLoad(c);
+    if (arity(-3) && !RefusedWrite(c, true)) FunctionLoad(c);
   } else if (EqualsIgnoreCase(sub, "delete")) {
-    if (!arity(3)) return;
+    if (!arity(3) || RefusedWrite(c, false)) return;
     auto job = std::make_shared<ChangeJob>();
     job->kind = Change::kDelete;
     job->arg = std::string(c.args[2]);
     StartChange(c, std::move(job));
   } else if (EqualsIgnoreCase(sub, "flush")) {
-    if (!arity(-2)) return;
+    if (!arity(-2) || RefusedWrite(c, false)) return;
     if (c.args.size() > 3) {
       c.reply.Error("ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.");
       return;
@@ -284,7 +300,7 @@ void FunctionCommand(ConnectionContext& c) {
   } else if (EqualsIgnoreCase(sub, "dump")) {
     if (arity(2)) FunctionDump(c);
   } else if (EqualsIgnoreCase(sub, "restore")) {
-    if (arity(-3)) FunctionRestore(c);
+    if (arity(-3) && !RefusedWrite(c, true)) FunctionRestore(c);
   } else if (EqualsIgnoreCase(sub, "list")) {
     if (arity(-2)) FunctionList(c);
   } else if (EqualsIgnoreCase(sub, "stats")) {
