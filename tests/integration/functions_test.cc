@@ -272,6 +272,12 @@ TEST_CASE("A Darter replica of a Redis primary receives its libraries") {
   CHECK(Format(d.Cmd({"FCALL", "swap", "2", "a", "b"})) == "-READONLY You can't write against a read only replica.");
   CHECK(Format(r.Cmd({"FUNCTION", "DELETE", "rolib"})) == "+OK");
   CHECK(WaitFor(d, {"FCALL_RO", "ro_get", "1", "k"}, Format(r.Cmd({"FCALL_RO", "ro_get", "1", "k"}))));
+  // FUNCTION LOAD inside a MULTI block of the primary.
+  CHECK(Format(r.Cmd({"MULTI"})) == "+OK");
+  CHECK(Format(r.Cmd({"FUNCTION", "LOAD", kLibRo})) == "+QUEUED");
+  CHECK(Format(r.Cmd({"SET", "k", "in-block"})) == "+QUEUED");
+  CHECK(Format(r.Cmd({"EXEC"})) == "[\"rolib\", +OK]");
+  CHECK(WaitFor(d, {"FCALL_RO", "ro_get", "1", "k"}, "\"in-block\""));
   HealthReport h = CheckServerHealthy(*darter.process, 512ull << 20);
   CHECK_MESSAGE(h.ok, h.message);
 }
@@ -288,6 +294,12 @@ TEST_CASE("A Redis replica of a Darter primary receives its libraries") {
   CHECK(WaitFor(r, {"FCALL_RO", "ro_get", "1", "k"}, "\"v\""));
   CHECK(Format(d.Cmd({"FUNCTION", "LOAD", kLibMulti})) == "\"multi\"");
   CHECK(WaitFor(r, {"FUNCTION", "LIST", "LIBRARYNAME", "multi"}, Sorted(d.Cmd({"FUNCTION", "LIST", "LIBRARYNAME", "multi"}))));
+  CHECK(Format(d.Cmd({"MULTI"})) == "+OK");
+  CHECK(Format(d.Cmd({"FUNCTION", "DELETE", "rolib"})) == "+QUEUED");
+  CHECK(Format(d.Cmd({"SET", "k", "gone"})) == "+QUEUED");
+  CHECK(Format(d.Cmd({"EXEC"})) == "[+OK, +OK]");
+  CHECK(WaitFor(r, {"FCALL_RO", "ro_get", "1", "k"}, "-ERR Function not found"));
+  CHECK(Format(r.Cmd({"GET", "k"})) == "\"gone\"");
   HealthReport h = CheckServerHealthy(*darter.process, 512ull << 20);
   CHECK_MESSAGE(h.ok, h.message);
 }
@@ -309,6 +321,12 @@ TEST_CASE("A Darter replica of a Darter primary receives its libraries (multi-fl
   CHECK(WaitFor(r, {"FUNCTION", "LIST", "LIBRARYNAME", "multi"}, Sorted(p.Cmd({"FUNCTION", "LIST", "LIBRARYNAME", "multi"}))));
   CHECK(Format(p.Cmd({"FUNCTION", "FLUSH"})) == "+OK");
   CHECK(WaitFor(r, {"FUNCTION", "LIST"}, "[]"));
+  // FUNCTION LOAD inside a MULTI block: one transaction in the journal.
+  CHECK(Format(p.Cmd({"MULTI"})) == "+OK");
+  CHECK(Format(p.Cmd({"FUNCTION", "LOAD", kLibRo})) == "+QUEUED");
+  CHECK(Format(p.Cmd({"SET", "k", "in-block"})) == "+QUEUED");
+  CHECK(Format(p.Cmd({"EXEC"})) == "[\"rolib\", +OK]");
+  CHECK(WaitFor(r, {"FCALL_RO", "ro_get", "1", "k"}, "\"in-block\""));
   HealthReport h = CheckServerHealthy(*replica.process, 512ull << 20);
   CHECK_MESSAGE(h.ok, h.message);
 }
@@ -343,6 +361,24 @@ TEST_CASE("FCALL inside MULTI and FUNCTION in scripts match Redis 7.0") {
   p.Both(r, d, {"FCALL", "f1", "1", "k", "v1"});
   p.Both(r, d, {"FCALL_RO", "f2", "1", "k"});
   p.Both(r, d, {"EXEC"});
+  // A library loaded in the block is there for the block's next command.
+  p.Both(r, d, {"MULTI"});
+  p.Both(r, d, {"FUNCTION", "LOAD", kLibRo});
+  p.Both(r, d, {"FCALL_RO", "ro_get", "1", "k"});
+  p.Both(r, d, {"FUNCTION", "DELETE", "rolib"});
+  p.Both(r, d, {"FCALL_RO", "ro_get", "1", "k"});
+  p.Both(r, d, {"FUNCTION", "LOAD", kLib1});
+  p.Both(r, d, {"EXEC"});
+  // RESTORE collisions (APPEND default, a function name taken by another library).
+  Reply dump = r.Cmd({"FUNCTION", "DUMP"});
+  p.Both(r, d, {"FUNCTION", "RESTORE", dump.str});
+  p.Both(r, d, {"FUNCTION", "LOAD", "#!lua name=other\nredis.register_function('f1', function() return 1 end)"});
+  p.Both(r, d, {"FUNCTION", "DELETE", "lib1"});
+  p.Both(r, d, {"FUNCTION", "LOAD", "#!lua name=other\nredis.register_function('f1', function() return 1 end)"});
+  p.Both(r, d, {"FUNCTION", "RESTORE", dump.str});
+  p.Both(r, d, {"FUNCTION", "RESTORE", dump.str, "REPLACE"});
+  p.Both(r, d, {"FUNCTION", "RESTORE", dump.str, "FLUSH"});
+  p.Both(r, d, {"FUNCTION", "LIST", "LIBRARYNAME", "other"});
   p.Both(r, d, {"EVAL", "return redis.call('fcall', 'f2', 1, 'k')", "0"});
   p.Both(r, d, {"EVAL", "return redis.call('function', 'list')", "0"});
   p.Healthy();

@@ -1,5 +1,6 @@
 #include "server/script/function_family.h"
 
+#include <future>
 #include <memory>
 
 #include "rdb/function_payload.h"
@@ -9,10 +10,12 @@
 #include "server/core/eviction.h"
 #include "server/core/server.h"
 #include "server/core/shard_set.h"
+#include "server/core/transaction.h"
 #include "server/script/function_registry.h"
 #include "server/script/script_family.h"
 #include "store/effects.h"
 #include "store/errors.h"
+#include "store/exec_block.h"
 #include "store/shard.h"
 #include "store/string_util.h"
 #include "store/write_observer.h"
@@ -40,6 +43,10 @@ struct ChangeJob {
   std::vector<std::string> sources;
   std::string reply_bulk;  // kLoad: the library's name
   std::string error;
+  // Inside a MULTI block: the block's transaction, so the journal keeps the change in
+  // the block's MULTI, in order.
+  uint64_t txid = 0;
+  unsigned tx_shards = 1;
 };
 
 // Applies `job` to the registry (on shard 0's thread) and journals it when it changed.
@@ -83,10 +90,16 @@ void ApplyChange(ChangeJob& job, ShardThread& st) {
   std::vector<std::string_view> args(job.argv.begin(), job.argv.end());
   store::Effects effects;
   effects.MarkDirty();
-  st.shard().NotifyWrite(store::AppliedWrite{job.db, args, effects, {}});
+  st.shard().NotifyWrite(store::AppliedWrite{job.db, args, effects, {}, job.txid, job.tx_shards});
 }
 
 // The connection's continuation: runs the change on shard 0, then replies.
+void ReplyChange(const ChangeJob& j, resp::ReplyBuilder* reply) {
+  if (!j.error.empty()) reply->Error(j.error);
+  else if (j.kind == Change::kLoad) reply->Bulk(j.reply_bulk);
+  else reply->Ok();
+}
+
 awaitable<void> RunChange(std::shared_ptr<ChangeJob> job, Server* server, resp::ReplyBuilder* reply) {
   ShardThread& st = server->shards().at(0);
   ChangeJob* j = job.get();
@@ -94,14 +107,33 @@ awaitable<void> RunChange(std::shared_ptr<ChangeJob> job, Server* server, resp::
     ApplyChange(*j, st);
     done(true);
   });
-  if (!j->error.empty()) reply->Error(j->error);
-  else if (j->kind == Change::kLoad) reply->Bulk(j->reply_bulk);
-  else reply->Ok();
+  ReplyChange(*j, reply);
 }
 
 void StartChange(ConnectionContext& c, std::shared_ptr<ChangeJob> job) {
   job->argv.assign(c.args.begin(), c.args.end());
   job->db = c.conn.db;
+  if (store::ExecBlockOp::InBlock()) {
+    // In EXEC, in order with the block's other commands (a later FCALL of the block sees
+    // the change). The block holds every shard whole, so shard 0's thread runs nothing
+    // but this transaction's work and waiting for it here cannot deadlock (as
+    // InBlockHost's hops, script_family.cc).
+    job->txid = CurrentTransaction().txid;
+    job->tx_shards = CurrentTransaction().shards;
+    ShardThread& st = c.server.shards().at(0);
+    if (ShardSet::CurrentIndex() == 0) {
+      ApplyChange(*job, st);
+    } else {
+      std::promise<void> done;
+      asio::post(st.ctx(), [&] {
+        ApplyChange(*job, st);
+        done.set_value();
+      });
+      done.get_future().wait();
+    }
+    ReplyChange(*job, &c.reply);
+    return;
+  }
   Server* server = &c.server;
   resp::ReplyBuilder* reply = &c.reply;
   c.then = [job, server, reply]() -> awaitable<void> { return RunChange(job, server, reply); };
