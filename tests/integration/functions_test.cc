@@ -134,8 +134,32 @@ TEST_CASE("FUNCTION LOAD errors match Redis 7.0") {
       "#!lua name=x\nerror('boom')",
       "#!lua name=x\nsyntax error here",
       "#!lua name=x\nwhile true do end",
+      "",
+      "#!",
+      "#!\n",
+      "#!lua name=onlyline",
+      "#! lua name=sp\nredis.register_function('u4', function() return 1 end)",
+      "#!foo\nx",
+      "#!foo name=a-b\nx",
+      "#!lua name=\"a b\"\nx",
+      "#!lua \"name=ab\nx",
+      "#!LUA name=up\nredis.register_function('u1', function() return 1 end)",
+      "#!lua name=cr\r\nredis.register_function('u2', function() return 1 end)",
+      "#!lua\tname=tb\nredis.register_function('u3', function() return 1 end)",
+      "#!lua name='q1'\nredis.register_function('q1', function() return 1 end)",
+      "#!lua name=c2\nredis.register_function('Cf', function() return 1 end)",
+      "#!lua name=c3\nredis.register_function('cF', function() return 1 end)",
+      "#!lua name=UP\nredis.register_function('u5', function() return 1 end)",
   };
   for (const std::string& code : codes) p.Both(r, d, {"FUNCTION", "LOAD", code});
+  // Function names are found case-insensitively; library names are case-sensitive.
+  p.Both(r, d, {"FCALL", "CF", "0"});
+  p.Both(r, d, {"FCALL", "u1", "0"});
+  p.Both(r, d, {"FUNCTION", "DELETE", "Up"});
+  p.Both(r, d, {"FUNCTION", "DELETE", "UP"});
+  p.Both(r, d, {"FUNCTION", "LIST", "LIBRARYNAME", "c*"});
+  p.Both(r, d, {"FUNCTION", "LIST", "LIBRARYNAME", "a", "LIBRARYNAME", "b"});
+  p.Both(r, d, {"FUNCTION", "FLUSH"});
   p.Both(r, d, {"FUNCTION", "LOAD", "foo", "x"});
   p.Both(r, d, {"FUNCTION", "LOAD"});
   p.Both(r, d, {"FUNCTION", "LOAD", kLib1});

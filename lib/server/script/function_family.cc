@@ -156,10 +156,6 @@ void FunctionLoad(ConnectionContext& c) {
       return;
     }
   }
-  if (i >= c.args.size()) {
-    c.reply.Error("ERR Function code is missing");
-    return;
-  }
   job->arg = std::string(c.args[i]);
   StartChange(c, std::move(job));
 }
@@ -430,7 +426,7 @@ void FcallGeneric(ConnectionContext& c, bool read_only) {
     c.reply.Error("ERR Can not execute a script with write flag using *_ro command.");
     return;
   }
-  StartScriptRun(c, std::string(c.args[1]), true, read_only || no_writes, static_cast<size_t>(*numkeys),
+  StartScriptRun(c, found->spec.name, true, read_only || no_writes, static_cast<size_t>(*numkeys),
                  found->spec.flags & kFnAllowOom);
 }
 

@@ -2,7 +2,9 @@
 
 #include <chrono>
 
+#include "resp/split_args.h"
 #include "server/core/log.h"
+#include "store/string_util.h"
 
 namespace darter::server {
 
@@ -14,23 +16,16 @@ std::string_view Library::body() const {
 
 std::string ParseLibraryHeader(std::string_view code, std::string* name) {
   if (code.substr(0, 2) != "#!") return "ERR Missing library metadata";
-  std::string_view line = code.substr(0, code.find('\n'));
-  std::vector<std::string_view> words;
-  for (size_t i = 0; i < line.size();) {
-    while (i < line.size() && line[i] == ' ') ++i;
-    size_t j = i;
-    while (j < line.size() && line[j] != ' ') ++j;
-    if (j > i) words.push_back(line.substr(i, j - i));
-    i = j;
-  }
-  std::string_view engine = words.empty() ? std::string_view() : words[0].substr(2);
-  // Engine names are matched case-insensitively (Redis's engines dict).
-  std::string lower;
-  for (char ch : engine) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
-  if (lower != "lua") return "ERR Engine '" + std::string(engine) + "' not found";
+  // The first line, split as Redis splits it (sdssplitargs: quotes, any whitespace).
+  size_t eol = code.find('\n');
+  std::vector<std::string> parts;
+  std::string split_error;
+  if (eol == std::string_view::npos || !resp::SplitArgs(code.substr(0, eol), &parts, &split_error) || parts.empty())
+    return "ERR Invalid library metadata";
+  const std::string engine = parts[0].substr(2);
   bool have_name = false;
-  for (size_t w = 1; w < words.size(); ++w) {
-    std::string_view opt = words[w];
+  for (size_t i = 1; i < parts.size(); ++i) {
+    std::string_view opt = parts[i];
     if (opt.substr(0, 5) == "name=") {
       if (have_name) return "ERR Invalid metadata value, name argument was given multiple times";
       have_name = true;
@@ -46,6 +41,8 @@ std::string ParseLibraryHeader(std::string_view code, std::string* name) {
   if (!valid)
     return "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one "
            "character long";
+  // Engine names match case-insensitively (Redis's engines dict).
+  if (!store::EqualsIgnoreCase(engine, "lua")) return "ERR Engine '" + engine + "' not found";
   return "";
 }
 
@@ -76,11 +73,11 @@ bool FunctionRegistry::HasLibrary(std::string_view name) const {
 
 std::optional<FunctionRegistry::Found> FunctionRegistry::FindFunction(std::string_view name) const {
   std::lock_guard lk(mu_);
-  auto it = function_lib_.find(std::string(name));
+  auto it = function_lib_.find(store::ToLower(name));
   if (it == function_lib_.end()) return std::nullopt;
   const Library& lib = *libs_.find(it->second)->second;
   for (const FunctionSpec& f : lib.functions)
-    if (f.name == name) return Found{f, lib.name};
+    if (store::EqualsIgnoreCase(f.name, name)) return Found{f, lib.name};
   return std::nullopt;
 }
 
@@ -115,10 +112,12 @@ std::string FunctionRegistry::Add(std::vector<Library> libs, bool replace, bool 
   }
   std::unordered_map<std::string, std::string> fns;
   for (auto& [name, l] : next)
-    for (const FunctionSpec& f : l->functions) fns.emplace(f.name, name);
+    for (const FunctionSpec& f : l->functions) fns.emplace(store::ToLower(f.name), name);
   for (Library& lib : libs) {
-    for (const FunctionSpec& f : lib.functions)
-      if (!fns.emplace(f.name, lib.name).second) return "ERR Function " + f.name + " already exists";
+    for (const FunctionSpec& f : lib.functions) {
+      auto [it, added] = fns.emplace(store::ToLower(f.name), lib.name);
+      if (!added && it->second != lib.name) return "ERR Function " + f.name + " already exists";
+    }
     if (next.count(lib.name)) return "ERR Library '" + lib.name + "' already exists";
     std::string name = lib.name;
     next.emplace(std::move(name), std::make_shared<const Library>(std::move(lib)));
@@ -133,7 +132,10 @@ bool FunctionRegistry::Delete(std::string_view name) {
   std::lock_guard lk(mu_);
   auto it = libs_.find(name);
   if (it == libs_.end()) return false;
-  for (const FunctionSpec& f : it->second->functions) function_lib_.erase(f.name);
+  for (const FunctionSpec& f : it->second->functions) {
+    auto fn = function_lib_.find(store::ToLower(f.name));
+    if (fn != function_lib_.end() && fn->second == it->second->name) function_lib_.erase(fn);
+  }
   libs_.erase(it);
   BumpLocked();
   return true;
@@ -151,7 +153,7 @@ void FunctionRegistry::ReplaceAll(std::vector<Library> libs) {
   libs_.clear();
   function_lib_.clear();
   for (Library& lib : libs) {
-    for (const FunctionSpec& f : lib.functions) function_lib_[f.name] = lib.name;
+    for (const FunctionSpec& f : lib.functions) function_lib_.emplace(store::ToLower(f.name), lib.name);
     std::string name = lib.name;
     libs_[name] = std::make_shared<const Library>(std::move(lib));
   }

@@ -82,7 +82,9 @@ class FunctionRegistry {
   void BumpLocked() { version_.fetch_add(1, std::memory_order_acq_rel); }
   mutable std::mutex mu_;
   std::map<std::string, LibraryPtr, std::less<>> libs_;
-  std::unordered_map<std::string, std::string> function_lib_;  // function -> its library
+  // Function name, lower-cased (FCALL finds functions case-insensitively, as Redis 7.0's
+  // functions dict) -> its library. Within one library names are case-sensitive.
+  std::unordered_map<std::string, std::string> function_lib_;
   std::atomic<uint64_t> version_{1};
 };
 
