@@ -199,6 +199,8 @@ std::optional<RunningFunction> OldestRunningFunction() {
   return out;
 }
 
+constexpr int64_t kReloadLimitMs = 5000;
+
 void SyncFunctions(LuaEngine& engine) {
   FunctionRegistry& reg = FunctionRegistry::Global();
   if (engine.functions_version() == reg.version()) return;
@@ -207,8 +209,9 @@ void SyncFunctions(LuaEngine& engine) {
   engine.ClearFunctions();
   std::vector<FunctionSpec> fns;
   for (const LibraryPtr& lib : libs) {
-    std::string err = engine.LoadLibrary(lib->body(), &fns);
-    // It loaded when it was added; only running out of memory can fail it here.
+    // It ran within 500 ms when it was added; a thread busy with other work may take
+    // longer to run it again, so the bound here only stops a runaway.
+    std::string err = engine.LoadLibrary(lib->body(), &fns, kReloadLimitMs);
     if (!err.empty()) {
       LOG_WARNING("functions: library '%s' failed to load on a thread: %s", lib->name.c_str(), err.c_str());
       continue;

@@ -44,7 +44,6 @@ constexpr const char* kLibViewKey = "darter_library_view";      // registry: the
 constexpr const char* kFnEnvMetaKey = "darter_functions_env_meta";  // registry: metatable of the functions' _G
 constexpr const char* kFnEnvKey = "darter_functions_env";       // registry: the functions' _G (a proxy)
 constexpr int kHookInstructions = 100000;
-constexpr int64_t kLibraryLoadLimitMs = 500;  // Redis 7.0's bound on running a library's code
 
 // The script being executed on this OS thread right now (set around every switch into
 // a script; a script suspended in its fiber is not current).
@@ -1057,9 +1056,20 @@ bool ValidFunctionName(const char* s, size_t len) {
   return true;
 }
 
-// Records a function in the load context and stages its callback (on top of the stack,
-// the name just below it). Returns an error message or null. No C++ object with a
-// destructor lives across a raising call here: the caller raises after returning.
+// Adds a function to the load context's list (no Lua call here: see the rule above).
+void RecordFunction(const char* name, size_t len, const char* desc, size_t desc_len, uint32_t flags) {
+  FunctionSpec spec;
+  spec.name.assign(name, len);
+  spec.flags = flags;
+  if (desc) {
+    spec.has_description = true;
+    spec.description.assign(desc, desc_len);
+  }
+  tl_load->functions->push_back(std::move(spec));
+}
+
+// Stages the callback at `cb_idx` under the name at `name_idx` and records the function.
+// Returns an error message or null (the caller raises it).
 const char* StageFunction(lua_State* L, int name_idx, int cb_idx, bool has_desc, int desc_idx, uint32_t flags) {
   size_t len;
   const char* name = lua_tolstring(L, name_idx, &len);
@@ -1068,22 +1078,17 @@ const char* StageFunction(lua_State* L, int name_idx, int cb_idx, bool has_desc,
     return "Library names can only contain letters, numbers, or underscores(_) and must be at least one character "
            "long";
   for (const FunctionSpec& f : *tl_load->functions)
-    if (f.name == std::string_view(name, len)) return "Function already exists in the library";
-  FunctionSpec spec;
-  spec.name.assign(name, len);
-  spec.flags = flags;
-  if (has_desc) {
-    size_t dl;
-    const char* d = lua_tolstring(L, desc_idx, &dl);
-    spec.has_description = true;
-    spec.description.assign(d, dl);
-  }
-  tl_load->functions->push_back(std::move(spec));
+    if (f.name.size() == len && std::memcmp(f.name.data(), name, len) == 0)
+      return "Function already exists in the library";
+  size_t desc_len = 0;
+  const char* desc = has_desc ? lua_tolstring(L, desc_idx, &desc_len) : nullptr;
+  // The stores may raise a memory error: done before any C++ object exists.
   lua_getfield(L, LUA_REGISTRYINDEX, kStagingKey);
   lua_pushvalue(L, name_idx);
   lua_pushvalue(L, cb_idx);
   lua_rawset(L, -3);
   lua_pop(L, 1);
+  RecordFunction(name, len, desc, desc_len, flags);
   return nullptr;
 }
 
@@ -1171,7 +1176,7 @@ int RegisterFunction(lua_State* L) {
   return 0;
 }
 
-// Count hook of a library load: its code may run at most kLibraryLoadLimitMs.
+// Count hook of a library load: its code may run until the load context's deadline.
 void LoadHook(lua_State* L, lua_Debug*) {
   if (!tl_load || std::chrono::steady_clock::now() < tl_load->deadline) return;
   lua_sethook(L, LoadHook, LUA_MASKLINE | LUA_MASKCOUNT, 1);  // a pcall cannot swallow it
@@ -1545,7 +1550,7 @@ void SetFunctionsView(lua_State* L, const char* view_key) {
 
 }  // namespace
 
-std::string LuaEngine::LoadLibrary(std::string_view code, std::vector<FunctionSpec>* functions) {
+std::string LuaEngine::LoadLibrary(std::string_view code, std::vector<FunctionSpec>* functions, int64_t limit_ms) {
   lua_State* L = L_;
   functions->clear();
   std::string text;
@@ -1568,7 +1573,7 @@ std::string LuaEngine::LoadLibrary(std::string_view code, std::vector<FunctionSp
   }
   lua_getfield(L, LUA_REGISTRYINDEX, kFnEnvKey);
   lua_setfenv(L, -2);
-  LoadContext ctx{functions, std::chrono::steady_clock::now() + std::chrono::milliseconds(kLibraryLoadLimitMs)};
+  LoadContext ctx{functions, std::chrono::steady_clock::now() + std::chrono::milliseconds(limit_ms)};
   tl_load = &ctx;
   SetFunctionsView(L, kLibViewKey);
   lua_sethook(L, LoadHook, LUA_MASKCOUNT, kHookInstructions);
