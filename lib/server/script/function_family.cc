@@ -93,13 +93,14 @@ void ApplyChange(ChangeJob& job, ShardThread& st) {
   st.shard().NotifyWrite(store::AppliedWrite{job.db, args, effects, {}, job.txid, job.tx_shards});
 }
 
-// The connection's continuation: runs the change on shard 0, then replies.
+// The change's reply: the library's name for LOAD, OK for the others, or the error.
 void ReplyChange(const ChangeJob& j, resp::ReplyBuilder* reply) {
   if (!j.error.empty()) reply->Error(j.error);
   else if (j.kind == Change::kLoad) reply->Bulk(j.reply_bulk);
   else reply->Ok();
 }
 
+// The connection's continuation: runs the change on shard 0, then replies.
 awaitable<void> RunChange(std::shared_ptr<ChangeJob> job, Server* server, resp::ReplyBuilder* reply) {
   ShardThread& st = server->shards().at(0);
   ChangeJob* j = job.get();
