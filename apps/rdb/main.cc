@@ -109,6 +109,7 @@ class StatsSink : public Sink {
     std::string type;
   };
   std::vector<std::pair<std::string, std::string>> aux;
+  std::vector<std::pair<std::string, size_t>> libraries;  // function libraries: first line, bytes
   std::map<uint64_t, std::map<std::string, uint64_t>> per_db_type;
   std::map<std::string, uint64_t> encodings;
   uint64_t keys = 0, with_ttl = 0, expired_now = 0, functions = 0, empty_skipped = 0, modules_skipped = 0,
@@ -122,8 +123,10 @@ class StatsSink : public Sink {
     aux.emplace_back(std::string(k), std::string(v));
     return {};
   }
-  Status OnFunction(std::string_view) override {
+  Status OnFunction(std::string_view src) override {
     ++functions;
+    // The library's first line ("#!lua name=lib") names it.
+    libraries.emplace_back(std::string(src.substr(0, std::min<size_t>(src.find('\n'), 200))), src.size());
     return {};
   }
   Status OnModuleAux(const ModuleSkip&) override {
@@ -694,6 +697,11 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(stats.empty_skipped),
                 static_cast<unsigned long long>(stats.modules_skipped),
                 static_cast<unsigned long long>(stats.module_aux));
+    if (!stats.libraries.empty()) {
+      std::printf("function_libraries:\n");
+      for (const auto& [head, bytes] : stats.libraries)
+        std::printf("  %s (%zu bytes)\n", Printable(head).c_str(), bytes);
+    }
     std::printf("keys_per_db_and_type:\n");
     for (const auto& [db, types] : stats.per_db_type) {
       std::printf("  db%llu:", static_cast<unsigned long long>(db));

@@ -9,6 +9,7 @@
 #include "server/pubsub/pubsub_family.h"
 #include "server/repl/repl_master.h"
 #include "server/admin/reset_command.h"
+#include "server/script/function_family.h"
 #include "server/script/script_family.h"
 #include "server/admin/server_family.h"
 
@@ -23,6 +24,7 @@ void RegisterAllFamilies(store::CommandTable& table) {
   RegisterResetCommand(table);
   RegisterMonitorCommand(table);
   RegisterScriptFamily(table);
+  RegisterFunctionFamily(table);
   RegisterReplicationMasterFamily(table);
   RegisterAclFamily(table);
   RegisterSlowlogFamily(table);

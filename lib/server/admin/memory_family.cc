@@ -18,6 +18,7 @@
 #include "server/core/server.h"
 #include "server/core/shard_set.h"
 #include "server/repl/repl_master.h"
+#include "server/script/function_registry.h"
 #include "server/script/script_family.h"
 #include "server/script/script_lua.h"
 #include "store/errors.h"
@@ -371,6 +372,10 @@ MemoryOverhead ComputeMemoryOverhead(Server& srv, const std::vector<ThreadMemory
   mh.cached_scripts = scripts.scripts;
   mh.lua_vm = LuaEngine::TotalMemoryUsed();
   overhead += mh.lua_caches;
+  FunctionStats fs = FunctionRegistry::Global().Stats();
+  mh.functions_bytes = fs.bytes;
+  mh.functions = fs.functions;
+  mh.libraries = fs.libraries;
 
   for (unsigned d = 0; d < srv.db_count(); ++d) {
     MemoryOverhead::Db db{d, 0};
@@ -425,14 +430,15 @@ std::string InfoMemoryLines(const MemoryOverhead& mh, const ServerOptions& opts)
            "total_system_memory:%" PRIu64 "\r\ntotal_system_memory_human:%s\r\n"
            "used_memory_lua:%" PRIu64 "\r\nused_memory_vm_eval:%" PRIu64 "\r\nused_memory_lua_human:%s\r\n"
            "used_memory_scripts_eval:%" PRIu64 "\r\nnumber_of_cached_scripts:%zu\r\n"
-           "number_of_functions:0\r\nnumber_of_libraries:0\r\nused_memory_vm_functions:0\r\n"
+           "number_of_functions:%zu\r\nnumber_of_libraries:%zu\r\nused_memory_vm_functions:0\r\n"
            "used_memory_vm_total:%" PRIu64 "\r\nused_memory_vm_total_human:%s\r\n"
-           "used_memory_functions:0\r\nused_memory_scripts:%" PRIu64 "\r\nused_memory_scripts_human:%s\r\n",
+           "used_memory_functions:%" PRIu64 "\r\nused_memory_scripts:%" PRIu64 "\r\nused_memory_scripts_human:%s\r\n",
            mh.used, Human(mh.used).c_str(), mh.rss, Human(mh.rss).c_str(), mh.peak, Human(mh.peak).c_str(),
            mh.peak_perc, mh.overhead_total, mh.startup, mh.dataset, mh.dataset_perc, mh.alloc_allocated,
            mh.alloc_active, mh.alloc_resident, sys, Human(sys).c_str(), mh.lua_vm, mh.lua_vm,
-           Human(mh.lua_vm).c_str(), mh.lua_caches, mh.cached_scripts, mh.lua_vm, Human(mh.lua_vm).c_str(),
-           mh.lua_caches, Human(mh.lua_caches).c_str());
+           Human(mh.lua_vm).c_str(), mh.lua_caches, mh.cached_scripts, mh.functions, mh.libraries, mh.lua_vm,
+           Human(mh.lua_vm).c_str(), mh.functions_bytes, mh.lua_caches + mh.functions_bytes,
+           Human(mh.lua_caches + mh.functions_bytes).c_str());
   std::string s = buf;
   s += "maxmemory:" + std::to_string(opts.maxmemory) + "\r\nmaxmemory_human:" + Human(opts.maxmemory) +
        "\r\nmaxmemory_policy:" + opts.maxmemory_policy + "\r\n";

@@ -61,6 +61,8 @@ struct MemoryOverhead {
   size_t normal_count = 0, replica_count = 0;
   uint64_t lua_caches = 0;           // the script cache
   size_t cached_scripts = 0;
+  uint64_t functions_bytes = 0;      // the function libraries (FunctionRegistry)
+  size_t functions = 0, libraries = 0;
   uint64_t lua_vm = 0;               // the interpreters
   struct Db {
     unsigned id = 0;

@@ -9,6 +9,7 @@
 #include "rdb/writer.h"
 #include "server/core/server.h"
 #include "server/persist/shard_snapshots.h"
+#include "server/script/function_registry.h"
 #include "server/core/transaction.h"
 #include "store/multi_shard_op.h"
 #include "store/shard.h"
@@ -49,6 +50,9 @@ struct Job {
   std::condition_variable cv;
   std::deque<std::string> queue;
   bool started = false;  // every shard passed its snapshot point
+  // The function libraries' sources as of shard 0's snapshot point (function changes
+  // run on shard 0's thread: function_registry.h).
+  std::vector<std::string> functions;
   bool producers_done = false;
   rdb::Status error;
 
@@ -83,13 +87,16 @@ struct Job {
 void WriterMain(const std::shared_ptr<Job>& job) {
   MergedRdbStats stats;
   CallbackSink sink(job->spec.write, &stats.bytes);
-  rdb::WriterOptions wo;
-  wo.rdb_version = job->spec.rdb_version;
-  rdb::Writer w(&sink, wo);
   {
     std::unique_lock lk(job->mu);
     job->cv.wait(lk, [&] { return job->started; });
   }
+  rdb::WriterOptions wo;
+  wo.rdb_version = job->spec.rdb_version;
+  // FUNCTION2 records exist from RDB 10 (Redis 7.0) on; the shards' older encodings stay
+  // valid in a version-10 file. Without libraries the requested version is kept.
+  if (!job->functions.empty() && wo.rdb_version < 10) wo.rdb_version = 10;
+  rdb::Writer w(&sink, wo);
   rdb::Status st = w.WriteHeader();
   if (st.ok()) st = w.WriteAux("redis-ver", "7.0.15");
   if (st.ok()) st = w.WriteAux("redis-bits", "64");
@@ -101,6 +108,8 @@ void WriterMain(const std::shared_ptr<Job>& job) {
     }
   }
   if (st.ok()) st = w.WriteAux("aof-base", "0");
+  for (const std::string& lib : job->functions)
+    if (st.ok()) st = w.WriteFunction(lib);
   if (!st.ok()) job->Abort();
   while (true) {
     std::string chunk;
@@ -128,7 +137,15 @@ void WriterMain(const std::shared_ptr<Job>& job) {
 awaitable<void> StartHop(std::shared_ptr<Job> job) {
   ShardSnapshotsSpec spec;
   spec.rdb_version = job->spec.rdb_version;
-  spec.at_point = job->spec.at_point;
+  spec.at_point = [job](store::Shard& shard) {
+    if (shard.index() == 0) {
+      std::vector<std::string> libs;
+      for (const LibraryPtr& lib : FunctionRegistry::Global().Libraries()) libs.push_back(lib->code);
+      std::lock_guard lk(job->mu);
+      job->functions = std::move(libs);
+    }
+    if (job->spec.at_point) job->spec.at_point(shard);
+  };
   spec.chunk = [job](unsigned, std::string chunk) { job->Push(std::move(chunk)); };
   spec.paused = [job](unsigned) { return job->queued_bytes.load(std::memory_order_relaxed) > kMaxQueuedBytes; };
   spec.shard_done = [job](unsigned, const rdb::Status& st, uint64_t keys) {

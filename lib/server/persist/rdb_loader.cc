@@ -23,7 +23,25 @@ ShardedRdbLoader::ShardedRdbLoader(ShardSet& shards, unsigned db_count, bool kee
       reader_(&builder_),
       batches_(shards.size()) {}
 
-rdb::Status ShardedRdbLoader::Feed(std::string_view data, size_t* consumed) { return reader_.Feed(data, consumed); }
+rdb::Status ShardedRdbLoader::Builder::OnFunction(std::string_view library_source) {
+  Library lib;
+  std::string err = CompileLibrary(library_source, &lib);
+  if (!err.empty()) return rdb::Status::Error("function library does not load: " + err);
+  libraries.push_back(std::move(lib));
+  return {};
+}
+
+rdb::Status ShardedRdbLoader::Feed(std::string_view data, size_t* consumed) {
+  rdb::Status st = reader_.Feed(data, consumed);
+  if (st.ok() && reader_.done() && !functions_installed_) {
+    functions_installed_ = true;
+    // All or nothing: two libraries of one name, or one function in two libraries,
+    // refuse the RDB.
+    std::string err = FunctionRegistry::Global().Add(std::move(builder_.libraries), false, replace_functions_);
+    if (!err.empty()) return rdb::Status::Error("function libraries do not load: " + err);
+  }
+  return st;
+}
 
 awaitable<void> ShardedRdbLoader::Flush() {
   if (batched_ == 0) co_return;

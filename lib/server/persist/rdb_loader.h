@@ -3,6 +3,10 @@
 // RdbValueBuilder), batched per owning shard and posted to the shard threads; Flush()
 // waits until every posted batch is in, which bounds memory to the batches in flight.
 //
+// Function libraries (Redis 7.0's FUNCTION2 records) are compiled on the feeding thread
+// as they arrive (one that does not compile stops the load, as in Redis) and replace the
+// server's libraries once the RDB's end is read, as a Redis load or full sync does.
+//
 // Thread-safety: Feed/Flush from one coroutine (one thread); the shards are touched
 // only on their own threads.
 #pragma once
@@ -14,6 +18,7 @@
 #include "rdb/reader.h"
 #include "server/core/asio.h"
 #include "server/core/shard_set.h"
+#include "server/script/function_registry.h"
 #include "store/rdb_load.h"
 
 namespace darter::server {
@@ -28,6 +33,10 @@ class ShardedRdbLoader {
   // what follows it on the wire). Errors name the byte offset.
   rdb::Status Feed(std::string_view data, size_t* consumed);
   rdb::Status Finish() { return reader_.Finish(); }
+  // The RDB's libraries are added to the server's instead of replacing them: a
+  // multi-flow full sync carries them on flow 0 only, and the other flows' RDBs must not
+  // drop them.
+  void keep_other_functions() { replace_functions_ = false; }
   bool done() const { return reader_.done(); }
   uint64_t offset() const { return reader_.offset(); }
 
@@ -46,7 +55,17 @@ class ShardedRdbLoader {
 
   ShardSet& shards_;
   bool keep_expired_;
-  store::RdbValueBuilder builder_;
+  // The value builder plus the RDB's function libraries.
+  class Builder : public store::RdbValueBuilder {
+   public:
+    using store::RdbValueBuilder::RdbValueBuilder;
+    rdb::Status OnFunction(std::string_view library_source) override;
+    std::vector<Library> libraries;
+  };
+
+  Builder builder_;
+  bool functions_installed_ = false;
+  bool replace_functions_ = true;
   rdb::Reader reader_;
   std::vector<std::vector<store::LoadedEntry>> batches_;
   size_t batched_ = 0;

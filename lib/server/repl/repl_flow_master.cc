@@ -8,6 +8,7 @@
 #include "server/repl/replica_acks.h"
 #include "server/core/server.h"
 #include "server/persist/shard_snapshots.h"
+#include "server/script/function_registry.h"
 #include "store/shard.h"
 #include "store/string_util.h"
 
@@ -235,7 +236,15 @@ awaitable<void> FlowMaster::StreamFlow(Connection& conn, std::shared_ptr<FlowSes
   std::string out;           // bytes to write next
   std::string held_journal;  // journal frames waiting for the snapshot's end
   FlowRdbSink sink(enc, out);
-  rdb::Writer writer(&sink);
+  std::vector<std::string> functions;
+  if (full) {
+    MutexLock lk(&f->mu);
+    functions.swap(f->functions);
+  }
+  // FUNCTION2 records need an RDB 10 header; the records keep their version-9 encodings.
+  rdb::WriterOptions wo;
+  if (!functions.empty()) wo.rdb_version = 10;
+  rdb::Writer writer(&sink, wo);
   uint64_t read_lsn;
   const int64_t started_ms = store::UnixTimeMs();
   if (full) {
@@ -248,6 +257,8 @@ awaitable<void> FlowMaster::StreamFlow(Connection& conn, std::shared_ptr<FlowSes
     if (st.ok()) st = writer.WriteAux("redis-bits", "64");
     if (st.ok()) st = writer.WriteAux("ctime", std::to_string(store::UnixTimeMs() / 1000));
     if (st.ok()) st = writer.WriteAux("darter-shard", std::to_string(f->shard));
+    for (const std::string& lib : functions)
+      if (st.ok()) st = writer.WriteFunction(lib);
     if (!st.ok()) co_return;
   } else {
     read_lsn = static_cast<uint64_t>(f->resume_lsn);
@@ -371,6 +382,10 @@ awaitable<void> FlowMaster::Sync(resp::ReplyBuilder& rb, std::string sync_id, Fl
     MutexLock lk(&f.mu);
     ShardJournal& j = journal->shard(shard.index());
     f.start_lsn = j.last_lsn();
+    if (shard.index() == 0) {
+      f.functions.clear();
+      for (const LibraryPtr& lib : FunctionRegistry::Global().Libraries()) f.functions.push_back(lib->code);
+    }
     // Everything written after the cut stays in the journal until the flow has read it.
     j.Pin(f.reader_id, f.start_lsn);
   };

@@ -68,6 +68,9 @@ struct FlowLink : std::enable_shared_from_this<FlowLink> {
   std::string snapshot_error GUARDED_BY(mu);
   uint64_t snapshot_keys GUARDED_BY(mu) = 0;
   uint64_t start_lsn GUARDED_BY(mu) = 0;  // the journal LSN the snapshot ends at
+  // Flow 0 only: the function libraries' sources at the cut (function changes run on
+  // shard 0's thread, so they match shard 0's journal position).
+  std::vector<std::string> functions GUARDED_BY(mu);
   bool notified GUARDED_BY(mu) = false;
 
   void Wake();

@@ -508,11 +508,13 @@ awaitable<void> ReplicaLink::ApplyBlock() {
   std::vector<store::ExecBlockOp::Command> commands;
   // PUBLISH inside a block (MULTI or a script on the primary) changes no data: the
   // block's writes apply atomically, then its messages reach local subscribers in order.
+  // FUNCTION LOAD/DELETE/FLUSH/RESTORE in a block change no keys either (the block's
+  // runner has no connection to run them): they apply after it, in order, the same way.
   std::vector<std::vector<std::string>> publishes;
   for (auto& argv : block_) {
     store::ExecBlockOp::Command c;
     c.spec = store::CommandTable::Global().Find(argv[0]);
-    if (c.spec && c.spec->conn_handler && (c.spec->flags & store::kCmdPubSub)) {
+    if (c.spec && c.spec->conn_handler && ((c.spec->flags & store::kCmdPubSub) || c.spec->name == "function")) {
       publishes.push_back(std::move(argv));
       continue;
     }

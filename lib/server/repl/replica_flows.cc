@@ -493,6 +493,8 @@ awaitable<void> ReplicaLink::RunFlow(std::shared_ptr<ReplicaLink> link, Server& 
 
   std::unique_ptr<ShardedRdbLoader> loader;
   if (full) loader = std::make_unique<ShardedRdbLoader>(server.shards(), server.db_count(), /*keep_expired=*/true);
+  // Function libraries come on flow 0 (repl_flow_master.cc), which replaces the set.
+  if (full && flow->index != 0) loader->keep_other_functions();
   bool rdb_complete = !full;
   FlowDecoder decoder;
   FlowFrame frame;

@@ -16,6 +16,7 @@
 #include "server/core/connection.h"
 #include "server/core/cross_thread.h"
 #include "server/core/dispatcher.h"
+#include "server/script/function_registry.h"
 #include "server/script/script_fiber.h"
 #include "server/script/script_lua.h"
 #include "server/script/script_sha1.h"
@@ -37,6 +38,9 @@ using store::ConnectionContext;
 using store::EqualsIgnoreCase;
 
 constexpr const char* kBusyError = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+// While a function (FCALL) is busy Redis names FUNCTION KILL instead.
+constexpr const char* kBusyFunctionError =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 constexpr const char* kNotAllowed = "ERR This Redis command is not allowed from script";
 
 // ---- the script cache shared by all threads ----
@@ -86,6 +90,7 @@ LuaEngine& Engine() {
 
 // ---- busy scripts ----
 struct ScriptStatus {
+  bool function = false;  // FCALL: FUNCTION KILL stops it, SCRIPT KILL does not
   std::atomic<bool> kill{false};
   std::atomic<bool> wrote{false};
 };
@@ -111,10 +116,24 @@ struct ScriptJob {
   resp::ReplyBuilder* reply = nullptr;
   std::vector<std::string> storage;  // keys then args
   std::vector<std::string_view> keys, args;
-  std::string sha;
+  std::string sha;  // or the function's name
+  bool function = false;  // FCALL / FCALL_RO
+  std::vector<std::string> command;  // a function's FCALL command line (FUNCTION STATS)
   bool read_only = false;
+  bool allow_oom = false;  // a function flagged allow-oom: its writes pass maxmemory
   unsigned db = 0;
 };
+
+// Runs the job's script or function on this thread's engine (the caller's fiber).
+void RunInEngine(ScriptJob& job, ScriptHost& host, resp::ReplyBuilder& reply) {
+  LuaEngine& engine = Engine();
+  std::shared_ptr<void> running;
+  if (job.function) {
+    SyncFunctions(engine);
+    running = MarkFunctionRunning(job.sha, job.command);
+  }
+  engine.Run(job.sha, job.keys, job.args, host, reply, job.function);
+}
 
 // The part of running a script's commands both execution modes share. Subclasses say
 // how work reaches a shard.
@@ -122,6 +141,7 @@ class HostBase : public ScriptHost {
  public:
   HostBase(ScriptJob& job, bool whole) : job_(job), whole_(whole), db_(job.db), n_(job.server->shards().size()) {
     for (auto k : job.keys) declared_.insert(std::string(k));
+    status_.function = job.function;
     start_ms_ = NowMs();
   }
   ~HostBase() override { EndBusy(); }
@@ -216,6 +236,17 @@ std::string HostBase::Call(std::vector<std::string>& argv, int protocol, std::st
       Admit(*spec, args, *job_.conn, job_.read_only ? AdmissionPath::kScriptReadOnly : AdmissionPath::kScript);
   resp::ReplyBuilder rb(&reply);
   rb.SetProtocol(protocol);
+  if (admission.refused_by == AdmissionCheck::kOom && job_.allow_oom) {
+    // The OOM check is followed only by argument validation on the script paths.
+    admission = Admission{};
+    if (spec->validate) {
+      std::string err = spec->validate(args);
+      if (!err.empty()) {
+        rb.Error(err);
+        return "";
+      }
+    }
+  }
   if (!admission.ok()) {
     RecordRejected(*spec, args);
     // Invalid arguments are the command's error reply; the other refusals are the call's.
@@ -398,7 +429,7 @@ bool DirectHost::Start() {
   ScriptJob& job = job_;
   resp::ReplyBuilder* reply = remote_ ? remote_reply : job.reply;
   fiber_ = std::make_unique<ScriptFiber>([&job, this, reply] {
-    Engine().Run(job.sha, job.keys, job.args, *this, *reply);
+    RunInEngine(job, *this, *reply);
     EndBusy();
   });
   fiber_->Resume();
@@ -459,7 +490,7 @@ void RunOnKeysShard(ScriptJob& job, ShardThread& st, int protocol, std::shared_p
   rb->SetProtocol(protocol);
   host->remote_reply = rb.get();
   LuaEngine& engine = Engine();
-  if (!EnsureCompiled(engine, job.sha, *rb)) {
+  if (!job.function && !EnsureCompiled(engine, job.sha, *rb)) {
     done();
     return;
   }
@@ -546,7 +577,7 @@ awaitable<void> FiberHost::Drive() {
 
   ScriptJob& job = job_;
   fiber_ = std::make_unique<ScriptFiber>([&job, this] {
-    Engine().Run(job.sha, job.keys, job.args, *this, *job.reply);
+    RunInEngine(job, *this, *job.reply);
     EndBusy();
   });
   fiber_->Resume();
@@ -715,14 +746,24 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
     c.reply.Error("ERR Can not execute a script with write flag using *_ro command.");
     return;
   }
+  StartScriptRun(c, sha, false, read_only || flags.no_writes, static_cast<size_t>(*numkeys));
+}
+
+}  // namespace
+
+void StartScriptRun(ConnectionContext& c, std::string id, bool function, bool read_only, size_t numkeys,
+                    bool allow_oom) {
   auto job = std::make_shared<ScriptJob>();
   job->conn = &c.conn;
   job->server = &c.server;
   job->reply = &c.reply;
-  job->sha = sha;
-  job->read_only = read_only || flags.no_writes;
+  job->sha = std::move(id);
+  job->function = function;
+  if (function) job->command.assign(c.args.begin(), c.args.end());
+  job->read_only = read_only;
+  job->allow_oom = allow_oom;
   job->db = c.conn.db;
-  size_t nk = static_cast<size_t>(*numkeys);
+  size_t nk = numkeys;
   for (size_t i = 3; i < c.args.size(); ++i) job->storage.emplace_back(c.args[i]);
   for (size_t i = 0; i < job->storage.size(); ++i) {
     if (i < nk) job->keys.push_back(job->storage[i]);
@@ -737,7 +778,7 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
     // On a script stack (ScriptFiber), never suspended: InBlockHost runs everything
     // synchronously, so the fiber is done when Resume returns.
     ScriptFiber fiber([&] {
-      engine.Run(job->sha, job->keys, job->args, host, c.reply);
+      RunInEngine(*job, host, c.reply);
       host.EndBusy();
     });
     fiber.Resume();
@@ -746,6 +787,8 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
   }
   c.then = [job]() -> awaitable<void> { return RunJob(*job); };
 }
+
+namespace {
 
 void EvalCommand(ConnectionContext& c) { EvalGeneric(c, false, false); }
 void EvalShaCommand(ConnectionContext& c) { EvalGeneric(c, true, false); }
@@ -806,22 +849,7 @@ void ScriptCommand(ConnectionContext& c) {
   }
   if (EqualsIgnoreCase(sub, "kill")) {
     if (!SubArity(c, 2)) return;
-    BusyRegistry& b = Busy();
-    std::lock_guard lk(b.mu);
-    if (b.busy.empty()) {
-      c.reply.Error("NOTBUSY No scripts in execution right now.");
-      return;
-    }
-    for (ScriptStatus* s : b.busy) {
-      if (s->wrote.load(std::memory_order_relaxed)) {
-        c.reply.Error(
-            "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the "
-            "script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
-        return;
-      }
-    }
-    for (ScriptStatus* s : b.busy) s->kill.store(true, std::memory_order_relaxed);
-    c.reply.Ok();
+    KillBusyScripts(c.reply, false);
     return;
   }
   if (EqualsIgnoreCase(sub, "help")) {
@@ -862,19 +890,55 @@ std::vector<size_t> EvalKeys(store::ArgList args) {
 
 }  // namespace
 
+void KillBusyScripts(resp::ReplyBuilder& reply, bool functions) {
+  BusyRegistry& b = Busy();
+  std::lock_guard lk(b.mu);
+  bool any = false;
+  for (ScriptStatus* s : b.busy) {
+    if (s->function != functions) continue;
+    any = true;
+    if (s->wrote.load(std::memory_order_relaxed)) {
+      reply.Error(
+          "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the "
+          "script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+      return;
+    }
+  }
+  if (!any) {
+    reply.Error("NOTBUSY No scripts in execution right now.");
+    return;
+  }
+  for (ScriptStatus* s : b.busy)
+    if (s->function == functions) s->kill.store(true, std::memory_order_relaxed);
+  reply.Ok();
+}
+
 std::string_view ScriptBusyError(const store::CommandSpec& spec, store::ArgList args) {
   if (Busy().count.load(std::memory_order_relaxed) == 0) return {};
+  // Which kinds are busy: SCRIPT KILL passes for a busy EVAL, FUNCTION KILL and FUNCTION
+  // STATS for a busy function, and the BUSY reply names the kill of the first busy one.
+  bool eval_busy = false, function_busy = false, first_function = false;
+  {
+    BusyRegistry& b = Busy();
+    std::lock_guard lk(b.mu);
+    if (b.busy.empty()) return {};
+    first_function = b.busy.front()->function;
+    for (ScriptStatus* s : b.busy) (s->function ? function_busy : eval_busy) = true;
+  }
   // Redis 7.0's CMD_ALLOW_BUSY commands. The transaction commands pass so that a
   // pipelined MULTI ... EXEC keeps its shape: a queued command gets BUSY and flags the
   // transaction, whose EXEC then aborts (multi_family.cc).
   const std::string& n = spec.name;
   if (n == "auth" || n == "hello" || n == "multi" || n == "discard" || n == "watch" || n == "unwatch") return {};
-  if (n == "script" && args.size() >= 2 && EqualsIgnoreCase(args[1], "kill")) return {};
+  if (eval_busy && n == "script" && args.size() >= 2 && EqualsIgnoreCase(args[1], "kill")) return {};
+  if (function_busy && n == "function" && args.size() >= 2 &&
+      (EqualsIgnoreCase(args[1], "kill") || EqualsIgnoreCase(args[1], "stats")))
+    return {};
   // SHUTDOWN only with NOSAVE: saving would wait for the script (Redis's rule).
   if (n == "shutdown")
     for (size_t i = 1; i < args.size(); ++i)
       if (EqualsIgnoreCase(args[i], "nosave")) return {};
-  return kBusyError;
+  return first_function ? kBusyFunctionError : kBusyError;
 }
 
 void RegisterScriptFamily(store::CommandTable& t) {

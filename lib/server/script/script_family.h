@@ -48,6 +48,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "resp/reply_builder.h"
@@ -56,6 +57,15 @@
 namespace darter::server {
 
 void RegisterScriptFamily(store::CommandTable& table);
+
+// Runs script `id` (a cached sha, or with `function` a registered function's name) for
+// the connection handler `c` with EVAL's execution engine: the first `numkeys`
+// arguments after numkeys are its keys, the rest its arguments. `read_only`: writes are
+// refused ("... from read-only scripts"). REQUIRES: c.args[3..] are keys then args, and
+// the script is compiled on this thread (or `function`). `allow_oom`: its commands are
+// not refused over maxmemory (a function flagged allow-oom).
+void StartScriptRun(store::ConnectionContext& c, std::string id, bool function, bool read_only, size_t numkeys,
+                    bool allow_oom = false);
 
 // The script cache shared by all threads (Redis's lua_scripts): INFO memory's
 // number_of_cached_scripts and used_memory_scripts_eval.
@@ -68,5 +78,9 @@ ScriptCacheStats GetScriptCacheStats();
 // The BUSY error when a script is busy and `spec` may not run meanwhile, else empty
 // (the dispatcher's admission, dispatcher.h).
 std::string_view ScriptBusyError(const store::CommandSpec& spec, store::ArgList args);
+
+// SCRIPT KILL (`functions` false: busy EVAL scripts) and FUNCTION KILL (busy functions):
+// OK, NOTBUSY when none of that kind is busy, UNKILLABLE when one has written.
+void KillBusyScripts(resp::ReplyBuilder& reply, bool functions);
 
 }  // namespace darter::server

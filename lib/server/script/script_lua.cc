@@ -13,6 +13,7 @@ extern "C" {
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,11 @@ constexpr const char* kViewKey = "darter_globals_view";   // registry: what scri
 constexpr const char* kReadOnlyKey = "darter_readonly";    // registry: proxy -> the table it shows
 constexpr const char* kMetaProxyKey = "darter_meta_proxy"; // registry: metatable -> its read-only proxy
 constexpr const char* kGlobalsProxyKey = "darter_G";       // registry: the scripts' _G (a proxy)
+constexpr const char* kFunctionsKey = "darter_functions";      // registry: function name -> function
+constexpr const char* kStagingKey = "darter_functions_staged";  // registry: what a library load registered
+constexpr const char* kLibViewKey = "darter_library_view";      // registry: the globals a library load sees
+constexpr const char* kFnEnvMetaKey = "darter_functions_env_meta";  // registry: metatable of the functions' _G
+constexpr const char* kFnEnvKey = "darter_functions_env";       // registry: the functions' _G (a proxy)
 constexpr int kHookInstructions = 100000;
 
 // The script being executed on this OS thread right now (set around every switch into
@@ -47,6 +53,7 @@ struct RunState {
   int keys_ref = LUA_NOREF;  // registry refs of this run's KEYS and ARGV tables
   int argv_ref = LUA_NOREF;
   uint64_t rand48 = 0x330E;  // math.random's 48-bit state (Redis's rand48)
+  bool function = false;     // an FCALL: KEYS/ARGV are parameters, not globals
 };
 thread_local RunState* tl_current = nullptr;
 
@@ -55,11 +62,15 @@ thread_local RunState* tl_current = nullptr;
 void Activate(lua_State* L, RunState* run) {
   tl_current = run;
   lua_getfield(L, LUA_REGISTRYINDEX, kViewKey);
+  // A function gets its keys and arguments as parameters: KEYS and ARGV are not globals
+  // while it runs (reading them fails, as in Redis 7.0).
   lua_pushstring(L, "KEYS");
-  lua_rawgeti(L, LUA_REGISTRYINDEX, run->keys_ref);
+  if (run->function) lua_pushnil(L);
+  else lua_rawgeti(L, LUA_REGISTRYINDEX, run->keys_ref);
   lua_rawset(L, -3);
   lua_pushstring(L, "ARGV");
-  lua_rawgeti(L, LUA_REGISTRYINDEX, run->argv_ref);
+  if (run->function) lua_pushnil(L);
+  else lua_rawgeti(L, LUA_REGISTRYINDEX, run->argv_ref);
   lua_rawset(L, -3);
   lua_pop(L, 1);
 }
@@ -1022,6 +1033,157 @@ int ClearProxies(lua_State* L) {
   return 0;
 }
 
+// ---- functions: the library load ----
+
+// The library load in progress on this thread (null outside LuaEngine::LoadLibrary).
+struct LoadContext {
+  std::vector<FunctionSpec>* functions;
+  std::chrono::steady_clock::time_point deadline;
+};
+thread_local LoadContext* tl_load = nullptr;
+
+int RaiseErr(lua_State* L, const char* msg) {
+  PushErrorTable(L, msg);
+  return lua_error(L);
+}
+
+bool ValidFunctionName(const char* s, size_t len) {
+  if (len == 0) return false;
+  for (size_t i = 0; i < len; ++i) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+// Adds a function to the load context's list (no Lua call here: see the rule above).
+void RecordFunction(const char* name, size_t len, const char* desc, size_t desc_len, uint32_t flags) {
+  FunctionSpec spec;
+  spec.name.assign(name, len);
+  spec.flags = flags;
+  if (desc) {
+    spec.has_description = true;
+    spec.description.assign(desc, desc_len);
+  }
+  tl_load->functions->push_back(std::move(spec));
+}
+
+// Stages the callback at `cb_idx` under the name at `name_idx` and records the function.
+// Returns an error message or null (the caller raises it).
+const char* StageFunction(lua_State* L, int name_idx, int cb_idx, bool has_desc, int desc_idx, uint32_t flags) {
+  size_t len;
+  const char* name = lua_tolstring(L, name_idx, &len);
+  // Redis 7.0 reports a bad function name with the library-name message.
+  if (!ValidFunctionName(name, len))
+    return "Library names can only contain letters, numbers, or underscores(_) and must be at least one character "
+           "long";
+  for (const FunctionSpec& f : *tl_load->functions)
+    if (f.name.size() == len && std::memcmp(f.name.data(), name, len) == 0)
+      return "Function already exists in the library";
+  size_t desc_len = 0;
+  const char* desc = has_desc ? lua_tolstring(L, desc_idx, &desc_len) : nullptr;
+  // The stores may raise a memory error: done before any C++ object exists.
+  lua_getfield(L, LUA_REGISTRYINDEX, kStagingKey);
+  lua_pushvalue(L, name_idx);
+  lua_pushvalue(L, cb_idx);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  RecordFunction(name, len, desc, desc_len, flags);
+  return nullptr;
+}
+
+// Reads a `flags` table of strings. Returns false on an unknown flag.
+bool ReadFunctionFlags(lua_State* L, int idx, uint32_t* flags) {
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    bool known = false;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      const char* f = lua_tostring(L, -1);
+      for (size_t i = 0; i < std::size(kFunctionFlagNames); ++i) {
+        if (std::strcmp(f, kFunctionFlagNames[i]) == 0) {
+          *flags |= 1u << i;
+          known = true;
+        }
+      }
+    }
+    lua_pop(L, 1);
+    if (!known) {
+      lua_pop(L, 1);
+      return false;
+    }
+  }
+  return true;
+}
+
+// redis.register_function(name, callback) or redis.register_function{function_name=,
+// callback=, flags=, description=}: Redis 7.0's argument rules and error strings.
+int RegisterFunction(lua_State* L) {
+  if (!tl_load) return RaiseErr(L, "ERR redis.register_function can only be called on FUNCTION LOAD command");
+  int argc = lua_gettop(L);
+  if (argc == 2) {
+    if (!lua_isstring(L, 1)) return RaiseErr(L, "ERR first argument to redis.register_function must be a string");
+    if (!lua_isfunction(L, 2)) return RaiseErr(L, "ERR second argument to redis.register_function must be a function");
+    const char* err = StageFunction(L, 1, 2, false, 0, 0);
+    if (err) {
+      lua_pushfstring(L, "ERR %s", err);
+      return RaiseErr(L, lua_tostring(L, -1));
+    }
+    return 0;
+  }
+  if (argc != 1) return RaiseErr(L, "ERR wrong number of arguments to redis.register_function");
+  if (!lua_istable(L, 1))
+    return RaiseErr(L, "ERR calling redis.register_function with a single argument is only applicable to Lua table "
+                       "(representing named arguments).");
+  // Slots 2..5: name, callback, description, flags.
+  lua_settop(L, 1);
+  lua_pushnil(L);
+  lua_pushnil(L);
+  lua_pushnil(L);
+  uint32_t flags = 0;
+  lua_pushnil(L);
+  lua_pushnil(L);  // iteration key
+  while (lua_next(L, 1)) {
+    if (lua_type(L, -2) != LUA_TSTRING) return RaiseErr(L, "ERR named argument key given to redis.register_function is not a string");
+    const char* key = lua_tostring(L, -2);
+    if (std::strcmp(key, "function_name") == 0) {
+      if (lua_type(L, -1) != LUA_TSTRING)
+        return RaiseErr(L, "ERR function_name argument given to redis.register_function must be a string");
+      lua_replace(L, 2);
+    } else if (std::strcmp(key, "callback") == 0) {
+      if (!lua_isfunction(L, -1))
+        return RaiseErr(L, "ERR callback argument given to redis.register_function must be a function");
+      lua_replace(L, 3);
+    } else if (std::strcmp(key, "description") == 0) {
+      if (lua_type(L, -1) != LUA_TSTRING)
+        return RaiseErr(L, "ERR description argument given to redis.register_function must be a string");
+      lua_replace(L, 4);
+    } else if (std::strcmp(key, "flags") == 0) {
+      if (!lua_istable(L, -1))
+        return RaiseErr(L, "ERR flags argument to redis.register_function must be a table representing function flags");
+      if (!ReadFunctionFlags(L, lua_gettop(L), &flags)) return RaiseErr(L, "ERR unknown flag given");
+      lua_pop(L, 1);
+    } else {
+      return RaiseErr(L, "ERR unknown argument given to redis.register_function");
+    }
+  }
+  if (lua_isnil(L, 2)) return RaiseErr(L, "ERR redis.register_function must get a function name argument");
+  if (lua_isnil(L, 3)) return RaiseErr(L, "ERR redis.register_function must get a callback argument");
+  const char* err = StageFunction(L, 2, 3, !lua_isnil(L, 4), 4, flags);
+  if (err) {
+    lua_pushfstring(L, "ERR %s", err);
+    return RaiseErr(L, lua_tostring(L, -1));
+  }
+  return 0;
+}
+
+// Count hook of a library load: its code may run until the load context's deadline.
+void LoadHook(lua_State* L, lua_Debug*) {
+  if (!tl_load || std::chrono::steady_clock::now() < tl_load->deadline) return;
+  lua_sethook(L, LoadHook, LUA_MASKLINE | LUA_MASKCOUNT, 1);  // a pcall cannot swallow it
+  PushErrorTable(L, "ERR FUNCTION LOAD timeout");
+  lua_error(L);
+}
+
 }  // namespace
 
 LuaEngine& LuaEngine::ForThisThread() {
@@ -1211,6 +1373,49 @@ void LuaEngine::Setup() {
   lua_setfield(L, LUA_REGISTRYINDEX, kGlobalsProxyKey);
   lua_setfield(L, LUA_REGISTRYINDEX, kViewKey);
 
+  // Functions. A library's code runs with the functions' _G, a proxy whose target is
+  // switched: the library view (only `redis`, with register_function, log and the
+  // version fields, as Redis 7.0 gives a load) while the code runs, the scripts' view
+  // otherwise, so the functions it registers see the full API when they are called.
+  lua_newtable(L);
+  lua_pushcfunction(L, RegisterFunction);
+  lua_setfield(L, -2, "register_function");
+  lua_pushcfunction(L, RedisLog);
+  lua_setfield(L, -2, "log");
+  const std::pair<const char*, double> lib_numbers[] = {
+      {"LOG_DEBUG", 0}, {"LOG_VERBOSE", 1}, {"LOG_NOTICE", 2}, {"LOG_WARNING", 3}, {"REDIS_VERSION_NUM", 0x07000f}};
+  for (auto& [name, v] : lib_numbers) {
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, name);
+  }
+  lua_pushstring(L, "7.0.15");
+  lua_setfield(L, -2, "REDIS_VERSION");
+  int lib_api = lua_gettop(L);
+  lua_newtable(L);  // reading a field it lacks fails, as Redis's library API does
+  lua_pushcfunction(L, GlobalsIndex);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, lib_api);
+  lua_newtable(L);  // the library view
+  int lib_view = lua_gettop(L);
+  PushProxy(L, lib_api);
+  lua_setfield(L, lib_view, "redis");
+  lua_newtable(L);
+  lua_pushcfunction(L, GlobalsIndex);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, lib_view);
+  lua_setfield(L, LUA_REGISTRYINDEX, kLibViewKey);
+  lua_pop(L, 1);  // the library api
+  lua_getfield(L, LUA_REGISTRYINDEX, kViewKey);
+  PushProxy(L, -1);
+  lua_getmetatable(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, kFnEnvMetaKey);
+  lua_setfield(L, LUA_REGISTRYINDEX, kFnEnvKey);
+  lua_pop(L, 1);  // the view
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, kFunctionsKey);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, kStagingKey);
+
   // Strings index the string library through its proxy, and getmetatable("") shows a
   // read-only proxy of their metatable, so neither can be changed by a script.
   lua_pushliteral(L, "");
@@ -1335,6 +1540,96 @@ void LuaEngine::Flush() {
 
 namespace {
 
+// Points the functions' _G at the view registered under `view_key`.
+void SetFunctionsView(lua_State* L, const char* view_key) {
+  lua_getfield(L, LUA_REGISTRYINDEX, kFnEnvMetaKey);
+  lua_getfield(L, LUA_REGISTRYINDEX, view_key);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
+}  // namespace
+
+std::string LuaEngine::LoadLibrary(std::string_view code, std::vector<FunctionSpec>* functions, int64_t limit_ms) {
+  lua_State* L = L_;
+  functions->clear();
+  std::string text;
+  if (!code.empty() && code[0] == LUA_SIGNATURE[0]) {  // a binary chunk is parsed as text
+    text.reserve(code.size() + 1);
+    text.push_back(' ');
+    text.append(code);
+    code = text;
+  }
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, kStagingKey);
+  lua_pushcfunction(L, ErrorHandler);
+  int handler = lua_gettop(L);
+  if (luaL_loadbuffer(L, code.data(), code.size(), "@user_function") != 0) {
+    std::string err = "ERR Error compiling function: ";
+    const char* msg = lua_tostring(L, -1);
+    err += msg ? msg : "?";
+    lua_settop(L, handler - 1);
+    return err;
+  }
+  lua_getfield(L, LUA_REGISTRYINDEX, kFnEnvKey);
+  lua_setfenv(L, -2);
+  LoadContext ctx{functions, std::chrono::steady_clock::now() + std::chrono::milliseconds(limit_ms)};
+  tl_load = &ctx;
+  SetFunctionsView(L, kLibViewKey);
+  lua_sethook(L, LoadHook, LUA_MASKCOUNT, kHookInstructions);
+  int rc = lua_pcall(L, 0, 0, handler);
+  lua_sethook(L, nullptr, 0, 0);
+  SetFunctionsView(L, kViewKey);
+  tl_load = nullptr;
+  std::string err;
+  if (rc != 0) {
+    err = "ERR Error registering functions: ";
+    if (lua_istable(L, -1)) {
+      lua_pushstring(L, "err");
+      lua_rawget(L, -2);
+      const char* e = lua_isstring(L, -1) ? lua_tostring(L, -1) : nullptr;
+      err += e ? e : "ERR unknown error";
+      lua_pop(L, 1);
+    } else {
+      const char* e = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : nullptr;
+      err += std::string("ERR ") + (e ? e : "unknown error");
+    }
+  } else if (functions->empty()) {
+    err = "ERR No functions registered";
+  }
+  lua_settop(L, handler - 1);
+  ClearProxies(L);
+  if (!err.empty()) {
+    functions->clear();
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, kStagingKey);
+  }
+  return err;
+}
+
+void LuaEngine::CommitLibrary() {
+  lua_State* L = L_;
+  lua_getfield(L, LUA_REGISTRYINDEX, kFunctionsKey);
+  lua_getfield(L, LUA_REGISTRYINDEX, kStagingKey);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -5);
+  }
+  lua_pop(L, 2);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, kStagingKey);
+}
+
+void LuaEngine::ClearFunctions() {
+  lua_newtable(L_);
+  lua_setfield(L_, LUA_REGISTRYINDEX, kFunctionsKey);
+  lua_gc(L_, LUA_GCCOLLECT, 0);
+}
+
+namespace {
+
 int MakeArgTable(lua_State* L, store::ArgList list) {
   lua_createtable(L, static_cast<int>(list.size()), 0);
   for (size_t i = 0; i < list.size(); ++i) {
@@ -1383,6 +1678,7 @@ struct RunCall {
   store::ArgList keys, argv;
   RunState* state;
   resp::ReplyBuilder* out;
+  bool function = false;
   lua_State* thread = nullptr;
   int thread_ref = LUA_NOREF;
 };
@@ -1404,16 +1700,22 @@ int ExecuteRun(lua_State* T) {
   auto* c = static_cast<RunCall*>(lua_touserdata(T, 1));
   lua_pushcfunction(T, ErrorHandler);
   int handler = lua_gettop(T);
-  lua_getfield(T, LUA_REGISTRYINDEX, kScriptsKey);
+  lua_getfield(T, LUA_REGISTRYINDEX, c->function ? kFunctionsKey : kScriptsKey);
   lua_pushlstring(T, c->sha->data(), c->sha->size());
   lua_rawget(T, -2);
   lua_remove(T, -2);
-  // Not there when SCRIPT FLUSH ran between loading and running it.
+  // Not there when SCRIPT FLUSH (FUNCTION DELETE) ran between loading and running it.
   if (!lua_isfunction(T, -1)) {
-    c->out->Error("NOSCRIPT No matching script. Please use EVAL.");
+    c->out->Error(c->function ? "ERR Function not found" : "NOSCRIPT No matching script. Please use EVAL.");
     return 0;
   }
-  if (lua_pcall(T, 0, 1, handler) == 0) ReplyFromLua(T, lua_gettop(T), *c->out, c->state->resp, 0);
+  int nargs = 0;
+  if (c->function) {  // f(KEYS, ARGV)
+    lua_rawgeti(T, LUA_REGISTRYINDEX, c->state->keys_ref);
+    lua_rawgeti(T, LUA_REGISTRYINDEX, c->state->argv_ref);
+    nargs = 2;
+  }
+  if (lua_pcall(T, nargs, 1, handler) == 0) ReplyFromLua(T, lua_gettop(T), *c->out, c->state->resp, 0);
   else ReplyScriptError(T, *c->sha, *c->out);
   return 0;
 }
@@ -1430,16 +1732,17 @@ int FinishRun(lua_State* L) {
 }  // namespace
 
 void LuaEngine::Run(const std::string& sha, store::ArgList keys, store::ArgList argv, ScriptHost& host,
-                    resp::ReplyBuilder& reply) {
+                    resp::ReplyBuilder& reply, bool function) {
   lua_State* L = L_;
   RunState state{&host, 2, LUA_NOREF, LUA_NOREF};
+  state.function = function;
   Srand48(&state, 0);
   // The reply is built aside: a run that fails half way through its conversion must
   // not leave half a reply behind.
   std::string encoded;
   resp::ReplyBuilder out(&encoded);
   out.SetProtocol(reply.protocol());
-  RunCall call{&sha, keys, argv, &state, &out};
+  RunCall call{&sha, keys, argv, &state, &out, function};
   if (lua_cpcall(L, PrepareRun, &call) != 0) {
     lua_pop(L, 1);
     reply.Error("ERR Error running script: not enough memory");

@@ -45,6 +45,26 @@ struct ScriptFlags {
   bool no_writes = false;  // flags=no-writes
 };
 
+// Redis 7.0's function flags (redis.register_function's `flags`), in the order FUNCTION
+// LIST shows them.
+enum FunctionFlag : uint32_t {
+  kFnNoWrites = 1u << 0,
+  kFnAllowOom = 1u << 1,
+  kFnAllowStale = 1u << 2,
+  kFnNoCluster = 1u << 3,
+  kFnAllowCrossSlotKeys = 1u << 4,
+};
+inline constexpr const char* kFunctionFlagNames[] = {"no-writes", "allow-oom", "allow-stale", "no-cluster",
+                                                     "allow-cross-slot-keys"};
+
+// One function a library registered while it loaded.
+struct FunctionSpec {
+  std::string name;
+  bool has_description = false;
+  std::string description;
+  uint32_t flags = 0;
+};
+
 class LuaEngine {
  public:
   static LuaEngine& ForThisThread();
@@ -57,10 +77,26 @@ class LuaEngine {
   // The flags of cached script `sha`. REQUIRES: Has(sha).
   ScriptFlags Flags(const std::string& sha) const { return cached_.at(sha); }
   // Runs cached script `sha` and writes its reply (or its error) to `reply`.
+  // With `function`, `sha` names a committed function instead, called as f(KEYS, ARGV).
   void Run(const std::string& sha, store::ArgList keys, store::ArgList argv, ScriptHost& host,
-           resp::ReplyBuilder& reply);
+           resp::ReplyBuilder& reply, bool function = false);
   // Drops every cached script of this thread.
   void Flush();
+
+  // Functions (Redis 7.0). Runs a library's code (its shebang line already cut, its
+  // newline kept) in the load environment, where the only global is `redis` with
+  // register_function, log and the version fields; the functions it registers are
+  // staged and listed in `functions`. Returns "" or the error reply ("ERR Error
+  // compiling function: ...", "ERR Error registering functions: ...", "ERR No
+  // functions registered"). The code runs at most `limit_ms` ("FUNCTION LOAD timeout";
+  // Redis 7.0's bound is 500 ms).
+  std::string LoadLibrary(std::string_view code, std::vector<FunctionSpec>* functions, int64_t limit_ms = 500);
+  // Makes the functions staged by the last successful LoadLibrary callable.
+  void CommitLibrary();
+  // Drops every function of this thread.
+  void ClearFunctions();
+  uint64_t functions_version() const { return functions_version_; }
+  void set_functions_version(uint64_t v) { functions_version_ = v; }
   uint64_t generation() const { return generation_; }
   void set_generation(uint64_t g) { generation_ = g; }
 
@@ -84,6 +120,7 @@ class LuaEngine {
   size_t memory_limit_ = 0;
   lua_State* L_ = nullptr;
   uint64_t generation_ = 0;
+  uint64_t functions_version_ = 0;
   std::unordered_map<std::string, ScriptFlags> cached_;  // shas compiled here
 };
 
