@@ -5,7 +5,7 @@
 
 #include "server/access/acl_admission.h"
 #include "server/admin/client_pause.h"
-#include "server/admin/monitor_family.h"
+#include "server/core/monitor_feed.h"
 #include "server/acl/acl_registry.h"
 #include "server/blocking/blocking.h"
 #include "server/core/command_stats.h"

@@ -40,7 +40,7 @@ class ExecBlockOp : public MultiShardOp {
     const CommandSpec* spec = nullptr;  // nullptr: unknown (replies an error in the block)
     // Non-empty: the block replies this error for the command instead of running it (its
     // user lost the permission between queueing and EXEC).
-    std::string refusal;
+    std::string refusal = {};
   };
   // `protocol`: RESP version for the per-command replies.
   ExecBlockOp(std::vector<Command> commands, unsigned start_db, unsigned db_count, int protocol);

@@ -33,14 +33,14 @@ TEST_CASE("--copy-acl replays the source's users; refused rules narrow or disabl
   REQUIRE(Format(src.Cmd({"AUTH", "srcpw"})) == "+OK");
   REQUIRE(Format(src.Cmd({"SET", "app:1", "v"})) == "+OK");
   // alice: everything Darter has. bob: disabled on the source too. carol: a grant of a
-  // command Darter lacks (FUNCTION) -> enabled with less. dave: a denial of a command
+  // command Darter lacks (MODULE) -> enabled with less. dave: a denial of a command
   // Darter lacks -> nothing to deny there, enabled.
   for (const std::vector<std::string>& cmd :
        std::vector<std::vector<std::string>>{
            {"ACL", "SETUSER", "alice", "on", ">alicepw", "~app:*", "&news", "+@read", "+@write", "-flushall"},
            {"ACL", "SETUSER", "bob", "off", "nopass", "~*", "+get"},
-           {"ACL", "SETUSER", "carol", "on", ">carolpw", "~*", "+get", "+function"},
-           {"ACL", "SETUSER", "dave", "on", ">davepw", "~*", "+@all", "-function"}}) {
+           {"ACL", "SETUSER", "carol", "on", ">carolpw", "~*", "+get", "+module"},
+           {"ACL", "SETUSER", "dave", "on", ">davepw", "~*", "+@all", "-module"}}) {
     std::string reply = Format(src.Cmd(cmd));
     REQUIRE_MESSAGE(reply == "+OK", reply);
   }
@@ -63,7 +63,7 @@ TEST_CASE("--copy-acl replays the source's users; refused rules narrow or disabl
   CHECK_FALSE(carol["copied"].b);
   CHECK_FALSE(carol["disabled"].b);
   REQUIRE(carol["refusals"].items.size() == 1);
-  CHECK(carol["refusals"].items[0]["rule"].s == "+function");
+  CHECK(carol["refusals"].items[0]["rule"].s == "+module");
   Json dave = UserEntry(j, "dave");
   CHECK_FALSE(dave["disabled"].b);
   const std::string aclfile = (dir / "users.acl").string();

@@ -169,7 +169,8 @@ void ClientPauseCommand(store::ConnectionContext& c) {
     // The most restrictive mode and the latest end win, over a pause still in effect.
     const bool active = g_mode.load(std::memory_order_relaxed) != kNone && g_end_ms.load() > now;
     if (!active || end > g_end_ms.load()) g_end_ms.store(end, std::memory_order_release);
-    uint8_t m = active ? std::max<uint8_t>(mode, g_mode.load(std::memory_order_relaxed)) : mode;
+    uint8_t m = active ? std::max<uint8_t>(static_cast<uint8_t>(mode), g_mode.load(std::memory_order_relaxed))
+                       : static_cast<uint8_t>(mode);
     g_mode.store(m, std::memory_order_release);
   }
   // Waiters sleeping until an earlier end see the new one when they wake; none need

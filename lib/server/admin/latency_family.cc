@@ -9,6 +9,7 @@
 
 #include "server/core/command_stats.h"
 #include "server/core/connection.h"
+#include "server/core/observer_hooks.h"
 #include "server/core/cross_thread.h"
 #include "server/core/server.h"
 #include "server/core/shard_set.h"
@@ -389,6 +390,7 @@ void LatencyOfferCommand(const store::CommandSpec& spec, int64_t latency_ms) {
 }
 
 void RegisterLatencyFamily(store::CommandTable& t) {
+  GetObserverHooks().latency_event = LatencyAddSampleIfNeeded;
   using namespace store;
   constexpr uint32_t kAnyState = kCmdLoading | kCmdStale;
   constexpr uint32_t kAdmin = kCmdAdmin | kCmdNoScript | kAnyState;

@@ -6,7 +6,7 @@
 #include "server/admin/reset_command.h"
 
 #include "server/acl/acl_registry.h"
-#include "server/admin/monitor_family.h"
+#include "server/core/monitor_feed.h"
 #include "server/core/connection.h"
 #include "server/multi/multi_family.h"
 #include "server/pubsub/pubsub_family.h"

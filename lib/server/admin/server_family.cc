@@ -18,6 +18,7 @@
 #include "server/core/connection.h"
 #include "server/core/eviction.h"
 #include "server/core/log.h"
+#include "server/core/observer_hooks.h"
 #include "server/multi/multi_family.h"
 #include "server/core/cross_thread.h"
 #include "server/admin/debug_digest.h"
@@ -1161,6 +1162,7 @@ void InfoCommand(ConnectionContext& c) {
 
 void RegisterServerFamily(store::CommandTable& t) {
   using namespace store;
+  GetObserverHooks().dataset_frozen = DatasetFrozenByPause;  // CLIENT PAUSE (client_pause.h)
   constexpr uint32_t kAnyState = kCmdLoading | kCmdStale;  // also while loading or with a broken link
   constexpr uint32_t kAdmin = kCmdAdmin | kCmdNoScript;
   CommandFamily family(t, 0);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "server/core/command_stats.h"
+#include "server/core/observer_hooks.h"
 #include "server/core/connection.h"
 #include "store/errors.h"
 #include "store/shard.h"
@@ -184,6 +185,7 @@ void SlowlogOffer(const store::CommandSpec& spec, store::ArgList args, int64_t d
 }
 
 void RegisterSlowlogFamily(store::CommandTable& t) {
+  GetObserverHooks().slow_command = SlowlogOffer;
   using namespace store;
   constexpr uint32_t kAnyState = kCmdLoading | kCmdStale;
   CommandFamily family(t, 0);

@@ -9,8 +9,7 @@
 #include <memory>
 #include <unordered_map>
 
-#include "server/admin/latency_family.h"
-#include "server/admin/slowlog_family.h"
+#include "server/core/observer_hooks.h"
 #include "server/core/shard_set.h"
 #include "store/string_util.h"
 #include "store/thread_annotations.h"
@@ -361,8 +360,9 @@ void FinishCommand(const store::CommandSpec& spec, store::ArgList args, int64_t 
   RecordCall(spec, args, duration_ns, failed);
   if (duration_ns < 0) return;
   const int64_t us = duration_ns / 1000;
-  SlowlogOffer(spec, args, us, client_addr, client_name);
-  LatencyOfferCommand(spec, us / 1000);
+  const ObserverHooks& hooks = GetObserverHooks();
+  if (hooks.slow_command) hooks.slow_command(spec, args, us, client_addr, client_name);
+  if (hooks.latency_event) hooks.latency_event((spec.flags & store::kCmdFast) ? "fast-command" : "command", us / 1000);
 }
 
 }  // namespace darter::server

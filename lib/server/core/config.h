@@ -143,7 +143,7 @@ class ConfigRegistry {
     bool is_protected = false;
     // How a start-up directive sets it, when that differs from `set` (an immutable
     // parameter's only setter; a check deferred to the final value). Null: `set`.
-    std::function<std::optional<std::string>(ServerOptions&, std::string_view)> at_start;
+    std::function<std::optional<std::string>(ServerOptions&, std::string_view)> at_start = nullptr;
   };
   void AddStartupParams();
   void AddStoreParams();

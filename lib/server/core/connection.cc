@@ -5,9 +5,9 @@
 
 #include "resp/reply_parser.h"
 #include "server/core/cross_thread.h"
-#include "server/admin/monitor_family.h"
 #include "server/core/dispatcher.h"
 #include "server/core/log.h"
+#include "server/core/monitor_feed.h"
 #include "server/core/protected_actions.h"
 #include "server/core/server.h"
 #include "server/core/transaction.h"
@@ -404,7 +404,8 @@ awaitable<void> Connection::ExecuteBatch() {
       last_command = batch_[j - 1].spec->name;
       co_await RunSquashed(i, j);
       if (MonitorsActive()) [[unlikely]]
-        for (size_t k = i; k < j; ++k) FeedMonitors(*this, *batch_[k].spec, store::ArgList(batch_[k].args));
+        for (size_t k = i; k < j; ++k)
+          FeedMonitors(*this, *batch_[k].spec, store::ArgList(batch_[k].args));
       ReleaseAfterCommand();
       if (closed_ || OutputLimitReached()) co_return;
       co_await FlushIfLarge();

@@ -1,13 +1,12 @@
 #include "server/core/shard_set.h"
 
-#include "server/admin/client_pause.h"
 
 #include <chrono>
 #include <unordered_set>
 
-#include "server/admin/latency_family.h"
 #include "server/core/command_stats.h"
 #include "server/core/eviction.h"
+#include "server/core/observer_hooks.h"
 
 namespace darter::server {
 
@@ -171,7 +170,8 @@ void ShardThread::ScheduleExpiryTick() {
   expiry_timer_->async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     // While CLIENT PAUSE is in effect the dataset stays as it is (client_pause.h).
-    if (DatasetFrozenByPause()) {
+    const ObserverHooks& hooks = GetObserverHooks();
+    if (hooks.dataset_frozen && hooks.dataset_frozen()) {
       ScheduleExpiryTick();
       return;
     }
@@ -184,11 +184,11 @@ void ShardThread::ScheduleExpiryTick() {
     }
     // The latency monitor's expire-cycle and eviction-cycle events (latency_family.h).
     auto expired = std::chrono::steady_clock::now();
-    LatencyAddSampleIfNeeded("expire-cycle",
-                             std::chrono::duration_cast<std::chrono::milliseconds>(expired - start).count());
+    if (hooks.latency_event)
+      hooks.latency_event("expire-cycle", std::chrono::duration_cast<std::chrono::milliseconds>(expired - start).count());
     EvictOnTick(shard_);
-    if (Introspection().latency_monitor_threshold.load(std::memory_order_relaxed) > 0)
-      LatencyAddSampleIfNeeded("eviction-cycle", std::chrono::duration_cast<std::chrono::milliseconds>(
+    if (hooks.latency_event && Introspection().latency_monitor_threshold.load(std::memory_order_relaxed) > 0)
+      hooks.latency_event("eviction-cycle", std::chrono::duration_cast<std::chrono::milliseconds>(
                                                      std::chrono::steady_clock::now() - expired)
                                                      .count());
     ScheduleExpiryTick();

@@ -1,7 +1,7 @@
 // MULTI, EXEC, DISCARD, WATCH, UNWATCH (multi_family.h).
 #include "server/multi/multi_family.h"
 
-#include "server/admin/monitor_family.h"
+#include "server/core/monitor_feed.h"
 
 #include "server/access/acl_admission.h"
 

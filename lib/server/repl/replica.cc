@@ -1,6 +1,6 @@
 #include "server/repl/replica.h"
 
-#include "server/admin/monitor_family.h"
+#include "server/core/monitor_feed.h"
 
 #include <algorithm>
 #include <chrono>

@@ -1,6 +1,6 @@
 #include "server/script/script_family.h"
 
-#include "server/admin/monitor_family.h"
+#include "server/core/monitor_feed.h"
 
 #include <sys/time.h>
 

@@ -1,0 +1,10 @@
+#include "server/core/observer_hooks.h"
+
+namespace darter::server {
+
+ObserverHooks& GetObserverHooks() {
+  static ObserverHooks hooks;
+  return hooks;
+}
+
+}  // namespace darter::server
