@@ -1,5 +1,7 @@
 #include "server/script/script_lua.h"
 
+#include <malloc.h>
+
 extern "C" {
 #include <lauxlib.h>
 #include <lua.h>
@@ -1577,7 +1579,14 @@ std::string LuaEngine::LoadLibrary(std::string_view code, std::vector<FunctionSp
   tl_load = &ctx;
   SetFunctionsView(L, kLibViewKey);
   lua_sethook(L, LoadHook, LUA_MASKCOUNT, kHookInstructions);
+  // A library's top level may allocate at most kLoadMemoryBytes more than the engine
+  // holds (beyond it Lua raises "not enough memory"): its time bound alone would let a
+  // hostile library take memory as fast as the allocator gives it.
+  constexpr size_t kLoadMemoryBytes = 256u << 20;
+  const size_t limit_before = memory_limit_;
+  if (!memory_limit_) memory_limit_ = memory_used_.load(std::memory_order_relaxed) + kLoadMemoryBytes;
   int rc = lua_pcall(L, 0, 0, handler);
+  memory_limit_ = limit_before;
   lua_sethook(L, nullptr, 0, 0);
   SetFunctionsView(L, kViewKey);
   tl_load = nullptr;
@@ -1603,6 +1612,12 @@ std::string LuaEngine::LoadLibrary(std::string_view code, std::vector<FunctionSp
     functions->clear();
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, kStagingKey);
+  }
+  if (rc != 0) {
+    // What a failed load allocated is garbage now: collect it and hand it back to the
+    // system at once rather than at some later collection.
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    malloc_trim(0);
   }
   return err;
 }
