@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "store/lcs_family.h"
+
 namespace darter::store {
 
 namespace {
@@ -173,6 +175,7 @@ CommandSpec CommandRow::Build(uint32_t family_acl) const {
 
 void RegisterStoreFamilies(CommandTable& t) {
   RegisterStringFamily(t);
+  RegisterLcsFamily(t);
   RegisterGenericFamily(t);
   RegisterListFamily(t);
   RegisterHashFamily(t);

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -205,6 +206,42 @@ TEST_CASE("Huge counts answer from the data present") {
   CHECK(Format(scan.elements[0]) == "\"0\"");
   CHECK(scan.elements[1].elements.size() == 2);  // x and k
   CHECK(Cmd(c, {"SORT", "nolist", "LIMIT", kMax, kMax}) == "[]");
+  CheckHealthy(s);
+}
+
+// Peak resident set size (VmHWM) of `pid` in bytes, or 0 when it cannot be read.
+uint64_t PeakResidentBytes(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // in kB
+  return 0;
+}
+
+TEST_CASE("LCS refuses tables past proto-max-bulk-len and computes the largest in little memory") {
+  StartedServer s = Start();
+  Client c(s.port(), 10s);
+  const std::string kTooLarge = "-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
+  // Two 100000-byte values: 40 GB of Redis table, refused before any work, whatever
+  // the options (Redis replies the same).
+  CHECK(Cmd(c, {"SETRANGE", "big1", "99999", "x"}) == ":100000");
+  CHECK(Cmd(c, {"SETRANGE", "big2", "99999", "y"}) == ":100000");
+  CHECK(Cmd(c, {"LCS", "big1", "big2"}) == kTooLarge);
+  CHECK(Cmd(c, {"LCS", "big1", "big2", "LEN"}) == kTooLarge);
+  CHECK(Cmd(c, {"LCS", "big2", "big1", "IDX", "WITHMATCHLEN"}) == kTooLarge);
+  // The largest accepted table at the default 512 MB: 4 * 11585^2 bytes fit, 4 * 11586^2
+  // do not. Redis allocates those 512 MB; Darter's one bit per cell needs ~16 MB.
+  const uint64_t peak_before = PeakResidentBytes(s.process->pid());
+  REQUIRE(peak_before > 0);
+  CHECK(Cmd(c, {"SET", "a", std::string(11584, 'q')}) == "+OK");
+  CHECK(Cmd(c, {"SET", "b", std::string(11584, 'q')}) == "+OK");
+  CHECK(Cmd(c, {"SET", "c", std::string(11585, 'q')}) == "+OK");
+  CHECK(Cmd(c, {"LCS", "a", "b", "IDX", "WITHMATCHLEN"}) ==
+        "[\"matches\", [[[:0, :11583], [:0, :11583], :11584]], \"len\", :11584]");
+  CHECK(Cmd(c, {"LCS", "a", "b", "LEN"}) == ":11584");
+  CHECK(Cmd(c, {"LCS", "a", "c", "LEN"}) == kTooLarge);
+  const uint64_t peak_growth = PeakResidentBytes(s.process->pid()) - peak_before;
+  CHECK_MESSAGE(peak_growth < RssBoundForThisBuild(96ull << 20), "peak RSS grew by ", peak_growth);
   CheckHealthy(s);
 }
 
