@@ -120,4 +120,35 @@ bool SplitArgs(std::string_view line, std::vector<std::string>* args, std::strin
   return true;
 }
 
+void AppendRepr(std::string* out, std::string_view s) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '\\': out->append("\\\\"); break;
+      case '"': out->append("\\\""); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      case '\a': out->append("\\a"); break;
+      case '\b': out->append("\\b"); break;
+      default:
+        if (c >= 0x20 && c < 0x7f) {
+          out->push_back(static_cast<char>(c));
+        } else {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out->append("\\x");
+          out->push_back(kHex[c >> 4]);
+          out->push_back(kHex[c & 15]);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+std::string Repr(std::string_view s) {
+  std::string out;
+  AppendRepr(&out, s);
+  return out;
+}
+
 }  // namespace darter::resp

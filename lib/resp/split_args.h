@@ -1,4 +1,4 @@
-// Splitting one line into arguments as Redis's sdssplitargs does: inline commands
+// Splitting one line into arguments as Redis's sdssplitargs does, and its inverse: inline commands
 // (RequestParser), Redis's configuration file (config_file.h) and redis-cli-style
 // script lines in tests all use this one grammar.
 //
@@ -23,5 +23,11 @@ bool SplitArgsInto(std::string_view line, std::string* buf, std::vector<ArgSpan>
 
 // The same, each argument as its own string; *error says why on false.
 bool SplitArgs(std::string_view line, std::vector<std::string>* args, std::string* error);
+
+// The inverse, Redis's sdscatrepr: `s` double-quoted with \n \r \t \a \b \\ \"
+// escaped and any other byte outside printable ASCII as \xHH (MONITOR's lines, logs,
+// CONFIG REWRITE's values); SplitArgs reads it back as `s`.
+void AppendRepr(std::string* out, std::string_view s);
+std::string Repr(std::string_view s);
 
 }  // namespace darter::resp

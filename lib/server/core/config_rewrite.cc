@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "resp/split_args.h"
 #include "server/core/config.h"
 #include "server/core/config_file.h"
 
@@ -43,32 +44,13 @@ std::string Canonical(const std::string& name) {
   return it == Aliases().end() ? name : it->second;
 }
 
-// A value as a config line takes it: bare when it is one plain word, else quoted with
-// the escapes SplitConfigLine reads back.
+// A value as a config line takes it: bare when it is one plain word, else as Redis's
+// rewrite writes it (sdscatrepr), which SplitConfigLine reads back.
 std::string Quote(const std::string& v) {
   bool plain = !v.empty();
   for (unsigned char c : v)
     if (c <= ' ' || c == '"' || c == '\'' || c == '\\' || c >= 0x7f) plain = false;
-  if (plain) return v;
-  std::string out = "\"";
-  for (unsigned char c : v) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < ' ' || c >= 0x7f) {
-          char hex[5];
-          std::snprintf(hex, sizeof hex, "\\x%02x", c);
-          out += hex;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
+  return plain ? v : resp::Repr(v);
 }
 
 std::vector<std::string> Words(const std::string& v) {

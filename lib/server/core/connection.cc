@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "resp/reply_parser.h"
+#include "resp/split_args.h"
 #include "server/core/cross_thread.h"
 #include "server/core/dispatcher.h"
 #include "server/core/log.h"
@@ -36,32 +37,6 @@ std::string Endpoint(const asio::ip::tcp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
-// Redis's sdscatrepr: a quoted string with \n \r \t \a \b \\ \" escaped and other
-// non-printable bytes as \xHH.
-std::string Repr(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\a': out += "\\a"; break;
-      case '\b': out += "\\b"; break;
-      default:
-        if (c >= 0x20 && c < 0x7f) {
-          out.push_back(static_cast<char>(c));
-        } else {
-          char buf[5];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
 }  // namespace
 
 Connection::Connection(Server& server, unsigned thread, asio::ip::tcp::socket socket, uint64_t id,
@@ -285,7 +260,7 @@ bool Connection::QueryBufferLimitReached() {
   if (is_master || in_end_ - in_pos_ <= server_.config().client_query_buffer_limit()) return false;
   std::string_view pending(in_.data() + in_pos_, std::min<size_t>(in_end_ - in_pos_, 64));
   LOG_WARNING("Closing client that reached max query buffer length: %s (qbuf initial bytes: %s)",
-              Describe(store::UnixTimeMs()).c_str(), Repr(pending).c_str());
+              Describe(store::UnixTimeMs()).c_str(), resp::Repr(pending).c_str());
   Close();
   return true;
 }

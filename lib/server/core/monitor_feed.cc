@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "resp/split_args.h"
 #include "server/core/connection.h"
 #include "store/string_util.h"
 
@@ -30,30 +31,6 @@ std::shared_ptr<const MonitorList> Snapshot() {
   return g_monitors;
 }
 
-// Redis's sdscatrepr.
-void AppendRepr(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\a': out += "\\a"; break;
-      case '\b': out += "\\b"; break;
-      default:
-        if (c >= 0x20 && c < 0x7f) {
-          out.push_back(static_cast<char>(c));
-        } else {
-          char buf[5];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        }
-    }
-  }
-  out += '"';
-}
 
 // Whether argument i is a credential Redis 7.0 redacts (redactClientCommandArgument).
 bool Redacted(const store::CommandSpec& spec, store::ArgList args, size_t i) {
@@ -99,7 +76,7 @@ void Feed(unsigned db, std::string_view source, const store::CommandSpec& spec, 
   for (size_t i = 0; i < args.size(); ++i) {
     line->push_back(' ');
     if (Redacted(spec, args, i)) line->append("\"(redacted)\"");
-    else AppendRepr(*line, args[i]);
+    else resp::AppendRepr(line.get(), args[i]);
   }
   line->append("\r\n");
   for (const Monitor& m : *monitors) {
