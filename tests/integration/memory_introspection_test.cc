@@ -199,8 +199,16 @@ TEST_CASE("MEMORY USAGE adds up to used_memory, and leaves the access stamp alon
     for (size_t i = 0; i < usages.size(); i += 500)
       for (const Reply& u : d.Pipeline(Commands(usages.begin() + i, usages.begin() + std::min(usages.size(), i + 500))))
         sum += u.integer;
-    CHECK_MESSAGE(sum >= grown * 8 / 10, name, " sum=", sum, " used_memory grew ", grown);
-    CHECK_MESSAGE(sum <= grown * 12 / 10, name, " sum=", sum, " used_memory grew ", grown);
+    // Within 20 % where used_memory is exact (the counting allocator of a release build).
+    // Under ASan its figure comes from ASan's allocator statistics, which round by size
+    // class and include redzones, so only a looser agreement can be asked there.
+#if defined(__SANITIZE_ADDRESS__)
+    constexpr long long kLow = 7, kHigh = 14;
+#else
+    constexpr long long kLow = 8, kHigh = 12;
+#endif
+    CHECK_MESSAGE(sum >= grown * kLow / 10, name, " sum=", sum, " used_memory grew ", grown);
+    CHECK_MESSAGE(sum <= grown * kHigh / 10, name, " sum=", sum, " used_memory grew ", grown);
   }
 
   d.Cmd({"SET", "idle", "v"});
