@@ -17,6 +17,7 @@
 
 #include "support/client.h"
 #include "support/reply.h"
+#include "support/run_program.h"
 #include "support/server_process.h"
 
 namespace fs = std::filesystem;
@@ -24,59 +25,6 @@ using namespace darter::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct RunResult {
-  int exit_code = -1;  // -1: killed at the deadline or did not exit normally
-  std::string output;  // stdout and stderr together
-};
-
-// Runs `binary args...` to completion (killed after `limit`), capturing its output.
-RunResult Run(const std::string& binary, const std::vector<std::string>& args, std::chrono::seconds limit = 10s) {
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    dup2(fds[1], STDERR_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    std::vector<char*> argv{const_cast<char*>(binary.c_str())};
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  RunResult r;
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  auto ms_left = [&] {
-    return static_cast<int>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
-  };
-  char buf[4096];
-  while (ms_left() > 0) {
-    pollfd p{fds[0], POLLIN, 0};
-    int ready = poll(&p, 1, ms_left());
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) break;
-    ssize_t n = read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // end of output: the child (and any daemon it left) closed it
-    r.output.append(buf, static_cast<size_t>(n));
-  }
-  close(fds[0]);
-  int status = 0;
-  pid_t done = 0;
-  while ((done = waitpid(pid, &status, WNOHANG)) == 0 && ms_left() > 0) std::this_thread::sleep_for(10ms);
-  if (done != pid) {
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return r;
-  }
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  return r;
-}
 
 std::string ReadFile(const fs::path& p) {
   std::ifstream f(p);
@@ -113,7 +61,7 @@ TEST_CASE("Debian's redis.conf, unchanged, starts Darter: daemonized, pidfile, i
   int port = FreePort();
   // The file's own port, dir, logfile and pidfile are the system's: the options put
   // them in the test's directory, as `redis-server /etc/redis/redis.conf --port ...` would.
-  RunResult start = Run(DarterServerBinary(), {conf.string(), "--port", std::to_string(port), "--dir", dir.string(),
+  ProgramResult start = RunProgram(DarterServerBinary(), {conf.string(), "--port", std::to_string(port), "--dir", dir.string(),
                                                "--logfile", (dir / "darter.log").string(), "--pidfile",
                                                (dir / "darter.pid").string()});
   CHECK_MESSAGE(start.exit_code == 0, start.output);  // daemonize yes: the parent returns
@@ -193,18 +141,18 @@ TEST_CASE("include, options over the file, and errors that name the file and lin
   }
   // A directive no Redis has: the start stops, naming the file and line.
   WriteFile(dir / "conf.d" / "b.conf", "timeout 30\n\nmaxmemroy 1gb\n");
-  RunResult bad = Run(DarterServerBinary(), {(dir / "main.conf").string(), "--port", std::to_string(port)});
+  ProgramResult bad = RunProgram(DarterServerBinary(), {(dir / "main.conf").string(), "--port", std::to_string(port)});
   CHECK(bad.exit_code == 2);
   CHECK_MESSAGE(bad.output.find("b.conf:3") != std::string::npos, bad.output);
   CHECK(bad.output.find(">>> 'maxmemroy 1gb'") != std::string::npos);
   CHECK(bad.output.find("Bad directive or wrong number of arguments") != std::string::npos);
   // A bad value: CONFIG SET's reason.
-  RunResult bad_value = Run(DarterServerBinary(), {"--port", std::to_string(port), "--maxmemory-policy", "often"});
+  ProgramResult bad_value = RunProgram(DarterServerBinary(), {"--port", std::to_string(port), "--maxmemory-policy", "often"});
   CHECK(bad_value.exit_code == 2);
   CHECK(bad_value.output.find("argument(s) must be one of the following") != std::string::npos);
   // A missing include.
   WriteFile(dir / "main.conf", "include " + (dir / "missing.conf").string() + "\n");
-  RunResult missing = Run(DarterServerBinary(), {(dir / "main.conf").string()});
+  ProgramResult missing = RunProgram(DarterServerBinary(), {(dir / "main.conf").string()});
   CHECK(missing.exit_code == 2);
   CHECK(missing.output.find("main.conf:1") != std::string::npos);
   fs::remove_all(dir);
@@ -268,17 +216,17 @@ TEST_CASE("CONFIG REWRITE without a config file, and every binary's --version") 
   Client c(s.port());
   CHECK(Format(c.Cmd({"CONFIG", "REWRITE"})) == "-ERR The server is running without a config file");
   for (const char* flag : {"-v", "--version"}) {
-    RunResult v = Run(DarterServerBinary(), {flag});
+    ProgramResult v = RunProgram(DarterServerBinary(), {flag});
     CHECK(v.exit_code == 0);
     CHECK_MESSAGE(v.output.rfind("Darter server v=", 0) == 0, v.output);
   }
   for (auto [binary, name] : {std::pair<const char*, const char*>{DARTER_MIGRATE_BIN, "darter-migrate "},
                                {DARTER_RDB_BIN, "darter-rdb "}}) {
-    RunResult v = Run(binary, {"--version"});
+    ProgramResult v = RunProgram(binary, {"--version"});
     CHECK(v.exit_code == 0);
     CHECK_MESSAGE(v.output.rfind(name, 0) == 0, v.output);
   }
-  RunResult help = Run(DarterServerBinary(), {"--help"});
+  ProgramResult help = RunProgram(DarterServerBinary(), {"--help"});
   CHECK(help.exit_code == 0);
   CHECK(help.output.find("maxmemory-policy") != std::string::npos);
 }
