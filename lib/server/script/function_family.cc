@@ -434,23 +434,14 @@ void FcallGeneric(ConnectionContext& c, bool read_only) {
 void FcallCommand(ConnectionContext& c) { FcallGeneric(c, false); }
 void FcallRoCommand(ConnectionContext& c) { FcallGeneric(c, true); }
 
-std::vector<size_t> FcallKeys(store::ArgList args) {
-  std::vector<size_t> out;
-  if (args.size() < 3) return out;
-  auto n = store::ParseInt64(args[2]);
-  if (!n || *n < 0 || *n > static_cast<int64_t>(args.size()) - 3) return out;
-  for (int64_t i = 0; i < *n; ++i) out.push_back(static_cast<size_t>(3 + i));
-  return out;
-}
-
 }  // namespace
 
 void RegisterFunctionFamily(store::CommandTable& t) {
   using namespace store;
   constexpr uint32_t kFcall = kCmdNoScript | kCmdSkipMonitor | kCmdStale;
   CommandFamily family(t, kAclScripting);
-  family << CommandRow("fcall", -3, kFcall).Connection(FcallCommand).Keys(FcallKeys)
-         << CommandRow("fcall_ro", -3, kFcall | kCmdReadOnly).Connection(FcallRoCommand).Keys(FcallKeys)
+  family << CommandRow("fcall", -3, kFcall).Connection(FcallCommand).Keys(EvalKeys)
+         << CommandRow("fcall_ro", -3, kFcall | kCmdReadOnly).Connection(FcallRoCommand).Keys(EvalKeys)
          << CommandRow("function", -2, kCmdNoScript)
                 .Connection(FunctionCommand)
                 .Container()

@@ -879,6 +879,8 @@ void ScriptCommand(ConnectionContext& c) {
   c.reply.Error("ERR unknown subcommand '" + std::string(sub.substr(0, 128)) + "'. Try SCRIPT HELP.");
 }
 
+}  // namespace
+
 std::vector<size_t> EvalKeys(store::ArgList args) {
   std::vector<size_t> out;
   if (args.size() < 3) return out;
@@ -887,8 +889,6 @@ std::vector<size_t> EvalKeys(store::ArgList args) {
   for (int64_t i = 0; i < *n; ++i) out.push_back(static_cast<size_t>(3 + i));
   return out;
 }
-
-}  // namespace
 
 void KillBusyScripts(resp::ReplyBuilder& reply, bool functions) {
   BusyRegistry& b = Busy();

@@ -83,4 +83,8 @@ std::string_view ScriptBusyError(const store::CommandSpec& spec, store::ArgList 
 // OK, NOTBUSY when none of that kind is busy, UNKILLABLE when one has written.
 void KillBusyScripts(resp::ReplyBuilder& reply, bool functions);
 
+// The key positions of EVAL-shaped commands (EVAL, EVALSHA, FCALL and their _RO forms):
+// `<script or name> numkeys key... arg...`; none when numkeys is not a count that fits.
+std::vector<size_t> EvalKeys(store::ArgList args);
+
 }  // namespace darter::server
