@@ -49,6 +49,14 @@ std::string ParseTimeoutSeconds(std::string_view arg, int64_t* ms) {
   return {};
 }
 
+std::string ParseTimeoutMillis(std::string_view arg, int64_t* ms) {
+  auto t = ParseInt64(arg);
+  if (!t) return "ERR timeout is not an integer or out of range";
+  if (*t < 0) return "ERR timeout is negative";
+  *ms = *t;
+  return {};
+}
+
 bool IsNullReply(std::string_view r) { return r == "$-1\r\n" || r == "*-1\r\n" || r == "_\r\n"; }
 
 namespace {

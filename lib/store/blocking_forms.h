@@ -61,4 +61,8 @@ bool IsNullReply(std::string_view reply);
 // Redis's timeout argument in seconds (a long double); error reply or "".
 std::string ParseTimeoutSeconds(std::string_view arg, int64_t* ms);
 
+// Redis's timeout argument in whole milliseconds (WAIT, CLIENT PAUSE, XREAD BLOCK): an
+// integer, not negative; error reply or "".
+std::string ParseTimeoutMillis(std::string_view arg, int64_t* ms);
+
 }  // namespace darter::store::blocking

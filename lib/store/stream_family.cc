@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "resp/reply_builder.h"
+#include "store/blocking_forms.h"
 #include "store/command_table.h"
 #include "store/errors.h"
 #include "store/family_util.h"
@@ -1211,9 +1212,8 @@ std::string ParseReadSpec(ArgList args, ReadSpec* r) {
     std::string_view o = args[i];
     if (EqualsIgnoreCase(o, "block") && moreargs) {
       ++i;
-      auto t = ParseInt64(args[i]);
-      if (!t) return "ERR timeout is not an integer or out of range";
-      if (*t < 0) return "ERR timeout is negative";
+      int64_t block_ms = 0;
+      if (std::string err = blocking::ParseTimeoutMillis(args[i], &block_ms); !err.empty()) return err;
       r->block = true;
     } else if (EqualsIgnoreCase(o, "count") && moreargs) {
       ++i;

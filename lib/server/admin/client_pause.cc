@@ -10,6 +10,7 @@
 #include "server/core/connection.h"
 #include "server/core/server.h"
 #include "server/multi/multi_family.h"
+#include "store/blocking_forms.h"
 #include "store/string_util.h"
 
 namespace darter::server {
@@ -152,18 +153,14 @@ void ClientPauseCommand(store::ConnectionContext& c) {
       return;
     }
   }
-  auto timeout = store::ParseInt64(c.args[2]);
-  if (!timeout) {
-    c.reply.Error("ERR timeout is not an integer or out of range");
-    return;
-  }
-  if (*timeout < 0) {
-    c.reply.Error("ERR timeout is negative");
+  int64_t timeout_ms = 0;
+  if (std::string err = store::blocking::ParseTimeoutMillis(c.args[2], &timeout_ms); !err.empty()) {
+    c.reply.Error(err);
     return;
   }
   const int64_t now = store::UnixTimeMs();
-  const int64_t end = *timeout > std::numeric_limits<int64_t>::max() - now ? std::numeric_limits<int64_t>::max()
-                                                                          : now + *timeout;
+  const int64_t end = timeout_ms > std::numeric_limits<int64_t>::max() - now ? std::numeric_limits<int64_t>::max()
+                                                                          : now + timeout_ms;
   {
     std::lock_guard<std::mutex> lock(g_mu);
     // The most restrictive mode and the latest end win, over a pause still in effect.

@@ -5,6 +5,7 @@
 #include "server/core/connection.h"
 #include "server/repl/repl_master.h"
 #include "server/core/server.h"
+#include "store/blocking_forms.h"
 #include "store/command_table.h"
 #include "store/errors.h"
 #include "store/string_util.h"
@@ -144,18 +145,14 @@ void WaitCommand(ConnectionContext& c) {
     c.reply.Error(store::errors::kNotInteger);
     return;
   }
-  auto timeout = store::ParseInt64(c.args[2]);
-  if (!timeout) {
-    c.reply.Error("ERR timeout is not an integer or out of range");
-    return;
-  }
-  if (*timeout < 0) {
-    c.reply.Error("ERR timeout is negative");
+  int64_t timeout_ms = 0;
+  if (std::string err = store::blocking::ParseTimeoutMillis(c.args[2], &timeout_ms); !err.empty()) {
+    c.reply.Error(err);
     return;
   }
   Server& srv = c.server;
   resp::ReplyBuilder& rb = c.reply;
-  int64_t n = *wanted, t = *timeout;
+  int64_t n = *wanted, t = timeout_ms;
   c.then = [&srv, &rb, n, t]() -> awaitable<void> {
     int64_t acked = co_await srv.repl_master().Wait(n, t);
     rb.Integer(acked);
