@@ -6,10 +6,6 @@
 // redis-py's client_pause. darter-server runs with two threads, so the monitor, the
 // client and the keys sit on different threads.
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -21,6 +17,7 @@
 #include <vector>
 
 #include "support/client.h"
+#include "support/raw_conn.h"
 #include "support/reply.h"
 #include "support/server_health.h"
 #include "support/server_process.h"
@@ -32,75 +29,6 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kRssBound = 256ull << 20;
-
-// A plain socket: the exact bytes of replies, lines and closes.
-class RawConn {
- public:
-  explicit RawConn(int port, int rcvbuf = 0) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    if (rcvbuf > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    timeval tv{5, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~RawConn() { Close(); }
-  RawConn(const RawConn&) = delete;
-  RawConn& operator=(const RawConn&) = delete;
-
-  bool ok() const { return ok_; }
-  void Close() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-  bool Send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
-  // Reads until nothing arrives for `quiet`, the peer closes (*closed), or `limit`.
-  std::string Read(std::chrono::milliseconds quiet = 200ms, std::chrono::milliseconds limit = 5s,
-                   bool* closed = nullptr) {
-    std::string data;
-    auto deadline = Clock::now() + limit;
-    char buf[65536];
-    while (Clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(quiet.count())) <= 0) break;
-      ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        if (closed) *closed = true;
-        break;
-      }
-      data.append(buf, static_cast<size_t>(n));
-    }
-    return data;
-  }
-  // Reads until `want` bytes arrived or `limit` passed.
-  std::string ReadAtLeast(size_t want, std::chrono::milliseconds limit = 3s) {
-    std::string data;
-    auto deadline = Clock::now() + limit;
-    char buf[4096];
-    while (data.size() < want && Clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 50) <= 0) continue;
-      ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      data.append(buf, static_cast<size_t>(n));
-    }
-    return data;
-  }
-
- private:
-  int fd_ = -1;
-  bool ok_ = false;
-};
 
 std::string Encode(const std::vector<std::string>& argv) {
   std::string out = "*" + std::to_string(argv.size()) + "\r\n";
@@ -137,7 +65,7 @@ std::vector<std::string> MonitorTranscript(int port, const std::vector<std::vect
   }
   monitor.Send(Encode({"GET", "k"}));
   monitor.Send(Encode({"PING"}));
-  std::vector<std::string> lines = NormalisedLines(ok + monitor.Read(300ms));
+  std::vector<std::string> lines = NormalisedLines(ok + monitor.Read(300ms).data);
   return lines;
 }
 
@@ -203,8 +131,8 @@ TEST_CASE("MONITOR on a replica shows the primary's stream as a redis-server rep
   p.Cmd({"HSET", "h", "f", std::string("\x01\n", 2)});
   std::this_thread::sleep_for(300ms);
   // Every command with the primary's address; the script's effects wrapped in MULTI/EXEC.
-  std::vector<std::string> want = NormalisedLines(mr.Read(300ms));
-  std::vector<std::string> got = NormalisedLines(md.Read(300ms));
+  std::vector<std::string> want = NormalisedLines(mr.Read(300ms).data);
+  std::vector<std::string> got = NormalisedLines(md.Read(300ms).data);
   REQUIRE(want.size() >= 4);
   CHECK(got.size() == want.size());
   for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
@@ -227,7 +155,7 @@ TEST_CASE("MONITOR sees pipelined commands of a client on another thread, in ord
     for (int i = 0; i < 50; ++i) pipeline.push_back({"SET", "key" + std::to_string(i), std::to_string(conn)});
     c.Pipeline(pipeline);
   }
-  std::vector<std::string> lines = NormalisedLines(monitor.Read(300ms));
+  std::vector<std::string> lines = NormalisedLines(monitor.Read(300ms).data);
   REQUIRE(lines.size() == 200);
   for (int conn = 0; conn < 4; ++conn)
     for (int i = 0; i < 50; ++i)
@@ -236,7 +164,7 @@ TEST_CASE("MONITOR sees pipelined commands of a client on another thread, in ord
   // RESET ends the mode: the connection is an ordinary client again.
   monitor.Send(Encode({"RESET"}));
   monitor.Send(Encode({"GET", "key1"}));
-  CHECK(monitor.Read() == "+RESET\r\n$1\r\n3\r\n");
+  CHECK(monitor.Read().data == "+RESET\r\n$1\r\n3\r\n");
 }
 
 TEST_CASE("a MONITOR client that does not read is disconnected at the output limit") {
@@ -261,9 +189,7 @@ TEST_CASE("a MONITOR client that does not read is disconnected at the output lim
     std::this_thread::sleep_for(50ms);
   } while (Clock::now() < deadline);
   CHECK(list.find("flags=O") == std::string::npos);
-  bool closed = false;
-  monitor.Read(500ms, 10s, &closed);
-  CHECK(closed);
+  CHECK(monitor.Read(500ms, 10s).closed);
   CHECK(Format(writer.Cmd({"STRLEN", "big"})) == ":20000");
   HealthReport h = CheckServerHealthy(*darter.process, kRssBound);
   CHECK_MESSAGE(h.ok, h.message);
@@ -381,7 +307,7 @@ std::vector<std::string> ReplyTranscript(int port) {
     std::string bytes;
     for (const auto& cmd : cmds) bytes += Encode(cmd);
     conn.Send(bytes);
-    out.push_back(conn.Read(150ms));
+    out.push_back(conn.Read(150ms).data);
   };
   step(c, {{"CLIENT", "REPLY", "OFF"}, {"SET", "a", "1"}, {"GET", "a"}, {"CLIENT", "REPLY", "ON"}, {"GET", "a"}});
   step(c, {{"CLIENT", "REPLY", "SKIP"}, {"GET", "a"}, {"GET", "a"}});
@@ -395,12 +321,12 @@ std::vector<std::string> ReplyTranscript(int port) {
   // so do invalidation pushes.
   step(sub, {{"CLIENT", "REPLY", "OFF"}, {"SUBSCRIBE", "ch"}});
   step(pub, {{"PUBLISH", "ch", "hi"}});
-  out.push_back(sub.Read(150ms));
+  out.push_back(sub.Read(150ms).data);
   sub3.Send(Encode({"HELLO", "3"}));  // its reply names the server: not compared
   sub3.Read(150ms);
   step(sub3, {{"CLIENT", "REPLY", "OFF"}, {"SUBSCRIBE", "ch3"}, {"CLIENT", "TRACKING", "ON"}, {"GET", "tk"}});
   step(pub, {{"PUBLISH", "ch3", "hi"}, {"SET", "tk", "1"}});
-  out.push_back(sub3.Read(150ms));
+  out.push_back(sub3.Read(150ms).data);
   step(sub3, {{"CLIENT", "REPLY", "ON"}});
   return out;
 }

@@ -5,12 +5,10 @@
 // the replies must match. Every case ends with CheckServerHealthy.
 #include <doctest/doctest.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,6 +22,7 @@
 #include <vector>
 
 #include "support/client.h"
+#include "support/raw_conn.h"
 #include "support/reply.h"
 #include "support/server_health.h"
 #include "support/server_process.h"
@@ -36,69 +35,6 @@ using Clock = std::chrono::steady_clock;
 
 // Memory the server may hold beyond its RSS at the start of a case.
 constexpr uint64_t kRssSlack = 128ull << 20;
-
-// A plain socket: the tests need to send bytes no client library would and to see
-// exactly what comes back, including the connection closing.
-class RawConn {
- public:
-  // `rcvbuf` > 0 shrinks the receive buffer (set before connecting, so the window is
-  // small from the start): a client that does not read then stalls the server sooner.
-  explicit RawConn(int port, int rcvbuf = 0) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    if (rcvbuf > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    timeval tv{5, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~RawConn() {
-    if (fd_ >= 0) close(fd_);
-  }
-  RawConn(const RawConn&) = delete;
-  RawConn& operator=(const RawConn&) = delete;
-
-  bool ok() const { return ok_; }
-  // Sends everything; false when the peer closed or the send timed out.
-  bool Send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
-
-  struct Received {
-    std::string data;
-    bool closed = false;  // EOF or reset seen
-  };
-  // Reads until the peer closes, or nothing arrives for `quiet`, or `limit` passes.
-  Received Read(std::chrono::milliseconds quiet = 300ms, std::chrono::milliseconds limit = 10s) {
-    Received r;
-    auto deadline = Clock::now() + limit;
-    char buf[65536];
-    while (Clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      int ready = poll(&p, 1, static_cast<int>(quiet.count()));
-      if (ready <= 0) break;
-      ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        r.closed = true;
-        break;
-      }
-      r.data.append(buf, static_cast<size_t>(n));
-    }
-    return r;
-  }
-  int fd() const { return fd_; }
-
- private:
-  int fd_ = -1;
-  bool ok_ = false;
-};
 
 std::string Encode(const std::vector<std::string>& argv) {
   std::string out = "*" + std::to_string(argv.size()) + "\r\n";

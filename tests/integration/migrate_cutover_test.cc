@@ -22,7 +22,6 @@ using namespace std::chrono_literals;
 namespace {
 
 std::string SourceUri(int port) { return "redis://127.0.0.1:" + std::to_string(port); }
-std::string Addr(int port) { return "127.0.0.1:" + std::to_string(port); }
 
 // Writers that stay pointed at the source: each INCRs its own counter and SETs a key,
 // counting the INCRs the source acknowledged (an integer reply) and the -READONLY
@@ -161,7 +160,7 @@ TEST_CASE("cutover: writers still pointed at the source lose nothing; the source
   SourceWriters writers(redis.port(), 3);
   REQUIRE(WaitFor([&] { return writers.total_acked() > 300; }, 10s));
 
-  RunResult r = RunMigrate({"--source", SourceUri(redis.port()), "--target", Addr(darter.port()), "--cutover",
+  RunResult r = RunMigrate({"--source", SourceUri(redis.port()), "--target", LoopbackAddr(darter.port()), "--cutover",
                             "--flush-target", "--json", "--no-save"}, 90s);
   std::this_thread::sleep_for(300ms);  // the writers meet the read-only source
   writers.Stop();
@@ -173,7 +172,7 @@ TEST_CASE("cutover: writers still pointed at the source lose nothing; the source
   REQUIRE(ok);
   CHECK(j["cutover"]["ok"].b);
   CHECK(j["cutover"]["source_offset"].n == j["cutover"]["target_offset"].n);
-  CHECK(j["cutover"]["source_role"].s == "replica of " + Addr(darter.port()));
+  CHECK(j["cutover"]["source_role"].s == "replica of " + LoopbackAddr(darter.port()));
   CHECK(j["cutover"]["source_following"].b);
   CHECK(j["target_offset"].n == j["cutover"]["target_offset"].n);
   CHECK(j["target_offset"].n > 0);
@@ -298,8 +297,8 @@ TEST_CASE("cutover: PINGs the write-paused source sends while Darter catches up 
   SourceWriters writers(redis.port(), 2);
   REQUIRE(WaitFor([&] { return writers.total_acked() > 100; }, 10s));
 
-  MigrateProcess p({"--source", SourceUri(proxy.port()), "--target", Addr(darter.port()), "--follow", "--json",
-                    "--no-save", "--verify-every", "off", "--target-address", Addr(darter.port())});
+  MigrateProcess p({"--source", SourceUri(proxy.port()), "--target", LoopbackAddr(darter.port()), "--follow", "--json",
+                    "--no-save", "--verify-every", "off", "--target-address", LoopbackAddr(darter.port())});
   REQUIRE_MESSAGE(WaitFor([&] { return p.err().find("following the source") != std::string::npos; }, 30s), p.err());
   // Darter stops receiving the stream; the cutover pauses the source and waits for
   // Darter to reach the paused offset, which the PINGs of the next 2.5 s move on.

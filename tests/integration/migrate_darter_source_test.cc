@@ -22,8 +22,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string Addr(int port) { return "127.0.0.1:" + std::to_string(port); }
-
 // A writer INCRing its own counter on the source, counting what was acknowledged.
 class Writer {
  public:
@@ -73,7 +71,7 @@ TEST_CASE("cutover from a Darter source: writes paused by CLIENT PAUSE, none los
   for (int i = 0; i < 3; ++i) writers.push_back(std::make_unique<Writer>(source.port(), i));
   REQUIRE(WaitFor([&] { return writers[0]->acked() > 100; }, 10s));
 
-  RunResult r = RunMigrate({"--source", "redis://" + Addr(source.port()), "--target", Addr(target.port()),
+  RunResult r = RunMigrate({"--source", "redis://" + LoopbackAddr(source.port()), "--target", LoopbackAddr(target.port()),
                             "--cutover", "--json", "--no-save"},
                            60s);
   std::this_thread::sleep_for(300ms);  // the writers meet the source, now a replica
@@ -85,7 +83,7 @@ TEST_CASE("cutover from a Darter source: writes paused by CLIENT PAUSE, none los
   REQUIRE(ok);
   CHECK(j["cutover"]["ok"].b);
   CHECK(j["cutover"]["source_offset"].n == j["cutover"]["target_offset"].n);
-  CHECK(j["cutover"]["source_role"].s == "replica of " + Addr(target.port()));
+  CHECK(j["cutover"]["source_role"].s == "replica of " + LoopbackAddr(target.port()));
   CHECK(j["target_state"].s == "primary: accepts writes");
   CHECK(InfoStr(dst, "replication", "role") == "master");
   for (auto& w : writers) {

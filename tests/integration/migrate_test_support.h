@@ -34,6 +34,9 @@ namespace darter::test::migrate {
 
 using namespace std::chrono_literals;
 
+// host:port of a server on the loopback interface, as --target and ROLE name it.
+inline std::string LoopbackAddr(int port) { return "127.0.0.1:" + std::to_string(port); }
+
 inline std::string MigrateBinary() {
   const char* env = std::getenv("DARTER_MIGRATE_BIN");
   return env ? env : DARTER_MIGRATE_BIN;
