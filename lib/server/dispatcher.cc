@@ -28,25 +28,25 @@ using Check = AdmissionCheck;
 // Each path's checks, in the order its Redis counterpart makes them. The first that
 // fails decides the error.
 constexpr Check kClientChecks[] = {
-    Check::kArity,           Check::kProtected,  Check::kAuth,       Check::kAcl,      Check::kLoading,
-    Check::kReadOnlyReplica, Check::kMonitorKeyspace, Check::kSubscribed, Check::kBusyScript, Check::kValidate,
-    Check::kOom};
+    Check::kArity,           Check::kProtected,       Check::kAuth,       Check::kAcl,
+    Check::kLoading,         Check::kReadOnlyReplica, Check::kMonitorKeyspace, Check::kSubscribed,
+    Check::kMasterDown,      Check::kBusyScript,      Check::kValidate,   Check::kOom};
 constexpr Check kMasterChecks[] = {Check::kArity, Check::kValidate};
 // Queueing may grow memory without bound, so over maxmemory nothing is queued (kOom
 // ignores deny-oom on this path).
 constexpr Check kMultiQueueChecks[] = {
-    Check::kArity,           Check::kProtected, Check::kAuth,    Check::kAcl,       Check::kOom,
-    Check::kReadOnlyReplica, Check::kLoading,   Check::kNoMulti, Check::kBusyScript};
+    Check::kArity,           Check::kProtected,  Check::kAuth,    Check::kAcl,       Check::kOom,
+    Check::kReadOnlyReplica, Check::kMasterDown, Check::kLoading, Check::kNoMulti,   Check::kBusyScript};
 constexpr Check kMultiAtOnceChecks[] = {Check::kArity};
 // kAcl here checks EXEC itself; the queued commands are checked again as EXEC runs them.
 constexpr Check kExecChecks[] = {
     Check::kArity, Check::kAuth, Check::kAcl, Check::kOom, Check::kReadOnlyReplica, Check::kBusyScript};
 constexpr Check kScriptChecks[] = {
     Check::kArity, Check::kNoScript, Check::kAcl,      Check::kScriptBlock,
-    Check::kReadOnlyReplica, Check::kOom, Check::kValidate};
+    Check::kReadOnlyReplica, Check::kMasterDown, Check::kOom, Check::kValidate};
 constexpr Check kScriptReadOnlyChecks[] = {
     Check::kArity, Check::kNoScript, Check::kAcl, Check::kScriptBlock, Check::kScriptWrite,
-    Check::kReadOnlyReplica, Check::kOom, Check::kValidate};
+    Check::kReadOnlyReplica, Check::kMasterDown, Check::kOom, Check::kValidate};
 
 std::span<const Check> ChecksOf(AdmissionPath path) {
   switch (path) {
@@ -114,9 +114,16 @@ bool Refuses(Check check, const store::CommandSpec& spec, store::ArgList args, C
     case Check::kReadOnlyReplica:
       // A script run by the primary's stream writes on a replica as the stream does.
       if (!(flags & store::kCmdWrite) || !srv.is_replica() || (FromScript(path) && conn.is_master) ||
-          !srv.config().Snapshot().replica_read_only)
+          !srv.config().replica_read_only())
         return false;
       *error = "READONLY You can't write against a read only replica.";
+      return true;
+    case Check::kMasterDown:
+      // The primary's own stream (and its scripts) always runs.
+      if ((flags & store::kCmdStale) || conn.is_master || !RefusesStaleReads(srv)) return false;
+      // A script reaches here only when it was allowed to start stale (allow-stale).
+      *error = FromScript(path) ? std::string("ERR Can not execute the command on a stale replica")
+                                : std::string(kMasterDownError);
       return true;
     case Check::kMonitorKeyspace:
       // Redis's rule for its replica-flagged clients (a monitor is one): exempt from
@@ -184,6 +191,10 @@ bool PassesEveryClientCheck(const store::CommandSpec& spec, store::ArgList args,
 }
 
 }  // namespace
+
+bool RefusesStaleReads(Server& srv) {
+  return !srv.config().replica_serve_stale_data() && srv.is_replica() && !srv.repl_state().LinkUp();
+}
 
 Admission Admit(const store::CommandSpec& spec, store::ArgList args, Connection& conn, AdmissionPath path,
                 uint32_t queued_flags) {

@@ -88,6 +88,7 @@ void Server::ReplicaOf(const std::string& host, int port) {
   std::lock_guard lk(replica_mu_);
   if (link_) link_->Stop();
   is_replica_.store(true, std::memory_order_release);
+  config_.NoteReplicaOf(host + " " + std::to_string(port));
   SetShardsExpireLocally(false);
   repl_state_.Update([&](ReplicationSnapshot& s) {
     s.is_replica = true;
@@ -108,6 +109,7 @@ void Server::ReplicaOfNoOne() {
   link_->Stop();
   link_.reset();
   is_replica_.store(false, std::memory_order_release);
+  config_.NoteReplicaOf("");
   loading_.store(false);
   SetShardsExpireLocally(true);
   // A new history starts here; the primary's id and offset stay valid as replid2, so
@@ -200,7 +202,8 @@ std::optional<std::string> Server::ListenAll(const std::string& bind_list, int p
     if (!ec && address.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
     if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor->bind(ep, ec);
-    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    // tcp-backlog, as Redis (the kernel caps it at net.core.somaxconn).
+    if (!ec) acceptor->listen(static_cast<int>(config_.startup().tcp_backlog), ec);
     if (ec) {
       bool unavailable = ec == boost::system::errc::address_not_available ||
                          ec == boost::system::errc::address_family_not_supported ||

@@ -1038,7 +1038,7 @@ void InfoReplicaLink(std::ostringstream& o, const ReplicationSnapshot& r, const 
   if (!r.link_up)
     o << "master_link_down_since_seconds:" << (r.link_down_since_ms ? (now - r.link_down_since_ms) / 1000 : -1)
       << "\r\n";
-  o << "slave_priority:100\r\nslave_read_only:" << (in.opts.replica_read_only ? 1 : 0)
+  o << "slave_priority:" << in.opts.replica_priority << "\r\nslave_read_only:" << (in.opts.replica_read_only ? 1 : 0)
     << "\r\nreplica_announced:1\r\n";
   if (!r.last_error.empty()) o << "master_last_error:" << r.last_error << "\r\n";
 }
@@ -1166,7 +1166,10 @@ void RegisterServerFamily(store::CommandTable& t) {
   constexpr uint32_t kAnyState = kCmdLoading | kCmdStale;  // also while loading or with a broken link
   constexpr uint32_t kAdmin = kCmdAdmin | kCmdNoScript;
   CommandFamily family(t, 0);
-  family << CommandRow("ping", -1, kCmdFast | kAnyState).Connection(PingCommand).Acl(kAclConnection)
+  // PING is not a stale command in Redis (a replica that must not serve stale data
+  // answers it -MASTERDOWN); unlike Redis it answers while loading, which health checks
+  // and darter-migrate's target probe rely on.
+  family << CommandRow("ping", -1, kCmdFast | kCmdLoading).Connection(PingCommand).Acl(kAclConnection)
          << CommandRow("echo", 2, kCmdFast | kAnyState).Connection(EchoCommand).Acl(kAclConnection)
          << CommandRow("quit", -1, kCmdNoAuth | kCmdFast | kAnyState).Connection(QuitCommand).Acl(kAclConnection)
          << CommandRow("time", 1, kCmdFast | kAnyState | kCmdRandom).Connection(TimeCommand)

@@ -52,8 +52,12 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
       startup_(initial),
       maxmemory_(initial.maxmemory),
       proto_max_bulk_len_(initial.proto_max_bulk_len),
-      client_query_buffer_limit_(initial.client_query_buffer_limit) {
+      client_query_buffer_limit_(initial.client_query_buffer_limit),
+      replica_read_only_(initial.replica_read_only),
+      replica_serve_stale_data_(initial.replica_serve_stale_data),
+      tcp_keepalive_(initial.tcp_keepalive) {
   AddStartupParams();
+  AddLinkParams();
   // Protected, as in Redis 7.0: settable only where enable-protected-configs allows.
   params_["dir"] = Param{[](const ServerOptions& o) { return o.dir; },
                          [](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
@@ -206,7 +210,11 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                                     [yes_no](ServerOptions& o, std::string_view v) { return yes_no(&o.protected_mode, v); }};
   for (const char* name : {"replica-read-only", "slave-read-only"}) {
     params_[name] = Param{[](const ServerOptions& o) { return std::string(o.replica_read_only ? "yes" : "no"); },
-                          [yes_no](ServerOptions& o, std::string_view v) { return yes_no(&o.replica_read_only, v); }};
+                          [this, yes_no](ServerOptions& o, std::string_view v) {
+                            auto err = yes_no(&o.replica_read_only, v);
+                            replica_read_only_.store(o.replica_read_only, std::memory_order_relaxed);
+                            return err;
+                          }};
   }
   params_["repl-multi-flow"] =
       Param{[](const ServerOptions& o) { return std::string(o.repl_multi_flow ? "yes" : "no"); },

@@ -43,6 +43,10 @@ struct ServerOptions {
   std::string pidfile;
   uint64_t maxclients = 10000;
   uint64_t timeout = 0;
+  // TCP keepalive probes on client sockets after this many idle seconds (0: off), as
+  // Redis's tcp-keepalive; the listen backlog asked of the kernel (capped by somaxconn).
+  int64_t tcp_keepalive = 300;
+  int64_t tcp_backlog = 511;
   // Largest bulk argument a client may send (Redis's proto-max-bulk-len).
   uint64_t proto_max_bulk_len = 512ull * 1024 * 1024;
   // Redis 7's protections (protected_actions.h): DEBUG, and CONFIG SET of dir and
@@ -60,6 +64,18 @@ struct ServerOptions {
   std::string masteruser;
   uint64_t repl_timeout = 60;
   bool replica_read_only = true;
+  // With "no", a replica whose link to its primary is down refuses every command not
+  // flagged stale with -MASTERDOWN (Redis's replica-serve-stale-data).
+  bool replica_serve_stale_data = true;
+  // Reported in INFO replication (slave_priority) for Sentinel-style tooling, which
+  // promotes the lowest non-zero priority; 0: never promote.
+  int64_t replica_priority = 100;
+  // What the replica tells its primary about itself (REPLCONF ip-address / listening-port),
+  // for NAT and port forwarding: the primary's INFO then lists these. Empty / 0: its own.
+  std::string replica_announce_ip;
+  int64_t replica_announce_port = 0;
+  // Primary side: leave Nagle's algorithm on for replica links (fewer, larger packets).
+  bool repl_disable_tcp_nodelay = false;
   // Ask a Darter primary for multi-flow replication (one link per primary shard).
   bool repl_multi_flow = true;
   // Full-sync compression a multi-flow replica asks for: auto (lz4 unless the primary is
@@ -129,6 +145,14 @@ class ConfigRegistry {
   uint64_t proto_max_bulk_len() const { return proto_max_bulk_len_.load(std::memory_order_relaxed); }
   uint64_t client_query_buffer_limit() const { return client_query_buffer_limit_.load(std::memory_order_relaxed); }
   std::string maxmemory_policy() const;
+  // Read by the admission checks of every command a replica serves, hence atomics.
+  bool replica_read_only() const { return replica_read_only_.load(std::memory_order_relaxed); }
+  bool replica_serve_stale_data() const { return replica_serve_stale_data_.load(std::memory_order_relaxed); }
+  // Read at every accept (a new connection's socket options).
+  int64_t tcp_keepalive() const { return tcp_keepalive_.load(std::memory_order_relaxed); }
+  // The primary this server follows ("host port"; empty: none), as CONFIG GET replicaof and
+  // CONFIG REWRITE show it; the server notes each change (Server::ReplicaOf / NoOne).
+  void NoteReplicaOf(std::string host_port);
   const ServerOptions& startup() const { return startup_; }
   ServerOptions Snapshot() const;
   // Applies a CONFIG SET of a tls-* parameter (the server's TLS contexts, server/net/):
@@ -146,6 +170,9 @@ class ConfigRegistry {
     std::function<std::optional<std::string>(ServerOptions&, std::string_view)> at_start = nullptr;
   };
   void AddStartupParams();
+  // tcp-*, replica-*, replicaof: the server's client sockets and its replication link
+  // (config_link_params.cc).
+  void AddLinkParams();
   void AddStoreParams();
   void AddTlsParams();
   // slowlog-*, latency-monitor-threshold, latency-tracking* (command_stats.h).
@@ -157,6 +184,9 @@ class ConfigRegistry {
   std::atomic<uint64_t> maxmemory_;
   std::atomic<uint64_t> proto_max_bulk_len_;
   std::atomic<uint64_t> client_query_buffer_limit_;
+  std::atomic<bool> replica_read_only_;
+  std::atomic<bool> replica_serve_stale_data_;
+  std::atomic<int64_t> tcp_keepalive_;
   std::map<std::string, Param> params_;
   std::optional<std::string> SetLocked(std::string_view name, std::string_view value, bool protected_allowed)
       REQUIRES(mu_);

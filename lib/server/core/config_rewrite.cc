@@ -127,6 +127,7 @@ std::string RewriteConfigText(const std::string& old_text, const ConfigRewriteIn
   std::set<std::string> seen;
   for (const auto& [raw_name, value] : in.values) {
     std::string name = Canonical(raw_name);
+    if (name == "replicaof") continue;  // the live link, below
     if (!seen.insert(name).second) continue;
     auto def = in.defaults.find(name);
     force[name] = def == in.defaults.end() || def->second != value;

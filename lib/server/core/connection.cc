@@ -1,5 +1,10 @@
 #include "server/core/connection.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -37,6 +42,18 @@ std::string Endpoint(const asio::ip::tcp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
+// Redis's tcp-keepalive: the first probe after `seconds` idle, then one every third of
+// that, and the peer is declared dead after 3 unanswered probes (so a vanished client is
+// dropped after about twice `seconds`). 0: no probes.
+void SetTcpKeepAlive(int fd, int64_t seconds) {
+  if (seconds <= 0) return;
+  int on = 1, idle = static_cast<int>(seconds), interval = std::max(1, idle / 3), count = 3;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+
 }  // namespace
 
 Connection::Connection(Server& server, unsigned thread, asio::ip::tcp::socket socket, uint64_t id,
@@ -56,6 +73,7 @@ Connection::Connection(Server& server, unsigned thread, asio::ip::tcp::socket so
   boost::system::error_code ec;
   asio::ip::tcp::socket& tcp = stream_.tcp();
   tcp.set_option(asio::ip::tcp::no_delay(true), ec);
+  SetTcpKeepAlive(tcp.native_handle(), server.config().tcp_keepalive());
   auto remote = tcp.remote_endpoint(ec);
   if (!ec) peer_address = Endpoint(remote);
   local_client = IsLoopbackPeer(tcp);

@@ -62,6 +62,7 @@
 namespace darter::server {
 
 class Connection;
+class Server;
 
 enum class AdmissionPath : uint8_t {
   kClient,
@@ -83,6 +84,7 @@ enum class AdmissionCheck : uint8_t {
   kAcl,              // NOPERM: the client's ACL user may not run it (server/acl/)
   kLoading,          // LOADING
   kReadOnlyReplica,  // READONLY on a read-only replica
+  kMasterDown,       // MASTERDOWN: a replica without its primary, replica-serve-stale-data no
   kMonitorKeyspace,  // a MONITOR client touching the keyspace
   kSubscribed,       // RESP2 subscribed mode
   kBusyScript,       // BUSY
@@ -108,6 +110,13 @@ Admission Admit(const store::CommandSpec& spec, store::ArgList args, Connection&
 
 // Redis 7.0's reply to an unknown command (also given when MULTI queues one).
 std::string UnknownCommandError(store::ArgList args);
+
+// True when this server is a replica whose link to its primary is down and
+// replica-serve-stale-data is no: commands not flagged stale (and scripts not flagged
+// allow-stale) are refused with kMasterDownError.
+bool RefusesStaleReads(Server& srv);
+inline constexpr std::string_view kMasterDownError =
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 
 // Runs one command of `conn`'s and leaves its reply in the connection's output:
 // lookup, MULTI queueing, admission (kClient, or kMaster for the primary's stream), then

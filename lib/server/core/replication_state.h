@@ -49,6 +49,10 @@ class ReplicationState {
     MutexLock lk(&mu_);
     return s_;
   }
+  bool LinkUp() const {
+    MutexLock lk(&mu_);
+    return s_.link_up;
+  }
   template <typename Fn>
   void Update(Fn fn) {
     MutexLock lk(&mu_);

@@ -1,5 +1,9 @@
 // The primary's side of the PSYNC protocol: REPLCONF, PSYNC, SYNC and WAIT
 // (repl_master.h does the work).
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <cstring>
 
 #include "server/core/connection.h"
@@ -57,6 +61,14 @@ void ReplconfCommand(ConnectionContext& c) {
   c.reply.Ok();
 }
 
+// repl-disable-tcp-nodelay: a connection that becomes a replica link (or one of its
+// flows) sends with Nagle's algorithm, trading up to ~40 ms of delay for fewer packets.
+void DisableNoDelayIfAsked(Server& srv, Connection& conn) {
+  if (!srv.config().Snapshot().repl_disable_tcp_nodelay || conn.fd < 0) return;
+  int off = 0;
+  setsockopt(conn.fd, IPPROTO_TCP, TCP_NODELAY, &off, sizeof off);
+}
+
 void SyncCommandImpl(ConnectionContext& c, bool psync) {
   if (c.conn.replica_feed) return;
   if (c.server.is_replica() && !c.server.repl_state().Get().link_up) {
@@ -75,6 +87,7 @@ void SyncCommandImpl(ConnectionContext& c, bool psync) {
   }
   Server& srv = c.server;
   Connection& conn = c.conn;
+  DisableNoDelayIfAsked(srv, conn);
   c.then = [&srv, &conn, id, offset, psync]() -> awaitable<void> {
     co_await srv.repl_master().ServeReplica(conn, id, offset, psync);
   };
@@ -96,6 +109,7 @@ void DarterCommand(ConnectionContext& c) {
       return;
     }
     Connection& conn = c.conn;
+    DisableNoDelayIfAsked(c.server, conn);
     std::string id(c.args[2]), sync(c.args[3]);
     int64_t f = *flow, l = *lsn;
     c.then = [&flows, &conn, &rb, id, sync, f, l]() -> awaitable<void> {

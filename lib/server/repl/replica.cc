@@ -284,9 +284,14 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::Session() {
     }
   }
   // The port clients reach this server on, as Redis: the TLS one under tls-replication.
-  std::string port = std::to_string(opts.tls_replication && server_.tls_bound_port() ? server_.tls_bound_port()
-                                                                                     : server_.bound_port());
+  // replica-announce-port / -ip stand in for them behind NAT or port forwarding.
+  std::string port = std::to_string(opts.replica_announce_port ? static_cast<int>(opts.replica_announce_port)
+                                    : opts.tls_replication && server_.tls_bound_port() ? server_.tls_bound_port()
+                                                                                       : server_.bound_port());
   if (!SendCommand({"REPLCONF", "listening-port", port}) || !co_await ReadLine(&line, true))
+    co_return SessionEnd::kRetry;
+  if (!opts.replica_announce_ip.empty() &&
+      (!SendCommand({"REPLCONF", "ip-address", opts.replica_announce_ip}) || !co_await ReadLine(&line, true)))
     co_return SessionEnd::kRetry;
   if (!SendCommand({"REPLCONF", "capa", "eof", "capa", "psync2"}) || !co_await ReadLine(&line, true))
     co_return SessionEnd::kRetry;

@@ -5,6 +5,7 @@
 
 #include "rdb/function_payload.h"
 #include "server/core/connection.h"
+#include "server/core/dispatcher.h"
 #include "server/core/config.h"
 #include "server/core/cross_thread.h"
 #include "server/core/eviction.h"
@@ -287,7 +288,7 @@ void FunctionRestore(ConnectionContext& c) {
 // maxmemory for LOAD and RESTORE (deny-oom in Redis 7.0).
 bool RefusedWrite(ConnectionContext& c, bool deny_oom) {
   if (c.conn.is_master) return false;
-  if (c.server.is_replica() && c.server.config().Snapshot().replica_read_only) {
+  if (c.server.is_replica() && c.server.config().replica_read_only()) {
     c.reply.Error("READONLY You can't write against a read only replica.");
     return true;
   }
@@ -413,7 +414,7 @@ void FcallGeneric(ConnectionContext& c, bool read_only) {
   // A function that may write is a write command for these checks, and one without
   // allow-oom a deny-oom one, as Redis 7.0 derives FCALL's flags from the function's.
   if (!no_writes && !c.conn.is_master) {
-    if (c.server.is_replica() && c.server.config().Snapshot().replica_read_only) {
+    if (c.server.is_replica() && c.server.config().replica_read_only()) {
       c.reply.Error("READONLY You can't write against a read only replica.");
       return;
     }
@@ -422,6 +423,10 @@ void FcallGeneric(ConnectionContext& c, bool read_only) {
       c.reply.Error(store::errors::kOom);
       return;
     }
+  }
+  if (!c.conn.is_master && !(found->spec.flags & kFnAllowStale) && RefusesStaleReads(c.server)) {
+    c.reply.Error(kMasterDownError);
+    return;
   }
   if (read_only && !no_writes) {
     c.reply.Error("ERR Can not execute a script with write flag using *_ro command.");

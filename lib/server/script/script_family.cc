@@ -742,6 +742,19 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
     }
   }
   ScriptFlags flags = engine.Flags(sha);
+  // Redis 7.0 derives EVAL's flags from the script's: with a shebang and no no-writes it
+  // is a write command (READONLY on a read-only replica); only allow-stale lets a script
+  // start on a replica that lost its primary (scripts without a shebang never).
+  if (!c.conn.is_master && c.server.is_replica()) {
+    if (flags.shebang && !flags.no_writes && c.server.config().replica_read_only()) {
+      c.reply.Error("READONLY You can't write against a read only replica.");
+      return;
+    }
+    if (!flags.allow_stale && RefusesStaleReads(c.server)) {
+      c.reply.Error(kMasterDownError);
+      return;
+    }
+  }
   if (read_only && flags.shebang && !flags.no_writes) {
     c.reply.Error("ERR Can not execute a script with write flag using *_ro command.");
     return;

@@ -1464,7 +1464,8 @@ std::string ParseShebang(std::string_view body, ScriptFlags* flags, std::string_
       std::string_view f = list.substr(0, comma);
       list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
       if (f == "no-writes") flags->no_writes = true;
-      else if (f != "allow-oom" && f != "allow-stale" && f != "no-cluster" && f != "allow-cross-slot-keys")
+      else if (f == "allow-stale") flags->allow_stale = true;
+      else if (f != "allow-oom" && f != "no-cluster" && f != "allow-cross-slot-keys")
         return "ERR Unexpected flag in script shebang: " + std::string(f);
     }
   }

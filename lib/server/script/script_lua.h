@@ -43,6 +43,7 @@ class ScriptHost {
 struct ScriptFlags {
   bool shebang = false;    // the script has a shebang line
   bool no_writes = false;  // flags=no-writes
+  bool allow_stale = false;  // flags=allow-stale: may start on a replica without its primary
 };
 
 // Redis 7.0's function flags (redis.register_function's `flags`), in the order FUNCTION
