@@ -17,6 +17,7 @@
 #include "server/script/script_family.h"
 #include "server/core/server.h"
 #include "store/errors.h"
+#include "server/persist/persistence.h"
 #include "store/string_util.h"
 
 namespace darter::server {
@@ -30,20 +31,22 @@ using Check = AdmissionCheck;
 constexpr Check kClientChecks[] = {
     Check::kArity,           Check::kProtected,       Check::kAuth,       Check::kAcl,
     Check::kLoading,         Check::kReadOnlyReplica, Check::kMonitorKeyspace, Check::kSubscribed,
-    Check::kMasterDown,      Check::kBusyScript,      Check::kValidate,   Check::kOom};
+    Check::kMasterDown,      Check::kBusyScript,      Check::kValidate,   Check::kOom,
+    Check::kMisconf};
 constexpr Check kMasterChecks[] = {Check::kArity, Check::kValidate};
 // Queueing may grow memory without bound, so over maxmemory nothing is queued (kOom
 // ignores deny-oom on this path).
 constexpr Check kMultiQueueChecks[] = {
     Check::kArity,           Check::kProtected,  Check::kAuth,    Check::kAcl,       Check::kOom,
-    Check::kReadOnlyReplica, Check::kMasterDown, Check::kLoading, Check::kNoMulti,   Check::kBusyScript};
+    Check::kMisconf,         Check::kReadOnlyReplica, Check::kMasterDown, Check::kLoading, Check::kNoMulti,   Check::kBusyScript};
 constexpr Check kMultiAtOnceChecks[] = {Check::kArity};
 // kAcl here checks EXEC itself; the queued commands are checked again as EXEC runs them.
 constexpr Check kExecChecks[] = {
-    Check::kArity, Check::kAuth, Check::kAcl, Check::kOom, Check::kReadOnlyReplica, Check::kBusyScript};
+    Check::kArity, Check::kAuth, Check::kAcl, Check::kOom, Check::kMisconf, Check::kReadOnlyReplica,
+    Check::kBusyScript};
 constexpr Check kScriptChecks[] = {
     Check::kArity, Check::kNoScript, Check::kAcl,      Check::kScriptBlock,
-    Check::kReadOnlyReplica, Check::kMasterDown, Check::kOom, Check::kValidate};
+    Check::kReadOnlyReplica, Check::kMasterDown, Check::kOom, Check::kMisconf, Check::kValidate};
 constexpr Check kScriptReadOnlyChecks[] = {
     Check::kArity, Check::kNoScript, Check::kAcl, Check::kScriptBlock, Check::kScriptWrite,
     Check::kReadOnlyReplica, Check::kMasterDown, Check::kOom, Check::kValidate};
@@ -152,6 +155,12 @@ bool Refuses(Check check, const store::CommandSpec& spec, store::ArgList args, C
       if (!(path == AdmissionPath::kMultiQueue || (flags & store::kCmdDenyOom)) || !OverMaxmemory(srv)) return false;
       *error = store::errors::kOom;
       return true;
+    case Check::kMisconf:
+      // Writes, and PING (which monitoring uses to notice), as Redis; never the primary's.
+      if (!(flags & store::kCmdWrite) && spec.name != "ping") return false;
+      if (conn.is_master || !srv.persistence().WritesStopped()) return false;
+      *error = kMisconfError;
+      return true;
     case Check::kNoMulti:
       if (!(flags & store::kCmdNoMulti)) return false;
       *error = "ERR Command not allowed inside a transaction";
@@ -187,7 +196,8 @@ bool PassesEveryClientCheck(const store::CommandSpec& spec, store::ArgList args,
   Server& srv = conn.server();
   return spec.ArityOk(args.size()) && !(spec.flags & store::kCmdProtected) && conn.authenticated && !conn.monitor &&
          conn.acl.Current().allows_everything && !srv.loading() && !srv.is_replica() && !conn.subscriber && !spec.validate &&
-         (!(spec.flags & store::kCmdDenyOom) || srv.config().maxmemory() == 0) && ScriptBusyError(spec, args).empty();
+         (!(spec.flags & store::kCmdDenyOom) || srv.config().maxmemory() == 0) && ScriptBusyError(spec, args).empty() &&
+         !srv.persistence().WritesStopped();
 }
 
 }  // namespace

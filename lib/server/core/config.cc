@@ -55,7 +55,8 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
       client_query_buffer_limit_(initial.client_query_buffer_limit),
       replica_read_only_(initial.replica_read_only),
       replica_serve_stale_data_(initial.replica_serve_stale_data),
-      tcp_keepalive_(initial.tcp_keepalive) {
+      tcp_keepalive_(initial.tcp_keepalive),
+      stop_writes_on_bgsave_error_(initial.stop_writes_on_bgsave_error) {
   AddStartupParams();
   AddLinkParams();
   // Protected, as in Redis 7.0: settable only where enable-protected-configs allows.
@@ -77,6 +78,15 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                            return std::nullopt;
                          }};
   params_["save"] = Param{[](const ServerOptions& o) { return o.save; }, SetSaveParams};
+  params_["stop-writes-on-bgsave-error"] =
+      Param{[](const ServerOptions& o) { return std::string(o.stop_writes_on_bgsave_error ? "yes" : "no"); },
+            [this](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+              if (store::EqualsIgnoreCase(v, "yes")) o.stop_writes_on_bgsave_error = true;
+              else if (store::EqualsIgnoreCase(v, "no")) o.stop_writes_on_bgsave_error = false;
+              else return "argument must be 'yes' or 'no'";
+              stop_writes_on_bgsave_error_.store(o.stop_writes_on_bgsave_error, std::memory_order_relaxed);
+              return std::nullopt;
+            }};
   // requirepass sets the default user's password (empty: nopass), as Redis 7.0 does, and
   // only when the value changes: CONFIG SET of the current value leaves the user alone
   // (ACL SETUSER default may have changed it since).

@@ -35,6 +35,8 @@ struct ServerOptions {
   std::string dir = ".";
   std::string dbfilename = "dump.rdb";
   std::string save;  // Redis's `save "<seconds> <changes> ..."`; empty: no schedule
+  // With a schedule set and the last save failed, refuse writes until a save succeeds.
+  bool stop_writes_on_bgsave_error = true;
   std::string logfile;  // empty: stderr
   std::string loglevel = "notice";
   // Redis's daemonize / pidfile: detach from the terminal, and write the process id
@@ -148,6 +150,7 @@ class ConfigRegistry {
   // Read by the admission checks of every command a replica serves, hence atomics.
   bool replica_read_only() const { return replica_read_only_.load(std::memory_order_relaxed); }
   bool replica_serve_stale_data() const { return replica_serve_stale_data_.load(std::memory_order_relaxed); }
+  bool stop_writes_on_bgsave_error() const { return stop_writes_on_bgsave_error_.load(std::memory_order_relaxed); }
   // Read at every accept (a new connection's socket options).
   int64_t tcp_keepalive() const { return tcp_keepalive_.load(std::memory_order_relaxed); }
   // The primary this server follows ("host port"; empty: none), as CONFIG GET replicaof and
@@ -187,6 +190,7 @@ class ConfigRegistry {
   std::atomic<bool> replica_read_only_;
   std::atomic<bool> replica_serve_stale_data_;
   std::atomic<int64_t> tcp_keepalive_;
+  std::atomic<bool> stop_writes_on_bgsave_error_;
   std::map<std::string, Param> params_;
   std::optional<std::string> SetLocked(std::string_view name, std::string_view value, bool protected_allowed)
       REQUIRES(mu_);

@@ -90,6 +90,7 @@ enum class AdmissionCheck : uint8_t {
   kBusyScript,       // BUSY
   kValidate,         // the command's own argument validation
   kOom,              // maxmemory
+  kMisconf,          // MISCONF: writes stopped after a failed save (stop-writes-on-bgsave-error)
   kNoMulti,          // not allowed inside MULTI
   kNoScript,         // not allowed from a script
   kScriptBlock,      // XREAD/XREADGROUP BLOCK from a script

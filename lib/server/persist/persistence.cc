@@ -114,6 +114,11 @@ uint64_t Persistence::changes_since_last_save() const {
   return total >= saved_base_ ? total - saved_base_ : 0;
 }
 
+bool Persistence::WritesStopped() const {
+  return last_save_failed_.load(std::memory_order_acquire) && server_.config().stop_writes_on_bgsave_error() &&
+         save_schedule_set();
+}
+
 bool Persistence::save_schedule_set() const {
   std::vector<std::pair<int64_t, int64_t>> points;
   return ParseSavePoints(server_.config().Snapshot().save, &points) && !points.empty();
@@ -192,6 +197,7 @@ void Persistence::Finished(SaveJob& job, const rdb::Status& st, uint64_t keys) {
   {
     std::lock_guard lk(mu_);
     last_bgsave_ok_ = st.ok();
+    last_save_failed_.store(!st.ok(), std::memory_order_release);
     last_bgsave_time_sec_ = (now - current_start_ms_) / 1000;
     if (st.ok()) {
       uint64_t base = 0;

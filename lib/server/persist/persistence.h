@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -53,6 +54,10 @@ class Persistence {
   // is in place (or the save failed). False when a save is already running.
   bool StartBackgroundSave(const std::string& path, DoneFn done = {});
   bool bgsave_in_progress() const { return in_progress_.load(); }
+  // Redis's stop-writes-on-bgsave-error state: the last save failed, a schedule is set and
+  // the setting is on; write commands (and PING) are refused with kMisconfError until a
+  // save succeeds. The first test is one atomic load, so the hot path pays nothing.
+  bool WritesStopped() const;
   bool save_schedule_set() const;
   uint64_t changes_since_last_save() const;
   // Shard i's change count so far (its thread's view is exact). 0 before Start().
@@ -72,6 +77,7 @@ class Persistence {
   std::atomic<bool> shutdown_decided_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> last_load_keys_{0};
+  std::atomic<bool> last_save_failed_{false};  // mirrors !last_bgsave_ok_ for lock-free reads
   mutable std::mutex mu_;  // guards the fields below and writer_
   std::condition_variable cv_;
   std::thread writer_;
@@ -100,5 +106,11 @@ awaitable<rdb::Status> LoadRdbFile(Server& server, const std::string& path, uint
 rdb::Status LoadRdbFileAtStartup(Server& server, const std::string& path, uint64_t* keys_loaded);
 
 std::string RdbPath(Server& server);
+
+inline constexpr std::string_view kMisconfError =
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "
+    "Commands that may modify the data set are disabled, because this instance is configured to report errors "
+    "during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs "
+    "for details about the RDB error.";
 
 }  // namespace darter::server

@@ -413,20 +413,17 @@ void FcallGeneric(ConnectionContext& c, bool read_only) {
   const bool no_writes = found->spec.flags & kFnNoWrites;
   // A function that may write is a write command for these checks, and one without
   // allow-oom a deny-oom one, as Redis 7.0 derives FCALL's flags from the function's.
+  if (std::string_view refusal = ScriptStartRefusal(c, !no_writes, found->spec.flags & kFnAllowStale);
+      !refusal.empty()) {
+    c.reply.Error(refusal);
+    return;
+  }
   if (!no_writes && !c.conn.is_master) {
-    if (c.server.is_replica() && c.server.config().replica_read_only()) {
-      c.reply.Error("READONLY You can't write against a read only replica.");
-      return;
-    }
     if (!(found->spec.flags & kFnAllowOom) && c.server.config().maxmemory() &&
         OverMaxmemoryWithNothingToEvict(c.server.shards().size())) {
       c.reply.Error(store::errors::kOom);
       return;
     }
-  }
-  if (!c.conn.is_master && !(found->spec.flags & kFnAllowStale) && RefusesStaleReads(c.server)) {
-    c.reply.Error(kMasterDownError);
-    return;
   }
   if (read_only && !no_writes) {
     c.reply.Error("ERR Can not execute a script with write flag using *_ro command.");

@@ -16,6 +16,7 @@
 #include "server/core/connection.h"
 #include "server/core/cross_thread.h"
 #include "server/core/dispatcher.h"
+#include "server/persist/persistence.h"
 #include "server/script/function_registry.h"
 #include "server/script/script_fiber.h"
 #include "server/script/script_lua.h"
@@ -742,18 +743,12 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
     }
   }
   ScriptFlags flags = engine.Flags(sha);
-  // Redis 7.0 derives EVAL's flags from the script's: with a shebang and no no-writes it
-  // is a write command (READONLY on a read-only replica); only allow-stale lets a script
-  // start on a replica that lost its primary (scripts without a shebang never).
-  if (!c.conn.is_master && c.server.is_replica()) {
-    if (flags.shebang && !flags.no_writes && c.server.config().replica_read_only()) {
-      c.reply.Error("READONLY You can't write against a read only replica.");
-      return;
-    }
-    if (!flags.allow_stale && RefusesStaleReads(c.server)) {
-      c.reply.Error(kMasterDownError);
-      return;
-    }
+  // A script without a shebang is neither a write (its writes are checked one by one)
+  // nor allowed stale.
+  if (std::string_view refusal = ScriptStartRefusal(c, flags.shebang && !flags.no_writes, flags.allow_stale);
+      !refusal.empty()) {
+    c.reply.Error(refusal);
+    return;
   }
   if (read_only && flags.shebang && !flags.no_writes) {
     c.reply.Error("ERR Can not execute a script with write flag using *_ro command.");
@@ -763,6 +758,16 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
 }
 
 }  // namespace
+
+std::string_view ScriptStartRefusal(ConnectionContext& c, bool may_write, bool allow_stale) {
+  if (c.conn.is_master) return {};
+  Server& srv = c.server;
+  if (may_write && srv.persistence().WritesStopped()) return kMisconfError;
+  if (!srv.is_replica()) return {};
+  if (may_write && srv.config().replica_read_only()) return "READONLY You can't write against a read only replica.";
+  if (!allow_stale && RefusesStaleReads(srv)) return kMasterDownError;
+  return {};
+}
 
 void StartScriptRun(ConnectionContext& c, std::string id, bool function, bool read_only, size_t numkeys,
                     bool allow_oom) {

@@ -64,6 +64,13 @@ void RegisterScriptFamily(store::CommandTable& table);
 // refused ("... from read-only scripts"). REQUIRES: c.args[3..] are keys then args, and
 // the script is compiled on this thread (or `function`). `allow_oom`: its commands are
 // not refused over maxmemory (a function flagged allow-oom).
+// Why a script may not start here, as Redis 7.0 derives EVAL's and FCALL's flags from the
+// script's: one that may write (a shebang without no-writes, a function without it) is a
+// write command, refused after a failed save (MISCONF) and on a read-only replica
+// (READONLY); only one flagged allow-stale starts on a replica that lost its primary with
+// replica-serve-stale-data no (MASTERDOWN). Empty: it may start.
+std::string_view ScriptStartRefusal(store::ConnectionContext& c, bool may_write, bool allow_stale);
+
 void StartScriptRun(store::ConnectionContext& c, std::string id, bool function, bool read_only, size_t numkeys,
                     bool allow_oom = false);
 
