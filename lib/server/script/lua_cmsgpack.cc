@@ -7,13 +7,12 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <utility>
 
 // Lua raises errors with longjmp, so nothing here owns memory through a C++ destructor:
-// the encoder writes into a scratch buffer owned by a userdata in the registry (freed by
-// its __gc when the state closes), and the decoder only reads the argument string.
+// the encoder writes into a scratch buffer owned by a userdata (freed by its __gc), and
+// the decoder only reads the argument string.
 
 namespace darter::server {
 
@@ -21,38 +20,85 @@ namespace {
 
 // Tables deeper than this encode as nil (Redis's LUACMSGPACK_MAX_NESTING).
 constexpr int kMaxNesting = 16;
+// Registry: a weak-keyed table, Lua thread -> that thread's scratch buffer.
 constexpr const char* kScratchKey = "darter_cmsgpack_scratch";
-// A scratch buffer that grew past this is released after the pack that grew it.
+constexpr const char* kScratchMetaKey = "darter_cmsgpack_scratch_meta";  // registry: their metatable
+// A scratch buffer larger than this is released at the start and end of a pack.
 constexpr size_t kKeepScratchBytes = 64 * 1024;
+// Values encoded or decoded between two turns of the state's count hook.
+constexpr uint32_t kValuesPerHookTurn = 16384;
+
+// ---- the count hook ----
+
+// Encoding and decoding run inside one C call, where Lua's count hook never fires; a
+// self-referencing table expands exponentially (up to the nesting bound) and a large
+// input takes long. So every kValuesPerHookTurn values the state's count hook gets a
+// turn, as it would in a Lua loop: the engine can then report the script busy, let its
+// thread serve others, and stop it on SCRIPT KILL (the hook raises; nothing here needs
+// unwinding). While the thread serves others, other Lua threads of the state may run
+// cmsgpack too, which is why each Lua thread has its own scratch buffer.
+void HookTurn(lua_State* L, uint32_t* values) {
+  if (++*values % kValuesPerHookTurn != 0) return;
+  lua_Hook hook = lua_gethook(L);
+  if (!hook || !(lua_gethookmask(L) & LUA_MASKCOUNT)) return;
+  lua_Debug ar{};
+  ar.event = LUA_HOOKCOUNT;
+  hook(L, &ar);
+}
 
 // ---- encoding ----
 
+// Grows through the state's allocator, so its bytes count as the interpreter's memory.
 struct Scratch {
   char* data;
   size_t len;
   size_t cap;
+  uint32_t values;  // encoded so far, for HookTurn
 };
 
-int FreeScratch(lua_State* L) {
-  auto* s = static_cast<Scratch*>(lua_touserdata(L, 1));
-  std::free(s->data);
+void ReleaseScratch(lua_State* L, Scratch* s) {
+  void* ud;
+  lua_Alloc alloc = lua_getallocf(L, &ud);
+  if (s->data) alloc(ud, s->data, s->cap, 0);
   s->data = nullptr;
   s->len = s->cap = 0;
+}
+
+int FreeScratch(lua_State* L) {
+  ReleaseScratch(L, static_cast<Scratch*>(lua_touserdata(L, 1)));
   return 0;
 }
 
+// The running Lua thread's scratch buffer, emptied (created on first use).
 Scratch* GetScratch(lua_State* L) {
   lua_getfield(L, LUA_REGISTRYINDEX, kScratchKey);
+  lua_pushthread(L);
+  lua_rawget(L, -2);
   auto* s = static_cast<Scratch*>(lua_touserdata(L, -1));
-  lua_pop(L, 1);  // the registry keeps it alive
+  lua_pop(L, 1);
+  if (!s) {
+    s = static_cast<Scratch*>(lua_newuserdata(L, sizeof(Scratch)));
+    *s = Scratch{nullptr, 0, 0, 0};
+    luaL_getmetatable(L, kScratchMetaKey);
+    lua_setmetatable(L, -2);
+    lua_pushthread(L);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);  // the registry's table keeps the buffer while the thread lives
+  if (s->cap > kKeepScratchBytes) ReleaseScratch(L, s);  // left large by an error
+  s->len = 0;
   return s;
 }
 
 void Append(lua_State* L, Scratch* s, const void* bytes, size_t n) {
   if (s->cap - s->len < n) {
     if (n > SIZE_MAX / 4 - s->len) luaL_error(L, "not enough memory");
-    size_t cap = (s->len + n) * 2;
-    void* p = std::realloc(s->data, cap);
+    const size_t cap = (s->len + n) * 2;
+    void* ud;
+    lua_Alloc alloc = lua_getallocf(L, &ud);
+    void* p = alloc(ud, s->data, s->cap, cap);
     if (!p) luaL_error(L, "not enough memory");
     s->data = static_cast<char*>(p);
     s->cap = cap;
@@ -184,6 +230,7 @@ void EncodeTable(lua_State* L, Scratch* s, int level) {
 
 // Encodes the value on top of the stack and pops it.
 void EncodeValue(lua_State* L, Scratch* s, int level) {
+  HookTurn(L, &s->values);
   int type = lua_type(L, -1);
   if (type == LUA_TTABLE && level == kMaxNesting) type = LUA_TNIL;
   switch (type) {
@@ -218,14 +265,9 @@ int Pack(lua_State* L) {
     lua_pushvalue(L, i);
     s->len = 0;
     EncodeValue(L, s, 0);
-    lua_pushlstring(L, s->data ? s->data : "", s->len);
+    lua_pushlstring(L, s->data, s->len);
   }
-  s->len = 0;
-  if (s->cap > kKeepScratchBytes) {
-    std::free(s->data);
-    s->data = nullptr;
-    s->cap = 0;
-  }
+  if (s->cap > kKeepScratchBytes) ReleaseScratch(L, s);
   lua_concat(L, nargs);
   return 1;
 }
@@ -238,6 +280,7 @@ struct Cursor {
   const unsigned char* p;
   size_t left;
   DecodeError err;
+  uint32_t values;  // decoded so far, for HookTurn
 };
 
 uint64_t ReadBigEndian(const unsigned char* p, int width) {
@@ -307,6 +350,7 @@ bool ReadFixed(Cursor* c, int width, uint64_t* v) {
 // deep input fails with the same "stack overflow" message at the same depth).
 void DecodeValue(lua_State* L, Cursor* c) {
   if (!Need(c, 1)) return;
+  HookTurn(L, &c->values);
   luaL_checkstack(L, 1, "too many return values at once; use unpack_one or unpack_limit instead.");
   const unsigned char tag = c->p[0];
   uint64_t v = 0;
@@ -418,7 +462,7 @@ int UnpackFrom(lua_State* L, lua_Integer limit, lua_Integer offset) {
     return luaL_error(L, "Start offset %d greater than input length %d.", static_cast<int>(offset),
                       static_cast<int>(len));
   if (decode_all) limit = INT_MAX;
-  Cursor c{reinterpret_cast<const unsigned char*>(s) + offset, len - static_cast<size_t>(offset), DecodeError::kNone};
+  Cursor c{reinterpret_cast<const unsigned char*>(s) + offset, len - static_cast<size_t>(offset), DecodeError::kNone, 0};
   int count = 0;
   for (; c.left > 0 && count < limit; ++count) {
     DecodeValue(L, &c);
@@ -450,11 +494,14 @@ int UnpackLimit(lua_State* L) {
 }  // namespace
 
 int OpenCmsgpack(lua_State* L) {
-  auto* s = static_cast<Scratch*>(lua_newuserdata(L, sizeof(Scratch)));
-  *s = Scratch{nullptr, 0, 0};
-  lua_newtable(L);
+  luaL_newmetatable(L, kScratchMetaKey);
   lua_pushcfunction(L, FreeScratch);
   lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  lua_newtable(L);  // Lua thread -> scratch buffer, forgotten with the thread
+  lua_newtable(L);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   lua_setfield(L, LUA_REGISTRYINDEX, kScratchKey);
 

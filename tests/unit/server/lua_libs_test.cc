@@ -23,15 +23,27 @@ class NoCommands : public ScriptHost {
   bool Hook() override { return false; }
 };
 
+// Counts the engine's hook calls and asks to stop the script at the `kill_at`th.
+class KillingHost : public NoCommands {
+ public:
+  explicit KillingHost(int kill_at) : kill_at_(kill_at) {}
+  bool Hook() override { return ++calls == kill_at_; }
+  int calls = 0;
+
+ private:
+  int kill_at_;
+};
+
 // Runs `body` as an EVAL script on this thread's engine; returns the RESP reply.
-std::string Run(const std::string& body) {
+std::string Run(const std::string& body, ScriptHost* custom_host = nullptr) {
   LuaEngine& engine = LuaEngine::ForThisThread();
   const std::string sha = Sha1Hex(body);
   std::string out;
   darter::resp::ReplyBuilder rb(&out);
   const std::string err = engine.Load(sha, body);
   if (!err.empty()) return "-" + err;
-  NoCommands host;
+  NoCommands plain;
+  ScriptHost& host = custom_host ? *custom_host : plain;
   std::vector<std::string_view> none;
   ScriptFiber fiber([&] { engine.Run(sha, none, none, host, rb); });
   fiber.Resume();
@@ -135,4 +147,20 @@ TEST_CASE("an allocation failure while packing is a script error and leaves the 
   engine.Flush();
   CHECK(Hex("cmsgpack.pack({1, 'a'})") == "9201a161");
   CHECK(Hex("struct.pack('>I2', 513)") == "0201");
+}
+
+TEST_CASE("a pack that expands without end gives the engine's hook its turns, so SCRIPT KILL stops it") {
+  // Eight references to itself at every level: 8^16 values before the nesting bound.
+  const std::string body =
+      "local t = {} for i = 1, 8 do t[i] = t end return #cmsgpack.pack(t)";
+  KillingHost host(3);
+  const std::string reply = Run(body, &host);
+  CHECK(host.calls == 3);
+  CHECK(reply.rfind("-ERR Script killed by user with SCRIPT KILL...", 0) == 0);
+  // Decoding takes turns too: 200000 values in one array.
+  KillingHost counting(1000000);
+  CHECK(Run("return #cmsgpack.unpack('\\221\\0\\3\\13\\64' .. string.rep('\\1', 200000))", &counting) ==
+        ":200000\r\n");
+  CHECK(counting.calls >= 200000 / 16384);
+  CHECK(Hex("cmsgpack.pack({1, 'a'})") == "9201a161");  // the engine is usable after the kill
 }
