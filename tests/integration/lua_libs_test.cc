@@ -16,11 +16,13 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -481,6 +483,29 @@ TEST_CASE("cmsgpack and struct are read-only globals in scripts and functions, a
   };
   s.Run(commands);
   s.ExpectSame();
+}
+
+TEST_CASE("a cmsgpack.pack that expands without end turns busy and stops on SCRIPT KILL (Redis hangs)") {
+  StartedServer darter = StartDarter(0, {"--threads", "2", "--lua-time-limit", "100"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  Client runner(darter.port(), std::chrono::seconds(30)), other(darter.port());
+  REQUIRE(runner.ok());
+  // Eight references to itself at every level: 8^16 values before the nesting bound.
+  runner.Append(Eval("local t = {} for i = 1, 8 do t[i] = t end return #cmsgpack.pack(t)"));
+  REQUIRE(runner.Flush());
+  std::string ping;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    ping = Format(other.Cmd({"PING"}));
+    if (ping.rfind("-BUSY", 0) == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(ping.rfind("-BUSY", 0) == 0);
+  CHECK(Format(other.Cmd({"SCRIPT", "KILL"})) == "+OK");
+  CHECK(Format(runner.ReadReply()).rfind("-ERR Script killed by user with SCRIPT KILL...", 0) == 0);
+  CHECK(Format(other.Cmd({"PING"})) == "+PONG");
+  HealthReport h = CheckServerHealthy(*darter.process, kMaxRss);
+  CHECK_MESSAGE(h.ok, h.message);
 }
 
 }  // namespace
