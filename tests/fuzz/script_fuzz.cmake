@@ -13,7 +13,8 @@ if(DARTER_FUZZ)
   pkg_check_modules(SCRIPT_FUZZ_LUA REQUIRED IMPORTED_TARGET lua5.1 lua5.1-cjson lua5.1-bitop)
   add_executable(eval_script_fuzzer ${_script_fuzz_dir}/eval_script_fuzzer.cc
                  ${PROJECT_SOURCE_DIR}/lib/server/script/script_lua.cc ${PROJECT_SOURCE_DIR}/lib/server/script/script_fiber.cc
-                 ${PROJECT_SOURCE_DIR}/lib/server/script/script_sha1.cc)
+                 ${PROJECT_SOURCE_DIR}/lib/server/script/script_sha1.cc ${PROJECT_SOURCE_DIR}/lib/server/script/lua_cmsgpack.cc
+                 ${PROJECT_SOURCE_DIR}/lib/server/script/lua_struct.cc)
   target_link_libraries(eval_script_fuzzer PRIVATE darter_server PkgConfig::SCRIPT_FUZZ_LUA)
   target_compile_options(eval_script_fuzzer PRIVATE -fsanitize=fuzzer ${DARTER_SCRIPT_FUZZ_SANITIZERS})
   target_link_options(eval_script_fuzzer PRIVATE -fsanitize=fuzzer ${DARTER_SCRIPT_FUZZ_SANITIZERS})

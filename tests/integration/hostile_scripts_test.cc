@@ -145,7 +145,7 @@ TEST_CASE("globals and libraries are read-only; nothing a script does reaches th
   CHECK(ErrorHead(Eval(c, "rawset(_G, 'x', 5)")) == "-ERR Attempt to modify a readonly table");
   CHECK(ErrorHead(Eval(c, "rawset(string, 'len', 5)")) == "-ERR Attempt to modify a readonly table");
   CHECK(ErrorHead(Eval(c, "table.insert(string, 5)")) == "-ERR Attempt to modify a readonly table");
-  for (const char* lib : {"math", "table", "cjson", "bit", "redis", "coroutine"}) {
+  for (const char* lib : {"math", "table", "cjson", "bit", "cmsgpack", "struct", "redis", "coroutine"}) {
     CHECK(ErrorHead(Eval(c, std::string(lib) + ".evil = 1")) ==
           "-ERR user_script:1: Attempt to modify a readonly table");
   }

@@ -19,11 +19,14 @@ extern "C" {
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "store/check.h"
 #include "resp/reply_parser.h"
 #include "server/core/log.h"
+#include "server/script/lua_cmsgpack.h"
+#include "server/script/lua_struct.h"
 #include "server/script/script_fiber.h"
 #include "server/script/script_sha1.h"
 
@@ -1263,14 +1266,15 @@ void LuaEngine::Setup() {
   OpenLib(L, luaopen_table, LUA_TABLIBNAME);
   OpenLib(L, luaopen_string, LUA_STRLIBNAME);
   OpenLib(L, luaopen_math, LUA_MATHLIBNAME);
-  // cjson and bit from Debian's lua-cjson / lua-bitop; cmsgpack and struct are not
-  // packaged by Debian, so scripts do not have them.
-  lua_pushcfunction(L, luaopen_cjson);
-  lua_call(L, 0, 1);
-  lua_setglobal(L, "cjson");
-  lua_pushcfunction(L, luaopen_bit);
-  lua_call(L, 0, 1);
-  lua_setglobal(L, "bit");
+  // cjson and bit from Debian's lua-cjson / lua-bitop; cmsgpack and struct, which
+  // Debian does not package, are Darter's own (lua_cmsgpack.h, lua_struct.h).
+  const std::pair<const char*, lua_CFunction> libraries[] = {
+      {"cjson", luaopen_cjson}, {"bit", luaopen_bit}, {"cmsgpack", OpenCmsgpack}, {"struct", OpenStruct}};
+  for (const auto& [name, open] : libraries) {
+    lua_pushcfunction(L, open);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, name);
+  }
   // What Redis 7.0 removes from the base library.
   for (const char* name : {"dofile", "loadfile", "print", "getfenv", "setfenv", "newproxy"}) {
     lua_pushnil(L);
@@ -1359,7 +1363,7 @@ void LuaEngine::Setup() {
     lua_insert(L, -2);
     lua_rawset(L, view);
   }
-  for (const char* lib : {"string", "math", "table", "cjson", "bit", "coroutine", "redis"}) {
+  for (const char* lib : {"string", "math", "table", "cjson", "bit", "cmsgpack", "struct", "coroutine", "redis"}) {
     lua_getglobal(L, lib);
     PushProxy(L, -1);
     lua_setfield(L, view, lib);

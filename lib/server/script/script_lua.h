@@ -1,6 +1,6 @@
 // LuaEngine: one Lua 5.1 interpreter per shard thread, set up as Redis 7.0 sets up
 // its scripting environment: base/table/string/math libraries plus cjson and bit (the
-// Debian-packaged ones), the `redis` API table, protected globals, and Redis's
+// Debian-packaged ones), cmsgpack and struct (Darter's own), the `redis` API table, protected globals, and Redis's
 // conversions between RESP replies and Lua values in both directions.
 //
 // The engine knows nothing about shards: a running script reaches the data through a
