@@ -3,6 +3,7 @@
 #include "server/access/acl_family.h"
 #include "server/admin/debug_family.h"
 #include "server/admin/latency_family.h"
+#include "server/admin/lolwut_command.h"
 #include "server/admin/memory_family.h"
 #include "server/admin/monitor_family.h"
 #include "server/admin/slowlog_family.h"
@@ -20,6 +21,7 @@ void RegisterAllFamilies(store::CommandTable& table) {
   store::RegisterStoreFamilies(table);
   RegisterServerFamily(table);
   RegisterDebugFamily(table);
+  RegisterLolwutCommand(table);
   RegisterMemoryFamily(table);
   RegisterMultiFamily(table);
   RegisterPubSubFamily(table);
