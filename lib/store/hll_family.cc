@@ -296,7 +296,7 @@ void PfDebugCommand(CommandContext& c) {
       c.reply.Error("ERR HLL encoding is not sparse");
       return;
     }
-    c.reply.SimpleString(hll::DecodeSparse(s->value.string_view()));
+    c.reply.Bulk(hll::DecodeSparse(s->value.string_view()));  // a bulk string, as Redis
   } else if (EqualsIgnoreCase(sub, "encoding")) {
     c.reply.SimpleString(sparse ? "sparse" : "dense");
   } else if (EqualsIgnoreCase(sub, "todense")) {

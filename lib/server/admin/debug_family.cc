@@ -3,6 +3,7 @@
 #include <cctype>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include "rdb/writer.h"
@@ -127,9 +128,9 @@ void DebugObject(ConnectionContext& c) {
     std::vector<asio::io_context*> ctxs{&srv.shards().at(owner).ctx()};
     co_await AwaitAll(ctxs, [&](size_t) {
       store::Shard& shard = srv.shards().at(owner).shard();
-      // As OBJECT: no access-time update and no keyspace miss.
-      if (const store::Slot* s = shard.FindForReadNoTouch(db, key, store::UnixTimeMs(), /*notify_miss=*/false))
-        line = DescribeObject(*s);
+      // As Redis, straight from the table: no access-time update, no keyspace miss, and a
+      // key past its TTL that no one has removed yet is still shown.
+      if (const store::Slot* s = shard.db(db).Find(key, store::HashKey(key))) line = DescribeObject(*s);
     });
     if (line) rb.SimpleString(*line);
     else rb.Error("ERR no such key");
@@ -230,15 +231,15 @@ std::string RunStringMatchTest() {
 // ---- DEBUG POPULATE, SLEEP, TXSTATE ----
 
 void DebugSleep(ConnectionContext& c) {
-  auto secs = store::ParseDouble(c.args[2]);
-  if (!secs) {
-    c.reply.Error(store::errors::kNotFloat);
-    return;
-  }
+  // Redis reads the seconds with strtod: a leading number, anything else is 0. At most
+  // a day here, and nothing negative or NaN.
+  std::string text(c.args[2]);
+  double s = std::strtod(text.c_str(), nullptr);
+  if (!(s > 0)) s = 0;
+  s = std::min(s, 86400.0);
   resp::ReplyBuilder& rb = c.reply;
   unsigned thread = c.conn.thread();
   Server& srv = c.server;
-  double s = *secs;
   // Unlike Redis, only this client waits: the server is not stopped.
   c.then = [&rb, &srv, thread, s]() -> awaitable<void> {
     asio::steady_timer timer(srv.shards().at(thread).ctx());

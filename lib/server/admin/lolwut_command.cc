@@ -94,7 +94,8 @@ bool ClampedArg(ConnectionContext& c, size_t i, int def, int lo, int hi, int* ou
 
 void LolwutCommand(ConnectionContext& c) {
   size_t first = 1;  // first argument of the picture
-  int64_t version = 6;
+  // Without VERSION Redis 7.0 runs its "unstable" piece: the version line alone.
+  int64_t version = 0;
   if (c.args.size() >= 3 && store::EqualsIgnoreCase(c.args[1], "version")) {
     auto v = store::ParseInt64(c.args[2]);
     if (!v) {

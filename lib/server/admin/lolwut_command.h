@@ -3,9 +3,9 @@
 //   VERSION 5 [columns] [squares-per-row] [squares-per-col]: a grid of squares in braille
 //     dots whose rows are turned and shifted more and more at random, after the plotter
 //     art of the 1960s (defaults 66, 8, 12; bounds 1..1000, 1..200, 1..200, as Redis);
-//   VERSION 6 [columns] [rows], and no VERSION: a city skyline in four ANSI shades
-//     (defaults 80, 40; bounds 1..1000 each, as Redis);
-//   any other version: only the version line.
+//   VERSION 6 [columns] [rows]: a city skyline in four ANSI shades (defaults 80, 40;
+//     bounds 1..1000 each, as Redis);
+//   no VERSION, or any other version: only the version line (Redis 7.0 likewise).
 // Every reply ends with "Darter ver. <version>\n" and is a verbatim string (txt) under
 // RESP3, a bulk string under RESP2, as Redis's. Canvases are bounded (kMaxPixels).
 //
