@@ -199,8 +199,9 @@ TEST_CASE("DEBUG subcommand errors, ERROR, LOG and STRINGMATCH-TEST as Redis") {
            {"DEBUG"},
        })
     Same(r, d, cmd);
-  Reply rr = r.Cmd({"DEBUG", "STRINGMATCH-TEST"}), dr = d.Cmd({"DEBUG", "STRINGMATCH-TEST"});
-  CHECK(rr.type == Reply::Type::kStatus);
+  // Redis's own fuzzer runs for seconds (more on a loaded machine): its reply, a status
+  // "Apparently Redis did not crash: test passed", is not asked for here.
+  Reply dr = d.Cmd({"DEBUG", "STRINGMATCH-TEST"});
   CHECK(dr.type == Reply::Type::kStatus);
   CHECK(dr.str == "Apparently Darter did not crash: test passed");
 }
