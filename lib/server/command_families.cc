@@ -1,7 +1,9 @@
 #include "server/command_families.h"
 
 #include "server/access/acl_family.h"
+#include "server/admin/debug_family.h"
 #include "server/admin/latency_family.h"
+#include "server/admin/lolwut_command.h"
 #include "server/admin/memory_family.h"
 #include "server/admin/monitor_family.h"
 #include "server/admin/slowlog_family.h"
@@ -18,6 +20,8 @@ namespace darter::server {
 void RegisterAllFamilies(store::CommandTable& table) {
   store::RegisterStoreFamilies(table);
   RegisterServerFamily(table);
+  RegisterDebugFamily(table);
+  RegisterLolwutCommand(table);
   RegisterMemoryFamily(table);
   RegisterMultiFamily(table);
   RegisterPubSubFamily(table);

@@ -1,4 +1,5 @@
-// HyperLogLog commands (Redis's hyperloglog.c): PFADD, PFCOUNT, PFMERGE. An HLL is a
+// HyperLogLog commands (Redis's hyperloglog.c): PFADD, PFCOUNT, PFMERGE, and the
+// debugging aids PFDEBUG and PFSELFTEST. An HLL is a
 // plain string value in Redis's representation (hyperloglog.h), so GET, SET, DUMP,
 // RESTORE and RDB carry it unchanged.
 //
@@ -18,6 +19,7 @@
 #include "store/hyperloglog.h"
 #include "store/multi_shard_op.h"
 #include "store/shard.h"
+#include "store/string_util.h"
 
 namespace darter::store {
 namespace {
@@ -257,6 +259,64 @@ class PfMergeOp : public MultiShardOp {
   bool dest_corrupt_ = false;
 };
 
+// PFDEBUG <GETREG|DECODE|ENCODING|TODENSE> key: Redis's HLL debugging aid. GETREG and
+// TODENSE turn a sparse HLL dense, a write (marked dirty, so replicas follow), as Redis.
+void PfDebugCommand(CommandContext& c) {
+  std::string_view sub = c.args[1];
+  Slot* s = c.shard.FindLive(c.db, c.args[2], c.now_ms);
+  if (!s) {
+    c.reply.Error("ERR The specified key does not exist");
+    return;
+  }
+  if (KeyStatus st = CheckHll(s); st != KeyStatus::kOk) {
+    c.reply.Error(StatusError(st));
+    return;
+  }
+  s->flags = kSlotRawString;  // Redis unshares the value before any subcommand
+  // Sparse to dense on a copy: the value is unchanged when the HLL is corrupt.
+  auto to_dense = [&]() -> bool {
+    std::string work(s->value.string_view());
+    if (!hll::SparseToDense(&work)) return false;
+    s->value.SetString(work);
+    s->flags = kSlotRawString;
+    c.effects.MarkDirty();
+    return true;
+  };
+  bool sparse = hll::EncodingOf(s->value.string_view()) == hll::kSparse;
+  if (EqualsIgnoreCase(sub, "getreg")) {
+    if (sparse && !to_dense()) {
+      c.reply.Error(kCorruptHll);
+      return;
+    }
+    const auto* regs = reinterpret_cast<const uint8_t*>(s->value.string_view().data() + hll::kHeaderSize);
+    c.reply.ArrayHeader(hll::kRegisters);
+    for (int i = 0; i < hll::kRegisters; ++i) c.reply.Integer(hll::DenseGet(regs, i));
+  } else if (EqualsIgnoreCase(sub, "decode")) {
+    if (!sparse) {
+      c.reply.Error("ERR HLL encoding is not sparse");
+      return;
+    }
+    c.reply.Bulk(hll::DecodeSparse(s->value.string_view()));  // a bulk string, as Redis
+  } else if (EqualsIgnoreCase(sub, "encoding")) {
+    c.reply.SimpleString(sparse ? "sparse" : "dense");
+  } else if (EqualsIgnoreCase(sub, "todense")) {
+    if (sparse && !to_dense()) {
+      c.reply.Error(kCorruptHll);
+      return;
+    }
+    c.reply.Integer(sparse ? 1 : 0);
+  } else {
+    c.reply.Error("ERR Unknown PFDEBUG subcommand '" + std::string(sub) + "'");
+  }
+}
+
+// PFSELFTEST: the HLL code's self-test (hll::SelfTest), OK or its TESTFAILED error.
+void PfSelfTestCommand(CommandContext& c) {
+  std::string failure = hll::SelfTest();
+  if (failure.empty()) c.reply.Ok();
+  else c.reply.Error(failure);
+}
+
 template <typename Op>
 std::unique_ptr<MultiShardOp> Make(ArgList args) {
   return std::make_unique<Op>(args);
@@ -269,7 +329,9 @@ void RegisterHllFamily(CommandTable& t) {
   CommandFamily family(t, kAclHyperLogLog);
   family << CommandRow("pfadd", -2, W | kCmdFast, 1, 1, 1).Shard(PfAddCommand)
          << CommandRow("pfcount", -2, kCmdReadOnly, 1, -1, 1).MultiShard(Make<PfCountOp>)
-         << CommandRow("pfmerge", -2, W, 1, -1, 1).MultiShard(Make<PfMergeOp>);
+         << CommandRow("pfmerge", -2, W, 1, -1, 1).MultiShard(Make<PfMergeOp>)
+         << CommandRow("pfdebug", 3, W | kCmdAdmin, 2, 2, 1).Shard(PfDebugCommand)
+         << CommandRow("pfselftest", 1, kCmdAdmin).Shard(PfSelfTestCommand);
 }
 
 }  // namespace darter::store

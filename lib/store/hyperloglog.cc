@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <random>
+#include <vector>
 
 namespace darter::store::hll {
 namespace {
@@ -387,6 +389,66 @@ bool WriteRegisters(std::string* hll, const uint8_t* max, bool to_dense, size_t 
   }
   InvalidateCache(hll->data());
   return true;
+}
+
+std::string DecodeSparse(std::string_view hll) {
+  std::string out;
+  const auto* p = reinterpret_cast<const uint8_t*>(hll.data()) + kHeaderSize;
+  const auto* end = reinterpret_cast<const uint8_t*>(hll.data()) + hll.size();
+  while (p < end) {
+    if ((*p & 0xC0) == 0x00) {  // ZERO: 00xxxxxx
+      out += "z:" + std::to_string((*p & 0x3F) + 1) + " ";
+      p += 1;
+    } else if ((*p & 0xC0) == 0x40) {  // XZERO: 01xxxxxx yyyyyyyy
+      unsigned low = p + 1 < end ? p[1] : 0;
+      out += "Z:" + std::to_string((((*p & 0x3F) << 8) | low) + 1) + " ";
+      p += 2;
+    } else {  // VAL: 1vvvvvxx
+      out += "v:" + std::to_string(((*p >> 2) & 0x1F) + 1) + "," + std::to_string((*p & 0x03) + 1) + " ";
+      p += 1;
+    }
+  }
+  if (!out.empty()) out.pop_back();
+  return out;
+}
+
+std::string SelfTest() {
+  std::mt19937_64 rng(std::random_device{}());
+  // Dense packing: every register keeps the 6-bit value written to it, whatever its
+  // neighbours hold (a register may straddle two bytes).
+  std::vector<uint8_t> regs(kDenseSize - kHeaderSize + 1), expected(kRegisters);
+  for (int round = 0; round < 100; ++round) {
+    std::fill(regs.begin(), regs.end(), 0);
+    for (int i = 0; i < kRegisters; ++i) {
+      expected[i] = static_cast<uint8_t>(rng() & kRegisterMax);
+      DenseSetRegister(regs.data(), i, expected[i]);
+    }
+    for (int i = 0; i < kRegisters; ++i)
+      if (DenseGet(regs.data(), i) != expected[i]) return "TESTFAILED Register error at " + std::to_string(i);
+  }
+  // Estimates: the same elements into a sparse and a dense HLL.
+  std::string sparse = Empty(), dense = Empty();
+  if (!SparseToDense(&dense)) return "TESTFAILED cannot convert an empty HLL to dense";
+  const double relerr = 1.04 / std::sqrt(static_cast<double>(kRegisters));
+  uint64_t next_check = 1;
+  for (uint64_t n = 1; n <= 100000; ++n) {
+    uint64_t v = rng();
+    std::string_view element(reinterpret_cast<const char*>(&v), sizeof v);
+    if (Add(&sparse, element) < 0 || Add(&dense, element) < 0) return "TESTFAILED Add reports a corrupt HLL";
+    if (n != next_check) continue;
+    next_check = n < 100 ? n + 1 : n + n / 10;
+    bool bad_sparse = false, bad_dense = false;
+    uint64_t from_sparse = Count(sparse, &bad_sparse), from_dense = Count(dense, &bad_dense);
+    if (bad_sparse || bad_dense) return "TESTFAILED corrupt HLL after " + std::to_string(n) + " elements";
+    if (from_sparse != from_dense)
+      return "TESTFAILED Sparse and dense HLL disagree: " + std::to_string(from_sparse) +
+             " != " + std::to_string(from_dense);
+    double abserr = std::fabs(static_cast<double>(from_dense) - static_cast<double>(n));
+    double maxerr = std::max(1.0, std::ceil(relerr * 6 * static_cast<double>(n)));
+    if (abserr > maxerr)
+      return "TESTFAILED Too big error. card:" + std::to_string(n) + " abserr:" + std::to_string(abserr);
+  }
+  return "";
 }
 
 }  // namespace darter::store::hll

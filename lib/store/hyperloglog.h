@@ -107,4 +107,16 @@ uint64_t CountRaw(const uint8_t* registers);
 // destination is corrupt.
 bool WriteRegisters(std::string* hll, const uint8_t* max, bool to_dense, size_t sparse_max_bytes = kSparseMaxBytes);
 
+// PFDEBUG DECODE: the opcodes of a sparse HLL as Redis prints them ("z:<len>" ZERO,
+// "Z:<len>" XZERO, "v:<value>,<len>" VAL, space separated). A cut XZERO reads its
+// missing second byte as 0, as Redis does (it reads the string's terminator).
+// REQUIRES: `hll` is a sparse HLL.
+std::string DecodeSparse(std::string_view hll);
+
+// PFSELFTEST: dense register packing round trips for random values, then a sparse and
+// a dense HLL fed the same random elements must agree on the count while both exist,
+// and the estimate must stay within six standard errors. "" on success, else Redis's
+// "TESTFAILED ..." error line. Takes a few tenths of a second; allocates O(kDenseSize).
+std::string SelfTest();
+
 }  // namespace darter::store::hll

@@ -125,6 +125,8 @@ class ListObject : public Object {
   size_t size() const { return quick_ ? quick_->len : head_.count(); }
   bool is_quicklist() const { return quick_ != nullptr; }
   size_t node_count() const { return quick_ ? quick_->nodes.size() : 1; }
+  // Bytes of node i's pack, header included (DEBUG OBJECT's ql_uncompressed_size).
+  size_t node_bytes(size_t i) const { return nodes()[i].bytes(); }
 
   void Push(End end, std::string_view s);
   // Pushes each item in turn (LPUSH/RPUSH order), reallocating once when they fit the

@@ -21,7 +21,6 @@
 #include "server/core/observer_hooks.h"
 #include "server/multi/multi_family.h"
 #include "server/core/cross_thread.h"
-#include "server/admin/debug_digest.h"
 #include "server/admin/client_pause.h"
 #include "server/admin/memory_family.h"
 #include "server/persist/persistence.h"
@@ -699,125 +698,6 @@ void CommandCommand(ConnectionContext& c) {
   }
 }
 
-// ---- DEBUG ----
-
-void DebugCommand(ConnectionContext& c) {
-  std::string sub = ToLower(c.args[1]);
-  if (sub == "digest" && c.args.size() == 2) {
-    DebugDigest(c);
-  } else if (sub == "digest-value") {
-    DebugDigestValue(c);
-  } else if (sub == "reload") {
-    DebugReload(c);
-  } else if (sub == "sleep" && c.args.size() >= 3) {
-    auto secs = store::ParseDouble(c.args[2]);
-    if (!secs) {
-      c.reply.Error(store::errors::kNotFloat);
-      return;
-    }
-    resp::ReplyBuilder& rb = c.reply;
-    unsigned thread = c.conn.thread();
-    Server& srv = c.server;
-    double s = *secs;
-    c.then = [&rb, &srv, thread, s]() -> awaitable<void> {
-      asio::steady_timer timer(srv.shards().at(thread).ctx());
-      timer.expires_after(std::chrono::microseconds(static_cast<int64_t>(s * 1e6)));
-      boost::system::error_code ec;
-      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-      rb.Ok();
-    };
-  } else if (sub == "populate" && c.args.size() >= 3 && c.args.size() <= 5) {
-    // Bounds (Redis has none and grows until the allocator fails): at most
-    // kPopulateMaxKeys keys, values of at most proto-max-bulk-len bytes, and at most
-    // kPopulateMaxBytes of values in all. Keys are made kPopulateChunk indices at a
-    // time, each chunk a separate task on every shard, so other clients' commands run
-    // between chunks instead of waiting for the whole population.
-    constexpr int64_t kPopulateMaxKeys = 100'000'000;
-    constexpr uint64_t kPopulateMaxBytes = uint64_t{8} << 30;
-    constexpr int64_t kPopulateChunk = 8192;
-    auto count = store::ParseInt64(c.args[2]);
-    if (!count || *count < 0) {
-      c.reply.Error("ERR value is out of range, must be positive");
-      return;
-    }
-    if (*count > kPopulateMaxKeys) {
-      c.reply.Error("ERR count is out of range: DEBUG POPULATE creates at most 100000000 keys");
-      return;
-    }
-    std::string prefix = c.args.size() >= 4 ? std::string(c.args[3]) : "key";
-    std::optional<int64_t> size;
-    if (c.args.size() == 5) {
-      size = store::ParseInt64(c.args[4]);
-      if (!size || *size < 0) {
-        c.reply.Error("ERR value is out of range, must be positive");
-        return;
-      }
-      if (static_cast<uint64_t>(*size) > store::ProtoMaxBulkLen()) {
-        c.reply.Error("ERR value size is out of range: it exceeds proto-max-bulk-len");
-        return;
-      }
-      if (static_cast<uint64_t>(*size) * static_cast<uint64_t>(*count) > kPopulateMaxBytes) {
-        c.reply.Error("ERR count x size is out of range: DEBUG POPULATE writes at most 8 GiB of values");
-        return;
-      }
-    }
-    Server& srv = c.server;
-    resp::ReplyBuilder& rb = c.reply;
-    unsigned db = c.conn.db;
-    int64_t n = *count;
-    c.then = [&srv, &rb, db, n, prefix, size]() -> awaitable<void> {
-      unsigned shards = srv.shards().size();
-      std::vector<asio::io_context*> ctxs;
-      for (unsigned t = 0; t < shards; ++t) ctxs.push_back(&srv.shards().at(t).ctx());
-      for (int64_t begin = 0; begin < n; begin += kPopulateChunk) {
-        int64_t end = std::min(n, begin + kPopulateChunk);
-        co_await AwaitAll(ctxs, [&](size_t t) {
-          store::Shard& shard = srv.shards().at(static_cast<unsigned>(t)).shard();
-          const store::DbTable& table = shard.db(db);
-          std::string key = prefix + ":", value;
-          size_t base = key.size();
-          for (int64_t i = begin; i < end; ++i) {
-            key.resize(base);
-            key += std::to_string(i);
-            if (store::ShardOf(key, shards) != t) continue;
-            uint64_t h = store::HashKey(key);
-            if (table.Find(key, h)) continue;  // as Redis: existing keys are left alone
-            value = "value:" + std::to_string(i);
-            if (size) value.resize(static_cast<size_t>(*size), '\0');
-            store::Slot* s = shard.Insert(db, key, h);  // new: no snapshot holds it
-            s->value.SetString(value);
-            s->access = store::NewAccessStamp();
-          }
-        });
-      }
-      rb.Ok();
-    };
-  } else if (sub == "txstate" && c.args.size() == 2) {
-    Server& srv = c.server;
-    resp::ReplyBuilder& rb = c.reply;
-    c.then = [&srv, &rb]() -> awaitable<void> {
-      unsigned n = srv.shards().size();
-      std::vector<std::string> lines(n);
-      std::vector<asio::io_context*> ctxs;
-      for (unsigned t = 0; t < n; ++t) ctxs.push_back(&srv.shards().at(t).ctx());
-      co_await AwaitAll(ctxs, [&](size_t t) { lines[t] = srv.shards().at(static_cast<unsigned>(t)).DescribeTxState(); });
-      rb.ArrayHeader(n);
-      for (auto& l : lines) rb.Bulk(l);
-    };
-  } else if (sub == "help") {
-    ReplyHelp(c, {"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                  "POPULATE <count> [<prefix>] [<size>]",
-                  "    Create <count> string keys named key:<num>. If <prefix> is specified then",
-                  "    it is used instead of the 'key' prefix. These are not propagated to",
-                  "    replicas. Cluster slots are not respected so keys not belonging to the",
-                  "    current node can be created in cluster mode.",
-                  "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.", "HELP",
-                  "    Print this help."});
-  } else {
-    c.reply.Error("ERR unknown subcommand or wrong number of arguments for '" + std::string(c.args[1]) + "'");
-  }
-}
-
 // ---- SAVE, LASTSAVE ----
 
 void SaveCommand(ConnectionContext& c) {
@@ -1207,7 +1087,6 @@ void RegisterServerFamily(store::CommandTable& t) {
                 .Subcommands({Sub("count", 2, kAnyState), Sub("docs", -2, kAnyState), Sub("getkeys", -4, kAnyState),
                               Sub("info", -2, kAnyState), Sub("list", -2, kAnyState), Sub("help", 2, kAnyState)})
          << CommandRow("info", -1, kAnyState).Connection(InfoCommand).Acl(kAclDangerous)
-         << CommandRow("debug", -2, kAdmin | kAnyState | kCmdProtected).Connection(DebugCommand)
          << CommandRow("save", 1, kAdmin | kCmdNoMulti).Connection(SaveCommand)
          << CommandRow("bgsave", -1, kAdmin).Connection(BgsaveCommand)
          << CommandRow("lastsave", 1, kAnyState | kCmdFast | kCmdRandom)

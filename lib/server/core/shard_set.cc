@@ -178,7 +178,7 @@ void ShardThread::ScheduleExpiryTick() {
     auto start = std::chrono::steady_clock::now();
     // Like Redis's cycle: keep going while a large share of what we look at has
     // expired, but never for long.
-    while (true) {
+    while (active_expire()) {
       size_t deleted = shard_.ActiveExpireStep(store::UnixTimeMs(), kExpiryBudget);
       if (deleted < kExpiryBudget / 4 || std::chrono::steady_clock::now() - start > kExpiryMaxTime) break;
     }

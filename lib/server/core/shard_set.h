@@ -82,6 +82,12 @@ class ShardThread : public store::EvictionGuard {
   store::Shard& shard() { return shard_; }
   unsigned index() const { return shard_.index(); }
 
+  // Active expiry (the periodic cycle that deletes keys past their TTL nobody reads),
+  // on by default; DEBUG SET-ACTIVE-EXPIRE turns it off and on, as Redis's
+  // active_expire_enabled. Lazy expiry on access is not affected. Any thread.
+  void set_active_expire(bool on) { active_expire_.store(on, std::memory_order_relaxed); }
+  bool active_expire() const { return active_expire_.load(std::memory_order_relaxed); }
+
   // ---- shard thread only ----
   bool IsLocked(unsigned db, std::string_view key) const;
   bool AnyLocked(unsigned db, std::span<const std::string_view> keys) const;
@@ -138,6 +144,7 @@ class ShardThread : public store::EvictionGuard {
   bool running_deferred_ = false;
   bool pumping_ = false;  // Pump is on the stack (a hop concluding pumps again)
   std::unique_ptr<asio::steady_timer> expiry_timer_;
+  std::atomic<bool> active_expire_{true};
 };
 
 class ShardSet {

@@ -353,6 +353,14 @@ void ReplicationMaster::NewHistory(const void* upstream) {
   LOG_NOTICE("replication: new stream history %s (replicas of this server must resync)", replid_.c_str());
 }
 
+void ReplicationMaster::ChangeReplicationId() {
+  MutexLock lk(&mu_);
+  replid_ = RandomReplId();
+  replid2_ = std::string(40, '0');
+  second_offset_ = -1;
+  LOG_WARNING("Changing replication IDs after receiving DEBUG change-repl-id (new id %s)", replid_.c_str());
+}
+
 void ReplicationMaster::StartUpstream(const void* owner, const std::string& replid, int64_t offset, unsigned db) {
   MutexLock lk(&mu_);
   upstream_ = owner;

@@ -114,6 +114,10 @@ class ReplicationMaster {
   // dropped and the replid changes, so sub-replicas must full sync. `upstream`: the PSYNC
   // link that is loading the new dataset; the stream will be its primary's (StartUpstream).
   void NewHistory(const void* upstream = nullptr);
+  // DEBUG CHANGE-REPL-ID, as Redis 7.0: a fresh replid, replid2 cleared (zeros, second
+  // offset -1). The stream, its offset and the attached replicas carry on; a replica that
+  // reconnects with the old id must full sync. A testing aid for the replication code.
+  void ChangeReplicationId();
 
   // The PSYNC link `owner` (thread 0) applied its primary's stream up to `offset` of
   // history `replid` after a full sync; from now on the stream is the primary's bytes.

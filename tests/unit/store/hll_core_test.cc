@@ -223,3 +223,16 @@ TEST_CASE("PFADD, PFCOUNT and PFMERGE across two shards") {
   CHECK(h.Run({"PFCOUNT", "s", "bad"}) == "-WRONGTYPE Key is not a valid HyperLogLog string value.\r\n");
   CHECK(h.Run({"PFCOUNT", "bad", "s"}) == "-INVALIDOBJ Corrupted HLL object detected\r\n");
 }
+
+TEST_CASE("PFDEBUG DECODE's text: the opcodes as redis-server 7.0 prints them") {
+  // PFDEBUG DECODE after `PFADD h1 a b c` on redis-server 7.0.15.
+  std::string h = hll::Empty();
+  for (const char* e : {"a", "b", "c"}) hll::Add(&h, e);
+  CHECK(hll::DecodeSparse(h) == "Z:8436 v:1,1 Z:4274 v:2,1 Z:3068 v:1,1 Z:603");
+  CHECK(hll::DecodeSparse(hll::Empty()) == "Z:16384");
+  // ZERO of 6, VAL 4 x 2, and an XZERO cut after its first byte (read as a 0 byte).
+  CHECK(hll::DecodeSparse(Header(hll::kSparse) + Bytes({0x05, 0x80 | (3 << 2) | 1, 0x40})) == "z:6 v:4,2 Z:1");
+  CHECK(hll::DecodeSparse(Header(hll::kSparse)) == "");
+}
+
+TEST_CASE("PFSELFTEST's self-test passes on this HLL code") { CHECK(hll::SelfTest() == ""); }
