@@ -18,7 +18,6 @@ struct StoreConfig {
   std::atomic<int64_t> set_max_listpack_entries{128};  // 7.2's; 7.0 has no set listpack
   std::atomic<int64_t> set_max_listpack_value{64};
   std::atomic<int64_t> list_max_listpack_size{-2};  // > 0: entries per node; -1..-5: 4/8/16/32/64 KiB
-  std::atomic<int64_t> list_compress_depth{0};
   std::atomic<int64_t> stream_node_max_bytes{4096};
   std::atomic<int64_t> stream_node_max_entries{100};
   // maxmemory-policy is LFU: OBJECT FREQ answers, OBJECT IDLETIME refuses.

@@ -361,13 +361,23 @@ void ConfigRegistry::AddStoreParams() {
       {"set-max-intset-entries", &sc.set_max_intset_entries, 0, INT64_MAX},
       {"list-max-listpack-size", &sc.list_max_listpack_size, INT32_MIN, INT32_MAX},
       {"list-max-ziplist-size", &sc.list_max_listpack_size, INT32_MIN, INT32_MAX},
-      {"list-compress-depth", &sc.list_compress_depth, 0, INT32_MAX},
       {"stream-node-max-bytes", &sc.stream_node_max_bytes, 0, INT64_MAX},
       {"stream-node-max-entries", &sc.stream_node_max_entries, 0, INT64_MAX},
       {"maxmemory-samples", &sc.maxmemory_samples, 1, INT32_MAX},
       {"lfu-log-factor", &sc.lfu_log_factor, 0, INT32_MAX},
       {"lfu-decay-time", &sc.lfu_decay_time, 0, INT32_MAX},
   };
+  // Darter never compresses list nodes, so only Redis's default (0: none) is accepted;
+  // a configuration file's other value is warned about at start (config_directives.cc).
+  params_["list-compress-depth"] = Param{[](const ServerOptions&) { return std::string("0"); },
+                                         [](ServerOptions&, std::string_view v) -> std::optional<std::string> {
+                                           auto n = store::ParseInt64(v);
+                                           if (!n) return "argument couldn't be parsed into an integer";
+                                           if (*n != 0)
+                                             return "Darter does not compress list nodes: list-compress-depth "
+                                                    "must be 0";
+                                           return std::nullopt;
+                                         }};
   for (const IntParam& p : ints) {
     params_[p.name] = Param{
         [f = p.field](const ServerOptions&) { return std::to_string(f->load()); },

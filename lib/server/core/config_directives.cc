@@ -105,6 +105,10 @@ std::optional<std::string> ApplyConfigDirectives(ConfigRegistry& registry,
       continue;
     }
     if (name == "dir") last_dir = &d;
+    if (name == "list-compress-depth" && d.args.size() == 1 && d.args[0] != "0") {
+      warnings->push_back(d.origin + ": '" + d.text + "': Darter does not compress list nodes; ignored");
+      continue;
+    }
     if (registry.Known(name)) {
       // Parameters whose value is a list take the line's words; the rest take one.
       bool list = name == "bind" || name == "client-output-buffer-limit";

@@ -49,6 +49,22 @@ TEST_CASE("directives: parameters, start-up-only ones, save lines, users, replic
   CHECK(warnings[0].find("'hz'") != std::string::npos);
 }
 
+TEST_CASE("list-compress-depth: 0 only (Darter never compresses list nodes); another value in a file warns") {
+  ConfigRegistry r(DefaultStartupOptions());
+  ServerOptions given;
+  std::vector<std::string> warnings;
+  REQUIRE(!ApplyConfigDirectives(r, Parse("list-compress-depth 0\nlist-compress-depth 2\n"), &given, &warnings));
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("test.conf:2") != std::string::npos);
+  CHECK(warnings[0].find("does not compress list nodes") != std::string::npos);
+  CHECK(ValueOf(r, "list-compress-depth") == "0");
+  CHECK(!r.Set("list-compress-depth", "0"));
+  auto refused = r.Set("list-compress-depth", "1");
+  REQUIRE(refused);
+  CHECK(*refused == "Darter does not compress list nodes: list-compress-depth must be 0");
+  CHECK(ValueOf(r, "list-compress-depth") == "0");
+}
+
 TEST_CASE("directives: no save line keeps Redis's schedule; save \"\" clears it") {
   {
     ConfigRegistry r(DefaultStartupOptions());
