@@ -255,3 +255,55 @@ TEST_CASE("A truncated RDB at start-up stops darter with a clear error") {
   CHECK(!broken.status.ok);
   CHECK(broken.status.message.find("cannot load") != std::string::npos);
 }
+
+namespace {
+std::string ReadFile(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+}  // namespace
+
+TEST_CASE("rdbcompression and rdbchecksum shape the file; rdbchecksum no loads a file whose CRC is wrong") {
+  std::filesystem::path dir = TempDir();
+  auto darter = StartDarter(0, {"--threads", "2", "--dir", dir.string()});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  Client d(darter.port());
+  REQUIRE(Format(d.Cmd({"SET", "long", std::string(100000, 'a')})) == "+OK");
+  REQUIRE(Format(d.Cmd({"SAVE"})) == "+OK");
+  const std::string compressed = ReadFile(dir / "dump.rdb");
+  CHECK(compressed.size() < 10000);  // LZF
+  CHECK(compressed.substr(compressed.size() - 8) != std::string(8, '\0'));
+
+  REQUIRE(Format(d.Cmd({"CONFIG", "SET", "rdbcompression", "no"})) == "+OK");
+  REQUIRE(Format(d.Cmd({"CONFIG", "SET", "rdbchecksum", "no"})) == "+OK");
+  CHECK(Format(d.Cmd({"CONFIG", "SET", "rdbchecksum", "maybe"})) ==
+        "-ERR CONFIG SET failed (possibly related to argument 'rdbchecksum') - argument must be 'yes' or 'no'");
+  REQUIRE(Format(d.Cmd({"SAVE"})) == "+OK");
+  const std::string plain = ReadFile(dir / "dump.rdb");
+  CHECK(plain.size() > 100000);
+  CHECK(plain.substr(plain.size() - 8) == std::string(8, '\0'));  // Redis's "no checksum"
+  // redis-server loads the unchecked, uncompressed file.
+  std::filesystem::path copy_dir = dir / "copy";
+  std::filesystem::create_directories(copy_dir);
+  std::filesystem::copy_file(dir / "dump.rdb", copy_dir / "dump.rdb");
+  {
+    auto redis = StartRedis(0, {"--dir", copy_dir.string(), "--dbfilename", "dump.rdb"});
+    REQUIRE_MESSAGE(redis.status.ok, redis.status.message);
+    Client r(redis.port());
+    CHECK(Format(r.Cmd({"STRLEN", "long"})) == ":100000");
+  }
+
+  // A file whose CRC is wrong: refused with rdbchecksum yes, loaded with no.
+  std::filesystem::path bad = dir / "bad";
+  std::filesystem::create_directories(bad);
+  std::string corrupt = compressed;
+  corrupt[corrupt.size() - 1] ^= 0x5a;
+  std::ofstream(bad / "dump.rdb", std::ios::binary) << corrupt;
+  auto checked = StartDarter(0, {"--dir", bad.string()});
+  CHECK(!checked.status.ok);
+  CHECK_MESSAGE(checked.status.message.find("checksum mismatch") != std::string::npos, checked.status.message);
+  auto unchecked = StartDarter(0, {"--dir", bad.string(), "--rdbchecksum", "no"});
+  REQUIRE_MESSAGE(unchecked.status.ok, unchecked.status.message);
+  Client u(unchecked.port());
+  CHECK(Format(u.Cmd({"STRLEN", "long"})) == ":100000");
+}

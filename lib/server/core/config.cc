@@ -78,6 +78,16 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                            return std::nullopt;
                          }};
   params_["save"] = Param{[](const ServerOptions& o) { return o.save; }, SetSaveParams};
+  for (bool ServerOptions::*field : {&ServerOptions::rdbcompression, &ServerOptions::rdbchecksum}) {
+    params_[field == &ServerOptions::rdbcompression ? "rdbcompression" : "rdbchecksum"] =
+        Param{[field](const ServerOptions& o) { return std::string(o.*field ? "yes" : "no"); },
+              [field](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
+                if (store::EqualsIgnoreCase(v, "yes")) o.*field = true;
+                else if (store::EqualsIgnoreCase(v, "no")) o.*field = false;
+                else return "argument must be 'yes' or 'no'";
+                return std::nullopt;
+              }};
+  }
   params_["stop-writes-on-bgsave-error"] =
       Param{[](const ServerOptions& o) { return std::string(o.stop_writes_on_bgsave_error ? "yes" : "no"); },
             [this](ServerOptions& o, std::string_view v) -> std::optional<std::string> {

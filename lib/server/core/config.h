@@ -37,6 +37,10 @@ struct ServerOptions {
   std::string save;  // Redis's `save "<seconds> <changes> ..."`; empty: no schedule
   // With a schedule set and the last save failed, refuse writes until a save succeeds.
   bool stop_writes_on_bgsave_error = true;
+  // RDB files and PSYNC full syncs: LZF-compress strings over 20 bytes; write (and, on
+  // load, verify) the CRC-64 trailer.
+  bool rdbcompression = true;
+  bool rdbchecksum = true;
   std::string logfile;  // empty: stderr
   std::string loglevel = "notice";
   // Redis's daemonize / pidfile: detach from the terminal, and write the process id

@@ -93,6 +93,8 @@ void WriterMain(const std::shared_ptr<Job>& job) {
   }
   rdb::WriterOptions wo;
   wo.rdb_version = job->spec.rdb_version;
+  wo.compress = job->spec.compress;
+  wo.checksum = job->spec.checksum;
   // FUNCTION2 records exist from RDB 10 (Redis 7.0) on; the shards' older encodings stay
   // valid in a version-10 file. Without libraries the requested version is kept.
   if (!job->functions.empty() && wo.rdb_version < 10) wo.rdb_version = 10;
@@ -137,6 +139,7 @@ void WriterMain(const std::shared_ptr<Job>& job) {
 awaitable<void> StartHop(std::shared_ptr<Job> job) {
   ShardSnapshotsSpec spec;
   spec.rdb_version = job->spec.rdb_version;
+  spec.compress = job->spec.compress;
   spec.at_point = [job](store::Shard& shard) {
     if (shard.index() == 0) {
       std::vector<std::string> libs;

@@ -38,6 +38,10 @@ struct MergedRdbStats {
 
 struct MergedRdbSpec {
   int rdb_version = 9;
+  // rdbcompression / rdbchecksum: LZF for strings over 20 bytes; the CRC-64 trailer
+  // (without it the trailer is 0, which loaders accept unchecked).
+  bool compress = true;
+  bool checksum = true;
   // On each shard thread at its snapshot point, inside the hop that starts the
   // snapshots (no command runs on that shard in between): read a journal LSN or count
   // changes here. The snapshot holds exactly the writes applied before this call.

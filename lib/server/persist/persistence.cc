@@ -178,6 +178,11 @@ bool Persistence::StartBackgroundSave(const std::string& path, DoneFn done) {
   std::setvbuf(job->file, nullptr, _IOFBF, 1 << 20);
   LOG_NOTICE("Background saving started");
   MergedRdbSpec spec;
+  {
+    ServerOptions o = server_.config().Snapshot();
+    spec.compress = o.rdbcompression;
+    spec.checksum = o.rdbchecksum;
+  }
   spec.at_point = [this, job](store::Shard& shard) { job->base[shard.index()] = shard_changes(shard.index()); };
   spec.write = [job](std::string_view bytes) -> rdb::Status {
     if (std::fwrite(bytes.data(), 1, bytes.size(), job->file) != bytes.size())
@@ -305,7 +310,8 @@ awaitable<rdb::Status> SaveRdbFileWhenIdle(Server& server, const std::string& pa
 awaitable<rdb::Status> LoadRdbFile(Server& server, const std::string& path, uint64_t* keys_loaded) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) co_return rdb::Status::Error("cannot open " + path + ": " + std::strerror(errno));
-  ShardedRdbLoader loader(server.shards(), server.db_count(), /*keep_expired=*/false);
+  ShardedRdbLoader loader(server.shards(), server.db_count(), /*keep_expired=*/false,
+                          server.config().Snapshot().rdbchecksum);
   std::vector<char> buf(1 << 20);
   rdb::Status st;
   while (st.ok() && !loader.done()) {

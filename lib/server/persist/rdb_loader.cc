@@ -4,7 +4,15 @@
 
 namespace darter::server {
 
-ShardedRdbLoader::ShardedRdbLoader(ShardSet& shards, unsigned db_count, bool keep_expired)
+namespace {
+rdb::ReaderOptions LoaderReaderOptions(bool verify_checksum) {
+  rdb::ReaderOptions o;
+  o.verify_checksum = verify_checksum;
+  return o;
+}
+}  // namespace
+
+ShardedRdbLoader::ShardedRdbLoader(ShardSet& shards, unsigned db_count, bool keep_expired, bool verify_checksum)
     : shards_(shards),
       keep_expired_(keep_expired),
       builder_(db_count,
@@ -20,7 +28,7 @@ ShardedRdbLoader::ShardedRdbLoader(ShardSet& shards, unsigned db_count, bool kee
                  keys_loaded_++;
                  return {};
                }),
-      reader_(&builder_),
+      reader_(&builder_, LoaderReaderOptions(verify_checksum)),
       batches_(shards.size()) {}
 
 rdb::Status ShardedRdbLoader::Builder::OnFunction(std::string_view library_source) {

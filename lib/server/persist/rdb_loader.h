@@ -27,7 +27,8 @@ class ShardedRdbLoader {
  public:
   // `keep_expired`: a replica keeps keys whose deadline passed (the primary's DEL will
   // come); a master loading a file drops them, as Redis does.
-  ShardedRdbLoader(ShardSet& shards, unsigned db_count, bool keep_expired);
+  // `verify_checksum`: rdbchecksum (a file saved without one, CRC 0, is never checked).
+  ShardedRdbLoader(ShardSet& shards, unsigned db_count, bool keep_expired, bool verify_checksum = true);
 
   // Decodes `data`; *consumed tells how many bytes belonged to the RDB (the rest is
   // what follows it on the wire). Errors name the byte offset.

@@ -38,6 +38,7 @@ class StartSnapshotsOp : public store::MultiShardOp {
     const unsigned i = h.shard.index();
     store::SnapshotOptions opts;
     opts.rdb_version = st->spec.rdb_version;
+    opts.compress = st->spec.compress;
     auto snap = std::make_unique<store::ShardSnapshot>(
         h.shard, [st, i](std::string chunk) { st->spec.chunk(i, std::move(chunk)); }, opts);
     st->start_errors[i] = snap->Start();

@@ -28,6 +28,7 @@ class Server;
 
 struct ShardSnapshotsSpec {
   int rdb_version = 9;
+  bool compress = true;  // LZF for strings over 20 bytes (rdbcompression)
   // Shard thread, at its snapshot point inside the cut (no command runs there in
   // between): read a journal LSN here; the snapshot holds exactly the writes before.
   std::function<void(store::Shard&)> at_point;

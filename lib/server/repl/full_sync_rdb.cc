@@ -87,6 +87,11 @@ awaitable<rdb::Status> BuildFullSyncRdb(Server& server, Journal& journal, uint64
   const unsigned shard_count = server.shards().size();
   Journal* j = &journal;
   MergedRdbSpec spec;
+  {
+    ServerOptions o = server.config().Snapshot();
+    spec.compress = o.rdbcompression;
+    spec.checksum = o.rdbchecksum;
+  }
   // The snapshot point of each shard and its journal's sync point, in one shard task.
   spec.at_point = [j, sync_id, shard_count](store::Shard& shard) {
     j->shard(shard.index()).AppendSyncPoint(sync_id, shard_count);

@@ -422,7 +422,8 @@ awaitable<bool> ReplicaLink::FullSync(const std::string& replid, int64_t offset)
   const int64_t sync_started_ms = store::UnixTimeMs();
   // A full resync replaces the dataset: whatever we had belongs to another history.
   co_await FlushAllDatabases();
-  ShardedRdbLoader loader(server_.shards(), server_.db_count(), /*keep_expired=*/true);
+  ShardedRdbLoader loader(server_.shards(), server_.db_count(), /*keep_expired=*/true,
+                          server_.config().Snapshot().rdbchecksum);
   int64_t read_total = 0;
   while (!loader.done()) {
     if (in_pos_ == in_.size() && !co_await ReadMore()) {
