@@ -441,7 +441,7 @@ TEST_CASE("INFO's default, all and everything select sections as Redis 7.0") {
   }
 }
 
-TEST_CASE("redis-py reads Darter's SLOWLOG") {
+TEST_CASE("redis-py reads Darter's SLOWLOG and MEMORY USAGE, and pauses it with CLIENT PAUSE") {
   StartedServer darter = StartDarter(0, {"--slowlog-log-slower-than", "0"});
   REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
   std::string script = std::string(__FILE__);
