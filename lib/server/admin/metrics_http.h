@@ -25,9 +25,8 @@ awaitable<std::string> MetricsHttpGet(Server& srv, std::string path, bool author
 // Sets ObserverHooks::http_get. Called once before the server serves.
 void InstallMetricsHttp();
 
-// One connection of --metrics-port: reads one request head (at most kMaxHttpHead bytes,
-// within kMetricsRequestTimeout), answers it and closes. A request that is not a GET
-// gets 400 (405 for another method).
+// One connection of --metrics-port: one request, answered, then closed
+// (ServeOneHttpRequest, core/http_session.h).
 awaitable<void> ServeMetricsPortClient(Server& srv, asio::ip::tcp::socket socket);
 
 }  // namespace darter::server
