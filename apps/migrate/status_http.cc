@@ -1,8 +1,5 @@
 #include "migrate/status_http.h"
 
-#include <cmath>
-#include <cstdio>
-
 #include "migrate/report.h"
 #include "server/admin/prometheus_text.h"
 #include "server/core/http_request.h"
@@ -19,11 +16,8 @@ constexpr Phase kPhases[] = {Phase::kConnecting, Phase::kWaitingSnapshot, Phase:
                              Phase::kCatchUp,    Phase::kInSync,          Phase::kCutover,
                              Phase::kVerify,     Phase::kSave,            Phase::kDone};
 
-std::string Number(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
+// JSON numbers are written as the metrics are (finite values only reach here).
+std::string Number(double v) { return server::FormatMetricValue(v); }
 
 // The response to a GET of `path`; outside the coroutine (GCC 12 and string literals).
 std::string Answer(const StatusBoard& board, const std::string& path) {

@@ -19,15 +19,27 @@ const char* TypeName(MetricType t) {
   return "untyped";
 }
 
-std::string FormatValue(double v) {
+}  // namespace
+
+std::string FormatMetricValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[40];
   // Integers (counters, bytes) exactly; anything else with full precision.
-  if (v == std::floor(v) && std::fabs(v) < 9.007199254740992e15) std::snprintf(buf, sizeof buf, "%.0f", v);
-  else std::snprintf(buf, sizeof buf, "%.17g", v);
+  if (v == std::floor(v) && std::fabs(v) < 9.007199254740992e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+  }
+  // The shortest of 15..17 digits that reads back as the same double (12.031, not
+  // 12.031000000000001).
+  for (int digits = 15; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
   return buf;
 }
+
+namespace {
 
 // A label value as the format quotes it: backslash, double quote and newline escaped.
 std::string EscapeLabel(std::string_view v) {
@@ -183,7 +195,7 @@ void PrometheusText::Sample(std::string_view family, std::string_view sample_nam
     }
     line += '}';
   }
-  line += ' ' + FormatValue(value);
+  line += ' ' + FormatMetricValue(value);
   it->second.samples.push_back(std::move(line));
 }
 

@@ -44,6 +44,10 @@ class PrometheusText {
   std::map<std::string, Family, std::less<>> families_;
 };
 
+// A sample value: integers exactly, other values in the fewest digits that read back
+// the same; NaN, +Inf, -Inf as the format spells them.
+std::string FormatMetricValue(double v);
+
 // Every metric darter-server exports, from the text of INFO everything (info_text.h).
 std::string InfoToPrometheus(std::string_view info);
 
