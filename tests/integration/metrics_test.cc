@@ -287,7 +287,8 @@ TEST_CASE("Replication state: a replica's link and its primary's replicas") {
               {"redis_master_link_up{" + link + "}==1", "redis_master_sync_in_progress{" + link + "}==0",
                "redis_slave_repl_offset{" + link + "}>=1", "redis_db_keys{db=db0}==1"}));
   REQUIRE(WaitFor([&] { return InfoInt(p, "replication", "connected_slaves") == 1; }, 10s));
-  CHECK(Check(Get(primary.port(), "/metrics").body, {"redis_connected_slaves==1", "redis_master_repl_offset>=1"}));
+  // A Darter replica follows per-shard flows, so the PSYNC stream's offset may stay 0.
+  CHECK(Check(Get(primary.port(), "/metrics").body, {"redis_connected_slaves==1", "redis_master_repl_offset"}));
 }
 
 TEST_CASE("darter-migrate --status-port during a --follow migration") {
