@@ -5,12 +5,7 @@
 // figures are checked against what the test did. RESP clients on the same port, inline
 // commands that look like HTTP, and malformed or oversized requests are checked too.
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include <chrono>
 #include <csignal>
@@ -23,6 +18,7 @@
 
 #include "migrate_test_support.h"
 #include "support/client.h"
+#include "support/raw_conn.h"
 #include "support/reply.h"
 #include "support/server_process.h"
 
@@ -34,56 +30,6 @@ using Clock = std::chrono::steady_clock;
 using repl::InfoInt;
 using repl::WaitFor;
 
-// One TCP connection that sends raw bytes and reads until the peer closes.
-class RawConn {
- public:
-  explicit RawConn(int port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~RawConn() { close(fd_); }
-  RawConn(const RawConn&) = delete;
-  RawConn& operator=(const RawConn&) = delete;
-  bool ok() const { return ok_; }
-  bool Send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
-  struct Received {
-    std::string data;
-    bool closed = false;  // EOF or reset seen
-  };
-  // Until the peer closes, or nothing arrives for `quiet`, or 10 s pass.
-  Received Read(std::chrono::milliseconds quiet = 2000ms) {
-    Received r;
-    auto deadline = Clock::now() + 10s;
-    char buf[65536];
-    while (Clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(quiet.count())) <= 0) break;
-      ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        r.closed = true;
-        break;
-      }
-      r.data.append(buf, static_cast<size_t>(n));
-    }
-    return r;
-  }
-
- private:
-  int fd_ = -1;
-  bool ok_ = false;
-};
-
 struct HttpReply {
   std::string status_line, head, body;
   bool closed = false;
@@ -93,7 +39,7 @@ HttpReply Exchange(int port, const std::string& request) {
   RawConn c(port);
   REQUIRE(c.ok());
   REQUIRE(c.Send(request));
-  RawConn::Received r = c.Read();
+  RawConn::Received r = c.Read(2000ms);
   HttpReply h;
   h.closed = r.closed;
   size_t end = r.data.find("\r\n\r\n");
@@ -199,7 +145,7 @@ TEST_CASE("Inline RESP commands that start like HTTP stay RESP") {
       REQUIRE(r.Send(std::string(1, ch)));
       std::this_thread::sleep_for(2ms);
     }
-    RawConn::Received got = r.Read();
+    RawConn::Received got = r.Read(2000ms);
     CHECK(got.data.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
     CHECK(got.closed);
   }
@@ -219,7 +165,7 @@ TEST_CASE("Malformed and oversized HTTP requests are closed without harm") {
     REQUIRE(r.Send("GET /metrics HTTP/1.1\r\n"));
     for (int i = 0; i < 1000 && r.Send("X-Header: value\r\n"); ++i) {
     }
-    RawConn::Received got = r.Read();
+    RawConn::Received got = r.Read(2000ms);
     CHECK(got.data.rfind("HTTP/1.1 431", 0) == 0);
     CHECK(got.closed);
   }
@@ -267,7 +213,7 @@ TEST_CASE("A password keeps the client port's page closed; --metrics-port serves
   {
     RawConn r(metrics_port);
     auto t0 = Clock::now();
-    RawConn::Received got = r.Read(15000ms);
+    RawConn::Received got = r.Read(15000ms, 15000ms);
     CHECK(got.closed);
     CHECK(Clock::now() - t0 < 14s);
   }
