@@ -12,6 +12,7 @@ packages=(
   redis-server redis-tools
   python3            # bench/ scripts generate datasets and pick ports with it
   python3-redis      # redis-py, the client the introspection tests drive Darter with
+  python3-prometheus-client  # the metrics test parses /metrics with Prometheus's own text parser
   clang-14           # thread_safety_check: clang's -Wthread-safety on lib/server
 )
 

@@ -162,7 +162,9 @@ int main(int argc, char** argv) {
       ("stall-timeout", po::value(&o.stall_timeout_s)->default_value(o.stall_timeout_s), "fail when the full sync makes no progress this long (s)")
       ("catchup-timeout", po::value(&o.catchup_timeout_s)->default_value(o.catchup_timeout_s), "fail when catching up takes longer (s)")
       ("copy-acl", po::bool_switch(&o.copy_acl), "copy the source's ACL users (ACL LIST) to the target; a rule the target refuses is reported, and a user it would widen is left disabled")
-      ("rdb-listen", po::value(&o.rdb_listen)->default_value(o.rdb_listen), "--rdb: address the target connects to for the file");
+      ("rdb-listen", po::value(&o.rdb_listen)->default_value(o.rdb_listen), "--rdb: address the target connects to for the file")
+      ("status-port", po::value(&o.status_port), "serve the progress over HTTP on this port: /metrics (Prometheus) and /status (JSON)")
+      ("status-bind", po::value(&o.status_bind)->default_value(o.status_bind), "address the --status-port listens on");
   TlsFlags source_tls, target_tls;
   source_tls.Add(desc, "", "source");
   target_tls.Add(desc, "target-", "target");
@@ -237,6 +239,10 @@ int main(int argc, char** argv) {
   }
   if (port < 0 || port > 65535) {
     std::cerr << "darter-migrate: --port must be 0..65535\n";
+    return kExitUsage;
+  }
+  if (vm.count("status-port") && (o.status_port < 0 || o.status_port > 65535)) {
+    std::cerr << "darter-migrate: --status-port must be 0..65535\n";
     return kExitUsage;
   }
   o.save = !vm.count("no-save");

@@ -16,6 +16,7 @@
 #include "migrate/cutover.h"
 #include "migrate/progress.h"
 #include "migrate/rdb_file_primary.h"
+#include "migrate/status_http.h"
 #include "migrate/redis_conn.h"
 #include "migrate/target.h"
 #include "migrate/verify.h"
@@ -103,7 +104,7 @@ class Run {
   MigrationReport Go() {
     t0_ = Clock::now();
     report_.mode = !o_.rdb_file.empty() ? "rdb-file" : o_.follow ? "follow" : "one-shot";
-    if (Prepare() && StartSync() && WaitFullSync() && AfterSync()) {
+    if (StartStatusPage() && Prepare() && StartSync() && WaitFullSync() && AfterSync()) {
     }
     Finish();
     return report_;
@@ -114,6 +115,23 @@ class Run {
     report_.exit_code = code;
     report_.error = msg;
     return false;
+  }
+
+  // --status-port: the progress as /metrics and /status (status_http.h), from the start.
+  bool StartStatusPage() {
+    if (o_.status_port < 0) return true;
+    board_.SetRun(report_.mode, o_.source ? o_.source->Display() : o_.rdb_file);
+    status_ = std::make_unique<StatusHttpServer>(board_);
+    if (auto err = status_->Start(o_.status_bind, o_.status_port)) return Fail(kExitUsage, *err);
+    printer_.Message("status page: http://" + o_.status_bind + ":" + std::to_string(status_->port()) +
+                     "/metrics (and /status, JSON)");
+    return true;
+  }
+
+  // Every sample the display gets goes to the status page too.
+  void Show(const ProgressSample& s, double now) {
+    printer_.Update(s, now);
+    board_.Publish(s, now);
   }
 
   bool Prepare() {
@@ -257,6 +275,7 @@ class Run {
       s.phase = Phase::kConnecting;
     } else {
       s.keys = std::max(last_keys_, st.sync_keys);
+      s.bytes = std::max(last_bytes_, st.last_sync_bytes);  // the transfer's total once it ended
       if (o_.source) {
         int64_t so = SourceOffset(src_);
         if (so >= 0) {
@@ -275,7 +294,7 @@ class Run {
     if (s.phase == Phase::kInSync || s.phase == Phase::kCatchUp) s.note = follow_note_;
     if (!st.link_up && !st.last_error.empty()) s.note = st.last_error;
     if (!st.ok) s.note = st.error;
-    printer_.Update(s, now);
+    Show(s, now);
     return st;
   }
 
@@ -527,7 +546,7 @@ class Run {
         ProgressSample s;
         s.phase = Phase::kVerify;
         s.note = std::to_string(n) + " keys checked";
-        printer_.Update(s, Seconds(t0_));
+        Show(s, Seconds(t0_));
       };
       Verifier v(sconn, *tconn, vo);
       report_.verify = v.Run();
@@ -657,11 +676,17 @@ class Run {
     }
     if (rdb_primary_) rdb_primary_->Stop();
     report_.total_seconds = Seconds(t0_);
+    ProgressSample done;
+    done.phase = Phase::kDone;
+    done.note = report_.error;
+    board_.Publish(done, report_.total_seconds);
   }
 
   const MigrationOptions& o_;
   MigrationControl& c_;
   ProgressPrinter printer_;
+  StatusBoard board_;
+  std::unique_ptr<StatusHttpServer> status_;  // --status-port
   MigrationReport report_;
   RedisConn src_;
   std::unique_ptr<RdbFilePrimary> rdb_primary_;

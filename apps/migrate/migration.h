@@ -52,6 +52,8 @@ struct MigrationOptions {
   double progress_interval_s = 5;
   std::string rdb_listen = "127.0.0.1";
   bool copy_acl = false;  // replay the source's ACL users on the target (copy_acl.h)
+  int status_port = -1;   // --status-port: serve /metrics and /status here (0: a free port; -1: off)
+  std::string status_bind = "127.0.0.1";
 };
 
 MigrationReport RunMigration(const MigrationOptions& options, MigrationControl& control);

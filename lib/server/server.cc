@@ -27,6 +27,7 @@
 #include "server/repl/repl_master.h"
 #include "server/repl/replica.h"
 #include "server/admin/memory_family.h"
+#include "server/admin/metrics_http.h"
 #include "server/admin/reset_command.h"
 #include "server/script/script_family.h"
 #include "server/admin/server_family.h"
@@ -180,7 +181,8 @@ void Server::ScheduleMemoryTimer() {
   });
 }
 
-std::optional<std::string> Server::ListenAll(const std::string& bind_list, int port, bool tls, uint16_t* bound) {
+std::optional<std::string> Server::ListenAll(const std::string& bind_list, int port, ListenerKind kind,
+                                             uint16_t* bound) {
   std::istringstream words(bind_list);
   std::string word;
   size_t listening = 0;
@@ -215,7 +217,7 @@ std::optional<std::string> Server::ListenAll(const std::string& bind_list, int p
       return "could not listen on " + addr + ":" + std::to_string(use_port) + ": " + ec.message();
     }
     if (!*bound) *bound = acceptor->local_endpoint().port();
-    acceptors_.push_back(Acceptor{std::move(acceptor), tls});
+    acceptors_.push_back(Acceptor{std::move(acceptor), kind});
     ++listening;
   }
   if (!listening) return "no address of bind '" + bind_list + "' could be listened on";
@@ -233,10 +235,13 @@ std::optional<std::string> Server::Start() {
   // As Redis, port 0 beside a TLS port means no plain TCP listener. Alone, port 0 keeps
   // Darter's meaning: any free port (an embedded server reads it from bound_port()).
   if (o.port != 0 || o.tls_port == 0) {
-    if (auto err = ListenAll(o.bind, o.port, false, &bound_port_)) return err;
+    if (auto err = ListenAll(o.bind, o.port, ListenerKind::kClient, &bound_port_)) return err;
   }
   if (o.tls_port != 0) {
-    if (auto err = ListenAll(o.bind, o.tls_port, true, &tls_bound_port_)) return err;
+    if (auto err = ListenAll(o.bind, o.tls_port, ListenerKind::kClientTls, &tls_bound_port_)) return err;
+  }
+  if (o.metrics_port != 0) {
+    if (auto err = ListenAll(o.bind, o.metrics_port, ListenerKind::kMetrics, &metrics_bound_port_)) return err;
   }
   RefreshUsedMemory();
   InstallKeyspaceNotifier(*this);
@@ -256,7 +261,7 @@ std::optional<std::string> Server::Start() {
   }
   last_save_time_.store(store::UnixTimeMs() / 1000);
   persistence_->Start(main_ctx_);
-  for (Acceptor& a : acceptors_) asio::co_spawn(main_ctx_, AcceptLoop(a.socket.get(), a.tls), asio::detached);
+  for (Acceptor& a : acceptors_) asio::co_spawn(main_ctx_, AcceptLoop(a.socket.get(), a.kind), asio::detached);
   memory_timer_ = std::make_unique<asio::steady_timer>(main_ctx_);
   ScheduleMemoryTimer();
   if (!o.replicaof.empty()) {
@@ -270,7 +275,8 @@ std::optional<std::string> Server::Start() {
   return std::nullopt;
 }
 
-awaitable<void> Server::AcceptLoop(asio::ip::tcp::acceptor* acceptor, bool tls) {
+awaitable<void> Server::AcceptLoop(asio::ip::tcp::acceptor* acceptor, ListenerKind kind) {
+  const bool tls = kind == ListenerKind::kClientTls;
   while (acceptor->is_open()) {
     unsigned t = next_thread_;
     next_thread_ = (next_thread_ + 1) % shards_->size();
@@ -280,6 +286,12 @@ awaitable<void> Server::AcceptLoop(asio::ip::tcp::acceptor* acceptor, bool tls) 
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
       LOG_WARNING("accept failed: %s", ec.message().c_str());
+      continue;
+    }
+    if (kind == ListenerKind::kMetrics) {
+      // Not a client: no maxclients, protected mode or client id; the page is read-only
+      // and the operator chose to open this port (docs/metrics.md).
+      asio::co_spawn(st.ctx(), ServeMetricsPortClient(*this, std::move(socket)), asio::detached);
       continue;
     }
     const ServerOptions cfg = config_.Snapshot();

@@ -21,6 +21,8 @@
 #include "server/core/observer_hooks.h"
 #include "server/multi/multi_family.h"
 #include "server/core/cross_thread.h"
+#include "server/admin/info_text.h"
+#include "server/admin/metrics_http.h"
 #include "server/admin/client_pause.h"
 #include "server/admin/memory_family.h"
 #include "server/persist/persistence.h"
@@ -1007,42 +1009,45 @@ void InfoCommand(ConnectionContext& c) {
   for (size_t j = 1; j < c.args.size(); ++j) sections.push_back(ToLower(c.args[j]));
   Server& srv = c.server;
   resp::ReplyBuilder& rb = c.reply;
-  c.then = [&srv, &rb, sections]() -> awaitable<void> {
-    unsigned n = srv.shards().size();
-    std::vector<ShardInfo> infos(n);
-    std::vector<asio::io_context*> ctxs;
-    for (unsigned t = 0; t < n; ++t) ctxs.push_back(&srv.shards().at(t).ctx());
-    co_await AwaitAll(ctxs, [&](size_t t) {
-      store::Shard& shard = srv.shards().at(static_cast<unsigned>(t)).shard();
-      infos[t].stats = shard.stats();
-      infos[t].thread = srv.thread_stats(static_cast<unsigned>(t));
-      infos[t].memory = CollectThreadMemory(srv, static_cast<unsigned>(t));
-      infos[t].commands = SnapshotLocalStats(/*include_shared=*/t == 0);
-      for (unsigned d = 0; d < shard.db_count(); ++d) {
-        infos[t].keys_expires.emplace_back(shard.db(d).size(), shard.db(d).expire_count());
-        infos[t].avg_ttl_ms.push_back(shard.db(d).avg_ttl_ms());
-      }
-    });
-    InfoInputs in{srv, std::move(infos), {}, {}, store::UnixTimeMs(), srv.config().Snapshot(), {}};
-    for (auto& i : in.shards) {
-      in.commands.MergeFrom(i.commands);
-      in.total.expired_keys += i.stats.expired_keys;
-      in.total.keyspace_hits += i.stats.keyspace_hits;
-      in.total.keyspace_misses += i.stats.keyspace_misses;
-      in.total.evicted_keys += i.stats.evicted_keys;
-      in.threads.commands_processed += i.thread.commands_processed;
-      in.threads.net_input_bytes += i.thread.net_input_bytes;
-      in.threads.net_output_bytes += i.thread.net_output_bytes;
-    }
-    rb.Verbatim(RenderInfo(sections, in));
-  };
+  c.then = [&srv, &rb, sections]() -> awaitable<void> { rb.Verbatim(co_await CollectInfo(srv, sections)); };
 }
 
 }  // namespace
 
+awaitable<std::string> CollectInfo(Server& srv, std::vector<std::string> sections) {
+  unsigned n = srv.shards().size();
+  std::vector<ShardInfo> infos(n);
+  std::vector<asio::io_context*> ctxs;
+  for (unsigned t = 0; t < n; ++t) ctxs.push_back(&srv.shards().at(t).ctx());
+  co_await AwaitAll(ctxs, [&](size_t t) {
+    store::Shard& shard = srv.shards().at(static_cast<unsigned>(t)).shard();
+    infos[t].stats = shard.stats();
+    infos[t].thread = srv.thread_stats(static_cast<unsigned>(t));
+    infos[t].memory = CollectThreadMemory(srv, static_cast<unsigned>(t));
+    infos[t].commands = SnapshotLocalStats(/*include_shared=*/t == 0);
+    for (unsigned d = 0; d < shard.db_count(); ++d) {
+      infos[t].keys_expires.emplace_back(shard.db(d).size(), shard.db(d).expire_count());
+      infos[t].avg_ttl_ms.push_back(shard.db(d).avg_ttl_ms());
+    }
+  });
+  InfoInputs in{srv, std::move(infos), {}, {}, store::UnixTimeMs(), srv.config().Snapshot(), {}};
+  for (auto& i : in.shards) {
+    in.commands.MergeFrom(i.commands);
+    in.total.expired_keys += i.stats.expired_keys;
+    in.total.keyspace_hits += i.stats.keyspace_hits;
+    in.total.keyspace_misses += i.stats.keyspace_misses;
+    in.total.evicted_keys += i.stats.evicted_keys;
+    in.threads.commands_processed += i.thread.commands_processed;
+    in.threads.net_input_bytes += i.thread.net_input_bytes;
+    in.threads.net_output_bytes += i.thread.net_output_bytes;
+  }
+  co_return RenderInfo(sections, in);
+}
+
 void RegisterServerFamily(store::CommandTable& t) {
   using namespace store;
   GetObserverHooks().dataset_frozen = DatasetFrozenByPause;  // CLIENT PAUSE (client_pause.h)
+  InstallMetricsHttp();                                      // GET /metrics on the client ports
   constexpr uint32_t kAnyState = kCmdLoading | kCmdStale;  // also while loading or with a broken link
   constexpr uint32_t kAdmin = kCmdAdmin | kCmdNoScript;
   CommandFamily family(t, 0);

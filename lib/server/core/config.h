@@ -98,6 +98,9 @@ struct ServerOptions {
   // tls-replication-* fields are Darter's, for a migration from a managed source:
   // the server name to send (SNI) and, only when asked explicitly, no verification.
   int tls_port = 0;
+  // Darter's: a port of its own that serves only the metrics page (0: none;
+  // admin/metrics_http.h, docs/metrics.md), on the bind addresses.
+  int metrics_port = 0;
   std::string tls_cert_file, tls_key_file, tls_key_file_pass;
   std::string tls_client_cert_file, tls_client_key_file, tls_client_key_file_pass;
   std::string tls_ca_cert_file, tls_ca_cert_dir, tls_dh_params_file;

@@ -69,6 +69,9 @@ void ConfigRegistry::AddStartupParams() {
   params_["tls-port"] =
       fixed([](const ServerOptions& o) { return std::to_string(o.tls_port); },
             IntSetter(0, 65535, [](ServerOptions& o, int64_t n) { o.tls_port = static_cast<int>(n); }));
+  params_["metrics-port"] =
+      fixed([](const ServerOptions& o) { return std::to_string(o.metrics_port); },
+            IntSetter(0, 65535, [](ServerOptions& o, int64_t n) { o.metrics_port = static_cast<int>(n); }));
   // Darter's `threads` (0: one shard thread per core). Redis's io-threads asks for that
   // many threads too, so a redis.conf that sets it gets as many shard threads.
   auto threads = [](const ServerOptions& o) { return std::to_string(o.threads); };

@@ -12,8 +12,10 @@
 #include "resp/split_args.h"
 #include "server/core/cross_thread.h"
 #include "server/core/dispatcher.h"
+#include "server/core/http_request.h"
 #include "server/core/log.h"
 #include "server/core/monitor_feed.h"
+#include "server/core/observer_hooks.h"
 #include "server/core/protected_actions.h"
 #include "server/core/server.h"
 #include "server/core/transaction.h"
@@ -162,6 +164,10 @@ awaitable<void> Connection::Run() {
     stats.net_input_bytes += n;
     last_interaction_ms = store::UnixTimeMs();
     if (QueryBufferLimitReached()) break;
+    if (!http_decided_ && !co_await ServeHttpIfAsked()) {
+      if (closed_) break;
+      continue;
+    }
     RefreshParserLimits();
     in_batch_ = true;
     bool stop = false;
@@ -248,6 +254,31 @@ awaitable<void> Connection::Run() {
   if (tracking && tracking->release) tracking->release(*this);
   server_.connections(thread_).erase(id_);
   server_.connected_clients().fetch_sub(1, std::memory_order_relaxed);
+}
+
+awaitable<bool> Connection::ServeHttpIfAsked() {
+  auto serve = GetObserverHooks().http_get;
+  HttpRequestHead head;
+  if (serve && !is_master) head = DetectHttpRequest(std::string_view(in_.data() + in_pos_, in_end_ - in_pos_));
+  switch (head.kind) {
+    case HttpDetect::kNotHttp:
+      http_decided_ = true;
+      co_return true;
+    case HttpDetect::kNeedMore:
+      co_return false;
+    case HttpDetect::kTooLarge:
+      out_ = HttpHeadTooLargeResponse();
+      break;
+    case HttpDetect::kHttp:
+      // The client's own authentication state at connect: a password-protected default
+      // user keeps the page closed here (docs/metrics.md).
+      out_ = co_await serve(server_, head.path, authenticated);
+      break;
+  }
+  close_after_reply = true;
+  co_await Flush();
+  Close();
+  co_return false;
 }
 
 awaitable<void> Connection::TlsHandshake() {

@@ -199,6 +199,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const store::CommandSpec* spec = nullptr;
   };
   awaitable<void> ExecuteBatch();
+  // Before the first command: whether the bytes so far are an HTTP GET (http_request.h).
+  // Answers and closes when they are; returns false to read more before deciding.
+  // Sets http_decided_ once the connection is known to speak RESP.
+  awaitable<bool> ServeHttpIfAsked();
   // A TLS client's handshake, before its first read; closes the connection (with a log
   // line) when it fails or times out.
   awaitable<void> TlsHandshake();
@@ -247,6 +251,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t out_sent_ = 0;  // bytes of out_ written by the Flush in flight
   resp::ReplyBuilder reply_;
   bool closed_ = false;
+  bool http_decided_ = false;  // the first bytes were not an HTTP request (RESP from then on)
   std::string parse_error_;
   // Output ordering with pushes: while a batch runs (in_batch_) pushes join out_ after the
   // replies produced so far, unless out_ is being written (flush_writing_); otherwise

@@ -1,5 +1,5 @@
 // What core reports to the features above it without depending on them (admin/: the
-// slowlog, the latency monitor, CLIENT PAUSE). Each feature installs its
+// slowlog, the latency monitor, CLIENT PAUSE, the metrics page). Each feature installs its
 // function when its family registers, before the server serves, and never changes it
 // afterwards; a hook not installed costs a null check.
 //
@@ -10,9 +10,12 @@
 #include <cstdint>
 #include <string_view>
 
+#include "server/core/asio.h"
 #include "store/command_table.h"
 
 namespace darter::server {
+
+class Server;
 
 struct ObserverHooks {
   // A command ran for `duration_us` (the slowlog).
@@ -22,6 +25,10 @@ struct ObserverHooks {
   void (*latency_event)(std::string_view event, int64_t latency_ms) = nullptr;
   // Whether the dataset must stay as it is (CLIENT PAUSE): no active expiry or eviction.
   bool (*dataset_frozen)() = nullptr;
+  // The whole HTTP response to a GET of `path` that arrived on a client port
+  // (http_request.h); `authorized`: the client would be authenticated without AUTH.
+  // Null: HTTP is not recognised and the bytes go to the RESP parser.
+  awaitable<std::string> (*http_get)(Server& server, std::string path, bool authorized) = nullptr;
 };
 
 ObserverHooks& GetObserverHooks();

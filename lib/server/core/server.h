@@ -55,6 +55,8 @@ class Server {
   // The TCP port listened on (0: none, when only --tls-port is), and the TLS port (0: none).
   uint16_t bound_port() const { return bound_port_; }
   uint16_t tls_bound_port() const { return tls_bound_port_; }
+  // The --metrics-port listener's port (0: none; docs/metrics.md).
+  uint16_t metrics_bound_port() const { return metrics_bound_port_; }
   // The TLS contexts in use (net/tls_context.h): rebuilt by CONFIG SET of a tls-* file.
   net::TlsContextStore& tls() { return tls_; }
   const std::string& run_id() const { return run_id_; }
@@ -102,13 +104,16 @@ class Server {
  private:
   // Tells every shard whether it may expire keys itself (not while a replica).
   void SetShardsExpireLocally(bool on);
-  // Accepts on `acceptor` until it closes; `tls`: clients handshake with the current
-  // server context first.
-  awaitable<void> AcceptLoop(asio::ip::tcp::acceptor* acceptor, bool tls);
+  // What a listener's connections speak: RESP (plain or TLS), or only HTTP for the
+  // metrics page (--metrics-port).
+  enum class ListenerKind { kClient, kClientTls, kMetrics };
+  // Accepts on `acceptor` until it closes; a TLS client handshakes with the current
+  // server context first; a metrics client is served its page and closed.
+  awaitable<void> AcceptLoop(asio::ip::tcp::acceptor* acceptor, ListenerKind kind);
   // Opens a listening socket on bind:port; returns an error message on failure.
   // Listens on `port` (0: a free one, the same for every address) of every address in
   // Redis's bind list; *bound gets the port.
-  std::optional<std::string> ListenAll(const std::string& bind_list, int port, bool tls, uint16_t* bound);
+  std::optional<std::string> ListenAll(const std::string& bind_list, int port, ListenerKind kind, uint16_t* bound);
   void ScheduleMemoryTimer();
 
   struct PerThread {
@@ -125,16 +130,18 @@ class Server {
   std::vector<std::unique_ptr<WatchRegistry>> watches_;  // one per shard; outlive the shards' threads
   std::unique_ptr<PubSubRegistry> pubsub_;
   asio::io_context main_ctx_{1};
-  // One per bind address and port (--port unless it is 0 beside a --tls-port; --tls-port).
+  // One per bind address and port (--port unless it is 0 beside a --tls-port; --tls-port;
+  // --metrics-port).
   struct Acceptor {
     std::unique_ptr<asio::ip::tcp::acceptor> socket;
-    bool tls = false;
+    ListenerKind kind = ListenerKind::kClient;
   };
   std::vector<Acceptor> acceptors_;
   net::TlsContextStore tls_;
   std::unique_ptr<asio::steady_timer> memory_timer_;
   uint16_t bound_port_ = 0;
   uint16_t tls_bound_port_ = 0;
+  uint16_t metrics_bound_port_ = 0;
   std::atomic<uint64_t> next_client_id_{0};
   std::atomic<uint64_t> connected_clients_{0};
   std::atomic<uint64_t> total_connections_{0};
