@@ -202,6 +202,8 @@ bool PassesEveryClientCheck(const store::CommandSpec& spec, store::ArgList args,
 
 }  // namespace
 
+bool WritesStoppedBySaveError(Server& srv) { return srv.persistence().WritesStopped(); }
+
 bool RefusesStaleReads(Server& srv) {
   return !srv.config().replica_serve_stale_data() && srv.is_replica() && !srv.repl_state().LinkUp();
 }

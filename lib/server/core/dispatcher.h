@@ -116,6 +116,14 @@ std::string UnknownCommandError(store::ArgList args);
 // replica-serve-stale-data is no: commands not flagged stale (and scripts not flagged
 // allow-stale) are refused with kMasterDownError.
 bool RefusesStaleReads(Server& srv);
+// True when writes are stopped by a failed save (stop-writes-on-bgsave-error; see
+// Persistence::WritesStopped): they, PING and scripts that may write get kMisconfError.
+bool WritesStoppedBySaveError(Server& srv);
+inline constexpr std::string_view kMisconfError =
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "
+    "Commands that may modify the data set are disabled, because this instance is configured to report errors "
+    "during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs "
+    "for details about the RDB error.";
 inline constexpr std::string_view kMasterDownError =
     "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 

@@ -55,7 +55,7 @@ class Persistence {
   bool StartBackgroundSave(const std::string& path, DoneFn done = {});
   bool bgsave_in_progress() const { return in_progress_.load(); }
   // Redis's stop-writes-on-bgsave-error state: the last save failed, a schedule is set and
-  // the setting is on; write commands (and PING) are refused with kMisconfError until a
+  // the setting is on; write commands (and PING) are refused with MISCONF (dispatcher.h) until a
   // save succeeds. The first test is one atomic load, so the hot path pays nothing.
   bool WritesStopped() const;
   bool save_schedule_set() const;
@@ -107,10 +107,5 @@ rdb::Status LoadRdbFileAtStartup(Server& server, const std::string& path, uint64
 
 std::string RdbPath(Server& server);
 
-inline constexpr std::string_view kMisconfError =
-    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "
-    "Commands that may modify the data set are disabled, because this instance is configured to report errors "
-    "during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs "
-    "for details about the RDB error.";
 
 }  // namespace darter::server

@@ -16,7 +16,6 @@
 #include "server/core/connection.h"
 #include "server/core/cross_thread.h"
 #include "server/core/dispatcher.h"
-#include "server/persist/persistence.h"
 #include "server/script/function_registry.h"
 #include "server/script/script_fiber.h"
 #include "server/script/script_lua.h"
@@ -762,7 +761,7 @@ void EvalGeneric(ConnectionContext& c, bool by_sha, bool read_only) {
 std::string_view ScriptStartRefusal(ConnectionContext& c, bool may_write, bool allow_stale) {
   if (c.conn.is_master) return {};
   Server& srv = c.server;
-  if (may_write && srv.persistence().WritesStopped()) return kMisconfError;
+  if (may_write && WritesStoppedBySaveError(srv)) return kMisconfError;
   if (!srv.is_replica()) return {};
   if (may_write && srv.config().replica_read_only()) return "READONLY You can't write against a read only replica.";
   if (!allow_stale && RefusesStaleReads(srv)) return kMasterDownError;
