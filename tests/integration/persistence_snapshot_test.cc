@@ -320,6 +320,24 @@ TEST_CASE("SHUTDOWN SAVE, SHUTDOWN NOSAVE and SIGTERM with a schedule") {
     CHECK(WaitFor([&] { return !darter.process->Running(); }));
     CHECK(fs::exists(dir / "dump.rdb"));
   }
+  SUBCASE("SHUTDOWN's flags: Redis's syntax errors; FORCE exits even when the save fails") {
+    fs::path dir = TempDir();
+    auto darter = StartDarter(0, {"--threads", "2", "--dir", dir.string(), "--save", "3600 1"});
+    REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+    Client d(darter.port());
+    REQUIRE(!d.Cmd({"SET", "k", "v"}).IsError());
+    CHECK(Format(d.Cmd({"SHUTDOWN", "SAVE", "NOSAVE"})) == "-ERR syntax error");
+    CHECK(Format(d.Cmd({"SHUTDOWN", "ABORT", "NOW"})) == "-ERR syntax error");
+    CHECK(Format(d.Cmd({"SHUTDOWN", "LATER"})) == "-ERR syntax error");
+    CHECK(Format(d.Cmd({"SHUTDOWN", "ABORT"})) == "-ERR No shutdown in progress.");
+    for (int n = 1; n <= 20; ++n)
+      fs::create_directories(dir / ("temp-" + std::to_string(darter.process->pid()) + "-" + std::to_string(n) + ".rdb"));
+    CHECK(Format(d.Cmd({"SHUTDOWN", "NOW"})) == "-ERR Errors trying to SHUTDOWN. Check logs.");
+    CHECK(darter.process->Running());
+    d.Cmd({"SHUTDOWN", "NOW", "FORCE"});
+    CHECK(WaitFor([&] { return !darter.process->Running(); }));
+    CHECK(!fs::exists(dir / "dump.rdb"));
+  }
   SUBCASE("SIGTERM without a schedule does not save") {
     fs::path dir = TempDir();
     auto darter = StartDarter(0, {"--threads", "2", "--dir", dir.string()});

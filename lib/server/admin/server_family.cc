@@ -729,21 +729,30 @@ void LastSaveCommand(ConnectionContext& c) { c.reply.Integer(c.server.last_save_
 
 // ---- SHUTDOWN ----
 
+// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT], Redis 7.0's flags. Darter does not wait
+// for lagging replicas before it stops (Redis 7.0 waits up to shutdown-timeout), so NOW
+// changes nothing and ABORT never finds a shutdown in progress. FORCE stops the server
+// even when its final save fails.
 void ShutdownCommand(ConnectionContext& c) {
-  bool save = false, nosave = false;
+  bool save = false, nosave = false, force = false, abort = false;
   for (size_t j = 1; j < c.args.size(); ++j) {
-    if (EqualsIgnoreCase(c.args[j], "save")) save = true;
-    if (EqualsIgnoreCase(c.args[j], "nosave")) nosave = true;
     std::string_view a = c.args[j];
-    if (!EqualsIgnoreCase(a, "nosave") && !EqualsIgnoreCase(a, "save") && !EqualsIgnoreCase(a, "now") &&
-        !EqualsIgnoreCase(a, "force") && !EqualsIgnoreCase(a, "abort")) {
+    if (EqualsIgnoreCase(a, "nosave")) nosave = true;
+    else if (EqualsIgnoreCase(a, "save")) save = true;
+    else if (EqualsIgnoreCase(a, "force")) force = true;
+    else if (EqualsIgnoreCase(a, "abort")) abort = true;
+    else if (!EqualsIgnoreCase(a, "now")) {
       c.reply.Error(store::errors::kSyntax);
       return;
     }
-    if (EqualsIgnoreCase(a, "abort")) {
-      c.reply.Error("ERR No shutdown in progress.");
-      return;
-    }
+  }
+  if ((abort && c.args.size() != 2) || (save && nosave)) {
+    c.reply.Error(store::errors::kSyntax);
+    return;
+  }
+  if (abort) {
+    c.reply.Error("ERR No shutdown in progress.");
+    return;
   }
   // Like Redis, no reply: the connection closes when the server exits.
   Server& srv = c.server;
@@ -756,11 +765,14 @@ void ShutdownCommand(ConnectionContext& c) {
     srv.RequestShutdown();
     return;
   }
-  c.then = [&srv, &conn, &rb]() -> awaitable<void> {
+  c.then = [&srv, &conn, &rb, force]() -> awaitable<void> {
     rdb::Status st = co_await SaveRdbFileWhenIdle(srv, RdbPath(srv));
     if (!st.ok()) {
-      rb.Error("ERR Errors trying to SHUTDOWN. Check logs.");
-      co_return;
+      if (!force) {
+        rb.Error("ERR Errors trying to SHUTDOWN. Check logs.");
+        co_return;
+      }
+      LOG_WARNING("Error trying to save the DB: %s; exiting anyway (SHUTDOWN FORCE)", st.message().c_str());
     }
     srv.persistence().set_shutdown_decided();
     conn.close_after_reply = true;
