@@ -3,6 +3,7 @@
 #include "server/access/acl_family.h"
 #include "server/admin/latency_family.h"
 #include "server/admin/memory_family.h"
+#include "server/admin/migrate_family.h"
 #include "server/admin/monitor_family.h"
 #include "server/admin/slowlog_family.h"
 #include "server/multi/multi_family.h"
@@ -19,6 +20,7 @@ void RegisterAllFamilies(store::CommandTable& table) {
   store::RegisterStoreFamilies(table);
   RegisterServerFamily(table);
   RegisterMemoryFamily(table);
+  RegisterMigrateFamily(table);
   RegisterMultiFamily(table);
   RegisterPubSubFamily(table);
   RegisterResetCommand(table);
