@@ -79,7 +79,6 @@ std::string ParseMigrate(store::ArgList args, MigrateRequest* req) {
       req->replace = true;
     } else if (EqualsIgnoreCase(args[j], "auth")) {
       if (more < 1) return std::string(store::errors::kSyntax);
-      req->user.reset();
       req->password = std::string(args[++j]);
     } else if (EqualsIgnoreCase(args[j], "auth2")) {
       if (more < 2) return std::string(store::errors::kSyntax);
