@@ -115,6 +115,11 @@ TEST_CASE("MIGRATE's replies match Redis's: NOKEY, COPY, REPLACE, BUSYKEY, KEYS,
        {{"SET", "b", "old"}},
        {"MIGRATE", "127.0.0.1", tp, "", "0", "1000", "KEYS", "a", "b", "c", "missing"}},
       {{{"SET", "a", "1"}}, {}, {"MIGRATE", "127.0.0.1", tp, "", "5", "1000", "KEYS", "a"}},
+      // The cached connection still has database 5 selected: a refused SELECT leaves the
+      // RESTORE there, in Redis as here.
+      {{{"SET", "a", "1"}}, {}, {"MIGRATE", "127.0.0.1", tp, "", "99999", "1000", "KEYS", "a"}},
+      {{{"SET", "a", "1"}}, {}, {"MIGRATE", "127.0.0.1", tp, "", "5", "1000", "KEYS", "a"}},
+      {{{"SET", "a", "1"}}, {}, {"MIGRATE", "127.0.0.1", tp, "", "0", "1000", "KEYS", "a"}},
       {{{"SET", "a", "1"}}, {}, {"MIGRATE", "127.0.0.1", tp, "a", "0", "1000", "KEYS", "a"}},
       {{{"SET", "a", "1"}}, {}, {"MIGRATE", "127.0.0.1", tp, "a", "x", "1000"}},
       {{{"SET", "a", "1"}}, {}, {"MIGRATE", "127.0.0.1", tp, "a", "0", "1.5"}},
@@ -159,6 +164,26 @@ TEST_CASE("MIGRATE's replies match Redis's: NOKEY, COPY, REPLACE, BUSYKEY, KEYS,
     CHECK_MESSAGE(source_after[1] == source_after[0], what);
     CHECK_MESSAGE(target_after[1] == target_after[0], what);
   }
+}
+
+TEST_CASE("MIGRATE keeps its connection to a target for the next MIGRATE, and closes it after 10 s unused") {
+  StartedServer darter = StartDarter(0, {"--threads", "1"});
+  REQUIRE_MESSAGE(darter.status.ok, darter.status.message);
+  StartedServer target = StartRedis();
+  REQUIRE_MESSAGE(target.status.ok, target.status.message);
+  Client d(darter.port()), t(target.port());
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(Format(d.Cmd({"SET", "k" + std::to_string(i), "v"})) == "+OK");
+    CHECK(Format(d.Cmd({"MIGRATE", "127.0.0.1", P(target.port()), "k" + std::to_string(i), "0", "1000"})) == "+OK");
+  }
+  CHECK(Format(t.Cmd({"DBSIZE"})) == ":5");
+  CHECK(InfoInt(t, "clients", "connected_clients") == 2);  // t and the one cached connection
+  // The target closes it: the next MIGRATE finds the cached connection dead and retries.
+  CHECK(Format(t.Cmd({"CLIENT", "KILL", "SKIPME", "yes"})) == ":1");
+  REQUIRE(Format(d.Cmd({"SET", "again", "v"})) == "+OK");
+  CHECK(Format(d.Cmd({"MIGRATE", "127.0.0.1", P(target.port()), "again", "0", "1000"})) == "+OK");
+  CHECK(Format(t.Cmd({"EXISTS", "again"})) == ":1");
+  CHECK(WaitFor([&] { return InfoInt(t, "clients", "connected_clients") == 1; }, 25s));
 }
 
 TEST_CASE("MIGRATE authenticates with AUTH and AUTH2, and reports the target's refusal as Redis does") {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "rdb/dump_payload.h"
@@ -174,18 +175,25 @@ awaitable<DumpedKey> DumpKey(Server& srv, unsigned db, const std::string& key) {
   });
 }
 
-// ---- The target link ----
+// ---- The target link and its cache ----
 
-// One connection to the target, on the client's thread. Every operation is bounded by
-// `timeout`: a timer closes the socket when it fires, failing the operation in flight.
-// Shared with the timer's handler, which may run after the MIGRATE has ended.
+// One connection to a target, used by one MIGRATE at a time on its thread. Every
+// operation is bounded by the timeout set for it: a timer closes the socket when it
+// fires, failing the operation in flight. Shared with the timers' handlers, which may
+// run after the MIGRATE has ended.
 class TargetLink : public std::enable_shared_from_this<TargetLink> {
  public:
-  TargetLink(asio::any_io_executor ex, std::chrono::milliseconds timeout)
-      : socket_(ex), timer_(ex), timeout_(timeout) {}
+  TargetLink(asio::any_io_executor ex, std::string name) : name_(std::move(name)), socket_(ex), timer_(ex), idle_(ex) {}
 
   // kUnresolved: the host name did not resolve.
   enum class Result { kOk, kTimeout, kError, kUnresolved };
+
+  const std::string& name() const { return name_; }
+  // The database the connection has selected (-1: unknown), as Redis's last_dbid.
+  int64_t selected_db = -1;
+  bool busy = false;
+
+  void set_timeout(std::chrono::milliseconds t) { timeout_ = t; }
 
   // Resolves and connects, within the timeout.
   awaitable<Result> Connect(const std::string& host, const std::string& port) {
@@ -233,6 +241,17 @@ class TargetLink : public std::enable_shared_from_this<TargetLink> {
     socket_.close(ec);
   }
 
+  // Calls `expire` once the link has been idle for `idle` (a later call re-arms).
+  template <typename Expire>
+  void WhenIdleFor(std::chrono::milliseconds idle, Expire expire) {
+    idle_.expires_after(idle);
+    std::weak_ptr<TargetLink> weak = weak_from_this();
+    idle_.async_wait([weak, expire](const boost::system::error_code& e) {
+      if (e) return;
+      if (auto self = weak.lock(); self && !self->busy) expire(self);
+    });
+  }
+
  private:
   void Arm() {
     timed_out_ = false;
@@ -252,11 +271,73 @@ class TargetLink : public std::enable_shared_from_this<TargetLink> {
     return failed ? Result::kError : Result::kOk;
   }
 
+  std::string name_;
   asio::ip::tcp::socket socket_;
   asio::steady_timer timer_;
-  std::chrono::milliseconds timeout_;
+  asio::steady_timer idle_;
+  std::chrono::milliseconds timeout_{1000};
   bool timed_out_ = false;
   std::string in_;
+};
+
+// The connections MIGRATE keeps open, as Redis's migrate socket cache: one per
+// "host:port", closed after 10 s unused, on an I/O error, or to make room (at most 64
+// per thread). Each thread has its own (a socket belongs to its thread's loop), so
+// MIGRATEs from clients of different threads use different connections. A cached
+// connection in use by another MIGRATE of the same thread is not shared: that MIGRATE
+// opens one of its own, used once.
+//
+// Thread-safety: thread-local; the links are used on their thread only.
+class TargetLinkCache {
+ public:
+  static constexpr size_t kMaxLinks = 64;
+  static constexpr std::chrono::milliseconds kIdleClose{10000};
+
+  static TargetLinkCache& ThisThread() {
+    thread_local TargetLinkCache cache;
+    return cache;
+  }
+
+  // The cached link to `name`, marked busy; null when there is none or it is busy.
+  std::shared_ptr<TargetLink> TakeIdle(const std::string& name) {
+    auto it = links_.find(name);
+    if (it == links_.end() || it->second->busy) return nullptr;
+    it->second->busy = true;
+    return it->second;
+  }
+
+  // A new link (busy), cached unless another link to the same target is.
+  std::shared_ptr<TargetLink> Add(asio::any_io_executor ex, const std::string& name) {
+    auto link = std::make_shared<TargetLink>(ex, name);
+    link->busy = true;
+    if (links_.count(name)) return link;
+    if (links_.size() >= kMaxLinks) {
+      // Make room: an idle link if there is one (Redis closes a random one).
+      auto victim = std::find_if(links_.begin(), links_.end(), [](auto& e) { return !e.second->busy; });
+      if (victim == links_.end()) return link;
+      victim->second->Close();
+      links_.erase(victim);
+    }
+    links_.emplace(name, link);
+    return link;
+  }
+
+  // The MIGRATE is done with `link`, which is still usable.
+  void Release(const std::shared_ptr<TargetLink>& link) {
+    link->busy = false;
+    link->WhenIdleFor(kIdleClose, [](const std::shared_ptr<TargetLink>& l) { ThisThread().Drop(l); });
+  }
+
+  // Closes `link` and forgets it.
+  void Drop(const std::shared_ptr<TargetLink>& link) {
+    link->Close();
+    link->busy = false;
+    auto it = links_.find(link->name());
+    if (it != links_.end() && it->second == link) links_.erase(it);
+  }
+
+ private:
+  std::unordered_map<std::string, std::shared_ptr<TargetLink>> links_;
 };
 
 void AppendBulk(std::string& out, std::string_view s) {
@@ -274,105 +355,142 @@ void AppendCommand(std::string& out, std::initializer_list<std::string_view> arg
   for (std::string_view a : argv) AppendBulk(out, a);
 }
 
-// The whole MIGRATE after its arguments were accepted; replies into rb.
-awaitable<void> RunMigrate(Server& srv, resp::ReplyBuilder& rb, unsigned db, const MigrateRequest& req) {
-  // 1. The keys that exist, with their payloads. A key that expired before it was read
-  //    is left out, as Redis leaves out a key found expired when it serializes.
+// ---- The command ----
+
+// What one MIGRATE carries from its dump step to its deletions.
+struct Transfer {
   std::vector<const std::string*> keys;
-  std::vector<DumpedKey> dumped;
-  for (const std::string& key : req.keys) {
-    DumpedKey d = co_await DumpKey(srv, db, key);
-    if (!d.found) continue;
-    keys.push_back(&key);
-    dumped.push_back(std::move(d));
-  }
-  if (keys.empty()) {
-    rb.SimpleString("NOKEY");
-    co_return;
-  }
+  std::vector<int64_t> expire_ms;  // each key's deadline when read (0: none)
+  // One RESTORE per key, ready to send; payload[i] is key i's DUMP payload, inside it.
+  std::string restores;
+  std::vector<std::pair<size_t, size_t>> payload;  // offset, length in restores
+  std::string_view PayloadOf(size_t i) const { return std::string_view(restores).substr(payload[i].first, payload[i].second); }
+};
 
-  // 2. The request: AUTH, SELECT (always: the connection is new), one RESTORE per key
-  //    with its remaining TTL (at least 1 ms for a key with a deadline).
-  std::string out;
-  if (req.password) {
-    if (req.user) AppendCommand(out, {"AUTH", *req.user, *req.password});
-    else AppendCommand(out, {"AUTH", *req.password});
-  }
-  const std::string db_arg = std::to_string(req.db);
-  AppendCommand(out, {"SELECT", db_arg});
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const DumpedKey& d = dumped[i];
-    const int64_t ttl = d.expire_ms ? std::max<int64_t>(1, d.expire_ms - d.read_at_ms) : 0;
-    const std::string ttl_arg = std::to_string(ttl);
-    out += req.replace ? "*5\r\n" : "*4\r\n";
-    AppendBulk(out, "RESTORE");
-    AppendBulk(out, *keys[i]);
-    AppendBulk(out, ttl_arg);
-    AppendBulk(out, d.payload);
-    if (req.replace) AppendBulk(out, "REPLACE");
-  }
-  // The payloads now live in `out`; what the deletion compares against stays in dumped.
+enum class Attempt { kDone, kRetry };
 
-  auto ex = co_await asio::this_coro::executor;
-  auto link = std::make_shared<TargetLink>(ex, std::chrono::milliseconds(req.timeout_ms));
-  TargetLink::Result r = co_await link->Connect(req.host, req.port);
-  // A host that does not resolve or a connect that times out is Redis's "connecting"
-  // error; a refused connect is reported as the write that follows it fails in Redis.
-  if (r == TargetLink::Result::kTimeout || r == TargetLink::Result::kUnresolved) {
-    rb.Error(kIoErrConnecting);
-    co_return;
-  }
-  if (r == TargetLink::Result::kOk) r = co_await link->Write(out);
-  if (r != TargetLink::Result::kOk) {
-    link->Close();
-    rb.Error(kIoErrWriting);
-    co_return;
-  }
-  out.clear();
-  out.shrink_to_fit();
-
-  // 3. The replies. The first error (AUTH's, SELECT's, or a RESTORE's) is the answer;
-  //    a failed AUTH or SELECT fails every key. Keys whose RESTORE succeeded are deleted
-  //    (unless COPY) even after another key's error, as Redis does.
-  std::string auth_reply, select_reply, line;
-  if (req.password && co_await link->ReadLine(&auth_reply) != TargetLink::Result::kOk) {
-    link->Close();
-    rb.Error(kIoErrReading);
-    co_return;
-  }
-  if (co_await link->ReadLine(&select_reply) != TargetLink::Result::kOk) {
-    link->Close();
-    rb.Error(kIoErrReading);
-    co_return;
-  }
-  std::string target_error;
-  bool socket_error = false;
-  const store::CommandSpec& del = DeleteSpec();
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (co_await link->ReadLine(&line) != TargetLink::Result::kOk) {
-      socket_error = true;
-      break;
+// One try at the transfer over a cached or new link, in Redis's shape: a failure before
+// any key was confirmed that is not a timeout is retried once (`may_retry`) on a new
+// connection, since a cached one may have been closed by the target meanwhile.
+awaitable<Attempt> TryTransfer(Server& srv, resp::ReplyBuilder& rb, unsigned db, const MigrateRequest& req,
+                               const Transfer& tr, bool may_retry) {
+  using Result = TargetLink::Result;
+  TargetLinkCache& cache = TargetLinkCache::ThisThread();
+  const std::string name = req.host + ":" + req.port;
+  std::shared_ptr<TargetLink> link = cache.TakeIdle(name);
+  const std::chrono::milliseconds timeout(req.timeout_ms);
+  Result r = Result::kOk;
+  if (link) {
+    link->set_timeout(timeout);
+  } else {
+    auto ex = co_await asio::this_coro::executor;
+    link = cache.Add(ex, name);
+    link->set_timeout(timeout);
+    r = co_await link->Connect(req.host, req.port);
+    // A host that does not resolve or a connect that times out is Redis's "connecting"
+    // error; a refused connect fails as the write that follows it does in Redis.
+    if (r == Result::kTimeout || r == Result::kUnresolved) {
+      cache.Drop(link);
+      rb.Error(kIoErrConnecting);
+      co_return Attempt::kDone;
     }
-    const bool auth_failed = req.password && auth_reply.starts_with('-');
-    if (auth_failed || select_reply.starts_with('-') || line.starts_with('-')) {
+  }
+  // Fails the attempt after an I/O error: retried, or the IOERR reply.
+  auto failed = [&](Result res, const char* error) {
+    cache.Drop(link);
+    if (may_retry && res != Result::kTimeout) return Attempt::kRetry;
+    rb.Error(error);
+    return Attempt::kDone;
+  };
+
+  std::string head;
+  if (req.password) {
+    if (req.user) AppendCommand(head, {"AUTH", *req.user, *req.password});
+    else AppendCommand(head, {"AUTH", *req.password});
+  }
+  const bool select = link->selected_db != req.db;
+  const std::string db_arg = std::to_string(req.db);
+  if (select) AppendCommand(head, {"SELECT", db_arg});
+  if (r == Result::kOk) r = co_await link->Write(head);
+  if (r == Result::kOk) r = co_await link->Write(tr.restores);
+  if (r != Result::kOk) co_return failed(r, kIoErrWriting);
+
+  std::string auth_reply, select_reply, line;
+  if (req.password && (r = co_await link->ReadLine(&auth_reply)) != Result::kOk) co_return failed(r, kIoErrReading);
+  if (select && (r = co_await link->ReadLine(&select_reply)) != Result::kOk) co_return failed(r, kIoErrReading);
+
+  // The replies. The first error (AUTH's, SELECT's, or a RESTORE's) is the answer; a
+  // failed AUTH or SELECT fails every key. Keys whose RESTORE succeeded are deleted
+  // (unless COPY) even after another key's error, as Redis does.
+  const bool auth_failed = req.password && auth_reply.starts_with('-');
+  const bool select_failed = select && select_reply.starts_with('-');
+  std::string target_error;
+  size_t confirmed = 0;
+  for (; confirmed < tr.keys.size(); ++confirmed) {
+    if ((r = co_await link->ReadLine(&line)) != Result::kOk) break;
+    if (auth_failed || select_failed || line.starts_with('-')) {
       if (target_error.empty()) {
-        const std::string& e = auth_failed ? auth_reply : select_reply.starts_with('-') ? select_reply : line;
+        link->selected_db = -1;
+        const std::string& e = auth_failed ? auth_reply : select_failed ? select_reply : line;
         target_error = "ERR Target instance replied with error: " + e.substr(1);
       }
       continue;
     }
     if (req.copy) continue;
-    const std::string& key = *keys[i];
-    const std::string expire = std::to_string(dumped[i].expire_ms);
-    std::vector<std::string_view> args{"migrate", key, dumped[i].payload, expire};
+    const size_t i = confirmed;
+    const std::string& key = *tr.keys[i];
+    const std::string expire = std::to_string(tr.expire_ms[i]);
+    std::vector<std::string_view> args{"migrate", key, tr.PayloadOf(i), expire};
     std::vector<std::string_view> key_list{key};
     const unsigned shard = store::ShardOf(key, srv.shards().size());
-    co_await RunOnKeyShard(srv.shards(), shard, del, args, key_list, db, 2);
+    co_await RunOnKeyShard(srv.shards(), shard, DeleteSpec(), args, key_list, db, 2);
   }
-  link->Close();
-  if (!target_error.empty()) rb.Error(target_error);
-  else if (socket_error) rb.Error(kIoErrReading);
-  else rb.Ok();
+  const bool socket_error = r != Result::kOk;
+  if (socket_error && confirmed == 0 && target_error.empty()) co_return failed(r, kIoErrReading);
+  if (socket_error) cache.Drop(link);
+  else cache.Release(link);
+  if (!target_error.empty()) {
+    rb.Error(target_error);
+  } else if (socket_error) {
+    rb.Error(kIoErrReading);
+  } else {
+    link->selected_db = req.db;
+    rb.Ok();
+  }
+  co_return Attempt::kDone;
+}
+
+// The whole MIGRATE after its arguments were accepted; replies into rb.
+awaitable<void> RunMigrate(Server& srv, resp::ReplyBuilder& rb, unsigned db, const MigrateRequest& req) {
+  // The keys that exist, with their payloads. A key that expired before it was read is
+  // left out, as Redis leaves out a key found expired when it serializes.
+  Transfer tr;
+  for (const std::string& key : req.keys) {
+    DumpedKey d = co_await DumpKey(srv, db, key);
+    if (!d.found) continue;
+    // Its remaining TTL, at least 1 ms for a key with a deadline, as Redis sends it.
+    const int64_t ttl = d.expire_ms ? std::max<int64_t>(1, d.expire_ms - d.read_at_ms) : 0;
+    const std::string ttl_arg = std::to_string(ttl);
+    tr.restores += req.replace ? "*5\r\n" : "*4\r\n";
+    AppendBulk(tr.restores, "RESTORE");
+    AppendBulk(tr.restores, key);
+    AppendBulk(tr.restores, ttl_arg);
+    tr.restores += '$';
+    tr.restores += std::to_string(d.payload.size());
+    tr.restores += "\r\n";
+    tr.payload.emplace_back(tr.restores.size(), d.payload.size());
+    tr.restores += d.payload;
+    tr.restores += "\r\n";
+    if (req.replace) AppendBulk(tr.restores, "REPLACE");
+    tr.keys.push_back(&key);
+    tr.expire_ms.push_back(d.expire_ms);
+  }
+  if (tr.keys.empty()) {
+    rb.SimpleString("NOKEY");
+    co_return;
+  }
+  if (co_await TryTransfer(srv, rb, db, req, tr, true) == Attempt::kRetry)
+    co_await TryTransfer(srv, rb, db, req, tr, false);
 }
 
 void MigrateCommand(store::ConnectionContext& c) {

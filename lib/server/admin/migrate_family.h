@@ -14,7 +14,10 @@
 //     blocks the whole server for the transfer, never sees that case, and deleting the
 //     newer value would lose a write.
 //
-// One connection per MIGRATE, closed at its end (no socket cache).
+// Connections to targets are cached as Redis caches them (per "host:port", closed after
+// 10 s unused, SELECT sent only when the database changes, one retry on a new
+// connection when a cached one turns out closed); the cache is per thread (see
+// TargetLinkCache in the .cc).
 //
 // Thread-safety: the handler runs on the client's connection thread.
 #pragma once
