@@ -1,6 +1,7 @@
 #include "server/command_families.h"
 
 #include "server/access/acl_family.h"
+#include "server/admin/failover_family.h"
 #include "server/admin/latency_family.h"
 #include "server/admin/memory_family.h"
 #include "server/admin/migrate_family.h"
@@ -28,6 +29,7 @@ void RegisterAllFamilies(store::CommandTable& table) {
   RegisterScriptFamily(table);
   RegisterFunctionFamily(table);
   RegisterReplicationMasterFamily(table);
+  RegisterFailoverFamily(table);
   RegisterAclFamily(table);
   RegisterSlowlogFamily(table);
   RegisterLatencyFamily(table);

@@ -489,8 +489,8 @@ awaitable<void> RunMigrate(Server& srv, resp::ReplyBuilder& rb, unsigned db, con
     rb.SimpleString("NOKEY");
     co_return;
   }
-  if (co_await TryTransfer(srv, rb, db, req, tr, true) == Attempt::kRetry)
-    co_await TryTransfer(srv, rb, db, req, tr, false);
+  const Attempt first = co_await TryTransfer(srv, rb, db, req, tr, true);
+  if (first == Attempt::kRetry) co_await TryTransfer(srv, rb, db, req, tr, false);
 }
 
 void MigrateCommand(store::ConnectionContext& c) {
