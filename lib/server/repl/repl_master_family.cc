@@ -78,14 +78,16 @@ void SyncCommandImpl(ConnectionContext& c, bool psync) {
   // old id becomes replid2) and serves the old primary's PSYNC as any other, partially
   // when it had applied everything.
   if (psync && c.args.size() > 3 && EqualsIgnoreCase(c.args[3], "failover")) {
+    if (!c.server.is_replica()) {
+      c.reply.Error("ERR PSYNC FAILOVER can't be sent to a master.");
+      return;
+    }
     if (c.args[1] != c.server.repl_master().replid()) {
       c.reply.Error("ERR PSYNC FAILOVER replid must match my replid.");
       return;
     }
-    if (c.server.is_replica()) {
-      LOG_NOTICE("MASTER MODE enabled (failover request from '%s')", c.conn.Describe(store::UnixTimeMs()).c_str());
-      c.server.ReplicaOfNoOne();
-    }
+    LOG_NOTICE("MASTER MODE enabled (failover request from '%s')", c.conn.Describe(store::UnixTimeMs()).c_str());
+    c.server.ReplicaOfNoOne();
   }
   if (c.server.is_replica() && !c.server.repl_state().Get().link_up) {
     c.reply.Error("NOMASTERLINK Can't SYNC while not connected with my master");
