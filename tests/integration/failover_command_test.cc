@@ -98,8 +98,10 @@ TEST_CASE("FAILOVER pauses writes until the handover; a write held meanwhile is 
   Write(d, "k", 10);
   REQUIRE(OnlineReplica(d));
   REQUIRE(WaitCaughtUp(d, r, 20s));
-  // The replica stops acknowledging: the failover waits for it, writes held.
+  // The replica stops acknowledging and misses a write: the failover waits for it,
+  // writes held.
   REQUIRE(kill(redis.process->pid(), SIGSTOP) == 0);
+  CHECK(Format(d.Cmd({"SET", "unacked", "1"})) == "+OK");
   CHECK(Format(d.Cmd({"FAILOVER", "TO", "127.0.0.1", P(redis.port())})) == "+OK");
   CHECK(InfoStr(d, "replication", "master_failover_state") == "waiting-for-sync");
   CHECK(Format(d.Cmd({"FAILOVER"})) == "-ERR FAILOVER already in progress.");
@@ -112,6 +114,7 @@ TEST_CASE("FAILOVER pauses writes until the handover; a write held meanwhile is 
   REQUIRE(RolesBecome(d, r));
   CHECK(Format(writer.ReadReply()) == "-READONLY You can't write against a read only replica.");
   CHECK(Format(r.Cmd({"EXISTS", "held"})) == ":0");
+  CHECK(Format(r.Cmd({"GET", "unacked"})) == "\"1\"");
 }
 
 TEST_CASE("FAILOVER gives up after TIMEOUT without FORCE, goes on with FORCE, and ABORT ends it") {
@@ -178,9 +181,9 @@ TEST_CASE("FAILOVER's argument and state errors are Redis's; a multi-flow replic
   StartedServer replica = StartDarter(0, {"--replicaof", "127.0.0.1:" + P(darter.port())});
   REQUIRE_MESSAGE(replica.status.ok, replica.status.message);
   Client rep(replica.port());
+  REQUIRE(FlowsCaughtUp(d, rep, 20s));
   CHECK(Format(rep.Cmd({"FAILOVER"})) == "-ERR FAILOVER is not valid when server is a replica.");
   // That replica is multi-flow: not a target.
-  REQUIRE(FlowsCaughtUp(d, rep, 20s));
   CHECK(Format(d.Cmd({"FAILOVER", "TO", "127.0.0.1", P(replica.port())})) ==
         "-ERR FAILOVER target is a Darter multi-flow replica, which cannot take over; FAILOVER hands over to PSYNC "
         "replicas only (start the replica with --repl-multi-flow no)");
