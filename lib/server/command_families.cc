@@ -2,9 +2,11 @@
 
 #include "server/access/acl_family.h"
 #include "server/admin/debug_family.h"
+#include "server/admin/failover_family.h"
 #include "server/admin/latency_family.h"
 #include "server/admin/lolwut_command.h"
 #include "server/admin/memory_family.h"
+#include "server/admin/migrate_family.h"
 #include "server/admin/monitor_family.h"
 #include "server/admin/slowlog_family.h"
 #include "server/multi/multi_family.h"
@@ -23,6 +25,7 @@ void RegisterAllFamilies(store::CommandTable& table) {
   RegisterDebugFamily(table);
   RegisterLolwutCommand(table);
   RegisterMemoryFamily(table);
+  RegisterMigrateFamily(table);
   RegisterMultiFamily(table);
   RegisterPubSubFamily(table);
   RegisterResetCommand(table);
@@ -30,6 +33,7 @@ void RegisterAllFamilies(store::CommandTable& table) {
   RegisterScriptFamily(table);
   RegisterFunctionFamily(table);
   RegisterReplicationMasterFamily(table);
+  RegisterFailoverFamily(table);
   RegisterAclFamily(table);
   RegisterSlowlogFamily(table);
   RegisterLatencyFamily(table);

@@ -86,6 +86,11 @@ void Server::SetShardsExpireLocally(bool on) {
 }
 
 void Server::ReplicaOf(const std::string& host, int port) {
+  HandOverTo(host, port, "", -1);
+}
+
+std::shared_ptr<ReplicaLink> Server::HandOverTo(const std::string& host, int port, const std::string& replid,
+                                                int64_t offset) {
   std::lock_guard lk(replica_mu_);
   if (link_) link_->Stop();
   is_replica_.store(true, std::memory_order_release);
@@ -101,7 +106,9 @@ void Server::ReplicaOf(const std::string& host, int port) {
   });
   LOG_NOTICE("REPLICAOF %s:%d: connecting to the primary", host.c_str(), port);
   link_ = std::make_shared<ReplicaLink>(*this, host, port);
+  if (!replid.empty()) link_->HandOver(replid, offset);
   link_->Start();
+  return link_;
 }
 
 void Server::ReplicaOfNoOne() {

@@ -143,7 +143,11 @@ void RestoreCommand(CommandContext& c) {
 void RegisterDumpFamily(CommandTable& t) {
   CommandFamily family(t, kAclKeyspace);
   family << CommandRow("dump", 2, kCmdReadOnly | kCmdRandom, 1, 1, 1).Shard(DumpCommand)
-         << CommandRow("restore", -4, kCmdWrite | kCmdDenyOom, 1, 1, 1).Shard(RestoreCommand).Acl(kAclDangerous);
+         << CommandRow("restore", -4, kCmdWrite | kCmdDenyOom, 1, 1, 1).Shard(RestoreCommand).Acl(kAclDangerous)
+         // What a cluster node's MIGRATE sends; outside cluster mode it is RESTORE, as in Redis.
+         << CommandRow("restore-asking", -4, kCmdWrite | kCmdDenyOom, 1, 1, 1)
+                .Shard(RestoreCommand)
+                .Acl(kAclDangerous);
 }
 
 }  // namespace darter::store

@@ -24,6 +24,9 @@ enum Mode : uint8_t { kNone = 0, kWrite = 1, kAll = 2 };
 std::mutex g_mu;
 std::atomic<uint8_t> g_mode{kNone};
 std::atomic<int64_t> g_end_ms{0};
+// FAILOVER's pause of writes (SetFailoverPause): apart from CLIENT PAUSE's, which
+// CLIENT UNPAUSE ends and a timeout bounds; this one lasts until FAILOVER lifts it.
+std::atomic<bool> g_failover{false};
 
 // The timers of the commands waiting on this thread: CLIENT UNPAUSE cancels them.
 thread_local std::vector<asio::steady_timer*> t_waiters;
@@ -43,14 +46,21 @@ bool MayReplicate(const store::CommandSpec& spec, store::ArgList args) {
   return false;
 }
 
-// The mode in effect now (kNone once its end has passed).
-Mode ModeNow() {
+// CLIENT PAUSE's mode in effect now (kNone once its end has passed).
+Mode ClientModeNow() {
   auto mode = static_cast<Mode>(g_mode.load(std::memory_order_acquire));
   if (mode == kNone) return kNone;
   if (store::UnixTimeMs() < g_end_ms.load(std::memory_order_acquire)) return mode;
   std::lock_guard<std::mutex> lock(g_mu);
   if (store::UnixTimeMs() >= g_end_ms.load(std::memory_order_relaxed)) g_mode.store(kNone, std::memory_order_release);
   return kNone;
+}
+
+// The mode in effect now: CLIENT PAUSE's, or at least WRITE during a failover.
+Mode ModeNow() {
+  Mode mode = ClientModeNow();
+  if (mode == kNone && g_failover.load(std::memory_order_acquire)) return kWrite;
+  return mode;
 }
 
 // Each shard thread cancels the timers of its waiters: they check the pause again.
@@ -89,7 +99,14 @@ void StartRead(Connection& c, const std::shared_ptr<PauseRead>& r) {
 
 }  // namespace
 
-bool PauseMayBeActive() { return g_mode.load(std::memory_order_relaxed) != kNone; }
+bool PauseMayBeActive() {
+  return g_mode.load(std::memory_order_relaxed) != kNone || g_failover.load(std::memory_order_relaxed);
+}
+
+void SetFailoverPause(Server& srv, bool on) {
+  g_failover.store(on, std::memory_order_release);
+  if (!on) WakeAllWaiters(srv);
+}
 
 bool DatasetFrozenByPause() { return PauseMayBeActive() && ModeNow() != kNone; }
 
@@ -118,7 +135,9 @@ awaitable<void> WaitForPause(Connection& conn, const store::CommandSpec& spec, s
   read->timer = &timer;
   StartRead(conn, read);
   while (!conn.closed() && MustWaitForPause(conn, spec, args)) {
-    int64_t left = g_end_ms.load(std::memory_order_acquire) - store::UnixTimeMs();
+    // A failover's pause has no end of its own: SetFailoverPause wakes the waiters.
+    int64_t left = ClientModeNow() != kNone ? g_end_ms.load(std::memory_order_acquire) - store::UnixTimeMs()
+                                            : 60 * 60 * 1000;
     // A far end (or a pause extended meanwhile) is waited for in slices.
     timer.expires_after(std::chrono::milliseconds(std::clamp<int64_t>(left, 1, 60 * 60 * 1000)));
     boost::system::error_code ec;

@@ -35,6 +35,10 @@ bool MustWaitForPause(Connection& conn, const store::CommandSpec& spec, store::A
 awaitable<void> WaitForPause(Connection& conn, const store::CommandSpec& spec, store::ArgList args);
 // True while a pause is in effect: active expiry and eviction skip their work.
 bool DatasetFrozenByPause();
+// FAILOVER's pause (Redis's PAUSE_DURING_FAILOVER): on, clients' writes wait as under
+// CLIENT PAUSE WRITE until it is turned off; CLIENT UNPAUSE does not end it.
+class Server;
+void SetFailoverPause(Server& srv, bool on);
 
 void ClientPauseCommand(store::ConnectionContext& c);
 void ClientUnpauseCommand(store::ConnectionContext& c);

@@ -90,6 +90,10 @@ class Server {
   ReplicationMaster& repl_master() { return *repl_master_; }
   bool is_replica() const { return is_replica_.load(std::memory_order_acquire); }
   void ReplicaOf(const std::string& host, int port);
+  // FAILOVER's handover (ReplicaLink::HandOver): becomes a replica of host:port asking it
+  // to take over this server's history at `offset`. Returns the link, to follow the outcome.
+  std::shared_ptr<ReplicaLink> HandOverTo(const std::string& host, int port, const std::string& replid,
+                                          int64_t offset);
   void ReplicaOfNoOne();
   // While an RDB from a primary loads, commands not flagged "loading" get -LOADING.
   bool loading() const { return loading_.load(std::memory_order_relaxed); }

@@ -749,7 +749,7 @@ std::string ReplicationMaster::InfoFields() {
          ",lag=" + std::to_string((now - f->ack_time_ms.load()) / 1000) + "\r\n";
   }
   o += flows_->InfoLines(feeds_.size());
-  o += "master_failover_state:no-failover\r\n";
+  o += "master_failover_state:" + failover_state_ + "\r\n";
   o += "master_replid:" + replid_ + "\r\n";
   o += "master_replid2:" + replid2_ + "\r\n";
   o += "master_repl_offset:" + std::to_string(offset_) + "\r\n";
@@ -766,6 +766,34 @@ std::string ReplicationMaster::SyncStats() {
   return "sync_full:" + std::to_string(sync_full_.load()) + "\r\nsync_partial_ok:" +
          std::to_string(sync_partial_ok_.load()) + "\r\nsync_partial_err:" + std::to_string(sync_partial_err_.load()) +
          "\r\n";
+}
+
+void ReplicationMaster::SetFailoverState(std::string_view state) {
+  MutexLock lk(&mu_);
+  failover_state_ = std::string(state);
+}
+
+std::vector<ReplicationMaster::PsyncReplica> ReplicationMaster::PsyncReplicas() {
+  MutexLock lk(&mu_);
+  std::vector<PsyncReplica> out;
+  for (auto& f : feeds_)
+    out.push_back({f->ip, f->listening_port, f->state.load() == ReplicaFeed::State::kOnline, f->ack_offset.load()});
+  return out;
+}
+
+std::vector<std::array<std::string, 3>> ReplicationMaster::FlowReplicas() {
+  std::vector<std::array<std::string, 3>> out;
+  flows_->RoleEntries(&out);
+  return out;
+}
+
+awaitable<int64_t> ReplicationMaster::MergedOffset() {
+  if (!journal_on_.load()) co_return offset();
+  ReplicationMaster* self = this;
+  co_return co_await AwaitOn<int64_t>(merge_ctx_, [self](Completion<int64_t> done) {
+    self->Merge();
+    done(self->offset());
+  });
 }
 
 void ReplicationMaster::RoleReply(resp::ReplyBuilder& rb) {

@@ -158,6 +158,22 @@ class ReplicationMaster {
   void CountFullSync() { sync_full_++; }
   void CountPartialSync() { sync_partial_ok_++; }
 
+  // FAILOVER (admin/failover_family.h). The state INFO shows as master_failover_state.
+  void SetFailoverState(std::string_view state);
+  // The PSYNC replicas: where they listen and what they acknowledged.
+  struct PsyncReplica {
+    std::string ip;
+    int port = 0;
+    bool online = false;
+    int64_t ack_offset = 0;
+  };
+  std::vector<PsyncReplica> PsyncReplicas();
+  // Multi-flow replicas as ROLE lists them: {ip, port, offset}.
+  std::vector<std::array<std::string, 3>> FlowReplicas();
+  // Merges what the shards journaled into the stream and returns its offset (what a
+  // replica must acknowledge to hold everything written so far).
+  awaitable<int64_t> MergedOffset();
+
  private:
   class StreamSink;
 
@@ -195,7 +211,8 @@ class ReplicationMaster {
   Mutex mu_;
   std::string replid_ GUARDED_BY(mu_);
   std::string replid2_ GUARDED_BY(mu_) = std::string(40, '0');
-  int64_t second_offset_ GUARDED_BY(mu_) = -1;  // first offset replid2_ does not cover (+1 of its last)
+  int64_t second_offset_ GUARDED_BY(mu_) = -1;
+  std::string failover_state_ GUARDED_BY(mu_) = "no-failover";  // first offset replid2_ does not cover (+1 of its last)
   std::string journal_id_ GUARDED_BY(mu_);
   const void* upstream_ GUARDED_BY(mu_) = nullptr;  // the PSYNC link whose primary's stream this is
   unsigned upstream_db_ GUARDED_BY(mu_) = 0;

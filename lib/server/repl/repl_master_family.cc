@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "server/core/connection.h"
+#include "server/core/log.h"
 #include "server/repl/repl_master.h"
 #include "server/core/server.h"
 #include "store/blocking_forms.h"
@@ -71,6 +72,23 @@ void DisableNoDelayIfAsked(Server& srv, Connection& conn) {
 
 void SyncCommandImpl(ConnectionContext& c, bool psync) {
   if (c.conn.replica_feed) return;
+  // PSYNC <replid> <offset> FAILOVER: a primary running FAILOVER hands over to this
+  // replica (Redis 6.2). The replid must be this server's history, the primary's own
+  // when this is its replica; this server then becomes a primary (REPLICAOF NO ONE: the
+  // old id becomes replid2) and serves the old primary's PSYNC as any other, partially
+  // when it had applied everything.
+  if (psync && c.args.size() > 3 && EqualsIgnoreCase(c.args[3], "failover")) {
+    if (!c.server.is_replica()) {
+      c.reply.Error("ERR PSYNC FAILOVER can't be sent to a master.");
+      return;
+    }
+    if (c.args[1] != c.server.repl_master().replid()) {
+      c.reply.Error("ERR PSYNC FAILOVER replid must match my replid.");
+      return;
+    }
+    LOG_NOTICE("MASTER MODE enabled (failover request from '%s')", c.conn.Describe(store::UnixTimeMs()).c_str());
+    c.server.ReplicaOfNoOne();
+  }
   if (c.server.is_replica() && !c.server.repl_state().Get().link_up) {
     c.reply.Error("NOMASTERLINK Can't SYNC while not connected with my master");
     return;

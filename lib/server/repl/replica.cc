@@ -62,6 +62,12 @@ void ReplicaLink::Stop() {
   });
 }
 
+void ReplicaLink::HandOver(std::string replid, int64_t offset) {
+  master_replid_ = std::move(replid);
+  applied_offset_ = offset;
+  handover_.store(Handover::kPending);
+}
+
 void ReplicaLink::Fail(const std::string& why) {
   LOG_WARNING("replication with %s:%d: %s", host_.c_str(), port_, why.c_str());
   UpdateState([&](ReplicationSnapshot& s) { s.last_error = why; });
@@ -297,7 +303,9 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::Session() {
     co_return SessionEnd::kRetry;
 
   // A Darter primary answers "capa darter" with its multi-flow handshake; Redis with +OK.
-  if (opts.repl_multi_flow) {
+  // A handover (FAILOVER) goes over PSYNC, whose FAILOVER option does the switch.
+  const bool handing_over = handover_.load() == Handover::kPending;
+  if (opts.repl_multi_flow && !handing_over) {
     if (!SendCommand({"REPLCONF", "capa", "darter"}) || !co_await ReadLine(&line, true)) co_return SessionEnd::kRetry;
     if (!line.empty() && line[0] == '*') {
       std::vector<std::string> items;
@@ -329,7 +337,17 @@ awaitable<ReplicaLink::SessionEnd> ReplicaLink::Session() {
 
   std::string psync_id = master_replid_.empty() ? "?" : master_replid_;
   std::string psync_off = master_replid_.empty() ? "-1" : std::to_string(applied_offset_ + 1);
-  if (!SendCommand({"PSYNC", psync_id, psync_off}) || !co_await ReadLine(&line, true)) co_return SessionEnd::kRetry;
+  const bool sent = handing_over ? SendCommand({"PSYNC", psync_id, psync_off, "FAILOVER"})
+                                 : SendCommand({"PSYNC", psync_id, psync_off});
+  if (!sent || !co_await ReadLine(&line, true)) co_return SessionEnd::kRetry;
+  if (handing_over) {
+    const bool accepted = line.rfind("+FULLRESYNC ", 0) == 0 || line.rfind("+CONTINUE", 0) == 0;
+    handover_.store(accepted ? Handover::kAccepted : Handover::kRejected);
+    if (!accepted) {
+      Fail("the failover target refused the handover: " + line);
+      co_return SessionEnd::kStopped;
+    }
+  }
 
   if (line.rfind("+FULLRESYNC ", 0) == 0) {
     std::string rest = line.substr(12);

@@ -50,6 +50,17 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   const std::string& host() const { return host_; }
   int port() const { return port_; }
 
+  // FAILOVER (admin/failover_family.h): this server, a primary until now, hands over to
+  // its replica at host:port. Called before Start: the first session asks
+  // "PSYNC <replid> <offset + 1> FAILOVER" with this server's own history (over PSYNC,
+  // never multi-flow), so the target becomes a primary and this server continues as
+  // its replica, partially when the target had everything.
+  void HandOver(std::string replid, int64_t offset);
+  // kPending until the target answers that PSYNC: kAccepted (+CONTINUE or +FULLRESYNC),
+  // or kRejected (an error reply; the link then stops). kNone for an ordinary link.
+  enum class Handover { kNone, kPending, kAccepted, kRejected };
+  Handover handover() const { return handover_.load(); }
+
  private:
   enum class SessionEnd { kRetry, kStopped };
 
@@ -99,6 +110,7 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   std::string host_;
   int port_;
   std::atomic<bool> stop_{false};
+  std::atomic<Handover> handover_{Handover::kNone};
   // The link to the primary and its outbox. Writes go through one writer coroutine, never
   // beside it: a TLS stream must not see a second write, nor a synchronous one, while
   // the link's read is pending (AckLoop and GETACK answer while StreamCommands reads).

@@ -1,0 +1,3 @@
+if(TARGET darter-server)
+  darter_integration_test(migrate_command_test migrate_command_test.cc TIMEOUT 300)
+endif()
