@@ -44,8 +44,12 @@ for f in ./usr/bin/darter-server ./usr/bin/darter-migrate ./usr/bin/darter-rdb .
          ./lib/systemd/system/darter-server.service; do
   grep -q " $f\$" <<<"$contents" || fail "$f not in the package"
 done
-dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/darter/darter.conf || fail "darter.conf is not a conffile"
-for s in postinst prerm postrm; do dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -qx "./$s" || fail "no $s"; done
+# Listings are read whole before grep -q looks at them: with pipefail, grep -q leaving
+# early would fail the pipeline on the writer's SIGPIPE.
+conffiles=$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles)
+grep -qx /etc/darter/darter.conf <<<"$conffiles" || fail "darter.conf is not a conffile"
+control=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)
+for s in postinst prerm postrm; do grep -qx "./$s" <<<"$control" || fail "no $s"; done
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mode=extract
