@@ -5,11 +5,6 @@
 // that enable-debug-command no refuses every DEBUG subcommand.
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <map>
@@ -20,7 +15,9 @@
 #include <vector>
 
 #include "support/client.h"
+#include "support/raw_conn.h"
 #include "support/reply.h"
+#include "support/server_pair.h"
 #include "support/server_process.h"
 
 using namespace darter::test;
@@ -28,52 +25,28 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Pair {
-  StartedServer redis, darter;
-};
-
-Pair StartBoth(std::vector<std::string> darter_args = {"--threads", "2"}) {
-  Pair p{StartRedis(), StartDarter(0, std::move(darter_args))};
-  REQUIRE_MESSAGE(p.redis.status.ok, p.redis.status.message);
-  REQUIRE_MESSAGE(p.darter.status.ok, p.darter.status.message);
-  return p;
+// The pair of servers each case compares.
+ServerPair StartBoth(std::vector<std::string> darter_args = {"--threads", "2"}) {
+  return StartRedisAndDarter(std::move(darter_args));
 }
 
-void Same(Client& r, Client& d, const std::vector<std::string>& argv) {
-  CAPTURE(FormatCommand(argv));
-  CHECK(Format(d.Cmd(argv)) == Format(r.Cmd(argv)));
-}
+void Same(Client& r, Client& d, const std::vector<std::string>& argv) { SameReply(r, d, argv); }
 
 // The exact bytes a server sends for each command, on one connection (bounded waits).
 std::vector<std::string> RawReplies(int port, const std::vector<std::vector<std::string>>& commands) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  RawConn conn(port);
+  REQUIRE(conn.ok());
   std::vector<std::string> out;
   for (const auto& argv : commands) {
     std::string req = "*" + std::to_string(argv.size()) + "\r\n";
     for (const auto& a : argv) req += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
-    REQUIRE(send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
-    // Each reply here is small and sent at once: read until 150 ms pass quietly.
-    std::string got;
-    char buf[4096];
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, got.empty() ? 2000 : 150) <= 0) break;
-      ssize_t n = recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      got.append(buf, static_cast<size_t>(n));
-    }
+    REQUIRE(conn.Send(req));
+    // Each reply here is small and sent at once: its first bytes, then until 150 ms pass
+    // quietly.
+    std::string got = conn.ReadAtLeast(1, 2s);
+    if (!got.empty()) got += conn.Read(150ms, 5s).data;
     out.push_back(got);
   }
-  close(fd);
   return out;
 }
 
@@ -115,7 +88,7 @@ const char* const kProtocolTypes[] = {"string", "integer", "double", "bignum", "
 }  // namespace
 
 TEST_CASE("DEBUG PROTOCOL sends Redis's exact bytes in RESP2 and RESP3") {
-  Pair p = StartBoth();
+  ServerPair p = StartBoth();
   std::vector<std::vector<std::string>> cmds;
   for (const char* t : kProtocolTypes) cmds.push_back({"DEBUG", "PROTOCOL", t});
   cmds.push_back({"HELLO", "3"});
@@ -131,7 +104,7 @@ TEST_CASE("DEBUG PROTOCOL sends Redis's exact bytes in RESP2 and RESP3") {
 }
 
 TEST_CASE("DEBUG OBJECT: Redis's fields, encodings and refcounts; short strings' serialized length") {
-  Pair p = StartBoth();
+  ServerPair p = StartBoth();
   Client r(p.redis.port()), d(p.darter.port());
   std::vector<std::vector<std::string>> setup = {
       {"RPUSH", "list", "a", "b", "c"}, {"SET", "str", "hello"}, {"SET", "int", "123"},
@@ -179,7 +152,7 @@ TEST_CASE("DEBUG OBJECT: Redis's fields, encodings and refcounts; short strings'
 }
 
 TEST_CASE("DEBUG subcommand errors, ERROR, LOG and STRINGMATCH-TEST as Redis") {
-  Pair p = StartBoth();
+  ServerPair p = StartBoth();
   Client r(p.redis.port()), d(p.darter.port());
   for (std::vector<std::string> cmd : std::vector<std::vector<std::string>>{
            {"DEBUG", "nosuch"},
@@ -244,7 +217,7 @@ TEST_CASE("DEBUG HELP lists only subcommands that run") {
 }
 
 TEST_CASE("DEBUG SET-ACTIVE-EXPIRE stops and restarts the background expiry, as Redis") {
-  Pair p = StartBoth();
+  ServerPair p = StartBoth();
   Client r(p.redis.port()), d(p.darter.port());
   for (Client* c : {&r, &d}) {
     CHECK(Format(c->Cmd({"DEBUG", "SET-ACTIVE-EXPIRE", "0"})) == "+OK");
@@ -264,7 +237,7 @@ TEST_CASE("DEBUG SET-ACTIVE-EXPIRE stops and restarts the background expiry, as 
 }
 
 TEST_CASE("DEBUG CHANGE-REPL-ID: a new replid, replid2 cleared, as Redis") {
-  Pair p = StartBoth();
+  ServerPair p = StartBoth();
   Client r(p.redis.port()), d(p.darter.port());
   for (Client* c : {&r, &d}) {
     auto before = InfoReplication(*c);
@@ -279,7 +252,7 @@ TEST_CASE("DEBUG CHANGE-REPL-ID: a new replid, replid2 cleared, as Redis") {
 }
 
 TEST_CASE("PFDEBUG and PFSELFTEST: the same registers, opcodes and errors as Redis") {
-  Pair p = StartBoth();
+  ServerPair p = StartBoth();
   Client r(p.redis.port()), d(p.darter.port());
   std::vector<std::string> few = {"PFADD", "few"}, many = {"PFADD", "many"};
   for (int i = 0; i < 5; ++i) few.push_back("e" + std::to_string(i));
@@ -330,7 +303,7 @@ TEST_CASE("PFDEBUG and PFSELFTEST: the same registers, opcodes and errors as Red
 }
 
 TEST_CASE("LOLWUT: Darter's pictures in Redis's reply types and bounds") {
-  Pair p = StartBoth();
+  ServerPair p = StartBoth();
   Client r(p.redis.port()), d(p.darter.port());
   const std::string version_line = "Darter ver. ";
   for (std::vector<std::string> cmd : std::vector<std::vector<std::string>>{

@@ -14,28 +14,19 @@
 #include "support/client.h"
 #include "support/reply.h"
 #include "support/server_health.h"
+#include "support/server_pair.h"
 #include "support/server_process.h"
 
 using namespace darter::test;
 
 namespace {
 
-struct Pair {
-  StartedServer redis, darter;
-};
-
-Pair StartBoth(std::vector<std::string> darter_args = {"--threads", "3"}) {
-  Pair p{StartRedis(), StartDarter(0, std::move(darter_args))};
-  REQUIRE_MESSAGE(p.redis.status.ok, p.redis.status.message);
-  REQUIRE_MESSAGE(p.darter.status.ok, p.darter.status.message);
-  return p;
+// The pair of servers each case compares.
+ServerPair StartBoth(std::vector<std::string> darter_args = {"--threads", "3"}) {
+  return StartRedisAndDarter(std::move(darter_args));
 }
 
-// Runs `argv` on both and requires the same reply.
-void Same(Client& r, Client& d, const std::vector<std::string>& argv) {
-  CAPTURE(FormatCommand(argv));
-  CHECK(Format(d.Cmd(argv)) == Format(r.Cmd(argv)));
-}
+void Same(Client& r, Client& d, const std::vector<std::string>& argv) { SameReply(r, d, argv); }
 
 // SLOWLOG GET -1's entries as comparable text: the arguments and the client name, and
 // whether the address is a loopback one or the script client's "?:0". The id, time and
@@ -106,7 +97,7 @@ std::vector<std::string> InfoTitles(Client& c, std::vector<std::string> args) {
 }  // namespace
 
 TEST_CASE("SLOWLOG GET entries: fields, truncation of long and many arguments, redaction, client name") {
-  Pair p = StartBoth();
+  ServerPair p = StartBoth();
   Client r(p.redis.port()), d(p.darter.port());
   for (Client* c : {&r, &d}) {
     CHECK(c->Cmd({"CONFIG", "SET", "slowlog-log-slower-than", "0"}).str == "OK");
@@ -154,7 +145,7 @@ TEST_CASE("SLOWLOG GET entries: fields, truncation of long and many arguments, r
 }
 
 TEST_CASE("SLOWLOG LEN, RESET, GET count, max-len trimming and errors") {
-  Pair p = StartBoth();
+  ServerPair p = StartBoth();
   Client r(p.redis.port()), d(p.darter.port());
   for (const std::vector<std::string>& argv :
        std::vector<std::vector<std::string>>{{"CONFIG", "SET", "slowlog-log-slower-than", "0"},
@@ -206,7 +197,7 @@ TEST_CASE("SLOWLOG LEN, RESET, GET count, max-len trimming and errors") {
 }
 
 TEST_CASE("SLOWLOG logs a transaction's commands and a script's, not EXEC; a blocking command served at once") {
-  Pair p = StartBoth();
+  ServerPair p = StartBoth();
   Client r(p.redis.port()), d(p.darter.port());
   const std::vector<std::vector<std::string>> sequence = {
       {"CONFIG", "SET", "slowlog-log-slower-than", "0"},
@@ -225,7 +216,7 @@ TEST_CASE("SLOWLOG logs a transaction's commands and a script's, not EXEC; a blo
 }
 
 TEST_CASE("LATENCY: monitor events with DEBUG SLEEP, replies and errors") {
-  Pair p = StartBoth();
+  ServerPair p = StartBoth();
   Client r(p.redis.port()), d(p.darter.port());
   // Before the monitor is on.
   for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{
@@ -286,7 +277,7 @@ TEST_CASE("LATENCY: monitor events with DEBUG SLEEP, replies and errors") {
 }
 
 TEST_CASE("LATENCY HISTOGRAM and INFO latencystats") {
-  Pair p = StartBoth();
+  ServerPair p = StartBoth();
   Client r(p.redis.port()), d(p.darter.port());
   for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{
            {"CONFIG", "RESETSTAT"}, {"SET", "a", "1"}, {"SET", "a", "2"}, {"SET", "a", "3"}, {"GET", "a"},
@@ -341,7 +332,7 @@ TEST_CASE("LATENCY HISTOGRAM and INFO latencystats") {
 }
 
 TEST_CASE("INFO commandstats and errorstats after a known sequence; CONFIG RESETSTAT") {
-  Pair p = StartBoth();
+  ServerPair p = StartBoth();
   Client r(p.redis.port()), d(p.darter.port());
   const std::vector<std::vector<std::string>> sequence = {
       {"CONFIG", "RESETSTAT"},
@@ -425,7 +416,7 @@ TEST_CASE("Commandstats count squashed pipelines exactly") {
 }
 
 TEST_CASE("INFO's default, all and everything select sections as Redis 7.0") {
-  Pair p = StartBoth();
+  ServerPair p = StartBoth();
   Client r(p.redis.port()), d(p.darter.port());
   const std::set<std::string> ours = {"Commandstats", "Errorstats", "Latencystats"};
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{

@@ -9,6 +9,7 @@
 
 #include "server/acl/acl_registry.h"
 #include "server/core/command_stats.h"
+#include "server/core/config_values.h"
 #include "server/core/eviction.h"
 #include "server/core/output_limits.h"
 #include "server/core/protected_actions.h"
@@ -81,19 +82,12 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
   for (bool ServerOptions::*field : {&ServerOptions::rdbcompression, &ServerOptions::rdbchecksum}) {
     params_[field == &ServerOptions::rdbcompression ? "rdbcompression" : "rdbchecksum"] =
         Param{[field](const ServerOptions& o) { return std::string(o.*field ? "yes" : "no"); },
-              [field](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
-                if (store::EqualsIgnoreCase(v, "yes")) o.*field = true;
-                else if (store::EqualsIgnoreCase(v, "no")) o.*field = false;
-                else return "argument must be 'yes' or 'no'";
-                return std::nullopt;
-              }};
+              [field](ServerOptions& o, std::string_view v) { return ParseYesNo(v, &(o.*field)); }};
   }
   params_["stop-writes-on-bgsave-error"] =
       Param{[](const ServerOptions& o) { return std::string(o.stop_writes_on_bgsave_error ? "yes" : "no"); },
             [this](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
-              if (store::EqualsIgnoreCase(v, "yes")) o.stop_writes_on_bgsave_error = true;
-              else if (store::EqualsIgnoreCase(v, "no")) o.stop_writes_on_bgsave_error = false;
-              else return "argument must be 'yes' or 'no'";
+              if (auto err = ParseYesNo(v, &o.stop_writes_on_bgsave_error)) return err;
               stop_writes_on_bgsave_error_.store(o.stop_writes_on_bgsave_error, std::memory_order_relaxed);
               return std::nullopt;
             }};
@@ -220,12 +214,7 @@ ConfigRegistry::ConfigRegistry(ServerOptions initial)
                                 }};
   params_["repl-timeout"] = Param{[](const ServerOptions& o) { return std::to_string(o.repl_timeout); },
                                   [](ServerOptions& o, std::string_view v) { return SetUnsigned(&o.repl_timeout, v); }};
-  auto yes_no = [](bool* field, std::string_view v) -> std::optional<std::string> {
-    if (store::EqualsIgnoreCase(v, "yes")) *field = true;
-    else if (store::EqualsIgnoreCase(v, "no")) *field = false;
-    else return "argument must be 'yes' or 'no'";
-    return std::nullopt;
-  };
+  auto yes_no = [](bool* field, std::string_view v) { return ParseYesNo(v, field); };
   params_["protected-mode"] = Param{[](const ServerOptions& o) { return std::string(o.protected_mode ? "yes" : "no"); },
                                     [yes_no](ServerOptions& o, std::string_view v) { return yes_no(&o.protected_mode, v); }};
   for (const char* name : {"replica-read-only", "slave-read-only"}) {

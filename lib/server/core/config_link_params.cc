@@ -6,27 +6,12 @@
 #include <string>
 
 #include "server/core/config.h"
+#include "server/core/config_values.h"
 #include "store/string_util.h"
 
 namespace darter::server {
 
 namespace {
-
-std::optional<std::string> ParseYesNo(std::string_view v, bool* out) {
-  if (store::EqualsIgnoreCase(v, "yes")) *out = true;
-  else if (store::EqualsIgnoreCase(v, "no")) *out = false;
-  else return "argument must be 'yes' or 'no'";
-  return std::nullopt;
-}
-
-std::optional<std::string> ParseBounded(std::string_view v, int64_t lo, int64_t hi, int64_t* out) {
-  auto n = store::ParseInt64(v);
-  if (!n) return "argument couldn't be parsed into an integer";
-  if (*n < lo || *n > hi)
-    return "argument must be between " + std::to_string(lo) + " and " + std::to_string(hi) + " inclusive";
-  *out = *n;
-  return std::nullopt;
-}
 
 constexpr int64_t kIntMax = std::numeric_limits<int32_t>::max();
 

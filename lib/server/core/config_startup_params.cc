@@ -5,6 +5,7 @@
 #include <string>
 
 #include "server/core/config.h"
+#include "server/core/config_values.h"
 #include "server/core/protected_actions.h"
 #include "store/string_util.h"
 
@@ -14,19 +15,10 @@ namespace {
 
 using Setter = std::function<std::optional<std::string>(ServerOptions&, std::string_view)>;
 
-std::optional<std::string> SetBounded(std::string_view v, int64_t lo, int64_t hi, int64_t* out) {
-  auto n = store::ParseInt64(v);
-  if (!n) return "argument couldn't be parsed into an integer";
-  if (*n < lo || *n > hi)
-    return "argument must be between " + std::to_string(lo) + " and " + std::to_string(hi) + " inclusive";
-  *out = *n;
-  return std::nullopt;
-}
-
 Setter IntSetter(int64_t lo, int64_t hi, std::function<void(ServerOptions&, int64_t)> store) {
   return [lo, hi, store](ServerOptions& o, std::string_view v) -> std::optional<std::string> {
     int64_t n = 0;
-    if (auto err = SetBounded(v, lo, hi, &n)) return err;
+    if (auto err = ParseBounded(v, lo, hi, &n)) return err;
     store(o, n);
     return std::nullopt;
   };
