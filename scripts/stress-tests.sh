@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Replication and migration tests under CPU contention (not run by CI).
 #
-# Runs every ctest whose name matches replica|replication|migrate|multiflow
+# Runs every ctest whose name matches replica|replication|migrate|multiflow|failover
 # N times in each of two variants:
 #   busy    a busy loop (`yes > /dev/null`) on every core, the test unpinned;
 #   pinned  the same busy loops, and the test with every server it starts pinned to core 0.
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 n=${1:-20}
 build=${BUILD_DIR:-build}
-filter=${STRESS_FILTER:-'replica|replication|migrate|multiflow'}
+filter=${STRESS_FILTER:-'replica|replication|migrate|multiflow|failover'}
 variants=${STRESS_VARIANTS:-busy pinned}
 
 if [ ! -f "$build/CTestTestfile.cmake" ]; then

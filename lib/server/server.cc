@@ -175,7 +175,6 @@ Server::~Server() {
 void Server::RefreshUsedMemory() {
   auto used = static_cast<uint64_t>(memory::AllocatedBytes());
   used_memory_.store(used, std::memory_order_relaxed);
-  if (repl_master_) GetEvictionSettings().replication_buffers.store(repl_master_->ReplicationBufferBytes(), std::memory_order_relaxed);
   if (used > peak_memory_.load(std::memory_order_relaxed)) peak_memory_.store(used, std::memory_order_relaxed);
 }
 

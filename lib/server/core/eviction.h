@@ -29,8 +29,8 @@ namespace darter::server {
 struct EvictionSettings {
   std::atomic<uint64_t> maxmemory{0};
   std::atomic<bool> replica_ignore_maxmemory{true};
-  // Replicas' output buffers (their unsent bytes), refreshed by the server's memory
-  // timer.
+  // Replicas' output buffers (their unsent bytes), kept exact by the feeds as their
+  // buffers change (ReplicaFeed::Reaccount).
   std::atomic<int64_t> replication_buffers{0};
 };
 EvictionSettings& GetEvictionSettings();

@@ -8,6 +8,7 @@
 #include "resp/request_parser.h"
 #include "server/core/connection.h"
 #include "server/core/cross_thread.h"
+#include "server/core/eviction.h"
 #include "server/repl/full_sync_rdb.h"
 #include "server/core/log.h"
 #include "server/repl/replica_acks.h"
@@ -189,6 +190,7 @@ class ReplicationMaster::StreamSink : public JournalMergeSink {
       MutexLock fl(&feed->mu);
       feed->start_offset = m_.offset_;
       feed->pending.clear();
+      feed->Reaccount();
       m_.WakeLocked(feed);
     }
     // The snapshot is taken: the link may apply (and proxy) again.
@@ -281,12 +283,14 @@ void ReplicationMaster::AppendToStreamLocked(std::string_view bytes) {
   for (auto& f : feeds_) {
     MutexLock fl(&f->mu);
     if (f->start_offset < 0 || f->overflow) continue;
-    f->pending.append(bytes);
+    f->Append(bytes);
     // client-output-buffer-limit's replica class, on the stream bytes not yet written.
     if (f->limit.Exceeded(ClientClass::kReplica, f->pending.size(), store::UnixTimeMs())) {
       f->overflow = true;
       f->pending.clear();
+      f->pending.shrink_to_fit();
     }
+    f->Reaccount();
     WakeLocked(f);
   }
 }
@@ -426,9 +430,42 @@ std::string ReplicationMaster::journal_id() {
   return journal_id_;
 }
 
+void ReplicaFeed::Reaccount() {
+  const auto now = static_cast<int64_t>(pending.capacity() + writing_bytes.load(std::memory_order_relaxed));
+  if (now == accounted) return;
+  GetEvictionSettings().replication_buffers.fetch_add(now - accounted, std::memory_order_relaxed);
+  accounted = now;
+}
+
+void ReplicaFeed::Append(std::string_view bytes) {
+  const size_t needed = pending.size() + bytes.size();
+  if (needed > pending.capacity()) {
+    // While the buffer grows, the old block and the new one are both allocated: count the
+    // new one first, so an eviction check in between does not take it for data.
+    const size_t grown = std::max(needed, 2 * pending.capacity());
+    auto& sum = GetEvictionSettings().replication_buffers;
+    sum.fetch_add(static_cast<int64_t>(grown), std::memory_order_relaxed);
+    pending.reserve(grown);
+    sum.fetch_sub(static_cast<int64_t>(grown), std::memory_order_relaxed);
+  }
+  pending.append(bytes);
+}
+
+void ReplicaFeed::Unaccount() {
+  GetEvictionSettings().replication_buffers.fetch_sub(accounted, std::memory_order_relaxed);
+  accounted = 0;
+}
+
 void ReplicationMaster::Detach(const std::shared_ptr<ReplicaFeed>& feed) {
   MutexLock lk(&mu_);
   std::erase(feeds_, feed);
+  {
+    // Gone from the stream: nothing appends to it any more.
+    MutexLock fl(&feed->mu);
+    feed->pending.clear();
+    feed->pending.shrink_to_fit();
+    feed->Unaccount();
+  }
   for (auto it = syncing_.begin(); it != syncing_.end();) {
     if (it->second == feed) it = syncing_.erase(it);
     else ++it;
@@ -516,6 +553,7 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
       MutexLock fl(&feed->mu);
       feed->start_offset = want_offset - 1;
       feed->pending = backlog_.substr(backlog_.size() - static_cast<size_t>(offset_ + 1 - want_offset));
+      feed->Reaccount();
       feed->state = ReplicaFeed::State::kOnline;
       feed->ack_offset = want_offset - 1;
       feed->ack_time_ms = store::UnixTimeMs();
@@ -644,6 +682,8 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
       {
         MutexLock fl(&feed->mu);
         out.swap(feed->pending);
+        feed->writing_bytes.store(out.capacity(), std::memory_order_relaxed);
+        feed->Reaccount();
         overflow = feed->overflow;
         if (out.empty()) feed->notified = false;
       }
@@ -656,16 +696,19 @@ awaitable<void> ReplicationMaster::ServeReplica(Connection& conn, const std::str
         co_await Sleep(*feed, timer, 1000);
         continue;
       }
-      feed->writing_bytes.store(out.capacity(), std::memory_order_relaxed);
       co_await asio::async_write(sock, asio::buffer(out), asio::redirect_error(use_awaitable, ec));
       if (ec) break;
       server_.thread_stats(conn.thread()).net_output_bytes += out.size();
       out.clear();
       // A burst leaves a large buffer behind: give it back rather than keep it idle.
       if (out.capacity() > (1u << 20)) std::string().swap(out);
+      MutexLock fl(&feed->mu);
       feed->writing_bytes.store(out.capacity(), std::memory_order_relaxed);
+      feed->Reaccount();
     }
+    MutexLock fl(&feed->mu);
     feed->writing_bytes.store(0, std::memory_order_relaxed);
+    feed->Reaccount();
   }
   feed->closed = true;
   feed->timer = nullptr;

@@ -74,6 +74,18 @@ struct ReplicaFeed {
   // The buffer the writer has taken out of `pending` (capacity), for INFO's
   // mem_not_counted_for_evict.
   std::atomic<size_t> writing_bytes{0};
+  // What this feed has added to EvictionSettings::replication_buffers: pending's capacity
+  // plus writing_bytes as of the last Reaccount. Eviction reads that sum on every check,
+  // so it must follow each change at once (a timer's refresh let a burst that outran a
+  // replica look like data, and the keys were evicted for it).
+  int64_t accounted GUARDED_BY(mu) = 0;
+  // Brings the global sum up to date with this feed's buffers. REQUIRES: mu held.
+  void Reaccount() REQUIRES(mu);
+  // Appends stream bytes to `pending`, counting a growth of its buffer before it happens.
+  // REQUIRES: mu held; Reaccount after.
+  void Append(std::string_view bytes) REQUIRES(mu);
+  // Takes this feed out of the sum (it left the stream). REQUIRES: mu held.
+  void Unaccount() REQUIRES(mu);
 
   // Connection thread only: the writer waits on it; a wake cancels it.
   asio::steady_timer* timer = nullptr;
