@@ -39,6 +39,25 @@ EvictionSettings& GetEvictionSettings();
 // write while replicas are attached, faster than a timer could follow).
 std::atomic<int64_t>& JournalBytesOfShard(unsigned i);
 
+// One owner's share of EvictionSettings::replication_buffers (a multi-flow flow's output
+// and held journal): Set reports what the owner holds now; the destructor gives it back.
+// Thread-compatible: one owner, any thread.
+class ReplicationBufferShare {
+ public:
+  ReplicationBufferShare() = default;
+  ReplicationBufferShare(const ReplicationBufferShare&) = delete;
+  ReplicationBufferShare& operator=(const ReplicationBufferShare&) = delete;
+  ~ReplicationBufferShare() { Set(0); }
+  void Set(int64_t bytes) {
+    if (bytes == held_) return;
+    GetEvictionSettings().replication_buffers.fetch_add(bytes - held_, std::memory_order_relaxed);
+    held_ = bytes;
+  }
+
+ private:
+  int64_t held_ = 0;
+};
+
 // mem_not_counted_for_evict: replication buffers and journal rings.
 int64_t MemoryNotCountedForEviction();
 // used_memory - mem_not_counted_for_evict.

@@ -4,6 +4,7 @@
 
 #include "rdb/writer.h"
 #include "server/core/connection.h"
+#include "server/core/eviction.h"
 #include "server/core/log.h"
 #include "server/repl/replica_acks.h"
 #include "server/core/server.h"
@@ -68,6 +69,11 @@ awaitable<void> SleepOn(asio::steady_timer& timer, int64_t ms) {
 }
 
 }  // namespace
+
+FlowLink::~FlowLink() {
+  MutexLock lk(&mu);
+  GetEvictionSettings().replication_buffers.fetch_sub(static_cast<int64_t>(chunk_bytes), std::memory_order_relaxed);
+}
 
 void FlowLink::Wake() {
   {
@@ -270,22 +276,36 @@ awaitable<void> FlowMaster::StreamFlow(Connection& conn, std::shared_ptr<FlowSes
 
   std::vector<JournalEntry> entries;
   std::deque<std::string> chunks;
+  // What this flow holds for its replica (snapshot chunks, held journal, the output being
+  // written) is left out of the eviction figure, as Redis leaves out replicas' output
+  // buffers; it is reported before the journal ring lets go of the same entries.
+  ReplicationBufferShare share;
+  auto held_bytes = [&] {
+    size_t n = out.capacity() + held_journal.capacity();
+    for (const std::string& c : chunks) n += c.capacity();
+    return static_cast<int64_t>(n);
+  };
   int64_t last_write_ms = store::UnixTimeMs();
   boost::system::error_code ec;
   while (!ended()) {
     bool snapshot_done = false, snapshot_ok = true;
     std::string snapshot_error;
     uint64_t keys = 0;
+    size_t taken_bytes = 0;
     {
       MutexLock lk(&f->mu);
       f->notified = false;
       chunks.swap(f->chunks);
+      taken_bytes = f->chunk_bytes;
       f->chunk_bytes = 0;
       snapshot_done = f->snapshot_done;
       snapshot_ok = f->snapshot_ok;
       snapshot_error = f->snapshot_error;
       keys = f->snapshot_keys;
     }
+    // The taken chunks are this flow's share now (counted before the queue's count goes).
+    share.Set(held_bytes());
+    GetEvictionSettings().replication_buffers.fetch_sub(static_cast<int64_t>(taken_bytes), std::memory_order_relaxed);
     // The journal: everything after read_lsn, in order, or the flow cannot go on.
     entries.clear();
     journal.ReadAfter(read_lsn, &entries);
@@ -300,6 +320,7 @@ awaitable<void> FlowMaster::StreamFlow(Connection& conn, std::shared_ptr<FlowSes
       enc.AppendJournal(stable ? &out : &held_journal, e);
       read_lsn = e.lsn;
     }
+    share.Set(held_bytes());
     if (!entries.empty()) journal.Advance(f->reader_id, read_lsn);
     if (held_journal.size() > kMaxPendingJournal) {
       LOG_WARNING("replication: flow %u of replica %s:%d dropped: %zu bytes of writes wait for its snapshot",
@@ -349,11 +370,15 @@ awaitable<void> FlowMaster::StreamFlow(Connection& conn, std::shared_ptr<FlowSes
         continue;
       }
     }
+    share.Set(held_bytes());
     co_await asio::async_write(conn.stream(), asio::buffer(out), asio::redirect_error(use_awaitable, ec));
     if (ec) co_return;
     server_.thread_stats(conn.thread()).net_output_bytes += out.size();
     last_write_ms = store::UnixTimeMs();
     out.clear();
+    // A burst leaves a large buffer behind: give it back rather than keep it idle.
+    if (out.capacity() > (1u << 20)) std::string().swap(out);
+    share.Set(held_bytes());
   }
 }
 
@@ -394,6 +419,8 @@ awaitable<void> FlowMaster::Sync(resp::ReplyBuilder& rb, std::string sync_id, Fl
     {
       MutexLock lk(&f.mu);
       f.chunk_bytes += chunk.size();
+      GetEvictionSettings().replication_buffers.fetch_add(static_cast<int64_t>(chunk.size()),
+                                                          std::memory_order_relaxed);
       f.chunks.push_back(std::move(chunk));
     }
     f.Wake();

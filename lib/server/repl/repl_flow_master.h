@@ -61,6 +61,8 @@ struct FlowLink : std::enable_shared_from_this<FlowLink> {
   bool partial_ok = false;
 
   Mutex mu;  // the snapshot hand-over below
+  // Snapshot chunks queued for the writer; their bytes are in mem_not_counted_for_evict
+  // from the moment they are queued until the writer takes them (or the link goes).
   std::deque<std::string> chunks GUARDED_BY(mu);
   size_t chunk_bytes GUARDED_BY(mu) = 0;
   bool snapshot_done GUARDED_BY(mu) = false;
@@ -74,6 +76,7 @@ struct FlowLink : std::enable_shared_from_this<FlowLink> {
   bool notified GUARDED_BY(mu) = false;
 
   void Wake();
+  ~FlowLink();
 };
 
 struct FlowSession {
