@@ -80,14 +80,18 @@ void ShardJournal::Append(JournalEntry e) {
   if (wake) wake_();
 }
 
-void ShardJournal::ReadAfter(uint64_t after_lsn, std::vector<JournalEntry>* out) {
+void ShardJournal::ReadAfter(uint64_t after_lsn, std::vector<JournalEntry>* out, size_t max_bytes) {
   MutexLock lk(&mu_);
   reader_notified_ = false;
   if (ring_.empty() || ring_.back().lsn <= after_lsn) return;
   // LSNs in the ring are consecutive: index by difference.
   size_t first = 0;
   if (after_lsn >= ring_.front().lsn) first = static_cast<size_t>(after_lsn - ring_.front().lsn + 1);
-  for (size_t i = first; i < ring_.size(); ++i) out->push_back(ring_[i]);
+  size_t copied = 0;
+  for (size_t i = first; i < ring_.size() && copied < max_bytes; ++i) {
+    out->push_back(ring_[i]);
+    copied += ring_[i].bytes();
+  }
 }
 
 void ShardJournal::Trim(uint64_t consumed_lsn, size_t max_bytes) {

@@ -85,8 +85,10 @@ class ShardJournal : public store::WriteObserver {
   // Shard thread: records a sync point (the caller holds the whole shard).
   void AppendSyncPoint(uint64_t sync_id, unsigned shard_count);
 
-  // Reader: moves copies of the entries after `after_lsn` into `out` and re-arms the wake.
-  void ReadAfter(uint64_t after_lsn, std::vector<JournalEntry>* out);
+  // Reader: moves copies of the entries after `after_lsn` into `out` and re-arms the wake;
+  // at most about `max_bytes` of them (at least one), so a reader far behind copies the
+  // ring out in bounded steps instead of doubling it at once.
+  void ReadAfter(uint64_t after_lsn, std::vector<JournalEntry>* out, size_t max_bytes = SIZE_MAX);
   // Reader: entries at or below `consumed_lsn` may be dropped beyond `max_bytes`, except
   // those a pinned reader still needs (until the ring passes kPinnedLimit bytes: a reader
   // that far behind loses its place and must notice the gap).

@@ -18,6 +18,9 @@ namespace darter::server {
 namespace {
 
 constexpr size_t kMaxQueuedChunkBytes = 8 << 20;  // a shard's walk pauses beyond this
+// Journal bytes a flow copies out of the ring per step: the copies exist beside the ring
+// until the step's output is written and the ring advances.
+constexpr size_t kMaxJournalReadBytes = 1 << 20;
 // Journal written during a full sync waits for the snapshot; like Redis's replica
 // output buffer limit, past this the replica is dropped rather than the primary's memory.
 constexpr size_t kMaxPendingJournal = 256ull << 20;
@@ -308,7 +311,7 @@ awaitable<void> FlowMaster::StreamFlow(Connection& conn, std::shared_ptr<FlowSes
     GetEvictionSettings().replication_buffers.fetch_sub(static_cast<int64_t>(taken_bytes), std::memory_order_relaxed);
     // The journal: everything after read_lsn, in order, or the flow cannot go on.
     entries.clear();
-    journal.ReadAfter(read_lsn, &entries);
+    journal.ReadAfter(read_lsn, &entries, kMaxJournalReadBytes);
     if (!entries.empty() && entries.front().lsn != read_lsn + 1) {
       LOG_WARNING("replication: flow %u of replica %s:%d fell behind the journal (needs LSN %llu, oldest kept %llu)",
                   f->shard, s->ip.c_str(), s->listening_port, static_cast<unsigned long long>(read_lsn + 1),
