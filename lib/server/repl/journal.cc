@@ -124,9 +124,19 @@ bool ShardJournal::Pin(uint64_t reader, uint64_t after_lsn) {
 }
 
 void ShardJournal::Advance(uint64_t reader, uint64_t after_lsn) {
-  MutexLock lk(&mu_);
-  auto it = pins_.find(reader);
-  if (it != pins_.end() && after_lsn > it->second) it->second = after_lsn;
+  bool trim_due = false;
+  {
+    MutexLock lk(&mu_);
+    auto it = pins_.find(reader);
+    if (it != pins_.end() && after_lsn > it->second) {
+      // The ring is trimmed where it is merged (on writes); a reader draining a ring that
+      // grew while it was stalled asks for that pass itself, or the ring's bytes would stay
+      // until the next write.
+      trim_due = ring_bytes_ > kTrimWhenAdvancedPast && !ring_.empty() && ring_.front().lsn <= it->second;
+      it->second = after_lsn;
+    }
+  }
+  if (trim_due) wake_();
 }
 
 void ShardJournal::Unpin(uint64_t reader) {

@@ -94,6 +94,8 @@ class ShardJournal : public store::WriteObserver {
   // that far behind loses its place and must notice the gap).
   void Trim(uint64_t consumed_lsn, size_t max_bytes);
   static constexpr size_t kPinnedLimit = 256ull << 20;
+  // A reader's Advance over a ring larger than this asks for a trim (the wake).
+  static constexpr size_t kTrimWhenAdvancedPast = 4ull << 20;
 
   // A reader that copies entries out at its own pace (a multi-flow replica's flow) keeps
   // every entry after `after_lsn` in the ring. Pin returns false when some of them are
