@@ -155,6 +155,7 @@ Server::~Server() {
   // shard's loop: finish it while the shards' loops still exist.
   boost::system::error_code ec;
   for (Acceptor& a : acceptors_) a.socket->close(ec);
+  memory_timer_stopped_.store(true);
   if (memory_timer_) memory_timer_->cancel();
   main_ctx_.restart();
   main_ctx_.poll();
@@ -181,7 +182,7 @@ void Server::RefreshUsedMemory() {
 void Server::ScheduleMemoryTimer() {
   memory_timer_->expires_after(std::chrono::milliseconds(100));
   memory_timer_->async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
+    if (ec || memory_timer_stopped_) return;
     RefreshUsedMemory();
     ScheduleMemoryTimer();
   });

@@ -143,6 +143,9 @@ class Server {
   std::vector<Acceptor> acceptors_;
   net::TlsContextStore tls_;
   std::unique_ptr<asio::steady_timer> memory_timer_;
+  // Set by the destructor before it cancels the timer: a wait that had already completed
+  // (queued with success before the cancel) must not re-arm it while it is destroyed.
+  std::atomic<bool> memory_timer_stopped_{false};
   uint16_t bound_port_ = 0;
   uint16_t tls_bound_port_ = 0;
   uint16_t metrics_bound_port_ = 0;
