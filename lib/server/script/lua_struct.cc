@@ -119,6 +119,26 @@ void ToOrder(char* bytes, size_t size, Endian endian) {
   for (size_t i = 0, j = size - 1; i < j; ++i, --j) std::swap(bytes[i], bytes[j]);
 }
 
+// 'f' (T = float) and 'd' (T = double): the value's bytes in the format's byte order.
+template <typename T>
+void AddFloating(luaL_Buffer* b, lua_Number n, Endian endian) {
+  const T v = static_cast<T>(n);
+  char bytes[sizeof(T)];
+  std::memcpy(bytes, &v, sizeof(T));
+  ToOrder(bytes, sizeof(T), endian);
+  luaL_addlstring(b, bytes, sizeof(T));
+}
+
+template <typename T>
+lua_Number ReadFloating(const char* data, Endian endian) {
+  char bytes[sizeof(T)];
+  std::memcpy(bytes, data, sizeof(T));
+  ToOrder(bytes, sizeof(T), endian);
+  T v;
+  std::memcpy(&v, bytes, sizeof(T));
+  return v;
+}
+
 lua_Number ReadInteger(const char* p, Endian endian, bool is_signed, size_t size) {
   uint64_t v = 0;  // bytes beyond the last eight shift out, as in Redis's build
   for (size_t i = 0; i < size; ++i) {
@@ -155,22 +175,12 @@ int Pack(lua_State* L) {
       case 'x':
         luaL_addchar(&b, '\0');
         break;
-      case 'f': {
-        float f = static_cast<float>(luaL_checknumber(L, arg++));
-        char bytes[4];
-        std::memcpy(bytes, &f, 4);
-        ToOrder(bytes, 4, o.endian);
-        luaL_addlstring(&b, bytes, 4);
+      case 'f':
+        AddFloating<float>(&b, luaL_checknumber(L, arg++), o.endian);
         break;
-      }
-      case 'd': {
-        const double d = luaL_checknumber(L, arg++);
-        char bytes[8];
-        std::memcpy(bytes, &d, 8);
-        ToOrder(bytes, 8, o.endian);
-        luaL_addlstring(&b, bytes, 8);
+      case 'd':
+        AddFloating<double>(&b, luaL_checknumber(L, arg++), o.endian);
         break;
-      }
       case 'c': case 's': {
         size_t len;
         const char* s = luaL_checklstring(L, arg++, &len);
@@ -217,26 +227,14 @@ int Unpack(lua_State* L) {
         break;
       case 'x':
         break;
-      case 'f': {
-        char bytes[4];
-        std::memcpy(bytes, data + pos, 4);
-        ToOrder(bytes, 4, o.endian);
-        float f;
-        std::memcpy(&f, bytes, 4);
-        lua_pushnumber(L, f);
+      case 'f':
+        lua_pushnumber(L, ReadFloating<float>(data + pos, o.endian));
         ++results;
         break;
-      }
-      case 'd': {
-        char bytes[8];
-        std::memcpy(bytes, data + pos, 8);
-        ToOrder(bytes, 8, o.endian);
-        double d;
-        std::memcpy(&d, bytes, 8);
-        lua_pushnumber(L, d);
+      case 'd':
+        lua_pushnumber(L, ReadFloating<double>(data + pos, o.endian));
         ++results;
         break;
-      }
       case 'c': {
         if (size == 0) {  // the length is the previous result
           if (results == 0 || !lua_isnumber(L, -1)) luaL_error(L, "format 'c0' needs a previous size");
