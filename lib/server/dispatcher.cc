@@ -163,8 +163,9 @@ bool Refuses(Check check, const store::CommandSpec& spec, store::ArgList args, C
       return true;
     case Check::kMisconf:
       // Writes, and PING (which monitoring uses to notice), as Redis; never the primary's.
-      if (!(flags & store::kCmdWrite) && spec.name != "ping") return false;
+      // The atomic first: it is false unless a save failed.
       if (conn.is_master || !srv.persistence().WritesStopped()) return false;
+      if (!(flags & store::kCmdWrite) && spec.name != "ping") return false;
       *error = kMisconfError;
       return true;
     case Check::kNoMulti:
